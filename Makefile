@@ -1,0 +1,251 @@
+# datasync build.
+#
+#   make <board>_defconfig [O=build/<board>]   configure from board/<board>/defconfig
+#   make [O=...]                               build datasyncd, datasyncctl, libdatasync
+#   make menuconfig | olddefconfig | savedefconfig
+#   make install DESTDIR=... [PREFIX=/usr]
+#   make run                                   the embedded-default demonstration
+#   make test                                  the whole test suite (installs its dependencies)
+#   make bench                                 benchmarks (not part of the tests)
+#   make SAN=1 ...                             AddressSanitizer + UndefinedBehaviorSanitizer build
+#
+# Cross-compiling: CROSS_COMPILE, CC, AR, CFLAGS, LDFLAGS, PKG_CONFIG and SYSROOT are honoured.
+# Sources are picked from CONFIG_* in module.mk files (Zephyr/hostap style), so a feature that is
+# off adds no code to the binary.
+
+O ?= build
+override O := $(patsubst %/,%,$(O))
+srctree := $(patsubst %/,%,$(dir $(abspath $(lastword $(MAKEFILE_LIST)))))
+
+# Debian's kconfiglib modules live in the system interpreter's dist-packages; a python3 earlier
+# on PATH (pyenv, venv) would not see them.
+KCONFIG_PY ?= /usr/bin/python3
+
+CROSS_COMPILE ?=
+ifeq ($(origin CC),default)
+CC := $(CROSS_COMPILE)gcc
+endif
+ifeq ($(origin AR),default)
+AR := $(CROSS_COMPILE)ar
+endif
+PKG_CONFIG ?= pkg-config
+SYSROOT ?=
+ifneq ($(SYSROOT),)
+SYSROOT_FLAGS := --sysroot=$(SYSROOT)
+export PKG_CONFIG_SYSROOT_DIR := $(SYSROOT)
+export PKG_CONFIG_LIBDIR := $(SYSROOT)/usr/lib/pkgconfig:$(SYSROOT)/usr/share/pkgconfig
+endif
+
+PREFIX ?= /usr
+SYSCONFDIR ?= /etc
+DESTDIR ?=
+VERSION := $(shell cat $(srctree)/VERSION 2>/dev/null || echo 0.0.0)
+
+CFLAGS ?= -O2 -g
+WERROR ?= $(if $(CI),1,)
+DS_WARN := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wformat=2 -Wvla
+ifeq ($(WERROR),1)
+DS_WARN += -Werror
+endif
+ifeq ($(SAN),1)
+SAN_FLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+endif
+
+CONFIG_FILE := $(O)/.config
+AUTOCONF := $(O)/include/generated/autoconf.h
+AUTOCONF_MK := $(O)/auto.conf
+
+# Configuration targets never need auto.conf.
+config-targets := %_defconfig menuconfig olddefconfig savedefconfig
+no-config-goals := $(filter %_defconfig menuconfig olddefconfig savedefconfig help clean distclean deps run test check bench,$(MAKECMDGOALS))
+
+ifeq ($(no-config-goals),)
+ifneq ($(wildcard $(CONFIG_FILE)),)
+-include $(AUTOCONF_MK)
+endif
+endif
+
+KCONFIG_ENV := srctree=$(srctree) KCONFIG_CONFIG=$(CONFIG_FILE)
+
+DEP_PKGS := libwebsockets libcjson sqlite3
+DEP_CFLAGS := $(shell $(PKG_CONFIG) --cflags $(DEP_PKGS) 2>/dev/null)
+# libwebsockets' pkg-config also names libcap; Debian's mbedTLS 2.28 ships no .pc file.
+DEP_LIBS := $(shell $(PKG_CONFIG) --libs $(DEP_PKGS) 2>/dev/null) -lmbedtls -lmbedx509 -lmbedcrypto -lpthread
+
+DS_CPPFLAGS := -std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -DNDEBUG \
+	-I$(O)/include/generated -include $(AUTOCONF) \
+	-I$(srctree)/component/include -I$(srctree)/component -I$(srctree)/port/include \
+	-I$(srctree) -DDS_VERSION=\"$(VERSION)\"
+ALL_CFLAGS = $(DS_CPPFLAGS) $(DS_WARN) $(SAN_FLAGS) $(SYSROOT_FLAGS) -fPIC $(DEP_CFLAGS) $(CFLAGS)
+ALL_LDFLAGS = $(SAN_FLAGS) $(SYSROOT_FLAGS) $(LDFLAGS)
+
+# ---- source lists, filled by module.mk files -------------------------------------------------
+# lib-y      objects of libdatasync (daemon side: core, sync, engines, remotes, port, board)
+# client-y   objects of the small client library (IPC client, used by datasyncctl and apps)
+# daemon-y   datasyncd's main
+# ctl-y      datasyncctl's main
+# unit-y     cmocka unit tests: test/unit/<name>.c, each its own binary linked with libdatasync
+# tool-y     test helper programs: test/tools/<name>.c, linked with libdatasync
+# testsupport-y  shared test code (fakes, fixtures): linked into unit tests, tools and benches
+lib-y :=
+client-y :=
+daemon-y :=
+ctl-y :=
+unit-y :=
+tool-y :=
+testsupport-y :=
+bench-y :=
+fuzz-y :=
+include $(sort $(wildcard $(srctree)/component/*/module.mk $(srctree)/component/*/*/module.mk \
+	$(srctree)/port/*/module.mk $(srctree)/board/module.mk $(srctree)/test/module.mk))
+
+obj = $(patsubst %.c,$(O)/obj/%.o,$(1))
+LIB_OBJS := $(call obj,$(lib-y))
+CLIENT_OBJS := $(call obj,$(client-y))
+DAEMON_OBJS := $(call obj,$(daemon-y))
+CTL_OBJS := $(call obj,$(ctl-y))
+UNIT_BINS := $(patsubst test/unit/%.c,$(O)/test/unit/%,$(unit-y))
+TOOL_BINS := $(patsubst test/tools/%.c,$(O)/test/tools/%,$(tool-y))
+BENCH_BINS := $(patsubst test/bench/%.c,$(O)/test/bench/%,$(bench-y))
+
+LIBDS_A := $(O)/libdatasync.a
+LIBDS_SO := $(O)/libdatasync.so.0
+LIBCLIENT_A := $(O)/libdatasync-client.a
+LIBTEST_A := $(O)/libdstest.a
+TESTSUPPORT_OBJS := $(call obj,$(testsupport-y))
+
+.PHONY: all help programs tests tools benches clean distclean install deps run test check bench \
+	menuconfig olddefconfig savedefconfig size valgrind fuzz
+.DEFAULT_GOAL := all
+
+ifeq ($(no-config-goals),)
+all: programs tests tools
+programs: $(O)/datasyncd $(O)/datasyncctl $(LIBDS_A) $(LIBDS_SO) $(LIBCLIENT_A) $(O)/datasync.pc
+tests: $(UNIT_BINS)
+tools: $(TOOL_BINS)
+benches: $(BENCH_BINS)
+endif
+
+help:
+	@sed -n '2,/^$$/p' $(srctree)/Makefile | sed 's/^# \{0,1\}//'
+
+# ---- configuration -----------------------------------------------------------------------------
+%_defconfig:
+	@test -f $(srctree)/board/$*/defconfig || { echo "no board '$*' (see board/)"; exit 1; }
+	@mkdir -p $(O)
+	@$(KCONFIG_ENV) $(KCONFIG_PY) -m defconfig --kconfig $(srctree)/Kconfig $(srctree)/board/$*/defconfig
+	@echo "$*" > $(O)/board
+	@$(MAKE) -s -f $(srctree)/Makefile O=$(O) $(AUTOCONF)
+
+menuconfig:
+	@mkdir -p $(O)
+	$(KCONFIG_ENV) $(KCONFIG_PY) -m menuconfig $(srctree)/Kconfig
+
+olddefconfig:
+	@mkdir -p $(O)
+	$(KCONFIG_ENV) $(KCONFIG_PY) -m olddefconfig $(srctree)/Kconfig
+
+savedefconfig:
+	$(KCONFIG_ENV) $(KCONFIG_PY) -m savedefconfig --kconfig $(srctree)/Kconfig --out $(O)/defconfig
+	@echo "minimal configuration written to $(O)/defconfig"
+
+$(CONFIG_FILE):
+	@echo "$(O) is not configured: run 'make <board>_defconfig O=$(O)' first (boards: $(notdir $(wildcard $(srctree)/board/*)))"; exit 1
+
+$(AUTOCONF) $(AUTOCONF_MK): $(CONFIG_FILE) $(srctree)/Kconfig $(wildcard $(srctree)/*/Kconfig $(srctree)/*/*/Kconfig)
+	@mkdir -p $(dir $(AUTOCONF))
+	@$(KCONFIG_ENV) $(KCONFIG_PY) -m genconfig --header-path $(AUTOCONF) --config-out $(AUTOCONF_MK) $(srctree)/Kconfig
+	@touch $(AUTOCONF) $(AUTOCONF_MK)
+
+# ---- compile and link -----------------------------------------------------------------------------
+$(O)/obj/%.o: $(srctree)/%.c $(AUTOCONF)
+	@mkdir -p $(dir $@)
+	@echo "  CC      $*.c"
+	@$(CC) $(ALL_CFLAGS) -MMD -MP -c $< -o $@
+
+-include $(shell find $(O)/obj -name '*.d' 2>/dev/null)
+
+$(LIBDS_A): $(LIB_OBJS)
+	@echo "  AR      $(notdir $@)"
+	@rm -f $@ && $(AR) rcs $@ $^
+
+$(LIBDS_SO): $(LIB_OBJS) $(CLIENT_OBJS)
+	@echo "  LD      $(notdir $@)"
+	@$(CC) -shared -Wl,-soname,libdatasync.so.0 $(ALL_LDFLAGS) -o $@ $^ $(DEP_LIBS)
+
+$(LIBTEST_A): $(TESTSUPPORT_OBJS)
+	@echo "  AR      $(notdir $@)"
+	@rm -f $@ && $(AR) rcs $@ $^
+
+$(LIBCLIENT_A): $(CLIENT_OBJS)
+	@echo "  AR      $(notdir $@)"
+	@rm -f $@ && $(AR) rcs $@ $^
+
+$(O)/datasyncd: $(DAEMON_OBJS) $(LIBDS_A) $(LIBCLIENT_A)
+	@echo "  LD      $(notdir $@)"
+	@$(CC) $(ALL_LDFLAGS) -o $@ $(DAEMON_OBJS) $(LIBDS_A) $(LIBCLIENT_A) $(DEP_LIBS)
+
+$(O)/datasyncctl: $(CTL_OBJS) $(LIBCLIENT_A) $(LIBDS_A)
+	@echo "  LD      $(notdir $@)"
+	@$(CC) $(ALL_LDFLAGS) -o $@ $(CTL_OBJS) $(LIBCLIENT_A) $(LIBDS_A) $(DEP_LIBS)
+
+$(O)/test/unit/%: $(O)/obj/test/unit/%.o $(LIBTEST_A) $(LIBDS_A) $(LIBCLIENT_A)
+	@mkdir -p $(dir $@)
+	@echo "  LD      test/unit/$*"
+	@$(CC) $(ALL_LDFLAGS) -o $@ $< $(LIBTEST_A) $(LIBDS_A) $(LIBCLIENT_A) $(DEP_LIBS) -lcmocka
+
+$(O)/test/tools/%: $(O)/obj/test/tools/%.o $(LIBTEST_A) $(LIBDS_A) $(LIBCLIENT_A)
+	@mkdir -p $(dir $@)
+	@echo "  LD      test/tools/$*"
+	@$(CC) $(ALL_LDFLAGS) -o $@ $< $(LIBTEST_A) $(LIBDS_A) $(LIBCLIENT_A) $(DEP_LIBS)
+
+$(O)/test/bench/%: $(O)/obj/test/bench/%.o $(LIBTEST_A) $(LIBDS_A) $(LIBCLIENT_A)
+	@mkdir -p $(dir $@)
+	@echo "  LD      test/bench/$*"
+	@$(CC) $(ALL_LDFLAGS) -o $@ $< $(LIBTEST_A) $(LIBDS_A) $(LIBCLIENT_A) $(DEP_LIBS)
+
+$(O)/datasync.pc: $(srctree)/component/datasync.pc.in $(CONFIG_FILE)
+	@sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@VERSION@|$(VERSION)|g' $< > $@
+
+size: programs
+	@size $(O)/datasyncd $(O)/datasyncctl $(LIBDS_SO)
+
+# ---- install --------------------------------------------------------------------------------------
+install: programs
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib/pkgconfig \
+		$(DESTDIR)$(PREFIX)/include/datasync $(DESTDIR)$(SYSCONFDIR)/datasync \
+		$(DESTDIR)$(PREFIX)/lib/systemd/system
+	install -m 0755 $(O)/datasyncd $(O)/datasyncctl $(DESTDIR)$(PREFIX)/bin/
+	install -m 0644 $(LIBDS_A) $(LIBCLIENT_A) $(DESTDIR)$(PREFIX)/lib/
+	install -m 0755 $(LIBDS_SO) $(DESTDIR)$(PREFIX)/lib/
+	ln -sf libdatasync.so.0 $(DESTDIR)$(PREFIX)/lib/libdatasync.so
+	install -m 0644 $(srctree)/component/include/datasync/*.h $(DESTDIR)$(PREFIX)/include/datasync/
+	install -m 0644 $(O)/datasync.pc $(DESTDIR)$(PREFIX)/lib/pkgconfig/
+	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@SYSCONFDIR@|$(SYSCONFDIR)|g' \
+		$(srctree)/component/daemon/datasyncd.service.in > $(DESTDIR)$(PREFIX)/lib/systemd/system/datasyncd.service
+	install -m 0644 $(srctree)/component/daemon/datasync.conf $(DESTDIR)$(SYSCONFDIR)/datasync/datasync.conf
+
+# ---- the two commands of the README, and friends -------------------------------------------------
+deps:
+	@$(srctree)/test/tools/install-deps.sh
+
+run: deps
+	@$(srctree)/test/tools/run-demo.sh
+
+test check: deps
+	@$(srctree)/test/run-all.sh
+
+bench: deps
+	@$(srctree)/test/bench/run-bench.sh
+
+valgrind: tests
+	@$(srctree)/test/run-unit.sh --valgrind $(O)
+
+fuzz: deps
+	@$(srctree)/test/fuzz/run-fuzz.sh
+
+clean:
+	rm -rf $(O)/obj $(O)/test $(O)/datasyncd $(O)/datasyncctl $(O)/libdatasync*
+
+distclean:
+	rm -rf build

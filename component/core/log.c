@@ -1,0 +1,88 @@
+/* Tagged log lines to stderr or syslog. Levels are compiled per module (DS_LOG_LEVEL). */
+#include "core/ds_core.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <syslog.h>
+#include <time.h>
+
+static enum ds_log_output g_out = DS_LOG_TO_STDERR;
+static int g_max_level = DS_LOG_DBG;
+
+void ds_log_set_output(enum ds_log_output out, const char *ident)
+{
+#if IS_ENABLED(CONFIG_DS_LOG_SYSLOG)
+	if (out == DS_LOG_TO_SYSLOG) {
+		openlog(ident ? ident : "datasync", LOG_PID, LOG_DAEMON);
+		g_out = out;
+		return;
+	}
+#else
+	DS_UNUSED(ident);
+#endif
+	if (g_out == DS_LOG_TO_SYSLOG)
+		closelog();
+	g_out = DS_LOG_TO_STDERR;
+	DS_UNUSED(out);
+}
+
+void ds_log_set_max_level(int level)
+{
+	g_max_level = level;
+}
+
+void ds_log_write(int level, const char *tag, const char *fmt, ...)
+{
+	static const char *const names[] = { "", "E", "W", "I", "D" };
+	char msg[1024];
+	va_list ap;
+
+	if (level > g_max_level || level <= 0 || level > DS_LOG_DBG)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+#if IS_ENABLED(CONFIG_DS_LOG_SYSLOG)
+	if (g_out == DS_LOG_TO_SYSLOG) {
+		static const int prio[] = { LOG_DEBUG, LOG_ERR, LOG_WARNING, LOG_INFO, LOG_DEBUG };
+		syslog(prio[level], "%s: %s", tag, msg);
+		return;
+	}
+#endif
+	struct timespec ts;
+	struct tm tm;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	gmtime_r(&ts.tv_sec, &tm);
+	fprintf(stderr, "%02d:%02d:%02d.%03ld %s %-6s %s\n", tm.tm_hour, tm.tm_min, tm.tm_sec,
+		ts.tv_nsec / 1000000L, names[level], tag, msg);
+}
+
+const char *ds_strerror(int neg_errno)
+{
+	int e = neg_errno < 0 ? -neg_errno : neg_errno;
+
+	switch (e) {
+	case 0: return "success";
+	case EBADMSG: return "data failed its integrity check (tampered, truncated or wrong key)";
+	case ENOENT: return "not found";
+	case ENOMEM: return "out of memory";
+	case ENOSPC: return "no space left";
+	case EROFS: return "read-only storage";
+	case EACCES: return "permission denied";
+	case EPROTO: return "protocol error (the other side sent something unexpected)";
+	case ETIMEDOUT: return "timed out";
+	case ECONNREFUSED: return "connection refused";
+	case ECANCELED: return "cancelled";
+	case EAGAIN: return "try again later";
+	case EINVAL: return "invalid argument";
+	case ENOTSUP: return "not supported in this build";
+	case EEXIST: return "already exists";
+	case EBUSY: return "busy";
+	case ESTALE: return "remote changed meanwhile";
+	case EKEYREJECTED: return "key rejected";
+	case ENOKEY: return "key not available";
+	case EILSEQ: return "malformed data";
+	case EIO: return "input/output error";
+	default: return strerror(e);
+	}
+}

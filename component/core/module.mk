@@ -1,0 +1,1 @@
+lib-y += component/core/alloc.c component/core/log.c

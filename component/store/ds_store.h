@@ -1,0 +1,48 @@
+/*
+ * ds_store.h - the agent's own metadata store: registered collections, cursors, run results,
+ * and small key/value state. One SQLite file in the data directory, WAL mode, schema versioned
+ * with PRAGMA user_version and migrated forward on open.
+ *
+ * The store never holds user data or secrets: records stay in the app's or browser's own
+ * database, keys and tokens go through ds_port_secret_*().
+ */
+#ifndef DS_STORE_H
+#define DS_STORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct cJSON;
+struct ds_run_stats;
+struct ds_store;
+
+/* Open (creating and migrating) the store at path. */
+int ds_store_open(const char *path, struct ds_store **out);
+void ds_store_close(struct ds_store *s);
+int ds_store_schema_version(struct ds_store *s);
+
+/* Registered collections: reg is the JSON registration (see ds_collection_open()). */
+int ds_store_collection_put(struct ds_store *s, const char *name, const struct cJSON *reg);
+/* *out is a new cJSON the caller deletes; -ENOENT if unknown. */
+int ds_store_collection_get(struct ds_store *s, const char *name, struct cJSON **out);
+int ds_store_collection_del(struct ds_store *s, const char *name);
+/* Array of registrations, each with "enabled". */
+int ds_store_collection_list(struct ds_store *s, struct cJSON **out);
+int ds_store_collection_enable(struct ds_store *s, const char *name, bool enabled);
+
+/* Cursor and epoch of a collection's remote; "" for both when never synced. */
+int ds_store_cursor_get(struct ds_store *s, const char *name, char *cursor, size_t ccap,
+			char *epoch, size_t ecap);
+int ds_store_cursor_set(struct ds_store *s, const char *name, const char *cursor, const char *epoch);
+
+/* Runs: the last result of each collection, and a bounded history. */
+int ds_store_run_record(struct ds_store *s, const char *name, const struct ds_run_stats *st);
+int ds_store_run_last(struct ds_store *s, const char *name, struct ds_run_stats *st);
+
+/* Small key/value state (strings). */
+int ds_store_kv_set(struct ds_store *s, const char *key, const char *value);
+/* Returns the length, -ENOENT, or -ENOSPC if cap is short. */
+int ds_store_kv_get(struct ds_store *s, const char *key, char *buf, size_t cap);
+
+#endif /* DS_STORE_H */

@@ -1,0 +1,231 @@
+/*
+ * ds_sync.h - the sync core: collections, and the engine / remote / transform seams.
+ *
+ * A collection = an engine (where the data lives on the device) + a remote (the protocol and the
+ * server) + an optional transform (client-side crypto) + a policy. One loop serves them all:
+ *
+ *   prepare remote -> fetch changes since the stored cursor (paged) -> stage -> merge with the
+ *   engine's pending local changes -> apply locally in one transaction -> upload outgoing
+ *   records with a precondition (remote unchanged since the cursor; on -ESTALE refetch, re-merge
+ *   and retry a bounded number of times) -> commit cursors.
+ *
+ * Crash safety rests on two rules, so that a run killed at any instant converges next time:
+ *  1. Applying a remote record is idempotent, and the cursor is committed only after the local
+ *     transaction that applied the page. A crash in between re-fetches the page and re-applies it.
+ *  2. A local change is forgotten only after the remote acknowledged it, and only up to the
+ *     change counter that was uploaded (edits made during the upload stay pending). A crash
+ *     after the upload but before that re-uploads nothing new: the next fetch returns our own
+ *     record, which equals the local row, and the pending change is simply marked done.
+ */
+#ifndef DS_SYNC_H
+#define DS_SYNC_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct cJSON;
+struct ds_store;
+
+/* ---- records -------------------------------------------------------------------------------- */
+
+/*
+ * One record as it travels between engine, core and remote. payload is cleartext JSON text
+ * (the engine's format) or NULL for a tombstone. Strings are owned by whoever filled the struct;
+ * ds_record_clear() frees ones allocated with ds_malloc.
+ */
+struct ds_record {
+	char *id;
+	char *payload;        /* NUL-terminated JSON; NULL when deleted */
+	bool deleted;         /* tombstone */
+	int64_t modified_ms;  /* remote: server time of the last write; local: time of the change */
+	uint64_t change_seq;  /* local side: the change-log counter this version corresponds to */
+};
+
+void ds_record_clear(struct ds_record *r);
+int ds_record_copy(struct ds_record *dst, const struct ds_record *src);
+
+/* Callback used by engines and remotes to hand records to the core, one at a time.
+ * Returning a negative errno stops the enumeration and is passed back to the caller. */
+typedef int (*ds_record_cb)(const struct ds_record *r, void *user_data);
+
+/* ---- engine: the local side ----------------------------------------------------------------- */
+
+struct ds_engine;
+
+struct ds_engine_ops {
+	const char *kind; /* "table", "bookmarks", ... */
+	/* Check the local data is reachable and its schema is what was registered. */
+	int (*prepare)(struct ds_engine *e);
+	/* Local transaction around apply + forget; an engine without transactions returns 0. */
+	int (*begin)(struct ds_engine *e);
+	int (*commit)(struct ds_engine *e);
+	int (*rollback)(struct ds_engine *e);
+	/* Enumerate every pending local change (one record per id, its newest state). */
+	int (*changes)(struct ds_engine *e, ds_record_cb cb, void *user_data);
+	/* Current local state of one record: 0 and *out filled, or -ENOENT. */
+	int (*get)(struct ds_engine *e, const char *id, struct ds_record *out);
+	/* Apply a remote record (insert/update, or delete for a tombstone) without logging it as a
+	 * local change. Must be idempotent. Called inside begin/commit. */
+	int (*apply)(struct ds_engine *e, const struct ds_record *r);
+	/* Forget the pending change of id up to and including change_seq. Inside begin/commit. */
+	int (*forget)(struct ds_engine *e, const char *id, uint64_t change_seq);
+	/* Optional per-engine merge for DS_CONFLICT_MERGE: write the merged record into *out. */
+	int (*merge)(struct ds_engine *e, const struct ds_record *local, const struct ds_record *remote,
+		     struct ds_record *out);
+	/* Log every existing row as a pending change (first sync against an empty remote, or after
+	 * the remote was wiped and the user chose to re-upload). */
+	int (*mark_all)(struct ds_engine *e);
+	void (*close)(struct ds_engine *e);
+};
+
+struct ds_engine {
+	const struct ds_engine_ops *ops;
+	void *priv;
+};
+
+/* ---- remote: the server side ---------------------------------------------------------------- */
+
+struct ds_remote;
+
+/*
+ * Cursors are opaque strings owned by the remote (a batch sequence for dir, an int64 ms server
+ * timestamp for Sync 1.5 and Kinto). "" means "from the beginning".
+ */
+#define DS_CURSOR_MAX 64
+
+struct ds_remote_info {
+	/* Identity of the remote collection's current incarnation. When it differs from the one
+	 * stored with the cursor, the remote was wiped or recreated: the core refuses to turn
+	 * that into local deletions and reports it. */
+	char epoch[DS_CURSOR_MAX];
+	/* The newest cursor the remote has now (for "nothing changed" shortcuts). */
+	char latest[DS_CURSOR_MAX];
+	/* Largest batch the remote takes in one upload (records), 0 = no limit. */
+	size_t max_batch;
+};
+
+struct ds_fetch_page {
+	char next_cursor[DS_CURSOR_MAX]; /* cursor after this page */
+	bool more;                       /* another page follows */
+};
+
+struct ds_upload_result {
+	char new_cursor[DS_CURSOR_MAX];  /* cursor that includes our own write */
+	int64_t modified_ms;             /* server time given to the uploaded records */
+	size_t accepted;                 /* records the remote took */
+	size_t failed;                   /* records it refused (reported, kept pending) */
+};
+
+struct ds_remote_ops {
+	const char *kind; /* "dir", "sync15", "kinto", ... */
+	/* Create the remote collection if needed and describe it. */
+	int (*prepare)(struct ds_remote *r, struct ds_remote_info *info);
+	/* One page of changes after cursor; each record goes to cb in server order. */
+	int (*fetch)(struct ds_remote *r, const char *cursor, ds_record_cb cb, void *user_data,
+		     struct ds_fetch_page *page);
+	/* Upload n records only if the remote is unchanged since cursor; else -ESTALE and nothing
+	 * is written. */
+	int (*upload)(struct ds_remote *r, const char *cursor, const struct ds_record *recs, size_t n,
+		      struct ds_upload_result *res);
+	/* Seconds the server asked us to wait (Retry-After/Backoff), 0 if none. */
+	int64_t (*backoff_s)(struct ds_remote *r);
+	void (*close)(struct ds_remote *r);
+};
+
+struct ds_remote {
+	const struct ds_remote_ops *ops;
+	void *priv;
+};
+
+/* ---- transform: optional client-side crypto between core and remote ------------------------- */
+
+struct ds_transform;
+
+struct ds_transform_ops {
+	const char *kind;
+	/* Cleartext record -> record for the remote (payload replaced). */
+	int (*encode)(struct ds_transform *t, const struct ds_record *in, struct ds_record *out);
+	/* Remote record -> cleartext; -EBADMSG when it fails its integrity check. */
+	int (*decode)(struct ds_transform *t, const struct ds_record *in, struct ds_record *out);
+	void (*close)(struct ds_transform *t);
+};
+
+struct ds_transform {
+	const struct ds_transform_ops *ops;
+	void *priv;
+};
+
+/* ---- policy --------------------------------------------------------------------------------- */
+
+enum ds_direction {
+	DS_DIR_TWO_WAY = 0,
+	DS_DIR_IMPORT_ONLY, /* remote -> device; local changes are never uploaded */
+	DS_DIR_EXPORT_ONLY, /* device -> remote; remote changes are never applied */
+};
+
+enum ds_conflict {
+	DS_CONFLICT_SERVER_WINS = 0,
+	DS_CONFLICT_CLIENT_WINS,
+	DS_CONFLICT_NEWEST_WINS, /* by modified_ms; ties go to the server */
+	DS_CONFLICT_MERGE,       /* the engine's merge function */
+};
+
+struct ds_policy {
+	enum ds_direction direction;
+	enum ds_conflict conflict;
+	unsigned max_retries; /* -ESTALE refetch/re-merge rounds, default 3 */
+};
+
+const char *ds_direction_name(enum ds_direction d);
+int ds_direction_parse(const char *s, enum ds_direction *out);
+const char *ds_conflict_name(enum ds_conflict c);
+int ds_conflict_parse(const char *s, enum ds_conflict *out);
+
+/* ---- collections and runs ------------------------------------------------------------------- */
+
+struct ds_collection {
+	char *name;
+	struct ds_engine *engine;
+	struct ds_remote *remote;
+	struct ds_transform *transform; /* NULL: cleartext */
+	struct ds_policy policy;
+};
+
+struct ds_run_stats {
+	int64_t started_ms;   /* wall clock */
+	int64_t finished_ms;
+	unsigned long fetched;   /* remote records received */
+	unsigned long applied;   /* applied locally */
+	unsigned long uploaded;  /* accepted by the remote */
+	unsigned long conflicts; /* both sides changed */
+	unsigned long errors;    /* records skipped: undecryptable, malformed, refused */
+	int result;              /* 0 or -errno */
+	char message[256];       /* one readable line about the outcome */
+};
+
+/* Progress callback for a UI: done out of total (total 0 = unknown). */
+typedef void (*ds_progress_fn)(const char *collection, const char *phase, unsigned long done,
+			       unsigned long total, void *user_data);
+
+/*
+ * Run one sync of a collection. State (cursor, epoch) comes from and goes to the store;
+ * the stats are recorded there too. Returns 0 or a negative errno (also in stats->result).
+ */
+int ds_sync_run(struct ds_collection *c, struct ds_store *store, struct ds_run_stats *stats,
+		ds_progress_fn progress, void *user_data);
+
+/*
+ * Build a collection from its registration (JSON as stored by ds_store_collection_put):
+ *   {"name":..., "engine":{"kind":"table",...}, "remote":{"kind":"dir",...},
+ *    "direction":"two-way", "conflict":"newest-wins"}
+ * Engines and remotes not compiled in give -ENOTSUP.
+ */
+int ds_collection_open(const struct cJSON *reg, struct ds_collection **out);
+void ds_collection_close(struct ds_collection *c);
+
+/* Factories, one per compiled engine/remote (selected by CONFIG_DS_ENGINE_* / REMOTE_*). */
+int ds_engine_open(const struct cJSON *cfg, struct ds_engine **out);
+int ds_remote_open(const struct cJSON *cfg, const char *collection, struct ds_remote **out);
+
+#endif /* DS_SYNC_H */

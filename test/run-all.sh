@@ -1,0 +1,52 @@
+#!/bin/sh
+# The whole test suite, as CI runs it (README: `make test`).
+#  1. every board's defconfig builds with -Werror;
+#  2. the sim board: unit tests and integration tests;
+#  3. the same under AddressSanitizer + UndefinedBehaviorSanitizer;
+#  4. the unit tests under valgrind.
+# Ends with one line "N passed, N failed, N skipped".
+set -u
+SRC=$(cd "$(dirname "$0")/.." && pwd)
+cd "$SRC"
+JOBS=$(nproc 2>/dev/null || echo 2)
+TP=0; TF=0; TS=0
+step_fail() { echo "FAILED: $1"; TF=$((TF + 1)); }
+add_summary() { # file
+	[ -f "$1" ] || return 0
+	set -- $(cat "$1")
+	TP=$((TP + $1)); TF=$((TF + $2)); TS=$((TS + ${3:-0}))
+}
+
+echo "== build every board with -Werror"
+for b in host phone tv sim; do
+	O=build/ci-$b
+	if make -s O=$O ${b}_defconfig >/dev/null && make -s -j"$JOBS" O=$O WERROR=1 programs >"$O.log" 2>&1; then
+		echo "  PASS  build/$b"; TP=$((TP + 1))
+	else
+		cat "$O.log"; step_fail "build/$b"
+	fi
+done
+
+run_suite() { # build-dir, extra make args
+	O=$1; shift
+	echo "== $O: build"
+	make -s O=$O sim_defconfig >/dev/null
+	if ! make -s -j"$JOBS" O=$O WERROR=1 "$@" all >"$O.log" 2>&1; then
+		cat "$O.log"; step_fail "build $O"; return
+	fi
+	echo "== $O: unit tests"
+	test/run-unit.sh "$O"; add_summary "$O/test/unit-summary"
+	echo "== $O: integration tests"
+	test/run-integration.sh "$O"; add_summary "$O/test/integration-summary"
+}
+
+run_suite build/test
+ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+	run_suite build/test-san SAN=1
+
+echo "== build/test: unit tests under valgrind"
+test/run-unit.sh --valgrind build/test; add_summary build/test/test/unit-summary
+
+echo
+echo "$TP passed, $TF failed, $TS skipped"
+[ $TF -eq 0 ]
