@@ -217,15 +217,34 @@ int ds_sync_run(struct ds_collection *c, struct ds_store *store, struct ds_run_s
 
 /*
  * Build a collection from its registration (JSON as stored by ds_store_collection_put):
- *   {"name":..., "engine":{"kind":"table",...}, "remote":{"kind":"dir",...},
- *    "direction":"two-way", "conflict":"newest-wins"}
+ *   {"name":"alarms", "title":"Alarms", "engine":{"kind":"table",...},
+ *    "remote":{"kind":"dir",...}, "direction":"two-way", "conflict":"newest-wins"}
+ * device_id names this device to remotes that need it (stable, random, from the store).
  * Engines and remotes not compiled in give -ENOTSUP.
  */
-int ds_collection_open(const struct cJSON *reg, struct ds_collection **out);
+int ds_collection_open(const struct cJSON *reg, const char *device_id, struct ds_collection **out);
 void ds_collection_close(struct ds_collection *c);
 
-/* Factories, one per compiled engine/remote (selected by CONFIG_DS_ENGINE_* / REMOTE_*). */
+/*
+ * Reset after the remote was wiped or replaced (the core refuses to sync such a collection and
+ * says so): forget the cursor and epoch, and log every local record as a pending change, so the
+ * next run re-uploads the device's data. Never deletes local data.
+ */
+int ds_sync_reset(struct ds_collection *c, struct ds_store *store);
+
+/* Factories and registration hooks, dispatching on "kind" to the compiled engines/remotes
+ * (component/engine/engines.c, component/remote/remotes.c). */
 int ds_engine_open(const struct cJSON *cfg, struct ds_engine **out);
-int ds_remote_open(const struct cJSON *cfg, const char *collection, struct ds_remote **out);
+/* Remove what the engine installed in the app's data (triggers, side tables); never the data. */
+int ds_engine_unregister(const struct cJSON *cfg);
+int ds_remote_open(const struct cJSON *cfg, const char *collection, const char *device_id,
+		   struct ds_remote **out);
+/*
+ * Before a registration is stored: turn secrets in the remote's config (e.g. "passphrase") into
+ * sealed port secrets, replacing them in cfg by a reference. Nothing secret is left in cfg.
+ */
+int ds_remote_enroll(struct cJSON *cfg, const char *collection);
+/* On unregister: erase the sealed secrets the remote enrolled. */
+int ds_remote_forget(const struct cJSON *cfg, const char *collection);
 
 #endif /* DS_SYNC_H */
