@@ -32,10 +32,29 @@ struct ds_port_config {
 	const char *run_dir;    /* control socket, lock; created 0700 if missing */
 	const char *secret_dir; /* sealed secrets; created 0700 if missing */
 	const char *sim_script; /* sim port only: event script file, NULL for none */
+	/*
+	 * Overrides of where the posix port reads Linux (tests point them at fake trees); NULL takes
+	 * the defaults: CONFIG_DS_PORT_POWER_SUPPLY_DIR, /sys/class/net and /sys/power.
+	 * The sim port ignores them.
+	 */
+	const char *power_supply_dir;
+	const char *net_sysfs_dir;
+	const char *wakelock_dir;
+	/* posix port: sysfs power polling period in ms; 0 takes 60000, negative turns it off. */
+	int64_t power_poll_ms;
 };
 
-/* Initialise the port. Paths may be NULL to take the Kconfig defaults. */
+/*
+ * Initialise the port. cfg may be NULL and each path may be NULL to take the Kconfig defaults
+ * (CONFIG_DS_DATA_DIR, CONFIG_DS_RUN_DIR, CONFIG_DS_PORT_SECRET_DIR; relative paths are taken
+ * from the current directory). Creates the three directories with mode 0700 (parents too),
+ * records the current power and network state as the baseline that later events compare
+ * against, and on the sim port loads cfg->sim_script or CONFIG_DS_PORT_SIM_SCRIPT.
+ * Returns -errno when a directory cannot be created or the script is malformed. Calling it
+ * again re-initialises (after an implicit ds_port_deinit()).
+ */
 int ds_port_init(const struct ds_port_config *cfg);
+/* Close the port's descriptors and free its state; wake locks still held are released. */
 void ds_port_deinit(void);
 
 /* ---- clocks --------------------------------------------------------------------------------- */
@@ -47,7 +66,11 @@ int64_t ds_port_wall_ms(void);
 
 /* ---- entropy -------------------------------------------------------------------------------- */
 
-/* Fill buf with len bytes from the OS's cryptographic random source. */
+/*
+ * Fill buf with len bytes from the OS's cryptographic random source (getrandom() on both
+ * Linux ports, the sim port included: keys come from here). Blocks only until the kernel pool
+ * is initialised at boot; never returns fewer bytes than asked. 0 or -errno.
+ */
 int ds_port_entropy(void *buf, size_t len);
 
 /* ---- power ---------------------------------------------------------------------------------- */
@@ -67,6 +90,10 @@ struct ds_power_state {
 	bool power_save;  /* the OS's battery-saver mode */
 };
 
+/*
+ * Current power state, read now (posix: sysfs power_supply; sim: the scripted state). Works
+ * without ds_port_init() on the posix port. 0 or -errno (-EINVAL for a NULL out).
+ */
 int ds_port_power_get(struct ds_power_state *out);
 
 /* ---- network -------------------------------------------------------------------------------- */
@@ -86,8 +113,13 @@ struct ds_net_state {
 	char ifname[16];
 };
 
+/*
+ * Current network state, read now (posix: an rtnetlink route and link dump; sim: the scripted
+ * state). When !up, type is DS_NET_NONE, metered false and ifname empty. 0 or -errno.
+ */
 int ds_port_net_get(struct ds_net_state *out);
 
+/* Stable lower-case names for logs and the CLI ("wifi", "battery", ...); "?" when out of range. */
 const char *ds_net_type_name(enum ds_net_type t);
 const char *ds_power_source_name(enum ds_power_source s);
 
@@ -111,10 +143,20 @@ struct ds_port_event {
 	} u;
 };
 
-/* Take the next pending event. Returns 1 and fills ev, 0 when none is pending, or -errno. */
+/*
+ * Take the next pending event. Returns 1 and fills ev, 0 when none is pending, or -errno.
+ * Call it on the loop thread only. Events report changes after ds_port_init() (read the
+ * initial state with ds_port_power_get() / ds_port_net_get()); they come in the order they
+ * happened, and ev->mono_ms is when the change was seen (sim: its scripted time).
+ */
 int ds_port_poll_event(struct ds_port_event *ev);
 
-/* Called by the port (from any thread) when events become pending. */
+/*
+ * Called by the port (from any thread) when events become pending without the event fd
+ * becoming readable. fn may be NULL to unregister. The posix port produces events only
+ * through the fd and the deadline, so it never calls it; the sim port calls it from
+ * ds_port_sim_inject() and ds_port_sim_advance().
+ */
 typedef void (*ds_port_wake_fn)(void *user_data);
 void ds_port_set_wake(ds_port_wake_fn fn, void *user_data);
 
@@ -133,9 +175,18 @@ int64_t ds_port_next_deadline_ms(void);
 
 /* ---- wake locks ----------------------------------------------------------------------------- */
 
-/* Keep the device awake while a run uses the radio. Nested calls with the same name count. */
+/*
+ * Keep the device awake while a run uses the radio. Nested calls with the same name count;
+ * the OS lock is taken on the first and dropped on the last. Names are [A-Za-z0-9._-], at
+ * most 64 bytes (-EINVAL otherwise). The posix port writes "datasync.<name>" to
+ * /sys/power/wake_lock and wake_unlock (Android and CONFIG_PM_WAKELOCKS kernels); where those
+ * are not writable, and on the sim port, the calls are counted no-ops. Unlocking a name that
+ * is not held returns -ENOENT. Thread-safe.
+ */
 int ds_port_wake_lock(const char *name);
 int ds_port_wake_unlock(const char *name);
+/* How many times name is held now (0 if not): for tests and diagnostics. */
+int ds_port_wake_lock_count(const char *name);
 
 /* ---- secret storage ------------------------------------------------------------------------- */
 
@@ -145,9 +196,20 @@ int ds_port_wake_unlock(const char *name);
  * file of mode 0600 in a 0700 folder on the posix port). Writes are atomic.
  */
 #define DS_PORT_SECRET_MAX 4096
+/* Name rules: 1..64 bytes of [A-Za-z0-9._-], not starting with '.'; -EINVAL otherwise. */
+#define DS_PORT_SECRET_NAME_MAX 64
+/*
+ * Store or replace a secret. Readers see the old or the new value, never a mix, even across
+ * a power cut. -EINVAL (bad name, NULL data with len > 0), -EMSGSIZE (len too big), -errno.
+ */
 int ds_port_secret_seal(const char *name, const void *data, size_t len);
-/* Read it back into buf (cap bytes); returns the length, -ENOENT, -ENOSPC if cap is short. */
+/*
+ * Read it back into buf (cap bytes); returns the length, -ENOENT, -ENOSPC if cap is short
+ * (buf untouched then), -EINVAL for a bad name. Secrets are read straight into buf, so the
+ * port keeps no copy to wipe.
+ */
 int ds_port_secret_unseal(const char *name, void *buf, size_t cap);
+/* Remove a secret: 0, -ENOENT if there was none, -EINVAL for a bad name. */
 int ds_port_secret_erase(const char *name);
 
 /* ---- paths ---------------------------------------------------------------------------------- */
@@ -158,6 +220,7 @@ enum ds_port_path {
 	DS_PATH_SECRET, /* sealed secrets */
 };
 
+/* The directory for which (see ds_port_init()); the Kconfig default before init; never NULL. */
 const char *ds_port_path(enum ds_port_path which);
 
 /* ---- board ---------------------------------------------------------------------------------- */
@@ -178,11 +241,34 @@ const struct ds_board *ds_board_get(void);
 /* ---- sim port only -------------------------------------------------------------------------- */
 
 #ifdef CONFIG_DS_PORT_SIM
-/* Advance the virtual clock, delivering scripted events that fall due. */
+/*
+ * The sim clock starts at mono 0 and wall 2026-01-01T00:00:00Z (DS_PORT_SIM_WALL_START_MS).
+ * By default it follows real time: virtual = offset + real elapsed * CONFIG_DS_PORT_SIM_SPEED,
+ * so a daemon on the sim board runs by itself. Tests call ds_port_sim_set_manual(true): then
+ * the clock moves only by ds_port_sim_advance(). In both modes ds_port_sim_advance() jumps
+ * ahead by ms. Wall time moves with mono time. ds_port_init() resets the clock to 0 and keeps
+ * the mode.
+ */
+#define DS_PORT_SIM_WALL_START_MS INT64_C(1767225600000)
+void ds_port_sim_set_manual(bool manual);
+/*
+ * Advance the virtual clock, delivering scripted events that fall due: they become pending
+ * (ds_port_poll_event() returns them in script order), the state that ds_port_power_get()
+ * and ds_port_net_get() report follows them at once, the event fd becomes readable and the
+ * wake callback is called. Negative ms is ignored.
+ */
 void ds_port_sim_advance(int64_t ms);
-/* Inject an event now (tests). */
+/*
+ * Inject an event now (tests): it is queued after those already pending, stamped with the
+ * current virtual time, and applied to the state like a scripted one. -EINVAL for DS_EV_NONE,
+ * -ENOMEM when the queue cannot grow.
+ */
 int ds_port_sim_inject(const struct ds_port_event *ev);
-/* Load an event script (see port/sim/README.md for the format). */
+/*
+ * Load an event script (see port/sim/README.md for the format), replacing the events not yet
+ * due of a previous one; script times count from virtual time 0. A malformed line logs
+ * "file:line: message" and returns -EINVAL with nothing loaded; -errno if it cannot be read.
+ */
 int ds_port_sim_load_script(const char *path);
 #endif
 
