@@ -34,6 +34,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #define DEFAULT_NAME "t"
 
@@ -129,6 +130,21 @@ static int port_up(const char *home)
 		struct ds_port_config pc = { .data_dir = data, .run_dir = run, .secret_dir = secrets };
 		rc = ds_port_init(&pc);
 	}
+#ifdef CONFIG_DS_PORT_SIM
+	/*
+	 * The sim clock restarts at DS_PORT_SIM_WALL_START_MS in every process; a device is run as
+	 * many short processes, so set its wall clock to the real one, which is what the app's own
+	 * edits are stamped with and what keeps server times increasing across runs.
+	 */
+	if (rc == 0) {
+		struct timespec ts;
+
+		clock_gettime(CLOCK_REALTIME, &ts);
+		int64_t now = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+		if (now > ds_port_wall_ms())
+			ds_port_sim_advance(now - ds_port_wall_ms());
+	}
+#endif
 	free(data);
 	free(run);
 	free(secrets);
