@@ -1,0 +1,253 @@
+/*
+ * File primitives of the dir remote. The folder may be shared by several devices and may vanish
+ * (card pulled) at any moment, so every final name appears only complete and synced: data goes
+ * to a temporary file, is fsynced, and then gets its name with link() (exclusive) or rename()
+ * (hints only).
+ */
+#define DS_LOG_TAG "dir"
+#define DS_LOG_LEVEL CONFIG_DS_LOG_LEVEL_REMOTE
+#include "core/ds_core.h"
+#include "remote/dir/dir_priv.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+char *ds_dir_path(const char *fmt, ...)
+{
+	va_list ap;
+	char *p;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(NULL, 0, fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		return NULL;
+	p = ds_malloc((size_t)n + 1);
+	if (!p)
+		return NULL;
+	va_start(ap, fmt);
+	vsnprintf(p, (size_t)n + 1, fmt, ap);
+	va_end(ap);
+	return p;
+}
+
+const char *ds_dir_fs_why(int neg_errno)
+{
+	switch (-neg_errno) {
+	case ENOSPC:
+	case EDQUOT:
+		return "the folder's storage is full";
+	case EROFS:
+		return "the folder is on read-only storage";
+	case EACCES:
+	case EPERM:
+		return "permission denied";
+	case ENOENT:
+	case ENOTDIR:
+		return "the folder is not available";
+	case EIO:
+		return "I/O error (damaged or removed storage?)";
+	default:
+		return ds_strerror(neg_errno);
+	}
+}
+
+static int write_all(int fd, const uint8_t *p, size_t len)
+{
+	while (len) {
+		ssize_t w = write(fd, p, len);
+		if (w < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		p += w;
+		len -= (size_t)w;
+	}
+	return 0;
+}
+
+int ds_dir_fs_write_new(const char *path, const void *data, size_t len)
+{
+	int fd, rc;
+
+	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+	if (fd < 0)
+		return -errno;
+	rc = write_all(fd, data, len);
+	if (!rc && fsync(fd) < 0)
+		rc = -errno;
+	if (close(fd) < 0 && !rc)
+		rc = -errno;
+	if (rc)
+		unlink(path);
+	return rc;
+}
+
+int ds_dir_fs_sync_dir(const char *dir)
+{
+	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	int rc = 0;
+
+	if (fd < 0)
+		return -errno;
+	/* Some file systems (and FUSE mounts) refuse fsync on a directory: nothing more to do. */
+	if (fsync(fd) < 0 && errno != EINVAL && errno != ENOTSUP)
+		rc = -errno;
+	close(fd);
+	return rc;
+}
+
+int ds_dir_fs_publish(const char *tmp, const char *final)
+{
+	int rc = 0;
+	char *dir, *slash;
+
+	if (link(tmp, final) < 0)
+		rc = -errno;
+	unlink(tmp);
+	if (rc)
+		return rc;
+	dir = ds_strdup(final);
+	if (!dir)
+		return -ENOMEM;
+	slash = strrchr(dir, '/');
+	if (slash)
+		*slash = '\0';
+	rc = ds_dir_fs_sync_dir(slash ? dir : ".");
+	ds_free(dir);
+	return rc;
+}
+
+int ds_dir_fs_read(const char *path, size_t max, uint8_t **out, size_t *len)
+{
+	struct stat st;
+	uint8_t *buf;
+	size_t got = 0;
+	int fd, rc = 0;
+
+	*out = NULL;
+	*len = 0;
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	if (fstat(fd, &st) < 0) {
+		rc = -errno;
+		goto out;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		rc = -EISDIR;
+		goto out;
+	}
+	if ((uint64_t)st.st_size > max) {
+		rc = -EFBIG;
+		goto out;
+	}
+	buf = ds_malloc((size_t)st.st_size + 1);
+	if (!buf) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	while (got < (size_t)st.st_size) {
+		ssize_t r = read(fd, buf + got, (size_t)st.st_size - got);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0) {
+			rc = -errno;
+			ds_free(buf);
+			goto out;
+		}
+		if (r == 0)
+			break; /* shrank under us: the caller's integrity check decides */
+		got += (size_t)r;
+	}
+	buf[got] = '\0';
+	*out = buf;
+	*len = got;
+out:
+	close(fd);
+	return rc;
+}
+
+int ds_dir_fs_exists(const char *path)
+{
+	struct stat st;
+
+	if (lstat(path, &st) == 0)
+		return 1;
+	if (errno == ENOENT)
+		return 0;
+	return -errno;
+}
+
+int ds_dir_fs_mkdir(const char *path)
+{
+	struct stat st;
+
+	if (mkdir(path, 0755) == 0)
+		return 0;
+	if (errno != EEXIST)
+		return -errno;
+	if (stat(path, &st) < 0)
+		return -errno;
+	return S_ISDIR(st.st_mode) ? 0 : -ENOTDIR;
+}
+
+int ds_dir_fs_check_root(const char *root)
+{
+	struct stat st;
+
+	if (stat(root, &st) < 0)
+		return errno == ENOTDIR ? -ENOENT : -errno;
+	return S_ISDIR(st.st_mode) ? 0 : -ENOENT;
+}
+
+int ds_dir_fs_replace(const char *tmp, const char *path, const void *data, size_t len)
+{
+	int fd, rc;
+
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (fd < 0)
+		return -errno;
+	rc = write_all(fd, data, len);
+	if (close(fd) < 0 && !rc)
+		rc = -errno;
+	if (!rc && rename(tmp, path) < 0)
+		rc = -errno;
+	if (rc)
+		unlink(tmp);
+	return rc;
+}
+
+void ds_dir_fs_clean_stale(const char *dir, const char *prefix, int64_t now_ms, int64_t max_age_ms)
+{
+	size_t plen = strlen(prefix);
+	struct dirent *de;
+	DIR *d = opendir(dir);
+
+	if (!d)
+		return;
+	while ((de = readdir(d)) != NULL) {
+		struct stat st;
+		char *p;
+
+		if (strncmp(de->d_name, prefix, plen) != 0)
+			continue;
+		p = ds_dir_path("%s/%s", dir, de->d_name);
+		if (!p)
+			break;
+		if (lstat(p, &st) == 0 && S_ISREG(st.st_mode) &&
+		    (int64_t)st.st_mtime * 1000 + max_age_ms < now_ms) {
+			DS_LOG_INF("removing stale temporary file %s", p);
+			unlink(p);
+		}
+		ds_free(p);
+	}
+	closedir(d);
+}
