@@ -1,0 +1,32 @@
+#!/bin/sh
+# Benchmarks (`make bench`; never part of the test suite): build one board optimised, without
+# sanitizers, in build/bench, and time the sync of an app table through the dir remote.
+#
+#   test/bench/run-bench.sh            sizes 10000 and 100000 rows, 100 changes
+#   BENCH_SIZES="1000 10000" BENCH_BOARD=sim BENCH_CHANGES=100 test/bench/run-bench.sh
+#
+# Prints one table per size (see test/bench/bench_sync.c for the columns) and the machine it ran
+# on; docs/performance.md records the figures.
+set -eu
+SRC=$(cd "$(dirname "$0")/../.." && pwd)
+B=$SRC/build/bench
+BOARD=${BENCH_BOARD:-host}
+SIZES=${BENCH_SIZES:-10000 100000}
+CHANGES=${BENCH_CHANGES:-100}
+JOBS=$(nproc 2>/dev/null || echo 2)
+
+make -s -C "$SRC" O="$B" "${BOARD}_defconfig" >/dev/null
+make -s -C "$SRC" O="$B" -j"$JOBS" CFLAGS=-O2 tools benches >"$B.log" 2>&1 || { cat "$B.log"; exit 1; }
+
+echo "datasync benchmark, board $BOARD, $(date -u +%Y-%m-%d)"
+echo "machine: $(nproc) CPUs, $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n1), kernel $(uname -r)"
+WORK=$B/work
+rm -rf "$WORK"
+mkdir -p "$WORK"
+echo "work folder file system: $(stat -f -c %T "$WORK")"
+for n in $SIZES; do
+	echo
+	echo "$n rows, $CHANGES changes:"
+	"$B/test/bench/bench_sync" --rows "$n" --changes "$CHANGES" --work "$WORK/$n" --dsdev "$B/test/tools/dsdev"
+	rm -rf "$WORK/$n"
+done
