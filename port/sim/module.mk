@@ -1,0 +1,2 @@
+# The sim port: virtual clock, scripted power/network/idle events (see README.md).
+lib-$(CONFIG_DS_PORT_SIM) += port/sim/sim.c port/sim/script.c
