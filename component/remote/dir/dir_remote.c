@@ -476,7 +476,7 @@ static int dir_upload(struct ds_remote *r, const char *cursor, const struct ds_r
 		if (!rc)
 			rc = ds_dir_fs_publish(tmp, final);
 		if (rc == -EEXIST) {
-			DS_LOG_INF("another writer took batch %llu of %s first", (unsigned long long)(c + 1),
+			DS_LOG_DBG("another writer took batch %llu of %s first", (unsigned long long)(c + 1),
 				   d->collection);
 			rc = -ESTALE;
 		} else if (rc == -EPERM || rc == -ENOTSUP || rc == -ENOSYS) {
