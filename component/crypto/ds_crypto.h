@@ -48,10 +48,15 @@ int ds_p256_keygen(uint8_t priv[DS_P256_PRIV_LEN], uint8_t pub[DS_P256_POINT_LEN
 int ds_p256_ecdh(const uint8_t priv[DS_P256_PRIV_LEN], const uint8_t peer[DS_P256_POINT_LEN],
 		 uint8_t secret[32]);
 
-/* CTR-DRBG seeded from ds_port_entropy(). */
+/* CTR-DRBG seeded from ds_port_entropy() on first use; thread-safe. -EIO if the port's
+ * entropy fails (buf is then wiped). */
 int ds_random(void *buf, size_t len);
+/* Wipe the generator's state; the next ds_random() seeds anew from the port. Call in a child
+ * after fork() (it would otherwise repeat the parent's stream) and at shutdown. */
+void ds_random_reset(void);
 
-/* Constant-time comparison: 0 when equal. */
+/* Constant-time comparison (time depends on n only): 0 when equal, 1 otherwise. For MACs and
+ * tags: never memcmp(), which returns at the first difference. */
 int ds_ct_memcmp(const void *a, const void *b, size_t n);
 
 /* Base64 (RFC 4648 §4, padded) and base64url (§5, unpadded on output, either on input).
@@ -61,7 +66,8 @@ int ds_base64_encode(const void *in, size_t len, char *out, size_t cap);
 int ds_base64_decode(const char *in, size_t len, void *out, size_t cap);
 int ds_base64url_encode(const void *in, size_t len, char *out, size_t cap);
 int ds_base64url_decode(const char *in, size_t len, void *out, size_t cap);
-/* Lower-case hex. */
+/* Lower-case hex on output; either case on input. Same return rules as base64 (odd length or
+ * a non-hex character: -EILSEQ). */
 int ds_hex_encode(const void *in, size_t len, char *out, size_t cap);
 int ds_hex_decode(const char *in, size_t len, void *out, size_t cap);
 
