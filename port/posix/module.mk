@@ -6,3 +6,4 @@ lib-$(CONFIG_DS_PORT_POSIX) += $(posix-readers) port/posix/port.c port/posix/clo
 ifeq ($(CONFIG_DS_PORT_SIM),y)
 testsupport-y += $(posix-readers)
 endif
+unit-y += test/unit/port_posix_test.c
