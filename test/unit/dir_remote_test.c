@@ -740,7 +740,7 @@ static void test_key_file(void **state)
 	char *folder = new_folder();
 	char hexkey[600], rawkey[600], badkey[600], otherkey[600];
 	uint8_t key[32], other[32];
-	char hex[65];
+	char hex[66];
 	struct ds_upload_result res;
 	struct ds_remote *a, *b;
 	struct got *g = got_new();
@@ -927,6 +927,52 @@ static void test_dispatch_and_forget(void **state)
 	cJSON_Delete(cfg);
 }
 
+/* Every allocation of an upload and a fetch fails in turn: an error, never a crash, a leak or a
+ * half-written batch. */
+static void test_allocation_failures(void **state)
+{
+	char *folder = new_folder();
+	struct ds_remote *r = pass_remote(folder, "c", "pw", "dev-a");
+	struct ds_upload_result res;
+	struct ds_remote_info info;
+	struct ds_fetch_page page;
+	struct got *g = got_new();
+	char cursor[DS_CURSOR_MAX] = "";
+	unsigned long k, ok = 0;
+	int rc;
+
+	(void)state;
+	assert_int_equal(r->ops->prepare(r, &info), 0);
+	for (k = 1; k < 400 && ok < 3; k++) {
+		ds_alloc_fail_after(k);
+		rc = upload_one(r, cursor, "id", "{\"x\":1}", &res);
+		ds_alloc_fail_after(0);
+		if (rc == 0) {
+			ok++;
+			snprintf(cursor, sizeof(cursor), "%s", res.new_cursor);
+		} else {
+			assert_true(rc < 0 && rc != -ESTALE);
+		}
+		assert_int_equal(r->ops->prepare(r, &info), 0);
+		assert_string_equal(info.latest, cursor); /* nothing but whole batches */
+	}
+	assert_true(ok >= 1);
+	for (k = 1; k < 400; k++) {
+		got_clear(g);
+		ds_alloc_fail_after(k);
+		rc = r->ops->fetch(r, "", collect, g, &page);
+		ds_alloc_fail_after(0);
+		if (rc == 0) {
+			assert_int_equal(g->n, ok);
+			break;
+		}
+		assert_true(rc < 0);
+	}
+	assert_int_equal(rc, 0);
+	got_free(g);
+	r->ops->close(r);
+}
+
 /* Child: write n one-record batches, refetching the head on every lost race. */
 static int child_writer(const cJSON *cfg, const char *device, int n)
 {
@@ -1037,6 +1083,7 @@ int main(void)
 		cmocka_unit_test(test_malformed_under_valid_tag),
 		cmocka_unit_test(test_cleartext_folder),
 		cmocka_unit_test(test_dispatch_and_forget),
+		cmocka_unit_test(test_allocation_failures),
 		cmocka_unit_test(test_two_processes_one_folder),
 	};
 

@@ -436,6 +436,8 @@ int ds_remote_dir_forget(const cJSON *cfg, const char *collection)
 	DS_UNUSED(collection);
 	if (!secret)
 		return 0; /* cleartext folder: nothing was sealed */
+	if (strncmp(secret, "dir-", 4) != 0)
+		return -EINVAL; /* not a name we gave out: never erase someone else's secret */
 	rc = ds_port_secret_erase(secret);
 	return rc == -ENOENT ? 0 : rc;
 }

@@ -106,21 +106,24 @@ int ds_dir_fs_sync_dir(const char *dir)
 
 int ds_dir_fs_publish(const char *tmp, const char *final)
 {
+	/* Everything that can fail for want of memory comes before the name appears. */
+	char *dir = ds_strdup(final), *slash;
 	int rc = 0;
-	char *dir, *slash;
 
-	if (link(tmp, final) < 0)
-		rc = -errno;
-	unlink(tmp);
-	if (rc)
-		return rc;
-	dir = ds_strdup(final);
-	if (!dir)
+	if (!dir) {
+		unlink(tmp);
 		return -ENOMEM;
+	}
 	slash = strrchr(dir, '/');
 	if (slash)
 		*slash = '\0';
-	rc = ds_dir_fs_sync_dir(slash ? dir : ".");
+	if (link(tmp, final) < 0)
+		rc = -errno;
+	unlink(tmp);
+	/* A failed sync leaves the outcome unknown: the caller reports an error and the core
+	 * finds the batch (or not) on its next fetch. */
+	if (!rc)
+		rc = ds_dir_fs_sync_dir(slash ? dir : ".");
 	ds_free(dir);
 	return rc;
 }

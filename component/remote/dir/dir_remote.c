@@ -340,6 +340,8 @@ static int dir_prepare(struct ds_remote *r, struct ds_remote_info *info)
 		snprintf(prefix, sizeof(prefix), ".tmp-%s", d->dev_tag);
 		ds_dir_fs_clean_stale(d->tmpdir, prefix, ds_port_wall_ms(), DS_DIR_STALE_TMP_MS);
 		ds_dir_fs_clean_stale(d->root, prefix, ds_port_wall_ms(), DS_DIR_STALE_TMP_MS);
+		/* Header files of an enrolment that crashed: after a day nobody can be writing them. */
+		ds_dir_fs_clean_stale(d->root, ".tmp-enroll-", ds_port_wall_ms(), DS_DIR_STALE_TMP_MS);
 	}
 	return 0;
 }
