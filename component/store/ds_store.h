@@ -17,7 +17,12 @@ struct cJSON;
 struct ds_run_stats;
 struct ds_store;
 
-/* Open (creating and migrating) the store at path. */
+/*
+ * Open (creating and migrating) the store at path. Errors: -ENOTSUP when the file was written
+ * by a newer datasync (schema version above this build's), -EILSEQ when it is not an SQLite
+ * database or is corrupt, -EROFS, -ENOSPC, -EBUSY, -EACCES, -ENOMEM.
+ * A ds_store is one connection: use it from one thread (open one per thread).
+ */
 int ds_store_open(const char *path, struct ds_store **out);
 void ds_store_close(struct ds_store *s);
 int ds_store_schema_version(struct ds_store *s);
@@ -39,6 +44,8 @@ int ds_store_cursor_set(struct ds_store *s, const char *name, const char *cursor
 /* Runs: the last result of each collection, and a bounded history. */
 int ds_store_run_record(struct ds_store *s, const char *name, const struct ds_run_stats *st);
 int ds_store_run_last(struct ds_store *s, const char *name, struct ds_run_stats *st);
+/* Up to cap most recent runs, newest first; returns how many were written (0 if none). */
+int ds_store_run_history(struct ds_store *s, const char *name, struct ds_run_stats *out, size_t cap);
 
 /* Small key/value state (strings). */
 int ds_store_kv_set(struct ds_store *s, const char *key, const char *value);
