@@ -1,0 +1,69 @@
+/*
+ * The engine factory: picks a compiled-in engine by the "kind" of its configuration. An engine
+ * that Kconfig left out has no entry here and no code in the binary; asking for it is -ENOTSUP.
+ */
+#define DS_LOG_TAG "engine"
+#define DS_LOG_LEVEL CONFIG_DS_LOG_LEVEL_ENGINE
+#include "core/ds_core.h"
+#include "sync/ds_sync.h"
+#if IS_ENABLED(CONFIG_DS_ENGINE_TABLE)
+#include "engine/table/ds_table.h"
+#endif
+
+#include <cjson/cJSON.h>
+#include <string.h>
+
+struct engine_entry {
+	const char *kind;
+	int (*open)(const cJSON *cfg, struct ds_engine **out);
+	int (*unregister)(const cJSON *cfg); /* NULL: the engine installs nothing in the app's data */
+};
+
+static const struct engine_entry engines[] = {
+#if IS_ENABLED(CONFIG_DS_ENGINE_TABLE)
+	{ "table", ds_table_engine_open, ds_table_engine_unregister },
+#endif
+	{ NULL, NULL, NULL },
+};
+
+static const struct engine_entry *engine_find(const cJSON *cfg)
+{
+	const cJSON *kind = cJSON_GetObjectItemCaseSensitive(cfg, "kind");
+	size_t i;
+
+	if (!cJSON_IsString(kind)) {
+		DS_LOG_ERR("engine configuration has no \"kind\"");
+		return NULL;
+	}
+	for (i = 0; engines[i].kind; i++)
+		if (strcmp(engines[i].kind, kind->valuestring) == 0)
+			return &engines[i];
+	DS_LOG_ERR("engine '%s' is not compiled into this build", kind->valuestring);
+	return &engines[i]; /* the terminator: known shape, no engine */
+}
+
+int ds_engine_open(const cJSON *cfg, struct ds_engine **out)
+{
+	const struct engine_entry *e;
+
+	if (!out)
+		return -EINVAL;
+	*out = NULL;
+	e = engine_find(cfg);
+	if (!e)
+		return -EINVAL;
+	if (!e->open)
+		return -ENOTSUP;
+	return e->open(cfg, out);
+}
+
+int ds_engine_unregister(const cJSON *cfg)
+{
+	const struct engine_entry *e = engine_find(cfg);
+
+	if (!e)
+		return -EINVAL;
+	if (!e->kind)
+		return -ENOTSUP;
+	return e->unregister ? e->unregister(cfg) : 0;
+}
