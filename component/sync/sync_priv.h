@@ -1,0 +1,87 @@
+/*
+ * sync_priv.h - internals of the sync core shared by its files and its unit tests.
+ */
+#ifndef DS_SYNC_PRIV_H
+#define DS_SYNC_PRIV_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "sync/ds_sync.h"
+
+struct cJSON;
+
+/* ---- pending-change index (pending.c) ----------------------------------------------------- */
+
+/*
+ * The engine's pending local changes of one collection, sorted by id for binary search. It
+ * holds no payloads: one entry is sizeof(struct ds_pending_entry) (32 bytes on 64-bit) plus
+ * the id, so memory grows with the number of pending changes, never with the table. Past
+ * DS_SYNC_PENDING_MAX entries a run refuses with -E2BIG before touching anything.
+ */
+#ifndef DS_SYNC_PENDING_MAX
+#define DS_SYNC_PENDING_MAX 200000
+#endif
+
+struct ds_pending_entry {
+	char *id;
+	uint64_t change_seq;
+	int64_t modified_ms;
+	bool deleted;
+	bool done; /* forgotten or overwritten during this run: not pending any more */
+};
+
+struct ds_pending {
+	struct ds_pending_entry *v;
+	size_t n, cap;
+};
+
+/* Enumerate engine->changes() into idx (emptied first). */
+int ds_pending_load(struct ds_pending *idx, struct ds_engine *e);
+/* The live entry for id, or NULL (absent or done). */
+struct ds_pending_entry *ds_pending_find(const struct ds_pending *idx, const char *id);
+void ds_pending_free(struct ds_pending *idx);
+
+/* ---- reconcile (reconcile.c): the per-record decision, a pure function ---------------------- */
+
+enum ds_reconcile_action {
+	DS_RECONCILE_SKIP = 0,   /* nothing to write */
+	DS_RECONCILE_APPLY,      /* apply the remote record; forget the local pending change */
+	DS_RECONCILE_FORGET,     /* the device already holds the remote state: forget pending */
+	DS_RECONCILE_KEEP_LOCAL, /* do not apply; the local change stays pending and uploads */
+	DS_RECONCILE_MERGE,      /* engine->merge, apply the result, keep it pending to upload */
+};
+
+struct ds_reconcile {
+	enum ds_reconcile_action action;
+	bool conflict;    /* both sides changed the record and they differ */
+	const char *rule; /* the rule that decided, for logs and tests */
+};
+
+/*
+ * Decide what to do with one remote record.
+ *   remote   the incoming record (cleartext)
+ *   local    the device's current row, NULL when it has none (never existed or deleted)
+ *   pending  the id's pending local change, NULL when it has none
+ *   can_merge  the engine has a merge function
+ */
+void ds_reconcile_decide(const struct ds_record *remote, const struct ds_record *local,
+			 const struct ds_pending_entry *pending, const struct ds_policy *policy,
+			 bool can_merge, struct ds_reconcile *out);
+const char *ds_reconcile_action_name(enum ds_reconcile_action a);
+/* Payloads equal as JSON (byte-equal, else same value ignoring key order and spacing). */
+bool ds_record_payload_equal(const char *a, const char *b);
+
+/* ---- policy from a registration (policy.c) ------------------------------------------------ */
+
+/*
+ * "direction" (default two-way), "conflict" (default server-wins), "max_retries" (default 3,
+ * 0..100). -EINVAL with a log line naming the bad field.
+ */
+int ds_policy_from_json(const struct cJSON *reg, struct ds_policy *out);
+
+#define DS_SYNC_DEFAULT_RETRIES 3
+#define DS_SYNC_DEFAULT_BATCH 100
+
+#endif /* DS_SYNC_PRIV_H */
