@@ -402,3 +402,25 @@ char *ds_conf_socket_path(const struct ds_conf *conf)
 		return ds_strdup(s);
 	return ds_asprintf("%s/%s", conf->run_dir, s);
 }
+
+static int absolute(char **slot, const char *base)
+{
+	char *p;
+
+	if (!*slot || (*slot)[0] == '/')
+		return 0;
+	p = ds_asprintf("%s/%s", base, *slot);
+	if (!p)
+		return -ENOMEM;
+	ds_free(*slot);
+	*slot = p;
+	return 0;
+}
+
+int ds_conf_make_absolute(struct ds_conf *conf, const char *base)
+{
+	if (absolute(&conf->data_dir, base) || absolute(&conf->run_dir, base) ||
+	    absolute(&conf->secret_dir, base) || absolute(&conf->sim_script, base))
+		return -ENOMEM;
+	return 0;
+}

@@ -53,6 +53,9 @@ int ds_conf_parse(struct ds_conf *conf, const char *origin, const char *text, ch
  */
 int ds_conf_load(struct ds_conf *conf, const char *path, char *err, size_t errcap);
 
+/* Make the relative paths (data, run and secret dirs, sim_script) absolute under base. */
+int ds_conf_make_absolute(struct ds_conf *conf, const char *base);
+
 /* The control socket's path: conf->socket, under run_dir when relative. New string or NULL. */
 char *ds_conf_socket_path(const struct ds_conf *conf);
 

@@ -75,6 +75,9 @@ int ds_ipc_reply(struct ds_ipc_server *s, uint64_t conn, int64_t id, struct cJSO
 /* {"id":id,"ok":false,"error":"...","errno":N}. */
 int ds_ipc_reply_error(struct ds_ipc_server *s, uint64_t conn, int64_t id, int neg_errno, const char *fmt,
 		       ...) __attribute__((format(printf, 5, 6)));
+/* An error reply that also carries the members of body (consumed), e.g. per-collection results. */
+int ds_ipc_reply_failure(struct ds_ipc_server *s, uint64_t conn, int64_t id, int neg_errno, const char *message,
+			 struct cJSON *body);
 unsigned ds_ipc_server_clients(const struct ds_ipc_server *s);
 
 #endif /* DS_IPC_H */

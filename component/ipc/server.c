@@ -167,25 +167,29 @@ static int send_json(struct ds_ipc_server *s, uint64_t serial, cJSON *msg)
 	return rc;
 }
 
-int ds_ipc_reply(struct ds_ipc_server *s, uint64_t conn, int64_t id, cJSON *body)
+/* Members of body (consumed) are moved after id, ok and the error fields. */
+static int reply_msg(struct ds_ipc_server *s, uint64_t conn, int64_t id, int neg_errno, const char *error,
+		     cJSON *body)
 {
 	cJSON *msg = cJSON_CreateObject();
 	int rc = -ENOMEM;
 
-	if (!msg)
+	if (!msg || !cJSON_AddNumberToObject(msg, "id", (double)id) ||
+	    !cJSON_AddBoolToObject(msg, "ok", error == NULL))
 		goto out;
-	if (!cJSON_AddNumberToObject(msg, "id", (double)id) || !cJSON_AddTrueToObject(msg, "ok"))
+	if (error && (!cJSON_AddStringToObject(msg, "error", error) ||
+		      !cJSON_AddNumberToObject(msg, "errno", neg_errno < 0 ? -neg_errno : neg_errno)))
 		goto out;
-	if (body) {
-		/* Move the body's members after id and ok, so replies read the same way. */
-		while (body->child) {
-			cJSON *item = cJSON_DetachItemViaPointer(body, body->child);
-			char *name = item->string;
+	while (body && body->child) {
+		cJSON *item = cJSON_DetachItemViaPointer(body, body->child);
+		char *name = item->string;
 
-			item->string = NULL;
+		item->string = NULL;
+		if (name && !cJSON_GetObjectItemCaseSensitive(msg, name))
 			cJSON_AddItemToObject(msg, name, item);
-			cJSON_free(name);
-		}
+		else
+			cJSON_Delete(item);
+		cJSON_free(name);
 	}
 	rc = send_json(s, conn, msg);
 out:
@@ -194,24 +198,26 @@ out:
 	return rc;
 }
 
+int ds_ipc_reply(struct ds_ipc_server *s, uint64_t conn, int64_t id, cJSON *body)
+{
+	return reply_msg(s, conn, id, 0, NULL, body);
+}
+
+int ds_ipc_reply_failure(struct ds_ipc_server *s, uint64_t conn, int64_t id, int neg_errno, const char *message,
+			 cJSON *body)
+{
+	return reply_msg(s, conn, id, neg_errno, message, body);
+}
+
 int ds_ipc_reply_error(struct ds_ipc_server *s, uint64_t conn, int64_t id, int neg_errno, const char *fmt, ...)
 {
 	char text[512];
-	cJSON *msg = cJSON_CreateObject();
 	va_list ap;
-	int rc = -ENOMEM;
 
 	va_start(ap, fmt);
 	vsnprintf(text, sizeof(text), fmt, ap);
 	va_end(ap);
-	if (!msg)
-		return rc;
-	if (cJSON_AddNumberToObject(msg, "id", (double)id) && cJSON_AddFalseToObject(msg, "ok") &&
-	    cJSON_AddStringToObject(msg, "error", text) &&
-	    cJSON_AddNumberToObject(msg, "errno", neg_errno < 0 ? -neg_errno : neg_errno))
-		rc = send_json(s, conn, msg);
-	cJSON_Delete(msg);
-	return rc;
+	return reply_msg(s, conn, id, neg_errno, text, NULL);
 }
 
 /* Integral JSON numbers only: ids are echoed back, and a double would not round-trip. */

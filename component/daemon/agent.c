@@ -1,0 +1,304 @@
+/*
+ * datasyncd's life: the store and device id, the loop, the control socket, the sync worker,
+ * port events (kept for "status"), the periodic sync and configuration reloads.
+ */
+#define DS_LOG_TAG "daemon"
+#define DS_LOG_LEVEL CONFIG_DS_LOG_LEVEL_CORE
+#include "core/ds_core.h"
+#include "core/ds_loop.h"
+#include "daemon/ds_agent.h"
+#include "daemon/ds_worker.h"
+#include "ipc/ds_ipc.h"
+#include "store/ds_store.h"
+
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+
+enum { TIMER_PERIODIC = 1 };
+
+int ds_agent_log_level(const struct ds_agent *a)
+{
+	int l = a->conf.log_level + a->verbosity;
+
+	return DS_MAX(DS_LOG_ERR, DS_MIN(DS_LOG_DBG, l));
+}
+
+void ds_agent_apply_logging(const struct ds_agent *a)
+{
+	int out = a->conf.log_output;
+
+	if (out == DS_CONF_LOG_OUTPUT_AUTO)
+		out = a->daemonized && IS_ENABLED(CONFIG_DS_LOG_SYSLOG) ? DS_LOG_TO_SYSLOG : DS_LOG_TO_STDERR;
+	ds_log_set_output((enum ds_log_output)out, "datasyncd");
+	ds_log_set_max_level(ds_agent_log_level(a));
+}
+
+/* ---- device id ------------------------------------------------------------------------------ */
+
+/* A stable random id naming this device to remotes: made once, kept in the store. */
+static int device_id_load(struct ds_agent *a)
+{
+	unsigned char raw[16];
+	int rc = ds_store_kv_get(a->store, "device_id", a->device_id, sizeof(a->device_id));
+
+	if (rc > 0)
+		return 0;
+	if (rc != -ENOENT && rc != 0)
+		return rc;
+	rc = ds_port_entropy(raw, sizeof(raw));
+	if (rc)
+		return rc;
+	for (size_t i = 0; i < sizeof(raw); i++)
+		snprintf(a->device_id + 2 * i, 3, "%02x", raw[i]);
+	rc = ds_store_kv_set(a->store, "device_id", a->device_id);
+	if (!rc)
+		DS_LOG_INF("new device id %s", a->device_id);
+	return rc;
+}
+
+/* ---- periodic sync ---------------------------------------------------------------------------- */
+
+static void periodic_fire(void *user_data);
+
+static void periodic_arm(struct ds_agent *a)
+{
+	if (a->conf.sync_interval_s <= 0) {
+		ds_loop_timer_cancel(a->loop, TIMER_PERIODIC);
+		a->next_periodic_mono = -1;
+		return;
+	}
+	if (ds_loop_timer(a->loop, TIMER_PERIODIC, a->conf.sync_interval_s * 1000, periodic_fire, a)) {
+		DS_LOG_ERR("cannot arm the periodic sync timer");
+		a->next_periodic_mono = -1;
+		return;
+	}
+	a->next_periodic_mono = ds_port_mono_ms() + a->conf.sync_interval_s * 1000;
+}
+
+static void periodic_try(struct ds_agent *a)
+{
+	char why[160];
+	int rc;
+
+	a->last_periodic_wall = ds_port_wall_ms();
+	if (!ds_daemon_policy_allows(&a->power, &a->net, &a->conf, why, sizeof(why))) {
+		snprintf(a->last_periodic, sizeof(a->last_periodic), "skipped: %s", why);
+		a->periodic_waiting = true;
+		DS_LOG_INF("periodic sync skipped: %s", why);
+		return;
+	}
+	a->periodic_waiting = false;
+	rc = ds_worker_queue(a->worker, NULL, false, 0, 0);
+	snprintf(a->last_periodic, sizeof(a->last_periodic), "%s", rc ? "failed to queue" : "queued");
+	DS_LOG_INF("periodic sync %s", a->last_periodic);
+}
+
+static void periodic_fire(void *user_data)
+{
+	struct ds_agent *a = user_data;
+
+	periodic_try(a);
+	periodic_arm(a);
+}
+
+/* ---- port events ------------------------------------------------------------------------------- */
+
+static void on_port_event(const struct ds_port_event *ev, void *user_data)
+{
+	struct ds_agent *a = user_data;
+	struct ds_agent_event *e = &a->events[a->event_next];
+
+	e->mono_ms = ev->mono_ms;
+	e->wall_ms = ds_port_wall_ms();
+	e->type = ds_agent_event_type(ev);
+	ds_agent_event_text(ev, e->text, sizeof(e->text));
+	a->event_next = (a->event_next + 1) % DS_AGENT_EVENTS;
+	a->events_seen++;
+	DS_LOG_INF("%s: %s", e->type, e->text);
+	switch (ev->type) {
+	case DS_EV_POWER:
+		a->power = ev->u.power;
+		break;
+	case DS_EV_NET:
+		a->net = ev->u.net;
+		break;
+	case DS_EV_IDLE:
+		a->idle = ev->u.idle;
+		break;
+	case DS_EV_SHUTDOWN:
+		ds_loop_stop(a->loop);
+		return;
+	default:
+		return;
+	}
+	/* A periodic run skipped for power or network goes as soon as the reason is gone. */
+	if (a->periodic_waiting) {
+		char why[160];
+
+		if (ds_daemon_policy_allows(&a->power, &a->net, &a->conf, why, sizeof(why)))
+			periodic_try(a);
+	}
+}
+
+/* ---- signals, reload ---------------------------------------------------------------------------- */
+
+int ds_agent_reload(struct ds_agent *a)
+{
+	struct ds_conf c;
+	char err[512];
+	int rc;
+
+	rc = ds_conf_init(&c);
+	if (rc)
+		return rc;
+	if (a->config_path) {
+		rc = ds_conf_load(&c, a->config_path, err, sizeof(err));
+		if (rc == -ENOENT && !a->config_explicit)
+			rc = 0;
+		if (rc) {
+			DS_LOG_ERR("reload refused, configuration kept: %s", err);
+			ds_conf_free(&c);
+			return rc;
+		}
+	}
+	if (a->start_dir && ds_conf_make_absolute(&c, a->start_dir)) {
+		ds_conf_free(&c);
+		return -ENOMEM;
+	}
+	/* Where things live cannot move under a running daemon. */
+	if (strcmp(c.data_dir, a->conf.data_dir) || strcmp(c.run_dir, a->conf.run_dir) ||
+	    strcmp(c.secret_dir, a->conf.secret_dir) || strcmp(c.socket, a->conf.socket))
+		DS_LOG_WRN("reload: data_dir, run_dir, secret_dir and socket changes need a restart");
+	a->conf.log_level = c.log_level;
+	a->conf.log_output = c.log_output;
+	a->conf.min_battery_pct = c.min_battery_pct;
+	a->conf.unmetered_only = c.unmetered_only;
+	ds_free(a->conf.device_name);
+	a->conf.device_name = c.device_name;
+	c.device_name = NULL;
+	if (c.sync_interval_s != a->conf.sync_interval_s) {
+		a->conf.sync_interval_s = c.sync_interval_s;
+		periodic_arm(a);
+	}
+	ds_conf_free(&c);
+	ds_agent_apply_logging(a);
+	a->reloads++;
+	DS_LOG_INF("configuration reloaded: log level %s, sync every %ld s, min battery %d%%%s",
+		   ds_conf_log_level_name(ds_agent_log_level(a)), a->conf.sync_interval_s,
+		   a->conf.min_battery_pct, a->conf.unmetered_only ? ", unmetered only" : "");
+	return 0;
+}
+
+static void on_signal(int signo, void *user_data)
+{
+	if (signo == SIGHUP)
+		ds_agent_reload(user_data);
+}
+
+/* ---- life cycle ------------------------------------------------------------------------------- */
+
+int ds_agent_new(struct ds_conf *conf, const char *config_path, bool config_explicit, const char *start_dir,
+		 int verbosity, bool daemonized, struct ds_agent **out)
+{
+	struct ds_ipc_server_config ic = { 0 };
+	struct ds_agent *a;
+	char *sock = NULL;
+	int rc;
+
+	*out = NULL;
+	a = ds_calloc(1, sizeof(*a));
+	if (!a)
+		return -ENOMEM;
+	a->conf = *conf;
+	memset(conf, 0, sizeof(*conf));
+	a->config_explicit = config_explicit;
+	a->verbosity = verbosity;
+	a->daemonized = daemonized;
+	a->next_periodic_mono = -1;
+	a->started_mono = ds_port_mono_ms();
+	snprintf(a->last_periodic, sizeof(a->last_periodic), "none yet");
+	if ((config_path && !(a->config_path = ds_strdup(config_path))) ||
+	    (start_dir && !(a->start_dir = ds_strdup(start_dir)))) {
+		rc = -ENOMEM;
+		goto fail;
+	}
+	a->db_path = ds_asprintf("%s/datasync.db", a->conf.data_dir);
+	if (!a->db_path) {
+		rc = -ENOMEM;
+		goto fail;
+	}
+	rc = ds_store_open(a->db_path, &a->store);
+	if (rc) {
+		DS_LOG_ERR("cannot open the store %s: %s", a->db_path, ds_strerror(rc));
+		goto fail;
+	}
+	rc = device_id_load(a);
+	if (rc) {
+		DS_LOG_ERR("cannot read or make the device id: %s", ds_strerror(rc));
+		goto fail;
+	}
+	ds_port_power_get(&a->power);
+	ds_port_net_get(&a->net);
+	rc = ds_loop_new(&a->loop);
+	if (rc)
+		goto fail;
+	ds_loop_on_port_event(a->loop, on_port_event, a);
+	ds_loop_on_signal(a->loop, on_signal, a);
+
+	sock = ds_conf_socket_path(&a->conf);
+	if (!sock) {
+		rc = -ENOMEM;
+		goto fail;
+	}
+	ic.path = sock;
+	ic.group = a->conf.socket_group;
+	ic.max_clients = CONFIG_DS_IPC_MAX_CLIENTS;
+	ic.max_message = CONFIG_DS_IPC_MAX_MESSAGE;
+	rc = ds_ipc_server_new(a->loop, &ic, ds_agent_handle_request, a, &a->ipc);
+	ds_free(sock);
+	if (rc)
+		goto fail;
+	rc = ds_worker_start(a->loop, a->db_path, a->device_id, ds_agent_sync_done, a, &a->worker);
+	if (rc)
+		goto fail;
+	periodic_arm(a);
+	DS_LOG_INF("datasyncd %s on board %s: power %s, network %s", DS_VERSION, ds_board_get()->name,
+		   ds_power_source_name(a->power.source), a->net.up ? ds_net_type_name(a->net.type) : "down");
+	*out = a;
+	return 0;
+fail:
+	ds_agent_free(a);
+	return rc;
+}
+
+int ds_agent_run(struct ds_agent *a)
+{
+	return ds_loop_run(a->loop);
+}
+
+void ds_agent_stop(struct ds_agent *a)
+{
+	ds_loop_stop(a->loop);
+}
+
+struct ds_loop *ds_agent_loop(struct ds_agent *a)
+{
+	return a->loop;
+}
+
+void ds_agent_free(struct ds_agent *a)
+{
+	if (!a)
+		return;
+	/* Socket first: clients see the daemon go at once, even while a run finishes. */
+	ds_ipc_server_free(a->ipc);
+	ds_worker_stop(a->worker);
+	ds_loop_free(a->loop);
+	ds_store_close(a->store);
+	ds_conf_free(&a->conf);
+	ds_free(a->config_path);
+	ds_free(a->start_dir);
+	ds_free(a->db_path);
+	ds_free(a);
+}

@@ -1,0 +1,373 @@
+/*
+ * The control socket's commands (docs/ipc.md): status, version, list, sync, register,
+ * unregister, enable, disable, reset. Runs on the loop thread with the loop's store
+ * connection; syncs go to the worker.
+ */
+#define DS_LOG_TAG "daemon"
+#define DS_LOG_LEVEL CONFIG_DS_LOG_LEVEL_CORE
+#include "core/ds_core.h"
+#include "daemon/ds_agent.h"
+#include "daemon/ds_worker.h"
+#include "ipc/ds_ipc.h"
+#include "store/ds_store.h"
+#include "sync/ds_sync.h"
+
+#include <cjson/cJSON.h>
+#include <stdio.h>
+#include <string.h>
+
+#define NAME_MAX_LEN 64
+
+struct request {
+	struct ds_agent *a;
+	struct ds_ipc_server *s;
+	uint64_t conn;
+	int64_t id;
+	cJSON *req;
+};
+
+static int reply(const struct request *r, cJSON *body)
+{
+	ds_ipc_reply(r->s, r->conn, r->id, body);
+	return 0;
+}
+
+static int fail(const struct request *r, int err, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static int fail(const struct request *r, int err, const char *fmt, ...)
+{
+	char msg[400];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	ds_ipc_reply_error(r->s, r->conn, r->id, err, "%s", msg);
+	return 0;
+}
+
+/* Collection names become file and secret names: keep them plain. */
+static bool valid_name(const char *n)
+{
+	size_t len = strlen(n);
+
+	if (!len || len > NAME_MAX_LEN)
+		return false;
+	for (const char *p = n; *p; p++)
+		if (!((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || *p == '_' || *p == '-' ||
+		      (*p >= 'A' && *p <= 'Z')))
+			return false;
+	return true;
+}
+
+/* The "name" of a request, checked; NULL after replying with the error. */
+static const char *req_name(const struct request *r, bool required)
+{
+	const cJSON *n = cJSON_GetObjectItemCaseSensitive(r->req, "name");
+
+	if (!n || cJSON_IsNull(n)) {
+		if (required)
+			fail(r, -EINVAL, "\"name\" is required");
+		return NULL;
+	}
+	if (!cJSON_IsString(n) || !valid_name(n->valuestring)) {
+		fail(r, -EINVAL, "\"name\" must be 1..%d characters of A-Z a-z 0-9 _ -", NAME_MAX_LEN);
+		return NULL;
+	}
+	return n->valuestring;
+}
+
+/* The stored registration of name; NULL after replying with the error. */
+static cJSON *get_reg(const struct request *r, const char *name)
+{
+	cJSON *reg = NULL;
+	int rc = ds_store_collection_get(r->a->store, name, &reg);
+
+	if (rc == -ENOENT)
+		fail(r, rc, "no collection named '%s' (see datasyncctl list)", name);
+	else if (rc)
+		fail(r, rc, "cannot read collection '%s': %s", name, ds_strerror(rc));
+	return rc ? NULL : reg;
+}
+
+static bool busy(const struct request *r, const char *name, const char *what)
+{
+	if (ds_worker_state(r->a->worker, name, NULL, 0, NULL, NULL) == DS_WORKER_IDLE)
+		return false;
+	fail(r, -EBUSY, "collection '%s' is syncing or queued: %s it when the run has ended", name, what);
+	return true;
+}
+
+static void wipe_secrets(cJSON *j)
+{
+	for (cJSON *it = j ? j->child : NULL; it; it = it->next) {
+		if (cJSON_IsString(it) && it->string && !strcmp(it->string, "passphrase"))
+			ds_memzero(it->valuestring, strlen(it->valuestring));
+		wipe_secrets(it);
+	}
+}
+
+static int cmd_version(const struct request *r)
+{
+	cJSON *b = cJSON_CreateObject(), *f;
+
+	cJSON_AddStringToObject(b, "version", DS_VERSION);
+	cJSON_AddNumberToObject(b, "protocol", 1);
+	cJSON_AddStringToObject(b, "board", ds_board_get()->name);
+	f = cJSON_AddArrayToObject(b, "features");
+	if (IS_ENABLED(CONFIG_DS_ENGINE_TABLE))
+		cJSON_AddItemToArray(f, cJSON_CreateString("engine:table"));
+	if (IS_ENABLED(CONFIG_DS_REMOTE_DIR))
+		cJSON_AddItemToArray(f, cJSON_CreateString("remote:dir"));
+	if (IS_ENABLED(CONFIG_DS_PORT_SIM))
+		cJSON_AddItemToArray(f, cJSON_CreateString("port:sim"));
+	return reply(r, b);
+}
+
+static int cmd_list(const struct request *r)
+{
+	int err = 0;
+	cJSON *cols = ds_agent_collections_json(r->a, &err), *b;
+
+	if (!cols)
+		return fail(r, err, "cannot list collections: %s", ds_strerror(err));
+	b = cJSON_CreateObject();
+	cJSON_AddItemToObject(b, "collections", cols);
+	return reply(r, b);
+}
+
+static int cmd_sync(const struct request *r)
+{
+	const cJSON *n = cJSON_GetObjectItemCaseSensitive(r->req, "name");
+	bool wait = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(r->req, "wait"));
+	const char *name = req_name(r, false);
+	cJSON *reg, *b;
+	int rc;
+
+	if (!name && n && !cJSON_IsNull(n))
+		return 0; /* replied */
+	if (name) {
+		reg = get_reg(r, name);
+		if (!reg)
+			return 0;
+		rc = cJSON_IsFalse(cJSON_GetObjectItemCaseSensitive(reg, "enabled"));
+		cJSON_Delete(reg);
+		if (rc)
+			return fail(r, -EPERM, "collection '%s' is disabled (datasyncctl enable %s)", name, name);
+	}
+	rc = ds_worker_queue(r->a->worker, name, wait, r->conn, r->id);
+	if (rc)
+		return fail(r, rc, "cannot queue the sync: %s", ds_strerror(rc));
+	DS_LOG_INF("sync of %s requested%s", name ? name : "every enabled collection", wait ? " (waiting)" : "");
+	if (wait)
+		return 1; /* ds_agent_sync_done() replies */
+	b = cJSON_CreateObject();
+	cJSON_AddBoolToObject(b, "queued", true);
+	return reply(r, b);
+}
+
+void ds_agent_sync_done(uint64_t conn, int64_t id, cJSON *results, void *user_data)
+{
+	struct ds_agent *a = user_data;
+	cJSON *b = cJSON_CreateObject(), *it;
+	unsigned failed = 0;
+
+	cJSON_ArrayForEach(it, results)
+		if (!cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(it, "ok")))
+			failed++;
+	cJSON_AddItemToObject(b, "results", results);
+	if (failed) {
+		/* The request failed if a run failed: the first failure is the message, every
+		 * collection's outcome rides along. */
+		const cJSON *first = NULL, *msg, *res, *name;
+		char text[400];
+		int err;
+
+		cJSON_ArrayForEach(it, results)
+			if (!first && !cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(it, "ok")))
+				first = it;
+		msg = cJSON_GetObjectItemCaseSensitive(first, "message");
+		res = cJSON_GetObjectItemCaseSensitive(first, "result");
+		name = cJSON_GetObjectItemCaseSensitive(first, "name");
+		err = cJSON_IsNumber(res) && res->valueint < 0 ? res->valueint : -EIO;
+		snprintf(text, sizeof(text), "%s: %s", cJSON_IsString(name) ? name->valuestring : "?",
+			 cJSON_IsString(msg) && msg->valuestring[0] ? msg->valuestring : ds_strerror(err));
+		ds_ipc_reply_failure(a->ipc, conn, id, err, text, b);
+		return;
+	}
+	ds_ipc_reply(a->ipc, conn, id, b);
+}
+
+static int cmd_register(const struct request *r)
+{
+	cJSON *reg = cJSON_GetObjectItemCaseSensitive(r->req, "registration");
+	cJSON *copy = NULL, *remote, *existing = NULL, *b;
+	struct ds_collection *c = NULL;
+	const cJSON *n;
+	bool enrolled = false;
+	int rc;
+
+	if (!cJSON_IsObject(reg))
+		return fail(r, -EINVAL, "\"registration\" (an object) is required");
+	n = cJSON_GetObjectItemCaseSensitive(reg, "name");
+	if (!cJSON_IsString(n) || !valid_name(n->valuestring))
+		return fail(r, -EINVAL, "registration \"name\" must be 1..%d characters of A-Z a-z 0-9 _ -",
+			    NAME_MAX_LEN);
+	if (!cJSON_IsObject(cJSON_GetObjectItemCaseSensitive(reg, "engine")) ||
+	    !cJSON_IsObject(cJSON_GetObjectItemCaseSensitive(reg, "remote")))
+		return fail(r, -EINVAL, "registration needs \"engine\" and \"remote\" objects");
+	if (ds_store_collection_get(r->a->store, n->valuestring, &existing) == 0) {
+		cJSON_Delete(existing);
+		return fail(r, -EEXIST, "collection '%s' is already registered (unregister it first)",
+			    n->valuestring);
+	}
+	copy = cJSON_Duplicate(reg, true);
+	if (!copy)
+		return fail(r, -ENOMEM, "out of memory");
+	cJSON_DeleteItemFromObjectCaseSensitive(copy, "enabled");
+	remote = cJSON_GetObjectItemCaseSensitive(copy, "remote");
+	/* Secrets leave the registration here: sealed by the port, referenced by name. */
+	rc = ds_remote_enroll(remote, n->valuestring);
+	wipe_secrets(r->req);
+	if (rc) {
+		fail(r, rc, "remote rejected: %s", ds_strerror(rc));
+		goto out;
+	}
+	enrolled = true;
+	rc = ds_collection_open(copy, r->a->device_id, &c);
+	if (rc) {
+		fail(r, rc, "registration rejected: %s", ds_strerror(rc));
+		goto out;
+	}
+	/* Prepare now: the engine checks the table and installs its change tracking, so edits
+	 * made before the first sync are not missed and a wrong table is refused at once. */
+	if (c->engine->ops->prepare) {
+		rc = c->engine->ops->prepare(c->engine);
+		if (rc) {
+			fail(r, rc, "engine rejected the registration: %s", ds_strerror(rc));
+			goto out;
+		}
+	}
+	rc = ds_store_collection_put(r->a->store, n->valuestring, copy);
+	if (rc) {
+		fail(r, rc, "cannot store the registration: %s", ds_strerror(rc));
+		goto out;
+	}
+	DS_LOG_INF("registered collection %s (%s -> %s)", n->valuestring, c->engine->ops->kind,
+		   c->remote->ops->kind);
+	b = cJSON_CreateObject();
+	cJSON_AddStringToObject(b, "name", n->valuestring);
+	reply(r, b);
+	enrolled = false; /* keep the sealed secrets: they belong to the stored registration */
+out:
+	if (enrolled && rc && ds_remote_forget(remote, n->valuestring))
+		DS_LOG_WRN("%s: could not erase the secrets of a refused registration", n->valuestring);
+	ds_collection_close(c);
+	cJSON_Delete(copy);
+	return 0;
+}
+
+static int cmd_unregister(const struct request *r)
+{
+	const char *name = req_name(r, true);
+	cJSON *reg, *b, *warnings;
+	int rc;
+
+	if (!name || busy(r, name, "unregister"))
+		return 0;
+	reg = get_reg(r, name);
+	if (!reg)
+		return 0;
+	b = cJSON_CreateObject();
+	warnings = cJSON_AddArrayToObject(b, "warnings");
+	/* Remove what we installed in the app's data; never the data. A failure here is reported
+	 * but does not keep a collection the user wants gone. */
+	rc = ds_engine_unregister(cJSON_GetObjectItemCaseSensitive(reg, "engine"));
+	if (rc) {
+		char msg[200];
+
+		snprintf(msg, sizeof(msg), "engine clean-up failed: %s", ds_strerror(rc));
+		cJSON_AddItemToArray(warnings, cJSON_CreateString(msg));
+		DS_LOG_WRN("%s: %s", name, msg);
+	}
+	rc = ds_remote_forget(cJSON_GetObjectItemCaseSensitive(reg, "remote"), name);
+	if (rc && rc != -ENOENT) {
+		char msg[200];
+
+		snprintf(msg, sizeof(msg), "erasing the remote's secrets failed: %s", ds_strerror(rc));
+		cJSON_AddItemToArray(warnings, cJSON_CreateString(msg));
+		DS_LOG_WRN("%s: %s", name, msg);
+	}
+	cJSON_Delete(reg);
+	rc = ds_store_collection_del(r->a->store, name);
+	if (rc) {
+		cJSON_Delete(b);
+		return fail(r, rc, "cannot remove collection '%s': %s", name, ds_strerror(rc));
+	}
+	DS_LOG_INF("unregistered collection %s", name);
+	return reply(r, b);
+}
+
+static int cmd_enable(const struct request *r, bool enable)
+{
+	const char *name = req_name(r, true);
+	int rc;
+
+	if (!name)
+		return 0;
+	rc = ds_store_collection_enable(r->a->store, name, enable);
+	if (rc == -ENOENT)
+		return fail(r, rc, "no collection named '%s' (see datasyncctl list)", name);
+	if (rc)
+		return fail(r, rc, "cannot %s '%s': %s", enable ? "enable" : "disable", name, ds_strerror(rc));
+	DS_LOG_INF("collection %s %s", name, enable ? "enabled" : "disabled");
+	return reply(r, NULL);
+}
+
+static int cmd_reset(const struct request *r)
+{
+	const char *name = req_name(r, true);
+	struct ds_collection *c = NULL;
+	cJSON *reg;
+	int rc;
+
+	if (!name || busy(r, name, "reset"))
+		return 0;
+	reg = get_reg(r, name);
+	if (!reg)
+		return 0;
+	rc = ds_collection_open(reg, r->a->device_id, &c);
+	if (!rc)
+		rc = ds_sync_reset(c, r->a->store);
+	ds_collection_close(c);
+	cJSON_Delete(reg);
+	if (rc)
+		return fail(r, rc, "cannot reset '%s': %s", name, ds_strerror(rc));
+	DS_LOG_INF("collection %s reset: its local data will be uploaded again", name);
+	return reply(r, NULL);
+}
+
+int ds_agent_handle_request(struct ds_ipc_server *s, uint64_t conn, int64_t id, const char *cmd, cJSON *req,
+			    void *user_data)
+{
+	struct request r = { user_data, s, conn, id, req };
+
+	DS_LOG_DBG("request %lld: %s", (long long)id, cmd);
+	if (!strcmp(cmd, "status"))
+		return reply(&r, ds_agent_status_json(r.a));
+	if (!strcmp(cmd, "version"))
+		return cmd_version(&r);
+	if (!strcmp(cmd, "list"))
+		return cmd_list(&r);
+	if (!strcmp(cmd, "sync"))
+		return cmd_sync(&r);
+	if (!strcmp(cmd, "register"))
+		return cmd_register(&r);
+	if (!strcmp(cmd, "unregister"))
+		return cmd_unregister(&r);
+	if (!strcmp(cmd, "enable") || !strcmp(cmd, "disable"))
+		return cmd_enable(&r, cmd[0] == 'e');
+	if (!strcmp(cmd, "reset"))
+		return cmd_reset(&r);
+	return fail(&r, -ENOTSUP, "unknown command '%.40s' (status, version, list, sync, register, "
+			      "unregister, enable, disable, reset)", cmd);
+}

@@ -1,0 +1,92 @@
+/*
+ * ds_agent.h - datasyncd's daemon logic (everything but main()): the loop, the store, the
+ * control socket, port events, the periodic sync and the sync worker.
+ */
+#ifndef DS_AGENT_H
+#define DS_AGENT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/ds_conf.h"
+#include "ds_port.h"
+
+struct cJSON;
+struct ds_ipc_server;
+struct ds_loop;
+struct ds_store;
+struct ds_worker;
+struct ds_run_stats;
+
+#define DS_AGENT_EVENTS 16 /* port events kept for "status" */
+
+struct ds_agent_event {
+	int64_t mono_ms;
+	int64_t wall_ms;
+	const char *type; /* "power", "net", "idle", "shutdown" */
+	char text[96];
+};
+
+struct ds_agent {
+	struct ds_conf conf;
+	char *config_path;     /* reloaded on SIGHUP */
+	char *start_dir;       /* relative paths in the file are taken from here */
+	bool config_explicit;  /* -c given: a missing file is an error */
+	int verbosity;         /* -v/-q on top of log_level */
+	bool daemonized;
+	struct ds_loop *loop;
+	struct ds_store *store; /* the loop thread's connection */
+	char *db_path;
+	struct ds_ipc_server *ipc;
+	struct ds_worker *worker;
+	char device_id[33];
+	int64_t started_mono;
+
+	struct ds_power_state power;
+	struct ds_net_state net;
+	bool idle;
+	struct ds_agent_event events[DS_AGENT_EVENTS];
+	unsigned event_next; /* ring write index */
+	unsigned long events_seen;
+
+	int64_t next_periodic_mono; /* -1: periodic sync off */
+	int64_t last_periodic_wall;
+	char last_periodic[192];    /* "queued" or "skipped: reason" */
+	bool periodic_waiting;      /* skipped: run as soon as the policy allows */
+	unsigned reloads;
+};
+
+/* Takes the configuration (moved into the agent). The port must be initialised. */
+int ds_agent_new(struct ds_conf *conf, const char *config_path, bool config_explicit, const char *start_dir,
+		 int verbosity, bool daemonized, struct ds_agent **out);
+int ds_agent_run(struct ds_agent *a);
+/* Stop from a signal handler. */
+void ds_agent_stop(struct ds_agent *a);
+void ds_agent_free(struct ds_agent *a);
+struct ds_loop *ds_agent_loop(struct ds_agent *a);
+
+/* Re-read the configuration file (SIGHUP): log level and output, intervals, thresholds. */
+int ds_agent_reload(struct ds_agent *a);
+/* Effective log level from the config and -v/-q. */
+int ds_agent_log_level(const struct ds_agent *a);
+void ds_agent_apply_logging(const struct ds_agent *a);
+
+/* commands.c: the control socket's request handler. */
+int ds_agent_handle_request(struct ds_ipc_server *s, uint64_t conn, int64_t id, const char *cmd,
+			    struct cJSON *req, void *user_data);
+/* Called on the loop thread when the worker ends a run someone waits for. */
+void ds_agent_sync_done(uint64_t conn, int64_t id, struct cJSON *results, void *user_data);
+
+/* status.c */
+struct cJSON *ds_agent_status_json(struct ds_agent *a);
+struct cJSON *ds_agent_collections_json(struct ds_agent *a, int *err);
+struct cJSON *ds_agent_stats_json(const char *name, const struct ds_run_stats *st);
+void ds_agent_event_text(const struct ds_port_event *ev, char *buf, size_t cap);
+const char *ds_agent_event_type(const struct ds_port_event *ev);
+
+/* policy.c: may a periodic run start now? true, or false with the reason in why. */
+bool ds_daemon_policy_allows(const struct ds_power_state *p, const struct ds_net_state *n,
+			     const struct ds_conf *conf, char *why, size_t cap);
+
+#endif /* DS_AGENT_H */

@@ -1,0 +1,4 @@
+# datasyncd: main() in daemon-y, the daemon logic in the library (unit-testable).
+lib-y += component/daemon/agent.c component/daemon/commands.c component/daemon/status.c \
+	component/daemon/worker.c component/daemon/policy.c
+daemon-y += component/daemon/main.c

@@ -1,0 +1,357 @@
+/* The sync worker thread (see ds_worker.h). */
+#define DS_LOG_TAG "worker"
+#define DS_LOG_LEVEL CONFIG_DS_LOG_LEVEL_SYNC
+#include "core/ds_core.h"
+#include "core/ds_loop.h"
+#include "daemon/ds_agent.h"
+#include "daemon/ds_worker.h"
+#include "store/ds_store.h"
+#include "sync/ds_sync.h"
+
+#include <cjson/cJSON.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <string.h>
+
+struct waiter {
+	uint64_t conn;
+	int64_t id;
+};
+
+struct job {
+	char *name; /* NULL: every enabled collection */
+	struct waiter *waiters;
+	size_t nwaiters;
+	cJSON *results;
+	struct job *next;
+};
+
+struct ds_worker {
+	struct ds_loop *loop;
+	struct ds_store *store; /* used by the worker thread only once started */
+	char device_id[33];
+	ds_worker_done_fn done;
+	void *user_data;
+	pthread_t thread;
+	bool started;
+
+	pthread_mutex_t lock; /* guards everything below */
+	pthread_cond_t cond;
+	bool stop;
+	struct job *queue, *running;
+	struct job *finished; /* ended jobs for the loop thread to report */
+	char current[128];    /* collection running now, "" when none */
+	char phase[32];
+	unsigned long done_n, total_n;
+};
+
+static void job_free(struct job *j)
+{
+	if (!j)
+		return;
+	cJSON_Delete(j->results);
+	ds_free(j->waiters);
+	ds_free(j->name);
+	ds_free(j);
+}
+
+const char *ds_worker_state_name(enum ds_worker_state s)
+{
+	switch (s) {
+	case DS_WORKER_QUEUED: return "queued";
+	case DS_WORKER_RUNNING: return "running";
+	default: return "idle";
+	}
+}
+
+/* Worker thread: the sync core's progress callback. */
+static void on_progress(const char *collection, const char *phase, unsigned long done, unsigned long total,
+			void *user_data)
+{
+	struct ds_worker *w = user_data;
+
+	DS_UNUSED(collection);
+	pthread_mutex_lock(&w->lock);
+	snprintf(w->phase, sizeof(w->phase), "%s", phase ? phase : "");
+	w->done_n = done;
+	w->total_n = total;
+	pthread_mutex_unlock(&w->lock);
+}
+
+/* Worker thread: one collection, start to end; the outcome goes into st. */
+static void run_one(struct ds_worker *w, const char *name, struct ds_run_stats *st)
+{
+	struct ds_collection *c = NULL;
+	cJSON *reg = NULL;
+	int rc;
+
+	memset(st, 0, sizeof(*st));
+	st->started_ms = ds_port_wall_ms();
+	rc = ds_store_collection_get(w->store, name, &reg);
+	if (rc) {
+		st->result = rc;
+		snprintf(st->message, sizeof(st->message), "cannot read the registration: %s",
+			 ds_strerror(rc));
+		goto out;
+	}
+	rc = ds_collection_open(reg, w->device_id, &c);
+	if (rc) {
+		st->result = rc;
+		snprintf(st->message, sizeof(st->message), "cannot open the collection: %s", ds_strerror(rc));
+		st->finished_ms = ds_port_wall_ms();
+		/* ds_sync_run records its own runs; this one never reached it. */
+		ds_store_run_record(w->store, name, st);
+		goto out;
+	}
+	DS_LOG_INF("%s: sync starts", name);
+	if (ds_port_wake_lock("sync"))
+		DS_LOG_DBG("no wake lock");
+	rc = ds_sync_run(c, w->store, st, on_progress, w);
+	ds_port_wake_unlock("sync");
+	st->result = rc;
+	if (rc)
+		DS_LOG_WRN("%s: sync failed: %s", name, st->message[0] ? st->message : ds_strerror(rc));
+	else
+		DS_LOG_INF("%s: sync done: %lu fetched, %lu applied, %lu uploaded, %lu conflicts", name,
+			   st->fetched, st->applied, st->uploaded, st->conflicts);
+out:
+	if (!st->finished_ms)
+		st->finished_ms = ds_port_wall_ms();
+	ds_collection_close(c);
+	cJSON_Delete(reg);
+}
+
+/* Worker thread: the names a job covers. */
+static cJSON *job_names(struct ds_worker *w, const struct job *j)
+{
+	cJSON *names = cJSON_CreateArray(), *list = NULL, *it;
+
+	if (!names)
+		return NULL;
+	if (j->name) {
+		cJSON_AddItemToArray(names, cJSON_CreateString(j->name));
+		return names;
+	}
+	if (ds_store_collection_list(w->store, &list) == 0) {
+		cJSON_ArrayForEach(it, list) {
+			const cJSON *n = cJSON_GetObjectItemCaseSensitive(it, "name");
+
+			if (cJSON_IsString(n) && cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(it, "enabled")))
+				cJSON_AddItemToArray(names, cJSON_CreateString(n->valuestring));
+		}
+	}
+	cJSON_Delete(list);
+	return names;
+}
+
+static void report_finished(void *user_data);
+
+static void *worker_main(void *arg)
+{
+	struct ds_worker *w = arg;
+
+	pthread_mutex_lock(&w->lock);
+	for (;;) {
+		struct job *j;
+		cJSON *names, *it;
+
+		while (!w->stop && !w->queue)
+			pthread_cond_wait(&w->cond, &w->lock);
+		if (w->stop)
+			break;
+		j = w->queue;
+		w->queue = j->next;
+		j->next = NULL;
+		w->running = j;
+		pthread_mutex_unlock(&w->lock);
+
+		names = job_names(w, j);
+		j->results = cJSON_CreateArray();
+		cJSON_ArrayForEach(it, names) {
+			struct ds_run_stats st;
+			bool stop;
+
+			pthread_mutex_lock(&w->lock);
+			stop = w->stop;
+			snprintf(w->current, sizeof(w->current), "%s", it->valuestring);
+			w->phase[0] = '\0';
+			w->done_n = w->total_n = 0;
+			pthread_mutex_unlock(&w->lock);
+			/* Shutting down: the run in progress finished; the rest of the job waits. */
+			if (stop)
+				break;
+			run_one(w, it->valuestring, &st);
+			if (j->results)
+				cJSON_AddItemToArray(j->results, ds_agent_stats_json(it->valuestring, &st));
+		}
+		cJSON_Delete(names);
+
+		pthread_mutex_lock(&w->lock);
+		w->current[0] = '\0';
+		w->running = NULL;
+		if (j->nwaiters) {
+			j->next = w->finished;
+			w->finished = j;
+			if (ds_loop_post(w->loop, report_finished, w))
+				DS_LOG_ERR("cannot tell the loop a run ended");
+		} else {
+			job_free(j);
+		}
+	}
+	pthread_mutex_unlock(&w->lock);
+	return NULL;
+}
+
+/* Loop thread. */
+static void report_finished(void *user_data)
+{
+	struct ds_worker *w = user_data;
+	struct job *j;
+
+	pthread_mutex_lock(&w->lock);
+	j = w->finished;
+	w->finished = NULL;
+	pthread_mutex_unlock(&w->lock);
+	while (j) {
+		struct job *next = j->next;
+
+		for (size_t i = 0; i < j->nwaiters; i++) {
+			cJSON *r = j->results ? cJSON_Duplicate(j->results, true) : NULL;
+
+			w->done(j->waiters[i].conn, j->waiters[i].id, r, w->user_data);
+		}
+		job_free(j);
+		j = next;
+	}
+}
+
+int ds_worker_start(struct ds_loop *l, const char *db_path, const char *device_id, ds_worker_done_fn done,
+		    void *user_data, struct ds_worker **out)
+{
+	struct ds_worker *w;
+	int rc;
+
+	*out = NULL;
+	w = ds_calloc(1, sizeof(*w));
+	if (!w)
+		return -ENOMEM;
+	w->loop = l;
+	w->done = done;
+	w->user_data = user_data;
+	snprintf(w->device_id, sizeof(w->device_id), "%s", device_id);
+	pthread_mutex_init(&w->lock, NULL);
+	pthread_cond_init(&w->cond, NULL);
+	/* Opened here so a failure is reported at start; from now on only the thread uses it. */
+	rc = ds_store_open(db_path, &w->store);
+	if (rc) {
+		DS_LOG_ERR("worker: cannot open the store %s: %s", db_path, ds_strerror(rc));
+		goto fail;
+	}
+	rc = -pthread_create(&w->thread, NULL, worker_main, w);
+	if (rc)
+		goto fail;
+	w->started = true;
+	*out = w;
+	return 0;
+fail:
+	ds_store_close(w->store);
+	pthread_cond_destroy(&w->cond);
+	pthread_mutex_destroy(&w->lock);
+	ds_free(w);
+	return rc;
+}
+
+void ds_worker_stop(struct ds_worker *w)
+{
+	struct job *j;
+
+	if (!w)
+		return;
+	pthread_mutex_lock(&w->lock);
+	w->stop = true;
+	if (w->current[0])
+		DS_LOG_INF("waiting for the sync of %s to finish", w->current);
+	pthread_cond_broadcast(&w->cond);
+	pthread_mutex_unlock(&w->lock);
+	if (w->started)
+		pthread_join(w->thread, NULL);
+	for (j = w->queue; j;) {
+		struct job *next = j->next;
+
+		job_free(j);
+		j = next;
+	}
+	for (j = w->finished; j;) {
+		struct job *next = j->next;
+
+		job_free(j);
+		j = next;
+	}
+	ds_store_close(w->store);
+	pthread_cond_destroy(&w->cond);
+	pthread_mutex_destroy(&w->lock);
+	ds_free(w);
+}
+
+static bool same_name(const char *a, const char *b)
+{
+	return (!a && !b) || (a && b && !strcmp(a, b));
+}
+
+int ds_worker_queue(struct ds_worker *w, const char *name, bool has_waiter, uint64_t conn, int64_t id)
+{
+	struct job *j, **tail;
+	int rc = 0;
+
+	pthread_mutex_lock(&w->lock);
+	for (tail = &w->queue; *tail; tail = &(*tail)->next)
+		if (same_name((*tail)->name, name))
+			break;
+	j = *tail;
+	if (!j) {
+		j = ds_calloc(1, sizeof(*j));
+		if (!j || (name && !(j->name = ds_strdup(name)))) {
+			job_free(j);
+			rc = -ENOMEM;
+			goto out;
+		}
+		*tail = j;
+	}
+	if (has_waiter) {
+		struct waiter *nw = ds_realloc(j->waiters, (j->nwaiters + 1) * sizeof(*nw));
+
+		if (!nw) {
+			rc = -ENOMEM;
+			goto out;
+		}
+		j->waiters = nw;
+		j->waiters[j->nwaiters++] = (struct waiter){ conn, id };
+	}
+	pthread_cond_signal(&w->cond);
+out:
+	pthread_mutex_unlock(&w->lock);
+	return rc;
+}
+
+enum ds_worker_state ds_worker_state(struct ds_worker *w, const char *name, char *phase, size_t cap,
+				     unsigned long *done, unsigned long *total)
+{
+	enum ds_worker_state s = DS_WORKER_IDLE;
+
+	pthread_mutex_lock(&w->lock);
+	if (!strcmp(w->current, name)) {
+		s = DS_WORKER_RUNNING;
+		if (phase)
+			snprintf(phase, cap, "%s", w->phase);
+		if (done)
+			*done = w->done_n;
+		if (total)
+			*total = w->total_n;
+	} else {
+		for (struct job *j = w->queue; j; j = j->next)
+			if (!j->name || !strcmp(j->name, name))
+				s = DS_WORKER_QUEUED;
+	}
+	pthread_mutex_unlock(&w->lock);
+	return s;
+}
