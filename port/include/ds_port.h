@@ -40,7 +40,7 @@ struct ds_port_config {
 	const char *power_supply_dir;
 	const char *net_sysfs_dir;
 	const char *wakelock_dir;
-	/* posix port: sysfs power polling period in ms; 0 takes 60000, negative turns it off. */
+	/* posix port: sysfs power polling period in ms; 0 takes CONFIG_DS_PORT_POWER_POLL_S, <0 none. */
 	int64_t power_poll_ms;
 };
 

@@ -11,7 +11,7 @@
 
 #define DEFAULT_NET_DIR "/sys/class/net"
 #define DEFAULT_WAKELOCK_DIR "/sys/power"
-#define DEFAULT_POWER_POLL_MS 60000
+#define DEFAULT_POWER_POLL_MS ((int64_t)CONFIG_DS_PORT_POWER_POLL_S * 1000)
 
 static struct ds_posix_monitor g_mon = { .nl_fd = -1, .req_fd = -1 };
 static bool g_inited;
