@@ -312,7 +312,14 @@ static void test_round_trip(void **state)
 	assert_string_equal(res.new_cursor, "1");
 	assert_int_equal(r->ops->upload(r, "", NULL, 0, &res), -ESTALE);
 
-	/* A second open of the stored registration (a daemon restart) reads the same data. */
+	/* A record without an id or payload is refused before anything is written. */
+	struct ds_record bad = { .id = "", .payload = "{}" };
+	assert_int_equal(r->ops->upload(r, "1", &bad, 1, &res), -EINVAL);
+	bad.id = "x";
+	bad.payload = NULL;
+	assert_int_equal(r->ops->upload(r, "1", &bad, 1, &res), -EINVAL);
+	assert_int_equal(r->ops->prepare(r, &info), 0);
+	assert_string_equal(info.latest, "1");
 	got_free(g);
 	r->ops->close(r);
 }

@@ -155,7 +155,7 @@ static int latest_seq(const struct dir_remote *d, uint64_t *out)
 	return 0;
 }
 
-static int coll_epoch_read(const struct dir_remote *d, const char *path, char *out)
+static int coll_epoch_read(const char *path, char *out)
 {
 	uint8_t *buf, raw[DS_DIR_COLL_EPOCH_LEN];
 	size_t len;
@@ -174,7 +174,6 @@ static int coll_epoch_read(const struct dir_remote *d, const char *path, char *o
 		out[len] = '\0';
 	}
 	ds_free(buf);
-	DS_UNUSED(d);
 	return rc;
 }
 
@@ -188,7 +187,7 @@ static int coll_ensure(const struct dir_remote *d, char epoch[2 * DS_DIR_COLL_EP
 
 	if (!path)
 		return -ENOMEM;
-	rc = coll_epoch_read(d, path, epoch);
+	rc = coll_epoch_read(path, epoch);
 	if (rc != -ENOENT)
 		goto out;
 	rc = ds_dir_fs_mkdir(d->cdir);
@@ -212,7 +211,7 @@ static int coll_ensure(const struct dir_remote *d, char epoch[2 * DS_DIR_COLL_EP
 	if (!rc)
 		rc = ds_dir_fs_sync_dir(d->root);
 	if (!rc)
-		rc = coll_epoch_read(d, path, epoch);
+		rc = coll_epoch_read(path, epoch);
 fail:
 	if (rc)
 		DS_LOG_ERR("cannot create collection %s in %s: %s", d->collection, d->root,
@@ -445,6 +444,12 @@ static int dir_upload(struct ds_remote *r, const char *cursor, const struct ds_r
 		DS_LOG_ERR("upload of %zu records is above the dir remote's batch of %d", n,
 			   CONFIG_DS_REMOTE_DIR_MAX_BATCH);
 		return -E2BIG;
+	}
+	for (size_t i = 0; i < n; i++) {
+		if (!recs[i].id || !*recs[i].id || (!recs[i].deleted && !recs[i].payload)) {
+			DS_LOG_ERR("upload to %s: record %zu has no id or no payload", d->collection, i);
+			return -EINVAL;
+		}
 	}
 	rc = root_check(d);
 	if (rc)
