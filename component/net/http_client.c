@@ -1,0 +1,743 @@
+/*
+ * Blocking HTTP/1.1 client on libwebsockets 4.1 (one lws_context per client, one request at
+ * a time). The lws traps this file handles are listed in docs/http.md; the short version:
+ *  - lws never adds Content-Length: we always send it (warmcat/libwebsockets#2474);
+ *  - RECEIVE_CLIENT_HTTP must call lws_http_client_read() or no body arrives (#1772);
+ *  - CLOSED without COMPLETED is a failed transfer, not an empty body;
+ *  - any nonzero callback return closes the connection, so every case ends in break/return 0;
+ *  - no pipelining or keep-alive reuse on 4.1 (204 on a reused connection never completes);
+ *  - lws_config.h turns on _DEBUG unless NDEBUG is defined: the Makefile defines NDEBUG.
+ */
+#define DS_LOG_TAG "http"
+#define DS_LOG_LEVEL CONFIG_DS_LOG_LEVEL_NET
+#include "core/ds_core.h"
+#include "net/ds_http.h"
+
+#include <libwebsockets.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define BODY_CHUNK 4096 /* small writes: 4.1 lacks the "defer body pending end" fix */
+#define ERRLEN 256
+
+struct hdr_buf {
+	struct ds_http_header *v;
+	size_t n, cap;
+};
+
+struct xfer {
+	struct ds_http_client *c;
+	const struct ds_http_request *req;
+	const struct ds_http_url *url;
+	struct lws *wsi;
+	lws_sorted_usec_list_t sul; /* whole-request deadline */
+	size_t sent;
+	int status;
+	struct hdr_buf hdrs;
+	char *body;
+	size_t body_len, body_cap;
+	int err;        /* first error, negative errno */
+	int completed;  /* COMPLETED_CLIENT_HTTP seen */
+	int done;       /* nothing more will happen for this transfer */
+	unsigned char wbuf[LWS_PRE + BODY_CHUNK];
+};
+
+struct ds_http_client {
+	struct lws_context *ctx;
+	struct xfer *cur;
+	char *user_agent;
+	char **keep; /* lower-case names of custom headers to keep */
+	size_t n_keep;
+	int timeout_s;
+	size_t max_response;
+	char err[ERRLEN];
+};
+
+/*
+ * Custom (non-lws-token) response headers the protocols use. lws 4.1 stores unknown headers
+ * but has no call to list them (lws_hdr_custom_name_foreach() arrived in 4.3), so a header is
+ * kept only if it is an lws token or named here or in ds_http_config.keep_headers.
+ * Sources: Sync 1.5 storage API (X-Weave-*, X-Last-Modified), tokenserver (X-Timestamp),
+ * Kinto (Backoff, Alert, Next-Page, Total-*), Hawk (Server-Authorization), WebDAV/ownCloud.
+ */
+static const char *const builtin_keep[] = {
+	"x-weave-timestamp", "x-weave-backoff", "x-weave-records", "x-weave-next-offset",
+	"x-weave-quota-remaining", "x-weave-alert", "x-last-modified", "x-timestamp",
+	"backoff", "alert", "next-page", "total-records", "total-objects",
+	"server-authorization", "timestamp", "dav", "lock-token", "oc-etag", "oc-fileid",
+	"x-request-id", "x-content-type-options",
+};
+
+/* ---- lws log routing ------------------------------------------------------------------------ */
+
+/* lws logs through one process-wide hook; clients are per thread, so the last line is too. */
+static _Thread_local char tl_lws_last[160];
+
+static void lws_log_emit(int level, const char *line)
+{
+	size_t n;
+
+	snprintf(tl_lws_last, sizeof(tl_lws_last), "%s", line);
+	n = strlen(tl_lws_last);
+	while (n && (tl_lws_last[n - 1] == '\n' || tl_lws_last[n - 1] == '\r'))
+		tl_lws_last[--n] = '\0';
+	DS_LOG_DBG("lws(%d): %s", level, tl_lws_last);
+}
+
+static void lws_log_setup(void)
+{
+	static atomic_int done;
+	if (!atomic_exchange(&done, 1))
+		lws_set_log_level(LLL_ERR | LLL_WARN, lws_log_emit);
+}
+
+/* ---- helpers ------------------------------------------------------------------------------- */
+
+static void set_err(struct ds_http_client *c, int rc, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+static void set_err(struct ds_http_client *c, int rc, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(c->err, sizeof(c->err), fmt, ap);
+	va_end(ap);
+	DS_LOG_DBG("request failed (%d): %s", rc, c->err);
+}
+
+static void xfer_fail(struct xfer *x, int rc, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void xfer_fail(struct xfer *x, int rc, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (x->err)
+		return; /* keep the first cause */
+	x->err = rc;
+	va_start(ap, fmt);
+	vsnprintf(x->c->err, sizeof(x->c->err), fmt, ap);
+	va_end(ap);
+}
+
+static char *lower_dup(const char *s, size_t n)
+{
+	char *d = ds_malloc(n + 1);
+	if (!d)
+		return NULL;
+	for (size_t i = 0; i < n; i++)
+		d[i] = (s[i] >= 'A' && s[i] <= 'Z') ? (char)(s[i] - 'A' + 'a') : s[i];
+	d[n] = '\0';
+	return d;
+}
+
+static int hdr_add(struct hdr_buf *h, const char *name, size_t nlen, const char *value)
+{
+	if (h->n == h->cap) {
+		size_t cap = h->cap ? h->cap * 2 : 16;
+		struct ds_http_header *v = ds_realloc(h->v, cap * sizeof(*v));
+		if (!v)
+			return -ENOMEM;
+		h->v = v;
+		h->cap = cap;
+	}
+	char *n = lower_dup(name, nlen);
+	char *val = ds_strdup(value);
+	if (!n || !val) {
+		ds_free(n);
+		ds_free(val);
+		return -ENOMEM;
+	}
+	h->v[h->n].name = n;
+	h->v[h->n].value = val;
+	h->n++;
+	return 0;
+}
+
+static void hdr_free(struct hdr_buf *h)
+{
+	for (size_t i = 0; i < h->n; i++) {
+		ds_free((void *)h->v[i].name);
+		ds_free((void *)h->v[i].value);
+	}
+	ds_free(h->v);
+	memset(h, 0, sizeof(*h));
+}
+
+/* RFC 9110 §5.6.2 token characters (header names, methods). */
+static int is_token(const char *s)
+{
+	if (!s || !*s)
+		return 0;
+	for (; *s; s++) {
+		unsigned char ch = (unsigned char)*s;
+		if (ch <= 0x20 || ch >= 0x7f || strchr("\"(),/:;<=>?@[\\]{}", ch))
+			return 0;
+	}
+	return 1;
+}
+
+static int value_ok(const char *s)
+{
+	for (; s && *s; s++)
+		if (*s == '\r' || *s == '\n' || *s == '\0')
+			return 0;
+	return s != NULL;
+}
+
+/*
+ * lws 4.1 binds a client connection to the HTTP/1 role only for the methods in its own list
+ * (lib/roles/h1/ops-h1.c http_methods[], plus HEAD); any other method leaves the connection
+ * without a role and nothing ever happens. Refuse those up front instead of timing out.
+ */
+static int method_supported(const char *m)
+{
+	static const char *const ok[] = { "GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS" };
+	for (size_t i = 0; i < DS_ARRAY_SIZE(ok); i++)
+		if (!strcmp(m, ok[i]))
+			return 1;
+	return 0;
+}
+
+static int method_has_body(const char *m)
+{
+	return !strcmp(m, "POST") || !strcmp(m, "PUT") || !strcmp(m, "PATCH");
+}
+
+/* Headers whose values are credentials: never logged. */
+static int is_secret_header(const char *name)
+{
+	static const char *const secret[] = { "authorization", "cookie", "proxy-authorization" };
+	for (size_t i = 0; i < DS_ARRAY_SIZE(secret); i++)
+		if (!strcasecmp(name, secret[i]))
+			return 1;
+	return 0;
+}
+
+/* ---- response capture ----------------------------------------------------------------------- */
+
+static int capture_headers(struct xfer *x)
+{
+	struct lws *wsi = x->wsi;
+	char *buf;
+	int rc = 0, n;
+	const int cap = 8192;
+
+	buf = ds_malloc((size_t)cap);
+	if (!buf)
+		return -ENOMEM;
+	for (int t = 0; t < WSI_TOKEN_COUNT && !rc; t++) {
+		const char *name = (const char *)lws_token_to_string((enum lws_token_indexes)t);
+		size_t nl;
+
+		/* Only "name:" entries are headers; request-line and h2 pseudo tokens are not. */
+		if (!name || !(nl = strlen(name)) || name[nl - 1] != ':' || name[0] == ':')
+			continue;
+		n = lws_hdr_total_length(wsi, (enum lws_token_indexes)t);
+		if (n <= 0)
+			continue;
+		if (n >= cap || lws_hdr_copy(wsi, buf, cap, (enum lws_token_indexes)t) < 0) {
+			rc = -EPROTO;
+			break;
+		}
+		rc = hdr_add(&x->hdrs, name, nl - 1, buf);
+	}
+#if defined(LWS_WITH_CUSTOM_HEADERS)
+	for (size_t i = 0; i < DS_ARRAY_SIZE(builtin_keep) + x->c->n_keep && !rc; i++) {
+		const char *k = i < DS_ARRAY_SIZE(builtin_keep) ? builtin_keep[i]
+								: x->c->keep[i - DS_ARRAY_SIZE(builtin_keep)];
+		char key[128];
+		int kl = snprintf(key, sizeof(key), "%s:", k);
+
+		if (kl <= 1 || kl >= (int)sizeof(key) || ds_http_header(&(struct ds_http_response){
+			.headers = x->hdrs.v, .n_headers = x->hdrs.n }, k))
+			continue;
+		n = lws_hdr_custom_length(wsi, key, kl);
+		if (n < 0)
+			continue;
+		if (n >= cap || lws_hdr_custom_copy(wsi, buf, cap, key, kl) < 0) {
+			rc = -EPROTO;
+			break;
+		}
+		rc = hdr_add(&x->hdrs, k, strlen(k), buf);
+	}
+#endif
+	ds_free(buf);
+	return rc;
+}
+
+static int body_append(struct xfer *x, const void *data, size_t len)
+{
+	if (len > x->c->max_response - x->body_len) {
+		xfer_fail(x, -EFBIG, "response body larger than %zu bytes", x->c->max_response);
+		return -EFBIG;
+	}
+	if (x->body_len + len + 1 > x->body_cap) {
+		size_t cap = x->body_cap ? x->body_cap : 4096;
+		while (cap < x->body_len + len + 1)
+			cap *= 2;
+		char *b = ds_realloc(x->body, cap);
+		if (!b) {
+			xfer_fail(x, -ENOMEM, "out of memory for the response body");
+			return -ENOMEM;
+		}
+		x->body = b;
+		x->body_cap = cap;
+	}
+	memcpy(x->body + x->body_len, data, len);
+	x->body_len += len;
+	x->body[x->body_len] = '\0';
+	return 0;
+}
+
+/* ---- request ------------------------------------------------------------------------------ */
+
+static int append_headers(struct xfer *x, unsigned char **p, unsigned char *end)
+{
+	const struct ds_http_request *r = x->req;
+	const char *method = r->method ? r->method : "GET";
+	char name[128], num[24];
+
+	if (x->c->user_agent &&
+	    lws_add_http_header_by_token(x->wsi, WSI_TOKEN_HTTP_USER_AGENT,
+					 (const unsigned char *)x->c->user_agent,
+					 (int)strlen(x->c->user_agent), p, end))
+		return -EMSGSIZE;
+	for (size_t i = 0; i < r->n_headers; i++) {
+		const struct ds_http_header *h = &r->headers[i];
+		int nl = snprintf(name, sizeof(name), "%s:", h->name);
+		if (nl <= 0 || nl >= (int)sizeof(name) ||
+		    lws_add_http_header_by_name(x->wsi, (const unsigned char *)name,
+						(const unsigned char *)h->value, (int)strlen(h->value),
+						p, end))
+			return -EMSGSIZE;
+		DS_LOG_DBG("> %s %s", h->name, is_secret_header(h->name) ? "(redacted)" : h->value);
+	}
+	if (r->body_len || method_has_body(method)) {
+		int n = snprintf(num, sizeof(num), "%zu", r->body_len);
+		if (lws_add_http_header_by_token(x->wsi, WSI_TOKEN_HTTP_CONTENT_LENGTH,
+						 (const unsigned char *)num, n, p, end))
+			return -EMSGSIZE;
+	}
+	if (r->body_len) {
+		lws_client_http_body_pending(x->wsi, 1);
+		lws_callback_on_writable(x->wsi);
+	}
+	return 0;
+}
+
+static int write_body(struct xfer *x)
+{
+	const struct ds_http_request *r = x->req;
+	unsigned char *buf = x->wbuf + LWS_PRE;
+	size_t n = DS_MIN((size_t)BODY_CHUNK, r->body_len - x->sent);
+	int last, rc;
+
+	if (r->body_read) {
+		size_t got = 0;
+		rc = r->body_read(buf, n, &got, r->body_user_data);
+		if (rc < 0) {
+			xfer_fail(x, rc, "request body source failed (%d)", rc);
+			return rc;
+		}
+		if (got == 0 || got > n) {
+			xfer_fail(x, -EIO, "request body source ended after %zu of %zu bytes", x->sent,
+				  r->body_len);
+			return -EIO;
+		}
+		n = got;
+	} else {
+		memcpy(buf, (const unsigned char *)r->body + x->sent, n);
+	}
+	last = x->sent + n == r->body_len;
+	/* The final piece is marked so lws ends the body correctly (required for h2). */
+	if (lws_write(x->wsi, buf, n, last ? LWS_WRITE_HTTP_FINAL : LWS_WRITE_HTTP) != (int)n) {
+		xfer_fail(x, -EIO, "writing the request body failed");
+		return -EIO;
+	}
+	x->sent += n;
+	if (last)
+		lws_client_http_body_pending(x->wsi, 0);
+	else
+		lws_callback_on_writable(x->wsi);
+	return 0;
+}
+
+/*
+ * lws reports connect failures as text in CLIENT_CONNECTION_ERROR. The strings below are
+ * those of lws 4.1.6 (lib/core-net/client/connect*.c, lib/tls/openssl/openssl-client.c).
+ */
+static int map_connect_error(const char *why)
+{
+	if (!why)
+		return -EIO;
+	if (strstr(why, "tls") || strstr(why, "TLS") || strstr(why, "SSL") || strstr(why, "ssl") ||
+	    strstr(why, "certificate") || strstr(why, "cert") || strstr(why, "hostname"))
+		return -EKEYREJECTED;
+	if (strstr(why, "timeout") || strstr(why, "timed out"))
+		return -ETIMEDOUT;
+	if (strstr(why, "dns") || strstr(why, "DNS") || strstr(why, "getaddrinfo") ||
+	    strstr(why, "resolve") || strstr(why, "unreachable"))
+		return -EHOSTUNREACH;
+	/*
+	 * 4.1.6 says only "Unable to connect" once every address failed, without errno; on a
+	 * reachable host that is a refusal, which is what callers retry on.
+	 */
+	if (strstr(why, "refused") || strstr(why, "Unable to connect") || strstr(why, "connect failed"))
+		return -ECONNREFUSED;
+	return -EIO;
+}
+
+/* ---- lws callback --------------------------------------------------------------------------- */
+
+static void xfer_finish(struct xfer *x)
+{
+	x->done = 1;
+	if (x->wsi) {
+		/* Later callbacks of this wsi (closing) must not touch the transfer. */
+		lws_set_opaque_user_data(x->wsi, NULL);
+		x->wsi = NULL;
+	}
+	lws_sul_cancel(&x->sul);
+}
+
+static int http_cb(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in, size_t len)
+{
+	struct xfer *x = lws_get_opaque_user_data(wsi);
+	int rc;
+
+	DS_UNUSED(user);
+	if (!x)
+		return lws_callback_http_dummy(wsi, reason, user, in, len);
+	x->wsi = wsi;
+
+	switch (reason) {
+	case LWS_CALLBACK_CLIENT_CONNECTION_ERROR: {
+		const char *why = in ? (const char *)in : "";
+		rc = map_connect_error(why);
+		if (rc == -EKEYREJECTED)
+			xfer_fail(x, rc, "TLS failure with %s: %s", x->url->host, why);
+		else if (rc == -ECONNREFUSED)
+			xfer_fail(x, rc, "connection to %s port %d refused (%s)", x->url->host,
+				  x->url->port, why);
+		else
+			xfer_fail(x, rc, "connecting to %s port %d failed: %s", x->url->host,
+				  x->url->port, why[0] ? why : tl_lws_last);
+		xfer_finish(x);
+		return 0;
+	}
+	case LWS_CALLBACK_CLIENT_APPEND_HANDSHAKE_HEADER: {
+		unsigned char **p = (unsigned char **)in, *end = *p + len;
+		rc = append_headers(x, p, end);
+		if (rc) {
+			xfer_fail(x, rc, "request headers do not fit the lws header buffer");
+			return -1;
+		}
+		break;
+	}
+	case LWS_CALLBACK_CLIENT_HTTP_WRITEABLE:
+		if (x->sent < x->req->body_len && write_body(x) < 0)
+			return -1;
+		break;
+	case LWS_CALLBACK_ESTABLISHED_CLIENT_HTTP:
+		x->status = (int)lws_http_client_http_response(wsi);
+		rc = capture_headers(x);
+		if (rc) {
+			xfer_fail(x, rc, rc == -ENOMEM ? "out of memory for response headers"
+						       : "response header too large");
+			return -1;
+		}
+		{
+			/* Refuse early when the announced length is over the cap. */
+			const char *cl = ds_http_header(&(struct ds_http_response){
+				.headers = x->hdrs.v, .n_headers = x->hdrs.n }, "content-length");
+			if (cl && strtoull(cl, NULL, 10) > x->c->max_response) {
+				xfer_fail(x, -EFBIG, "response body of %s bytes is over the %zu byte limit",
+					  cl, x->c->max_response);
+				return -1;
+			}
+		}
+		DS_LOG_DBG("< %d (%zu headers)", x->status, x->hdrs.n);
+		if (x->req->method && !strcmp(x->req->method, "HEAD")) {
+			/*
+			 * A HEAD response ends with its headers (RFC 9110 §9.3.2), but lws 4.1 waits
+			 * for Content-Length bytes and never raises COMPLETED: finish here and close.
+			 */
+			x->completed = 1;
+			xfer_finish(x);
+			return -1;
+		}
+		break;
+	case LWS_CALLBACK_RECEIVE_CLIENT_HTTP: {
+		/* Drives the de-chunking reader; data comes back as RECEIVE_CLIENT_HTTP_READ. */
+		char buf[LWS_PRE + 4096];
+		char *px = buf + LWS_PRE;
+		int lenx = (int)sizeof(buf) - LWS_PRE;
+		if (lws_http_client_read(wsi, &px, &lenx) < 0)
+			return -1;
+		break;
+	}
+	case LWS_CALLBACK_RECEIVE_CLIENT_HTTP_READ:
+		if (body_append(x, in, len) < 0)
+			return -1;
+		break;
+	case LWS_CALLBACK_COMPLETED_CLIENT_HTTP:
+		x->completed = 1;
+		xfer_finish(x);
+		break;
+	case LWS_CALLBACK_CLOSED_CLIENT_HTTP:
+		if (!x->completed)
+			xfer_fail(x, -ECONNRESET, "connection closed before the response was complete");
+		xfer_finish(x);
+		break;
+	default:
+		break;
+	}
+	return 0;
+}
+
+static const struct lws_protocols protocols[] = {
+	{ "ds-http", http_cb, 0, 0, 0, NULL, 0 },
+	{ NULL, NULL, 0, 0, 0, NULL, 0 },
+};
+
+static void deadline_cb(lws_sorted_usec_list_t *sul)
+{
+	struct xfer *x = lws_container_of(sul, struct xfer, sul);
+
+	xfer_fail(x, -ETIMEDOUT, "no complete response from %s within %d s", x->url->host,
+		  x->c->timeout_s);
+	if (x->wsi)
+		lws_set_timeout(x->wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
+	xfer_finish(x);
+}
+
+/* ---- public API ----------------------------------------------------------------------------- */
+
+int ds_http_client_new(const struct ds_http_config *cfg, struct ds_http_client **out)
+{
+	static const struct ds_http_config defaults;
+	struct lws_context_creation_info info;
+	struct ds_http_client *c;
+	const char *ca;
+	int rc = -ENOMEM;
+
+	if (!out)
+		return -EINVAL;
+	*out = NULL;
+	if (!cfg)
+		cfg = &defaults;
+	ca = cfg->ca_bundle ? cfg->ca_bundle : CONFIG_DS_HTTP_CA_BUNDLE;
+
+	c = ds_calloc(1, sizeof(*c));
+	if (!c)
+		return -ENOMEM;
+	c->timeout_s = cfg->timeout_s > 0 ? cfg->timeout_s : CONFIG_DS_HTTP_TIMEOUT_S;
+	c->max_response = cfg->max_response ? cfg->max_response : (size_t)CONFIG_DS_HTTP_MAX_RESPONSE;
+	c->user_agent = cfg->user_agent ? ds_strdup(cfg->user_agent) : ds_strdup("datasync/" DS_VERSION);
+	if (!c->user_agent)
+		goto fail;
+	for (const char *const *k = cfg->keep_headers; k && *k; k++)
+		c->n_keep++;
+	if (c->n_keep) {
+		c->keep = ds_calloc(c->n_keep, sizeof(*c->keep));
+		if (!c->keep)
+			goto fail;
+		for (size_t i = 0; i < c->n_keep; i++)
+			if (!(c->keep[i] = lower_dup(cfg->keep_headers[i], strlen(cfg->keep_headers[i]))))
+				goto fail;
+	}
+	if (ca[0]) {
+		FILE *f = fopen(ca, "r");
+		if (!f) {
+			rc = -ENOENT;
+			DS_LOG_ERR("CA bundle %s cannot be read", ca);
+			goto fail;
+		}
+		fclose(f);
+	}
+
+	lws_log_setup();
+	memset(&info, 0, sizeof(info));
+	info.port = CONTEXT_PORT_NO_LISTEN;
+	info.protocols = protocols;
+	info.options = LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
+	if (ca[0]) {
+		/* A configured bundle is the whole trust: private CAs must not widen to the OS store. */
+		info.client_ssl_ca_filepath = ca;
+		info.options |= LWS_SERVER_OPTION_DISABLE_OS_CA_CERTS;
+	}
+	info.connect_timeout_secs = (unsigned int)(cfg->connect_timeout_s > 0 ? cfg->connect_timeout_s
+									: CONFIG_DS_HTTP_CONNECT_TIMEOUT_S);
+	/* lws' own per-stage timeouts stay behind our whole-request deadline. */
+	info.timeout_secs = (unsigned int)c->timeout_s + 5;
+	info.fd_limit_per_thread = 16; /* the default sizes tables by RLIMIT_NOFILE */
+	info.max_http_header_data = 16384;
+	info.pt_serv_buf_size = 16384;
+	c->ctx = lws_create_context(&info);
+	if (!c->ctx) {
+		rc = ca[0] ? -EINVAL : -EIO;
+		DS_LOG_ERR("cannot create the HTTP context%s", ca[0] ? " (unusable CA bundle?)" : "");
+		goto fail;
+	}
+	*out = c;
+	return 0;
+fail:
+	ds_http_client_free(c);
+	return rc;
+}
+
+void ds_http_client_free(struct ds_http_client *c)
+{
+	if (!c)
+		return;
+	if (c->ctx)
+		lws_context_destroy(c->ctx);
+	for (size_t i = 0; i < c->n_keep && c->keep; i++)
+		ds_free(c->keep[i]);
+	ds_free(c->keep);
+	ds_free(c->user_agent);
+	ds_free(c);
+}
+
+const char *ds_http_last_error(const struct ds_http_client *c)
+{
+	return c ? c->err : "no client";
+}
+
+void ds_http_response_free(struct ds_http_response *resp)
+{
+	if (!resp)
+		return;
+	struct hdr_buf h = { .v = resp->headers, .n = resp->n_headers, .cap = resp->n_headers };
+	hdr_free(&h);
+	ds_free(resp->body);
+	memset(resp, 0, sizeof(*resp));
+}
+
+static int check_request(struct ds_http_client *c, const struct ds_http_request *r)
+{
+	if (r->method && !is_token(r->method)) {
+		set_err(c, -EINVAL, "invalid method");
+		return -EINVAL;
+	}
+	if (r->method && !method_supported(r->method)) {
+		set_err(c, -ENOTSUP, "method %s is not supported by the libwebsockets 4.1 client",
+			r->method);
+		return -ENOTSUP;
+	}
+	if (r->n_headers && !r->headers) {
+		set_err(c, -EINVAL, "headers missing");
+		return -EINVAL;
+	}
+	for (size_t i = 0; i < r->n_headers; i++) {
+		if (!is_token(r->headers[i].name) || !value_ok(r->headers[i].value)) {
+			/* Header injection guard: a CR/LF would start a new header or request. */
+			set_err(c, -EINVAL, "invalid request header #%zu", i);
+			return -EINVAL;
+		}
+	}
+	if (r->body_len && !r->body && !r->body_read) {
+		set_err(c, -EINVAL, "body_len without body");
+		return -EINVAL;
+	}
+	return 0;
+}
+
+int ds_http_perform(struct ds_http_client *c, const struct ds_http_request *req,
+		    struct ds_http_response *resp)
+{
+	struct lws_client_connect_info i;
+	struct ds_http_url url;
+	struct xfer *x;
+	int rc;
+
+	if (resp)
+		memset(resp, 0, sizeof(*resp));
+	if (!c || !req || !resp || !req->url)
+		return -EINVAL;
+	if (c->cur) {
+		set_err(c, -EBUSY, "client already performing a request");
+		return -EBUSY;
+	}
+	c->err[0] = '\0';
+	rc = check_request(c, req);
+	if (rc)
+		return rc;
+	rc = ds_http_url_parse(req->url, &url);
+	if (rc) {
+		set_err(c, rc, rc == -ENOMEM ? "out of memory" : "invalid URL");
+		return rc;
+	}
+	x = ds_calloc(1, sizeof(*x));
+	if (!x) {
+		ds_http_url_free(&url);
+		set_err(c, -ENOMEM, "out of memory");
+		return -ENOMEM;
+	}
+	x->c = c;
+	x->req = req;
+	x->url = &url;
+	c->cur = x;
+
+	memset(&i, 0, sizeof(i));
+	i.context = c->ctx;
+	i.address = url.host;
+	i.port = url.port;
+	i.path = url.path;
+	i.host = url.hostport;
+	i.method = req->method ? req->method : "GET";
+	i.protocol = protocols[0].name;
+	i.local_protocol_name = protocols[0].name;
+	/* Not .pwsi: lws does not promise to clear it when the wsi goes away. */
+	i.opaque_user_data = x;
+	if (url.tls) {
+		/* Verification stays on: no ALLOW_SELFSIGNED / SKIP_SERVER_CERT_HOSTNAME_CHECK. */
+		i.ssl_connection = LCCSCF_USE_SSL;
+		/* HTTP/1.1 only: the h2 client of 4.1 misses later stream fixes. */
+		i.alpn = "http/1.1";
+	}
+	DS_LOG_DBG("%s %s://%s%s", i.method, url.tls ? "https" : "http", url.hostport, url.path);
+
+	lws_sul_schedule(c->ctx, 0, &x->sul, deadline_cb, (lws_usec_t)c->timeout_s * LWS_US_PER_SEC);
+	struct lws *w = lws_client_connect_via_info(&i);
+	if (w && !x->done)
+		x->wsi = w;
+	if (!w) {
+		/* The error callback may already have run inside the call. */
+		if (!x->err)
+			xfer_fail(x, -EIO, "cannot start a connection to %s: %s", url.host, tl_lws_last);
+		xfer_finish(x);
+	}
+	while (!x->done) {
+		if (lws_service(c->ctx, 0) < 0) {
+			xfer_fail(x, -EIO, "HTTP event loop failed");
+			if (x->wsi)
+				lws_set_timeout(x->wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
+			xfer_finish(x);
+		}
+	}
+	lws_sul_cancel(&x->sul);
+
+	rc = x->err;
+	if (!rc && x->status <= 0) {
+		rc = -EPROTO;
+		set_err(c, rc, "no HTTP status in the response");
+	}
+	if (rc) {
+		hdr_free(&x->hdrs);
+		ds_free(x->body);
+		DS_LOG_DBG("%s %s failed: %s", i.method, url.hostport, c->err);
+	} else {
+		resp->status = x->status;
+		resp->headers = x->hdrs.v;
+		resp->n_headers = x->hdrs.n;
+		resp->body = x->body;
+		resp->body_len = x->body_len;
+		DS_LOG_DBG("%s %s -> %d, %zu bytes", i.method, url.hostport, x->status, x->body_len);
+	}
+	c->cur = NULL;
+	ds_free(x);
+	ds_http_url_free(&url);
+	return rc;
+}
