@@ -43,7 +43,8 @@ static int open_secret_dir(void)
 	}
 	if (st.st_mode & 077) {
 		/* Someone loosened it (or an old install made it so): put it back. */
-		DS_LOG_WRN("secret directory had mode %03o, setting 0700", (unsigned)(st.st_mode & 0777));
+		DS_LOG_WRN("secret directory had mode %03o, setting 0700",
+			   (unsigned)(st.st_mode & 0777));
 		if (fchmod(fd, 0700) != 0) {
 			rc = -errno;
 			close(fd);

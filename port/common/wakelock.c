@@ -176,7 +176,7 @@ int ds_port_wakelock_init(const char *dir)
 		if (!lp || !up) {
 			rc = -ENOMEM;
 		} else if (access(lp, W_OK) != 0 || access(up, W_OK) != 0) {
-			DS_LOG_DBG("no writable wake lock files in %s: wake locks are counted only", dir);
+			DS_LOG_DBG("no writable wake lock files in %s: counting only", dir);
 			ds_free(lp);
 			ds_free(up);
 			lp = up = NULL;

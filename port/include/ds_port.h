@@ -25,7 +25,7 @@ extern "C" {
 
 #define DS_PORT_API_VERSION 1
 
-/* ---- life cycle --------------------------------------------------------------------------- */
+/* ---- life cycle ----------------------------------------------------------------------------- */
 
 struct ds_port_config {
 	const char *data_dir;   /* agent state; created 0700 if missing */
@@ -33,14 +33,14 @@ struct ds_port_config {
 	const char *secret_dir; /* sealed secrets; created 0700 if missing */
 	const char *sim_script; /* sim port only: event script file, NULL for none */
 	/*
-	 * Overrides of where the posix port reads Linux (tests point them at fake trees); NULL takes
-	 * the defaults: CONFIG_DS_PORT_POWER_SUPPLY_DIR, /sys/class/net and /sys/power.
+	 * Overrides of where the posix port reads Linux (tests point them at fake trees);
+	 * NULL takes the defaults: CONFIG_DS_PORT_POWER_SUPPLY_DIR, /sys/class/net, /sys/power.
 	 * The sim port ignores them.
 	 */
 	const char *power_supply_dir;
 	const char *net_sysfs_dir;
 	const char *wakelock_dir;
-	/* posix port: sysfs power polling period in ms; 0 takes CONFIG_DS_PORT_POWER_POLL_S, <0 none. */
+	/* posix port: sysfs power poll period, ms; 0: CONFIG_DS_PORT_POWER_POLL_S, < 0: none. */
 	int64_t power_poll_ms;
 };
 
@@ -155,7 +155,8 @@ int ds_port_poll_event(struct ds_port_event *ev);
  * Called by the port (from any thread) when events become pending without the event fd
  * becoming readable. fn may be NULL to unregister. The posix port produces events only
  * through the fd and the deadline, so it never calls it; the sim port calls it from
- * ds_port_sim_inject() and ds_port_sim_advance().
+ * ds_port_sim_inject() and ds_port_sim_advance(). ds_port_init() and ds_port_deinit() forget
+ * the callback: register it after init.
  */
 typedef void (*ds_port_wake_fn)(void *user_data);
 void ds_port_set_wake(ds_port_wake_fn fn, void *user_data);

@@ -21,7 +21,7 @@
  */
 int ds_posix_power_read(const char *dir, const struct ds_board *b, struct ds_power_state *out);
 
-/* ---- interface type (net_class.c) -------------------------------------------------------------- */
+/* ---- interface type (net_class.c) ----------------------------------------------------------- */
 
 /*
  * Classify interface ifname: the board's name prefixes first, then <net_dir>/<if>/wireless or
@@ -31,7 +31,7 @@ int ds_posix_power_read(const char *dir, const struct ds_board *b, struct ds_pow
 enum ds_net_type ds_posix_net_classify(const char *net_dir, const char *ifname,
 				       const struct ds_board *b, bool *metered);
 
-/* ---- rtnetlink (netlink.c) ----------------------------------------------------------------------- */
+/* ---- rtnetlink (netlink.c) ------------------------------------------------------------------ */
 
 #define DS_POSIX_NL_MAX_ROUTES 32
 
@@ -80,7 +80,7 @@ int ds_posix_net_read(int fd, uint32_t *seq, const char *net_dir, const struct d
 /* Groups the event socket listens to: links, IPv4/IPv6 addresses and routes. */
 uint32_t ds_posix_nl_groups(void);
 
-/* ---- change monitor (monitor.c) -------------------------------------------------------------- */
+/* ---- change monitor (monitor.c) ------------------------------------------------------------- */
 
 struct ds_posix_monitor_cfg {
 	const struct ds_board *board;

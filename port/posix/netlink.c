@@ -247,7 +247,7 @@ int ds_posix_nl_open(uint32_t groups)
 		return rc;
 	}
 	if (!groups) {
-		/* The kernel answers dumps at once; the timeout only guards against the unthinkable. */
+		/* The kernel answers dumps at once; the timeout only guards against a hang. */
 		struct timeval tv = { .tv_sec = NL_TIMEOUT_S };
 
 		setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
@@ -283,7 +283,8 @@ static int dump_one(int fd, uint32_t *seq, uint16_t type, struct ds_posix_nl_vie
 	for (;;) {
 		struct sockaddr_nl from;
 		socklen_t fl = sizeof(from);
-		ssize_t r = recvfrom(fd, buf, NL_BUF_SIZE, MSG_TRUNC, (struct sockaddr *)&from, &fl);
+		ssize_t r = recvfrom(fd, buf, NL_BUF_SIZE, MSG_TRUNC, (struct sockaddr *)&from,
+				     &fl);
 
 		if (r < 0) {
 			if (errno == EINTR)

@@ -137,8 +137,9 @@ int ds_posix_power_read(const char *dir, const struct ds_board *b, struct ds_pow
 			out->source = DS_POWER_MAINS;
 		/* Android's BATTERY_LOW is cleared by plugging in; so is ours. */
 		if (out->source == DS_POWER_BATTERY)
-			out->low_battery = strcmp(level, "Low") == 0 || strcmp(level, "Critical") == 0 ||
-					   (out->battery_pct >= 0 && out->battery_pct < b->low_battery_pct);
+			out->low_battery =
+				strcmp(level, "Low") == 0 || strcmp(level, "Critical") == 0 ||
+				(out->battery_pct >= 0 && out->battery_pct < b->low_battery_pct);
 	} else if (battery_missing) {
 		/* The board names its battery and it is gone: say so rather than guess. */
 		out->source = mains_online ? DS_POWER_MAINS : DS_POWER_UNKNOWN;

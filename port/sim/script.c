@@ -15,7 +15,8 @@ int ds_sim_parse_time(const char *tok, int64_t *ms)
 	static const struct {
 		const char *unit;
 		int64_t ms;
-	} units[] = { { "ms", 1 }, { "d", 86400000 }, { "h", 3600000 }, { "m", 60000 }, { "s", 1000 } };
+	} units[] = { { "ms", 1 },	  { "d", 86400000 }, { "h", 3600000 },
+		      { "m", 60000 }, { "s", 1000 } };
 	int64_t total = 0;
 	const char *p = tok;
 
@@ -191,11 +192,11 @@ static int parse_net(struct parser *ps, char **tok, int ntok, struct ds_port_eve
 		} else if (strncmp(tok[i], "if=", 3) == 0) {
 			ifname = tok[i] + 3;
 			if (!*ifname || strlen(ifname) >= sizeof(n->ifname) || strchr(ifname, '/'))
-				return fail(ps, "net: interface name '%s' is not 1..%zu bytes without '/'",
-					    ifname, sizeof(n->ifname) - 1);
+				return fail(ps, "net: interface name '%s' is not 1..%zu bytes "
+					    "without '/'", ifname, sizeof(n->ifname) - 1);
 		} else {
-			return fail(ps, "net: unexpected '%s' (up, down, metered, unmetered, if=NAME)",
-				    tok[i]);
+			return fail(ps, "net: unexpected '%s' (up, down, metered, unmetered, "
+				    "if=NAME)", tok[i]);
 		}
 	}
 	if (down) {
@@ -254,6 +255,21 @@ static int parse_line(struct parser *ps, char *line, int64_t prev_ms, struct ds_
 	return fail(ps, "unknown event '%s' (net, power, idle, shutdown)", tok[1]);
 }
 
+static int append(struct ds_sim_script *s, const struct ds_sim_event *e)
+{
+	if (s->n == s->cap) {
+		size_t cap = s->cap ? s->cap * 2 : 16;
+		struct ds_sim_event *ne = ds_realloc(s->ev, cap * sizeof(*ne));
+
+		if (!ne)
+			return -ENOMEM;
+		s->ev = ne;
+		s->cap = cap;
+	}
+	s->ev[s->n++] = *e;
+	return 0;
+}
+
 void ds_sim_script_free(struct ds_sim_script *s)
 {
 	if (!s)
@@ -296,21 +312,8 @@ int ds_sim_script_parse(const char *text, size_t len, const char *name, const st
 			if (rc == 1) {
 				rc = 0;
 			} else if (rc == 0) {
-				if (s.n == s.cap) {
-					size_t cap = s.cap ? s.cap * 2 : 16;
-					struct ds_sim_event *ne = ds_realloc(s.ev, cap * sizeof(*ne));
-
-					if (!ne) {
-						rc = -ENOMEM;
-					} else {
-						s.ev = ne;
-						s.cap = cap;
-					}
-				}
-				if (rc == 0) {
-					s.ev[s.n++] = e;
-					prev = e.at_ms;
-				}
+				rc = append(&s, &e);
+				prev = e.at_ms;
 			}
 		}
 		ds_free(line);

@@ -39,7 +39,7 @@ static struct ds_board test_board(void)
 				  .cellular_ifnames = test_cell, .low_battery_pct = 15 };
 }
 
-/* ---- helpers ------------------------------------------------------------------------------ */
+/* ---- helpers -------------------------------------------------------------------------------- */
 
 static char *tmp_path(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static char *tmp_path(const char *fmt, ...)
@@ -125,7 +125,7 @@ static void rm_rf(const char *path)
 	}
 }
 
-/* ---- sysfs fixtures ----------------------------------------------------------------------- */
+/* ---- sysfs fixtures ------------------------------------------------------------------------- */
 
 static void unescape(char *s)
 {
@@ -200,9 +200,9 @@ static void run_tree(const char *fixture, const char *root, bool power)
 
 			assert_non_null(src);
 			assert_int_equal(ds_posix_power_read(root, &b, &ps), 0);
-			print_message("  %s: %s has_battery=%d pct=%d charging=%d low=%d\n", fixture,
-				      ds_power_source_name(ps.source), ps.has_battery, ps.battery_pct,
-				      ps.charging, ps.low_battery);
+			print_message("  %s: %s has_battery=%d pct=%d charging=%d low=%d\n",
+				      fixture, ds_power_source_name(ps.source), ps.has_battery,
+				      ps.battery_pct, ps.charging, ps.low_battery);
 			assert_int_equal(strncmp(src + 7, ds_power_source_name(ps.source),
 						 strlen(ds_power_source_name(ps.source))), 0);
 			assert_int_equal(ps.has_battery, flag(rest, "has_battery="));
@@ -342,7 +342,8 @@ static void add_route(struct nlbuf *nb, uint8_t family, uint8_t dst_len, uint8_t
 
 static void add_link(struct nlbuf *nb, int ifindex, unsigned flags, const char *name)
 {
-	struct ifinfomsg ifi = { .ifi_family = AF_UNSPEC, .ifi_index = ifindex, .ifi_flags = flags };
+	struct ifinfomsg ifi = { .ifi_family = AF_UNSPEC, .ifi_index = ifindex,
+				 .ifi_flags = flags };
 	struct nlmsghdr *h = nl_msg(nb, RTM_NEWLINK, 7, &ifi, sizeof(ifi));
 
 	nl_attr(nb, h, IFLA_IFNAME, name, strlen(name) + 1);
@@ -453,7 +454,7 @@ static void test_nl_errors(void **state)
 	assert_int_equal(ds_posix_nl_parse(&v, nb.b, 8, 0), 0);
 }
 
-/* ---- rtnetlink on this machine: consistency only ------------------------------------------- */
+/* ---- rtnetlink on this machine: consistency only -------------------------------------------- */
 
 static void check_net_consistent(const struct ds_net_state *n)
 {
@@ -482,7 +483,8 @@ static void test_netlink_live(void **state)
 	fd = ds_posix_nl_open(0);
 	assert_true(fd >= 0);
 	assert_int_equal(ds_posix_net_read(fd, &seq, "/sys/class/net", &b, &n), 0);
-	print_message("  this machine: %s %s\n", n.up ? n.ifname : "down", ds_net_type_name(n.type));
+	print_message("  this machine: %s %s\n", n.up ? n.ifname : "down",
+		      ds_net_type_name(n.type));
 	check_net_consistent(&n);
 	/* A second dump on the same socket uses new sequence numbers. */
 	{
@@ -503,7 +505,7 @@ static void test_netlink_live(void **state)
 	assert_int_equal(ds_port_net_get(NULL), -EINVAL);
 }
 
-/* ---- the change monitor -------------------------------------------------------------------- */
+/* ---- the change monitor --------------------------------------------------------------------- */
 
 static void test_monitor_power_polling(void **state)
 {
@@ -580,11 +582,12 @@ static void test_monitor_netlink(void **state)
 	assert_int_equal(m.nl_fd, -1);
 }
 
-/* ---- secrets ----------------------------------------------------------------------------------- */
+/* ---- secrets -------------------------------------------------------------------------------- */
 
 static int setup_port(void **state)
 {
-	char *data = tmp_path("p/data"), *run = tmp_path("p/run"), *sec = tmp_path("p/deep/secrets");
+	char *data = tmp_path("p/data"), *run = tmp_path("p/run");
+	char *sec = tmp_path("p/deep/secrets");
 	char *pw = tmp_path("p/power_supply");
 	struct ds_port_config cfg = { .data_dir = data, .run_dir = run, .secret_dir = sec,
 				      .power_supply_dir = pw, .net_sysfs_dir = "/sys/class/net",
@@ -759,7 +762,7 @@ static void test_secret_dir_mode_repaired(void **state)
 	assert_int_equal(mode_of(ds_port_path(DS_PATH_SECRET)), 0700);
 }
 
-/* ---- entropy, wake locks, names --------------------------------------------------------------- */
+/* ---- entropy, wake locks, names ------------------------------------------------------------- */
 
 static void test_entropy(void **state)
 {

@@ -89,7 +89,7 @@ static int teardown(void **state)
 	return 0;
 }
 
-/* ---- parsing ---------------------------------------------------------------------------------- */
+/* ---- parsing -------------------------------------------------------------------------------- */
 
 static void test_parse_time(void **state)
 {
@@ -236,8 +236,8 @@ static void test_parse_misc(void **state)
 	assert_int_equal(ds_sim_script_parse("zz", 2, "name", b, &s, err, 8), -EINVAL);
 	assert_int_equal(strlen(err), 7);
 	/* Flags and explicit values. */
-	assert_int_equal(ds_sim_script_parse(flags, sizeof(flags) - 1, "f", b, &s, err, sizeof(err)),
-			 0);
+	assert_int_equal(
+		ds_sim_script_parse(flags, sizeof(flags) - 1, "f", b, &s, err, sizeof(err)), 0);
 	assert_int_equal(s.n, 6);
 	assert_true(s.ev[0].ev.u.power.low_battery);
 	assert_true(s.ev[0].ev.u.power.power_save);
@@ -252,7 +252,7 @@ static void test_parse_misc(void **state)
 	ds_sim_script_free(&s);
 }
 
-/* ---- delivery ----------------------------------------------------------------------------------- */
+/* ---- delivery ------------------------------------------------------------------------------- */
 
 static void expect_none(void)
 {
