@@ -1,0 +1,7 @@
+# Test helpers and benchmarks that drive the product through its API (sync core, table engine,
+# dir remote): dsdev is one device per home folder; bench_sync times its runs.
+# test/tools/failwrite.c is not listed: the crash tests build it as an LD_PRELOAD shim.
+ifeq ($(CONFIG_DS_ENGINE_TABLE)$(CONFIG_DS_REMOTE_DIR),yy)
+tool-y += test/tools/dsdev.c
+bench-y += test/bench/bench_sync.c
+endif
