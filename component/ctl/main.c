@@ -1,0 +1,219 @@
+/*
+ * datasyncctl: drive datasyncd from a shell.
+ *
+ * Exit status: 0 ok, 1 the request failed, 2 usage error, 3 datasyncd is not running.
+ */
+#include "core/ds_core.h"
+#include "core/ds_conf.h"
+#include "ctl/ds_ctl.h"
+#include <datasync/datasync.h>
+
+#include <cjson/cJSON.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"usage: datasyncctl [-s SOCKET | -c CONFIG] [--json] COMMAND [ARGS]\n"
+		"commands:\n"
+		"  status                      daemon, power, network, events, collections\n"
+		"  version                     daemon and tool versions\n"
+		"  list                        registered collections\n"
+		"  sync [NAME] [--wait]        sync one or every enabled collection\n"
+		"  register NAME --engine table --db PATH --table T [--pk COL[,COL]] [--columns a,b]\n"
+		"           --remote dir --dir PATH (--passphrase-file F | --key-file F | --no-encryption)\n"
+		"           [--direction two-way|import-only|export-only]\n"
+		"           [--conflict server-wins|client-wins|newest-wins|merge] [--title TEXT]\n"
+		"  register --json FILE        registration given as JSON\n"
+		"  unregister NAME | enable NAME | disable NAME | reset NAME\n"
+		"options:\n"
+		"  -s SOCKET   control socket (default: from the configuration, else %s)\n"
+		"  -c CONFIG   read the socket's place from this datasyncd configuration\n"
+		"  --json      print the daemon's reply as JSON (for scripts)\n"
+		"exit status: 0 ok, 1 request failed, 2 usage, 3 datasyncd not running\n",
+		ds_client_default_socket());
+}
+
+/* The socket: -s, else from -c (which must load), else from the default config if present. */
+static char *find_socket(const char *sock, const char *config)
+{
+	struct ds_conf conf;
+	char err[512], cwd[4096], *path = NULL;
+	int rc;
+
+	if (sock)
+		return ds_strdup(sock);
+	if (ds_conf_init(&conf))
+		return NULL;
+	ds_log_set_max_level(DS_LOG_ERR); /* unknown-key warnings are the daemon's to give */
+	rc = ds_conf_load(&conf, config ? config : CONFIG_DS_CONFIG_FILE, err, sizeof(err));
+	if (rc && (config || rc != -ENOENT)) {
+		fprintf(stderr, "datasyncctl: %s\n", err);
+		ds_conf_free(&conf);
+		return NULL;
+	}
+	if (getcwd(cwd, sizeof(cwd)) && !ds_conf_make_absolute(&conf, cwd))
+		path = ds_conf_socket_path(&conf);
+	ds_conf_free(&conf);
+	return path;
+}
+
+static bool is_name_cmd(const char *c)
+{
+	return !strcmp(c, "unregister") || !strcmp(c, "enable") || !strcmp(c, "disable") || !strcmp(c, "reset");
+}
+
+int main(int argc, char **argv)
+{
+	const char *sock_opt = NULL, *config = NULL, *cmd;
+	bool json = false, wait = false;
+	struct ds_client *c = NULL;
+	char *sock, *resp = NULL, *req_text = NULL;
+	cJSON *req = NULL, *r;
+	int i, rc, status;
+
+	for (i = 1; i < argc && argv[i][0] == '-'; i++) {
+		if (!strcmp(argv[i], "-s") && i + 1 < argc) {
+			sock_opt = argv[++i];
+		} else if (!strcmp(argv[i], "-c") && i + 1 < argc) {
+			config = argv[++i];
+		} else if (!strcmp(argv[i], "--json")) {
+			json = true;
+		} else if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+			usage(stdout);
+			return CTL_OK;
+		} else {
+			fprintf(stderr, "datasyncctl: unknown option '%s'\n", argv[i]);
+			usage(stderr);
+			return CTL_USAGE;
+		}
+	}
+	if (i >= argc) {
+		usage(stderr);
+		return CTL_USAGE;
+	}
+	cmd = argv[i++];
+
+	/* Build the request before connecting: a usage error never needs the daemon. */
+	req = cJSON_CreateObject();
+	if (!req)
+		return CTL_FAILED;
+	cJSON_AddStringToObject(req, "cmd", cmd);
+	if (!strcmp(cmd, "status") || !strcmp(cmd, "version") || !strcmp(cmd, "list")) {
+		for (; i < argc; i++) {
+			if (!strcmp(argv[i], "--json"))
+				json = true;
+			else
+				goto usage_error;
+		}
+	} else if (!strcmp(cmd, "sync")) {
+		for (; i < argc; i++) {
+			if (!strcmp(argv[i], "--wait"))
+				wait = true;
+			else if (!strcmp(argv[i], "--json"))
+				json = true;
+			else if (argv[i][0] != '-' && !cJSON_GetObjectItem(req, "name"))
+				cJSON_AddStringToObject(req, "name", argv[i]);
+			else
+				goto usage_error;
+		}
+		cJSON_AddBoolToObject(req, "wait", wait);
+	} else if (!strcmp(cmd, "register")) {
+		cJSON *reg = ds_ctl_build_registration(argc - i, argv + i);
+
+		if (!reg) {
+			cJSON_Delete(req);
+			return CTL_USAGE;
+		}
+		cJSON_AddItemToObject(req, "registration", reg);
+	} else if (is_name_cmd(cmd)) {
+		for (; i < argc; i++) {
+			if (!strcmp(argv[i], "--json"))
+				json = true;
+			else if (argv[i][0] != '-' && !cJSON_GetObjectItem(req, "name"))
+				cJSON_AddStringToObject(req, "name", argv[i]);
+			else
+				goto usage_error;
+		}
+		if (!cJSON_GetObjectItem(req, "name")) {
+			fprintf(stderr, "datasyncctl: %s needs a collection NAME\n", cmd);
+			cJSON_Delete(req);
+			return CTL_USAGE;
+		}
+	} else {
+		fprintf(stderr, "datasyncctl: unknown command '%s'\n", cmd);
+		goto usage_error;
+	}
+
+	sock = find_socket(sock_opt, config);
+	if (!sock) {
+		ds_ctl_registration_free(req);
+		return CTL_USAGE;
+	}
+	rc = ds_client_open(sock, &c);
+	if (rc == -ENOENT || rc == -ECONNREFUSED || rc == -ENOTDIR) {
+		fprintf(stderr, "datasyncd is not running (no socket at %s)\n", sock);
+		ds_free(sock);
+		ds_ctl_registration_free(req);
+		return CTL_NO_DAEMON;
+	}
+	if (rc) {
+		fprintf(stderr, "datasyncctl: cannot connect to %s: %s\n", sock, strerror(-rc));
+		ds_free(sock);
+		ds_ctl_registration_free(req);
+		return rc == -EACCES ? CTL_FAILED : CTL_NO_DAEMON;
+	}
+	ds_free(sock);
+	req_text = cJSON_PrintUnformatted(req);
+	ds_ctl_registration_free(req);
+	if (!req_text) {
+		ds_client_close(c);
+		return CTL_FAILED;
+	}
+	rc = ds_client_call(c, req_text, &resp);
+	ds_memzero(req_text, strlen(req_text));
+	cJSON_free(req_text);
+	if (!resp) {
+		fprintf(stderr, "datasyncctl: %s\n", ds_client_error(c)[0] ? ds_client_error(c) : strerror(-rc));
+		ds_client_close(c);
+		return rc == -ECONNRESET || rc == -EPIPE ? CTL_NO_DAEMON : CTL_FAILED;
+	}
+	status = rc ? CTL_FAILED : CTL_OK;
+	if (json) {
+		printf("%s\n", resp);
+	} else {
+		r = cJSON_Parse(resp);
+		if (rc)
+			fprintf(stderr, "datasyncctl: %s: %s\n", cmd, ds_client_error(c));
+		if (!strcmp(cmd, "status") && !rc)
+			ds_ctl_print_status(r);
+		else if (!strcmp(cmd, "list") && !rc)
+			ds_ctl_print_list(r);
+		else if (!strcmp(cmd, "version") && !rc)
+			ds_ctl_print_version(r);
+		else if (!strcmp(cmd, "sync"))
+			ds_ctl_print_results(r);
+		else if (!rc) {
+			const cJSON *w, *it;
+
+			printf("%s: %s done\n", cmd, cJSON_IsString(cJSON_GetObjectItem(r, "name")) ?
+				cJSON_GetObjectItem(r, "name")->valuestring : "");
+			w = cJSON_GetObjectItem(r, "warnings");
+			cJSON_ArrayForEach(it, w)
+				if (cJSON_IsString(it))
+					printf("warning: %s\n", it->valuestring);
+		}
+		cJSON_Delete(r);
+	}
+	ds_client_free(resp);
+	ds_client_close(c);
+	return status;
+
+usage_error:
+	usage(stderr);
+	ds_ctl_registration_free(req);
+	return CTL_USAGE;
+}
