@@ -660,7 +660,7 @@ static void test_encoding_vectors(void **state)
 	for (i = 0; i < vf.n; i++) {
 		const struct vec_record *r = &vf.recs[i];
 		long tl;
-		int rc;
+		int rc = 0;
 
 		if (vec_is(r, "kind", "valid")) {
 			check_valid_row(r);
