@@ -452,11 +452,6 @@ static int shape_table(sqlite3 *db, const struct ds_table_cfg *cfg, struct ds_ta
 		rc = s->name ? 0 : -ENOMEM;
 	}
 	sqlite3_finalize(st);
-	if (rc == 0 && (sqlite3_strnicmp(s->name, "sqlite_", 7) == 0 ||
-			sqlite3_strnicmp(s->name, "_datasync_", 10) == 0)) {
-		DS_LOG_ERR("'%s' is an internal table and cannot be synced", s->name);
-		rc = -EINVAL;
-	}
 	return rc;
 }
 
@@ -468,6 +463,11 @@ int ds_table_shape_read(sqlite3 *db, const struct ds_table_cfg *cfg, struct ds_t
 	int rc;
 
 	memset(s, 0, sizeof(*s));
+	if (sqlite3_strnicmp(cfg->table, "sqlite_", 7) == 0 ||
+	    sqlite3_strnicmp(cfg->table, "_datasync_", 10) == 0) {
+		DS_LOG_ERR("'%s' is an internal table and cannot be synced", cfg->table);
+		return -EINVAL;
+	}
 	rc = shape_table(db, cfg, s);
 	if (rc < 0)
 		goto fail;
