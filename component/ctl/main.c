@@ -68,7 +68,7 @@ static bool is_name_cmd(const char *c)
 
 int main(int argc, char **argv)
 {
-	const char *sock_opt = NULL, *config = NULL, *cmd;
+	const char *sock_opt = NULL, *config = NULL, *cmd, *name;
 	bool json = false, wait = false;
 	struct ds_client *c = NULL;
 	char *sock, *resp = NULL, *req_text = NULL;
@@ -96,6 +96,7 @@ int main(int argc, char **argv)
 		return CTL_USAGE;
 	}
 	cmd = argv[i++];
+	name = i < argc && argv[i][0] != '-' ? argv[i] : NULL;
 
 	/* Build the request before connecting: a usage error never needs the daemon. */
 	req = cJSON_CreateObject();
@@ -199,8 +200,7 @@ int main(int argc, char **argv)
 		else if (!rc) {
 			const cJSON *w, *it;
 
-			printf("%s: %s done\n", cmd, cJSON_IsString(cJSON_GetObjectItem(r, "name")) ?
-				cJSON_GetObjectItem(r, "name")->valuestring : "");
+			printf("%s %s: done\n", cmd, name ? name : "");
 			w = cJSON_GetObjectItem(r, "warnings");
 			cJSON_ArrayForEach(it, w)
 				if (cJSON_IsString(it))

@@ -48,9 +48,6 @@ static void print_run(const cJSON *st)
 	else
 		printf("FAILED at %s: %s", when,
 		       str(st, "message", "")[0] ? str(st, "message", "") : str(st, "error", "?"));
-	if (!cJSON_IsTrue(get(st, "ok")) || !str(st, "message", "")[0])
-		return;
-	printf(" (%s)", str(st, "message", ""));
 }
 
 static void print_collection(const cJSON *c)
