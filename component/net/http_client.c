@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #define BODY_CHUNK 4096 /* small writes: 4.1 lacks the "defer body pending end" fix */
 #define ERRLEN 256
@@ -74,6 +75,7 @@ static const char *const builtin_keep[] = {
 
 /* lws logs through one process-wide hook; clients are per thread, so the last line is too. */
 static _Thread_local char tl_lws_last[160];
+static _Thread_local char tl_tls_reason[160];
 
 static void lws_log_emit(int level, const char *line)
 {
@@ -84,6 +86,13 @@ static void lws_log_emit(int level, const char *line)
 	while (n && (tl_lws_last[n - 1] == '\n' || tl_lws_last[n - 1] == '\r'))
 		tl_lws_last[--n] = '\0';
 	DS_LOG_DBG("lws(%d): %s", level, tl_lws_last);
+	/*
+	 * With OpenSSL 3, lws 4.1.6 reports a failed handshake as "error:00000001:lib(0)::
+	 * reason(1)"; the real reason ("hostname mismatch", "self-signed certificate", ...) is only
+	 * in the log line of its verify callback. Keep that one for ds_http_last_error().
+	 */
+	if (!strncmp(tl_lws_last, "SSL error: ", 11))
+		snprintf(tl_tls_reason, sizeof(tl_tls_reason), "%s", tl_lws_last + 11);
 }
 
 static void lws_log_setup(void)
@@ -204,12 +213,22 @@ static int method_has_body(const char *m)
 	return !strcmp(m, "POST") || !strcmp(m, "PUT") || !strcmp(m, "PATCH");
 }
 
-/* Headers whose values are credentials: never logged. */
+/*
+ * Headers whose values may be credentials are never logged: Authorization (Bearer, Hawk,
+ * Basic), cookies, and anything named like a token, key or secret (X-KeyID, X-Sync-Token...).
+ */
 static int is_secret_header(const char *name)
 {
-	static const char *const secret[] = { "authorization", "cookie", "proxy-authorization" };
-	for (size_t i = 0; i < DS_ARRAY_SIZE(secret); i++)
-		if (!strcasecmp(name, secret[i]))
+	static const char *const words[] = { "auth", "cookie", "token", "key", "secret", "session" };
+	char lname[128];
+	size_t n = strlen(name);
+
+	if (n >= sizeof(lname))
+		return 1;
+	for (size_t i = 0; i <= n; i++)
+		lname[i] = (name[i] >= 'A' && name[i] <= 'Z') ? (char)(name[i] - 'A' + 'a') : name[i];
+	for (size_t i = 0; i < DS_ARRAY_SIZE(words); i++)
+		if (strstr(lname, words[i]))
 			return 1;
 	return 0;
 }
@@ -415,7 +434,9 @@ static int http_cb(struct lws *wsi, enum lws_callback_reasons reason, void *user
 	case LWS_CALLBACK_CLIENT_CONNECTION_ERROR: {
 		const char *why = in ? (const char *)in : "";
 		rc = map_connect_error(why);
-		if (rc == -EKEYREJECTED)
+		if (rc == -EKEYREJECTED && tl_tls_reason[0])
+			xfer_fail(x, rc, "TLS: certificate of %s rejected: %s", x->url->host, tl_tls_reason);
+		else if (rc == -EKEYREJECTED)
 			xfer_fail(x, rc, "TLS failure with %s: %s", x->url->host, why);
 		else if (rc == -ECONNREFUSED)
 			xfer_fail(x, rc, "connection to %s port %d refused (%s)", x->url->host,
@@ -631,6 +652,15 @@ static int check_request(struct ds_http_client *c, const struct ds_http_request 
 		return -EINVAL;
 	}
 	for (size_t i = 0; i < r->n_headers; i++) {
+		static const char *const own[] = { "content-length", "transfer-encoding", "host",
+						   "connection" };
+		for (size_t k = 0; r->headers[i].name && k < DS_ARRAY_SIZE(own); k++) {
+			if (!strcasecmp(r->headers[i].name, own[k])) {
+				/* Framing headers come from the client: a second copy would desync. */
+				set_err(c, -EINVAL, "request header %s is set by the client", own[k]);
+				return -EINVAL;
+			}
+		}
 		if (!is_token(r->headers[i].name) || !value_ok(r->headers[i].value)) {
 			/* Header injection guard: a CR/LF would start a new header or request. */
 			set_err(c, -EINVAL, "invalid request header #%zu", i);
@@ -661,6 +691,7 @@ int ds_http_perform(struct ds_http_client *c, const struct ds_http_request *req,
 		return -EBUSY;
 	}
 	c->err[0] = '\0';
+	tl_tls_reason[0] = '\0';
 	rc = check_request(c, req);
 	if (rc)
 		return rc;

@@ -96,6 +96,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 ("ETag", '"1388635800000"'),
                 ("Next-Page", "http://127.0.0.1/next?_token=abc"),
                 ("X-Weave-Records", "3"),
+                ("X-Custom-Thing", "42"),
             ])
         if path == "/chunked":
             data = pattern(int(q.get("size", "0")))
