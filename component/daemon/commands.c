@@ -89,6 +89,29 @@ static cJSON *get_reg(const struct request *r, const char *name)
 	return rc ? NULL : reg;
 }
 
+/* 1 enabled, 0 disabled, -errno after replying. "enabled" is store state: only list has it. */
+static int is_enabled(const struct request *r, const char *name)
+{
+	cJSON *list = NULL, *it;
+	int rc = ds_store_collection_list(r->a->store, &list);
+
+	if (rc) {
+		fail(r, rc, "cannot read the collections: %s", ds_strerror(rc));
+		return rc;
+	}
+	rc = -ENOENT;
+	cJSON_ArrayForEach(it, list) {
+		const cJSON *n = cJSON_GetObjectItemCaseSensitive(it, "name");
+
+		if (cJSON_IsString(n) && !strcmp(n->valuestring, name))
+			rc = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(it, "enabled"));
+	}
+	cJSON_Delete(list);
+	if (rc == -ENOENT)
+		fail(r, rc, "no collection named '%s' (see datasyncctl list)", name);
+	return rc;
+}
+
 static bool busy(const struct request *r, const char *name, const char *what)
 {
 	if (ds_worker_state(r->a->worker, name, NULL, 0, NULL, NULL) == DS_WORKER_IDLE)
@@ -140,18 +163,16 @@ static int cmd_sync(const struct request *r)
 	const cJSON *n = cJSON_GetObjectItemCaseSensitive(r->req, "name");
 	bool wait = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(r->req, "wait"));
 	const char *name = req_name(r, false);
-	cJSON *reg, *b;
+	cJSON *b;
 	int rc;
 
 	if (!name && n && !cJSON_IsNull(n))
 		return 0; /* replied */
 	if (name) {
-		reg = get_reg(r, name);
-		if (!reg)
-			return 0;
-		rc = cJSON_IsFalse(cJSON_GetObjectItemCaseSensitive(reg, "enabled"));
-		cJSON_Delete(reg);
-		if (rc)
+		rc = is_enabled(r, name);
+		if (rc < 0)
+			return 0; /* replied */
+		if (!rc)
 			return fail(r, -EPERM, "collection '%s' is disabled (datasyncctl enable %s)", name, name);
 	}
 	rc = ds_worker_queue(r->a->worker, name, wait, r->conn, r->id);
