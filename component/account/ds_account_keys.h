@@ -122,4 +122,25 @@ int ds_account_client_state(const uint8_t kb[DS_ACCOUNT_KEY_LEN], char *out, siz
 int ds_account_key_id(int64_t keys_changed_at_ms, const uint8_t kb[DS_ACCOUNT_KEY_LEN], char *out,
 		      size_t cap);
 
+/* ---- generic scoped keys (accounts.md §4; ecosystem-platform scoped-keys.md) ------------- */
+
+#define DS_ACCOUNT_SCOPED_KEY_LEN 32 /* kS */
+#define DS_ACCOUNT_SCOPED_FP_LEN 16  /* kSfp, the fingerprint in the kid */
+
+/*
+ * kSfp (16) || kS (32) = HKDF(ikm = kB || keyRotationSecret, salt = uid (16 raw bytes),
+ * info = "identity.mozilla.com/picl/v1/scoped_key\n" + identifier, 48), for scopes other than
+ * oldsync (e.g. an app's own encryption key). key_rotation_secret is the 32 bytes that
+ * /account/scoped-key-data returns as hex.
+ */
+int ds_account_scoped_key(const uint8_t kb[DS_ACCOUNT_KEY_LEN],
+			  const uint8_t key_rotation_secret[DS_ACCOUNT_KEY_LEN], const uint8_t uid[16],
+			  const char *identifier, uint8_t fingerprint[DS_ACCOUNT_SCOPED_FP_LEN],
+			  uint8_t key[DS_ACCOUNT_SCOPED_KEY_LEN]);
+
+/* Its kid: "<round(key_rotation_ms / 1000)>-<b64url(kSfp)>" (seconds here, unlike oldsync). */
+int ds_account_scoped_key_id(int64_t key_rotation_ms,
+			     const uint8_t fingerprint[DS_ACCOUNT_SCOPED_FP_LEN], char *out,
+			     size_t cap);
+
 #endif /* DS_ACCOUNT_KEYS_H */

@@ -273,3 +273,62 @@ int ds_account_key_id(int64_t keys_changed_at_ms, const uint8_t kb[DS_ACCOUNT_KE
 	}
 	return n + rc;
 }
+
+/* ---- generic scoped keys ------------------------------------------------------------------- */
+
+int ds_account_scoped_key(const uint8_t kb[DS_ACCOUNT_KEY_LEN],
+			  const uint8_t key_rotation_secret[DS_ACCOUNT_KEY_LEN], const uint8_t uid[16],
+			  const char *identifier, uint8_t fingerprint[DS_ACCOUNT_SCOPED_FP_LEN],
+			  uint8_t key[DS_ACCOUNT_SCOPED_KEY_LEN])
+{
+	static const char ns[] = KW("scoped_key\n");
+	uint8_t ikm[2 * DS_ACCOUNT_KEY_LEN];
+	uint8_t okm[DS_ACCOUNT_SCOPED_FP_LEN + DS_ACCOUNT_SCOPED_KEY_LEN];
+	size_t ilen;
+	char *info;
+	int rc;
+
+	if (!kb || !key_rotation_secret || !uid || !identifier || !*identifier || !fingerprint ||
+	    !key)
+		return -EINVAL;
+	ilen = strlen(identifier);
+	info = ds_malloc(sizeof(ns) - 1 + ilen);
+	if (!info)
+		return -ENOMEM;
+	memcpy(info, ns, sizeof(ns) - 1);
+	memcpy(info + sizeof(ns) - 1, identifier, ilen);
+	memcpy(ikm, kb, DS_ACCOUNT_KEY_LEN);
+	memcpy(ikm + DS_ACCOUNT_KEY_LEN, key_rotation_secret, DS_ACCOUNT_KEY_LEN);
+	/* Unlike onepw, this HKDF is salted: with the account's uid. */
+	rc = ds_hkdf_sha256(uid, 16, ikm, sizeof(ikm), info, sizeof(ns) - 1 + ilen, okm,
+			    sizeof(okm));
+	if (rc == 0) {
+		memcpy(fingerprint, okm, DS_ACCOUNT_SCOPED_FP_LEN);
+		memcpy(key, okm + DS_ACCOUNT_SCOPED_FP_LEN, DS_ACCOUNT_SCOPED_KEY_LEN);
+	}
+	ds_memzero(ikm, sizeof(ikm));
+	ds_memzero(okm, sizeof(okm));
+	ds_free(info);
+	return rc;
+}
+
+int ds_account_scoped_key_id(int64_t key_rotation_ms,
+			     const uint8_t fingerprint[DS_ACCOUNT_SCOPED_FP_LEN], char *out,
+			     size_t cap)
+{
+	int n, rc;
+
+	if (!fingerprint || !out || key_rotation_ms < 0)
+		return -EINVAL;
+	/* Gecko's Math.round(ms / 1000): halves round up, the timestamp is never negative. */
+	n = snprintf(out, cap, "%" PRId64 "-",
+		     key_rotation_ms / 1000 + (key_rotation_ms % 1000 >= 500));
+	if (n < 0 || (size_t)n >= cap)
+		return -ENOSPC;
+	rc = ds_base64url_encode(fingerprint, DS_ACCOUNT_SCOPED_FP_LEN, out + n, cap - (size_t)n);
+	if (rc < 0) {
+		out[0] = '\0';
+		return rc;
+	}
+	return n + rc;
+}

@@ -306,6 +306,43 @@ static void test_sync_scope_onepw(void **state)
 	vec_free(&vf);
 }
 
+static void test_generic_scoped_key(void **state)
+{
+	struct vec_file vf;
+	const struct vec_record *r;
+	uint8_t kb[K], krs[K], uid[16], fp[16], key[32], want[32];
+	char ident[64], ms[32], exp[64], kid[64];
+
+	(void)state;
+	load("scoped_keys.txt", &vf);
+	r = record(&vf, "generic scoped key");
+	field(r, "kb", kb, K);
+	field(r, "key_rotation_secret", krs, K);
+	field(r, "uid", uid, 16);
+	text(r, "identifier", ident, sizeof(ident));
+	assert_int_equal(ds_account_scoped_key(kb, krs, uid, ident, fp, key), 0);
+	field(r, "ksfp", want, 16);
+	assert_memory_equal(fp, want, 16);
+	field(r, "ks", want, 32);
+	assert_memory_equal(key, want, 32);
+	text(r, "key_rotation_ms", ms, sizeof(ms));
+	text(r, "kid", exp, sizeof(exp));
+	assert_int_equal(ds_account_scoped_key_id(strtoll(ms, NULL, 10), fp, kid, sizeof(kid)),
+			 (int)strlen(exp));
+	assert_string_equal(kid, exp);
+	/* Milliseconds round to the nearest second, as Gecko's Math.round does. */
+	assert_int_equal(ds_account_scoped_key_id(1510726316500, fp, kid, sizeof(kid)), 33);
+	assert_string_equal(kid, exp);
+	assert_int_equal(ds_account_scoped_key_id(1510726317499, fp, kid, sizeof(kid)), 33);
+	assert_string_equal(kid, exp);
+	assert_int_equal(ds_account_scoped_key_id(1510726317500, fp, kid, sizeof(kid)), 33);
+	assert_memory_equal(kid, "1510726318-", 11);
+	/* Another identifier gives another key. */
+	assert_int_equal(ds_account_scoped_key(kb, krs, uid, "app_key:other", fp, key), 0);
+	assert_memory_not_equal(key, want, 32);
+	vec_free(&vf);
+}
+
 static void test_key_id_bounds(void **state)
 {
 	uint8_t kb[K] = { 1 };
@@ -370,6 +407,7 @@ int main(void)
 		cmocka_unit_test(test_sync_scope_tv4),
 		cmocka_unit_test(test_sync_scope_client_vectors),
 		cmocka_unit_test(test_sync_scope_onepw),
+		cmocka_unit_test(test_generic_scoped_key),
 		cmocka_unit_test(test_key_id_bounds),
 		cmocka_unit_test(test_bad_arguments),
 		cmocka_unit_test(test_stretch_v1_allocation_failure),
