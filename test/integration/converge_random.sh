@@ -24,7 +24,7 @@ DSDEV=${DS_BUILD:?}/test/tools/dsdev
 command -v python3 >/dev/null 2>&1 || { echo "skip: no python3"; exit 77; }
 
 DSDEV=$DSDEV W=${DS_TMP:?} exec python3 - <<'EOF'
-import os, random, sqlite3, subprocess, sys, time
+import os, random, re, sqlite3, subprocess, sys, time
 
 SEED = int(os.environ.get("CONVERGE_SEED", "20261126"))
 ROUNDS = int(os.environ.get("CONVERGE_ROUNDS", "4"))
@@ -56,8 +56,7 @@ def app(dev):
 
 def stats(out):
     line = [l for l in out.splitlines() if l.startswith("sync ")][-1]
-    return {k: int(v) for k, v in (f.split("=") for f in line.split()
-                                   if f.split("=")[0] in ("applied", "uploaded", "conflicts"))}
+    return {k: int(v) for k, v in re.findall(r" (applied|uploaded|conflicts)=(\d+)", line)}
 
 
 def sync(dev):

@@ -36,7 +36,7 @@ PASS='crash test passphrase'
 CANON="SELECT id, quote(title), quote(body), quote(n), quote(score) FROM notes ORDER BY id;"
 
 fail() { echo "FAIL: $*"; exit 1; }
-dev() { "$DSDEV" --home "$L/$1" "$@"; }
+dev() { d_=$1; shift; "$DSDEV" --home "$L/$d_" "$@"; }
 app() { sqlite3 -batch "$L/$1/app.db" "$2"; }
 
 SCHEMA="CREATE TABLE notes(id TEXT PRIMARY KEY, title TEXT NOT NULL, body TEXT, n INTEGER, score REAL);"
@@ -176,15 +176,15 @@ run_killed() { # context, dsdev sync options...
 	out=$(dev A sync "$@" 2>&1)
 	rc=$?
 	case $rc in
-	137) ;;
-	0) echo "$ctx: the run ended before the kill point" ;;
+	137) killed=$((killed + 1)) ;;
+	0) echo "$ctx: the run ended before the kill point"; ok=$((ok + 1)) ;;
 	*) fail "$ctx: exit $rc instead of being killed: $out" ;;
 	esac
 	verify "$ctx"
 	tried=$((tried + 1))
 }
 
-tried=0
+tried=0 killed=0 errored=0 ok=0
 case $MODE in
 kill)
 	[ "$NPROG" -gt 0 ] || fail "the run reported no progress at all"
@@ -202,8 +202,9 @@ oom)
 		out=$(dev A sync --fail-alloc "$k" 2>&1)
 		rc=$?
 		case $rc in
-		0) ;;
-		1) printf '%s\n' "$out" | grep -q "^error: " || fail "$ctx: exit 1 without an error line: $out" ;;
+		0) ok=$((ok + 1)) ;;
+		1) printf '%s\n' "$out" | grep -q "^error: " || fail "$ctx: exit 1 without an error line: $out"
+		   errored=$((errored + 1)) ;;
 		*) fail "$ctx: exit $rc (crash, sanitizer report or leak): $out" ;;
 		esac
 		verify "$ctx"
@@ -231,7 +232,8 @@ io)
 		out=$(shim_sync FAILWRITE_AT="$k" 2>&1)
 		rc=$?
 		case $rc in
-		0|1) ;;
+		0) ok=$((ok + 1)) ;;
+		1) errored=$((errored + 1)) ;;
 		*) fail "$ctx: exit $rc: $out" ;;
 		esac
 		verify "$ctx"
@@ -243,7 +245,8 @@ io)
 		out=$(shim_sync FAILWRITE_AT="$k" FAILWRITE_MODE=kill 2>&1)
 		rc=$?
 		case $rc in
-		137|0) ;;
+		137) killed=$((killed + 1)) ;;
+		0) ok=$((ok + 1)) ;;
 		*) fail "$ctx: exit $rc: $out" ;;
 		esac
 		verify "$ctx"
@@ -254,4 +257,6 @@ io)
 	fail "unknown mode $MODE"
 	;;
 esac
+echo "interrupted runs: $killed killed, $errored ended with an error, $ok completed anyway"
+[ $((killed + errored)) -gt 0 ] || fail "no run was actually interrupted"
 echo "PASS: $tried interrupted runs of A converged ($MODE; $NPROG progress events, $NALLOC allocations)"
