@@ -130,6 +130,23 @@ static void test_errors_name_file_and_line_and_change_nothing(void **state)
 	}
 }
 
+/* The shipped file documents every key commented out: it must parse to the defaults. */
+static void test_shipped_file_is_all_defaults(void **state)
+{
+	struct ds_conf c;
+	char err[256] = "", *path = data_path("../../../component/daemon/datasync.conf");
+
+	DS_UNUSED(state);
+	assert_int_equal(ds_conf_init(&c), 0);
+	assert_int_equal(ds_conf_load(&c, path, err, sizeof(err)), 0);
+	assert_int_equal(c.warnings, 0);
+	assert_string_equal(c.data_dir, CONFIG_DS_DATA_DIR);
+	assert_int_equal(c.sync_interval_s, CONFIG_DS_SCHED_INTERVAL_S);
+	assert_null(c.device_name);
+	ds_free(path);
+	ds_conf_free(&c);
+}
+
 static void test_missing_file_is_enoent(void **state)
 {
 	struct ds_conf c;
@@ -192,6 +209,7 @@ int main(void)
 		cmocka_unit_test(test_every_key_is_read),
 		cmocka_unit_test(test_unknown_and_repeated_keys_warn),
 		cmocka_unit_test(test_errors_name_file_and_line_and_change_nothing),
+		cmocka_unit_test(test_shipped_file_is_all_defaults),
 		cmocka_unit_test(test_missing_file_is_enoent),
 		cmocka_unit_test(test_parse_over_previous_values),
 		cmocka_unit_test(test_allocation_failures),
