@@ -119,6 +119,16 @@ static void json_wipe_delete(cJSON *j)
 	}
 }
 
+/*
+ * A folder has no server clock, so a record keeps the time of the edit it carries (the engine's
+ * change time) for newest-wins across devices; the upload time stands in when the engine gave
+ * none. An edit cannot postdate its own upload on the writer's clock, hence the cap.
+ */
+static int64_t record_time(const struct ds_record *r, int64_t now_ms)
+{
+	return r->modified_ms > 0 && r->modified_ms < now_ms ? r->modified_ms : now_ms;
+}
+
 static cJSON *batch_json(const char *device_id, int64_t now_ms, const struct ds_record *recs,
 			 size_t n)
 {
@@ -137,7 +147,7 @@ static cJSON *batch_json(const char *device_id, int64_t now_ms, const struct ds_
 		cJSON_AddItemToArray(arr, r);
 		if (!cJSON_AddStringToObject(r, "id", recs[i].id) ||
 		    !cJSON_AddBoolToObject(r, "deleted", recs[i].deleted) ||
-		    !cJSON_AddNumberToObject(r, "modified_ms", (double)now_ms) ||
+		    !cJSON_AddNumberToObject(r, "modified_ms", (double)record_time(&recs[i], now_ms)) ||
 		    !(recs[i].deleted ? cJSON_AddNullToObject(r, "payload") :
 					cJSON_AddStringToObject(r, "payload", recs[i].payload)))
 			goto fail;
