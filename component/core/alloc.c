@@ -1,6 +1,7 @@
 /* Allocation through one hook, so tests and torture runs can fail the Nth allocation. */
 #include "core/ds_core.h"
 
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,22 +10,24 @@
 static struct ds_allocator g_alloc;
 static bool g_alloc_set;
 #endif
-/* Torture counters. Single-threaded by design: the core runs on one event loop. */
-static unsigned long g_alloc_count;
-static unsigned long g_fail_at;
+/* Torture counters. Atomic because the daemon allocates on its loop and its sync worker;
+ * torture tests themselves run one thread, so "the Nth allocation" is well defined there. */
+static atomic_ulong g_alloc_count;
+static atomic_ulong g_fail_at;
 
 static bool should_fail(void)
 {
-	g_alloc_count++;
-	return g_fail_at && g_alloc_count >= g_fail_at;
+	unsigned long n = atomic_fetch_add(&g_alloc_count, 1) + 1;
+	unsigned long at = atomic_load(&g_fail_at);
+
+	return at && n >= at;
 }
 
 unsigned long ds_alloc_fail_after(unsigned long n)
 {
-	unsigned long made = g_alloc_count;
+	unsigned long made = atomic_exchange(&g_alloc_count, 0);
 
-	g_alloc_count = 0;
-	g_fail_at = n;
+	atomic_store(&g_fail_at, n);
 	return made;
 }
 
