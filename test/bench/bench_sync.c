@@ -145,6 +145,7 @@ static void phase(const struct bench *b, const char *label, const char *dev, con
 		_exit(127);
 	}
 	close(fds[1]);
+	n = 0;
 	for (ssize_t r; n < sizeof(out) - 1 && (r = read(fds[0], out + n, sizeof(out) - 1 - n)) > 0;)
 		n += (size_t)r;
 	out[n] = '\0';
@@ -179,7 +180,7 @@ static void phase(const struct bench *b, const char *label, const char *dev, con
 		sscanf(stats, "fetched=%lu applied=%lu uploaded=%lu", &f, &a, &u);
 		snprintf(st, sizeof(st), "%lu/%lu/%lu", f, a, u);
 	}
-	printf("| %-22s | %7lu | %8lld | %7ld | %8ld | %10llu | %10llu | %10lld | %10lld | %5lu | %-17s |\n",
+	printf("| %-24s | %7lu | %8lld | %7ld | %8ld | %10llu | %10llu | %10lld | %10lld | %5lu | %-17s |\n",
 	       label, b->rows, (long long)wall, cpu, ru.ru_maxrss, proc_io_field(io, "wchar: "),
 	       proc_io_field(io, "write_bytes: "), (long long)after.bytes - (long long)before.bytes,
 	       (long long)db_size(b, dev) - (long long)app_before, after.files, st);
@@ -301,10 +302,10 @@ int main(int argc, char **argv)
 	snprintf(dbB, sizeof(dbB), "%s/B/app.db", b.work);
 	make_apps(&b);
 
-	printf("| %-22s | %7s | %8s | %7s | %8s | %10s | %10s | %10s | %10s | %5s | %-17s |\n", "phase",
+	printf("| %-24s | %7s | %8s | %7s | %8s | %10s | %10s | %10s | %10s | %5s | %-17s |\n", "phase",
 	       "rows", "wall ms", "cpu ms", "RSS KiB", "wchar B", "disk B", "shared +B", "app db +B",
 	       "files", "fetch/apply/upl");
-	printf("|%s|%s|%s|%s|%s|%s|%s|%s|%s|%s|%s|\n", "------------------------", "---------",
+	printf("|%s|%s|%s|%s|%s|%s|%s|%s|%s|%s|%s|\n", "--------------------------", "---------",
 	       "----------", "---------", "----------", "------------", "------------", "------------",
 	       "------------", "-------", "-------------------");
 	const char *initA[] = { "init", "--db", dbA, "--table", "notes", "--pk", "id", "--dir",

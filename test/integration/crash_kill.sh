@@ -232,7 +232,7 @@ io)
 		out=$(shim_sync FAILWRITE_AT="$k" 2>&1)
 		rc=$?
 		case $rc in
-		0) ok=$((ok + 1)) ;;
+		0) ok=$((ok + 1)); echo "$ctx: the run succeeded" ;;
 		1) errored=$((errored + 1)) ;;
 		*) fail "$ctx: exit $rc: $out" ;;
 		esac

@@ -10,9 +10,11 @@
  *   FAILWRITE_MODE=once   only that call fails (a transient error)
  *   FAILWRITE_MODE=kill   raise(SIGKILL) instead of making that call
  *   FAILWRITE_COUNT=FILE  at exit, write the number of calls seen into FILE
+ *   FAILWRITE_TRACE=1     print "failwrite: N CALL PATH" on stderr for each counted call
  *
  * Counted calls: write, pwrite, pwrite64, writev, pwritev, fsync, fdatasync on regular files
- * other than stdin/stdout/stderr (logs must not shift the numbering). Writes that glibc makes
+ * other than stdin/stdout/stderr (logs must not shift the numbering), and fsync/fdatasync on
+ * directories (what makes a new file name durable). Writes that glibc makes
  * internally (stdio's fwrite/fflush) do not go through these symbols and are not counted; the
  * fsync a careful writer calls after them is.
  */
@@ -34,6 +36,7 @@ enum { MODE_FAIL, MODE_ONCE, MODE_KILL };
 static unsigned long g_calls;
 static unsigned long g_at;
 static int g_mode;
+static int g_trace;
 
 static ssize_t (*real_write)(int, const void *, size_t);
 static ssize_t (*real_pwrite)(int, const void *, size_t, off_t);
@@ -56,6 +59,7 @@ __attribute__((constructor)) static void failwrite_init(void)
 	real_fsync = (int (*)(int))dlsym(RTLD_NEXT, "fsync");
 	real_fdatasync = (int (*)(int))dlsym(RTLD_NEXT, "fdatasync");
 	g_at = at ? strtoul(at, NULL, 10) : 0;
+	g_trace = getenv("FAILWRITE_TRACE") != NULL;
 	if (mode && !strcmp(mode, "kill"))
 		g_mode = MODE_KILL;
 	else if (mode && !strcmp(mode, "once"))
@@ -78,15 +82,33 @@ __attribute__((destructor)) static void failwrite_fini(void)
 	close(fd);
 }
 
+static void trace(unsigned long n, const char *call, int fd)
+{
+	char link[64], path[512], line[640];
+	ssize_t len;
+	int k;
+
+	snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
+	len = readlink(link, path, sizeof(path) - 1);
+	path[len > 0 ? len : 0] = '\0';
+	k = snprintf(line, sizeof(line), "failwrite: %lu %s %s\n", n, call, path);
+	if (k > 0)
+		real_write(2, line, (size_t)k < sizeof(line) ? (size_t)k : sizeof(line) - 1);
+}
+
 /* 1 when this call must fail (errno set), 0 to let it through. */
-static int intercept(int fd)
+static int intercept_call(int fd, const char *call)
 {
 	struct stat st;
 	unsigned long n;
 
-	if (fd <= 2 || fstat(fd, &st) != 0 || !S_ISREG(st.st_mode))
+	if (fd <= 2 || fstat(fd, &st) != 0)
+		return 0;
+	if (!S_ISREG(st.st_mode) && !(S_ISDIR(st.st_mode) && call[0] == 'f'))
 		return 0;
 	n = __atomic_add_fetch(&g_calls, 1, __ATOMIC_SEQ_CST);
+	if (g_trace)
+		trace(n, call, fd);
 	if (!g_at || n < g_at)
 		return 0;
 	if (g_mode == MODE_KILL) {
@@ -99,6 +121,8 @@ static int intercept(int fd)
 	errno = ENOSPC;
 	return 1;
 }
+
+#define intercept(fd) intercept_call((fd), __func__)
 
 ssize_t write(int fd, const void *buf, size_t n)
 {
