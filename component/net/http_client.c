@@ -12,6 +12,7 @@
 #define DS_LOG_LEVEL CONFIG_DS_LOG_LEVEL_NET
 #include "core/ds_core.h"
 #include "net/ds_http.h"
+#include "net/http_tls.h"
 
 #include <libwebsockets.h>
 #include <stdatomic.h>
@@ -47,6 +48,7 @@ struct xfer {
 
 struct ds_http_client {
 	struct lws_context *ctx;
+	void *tls_ctx; /* our SSL_CTX, freed after the lws context (http_tls.h) */
 	struct xfer *cur;
 	char *user_agent;
 	char **keep; /* lower-case names of custom headers to keep */
@@ -577,13 +579,22 @@ int ds_http_client_new(const struct ds_http_config *cfg, struct ds_http_client *
 		}
 		fclose(f);
 	}
+	rc = ds_http_tls_ctx_new(ca, &c->tls_ctx, c->err, sizeof(c->err));
+	if (rc) {
+		DS_LOG_ERR("%s", c->err);
+		goto fail;
+	}
+	rc = -ENOMEM;
 
 	lws_log_setup();
 	memset(&info, 0, sizeof(info));
 	info.port = CONTEXT_PORT_NO_LISTEN;
 	info.protocols = protocols;
 	info.options = LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
-	if (ca[0]) {
+	if (c->tls_ctx) {
+		/* Trust is set up in tls_ctx: the bundle alone, or the OS store. */
+		info.provided_client_ssl_ctx = c->tls_ctx;
+	} else if (ca[0]) {
 		/* A configured bundle is the whole trust: private CAs must not widen to the OS store. */
 		info.client_ssl_ca_filepath = ca;
 		info.options |= LWS_SERVER_OPTION_DISABLE_OS_CA_CERTS;
@@ -614,6 +625,8 @@ void ds_http_client_free(struct ds_http_client *c)
 		return;
 	if (c->ctx)
 		lws_context_destroy(c->ctx);
+	if (c->tls_ctx)
+		ds_http_tls_ctx_free(c->tls_ctx);
 	for (size_t i = 0; i < c->n_keep && c->keep; i++)
 		ds_free(c->keep[i]);
 	ds_free(c->keep);

@@ -823,6 +823,44 @@ static void test_tls_refused_with_os_store(void **state)
 	ds_http_client_free(c);
 }
 
+static void test_overlapping_clients_both_freed(void **state)
+{
+	struct ds_http_client *a = client_with(g_ca, 0, 0), *b = client_with(g_ca, 0, 0);
+	struct ds_http_response r;
+	DS_UNUSED(state);
+
+	/*
+	 * Two live clients (two worker threads, or a client next to the daemon's push context):
+	 * lws 4.1.6 leaked the older context's SSL_CTX in this case (http_tls.h). The leak check
+	 * of valgrind / LeakSanitizer is the assertion here.
+	 */
+	assert_int_equal(get(a, url(SRV_TLS, "localhost", "/hello"), &r), 0);
+	ds_http_response_free(&r);
+	assert_int_equal(get(b, url(SRV_TLS, "localhost", "/hello"), &r), 0);
+	ds_http_response_free(&r);
+	ds_http_client_free(a);
+	assert_int_equal(get(b, url(SRV_TLS, "localhost", "/hello"), &r), 0);
+	ds_http_response_free(&r);
+	ds_http_client_free(b);
+}
+
+static void test_unusable_ca_bundle(void **state)
+{
+	char path[700];
+	struct ds_http_config cfg = { .ca_bundle = path };
+	struct ds_http_client *c = (void *)1;
+	FILE *f;
+	DS_UNUSED(state);
+
+	snprintf(path, sizeof(path), "%s/garbage.pem", g_tmp);
+	f = fopen(path, "w");
+	assert_non_null(f);
+	fputs("not a certificate\n", f);
+	fclose(f);
+	assert_int_equal(ds_http_client_new(&cfg, &c), -EINVAL);
+	assert_null(c);
+}
+
 static void test_missing_ca_bundle(void **state)
 {
 	struct ds_http_config cfg = { .ca_bundle = "no-such-dir/ca.pem" };
@@ -860,6 +898,8 @@ int main(void)
 		cmocka_unit_test(test_tls_refused_cert_not_from_configured_ca),
 		cmocka_unit_test(test_tls_refused_wrong_hostname),
 		cmocka_unit_test(test_tls_refused_with_os_store),
+		cmocka_unit_test(test_overlapping_clients_both_freed),
+		cmocka_unit_test(test_unusable_ca_bundle),
 		cmocka_unit_test(test_missing_ca_bundle),
 	};
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
