@@ -73,8 +73,9 @@ struct ds_engine_ops {
 	/* Optional per-engine merge for DS_CONFLICT_MERGE: write the merged record into *out. */
 	int (*merge)(struct ds_engine *e, const struct ds_record *local, const struct ds_record *remote,
 		     struct ds_record *out);
-	/* Log every existing row as a pending change (first sync against an empty remote, or after
-	 * the remote was wiped and the user chose to re-upload). */
+	/* Log every existing row as a pending change (first sync of the collection, or after the
+	 * remote was wiped and the user chose to re-upload). Rows already pending keep their entry;
+	 * newly marked ones carry modified_ms 0 (age unknown: older than any remote version). */
 	int (*mark_all)(struct ds_engine *e);
 	void (*close)(struct ds_engine *e);
 };

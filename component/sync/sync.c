@@ -528,10 +528,11 @@ static int run_steps(struct run *run)
 	if (rc < 0)
 		return rc;
 
-	/* First sync: against an empty remote the device's existing rows are the data set, and in
-	 * export-only the device is always the source. */
-	if (!run->cursor[0] && dir != DS_DIR_IMPORT_ONLY &&
-	    (!run->info.latest[0] || dir == DS_DIR_EXPORT_ONLY)) {
+	/* First sync: the device's existing rows join the data set. Against a non-empty remote the
+	 * fetch below settles every id both sides have (equal rows are simply forgotten; the engine
+	 * gives marked rows change time 0, so newest-wins prefers the remote's copy) and the rows
+	 * only this device has are uploaded. Import-only never uploads, so it marks nothing. */
+	if (!run->cursor[0] && dir != DS_DIR_IMPORT_ONLY) {
 		rc = run->e->ops->mark_all(run->e);
 		if (rc < 0)
 			return run_fail(run, rc, "marking local records for upload failed");

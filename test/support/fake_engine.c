@@ -357,8 +357,14 @@ static int op_mark_all(struct ds_engine *e)
 	struct fake_engine *f = fe(e);
 	int rc = injected(f, DS_FAKE_ENGINE_MARK_ALL);
 
-	for (size_t i = 0; rc == 0 && i < f->cur.nrows; i++)
+	/* As ds_sync.h says: pending entries stay; new ones have an unknown age (time 0). */
+	for (size_t i = 0; rc == 0 && i < f->cur.nrows; i++) {
+		if (find_change(&f->cur, f->cur.rows[i].id))
+			continue;
 		rc = log_change(f, f->cur.rows[i].id);
+		if (rc == 0)
+			find_change(&f->cur, f->cur.rows[i].id)->modified_ms = 0;
+	}
 	return rc;
 }
 

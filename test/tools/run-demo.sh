@@ -76,14 +76,16 @@ start_device phone
 start_device tv
 sql phone "$schema
 INSERT INTO alarms VALUES (1, '06:30', 'Work', 1), (2, '08:00', 'Gym', 1), (3, '22:00', 'Bed', 0);"
-sql tv "$schema"
+sql tv "$schema
+INSERT INTO alarms VALUES (5, '14:00', 'Nap', 0);"
 
-say "1. the phone has 3 alarms; both devices register the table and sync"
+say "1. the phone has 3 alarms, the TV one of its own; both register the table and sync"
 register phone
 register tv
 sync_dev phone
 sync_dev tv
-say "   the TV now has $(sql tv 'SELECT count(*) FROM alarms') alarms"
+sync_dev phone
+say "   the phone now has $(sql phone 'SELECT count(*) FROM alarms') alarms, the TV $(sql tv 'SELECT count(*) FROM alarms')"
 
 say "2. offline: the phone renames alarm 1 and deletes alarm 2;"
 say "   the TV, a moment later, renames alarm 1 too, enables alarm 3 and adds alarm 4"
@@ -105,9 +107,10 @@ say "   phone:"; printf '%s\n' "$p" | sed 's/^/     /'
 say "   tv:";    printf '%s\n' "$t" | sed 's/^/     /'
 expected="1|06:30|'Work (TV)'|1
 3|22:00|'Bed'|1
-4|07:15|'Sunday run'|1"
+4|07:15|'Sunday run'|1
+5|14:00|'Nap'|0"
 if [ "$p" = "$t" ] && [ "$p" = "$expected" ]; then
-	say "converged: both devices hold the same 3 alarms; the delete stayed deleted and the newer rename won"
+	say "converged: both devices hold the same 4 alarms; the delete stayed deleted and the newer rename won"
 	exit 0
 fi
 say "NOT converged (expected:)"; printf '%s\n' "$expected" | sed 's/^/     /'

@@ -433,11 +433,17 @@ static int table_mark_all(struct ds_engine *e)
 
 	if (rc < 0)
 		return rc;
-	/* One counter for all: forget() compares per key, and changes() pages by (seq, key). */
+	/*
+	 * One counter for all: forget() compares per key, and changes() pages by (seq, key).
+	 * Rows already pending keep their entry (and its real change time). The others get change
+	 * time 0: nobody knows when they were last edited, so under newest-wins any remote version
+	 * of the same record is newer, and a device joining a remote does not overwrite the
+	 * remote's data with its own older copies; rows only this device has are uploaded.
+	 */
 	ds_table_buf_puts(&b, "SAVEPOINT ds_table_mark; UPDATE _datasync_seq SET n = n + 1;"
-			      " INSERT OR REPLACE INTO _datasync_log(tbl, pk, op, seq, ms) SELECT ?1, ");
+			      " INSERT OR IGNORE INTO _datasync_log(tbl, pk, op, seq, ms) SELECT ?1, ");
 	ds_table_key_expr(&b, &te->shape, "_ds_r.");
-	ds_table_buf_puts(&b, ", 'u', (SELECT n FROM _datasync_seq), " DS_TABLE_NOW_MS_SQL " FROM ");
+	ds_table_buf_puts(&b, ", 'u', (SELECT n FROM _datasync_seq), 0 FROM ");
 	ds_table_buf_ident(&b, te->shape.name);
 	ds_table_buf_puts(&b, " AS _ds_r");
 	sql = ds_table_buf_take(&b);
