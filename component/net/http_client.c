@@ -749,8 +749,12 @@ int ds_http_perform(struct ds_http_client *c, const struct ds_http_request *req,
 		x->wsi = w;
 	if (!w) {
 		/* The error callback may already have run inside the call. */
+		/*
+		 * 4.1.6 resolves names synchronously inside the call and, when that fails, returns
+		 * NULL without raising CLIENT_CONNECTION_ERROR: a silent NULL is a lookup failure.
+		 */
 		if (!x->err)
-			xfer_fail(x, -EIO, "cannot start a connection to %s: %s", url.host, tl_lws_last);
+			xfer_fail(x, -EHOSTUNREACH, "cannot resolve or reach %s", url.host);
 		xfer_finish(x);
 	}
 	while (!x->done) {

@@ -734,6 +734,18 @@ static void test_connection_refused(void **state)
 	ds_http_client_free(c);
 }
 
+static void test_unresolvable_host(void **state)
+{
+	struct ds_http_client *c = client_with(NULL, 0, 0);
+	struct ds_http_response r;
+	DS_UNUSED(state);
+
+	/* An empty label: the resolver refuses it without asking a name server. */
+	assert_int_equal(get(c, "http://no..such/", &r), -EHOSTUNREACH);
+	assert_non_null(strstr(ds_http_last_error(c), "no..such"));
+	ds_http_client_free(c);
+}
+
 static void test_ipv6_literal(void **state)
 {
 	struct ds_http_client *c;
@@ -893,6 +905,7 @@ int main(void)
 		cmocka_unit_test(test_stalled_server_times_out),
 		cmocka_unit_test(test_truncated_response_is_econnreset),
 		cmocka_unit_test(test_connection_refused),
+		cmocka_unit_test(test_unresolvable_host),
 		cmocka_unit_test(test_ipv6_literal),
 		cmocka_unit_test(test_tls_ok_with_configured_ca),
 		cmocka_unit_test(test_tls_refused_cert_not_from_configured_ca),
