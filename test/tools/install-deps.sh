@@ -1,7 +1,7 @@
 #!/bin/sh
 # Install what building and testing datasync needs on Debian, and nothing when it is all there.
 set -eu
-PKGS="build-essential pkg-config libmbedtls-dev libsqlite3-dev libcjson-dev libwebsockets-dev
+PKGS="build-essential pkg-config libmbedtls-dev libssl-dev libsqlite3-dev libcjson-dev libwebsockets-dev
 libcmocka-dev python3 python3-kconfiglib valgrind clang libclang-rt-14-dev openssl sqlite3
 procps"
 missing=""
