@@ -27,6 +27,28 @@ for b in host phone tv sim; do
 	fi
 done
 
+# A feature that is off adds no code: the host board with the table engine, the dir remote and
+# the HTTP client switched off must export none of their symbols, and the full host build must
+# (so that this check can fail).
+echo "== features off remove their code"
+O=build/ci-minimal
+make -s O=$O host_defconfig >/dev/null
+KCONFIG_CONFIG=$O/.config srctree=. /usr/bin/python3 -m setconfig DS_ENGINE_TABLE=n DS_REMOTE_DIR=n DS_HTTP=n >/dev/null
+if make -s -j"$JOBS" O=$O WERROR=1 programs >"$O.log" 2>&1; then
+	pat='^ds_(table|dir|remote_dir|http)_'
+	full=$(nm -D --defined-only build/ci-host/libdatasync.so.0 | awk '{print $3}' | grep -cE "$pat")
+	left=$(nm -D --defined-only $O/libdatasync.so.0 | awk '{print $3}' | grep -E "$pat" | head -n 5)
+	if [ "$full" -gt 0 ] && [ -z "$left" ]; then
+		echo "  PASS  features-off ($full symbols in the full build, none left;" \
+			"datasyncd $(stat -c %s build/ci-host/datasyncd) -> $(stat -c %s $O/datasyncd) bytes)"
+		TP=$((TP + 1))
+	else
+		echo "  full build symbols: $full; left in minimal build: $left"; step_fail "features-off"
+	fi
+else
+	cat "$O.log"; step_fail "build/minimal"
+fi
+
 run_suite() { # build-dir, extra make args
 	O=$1; shift
 	echo "== $O: build"
