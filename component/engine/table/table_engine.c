@@ -107,8 +107,11 @@ static int stmts_build(struct table_engine *te)
 	if (rc < 0)
 		return rc;
 
+	/* A row value, not "seq > ?2 OR (seq = ?2 AND pk > ?3)": SQLite turns the row value into a
+	 * range of the (tbl, seq, pk) index, while the OR form rescans every entry of the current
+	 * seq on each page, which made a first sync (mark_all: one seq for all rows) quadratic. */
 	ds_table_buf_puts(&b, "SELECT pk, seq, ms FROM _datasync_log WHERE tbl = ?1 AND"
-			      " (seq > ?2 OR (seq = ?2 AND pk > ?3)) ORDER BY seq, pk LIMIT ");
+			      " (seq, pk) > (?2, ?3) ORDER BY seq, pk LIMIT ");
 	ds_table_buf_printf(&b, "%d", CHANGES_PAGE);
 	rc = prep(te, &b, &te->st_page);
 	if (rc < 0)
