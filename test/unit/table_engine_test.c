@@ -18,136 +18,21 @@
 #include "core/ds_core.h"
 #include "crypto/ds_crypto.h"
 #include "sync/ds_sync.h"
+#include "test/support/table_fixture.h"
 
-static char g_dir[512];
-static int g_seq;
-
-/* ---- an app that knows nothing of datasync --------------------------------------------------- */
-
-static void app_exec(const char *db, const char *sql)
-{
-	sqlite3 *h;
-	char *err = NULL;
-
-	assert_int_equal(sqlite3_open(db, &h), SQLITE_OK);
-	if (sqlite3_exec(h, sql, NULL, NULL, &err) != SQLITE_OK)
-		fail_msg("app SQL failed: %s\n%s", err, sql);
-	sqlite3_close(h);
-}
-
-static long long app_int(const char *db, const char *sql)
-{
-	sqlite3 *h;
-	sqlite3_stmt *st;
-	long long v = -1;
-
-	assert_int_equal(sqlite3_open(db, &h), SQLITE_OK);
-	if (sqlite3_prepare_v2(h, sql, -1, &st, NULL) != SQLITE_OK)
-		fail_msg("app SQL failed: %s\n%s", sqlite3_errmsg(h), sql);
-	if (sqlite3_step(st) == SQLITE_ROW)
-		v = sqlite3_column_int64(st, 0);
-	sqlite3_finalize(st);
-	sqlite3_close(h);
-	return v;
-}
-
-static void new_db(char *path, size_t cap, const char *schema)
-{
-	snprintf(path, cap, "%s/app%d.db", g_dir, ++g_seq);
-	unlink(path);
-	app_exec(path, schema);
-}
-
-/* ---- the engine side ------------------------------------------------------------------------- */
-
-static struct ds_engine *engine(const char *db, const char *extra)
-{
-	char *json = ds_asprintf("{\"kind\":\"table\",\"db\":\"%s\",%s}", db, extra);
-	cJSON *cfg = cJSON_Parse(json);
-	struct ds_engine *e = NULL;
-
-	assert_non_null(cfg);
-	assert_int_equal(ds_engine_open(cfg, &e), 0);
-	assert_int_equal(e->ops->prepare(e), 0);
-	cJSON_Delete(cfg);
-	ds_free(json);
-	return e;
-}
-
-static int unregister(const char *db, const char *extra)
-{
-	char *json = ds_asprintf("{\"kind\":\"table\",\"db\":\"%s\",%s}", db, extra);
-	cJSON *cfg = cJSON_Parse(json);
-	int rc;
-
-	assert_non_null(cfg);
-	rc = ds_engine_unregister(cfg);
-	cJSON_Delete(cfg);
-	ds_free(json);
-	return rc;
-}
-
-#define MAXREC 16
-struct changes {
-	size_t n;
-	struct ds_record r[MAXREC];
-};
-
-static int collect(const struct ds_record *r, void *user_data)
-{
-	struct changes *c = user_data;
-	struct ds_record *d;
-
-	assert_true(c->n < MAXREC);
-	d = &c->r[c->n++];
-	*d = *r;
-	d->id = ds_strdup(r->id);
-	d->payload = r->payload ? ds_strdup(r->payload) : NULL;
-	return !d->id || (r->payload && !d->payload) ? -ENOMEM : 0;
-}
-
-static void changes_free(struct changes *c)
-{
-	size_t i;
-
-	for (i = 0; i < c->n; i++) {
-		ds_free(c->r[i].id);
-		ds_free(c->r[i].payload);
-	}
-	memset(c, 0, sizeof(*c));
-}
-
-static void changes_get(struct ds_engine *e, struct changes *c)
-{
-	memset(c, 0, sizeof(*c));
-	assert_int_equal(e->ops->changes(e, collect, c), 0);
-}
-
-/* The record of an id given as its JSON key text, e.g. "[1]". */
-static const struct ds_record *find(const struct changes *c, const char *key_json)
-{
-	char id[256];
-	size_t i;
-
-	assert_true(ds_base64url_encode(key_json, strlen(key_json), id, sizeof(id)) > 0);
-	for (i = 0; i < c->n; i++)
-		if (strcmp(c->r[i].id, id) == 0)
-			return &c->r[i];
-	return NULL;
-}
 
 /* Mark everything pending as uploaded. */
 static void forget_all(struct ds_engine *e)
 {
-	struct changes c;
+	struct tfx_changes c;
 	size_t i;
 
-	changes_get(e, &c);
+	tfx_changes_get(e, &c);
 	assert_int_equal(e->ops->begin(e), 0);
 	for (i = 0; i < c.n; i++)
 		assert_int_equal(e->ops->forget(e, c.r[i].id, c.r[i].change_seq), 0);
 	assert_int_equal(e->ops->commit(e), 0);
-	changes_free(&c);
+	tfx_changes_free(&c);
 }
 
 
@@ -230,19 +115,19 @@ static void types_round_trip_through_the_payload(void **state)
 	char src[600], dst[600], want[4096];
 	struct ds_engine *es[2], *ed[2];
 	const char *tables[2] = { "\"table\":\"v\"", "\"table\":\"t\"" };
-	struct changes c;
+	struct tfx_changes c;
 	size_t i, k;
 
 	(void)state;
-	new_db(src, sizeof(src), schema);
-	new_db(dst, sizeof(dst), schema);
+	tfx_new_db(src, sizeof(src), schema);
+	tfx_new_db(dst, sizeof(dst), schema);
 	for (k = 0; k < 2; k++) {
-		es[k] = engine(src, tables[k]);
-		ed[k] = engine(dst, tables[k]);
+		es[k] = tfx_engine(src, tables[k]);
+		ed[k] = tfx_engine(dst, tables[k]);
 	}
-	app_exec(src, rows);
+	tfx_app_exec(src, rows);
 	for (k = 0; k < 2; k++) {
-		changes_get(es[k], &c);
+		tfx_changes_get(es[k], &c);
 		assert_int_equal(c.n, 2);
 		assert_int_equal(ed[k]->ops->begin(ed[k]), 0);
 		for (i = 0; i < c.n; i++)
@@ -250,20 +135,20 @@ static void types_round_trip_through_the_payload(void **state)
 		assert_int_equal(ed[k]->ops->commit(ed[k]), 0);
 		if (k == 0) {
 			/* the encoding itself: reals keep a point, blobs and infinities are tagged */
-			const struct ds_record *r = find(&c, "[1]");
+			const struct ds_record *r = tfx_find(&c, "[1]");
 
 			assert_non_null(strstr(r->payload, "\"b\":3.0,"));
 			assert_non_null(strstr(r->payload, "\"e\":{\"$blob\":\"AP8AAQ==\"}"));
 			assert_non_null(strstr(r->payload, "\"g\":-9223372036854775808,"));
-			r = find(&c, "[2]");
+			r = tfx_find(&c, "[2]");
 			assert_non_null(strstr(r->payload, "\"f\":{\"$real\":\"inf\"},"));
 			assert_non_null(strstr(r->payload, "\"g\":{\"$real\":\"-inf\"},"));
 			assert_non_null(strstr(r->payload, "\"b\":0.30000000000000004,"));
 		}
-		changes_free(&c);
+		tfx_changes_free(&c);
 		snprintf(want, sizeof(want), "%s", app_text(src, probes[k]));
 		assert_string_equal(app_text(dst, probes[k]), want);
-		assert_int_equal(app_int(dst, "SELECT count(*) FROM _datasync_log"), 0);
+		assert_int_equal(tfx_app_int(dst, "SELECT count(*) FROM _datasync_log"), 0);
 		es[k]->ops->close(es[k]);
 		ed[k]->ops->close(ed[k]);
 	}
@@ -273,15 +158,15 @@ static void record_ids_are_url_safe_and_lead_back_to_the_row(void **state)
 {
 	char db[600];
 	struct ds_engine *e;
-	struct changes c;
+	struct tfx_changes c;
 	struct ds_record r;
 	size_t i;
 
 	(void)state;
-	new_db(db, sizeof(db), "CREATE TABLE m(a TEXT, b INTEGER, x, PRIMARY KEY(a, b));");
-	e = engine(db, "\"table\":\"m\"");
-	app_exec(db, "INSERT INTO m VALUES('\xe2\x82\xac/?+=&', 1, 'one'), ('\xe2\x82\xac/?+=&', 2, 'two')");
-	changes_get(e, &c);
+	tfx_new_db(db, sizeof(db), "CREATE TABLE m(a TEXT, b INTEGER, x, PRIMARY KEY(a, b));");
+	e = tfx_engine(db, "\"table\":\"m\"");
+	tfx_app_exec(db, "INSERT INTO m VALUES('\xe2\x82\xac/?+=&', 1, 'one'), ('\xe2\x82\xac/?+=&', 2, 'two')");
+	tfx_changes_get(e, &c);
 	assert_int_equal(c.n, 2);
 	assert_string_not_equal(c.r[0].id, c.r[1].id);
 	for (i = 0; i < c.n; i++) {
@@ -294,15 +179,15 @@ static void record_ids_are_url_safe_and_lead_back_to_the_row(void **state)
 		ds_free(r.id);
 		ds_free(r.payload);
 	}
-	assert_non_null(find(&c, "[\"\xe2\x82\xac/?+=&\",2]"));
+	assert_non_null(tfx_find(&c, "[\"\xe2\x82\xac/?+=&\",2]"));
 	/* a remote tombstone finds its row through the id alone */
 	assert_int_equal(apply1(e, "[\"\xe2\x82\xac/?+=&\",1]", NULL), 0);
 	assert_string_equal(app_text(db, "SELECT x FROM m"), "two");
 	/* ids that are not canonical, or not ours, name no row */
 	assert_int_equal(e->ops->get(e, "WzFd", &r), -ENOENT);          /* [1]: one value of two */
 	assert_int_equal(e->ops->get(e, "not base64!", &r), -ENOENT);
-	assert_int_equal(e->ops->get(e, find(&c, "[\"\xe2\x82\xac/?+=&\",1]")->id, &r), -ENOENT);
-	changes_free(&c);
+	assert_int_equal(e->ops->get(e, tfx_find(&c, "[\"\xe2\x82\xac/?+=&\",1]")->id, &r), -ENOENT);
+	tfx_changes_free(&c);
 	e->ops->close(e);
 }
 
@@ -312,29 +197,29 @@ static void forget_drops_a_change_only_up_to_its_counter(void **state)
 {
 	char db[600];
 	struct ds_engine *e;
-	struct changes c, later;
+	struct tfx_changes c, later;
 
 	(void)state;
-	new_db(db, sizeof(db), "CREATE TABLE t(id INTEGER PRIMARY KEY, v TEXT);");
-	e = engine(db, "\"table\":\"t\"");
-	app_exec(db, "INSERT INTO t VALUES(1, 'a')");
-	changes_get(e, &c); /* "uploaded" */
-	app_exec(db, "UPDATE t SET v = 'b'"); /* edited while the upload ran */
+	tfx_new_db(db, sizeof(db), "CREATE TABLE t(id INTEGER PRIMARY KEY, v TEXT);");
+	e = tfx_engine(db, "\"table\":\"t\"");
+	tfx_app_exec(db, "INSERT INTO t VALUES(1, 'a')");
+	tfx_changes_get(e, &c); /* "uploaded" */
+	tfx_app_exec(db, "UPDATE t SET v = 'b'"); /* edited while the upload ran */
 	assert_int_equal(e->ops->begin(e), 0);
 	assert_int_equal(e->ops->forget(e, c.r[0].id, c.r[0].change_seq), 0);
 	assert_int_equal(e->ops->commit(e), 0);
-	changes_get(e, &later);
+	tfx_changes_get(e, &later);
 	assert_int_equal(later.n, 1);
 	assert_true(later.r[0].change_seq > c.r[0].change_seq);
 	assert_string_equal(later.r[0].payload, "{\"id\":1,\"v\":\"b\"}");
 	assert_int_equal(e->ops->forget(e, later.r[0].id, later.r[0].change_seq), 0);
-	changes_free(&later);
-	changes_get(e, &later);
+	tfx_changes_free(&later);
+	tfx_changes_get(e, &later);
 	assert_int_equal(later.n, 0);
 	/* forgetting what is not pending, or an id that is not ours, is harmless */
 	assert_int_equal(e->ops->forget(e, c.r[0].id, c.r[0].change_seq), 0);
 	assert_int_equal(e->ops->forget(e, "garbage", 99), 0);
-	changes_free(&c);
+	tfx_changes_free(&c);
 	e->ops->close(e);
 }
 
@@ -345,22 +230,22 @@ static void apply_is_idempotent_and_keeps_unsent_columns(void **state)
 	const char *p = "{\"id\":5,\"v\":\"x\",\"w\":2}";
 
 	(void)state;
-	new_db(db, sizeof(db), "CREATE TABLE t(id INTEGER PRIMARY KEY, v TEXT, w INTEGER, z TEXT DEFAULT 'd');");
-	e = engine(db, "\"table\":\"t\"");
+	tfx_new_db(db, sizeof(db), "CREATE TABLE t(id INTEGER PRIMARY KEY, v TEXT, w INTEGER, z TEXT DEFAULT 'd');");
+	e = tfx_engine(db, "\"table\":\"t\"");
 	assert_int_equal(apply1(e, "[5]", p), 0);
 	assert_int_equal(apply1(e, "[5]", p), 0);
 	assert_string_equal(app_text(db, "SELECT id||v||w||z FROM t"), "5x2d");
-	app_exec(db, "UPDATE t SET z = 'local'");
+	tfx_app_exec(db, "UPDATE t SET z = 'local'");
 	forget_all(e);
 	assert_int_equal(apply1(e, "[5]", "{\"id\":5,\"v\":\"y\"}"), 0); /* no w, no z: kept */
 	assert_string_equal(app_text(db, "SELECT id||v||w||z FROM t"), "5y2local");
 	assert_int_equal(apply1(e, "[5]", NULL), 0);
 	assert_int_equal(apply1(e, "[5]", NULL), 0);
-	assert_int_equal(app_int(db, "SELECT count(*) FROM t"), 0);
+	assert_int_equal(tfx_app_int(db, "SELECT count(*) FROM t"), 0);
 	/* a key holding NULL (allowed in a non-INTEGER PRIMARY KEY) still upserts one row */
-	app_exec(db, "CREATE TABLE n(k TEXT PRIMARY KEY, v)");
+	tfx_app_exec(db, "CREATE TABLE n(k TEXT PRIMARY KEY, v)");
 	e->ops->close(e);
-	e = engine(db, "\"table\":\"n\"");
+	e = tfx_engine(db, "\"table\":\"n\"");
 	assert_int_equal(apply1(e, "[null]", "{\"k\":null,\"v\":1}"), 0);
 	assert_int_equal(apply1(e, "[null]", "{\"k\":null,\"v\":2}"), 0);
 	assert_string_equal(app_text(db, "SELECT quote(k)||v FROM n"), "NULL2");
@@ -374,16 +259,16 @@ static void rollback_undoes_applied_records(void **state)
 	struct ds_record r = { 0 };
 
 	(void)state;
-	new_db(db, sizeof(db), "CREATE TABLE t(id INTEGER PRIMARY KEY, v TEXT);");
-	e = engine(db, "\"table\":\"t\"");
+	tfx_new_db(db, sizeof(db), "CREATE TABLE t(id INTEGER PRIMARY KEY, v TEXT);");
+	e = tfx_engine(db, "\"table\":\"t\"");
 	ds_base64url_encode("[1]", 3, id, sizeof(id));
 	r.id = id;
 	r.payload = "{\"id\":1,\"v\":\"x\"}";
 	assert_int_equal(e->ops->begin(e), 0);
 	assert_int_equal(e->ops->apply(e, &r), 0);
 	assert_int_equal(e->ops->rollback(e), 0);
-	assert_int_equal(app_int(db, "SELECT count(*) FROM t"), 0);
-	assert_int_equal(app_int(db, "SELECT applying FROM _datasync_state"), 0);
+	assert_int_equal(tfx_app_int(db, "SELECT count(*) FROM t"), 0);
+	assert_int_equal(tfx_app_int(db, "SELECT applying FROM _datasync_state"), 0);
 	e->ops->close(e);
 }
 
@@ -412,10 +297,10 @@ static void mark_all_logs_every_row(void **state)
 	struct counter cnt = { 0 };
 
 	(void)state;
-	new_db(db, sizeof(db), "CREATE TABLE t(id INTEGER PRIMARY KEY, v TEXT);"
+	tfx_new_db(db, sizeof(db), "CREATE TABLE t(id INTEGER PRIMARY KEY, v TEXT);"
 			       "WITH RECURSIVE s(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM s WHERE i < 150)"
 			       " INSERT INTO t SELECT i, 'v' || i FROM s;");
-	e = engine(db, "\"table\":\"t\"");
+	e = tfx_engine(db, "\"table\":\"t\"");
 	cnt.e = e;
 	assert_int_equal(e->ops->changes(e, count_cb, &cnt), 0);
 	assert_int_equal(cnt.n, 0); /* rows from before the registration are not changes */
@@ -436,16 +321,16 @@ static void a_column_subset_syncs_the_key_and_those_columns(void **state)
 {
 	char db[600];
 	struct ds_engine *e;
-	struct changes c;
+	struct tfx_changes c;
 
 	(void)state;
-	new_db(db, sizeof(db), "CREATE TABLE t(id INTEGER PRIMARY KEY, a TEXT, secret TEXT, b INT);");
-	e = engine(db, "\"table\":\"t\",\"columns\":[\"B\",\"a\"]");
-	app_exec(db, "INSERT INTO t VALUES(1, 'x', 'do not send', 2)");
-	changes_get(e, &c);
+	tfx_new_db(db, sizeof(db), "CREATE TABLE t(id INTEGER PRIMARY KEY, a TEXT, secret TEXT, b INT);");
+	e = tfx_engine(db, "\"table\":\"t\",\"columns\":[\"B\",\"a\"]");
+	tfx_app_exec(db, "INSERT INTO t VALUES(1, 'x', 'do not send', 2)");
+	tfx_changes_get(e, &c);
 	assert_int_equal(c.n, 1);
 	assert_string_equal(c.r[0].payload, "{\"id\":1,\"b\":2,\"a\":\"x\"}");
-	changes_free(&c);
+	tfx_changes_free(&c);
 	/* a remote value for a column outside the subset is not written */
 	assert_int_equal(apply1(e, "[1]", "{\"id\":1,\"a\":\"y\",\"secret\":\"remote\"}"), 0);
 	assert_string_equal(app_text(db, "SELECT a||secret FROM t"), "ydo not send");
@@ -456,29 +341,29 @@ static void a_new_column_is_synced_unless_a_subset_is_registered(void **state)
 {
 	char db[600];
 	struct ds_engine *all, *sub;
-	struct changes c;
+	struct tfx_changes c;
 
 	(void)state;
-	new_db(db, sizeof(db), "CREATE TABLE t(id INTEGER PRIMARY KEY, a TEXT);");
-	all = engine(db, "\"table\":\"t\"");
-	app_exec(db, "ALTER TABLE t ADD COLUMN color TEXT DEFAULT 'red';"
+	tfx_new_db(db, sizeof(db), "CREATE TABLE t(id INTEGER PRIMARY KEY, a TEXT);");
+	all = tfx_engine(db, "\"table\":\"t\"");
+	tfx_app_exec(db, "ALTER TABLE t ADD COLUMN color TEXT DEFAULT 'red';"
 		     "INSERT INTO t(id, a) VALUES(1, 'x')");
 	assert_int_equal(all->ops->prepare(all), 0);
-	changes_get(all, &c);
+	tfx_changes_get(all, &c);
 	assert_int_equal(c.n, 1);
 	assert_string_equal(c.r[0].payload, "{\"id\":1,\"a\":\"x\",\"color\":\"red\"}");
-	changes_free(&c);
+	tfx_changes_free(&c);
 	assert_string_equal(app_text(db, "SELECT cols FROM _datasync_tables"), "[\"id\",\"a\",\"color\"]");
 	assert_int_equal(apply1(all, "[2]", "{\"id\":2,\"a\":\"y\",\"color\":\"blue\"}"), 0);
 	assert_string_equal(app_text(db, "SELECT color FROM t WHERE id = 2"), "blue");
 	all->ops->close(all);
 
-	sub = engine(db, "\"table\":\"t\",\"columns\":[\"a\"]");
-	app_exec(db, "ALTER TABLE t ADD COLUMN size INTEGER; UPDATE t SET a = 'z' WHERE id = 1");
+	sub = tfx_engine(db, "\"table\":\"t\",\"columns\":[\"a\"]");
+	tfx_app_exec(db, "ALTER TABLE t ADD COLUMN size INTEGER; UPDATE t SET a = 'z' WHERE id = 1");
 	assert_int_equal(sub->ops->prepare(sub), 0);
-	changes_get(sub, &c);
-	assert_string_equal(find(&c, "[1]")->payload, "{\"id\":1,\"a\":\"z\"}");
-	changes_free(&c);
+	tfx_changes_get(sub, &c);
+	assert_string_equal(tfx_find(&c, "[1]")->payload, "{\"id\":1,\"a\":\"z\"}");
+	tfx_changes_free(&c);
 	sub->ops->close(sub);
 }
 
@@ -486,24 +371,24 @@ static void a_dropped_table_or_column_pauses_with_a_clear_error(void **state)
 {
 	char db[600];
 	struct ds_engine *e, *s;
-	struct changes c = { 0 };
+	struct tfx_changes c = { 0 };
 
 	(void)state;
 	/* one registration per table: the subset one on a copy of the schema */
-	new_db(db, sizeof(db), "CREATE TABLE t(id INTEGER PRIMARY KEY, a TEXT, b TEXT);"
+	tfx_new_db(db, sizeof(db), "CREATE TABLE t(id INTEGER PRIMARY KEY, a TEXT, b TEXT);"
 			       "CREATE TABLE u(id INTEGER PRIMARY KEY, a TEXT, b TEXT);");
-	e = engine(db, "\"table\":\"t\"");
-	s = engine(db, "\"table\":\"u\",\"columns\":[\"b\"]");
-	app_exec(db, "ALTER TABLE t DROP COLUMN b; ALTER TABLE u DROP COLUMN b");
+	e = tfx_engine(db, "\"table\":\"t\"");
+	s = tfx_engine(db, "\"table\":\"u\",\"columns\":[\"b\"]");
+	tfx_app_exec(db, "ALTER TABLE t DROP COLUMN b; ALTER TABLE u DROP COLUMN b");
 	assert_int_equal(s->ops->prepare(s), -EILSEQ);
-	assert_int_equal(s->ops->changes(s, collect, &c), -EILSEQ);
+	assert_int_equal(s->ops->changes(s, tfx_collect, &c), -EILSEQ);
 	assert_int_equal(e->ops->prepare(e), 0); /* all columns: b simply left */
-	app_exec(db, "DROP TABLE t");
+	tfx_app_exec(db, "DROP TABLE t");
 	assert_int_equal(e->ops->prepare(e), -ENOENT);
-	assert_int_equal(e->ops->changes(e, collect, &c), -ENOENT);
+	assert_int_equal(e->ops->changes(e, tfx_collect, &c), -ENOENT);
 	assert_int_equal(c.n, 0);
 	/* the table renamed by the app is gone too, under its registered name */
-	app_exec(db, "CREATE TABLE t(id INTEGER PRIMARY KEY); ALTER TABLE t RENAME TO t2");
+	tfx_app_exec(db, "CREATE TABLE t(id INTEGER PRIMARY KEY); ALTER TABLE t RENAME TO t2");
 	assert_int_equal(e->ops->prepare(e), -ENOENT);
 	e->ops->close(e);
 	s->ops->close(s);
@@ -519,10 +404,10 @@ static void the_key_must_be_unique(void **state)
 {
 	char db[600];
 	struct ds_engine *e;
-	struct changes c;
+	struct tfx_changes c;
 
 	(void)state;
-	new_db(db, sizeof(db), "CREATE TABLE nopk(name TEXT UNIQUE, v);"
+	tfx_new_db(db, sizeof(db), "CREATE TABLE nopk(name TEXT UNIQUE, v);"
 			       "CREATE TABLE v(x); CREATE VIEW w AS SELECT * FROM v;"
 			       "INSERT INTO nopk VALUES('a', 1);");
 	assert_int_equal(engine_try(db, "\"table\":\"nopk\"", &e), 0);
@@ -538,25 +423,25 @@ static void the_key_must_be_unique(void **state)
 	assert_int_equal(e->ops->prepare(e), -EINVAL);
 	e->ops->close(e);
 
-	e = engine(db, "\"table\":\"NOPK\",\"pk\":[\"Name\"]");
-	app_exec(db, "UPDATE nopk SET v = 2");
-	changes_get(e, &c);
+	e = tfx_engine(db, "\"table\":\"NOPK\",\"pk\":[\"Name\"]");
+	tfx_app_exec(db, "UPDATE nopk SET v = 2");
+	tfx_changes_get(e, &c);
 	assert_int_equal(c.n, 1);
 	assert_string_equal(c.r[0].payload, "{\"name\":\"a\",\"v\":2}");
-	assert_non_null(find(&c, "[\"a\"]"));
-	changes_free(&c);
+	assert_non_null(tfx_find(&c, "[\"a\"]"));
+	tfx_changes_free(&c);
 	e->ops->close(e);
 
 	/* another key for the same table: a new registration */
-	assert_int_equal(unregister(db, "\"table\":\"nopk\""), 0);
-	e = engine(db, "\"table\":\"nopk\",\"pk\":[\"rowid\"]");
-	app_exec(db, "INSERT INTO nopk(rowid, name, v) VALUES(9, 'b', 3)");
-	changes_get(e, &c);
+	assert_int_equal(tfx_unregister(db, "\"table\":\"nopk\""), 0);
+	e = tfx_engine(db, "\"table\":\"nopk\",\"pk\":[\"rowid\"]");
+	tfx_app_exec(db, "INSERT INTO nopk(rowid, name, v) VALUES(9, 'b', 3)");
+	tfx_changes_get(e, &c);
 	assert_int_equal(c.n, 1);
 	assert_string_equal(c.r[0].payload, "{\"rowid\":9,\"name\":\"b\",\"v\":3}");
-	changes_free(&c);
+	tfx_changes_free(&c);
 	assert_int_equal(apply1(e, "[10]", "{\"rowid\":10,\"name\":\"c\",\"v\":4}"), 0);
-	assert_int_equal(app_int(db, "SELECT rowid FROM nopk WHERE name = 'c'"), 10);
+	assert_int_equal(tfx_app_int(db, "SELECT rowid FROM nopk WHERE name = 'c'"), 10);
 	e->ops->close(e);
 }
 
@@ -568,8 +453,8 @@ static void remote_records_with_unknown_columns_apply_the_known_ones(void **stat
 	struct ds_engine *e;
 
 	(void)state;
-	new_db(db, sizeof(db), "CREATE TABLE t(id INTEGER PRIMARY KEY, a TEXT);");
-	e = engine(db, "\"table\":\"t\"");
+	tfx_new_db(db, sizeof(db), "CREATE TABLE t(id INTEGER PRIMARY KEY, a TEXT);");
+	e = tfx_engine(db, "\"table\":\"t\"");
 	assert_int_equal(apply1(e, "[1]", "{\"id\":1,\"a\":\"x\",\"future\":5}"), 0);
 	assert_int_equal(apply1(e, "[2]", "{\"id\":2,\"a\":\"y\",\"future\":6}"), 0);
 	assert_string_equal(app_text(db, "SELECT a FROM t ORDER BY id"), "x|y");
@@ -597,9 +482,9 @@ static void malformed_records_are_refused_and_change_nothing(void **state)
 	size_t i;
 
 	(void)state;
-	new_db(db, sizeof(db), "CREATE TABLE t(id INTEGER PRIMARY KEY, a);");
-	e = engine(db, "\"table\":\"t\"");
-	app_exec(db, "INSERT INTO t VALUES(1, 'kept')");
+	tfx_new_db(db, sizeof(db), "CREATE TABLE t(id INTEGER PRIMARY KEY, a);");
+	e = tfx_engine(db, "\"table\":\"t\"");
+	tfx_app_exec(db, "INSERT INTO t VALUES(1, 'kept')");
 	forget_all(e);
 	for (i = 0; i < DS_ARRAY_SIZE(bad); i++) {
 		if (apply1(e, bad[i].key, bad[i].payload) != -EBADMSG)
@@ -609,7 +494,7 @@ static void malformed_records_are_refused_and_change_nothing(void **state)
 	r.payload = "{}";
 	assert_int_equal(e->ops->apply(e, &r), -EBADMSG);
 	assert_string_equal(app_text(db, "SELECT id||a FROM t"), "1kept");
-	assert_int_equal(app_int(db, "SELECT count(*) FROM _datasync_log"), 0);
+	assert_int_equal(tfx_app_int(db, "SELECT count(*) FROM _datasync_log"), 0);
 	/* nested JSON from another writer is kept as its text, not dropped */
 	assert_int_equal(apply1(e, "[1]", "{\"id\":1,\"a\":{\"x\":[1,2]}}"), 0);
 	assert_string_equal(app_text(db, "SELECT typeof(a)||a FROM t"), "text{\"x\":[1,2]}");
@@ -640,7 +525,7 @@ static void the_factory_picks_engines_by_kind(void **state)
 		assert_int_equal(ds_engine_unregister(cfg), want[i]);
 		cJSON_Delete(cfg);
 	}
-	assert_int_equal(unregister("no-such-dir/none.db", "\"table\":\"t\""), 0);
+	assert_int_equal(tfx_unregister("no-such-dir/none.db", "\"table\":\"t\""), 0);
 }
 
 /* Every allocation of a whole round (open, prepare, changes, get, apply, forget) fails in turn:
@@ -648,7 +533,7 @@ static void the_factory_picks_engines_by_kind(void **state)
 static int torture_round(const cJSON *cfg)
 {
 	struct ds_engine *e = NULL;
-	struct changes c = { 0 };
+	struct tfx_changes c = { 0 };
 	struct ds_record r = { 0 };
 	size_t i;
 	int rc;
@@ -658,7 +543,7 @@ static int torture_round(const cJSON *cfg)
 		return rc;
 	rc = e->ops->prepare(e);
 	if (rc == 0)
-		rc = e->ops->changes(e, collect, &c);
+		rc = e->ops->changes(e, tfx_collect, &c);
 	for (i = 0; rc == 0 && i < c.n; i++) {
 		rc = e->ops->get(e, c.r[i].id, &r);
 		ds_free(r.id);
@@ -668,7 +553,7 @@ static int torture_round(const cJSON *cfg)
 		if (rc == 0)
 			rc = e->ops->forget(e, c.r[i].id, 0);
 	}
-	changes_free(&c);
+	tfx_changes_free(&c);
 	e->ops->close(e);
 	return rc;
 }
@@ -680,12 +565,12 @@ static void every_allocation_failure_is_reported(void **state)
 	cJSON *cfg;
 
 	(void)state;
-	new_db(db, sizeof(db), "CREATE TABLE t(id INTEGER PRIMARY KEY, a TEXT, b BLOB, c REAL, d);");
+	tfx_new_db(db, sizeof(db), "CREATE TABLE t(id INTEGER PRIMARY KEY, a TEXT, b BLOB, c REAL, d);");
 	snprintf(json, sizeof(json), "{\"kind\":\"table\",\"db\":\"%s\",\"table\":\"t\"}", db);
 	cfg = cJSON_Parse(json);
 	assert_non_null(cfg);
 	assert_int_equal(torture_round(cfg), 0);
-	app_exec(db, "INSERT INTO t VALUES(1, 'x', x'0001', 1.5, NULL), (2, 'y', x'', 2.0, 7)");
+	tfx_app_exec(db, "INSERT INTO t VALUES(1, 'x', x'0001', 1.5, NULL), (2, 'y', x'', 2.0, 7)");
 	ds_alloc_fail_after(0);
 	assert_int_equal(torture_round(cfg), 0);
 	total = ds_alloc_fail_after(0);
@@ -704,20 +589,6 @@ static void every_allocation_failure_is_reported(void **state)
 			    "1x00011.5NULL|2y2.07");
 }
 
-static int setup(void **state)
-{
-	const char *t = getenv("DS_TEST_TMP");
-
-	(void)state;
-	if (t && *t) {
-		snprintf(g_dir, sizeof(g_dir), "%s", t);
-	} else {
-		snprintf(g_dir, sizeof(g_dir), "%s/ds-table-XXXXXX", P_tmpdir);
-		if (!mkdtemp(g_dir))
-			return -1;
-	}
-	return 0;
-}
 
 int main(void)
 {
@@ -738,5 +609,5 @@ int main(void)
 		cmocka_unit_test(every_allocation_failure_is_reported),
 	};
 
-	return cmocka_run_group_tests(tests, setup, NULL);
+	return cmocka_run_group_tests(tests, tfx_setup, NULL);
 }

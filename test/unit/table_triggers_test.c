@@ -19,136 +19,21 @@
 #include "core/ds_core.h"
 #include "crypto/ds_crypto.h"
 #include "sync/ds_sync.h"
+#include "test/support/table_fixture.h"
 
-static char g_dir[512];
-static int g_seq;
-
-/* ---- an app that knows nothing of datasync --------------------------------------------------- */
-
-static void app_exec(const char *db, const char *sql)
-{
-	sqlite3 *h;
-	char *err = NULL;
-
-	assert_int_equal(sqlite3_open(db, &h), SQLITE_OK);
-	if (sqlite3_exec(h, sql, NULL, NULL, &err) != SQLITE_OK)
-		fail_msg("app SQL failed: %s\n%s", err, sql);
-	sqlite3_close(h);
-}
-
-static long long app_int(const char *db, const char *sql)
-{
-	sqlite3 *h;
-	sqlite3_stmt *st;
-	long long v = -1;
-
-	assert_int_equal(sqlite3_open(db, &h), SQLITE_OK);
-	if (sqlite3_prepare_v2(h, sql, -1, &st, NULL) != SQLITE_OK)
-		fail_msg("app SQL failed: %s\n%s", sqlite3_errmsg(h), sql);
-	if (sqlite3_step(st) == SQLITE_ROW)
-		v = sqlite3_column_int64(st, 0);
-	sqlite3_finalize(st);
-	sqlite3_close(h);
-	return v;
-}
-
-static void new_db(char *path, size_t cap, const char *schema)
-{
-	snprintf(path, cap, "%s/app%d.db", g_dir, ++g_seq);
-	unlink(path);
-	app_exec(path, schema);
-}
-
-/* ---- the engine side ------------------------------------------------------------------------- */
-
-static struct ds_engine *engine(const char *db, const char *extra)
-{
-	char *json = ds_asprintf("{\"kind\":\"table\",\"db\":\"%s\",%s}", db, extra);
-	cJSON *cfg = cJSON_Parse(json);
-	struct ds_engine *e = NULL;
-
-	assert_non_null(cfg);
-	assert_int_equal(ds_engine_open(cfg, &e), 0);
-	assert_int_equal(e->ops->prepare(e), 0);
-	cJSON_Delete(cfg);
-	ds_free(json);
-	return e;
-}
-
-static int unregister(const char *db, const char *extra)
-{
-	char *json = ds_asprintf("{\"kind\":\"table\",\"db\":\"%s\",%s}", db, extra);
-	cJSON *cfg = cJSON_Parse(json);
-	int rc;
-
-	assert_non_null(cfg);
-	rc = ds_engine_unregister(cfg);
-	cJSON_Delete(cfg);
-	ds_free(json);
-	return rc;
-}
-
-#define MAXREC 16
-struct changes {
-	size_t n;
-	struct ds_record r[MAXREC];
-};
-
-static int collect(const struct ds_record *r, void *user_data)
-{
-	struct changes *c = user_data;
-	struct ds_record *d;
-
-	assert_true(c->n < MAXREC);
-	d = &c->r[c->n++];
-	*d = *r;
-	d->id = ds_strdup(r->id);
-	d->payload = r->payload ? ds_strdup(r->payload) : NULL;
-	return 0;
-}
-
-static void changes_free(struct changes *c)
-{
-	size_t i;
-
-	for (i = 0; i < c->n; i++) {
-		ds_free(c->r[i].id);
-		ds_free(c->r[i].payload);
-	}
-	memset(c, 0, sizeof(*c));
-}
-
-static void changes_get(struct ds_engine *e, struct changes *c)
-{
-	memset(c, 0, sizeof(*c));
-	assert_int_equal(e->ops->changes(e, collect, c), 0);
-}
-
-/* The record of an id given as its JSON key text, e.g. "[1]". */
-static const struct ds_record *find(const struct changes *c, const char *key_json)
-{
-	char id[256];
-	size_t i;
-
-	assert_true(ds_base64url_encode(key_json, strlen(key_json), id, sizeof(id)) > 0);
-	for (i = 0; i < c->n; i++)
-		if (strcmp(c->r[i].id, id) == 0)
-			return &c->r[i];
-	return NULL;
-}
 
 /* Mark everything pending as uploaded. */
 static void forget_all(struct ds_engine *e)
 {
-	struct changes c;
+	struct tfx_changes c;
 	size_t i;
 
-	changes_get(e, &c);
+	tfx_changes_get(e, &c);
 	assert_int_equal(e->ops->begin(e), 0);
 	for (i = 0; i < c.n; i++)
 		assert_int_equal(e->ops->forget(e, c.r[i].id, c.r[i].change_seq), 0);
 	assert_int_equal(e->ops->commit(e), 0);
-	changes_free(&c);
+	tfx_changes_free(&c);
 }
 
 static const char ITEMS[] = "CREATE TABLE items(id INTEGER PRIMARY KEY, name TEXT UNIQUE, qty REAL);";
@@ -159,31 +44,31 @@ static void inserts_updates_deletes_are_logged(void **state)
 {
 	char db[600];
 	struct ds_engine *e;
-	struct changes c;
+	struct tfx_changes c;
 	const struct ds_record *r;
 
 	(void)state;
-	new_db(db, sizeof(db), ITEMS);
-	e = engine(db, "\"table\":\"items\"");
-	app_exec(db, "INSERT INTO items VALUES(1, 'apple', 1.5), (2, 'pear', 2), (3, 'fig', 3);"
+	tfx_new_db(db, sizeof(db), ITEMS);
+	e = tfx_engine(db, "\"table\":\"items\"");
+	tfx_app_exec(db, "INSERT INTO items VALUES(1, 'apple', 1.5), (2, 'pear', 2), (3, 'fig', 3);"
 		     "UPDATE items SET qty = 9 WHERE id = 1; DELETE FROM items WHERE id = 2;");
-	changes_get(e, &c);
+	tfx_changes_get(e, &c);
 	assert_int_equal(c.n, 3);
-	r = find(&c, "[1]");
+	r = tfx_find(&c, "[1]");
 	assert_non_null(r);
 	assert_false(r->deleted);
 	assert_string_equal(r->payload, "{\"id\":1,\"name\":\"apple\",\"qty\":9.0}");
 	assert_true(r->modified_ms > 1600000000000LL);
-	r = find(&c, "[2]");
+	r = tfx_find(&c, "[2]");
 	assert_non_null(r);
 	assert_true(r->deleted);
 	assert_null(r->payload);
-	assert_non_null(find(&c, "[3]"));
+	assert_non_null(tfx_find(&c, "[3]"));
 	/* in counter order: the delete of 2 came after the insert of 3 */
 	assert_true(c.r[0].change_seq < c.r[1].change_seq && c.r[1].change_seq < c.r[2].change_seq);
-	assert_string_equal(c.r[2].id, find(&c, "[2]")->id);
-	assert_int_equal(app_int(db, "SELECT count(*) FROM _datasync_log WHERE op = 'd'"), 1);
-	changes_free(&c);
+	assert_string_equal(c.r[2].id, tfx_find(&c, "[2]")->id);
+	assert_int_equal(tfx_app_int(db, "SELECT count(*) FROM _datasync_log WHERE op = 'd'"), 1);
+	tfx_changes_free(&c);
 	e->ops->close(e);
 }
 
@@ -191,25 +76,25 @@ static void a_row_changed_twice_is_one_change_with_the_newest_counter(void **sta
 {
 	char db[600];
 	struct ds_engine *e;
-	struct changes c;
+	struct tfx_changes c;
 	uint64_t first;
 
 	(void)state;
-	new_db(db, sizeof(db), ITEMS);
-	e = engine(db, "\"table\":\"items\"");
-	app_exec(db, "INSERT INTO items VALUES(1, 'apple', 1)");
-	changes_get(e, &c);
+	tfx_new_db(db, sizeof(db), ITEMS);
+	e = tfx_engine(db, "\"table\":\"items\"");
+	tfx_app_exec(db, "INSERT INTO items VALUES(1, 'apple', 1)");
+	tfx_changes_get(e, &c);
 	assert_int_equal(c.n, 1);
 	first = c.r[0].change_seq;
-	changes_free(&c);
-	app_exec(db, "UPDATE items SET qty = 2 WHERE id = 1; UPDATE items SET qty = 3 WHERE id = 1;"
+	tfx_changes_free(&c);
+	tfx_app_exec(db, "UPDATE items SET qty = 2 WHERE id = 1; UPDATE items SET qty = 3 WHERE id = 1;"
 		     "DELETE FROM items WHERE id = 1; INSERT INTO items VALUES(1, 'apple', 4);");
-	changes_get(e, &c);
+	tfx_changes_get(e, &c);
 	assert_int_equal(c.n, 1);
 	assert_true(c.r[0].change_seq > first);
-	assert_int_equal((long long)c.r[0].change_seq, app_int(db, "SELECT n FROM _datasync_seq"));
+	assert_int_equal((long long)c.r[0].change_seq, tfx_app_int(db, "SELECT n FROM _datasync_seq"));
 	assert_string_equal(c.r[0].payload, "{\"id\":1,\"name\":\"apple\",\"qty\":4.0}");
-	changes_free(&c);
+	tfx_changes_free(&c);
 	e->ops->close(e);
 }
 
@@ -225,13 +110,13 @@ static void or_ignore_writes_of_the_app_still_bump_the_counter(void **state)
 	long long before;
 
 	(void)state;
-	new_db(db, sizeof(db), ITEMS);
-	e = engine(db, "\"table\":\"items\"");
-	app_exec(db, "INSERT OR IGNORE INTO items VALUES(1, 'apple', 1)");
-	before = app_int(db, "SELECT seq FROM _datasync_log");
-	app_exec(db, "UPDATE OR IGNORE items SET qty = 2 WHERE id = 1");
-	assert_true(app_int(db, "SELECT seq FROM _datasync_log") > before);
-	assert_int_equal(app_int(db, "SELECT count(*) FROM _datasync_log"), 1);
+	tfx_new_db(db, sizeof(db), ITEMS);
+	e = tfx_engine(db, "\"table\":\"items\"");
+	tfx_app_exec(db, "INSERT OR IGNORE INTO items VALUES(1, 'apple', 1)");
+	before = tfx_app_int(db, "SELECT seq FROM _datasync_log");
+	tfx_app_exec(db, "UPDATE OR IGNORE items SET qty = 2 WHERE id = 1");
+	assert_true(tfx_app_int(db, "SELECT seq FROM _datasync_log") > before);
+	assert_int_equal(tfx_app_int(db, "SELECT count(*) FROM _datasync_log"), 1);
 	e->ops->close(e);
 }
 
@@ -244,51 +129,51 @@ static void replace_conflicts_log_the_rows_they_delete(void **state)
 {
 	char db[600];
 	struct ds_engine *e;
-	struct changes c;
+	struct tfx_changes c;
 
 	(void)state;
-	new_db(db, sizeof(db),
+	tfx_new_db(db, sizeof(db),
 	       "CREATE TABLE items(id INTEGER PRIMARY KEY, name TEXT UNIQUE, qty REAL);"
 	       "CREATE TABLE app_deletes(n INTEGER); INSERT INTO app_deletes VALUES(0);"
 	       "CREATE TRIGGER app_del AFTER DELETE ON items BEGIN"
 	       " UPDATE app_deletes SET n = n + 1; END;");
-	e = engine(db, "\"table\":\"items\"");
-	app_exec(db, "INSERT INTO items VALUES(1, 'apple', 1), (2, 'pear', 2), (3, 'fig', 3)");
+	e = tfx_engine(db, "\"table\":\"items\"");
+	tfx_app_exec(db, "INSERT INTO items VALUES(1, 'apple', 1), (2, 'pear', 2), (3, 'fig', 3)");
 	forget_all(e);
 
-	app_exec(db, "INSERT OR REPLACE INTO items VALUES(4, 'apple', 4)");
-	assert_int_equal(app_int(db, "SELECT n FROM app_deletes"), 0); /* SQLite fired nothing */
-	assert_int_equal(app_int(db, "SELECT count(*) FROM items WHERE id = 1"), 0);
-	changes_get(e, &c);
+	tfx_app_exec(db, "INSERT OR REPLACE INTO items VALUES(4, 'apple', 4)");
+	assert_int_equal(tfx_app_int(db, "SELECT n FROM app_deletes"), 0); /* SQLite fired nothing */
+	assert_int_equal(tfx_app_int(db, "SELECT count(*) FROM items WHERE id = 1"), 0);
+	tfx_changes_get(e, &c);
 	assert_int_equal(c.n, 2);
-	assert_true(find(&c, "[1]")->deleted);
-	assert_false(find(&c, "[4]")->deleted);
-	changes_free(&c);
+	assert_true(tfx_find(&c, "[1]")->deleted);
+	assert_false(tfx_find(&c, "[4]")->deleted);
+	tfx_changes_free(&c);
 	forget_all(e);
 
-	app_exec(db, "UPDATE OR REPLACE items SET name = 'pear' WHERE id = 4");
-	changes_get(e, &c);
+	tfx_app_exec(db, "UPDATE OR REPLACE items SET name = 'pear' WHERE id = 4");
+	tfx_changes_get(e, &c);
 	assert_int_equal(c.n, 2);
-	assert_true(find(&c, "[2]")->deleted);
-	assert_string_equal(find(&c, "[4]")->payload, "{\"id\":4,\"name\":\"pear\",\"qty\":4.0}");
-	changes_free(&c);
+	assert_true(tfx_find(&c, "[2]")->deleted);
+	assert_string_equal(tfx_find(&c, "[4]")->payload, "{\"id\":4,\"name\":\"pear\",\"qty\":4.0}");
+	tfx_changes_free(&c);
 	forget_all(e);
 
 	/* REPLACE on the key itself: same record, new content */
-	app_exec(db, "REPLACE INTO items VALUES(3, 'fig', 30)");
-	changes_get(e, &c);
+	tfx_app_exec(db, "REPLACE INTO items VALUES(3, 'fig', 30)");
+	tfx_changes_get(e, &c);
 	assert_int_equal(c.n, 1);
-	assert_string_equal(find(&c, "[3]")->payload, "{\"id\":3,\"name\":\"fig\",\"qty\":30.0}");
-	changes_free(&c);
+	assert_string_equal(tfx_find(&c, "[3]")->payload, "{\"id\":3,\"name\":\"fig\",\"qty\":30.0}");
+	tfx_changes_free(&c);
 
 	/* a REPLACE that fails leaves no trace */
 	forget_all(e);
-	app_exec(db, "INSERT OR IGNORE INTO items VALUES(3, 'x', 0)");
-	changes_get(e, &c);
+	tfx_app_exec(db, "INSERT OR IGNORE INTO items VALUES(3, 'x', 0)");
+	tfx_changes_get(e, &c);
 	assert_true(c.n <= 1);
 	if (c.n)
 		assert_string_equal(c.r[0].payload, "{\"id\":3,\"name\":\"fig\",\"qty\":30.0}");
-	changes_free(&c);
+	tfx_changes_free(&c);
 	e->ops->close(e);
 }
 
@@ -296,20 +181,20 @@ static void a_key_change_is_a_delete_and_an_upsert(void **state)
 {
 	char db[600];
 	struct ds_engine *e;
-	struct changes c;
+	struct tfx_changes c;
 
 	(void)state;
-	new_db(db, sizeof(db), ITEMS);
-	e = engine(db, "\"table\":\"items\"");
-	app_exec(db, "INSERT INTO items VALUES(1, 'apple', 1)");
+	tfx_new_db(db, sizeof(db), ITEMS);
+	e = tfx_engine(db, "\"table\":\"items\"");
+	tfx_app_exec(db, "INSERT INTO items VALUES(1, 'apple', 1)");
 	forget_all(e);
-	app_exec(db, "UPDATE items SET id = 10 WHERE id = 1");
-	changes_get(e, &c);
+	tfx_app_exec(db, "UPDATE items SET id = 10 WHERE id = 1");
+	tfx_changes_get(e, &c);
 	assert_int_equal(c.n, 2);
-	assert_true(find(&c, "[1]")->deleted);
-	assert_string_equal(find(&c, "[10]")->payload, "{\"id\":10,\"name\":\"apple\",\"qty\":1.0}");
-	assert_int_equal(app_int(db, "SELECT op = 'd' FROM _datasync_log WHERE pk = '1'"), 1);
-	changes_free(&c);
+	assert_true(tfx_find(&c, "[1]")->deleted);
+	assert_string_equal(tfx_find(&c, "[10]")->payload, "{\"id\":10,\"name\":\"apple\",\"qty\":1.0}");
+	assert_int_equal(tfx_app_int(db, "SELECT op = 'd' FROM _datasync_log WHERE pk = '1'"), 1);
+	tfx_changes_free(&c);
 	e->ops->close(e);
 }
 
@@ -319,33 +204,33 @@ static void applying_a_remote_record_does_not_log(void **state)
 	char id[64];
 	struct ds_engine *e;
 	struct ds_record r = { 0 };
-	struct changes c;
+	struct tfx_changes c;
 
 	(void)state;
-	new_db(db, sizeof(db), ITEMS);
-	e = engine(db, "\"table\":\"items\"");
+	tfx_new_db(db, sizeof(db), ITEMS);
+	e = tfx_engine(db, "\"table\":\"items\"");
 	ds_base64url_encode("[7]", 3, id, sizeof(id));
 	r.id = id;
 	r.payload = "{\"id\":7,\"name\":\"kiwi\",\"qty\":0.5}";
 	assert_int_equal(e->ops->begin(e), 0);
 	assert_int_equal(e->ops->apply(e, &r), 0);
 	assert_int_equal(e->ops->commit(e), 0);
-	assert_int_equal(app_int(db, "SELECT count(*) FROM items WHERE name = 'kiwi'"), 1);
-	assert_int_equal(app_int(db, "SELECT count(*) FROM _datasync_log"), 0);
+	assert_int_equal(tfx_app_int(db, "SELECT count(*) FROM items WHERE name = 'kiwi'"), 1);
+	assert_int_equal(tfx_app_int(db, "SELECT count(*) FROM _datasync_log"), 0);
 	/* the flag only ever lived inside our transaction */
-	assert_int_equal(app_int(db, "SELECT applying FROM _datasync_state"), 0);
+	assert_int_equal(tfx_app_int(db, "SELECT applying FROM _datasync_state"), 0);
 
 	r.payload = NULL;
 	r.deleted = true;
 	assert_int_equal(e->ops->apply(e, &r), 0); /* outside begin/commit: its own savepoint */
-	assert_int_equal(app_int(db, "SELECT count(*) FROM items"), 0);
-	assert_int_equal(app_int(db, "SELECT count(*) FROM _datasync_log"), 0);
+	assert_int_equal(tfx_app_int(db, "SELECT count(*) FROM items"), 0);
+	assert_int_equal(tfx_app_int(db, "SELECT count(*) FROM _datasync_log"), 0);
 
 	/* and the app's writes right after are logged again */
-	app_exec(db, "INSERT INTO items VALUES(8, 'lime', 1)");
-	changes_get(e, &c);
+	tfx_app_exec(db, "INSERT INTO items VALUES(8, 'lime', 1)");
+	tfx_changes_get(e, &c);
 	assert_int_equal(c.n, 1);
-	changes_free(&c);
+	tfx_changes_free(&c);
 	e->ops->close(e);
 }
 
@@ -353,21 +238,21 @@ static void updates_of_unsynced_columns_are_not_logged(void **state)
 {
 	char db[600];
 	struct ds_engine *e;
-	struct changes c;
+	struct tfx_changes c;
 
 	(void)state;
-	new_db(db, sizeof(db), ITEMS);
-	e = engine(db, "\"table\":\"items\",\"columns\":[\"name\"]");
-	app_exec(db, "INSERT INTO items VALUES(1, 'apple', 1)");
+	tfx_new_db(db, sizeof(db), ITEMS);
+	e = tfx_engine(db, "\"table\":\"items\",\"columns\":[\"name\"]");
+	tfx_app_exec(db, "INSERT INTO items VALUES(1, 'apple', 1)");
 	forget_all(e);
-	app_exec(db, "UPDATE items SET qty = 5");
-	changes_get(e, &c);
+	tfx_app_exec(db, "UPDATE items SET qty = 5");
+	tfx_changes_get(e, &c);
 	assert_int_equal(c.n, 0);
-	app_exec(db, "UPDATE items SET name = 'Apple'");
-	changes_get(e, &c);
+	tfx_app_exec(db, "UPDATE items SET name = 'Apple'");
+	tfx_changes_get(e, &c);
 	assert_int_equal(c.n, 1);
 	assert_string_equal(c.r[0].payload, "{\"id\":1,\"name\":\"Apple\"}");
-	changes_free(&c);
+	tfx_changes_free(&c);
 	e->ops->close(e);
 }
 
@@ -375,42 +260,42 @@ static void unregister_removes_every_datasync_object_and_keeps_the_data(void **s
 {
 	char db[600];
 	struct ds_engine *a, *b;
-	struct changes c;
+	struct tfx_changes c;
 	const char *objs = "SELECT count(*) FROM sqlite_schema WHERE name LIKE '\\_datasync\\_%' "
 			   "ESCAPE '\\'";
 
 	(void)state;
-	new_db(db, sizeof(db), "CREATE TABLE items(id INTEGER PRIMARY KEY, name TEXT UNIQUE, qty REAL);"
+	tfx_new_db(db, sizeof(db), "CREATE TABLE items(id INTEGER PRIMARY KEY, name TEXT UNIQUE, qty REAL);"
 			       "CREATE TABLE notes(k TEXT PRIMARY KEY, body TEXT);");
-	a = engine(db, "\"table\":\"items\"");
-	b = engine(db, "\"table\":\"notes\"");
-	app_exec(db, "INSERT INTO items VALUES(1, 'apple', 1); INSERT INTO notes VALUES('a', 'b')");
+	a = tfx_engine(db, "\"table\":\"items\"");
+	b = tfx_engine(db, "\"table\":\"notes\"");
+	tfx_app_exec(db, "INSERT INTO items VALUES(1, 'apple', 1); INSERT INTO notes VALUES('a', 'b')");
 	a->ops->close(a);
 	b->ops->close(b);
 
-	assert_int_equal(unregister(db, "\"table\":\"items\""), 0);
-	assert_int_equal(app_int(db, "SELECT count(*) FROM sqlite_schema WHERE type = 'trigger' "
+	assert_int_equal(tfx_unregister(db, "\"table\":\"items\""), 0);
+	assert_int_equal(tfx_app_int(db, "SELECT count(*) FROM sqlite_schema WHERE type = 'trigger' "
 				     "AND tbl_name = 'items'"), 0);
-	assert_int_equal(app_int(db, "SELECT count(*) FROM _datasync_log WHERE tbl = 'items'"), 0);
+	assert_int_equal(tfx_app_int(db, "SELECT count(*) FROM _datasync_log WHERE tbl = 'items'"), 0);
 	/* notes is still tracked */
-	app_exec(db, "INSERT INTO notes VALUES('c', 'd'); INSERT INTO items VALUES(2, 'pear', 2)");
-	b = engine(db, "\"table\":\"notes\"");
-	changes_get(b, &c);
+	tfx_app_exec(db, "INSERT INTO notes VALUES('c', 'd'); INSERT INTO items VALUES(2, 'pear', 2)");
+	b = tfx_engine(db, "\"table\":\"notes\"");
+	tfx_changes_get(b, &c);
 	assert_int_equal(c.n, 2);
-	changes_free(&c);
+	tfx_changes_free(&c);
 	b->ops->close(b);
-	assert_int_equal(app_int(db, "SELECT count(*) FROM _datasync_log"), 2);
+	assert_int_equal(tfx_app_int(db, "SELECT count(*) FROM _datasync_log"), 2);
 
-	assert_int_equal(unregister(db, "\"table\":\"notes\""), 0);
-	assert_int_equal(app_int(db, objs), 0);
-	assert_int_equal(app_int(db, "SELECT count(*) FROM items"), 2);
-	assert_int_equal(app_int(db, "SELECT count(*) FROM notes"), 2);
+	assert_int_equal(tfx_unregister(db, "\"table\":\"notes\""), 0);
+	assert_int_equal(tfx_app_int(db, objs), 0);
+	assert_int_equal(tfx_app_int(db, "SELECT count(*) FROM items"), 2);
+	assert_int_equal(tfx_app_int(db, "SELECT count(*) FROM notes"), 2);
 	/* the app keeps writing without any of it */
-	app_exec(db, "INSERT INTO items VALUES(3, 'fig', 3); DELETE FROM notes;");
+	tfx_app_exec(db, "INSERT INTO items VALUES(3, 'fig', 3); DELETE FROM notes;");
 	/* unregistering again, or a database that is gone, is not an error */
-	assert_int_equal(unregister(db, "\"table\":\"notes\""), 0);
+	assert_int_equal(tfx_unregister(db, "\"table\":\"notes\""), 0);
 	unlink(db);
-	assert_int_equal(unregister(db, "\"table\":\"notes\""), 0);
+	assert_int_equal(tfx_unregister(db, "\"table\":\"notes\""), 0);
 	assert_int_equal(access(db, F_OK), -1); /* and it was not created */
 }
 
@@ -418,19 +303,19 @@ static void injection_looking_names_are_only_ever_names(void **state)
 {
 	char db[600];
 	struct ds_engine *e;
-	struct changes c;
+	struct tfx_changes c;
 	struct ds_record r = { 0 };
 	const char *extra = "\"table\":\"x\\\"; DROP TABLE victim; --\","
 			    "\"columns\":[\"it's\",\"a\\\"b\"]";
 
 	(void)state;
-	new_db(db, sizeof(db),
+	tfx_new_db(db, sizeof(db),
 	       "CREATE TABLE victim(v);"
 	       "CREATE TABLE \"x\"\"; DROP TABLE victim; --\"(\"k'); DROP TABLE victim; --\" TEXT "
 	       "PRIMARY KEY, \"it's\" INTEGER, \"a\"\"b\" TEXT, other TEXT);");
-	e = engine(db, extra);
-	app_exec(db, "INSERT INTO \"x\"\"; DROP TABLE victim; --\" VALUES('o''k', 1, '\"', 'z')");
-	changes_get(e, &c);
+	e = tfx_engine(db, extra);
+	tfx_app_exec(db, "INSERT INTO \"x\"\"; DROP TABLE victim; --\" VALUES('o''k', 1, '\"', 'z')");
+	tfx_changes_get(e, &c);
 	assert_int_equal(c.n, 1);
 	assert_string_equal(c.r[0].payload,
 			    "{\"k'); DROP TABLE victim; --\":\"o'k\",\"it's\":1,\"a\\\"b\":\"\\\"\"}");
@@ -438,31 +323,17 @@ static void injection_looking_names_are_only_ever_names(void **state)
 	r.payload = "{\"k'); DROP TABLE victim; --\":\"o'k\",\"it's\":2,\"a\\\"b\":\"q\"}";
 	assert_int_equal(e->ops->apply(e, &r), 0);
 	assert_int_equal(e->ops->forget(e, c.r[0].id, c.r[0].change_seq), 0);
-	changes_free(&c);
-	changes_get(e, &c);
+	tfx_changes_free(&c);
+	tfx_changes_get(e, &c);
 	assert_int_equal(c.n, 0);
 	e->ops->close(e);
-	assert_int_equal(app_int(db, "SELECT \"it's\" FROM \"x\"\"; DROP TABLE victim; --\""), 2);
-	assert_int_equal(unregister(db, extra), 0);
-	assert_int_equal(app_int(db, "SELECT count(*) FROM sqlite_schema WHERE name = 'victim'"), 1);
-	assert_int_equal(app_int(db, "SELECT count(*) FROM sqlite_schema WHERE name LIKE '\\_d%' "
+	assert_int_equal(tfx_app_int(db, "SELECT \"it's\" FROM \"x\"\"; DROP TABLE victim; --\""), 2);
+	assert_int_equal(tfx_unregister(db, extra), 0);
+	assert_int_equal(tfx_app_int(db, "SELECT count(*) FROM sqlite_schema WHERE name = 'victim'"), 1);
+	assert_int_equal(tfx_app_int(db, "SELECT count(*) FROM sqlite_schema WHERE name LIKE '\\_d%' "
 				     "ESCAPE '\\'"), 0);
 }
 
-static int setup(void **state)
-{
-	const char *t = getenv("DS_TEST_TMP");
-
-	(void)state;
-	if (t && *t) {
-		snprintf(g_dir, sizeof(g_dir), "%s", t);
-	} else {
-		snprintf(g_dir, sizeof(g_dir), "%s/ds-table-XXXXXX", P_tmpdir);
-		if (!mkdtemp(g_dir))
-			return -1;
-	}
-	return 0;
-}
 
 int main(void)
 {
@@ -478,5 +349,5 @@ int main(void)
 		cmocka_unit_test(injection_looking_names_are_only_ever_names),
 	};
 
-	return cmocka_run_group_tests(tests, setup, NULL);
+	return cmocka_run_group_tests(tests, tfx_setup, NULL);
 }
