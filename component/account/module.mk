@@ -3,3 +3,7 @@
 lib-y += component/account/keys.c
 
 unit-y += test/unit/account_keys_test.c
+
+# Firefox Accounts sign-in: Hawk request signing and the FxA client (onepw login, keys, OAuth).
+lib-$(CONFIG_DS_ACCOUNT) += component/account/hawk.c
+unit-$(CONFIG_DS_ACCOUNT) += test/unit/hawk_test.c
