@@ -1,0 +1,4 @@
+# The scheduler: a pure module (state + now + events -> decisions), used by datasyncd and by
+# the day simulation (test/tools/sched_day.c).
+lib-y += component/sched/sched.c component/sched/sched_info.c
+unit-y += test/unit/sched_policy_test.c
