@@ -46,12 +46,22 @@ void ds_record_clear(struct ds_record *r);
 int ds_record_copy(struct ds_record *dst, const struct ds_record *src);
 
 /* Callback used by engines and remotes to hand records to the core, one at a time.
- * Returning a negative errno stops the enumeration and is passed back to the caller. */
+ * Returning a negative errno stops the enumeration and is passed back to the caller.
+ * Returning DS_RECORD_STOP ends an engine's changes()/changes_after() early, which then
+ * returns 0: the core reads pending changes in bounded rounds with it. */
 typedef int (*ds_record_cb)(const struct ds_record *r, void *user_data);
+#define DS_RECORD_STOP 1
 
 /* ---- engine: the local side ----------------------------------------------------------------- */
 
 struct ds_engine;
+
+/* The pending local change of one id, as engine->pending() reports it. */
+struct ds_pending_info {
+	uint64_t change_seq;  /* change-log counter of the id's newest pending change */
+	int64_t modified_ms;  /* time of that change; 0 = unknown (logged by mark_all) */
+	bool deleted;         /* that change deleted the row */
+};
 
 struct ds_engine_ops {
 	const char *kind; /* "table", "bookmarks", ... */
@@ -61,8 +71,24 @@ struct ds_engine_ops {
 	int (*begin)(struct ds_engine *e);
 	int (*commit)(struct ds_engine *e);
 	int (*rollback)(struct ds_engine *e);
-	/* Enumerate every pending local change (one record per id, its newest state). */
+	/*
+	 * Enumerate every pending local change: one record per id, its current state (payload,
+	 * or a tombstone when the row is gone), change_seq and modified_ms of its newest change.
+	 * The order is ascending change_seq, ties in an order the engine keeps fixed; an id
+	 * edited during the enumeration moves to the end with its new counter.
+	 */
 	int (*changes)(struct ds_engine *e, ds_record_cb cb, void *user_data);
+	/*
+	 * The same enumeration resumed strictly after the change (after_seq, after_id) that an
+	 * earlier enumeration delivered, whether or not that change is still pending; after_id
+	 * NULL starts at the beginning. With DS_RECORD_STOP this pages through the pending
+	 * changes without holding them: the core's upload reads at most one batch at a time.
+	 */
+	int (*changes_after)(struct ds_engine *e, uint64_t after_seq, const char *after_id,
+			     ds_record_cb cb, void *user_data);
+	/* The pending change of one id: 0 and *out filled, or -ENOENT when it has none. The
+	 * fetch phase calls it inside begin/commit, so the answer holds until the commit. */
+	int (*pending)(struct ds_engine *e, const char *id, struct ds_pending_info *out);
 	/* Current local state of one record: 0 and *out filled, or -ENOENT. */
 	int (*get)(struct ds_engine *e, const char *id, struct ds_record *out);
 	/* Apply a remote record (insert/update, or delete for a tombstone) without logging it as a

@@ -50,7 +50,7 @@ static void set(struct ds_reconcile *out, enum ds_reconcile_action a, bool confl
 }
 
 /* Newest wins by modified_ms; a tie goes to the server, so two devices decide alike. */
-static void newest_wins(const struct ds_record *remote, const struct ds_pending_entry *pending,
+static void newest_wins(const struct ds_record *remote, const struct ds_pending_info *pending,
 			struct ds_reconcile *out, const char *rule)
 {
 	if (pending->modified_ms > remote->modified_ms)
@@ -60,7 +60,7 @@ static void newest_wins(const struct ds_record *remote, const struct ds_pending_
 }
 
 void ds_reconcile_decide(const struct ds_record *remote, const struct ds_record *local,
-			 const struct ds_pending_entry *pending, const struct ds_policy *policy,
+			 const struct ds_pending_info *pending, const struct ds_policy *policy,
 			 bool can_merge, struct ds_reconcile *out)
 {
 	bool export_only = policy->direction == DS_DIR_EXPORT_ONLY;

@@ -34,9 +34,6 @@ struct run {
 	char saved_cursor[DS_CURSOR_MAX]; /* what the store holds */
 	char saved_epoch[DS_CURSOR_MAX];
 
-	/* Pending changes as seen inside the latest page transaction. */
-	struct ds_pending idx;
-	bool idx_fresh;
 	/* The records of the page being fetched (cleartext), applied once it is complete. */
 	struct ds_record *page;
 	size_t page_n, page_cap;
@@ -161,15 +158,6 @@ static int stage_record(const struct ds_record *in, void *user_data)
 	return 0;
 }
 
-static int forget(struct run *run, struct ds_pending_entry *p)
-{
-	int rc = run->e->ops->forget(run->e, p->id, p->change_seq);
-
-	if (rc == 0)
-		p->done = true;
-	return rc;
-}
-
 /* Reconcile one remote record against the device, inside the page transaction. */
 static int apply_one(struct run *run, const struct ds_record *rec)
 {
@@ -184,7 +172,14 @@ static int apply_one(struct run *run, const struct ds_record *rec)
 		return run_fail(run, rc, "reading a local record failed");
 	has_local = rc == 0 && !local.deleted;
 
-	struct ds_pending_entry *p = ds_pending_find(&run->idx, rec->id);
+	/* One indexed lookup per record, inside the page transaction: see apply_page(). */
+	struct ds_pending_info pinfo;
+	rc = e->ops->pending(e, rec->id, &pinfo);
+	if (rc < 0 && rc != -ENOENT) {
+		ds_record_clear(&local);
+		return run_fail(run, rc, "looking up a local change failed");
+	}
+	const struct ds_pending_info *p = rc == 0 ? &pinfo : NULL;
 	ds_reconcile_decide(rec, has_local ? &local : NULL, p, &run->c->policy,
 			    e->ops->merge != NULL, &d);
 	DS_LOG_DBG("%s: %s -> %s (%s)", run->c->name, rec->id, ds_reconcile_action_name(d.action),
@@ -198,14 +193,14 @@ static int apply_one(struct run *run, const struct ds_record *rec)
 	case DS_RECONCILE_KEEP_LOCAL:
 		break;
 	case DS_RECONCILE_FORGET:
-		rc = forget(run, p);
+		rc = e->ops->forget(e, rec->id, p->change_seq);
 		break;
 	case DS_RECONCILE_APPLY:
 		rc = e->ops->apply(e, rec);
 		if (rc == 0) {
 			run->st->applied++;
 			if (p)
-				rc = forget(run, p);
+				rc = e->ops->forget(e, rec->id, p->change_seq);
 		}
 		break;
 	case DS_RECONCILE_MERGE:
@@ -245,14 +240,12 @@ static int apply_page(struct run *run)
 	if (rc < 0)
 		return run_fail(run, rc, "starting a local transaction failed");
 	/*
-	 * The pending index is read inside the transaction: with an engine whose begin takes the
-	 * write lock (BEGIN IMMEDIATE), an app write cannot slip between this check and the apply
-	 * and be overwritten unseen (Kinto.js issues #16, #34, #788).
+	 * Each record's pending change is looked up inside the transaction: with an engine whose
+	 * begin takes the write lock (BEGIN IMMEDIATE), an app write cannot slip between this
+	 * check and the apply and be overwritten unseen (Kinto.js issues #16, #34, #788). A
+	 * lookup per record keeps the cost of a page proportional to the page, not to the number
+	 * of pending changes.
 	 */
-	rc = ds_pending_load(&run->idx, e);
-	if (rc < 0)
-		run_fail(run, rc, "listing local changes failed");
-	run->idx_fresh = rc == 0;
 	for (size_t i = 0; rc == 0 && i < run->page_n; i++) {
 		rc = apply_one(run, &run->page[i]);
 		progress(run, "apply", i + 1, run->page_n);
@@ -262,10 +255,8 @@ static int apply_page(struct run *run)
 		if (rc < 0)
 			run_fail(run, rc, "committing the local transaction failed");
 	}
-	if (rc < 0) {
+	if (rc < 0)
 		e->ops->rollback(e);
-		run->idx_fresh = false;
-	}
 	return rc;
 }
 
@@ -300,41 +291,62 @@ static int fetch_all(struct run *run)
 
 /* ---- upload ------------------------------------------------------------------------------- */
 
+/*
+ * The upload reads the pending changes in rounds of at most one batch, through
+ * engine->changes_after() and DS_RECORD_STOP, so a run never holds more than one batch of
+ * records whatever the number of pending changes (a first sync marks every row of the table).
+ * Each round resumes after the last change the previous round read, so it cannot meet again a
+ * change the remote refused, and a round that reads nothing ends the phase: the loop ends after
+ * at most (pending changes / batch) rounds plus max_retries refetches, and changes the app
+ * makes during the upload (which move to the end of the order with a new counter).
+ */
 struct batch {
+	struct run *run;
 	struct ds_record *recs;   /* as sent (encoded when there is a transform) */
-	size_t *entry;            /* index in the upload list of each record */
+	char **ids;               /* the engine's id of each record */
 	uint64_t *seq;            /* change_seq read for each record */
 	size_t n, cap;
+	uint64_t after_seq;       /* where the next round starts: after this change */
+	char *after_id;           /* NULL: at the beginning */
+	int err;                  /* why collect() stopped the enumeration, 0 if it did not */
 };
 
 static void batch_clear(struct batch *b)
 {
-	for (size_t i = 0; i < b->n; i++)
+	for (size_t i = 0; i < b->n; i++) {
 		ds_record_clear(&b->recs[i]);
+		ds_free(b->ids[i]);
+		b->ids[i] = NULL;
+	}
 	b->n = 0;
 }
 
-/* The device's current state of a pending id, as a record to send. */
-static int read_outgoing(struct run *run, const struct ds_pending_entry *p, struct ds_record *out)
+static void batch_free(struct batch *b)
+{
+	batch_clear(b);
+	ds_free(b->recs);
+	ds_free(b->ids);
+	ds_free(b->seq);
+	ds_free(b->after_id);
+	memset(b, 0, sizeof(*b));
+}
+
+/* One pending change as a record to send: its state as the enumeration read it. */
+static int outgoing(struct run *run, const struct ds_record *r, struct ds_record *out)
 {
 	struct ds_record clear = { 0 };
-	int rc = run->e->ops->get(run->e, p->id, &clear);
+	int rc;
 
-	if (rc == -ENOENT || (rc == 0 && clear.deleted)) {
-		ds_record_clear(&clear);
-		clear.deleted = true;
-		rc = 0;
-	}
-	if (rc < 0) {
-		ds_record_clear(&clear);
-		return run_fail(run, rc, "reading a local record failed");
-	}
-	if (!clear.id && !(clear.id = ds_strdup(p->id))) {
+	clear.id = ds_strdup(r->id);
+	clear.deleted = r->deleted || !r->payload;
+	if (!clear.deleted)
+		clear.payload = ds_strdup(r->payload);
+	if (!clear.id || (!clear.deleted && !clear.payload)) {
 		ds_record_clear(&clear);
 		return -ENOMEM;
 	}
-	clear.change_seq = p->change_seq;
-	clear.modified_ms = p->modified_ms;
+	clear.change_seq = r->change_seq;
+	clear.modified_ms = r->modified_ms;
 	if (!run->c->transform) {
 		*out = clear;
 		return 0;
@@ -348,7 +360,57 @@ static int read_outgoing(struct run *run, const struct ds_pending_entry *p, stru
 	return 0;
 }
 
-static int forget_batch(struct run *run, struct ds_pending *ul, const struct batch *b)
+/* ds_record_cb of a round: take the change into the batch; stop when the batch is full. */
+static int collect(const struct ds_record *r, void *user_data)
+{
+	struct batch *b = user_data;
+	size_t i = b->n;
+	int rc;
+
+	if (!r || !r->id || !*r->id)
+		return 0; /* an engine bug, not a reason to stop syncing the rest */
+	if (i == b->cap)
+		return DS_RECORD_STOP;
+	b->ids[i] = ds_strdup(r->id);
+	if (!b->ids[i])
+		return b->err = -ENOMEM;
+	rc = outgoing(b->run, r, &b->recs[i]);
+	if (rc < 0) {
+		ds_free(b->ids[i]);
+		b->ids[i] = NULL;
+		return b->err = rc;
+	}
+	b->seq[i] = r->change_seq;
+	b->n++;
+	return b->n == b->cap ? DS_RECORD_STOP : 0;
+}
+
+/* Read the next round's changes into the batch. */
+static int collect_round(struct run *run, struct batch *b)
+{
+	int rc;
+
+	b->err = 0;
+	rc = run->e->ops->changes_after(run->e, b->after_seq, b->after_id, collect, b);
+	if (rc < 0) {
+		batch_clear(b);
+		/* An encoding failure was already explained by outgoing(): the first one stays. */
+		return run_fail(run, rc, "listing local changes failed");
+	}
+	return 0; /* also for an engine that passes DS_RECORD_STOP through */
+}
+
+/* The round was sent (taken whole or in part): the next one starts after its last change. */
+static void batch_advance(struct batch *b)
+{
+	ds_free(b->after_id);
+	b->after_id = b->ids[b->n - 1];
+	b->after_seq = b->seq[b->n - 1];
+	b->ids[b->n - 1] = NULL;
+	batch_clear(b);
+}
+
+static int forget_batch(struct run *run, const struct batch *b)
 {
 	struct ds_engine *e = run->e;
 	int rc = e->ops->begin(e);
@@ -356,70 +418,36 @@ static int forget_batch(struct run *run, struct ds_pending *ul, const struct bat
 	if (rc < 0)
 		return run_fail(run, rc, "starting a local transaction failed");
 	for (size_t i = 0; rc == 0 && i < b->n; i++)
-		rc = e->ops->forget(e, ul->v[b->entry[i]].id, b->seq[i]);
+		rc = e->ops->forget(e, b->ids[i], b->seq[i]);
 	if (rc == 0)
 		rc = e->ops->commit(e);
 	if (rc < 0) {
 		e->ops->rollback(e);
 		return run_fail(run, rc, "marking uploaded changes done failed");
 	}
-	for (size_t i = 0; i < b->n; i++) {
-		struct ds_pending_entry *p = &ul->v[b->entry[i]];
-
-		p->done = true;
-		if (run->idx_fresh) {
-			struct ds_pending_entry *q = ds_pending_find(&run->idx, p->id);
-			if (q && q->change_seq <= b->seq[i])
-				q->done = true;
-		}
-	}
 	return 0;
 }
 
-static int upload_list(struct run *run, struct ds_pending *ul, struct batch *b)
+static int upload_rounds(struct run *run, struct batch *b)
 {
-	size_t max = run->info.max_batch ? run->info.max_batch : DS_SYNC_DEFAULT_BATCH;
-	size_t pos = 0;
 	unsigned retries = 0;
 	int rc;
 
-	b->recs = ds_calloc(DS_MIN(max, ul->n), sizeof(*b->recs));
-	b->entry = ds_calloc(DS_MIN(max, ul->n), sizeof(*b->entry));
-	b->seq = ds_calloc(DS_MIN(max, ul->n), sizeof(*b->seq));
-	if (!b->recs || !b->entry || !b->seq)
-		return run_fail(run, -ENOMEM, "preparing the upload failed");
-	b->cap = DS_MIN(max, ul->n);
-
-	while (pos < ul->n) {
-		size_t next = pos;
-
-		/* After a refetch the index of the last page transaction is the truth: a change the
-		 * merge resolved for the remote side is not pending any more. */
-		while (next < ul->n && b->n < b->cap) {
-			struct ds_pending_entry *p = &ul->v[next++];
-
-			if (p->done)
-				continue;
-			if (run->idx_fresh && !(p = ds_pending_find(&run->idx, p->id)))
-				continue;
-			rc = read_outgoing(run, p, &b->recs[b->n]);
-			if (rc < 0)
-				return rc;
-			b->entry[b->n] = next - 1;
-			b->seq[b->n] = p->change_seq;
-			b->n++;
-		}
-		if (b->n == 0) {
-			pos = next;
-			continue;
-		}
-		progress(run, "upload", run->st->uploaded, ul->n);
-
+	for (;;) {
 		struct ds_upload_result res;
+
+		rc = collect_round(run, b);
+		if (rc < 0)
+			return rc;
+		if (b->n == 0)
+			return 0;
+		progress(run, "upload", run->st->uploaded, 0);
+
 		memset(&res, 0, sizeof(res));
 		rc = run->r->ops->upload(run->r, run->cursor, b->recs, b->n, &res);
 		if (rc == -ESTALE) {
-			/* Someone wrote since our fetch: take their changes, re-merge, try again. */
+			/* Someone wrote since our fetch: take their changes, re-merge, and read this
+			 * round again from the same place (the merge may have settled some of it). */
 			batch_clear(b);
 			if (retries++ >= run->c->policy.max_retries) {
 				snprintf(run->st->message, sizeof(run->st->message),
@@ -442,47 +470,42 @@ static int upload_list(struct run *run, struct ds_pending *ul, struct batch *b)
 		run->st->uploaded += res.accepted;
 		run->st->errors += res.failed;
 		if (res.failed == 0 && res.accepted == b->n) {
-			rc = forget_batch(run, ul, b);
+			rc = forget_batch(run, b);
 		} else {
 			/* The result does not say which records were refused: keep the whole batch
-			 * pending. Re-sending accepted ones next run is an idempotent overwrite. */
+			 * pending (re-sending accepted ones next run is an idempotent overwrite). The
+			 * next round starts after it, so this run does not send it again. */
 			DS_LOG_WRN("%s: the remote took %zu of %zu records; the batch stays pending",
 				   run->c->name, res.accepted, b->n);
-			for (size_t i = 0; i < b->n; i++)
-				ul->v[b->entry[i]].done = true; /* not again in this run */
 			rc = 0;
 		}
-		batch_clear(b);
+		batch_advance(b);
 		if (rc == 0)
 			rc = save_cursor(run, res.new_cursor);
 		if (rc < 0)
 			return rc;
-		pos = next;
-		progress(run, "upload", run->st->uploaded, ul->n);
+		progress(run, "upload", run->st->uploaded, 0);
 	}
-	return 0;
 }
 
 static int upload_all(struct run *run)
 {
-	struct ds_pending ul = { 0 };
+	size_t max = run->info.max_batch ? run->info.max_batch : DS_SYNC_DEFAULT_BATCH;
 	struct batch b = { 0 };
 	int rc;
 
 	if (run->c->policy.direction == DS_DIR_IMPORT_ONLY)
 		return 0; /* local changes stay pending: see docs/sync.md "directions" */
-	rc = ds_pending_load(&ul, run->e);
-	if (rc < 0)
-		return run_fail(run, rc, "listing local changes failed");
-	/* The list now is fresher than any page transaction's. */
-	run->idx_fresh = false;
-	if (ul.n)
-		rc = upload_list(run, &ul, &b);
-	batch_clear(&b);
-	ds_free(b.recs);
-	ds_free(b.entry);
-	ds_free(b.seq);
-	ds_pending_free(&ul);
+	b.run = run;
+	b.cap = DS_MIN(max, (size_t)DS_SYNC_MAX_BATCH);
+	b.recs = ds_calloc(b.cap, sizeof(*b.recs));
+	b.ids = ds_calloc(b.cap, sizeof(*b.ids));
+	b.seq = ds_calloc(b.cap, sizeof(*b.seq));
+	if (!b.recs || !b.ids || !b.seq)
+		rc = run_fail(run, -ENOMEM, "preparing the upload failed");
+	else
+		rc = upload_rounds(run, &b);
+	batch_free(&b);
 	return rc;
 }
 
@@ -577,7 +600,6 @@ int ds_sync_run(struct ds_collection *c, struct ds_store *store, struct ds_run_s
 
 	page_clear(&run);
 	ds_free(run.page);
-	ds_pending_free(&run.idx);
 	stats->result = rc;
 	stats->finished_ms = ds_port_wall_ms();
 	if (rc == 0)

@@ -12,37 +12,6 @@
 
 struct cJSON;
 
-/* ---- pending-change index (pending.c) ----------------------------------------------------- */
-
-/*
- * The engine's pending local changes of one collection, sorted by id for binary search. It
- * holds no payloads: one entry is sizeof(struct ds_pending_entry) (32 bytes on 64-bit) plus
- * the id, so memory grows with the number of pending changes, never with the table. Past
- * DS_SYNC_PENDING_MAX entries a run refuses with -E2BIG before touching anything.
- */
-#ifndef DS_SYNC_PENDING_MAX
-#define DS_SYNC_PENDING_MAX 200000
-#endif
-
-struct ds_pending_entry {
-	char *id;
-	uint64_t change_seq;
-	int64_t modified_ms;
-	bool deleted;
-	bool done; /* forgotten or overwritten during this run: not pending any more */
-};
-
-struct ds_pending {
-	struct ds_pending_entry *v;
-	size_t n, cap;
-};
-
-/* Enumerate engine->changes() into idx (emptied first). */
-int ds_pending_load(struct ds_pending *idx, struct ds_engine *e);
-/* The live entry for id, or NULL (absent or done). */
-struct ds_pending_entry *ds_pending_find(const struct ds_pending *idx, const char *id);
-void ds_pending_free(struct ds_pending *idx);
-
 /* ---- reconcile (reconcile.c): the per-record decision, a pure function ---------------------- */
 
 enum ds_reconcile_action {
@@ -67,7 +36,7 @@ struct ds_reconcile {
  *   can_merge  the engine has a merge function
  */
 void ds_reconcile_decide(const struct ds_record *remote, const struct ds_record *local,
-			 const struct ds_pending_entry *pending, const struct ds_policy *policy,
+			 const struct ds_pending_info *pending, const struct ds_policy *policy,
 			 bool can_merge, struct ds_reconcile *out);
 const char *ds_reconcile_action_name(enum ds_reconcile_action a);
 /* Payloads equal as JSON (byte-equal, else same value ignoring key order and spacing). */
@@ -83,5 +52,12 @@ int ds_policy_from_json(const struct cJSON *reg, struct ds_policy *out);
 
 #define DS_SYNC_DEFAULT_RETRIES 3
 #define DS_SYNC_DEFAULT_BATCH 100
+/*
+ * Most records one upload holds, whatever max_batch the remote announces: with the fetch page,
+ * the bound of what a run keeps in memory (docs/sync.md, "Limits").
+ */
+#ifndef DS_SYNC_MAX_BATCH
+#define DS_SYNC_MAX_BATCH 1000
+#endif
 
 #endif /* DS_SYNC_PRIV_H */

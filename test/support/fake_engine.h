@@ -3,9 +3,13 @@
  *
  * Rows live in memory; every local edit (ds_fake_engine_put/del, as the app would make them)
  * appends to a pending-change log with a change counter, exactly the contract of ds_sync.h:
- * changes() lists one record per pending id with its newest change_seq, apply() writes without
+ * changes()/changes_after() list one record per pending id with its newest change_seq, in
+ * counter order (counters are unique), pending() looks one id up, apply() writes without
  * logging, forget(id, seq) drops the id's pending change only if it is not newer than seq,
- * begin/commit/rollback snapshot and restore rows and log, mark_all() logs every row.
+ * begin/commit/rollback keep an undo log of what the transaction changed, mark_all() logs
+ * every row. Every op is O(1) (a hash table by id) or proportional to what it returns, and a
+ * transaction allocates only for what it touches, so a test can hold tens of thousands of
+ * pending changes and measure the core's memory, not the fake's.
  * All memory comes from ds_malloc, so allocation-failure tests cover the engine too.
  *
  * The engine is freed by its ops->close (which ds_fake_collection_free() calls).
@@ -23,12 +27,13 @@ enum ds_fake_engine_op {
 	DS_FAKE_ENGINE_PREPARE,
 	DS_FAKE_ENGINE_BEGIN,
 	DS_FAKE_ENGINE_COMMIT,
-	DS_FAKE_ENGINE_CHANGES,
+	DS_FAKE_ENGINE_CHANGES, /* changes() and changes_after() */
 	DS_FAKE_ENGINE_GET,
 	DS_FAKE_ENGINE_APPLY,
 	DS_FAKE_ENGINE_FORGET,
 	DS_FAKE_ENGINE_MERGE,
 	DS_FAKE_ENGINE_MARK_ALL,
+	DS_FAKE_ENGINE_PENDING,
 	DS_FAKE_ENGINE_OP_COUNT
 };
 

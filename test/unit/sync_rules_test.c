@@ -311,7 +311,7 @@ static void test_reconcile_table(void **state)
 	struct ds_record tomb = { .id = "x", .deleted = true, .modified_ms = 100 };
 	struct ds_record same = { .id = "x", .payload = "{ \"a\" : 1 }" };
 	struct ds_record other = { .id = "x", .payload = "{\"a\":2}" };
-	struct ds_pending_entry pend = { .id = "x", .change_seq = 7, .modified_ms = 50 };
+	struct ds_pending_info pend = { .change_seq = 7, .modified_ms = 50 };
 	struct ds_policy p = { .max_retries = 3 };
 	struct ds_reconcile d;
 	static const struct {

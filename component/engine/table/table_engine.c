@@ -31,7 +31,8 @@ struct table_engine {
 	sqlite3_stmt *st_row;    /* the synced columns of one row, by key */
 	sqlite3_stmt *st_page;   /* a page of the change log */
 	sqlite3_stmt *st_forget; /* drop a log row up to a counter */
-	sqlite3_stmt *st_pending;/* counter and time of one pending change */
+	sqlite3_stmt *st_pending;/* counter, time and op of one pending change */
+	sqlite3_stmt *st_logkey; /* the change-log key of bound key values */
 	char **warned;           /* unknown remote columns already reported */
 	size_t nwarned;
 };
@@ -47,7 +48,8 @@ static void stmts_free(struct table_engine *te)
 	sqlite3_finalize(te->st_page);
 	sqlite3_finalize(te->st_forget);
 	sqlite3_finalize(te->st_pending);
-	te->st_row = te->st_page = te->st_forget = te->st_pending = NULL;
+	sqlite3_finalize(te->st_logkey);
+	te->st_row = te->st_page = te->st_forget = te->st_pending = te->st_logkey = NULL;
 }
 
 /* "<col> IS ?n AND ..." for the key, parameters from first on. */
@@ -123,9 +125,16 @@ static int stmts_build(struct table_engine *te)
 	if (rc < 0)
 		return rc;
 
-	ds_table_buf_puts(&b, "SELECT seq, ms FROM _datasync_log WHERE tbl = ?1 AND pk = ");
+	/* The primary key (tbl, pk) of the log: one index probe per lookup. */
+	ds_table_buf_puts(&b, "SELECT seq, ms, op FROM _datasync_log WHERE tbl = ?1 AND pk = ");
 	key_params(&b, s, 2);
-	return prep(te, &b, &te->st_pending);
+	rc = prep(te, &b, &te->st_pending);
+	if (rc < 0)
+		return rc;
+
+	ds_table_buf_puts(&b, "SELECT ");
+	key_params(&b, s, 1);
+	return prep(te, &b, &te->st_logkey);
 }
 
 static void db_close(struct table_engine *te)
@@ -291,7 +300,46 @@ struct log_entry {
 	int64_t ms;
 };
 
-static int table_changes(struct ds_engine *e, ds_record_cb cb, void *user_data)
+/* The change-log key of a record id (as the triggers spell it), to resume an enumeration. */
+static int log_key_of(struct table_engine *te, const char *id, char **out)
+{
+	struct ds_table_val *key = ds_calloc(te->shape.npk, sizeof(*key));
+	sqlite3_stmt *st = te->st_logkey;
+	int rc;
+
+	*out = NULL;
+	if (!key)
+		return -ENOMEM;
+	rc = ds_table_id_decode(te->db, id, key, te->shape.npk);
+	if (rc == -EBADMSG)
+		rc = -EINVAL; /* not an id this engine delivered */
+	if (rc == 0)
+		rc = bind_key(st, key, te->shape.npk, 1);
+	if (rc == 0) {
+		rc = sqlite3_step(st);
+		if (rc == SQLITE_ROW) {
+			const char *k = (const char *)sqlite3_column_text(st, 0);
+
+			*out = k ? ds_strdup(k) : NULL;
+			rc = *out ? 0 : -ENOMEM;
+		} else {
+			rc = rc == SQLITE_DONE ? -EIO : ds_table_errno(rc);
+		}
+	}
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
+	ds_table_vals_clear(key, te->shape.npk);
+	ds_free(key);
+	return rc;
+}
+
+/*
+ * Pages of CHANGES_PAGE log rows in (seq, pk) order, each page a fresh query after the last
+ * row of the previous one, so a caller that stops early (DS_RECORD_STOP) has read at most one
+ * page more than it used, and resuming costs one index seek.
+ */
+static int table_changes_after(struct ds_engine *e, uint64_t after_seq, const char *after_id,
+			       ds_record_cb cb, void *user_data)
 {
 	struct table_engine *te = te_of(e);
 	struct log_entry page[CHANGES_PAGE];
@@ -300,6 +348,10 @@ static int table_changes(struct ds_engine *e, ds_record_cb cb, void *user_data)
 	size_t n = 0, i;
 	int rc = ensure_ready(te);
 
+	if (rc == 0 && after_id) {
+		rc = log_key_of(te, after_id, &last_pk);
+		last_seq = after_seq > INT64_MAX ? INT64_MAX : (sqlite3_int64)after_seq;
+	}
 	while (rc == 0) {
 		sqlite3_stmt *st = te->st_page;
 
@@ -355,6 +407,53 @@ static int table_changes(struct ds_engine *e, ds_record_cb cb, void *user_data)
 			break;
 	}
 	ds_free(last_pk);
+	return rc == DS_RECORD_STOP ? 0 : rc;
+}
+
+static int table_changes(struct ds_engine *e, ds_record_cb cb, void *user_data)
+{
+	return table_changes_after(e, 0, NULL, cb, user_data);
+}
+
+/* One probe of the log's primary key, with the statement prepared once. */
+static int table_pending(struct ds_engine *e, const char *id, struct ds_pending_info *out)
+{
+	struct table_engine *te = te_of(e);
+	struct ds_table_val *key;
+	sqlite3_stmt *st;
+	int rc = ensure_ready(te);
+
+	memset(out, 0, sizeof(*out));
+	if (rc < 0)
+		return rc;
+	key = ds_calloc(te->shape.npk, sizeof(*key));
+	if (!key)
+		return -ENOMEM;
+	rc = ds_table_id_decode(te->db, id, key, te->shape.npk);
+	if (rc == -EBADMSG)
+		rc = -ENOENT; /* no row can have this id, so no change of it is pending */
+	if (rc == 0) {
+		st = te->st_pending;
+		sqlite3_bind_text(st, 1, te->shape.name, -1, SQLITE_STATIC);
+		rc = bind_key(st, key, te->shape.npk, 2);
+		if (rc == 0) {
+			rc = sqlite3_step(st);
+			if (rc == SQLITE_ROW) {
+				const unsigned char *op = sqlite3_column_text(st, 2);
+
+				out->change_seq = (uint64_t)sqlite3_column_int64(st, 0);
+				out->modified_ms = sqlite3_column_int64(st, 1);
+				out->deleted = op && op[0] == 'd';
+				rc = 0;
+			} else {
+				rc = rc == SQLITE_DONE ? -ENOENT : ds_table_errno(rc);
+			}
+		}
+		sqlite3_reset(st);
+		sqlite3_clear_bindings(st);
+	}
+	ds_table_vals_clear(key, te->shape.npk);
+	ds_free(key);
 	return rc;
 }
 
@@ -515,6 +614,8 @@ static const struct ds_engine_ops table_ops = {
 	.commit = table_commit,
 	.rollback = table_rollback,
 	.changes = table_changes,
+	.changes_after = table_changes_after,
+	.pending = table_pending,
 	.get = table_get,
 	.apply = table_apply,
 	.forget = table_forget,
