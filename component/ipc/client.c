@@ -139,7 +139,8 @@ static int read_reply(struct ds_client *c, int64_t id, cJSON **out)
 				return -EPROTO;
 			}
 			/* id 0 is the daemon speaking out of turn (refusal, oversize): it concerns us. */
-			if ((int64_t)rid->valuedouble == id || rid->valuedouble == 0) {
+			/* Compared as doubles: a daemon's id beyond int64_t must not be converted. */
+			if (rid->valuedouble == (double)id || rid->valuedouble == 0) {
 				*out = r;
 				return 0;
 			}
@@ -193,7 +194,8 @@ static int call_json(struct ds_client *c, cJSON *req, char **response_json)
 	if (response_json)
 		*response_json = NULL;
 	c->error[0] = '\0';
-	if (cJSON_IsNumber(rid) && rid->valuedouble > 0) {
+	/* An id the daemon would refuse (beyond 2^53 - 1) is replaced like a missing one. */
+	if (cJSON_IsNumber(rid) && rid->valuedouble > 0 && rid->valuedouble <= 9007199254740991.0) {
 		id = (int64_t)rid->valuedouble;
 	} else {
 		id = c->next_id++;

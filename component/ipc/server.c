@@ -225,8 +225,9 @@ static bool read_id(const cJSON *req, int64_t *id)
 {
 	const cJSON *j = cJSON_GetObjectItemCaseSensitive(req, "id");
 
-	if (!cJSON_IsNumber(j) || j->valuedouble != (double)(int64_t)j->valuedouble ||
-	    j->valuedouble < 0 || j->valuedouble > 9007199254740991.0)
+	/* Range first: converting a double outside int64_t is undefined behaviour (C11 6.3.1.4). */
+	if (!cJSON_IsNumber(j) || !(j->valuedouble >= 0 && j->valuedouble <= 9007199254740991.0) ||
+	    j->valuedouble != (double)(int64_t)j->valuedouble)
 		return false;
 	*id = (int64_t)j->valuedouble;
 	return true;
