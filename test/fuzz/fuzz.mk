@@ -1,0 +1,69 @@
+# libFuzzer targets, built apart from the product Makefile (test/fuzz/build.sh drives this).
+#
+#   make -f test/fuzz/fuzz.mk OUT=build/fuzz CFG=build/fuzz/config
+#
+# CFG is a configured build dir (its include/generated/autoconf.h is used); the product sources
+# each target needs are compiled into it with coverage, ASan and UBSan. System libraries
+# (cJSON, SQLite, mbedTLS) are linked as they are: they are not instrumented, our code is.
+
+srctree := $(patsubst %/,%,$(dir $(abspath $(lastword $(MAKEFILE_LIST)))))/../..
+OUT ?= build/fuzz
+CFG ?= $(OUT)/config
+FUZZ_CC ?= clang
+FUZZ_SAN ?= -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
+AUTOCONF := $(CFG)/include/generated/autoconf.h
+
+CPPFLAGS := -std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -DNDEBUG \
+	-I$(CFG)/include/generated -include $(AUTOCONF) \
+	-I$(srctree)/component/include -I$(srctree)/component -I$(srctree)/port/include \
+	-I$(srctree) -DDS_VERSION=\"fuzz\" \
+	$(shell pkg-config --cflags libcjson sqlite3 2>/dev/null)
+WARN := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wformat=2 -Wvla -Werror
+CFLAGS := -g -O1 $(FUZZ_SAN) -fsanitize=fuzzer-no-link $(WARN)
+LDFLAGS := -g $(FUZZ_SAN) -fsanitize=fuzzer
+LIBS := -lcjson -lsqlite3 -lmbedcrypto -lpthread
+
+core := test/fuzz/fuzz_common.c component/core/alloc.c component/core/log.c
+crypto := component/crypto/encoding.c component/crypto/ct.c component/crypto/crypto_mbedtls.c \
+	component/crypto/random_mbedtls.c port/common/entropy.c
+
+# target: product sources (the harness is test/fuzz/fuzz_<target>.c)
+src-http := $(core) component/net/http_headers.c component/net/http_url.c
+src-dir_batch := $(core) $(crypto) component/remote/dir/dir_batch.c component/remote/dir/dir_fs.c
+src-dir_header := $(core) $(crypto) component/remote/dir/dir_folder.c component/remote/dir/dir_fs.c \
+	port/common/secret.c port/common/paths.c port/common/names.c \
+	component/remote/dir/dir_batch.c
+src-ipc := $(core) component/ipc/server.c component/ipc/frame.c
+src-conf := $(core) component/core/conf.c
+src-sim_script := $(core) port/sim/script.c port/common/names.c
+src-table_record := $(core) $(crypto) component/engine/table/table_codec.c \
+	component/engine/table/table_util.c component/engine/table/table_schema.c \
+	component/engine/table/table_triggers.c component/engine/table/table_apply.c
+src-encoding := $(core) $(crypto)
+src-account_bundle := $(core) $(crypto) component/account/keys.c
+
+TARGETS := http dir_batch dir_header ipc conf sim_script table_record encoding account_bundle
+
+obj = $(patsubst %.c,$(OUT)/obj/%.o,$(1))
+
+all: $(addprefix $(OUT)/bin/fuzz_,$(TARGETS))
+
+define target_rule
+$(OUT)/bin/fuzz_$(1): $(OUT)/obj/test/fuzz/fuzz_$(1).o $(call obj,$(src-$(1)))
+	@mkdir -p $$(dir $$@)
+	@echo "  LD      fuzz_$(1)"
+	@$(FUZZ_CC) $(LDFLAGS) -o $$@ $$^ $(LIBS)
+endef
+$(foreach t,$(TARGETS),$(eval $(call target_rule,$(t))))
+
+$(OUT)/obj/%.o: $(srctree)/%.c $(AUTOCONF)
+	@mkdir -p $(dir $@)
+	@echo "  CC      $*.c"
+	@$(FUZZ_CC) $(CPPFLAGS) $(CFLAGS) -MMD -MP -c $< -o $@
+
+-include $(shell find $(OUT)/obj -name '*.d' 2>/dev/null)
+
+list:
+	@echo $(TARGETS)
+
+.PHONY: all list

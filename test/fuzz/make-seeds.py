@@ -1,0 +1,124 @@
+#!/usr/bin/env python3
+"""Write the seed corpora of test/fuzz/corpus/ (small files, one input each).
+
+Seeds are taken from the project's fixtures and documents: test/data/conf, test/data/sim,
+test/data/port/sim, the onepw vector (test/vectors/onepw.txt), RFC 4648 rows
+(test/vectors/encoding.txt), docs/ipc.md, docs/remote-dir.md and docs/engine-table.md examples,
+and RFC 9110's date forms. Run from anywhere: python3 test/fuzz/make-seeds.py
+Files found by a fuzzer that crashed it are kept beside the seeds as crash-<what> (never
+overwritten here), so every run replays them.
+"""
+import base64
+import hashlib
+import os
+import shutil
+
+SRC = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".."))
+OUT = os.path.join(SRC, "test", "fuzz", "corpus")
+
+
+def put(target, name, data):
+    d = os.path.join(OUT, target)
+    os.makedirs(d, exist_ok=True)
+    if isinstance(data, str):
+        data = data.encode()
+    with open(os.path.join(d, name), "wb") as f:
+        f.write(data)
+
+
+def copy_dir(target, folder, suffixes):
+    d = os.path.join(SRC, folder)
+    for name in sorted(os.listdir(d)):
+        if name.endswith(suffixes):
+            put(target, name, open(os.path.join(d, name), "rb").read())
+
+
+def vector(path, key, record=0):
+    rows, cur = [], {}
+    for line in open(os.path.join(SRC, path), encoding="utf-8"):
+        line = line.strip()
+        if not line or line.startswith("#"):
+            if cur and not line:
+                rows.append(cur)
+                cur = {}
+            continue
+        k, _, v = line.partition(" = ")
+        cur[k] = v.strip('"')
+    if cur:
+        rows.append(cur)
+    return rows[record][key]
+
+
+# ---- http: URL line, then response headers -----------------------------------------------
+put("http", "sync15", "https://sync-1-us-west1-g.sync.services.mozilla.com/1.5/12345/storage/bookmarks?full=1\n"
+    "x-weave-backoff: 1800\nretry-after: 120\ncontent-type: application/json\n")
+put("http", "kinto", "http://127.0.0.1:8888/v1/buckets/default/collections/tasks/records\n"
+    "Backoff: 60.5\nRetry-After: Sun, 06 Nov 1994 08:49:37 GMT\n")
+put("http", "rfc850", "https://[::1]:8443/path#frag\nretry-after: Sunday, 06-Nov-94 08:49:37 GMT\n")
+put("http", "asctime", "http://example.org:80?q\nretry-after: Sun Nov  6 08:49:37 1994\nbackoff: 0.001\n")
+put("http", "bad", "https://user@host/\nretry-after: soon\nx-weave-backoff: -1\n")
+
+# ---- dir_batch: mode byte, then a file image, a body to seal, or NUL-separated records ------
+body = ('{"device": "dev-a", "written_ms": 1767225600000, "records": ['
+        '{"id": "a1", "deleted": false, "modified_ms": 1767225600000, "payload": "{\\"x\\":1}"},'
+        '{"id": "a2", "deleted": true, "modified_ms": 1767225600000, "payload": null}]}')
+put("dir_batch", "body-clear", b"\x02" + body.encode())
+put("dir_batch", "body-gcm", b"\x03" + body.encode())
+put("dir_batch", "body-bad-ms", b"\x02" + body.replace("1767225600000", "1.5", 1).encode())
+put("dir_batch", "records-clear", b"\x04a1\x00{\"x\":1}\x00b2\x00\x00c3")
+put("dir_batch", "records-gcm", b"\x05a1\x00{\"x\":\"\\u0001\"}\x00zz\x00[]")
+# A whole cleartext file for the collection "fuzz", batch 7 (docs/remote-dir.md, "Batch files").
+hdr = b"DSDB\x01\x00\x00\x00"
+aad = hdr + b"fuzz/" + b"%016d" % 7
+put("dir_batch", "file-clear", b"\x00" + hdr + hashlib.sha256(aad + body.encode()).digest() + body.encode())
+put("dir_batch", "file-newer", b"\x00DSDB\x02\x00\x00\x00")
+
+# ---- dir_header: datasync-dir.json ----------------------------------------------------------
+put("dir_header", "clear", '{"format":"datasync-dir","version":1,'
+    '"epoch":"00112233445566778899aabbccddeeff","encrypted":false}')
+put("dir_header", "encrypted", '{"format":"datasync-dir","version":1,'
+    '"epoch":"00112233445566778899aabbccddeeff","encrypted":true,'
+    '"kdf":{"name":"pbkdf2-sha256","iterations":100000,"salt":"000102030405060708090a0b0c0d0e0f"},'
+    '"key_check":"' + "ab" * 32 + '"}')
+put("dir_header", "newer", '{"format":"datasync-dir","version":2,"epoch":"00","encrypted":false}')
+
+# ---- ipc: piece-size byte, then request lines (docs/ipc.md) --------------------------------
+put("ipc", "commands", b"\x00" + b'{"id":1,"cmd":"status"}\n{"id":2,"cmd":"later"}\r\n'
+    b'{"id":3,"cmd":"fail"}\n\n{"id":4,"cmd":"sync","name":"alarms","wait":true}\n')
+put("ipc", "register", b"\x03" + b'{"id":9007199254740991,"cmd":"register","registration":'
+    b'{"name":"alarms","engine":{"kind":"table","db":"a.db","table":"alarms"},'
+    b'"remote":{"kind":"dir","path":"sd","passphrase":"x"}}}\n')
+put("ipc", "bad", b"\x01" + b'{"id":-1,"cmd":"x"}\n{"cmd":"x"}\n[1,2]\n{"id":1.5}\n{"id":1,"cmd":""}\n')
+put("ipc", "long", b"\x7f" + b'{"id":5,"cmd":"version","pad":"' + b"x" * 1100 + b'"}\n')
+
+# ---- conf, sim_script: the fixtures as they are ----------------------------------------------
+copy_dir("conf", "test/data/conf", (".conf",))
+put("conf", "datasync.conf", open(os.path.join(SRC, "component/daemon/datasync.conf"), "rb").read())
+copy_dir("sim_script", "test/data/sim", (".script",))
+copy_dir("sim_script", "test/data/port/sim", (".script", ".txt"))
+
+# ---- table_record: flags byte, key byte, then "id\npayload" or the payload ---------------------
+def tid(key_json):
+    return base64.urlsafe_b64encode(key_json.encode()).rstrip(b"=").decode()
+
+
+put("table_record", "upsert", b"\x02\x05" + b'{"a":5,"b":"k","c":{"$blob":"AAEC"},"d":3.0,"e":null}')
+put("table_record", "inf", b"\x02\x07" + b'{"a":7,"b":"k","d":{"$real":"-inf"},"e":[1,{"x":2}]}')
+put("table_record", "unknown-col", b"\x02\x01" + b'{"a":1,"b":"k","zz":9223372036854775807}')
+put("table_record", "tombstone", b"\x03\x05")
+put("table_record", "id-line", b"\x00\x00" + tid('[1,"x"]').encode() + b'\n{"a":1,"b":"x","d":1e+300}')
+put("table_record", "key-literals", b"\x00\x00" + b"WzFd\n1,'it''s',X'00ff',-Inf,NULL,2.5e-3")
+
+# ---- encoding: RFC 4648 rows ------------------------------------------------------------------
+for i, (b64, url, hx) in enumerate([("Zm9vYg==", "Zm9vYg", "666f6f62"), ("+/+/", "-_-_", "fbffbf"),
+                                    ("Zm9vYmFy", "Zm9vYmFy", "666F6F626172"), ("Zh==", "Zh", "6")]):
+    put("encoding", "b64-%d" % i, b64)
+    put("encoding", "url-%d" % i, url)
+    put("encoding", "hex-%d" % i, hx)
+
+# ---- account_bundle: keyRequestKey, mode, bundle (onepw v1 vector) ------------------------------
+krk = bytes.fromhex(vector("test/vectors/onepw.txt", "key_request_key"))
+bundle = bytes.fromhex(vector("test/vectors/onepw.txt", "bundle"))
+put("account_bundle", "onepw-v1", krk + b"\x00" + bundle)
+put("account_bundle", "onepw-v1-fixed-mac", krk + b"\x01" + bundle[:64])
+put("account_bundle", "short", krk + b"\x00" + bundle[:95])
