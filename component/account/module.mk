@@ -7,3 +7,9 @@ unit-y += test/unit/account_keys_test.c
 # Firefox Accounts sign-in: Hawk request signing and the FxA client (onepw login, keys, OAuth).
 lib-$(CONFIG_DS_ACCOUNT) += component/account/hawk.c
 unit-$(CONFIG_DS_ACCOUNT) += test/unit/hawk_test.c
+
+# Tokenserver client (OAuth access token + key id -> storage node credentials, cached).
+lib-$(CONFIG_DS_ACCOUNT) += component/account/tokenserver.c
+unit-$(CONFIG_DS_ACCOUNT) += test/unit/tokenserver_test.c
+lib-$(CONFIG_DS_ACCOUNT) += component/account/fxa.c component/account/fxa_session.c \
+	component/account/fxa_jwe.c
