@@ -38,7 +38,9 @@ Test control (not part of the protocol), JSON in and out:
                              timestamp (fixed X-Timestamp; null: the real clock),
                              fail {status, retry_after, count, status_string}
                              (the next `count` token requests fail; count -1: until cleared;
-                             fail null clears)
+                             fail null clears),
+                             raw {status, body, count}: the next `count` token requests get
+                             exactly this body (a broken server; raw null clears)
   GET  /__testing__/stats    {"token_requests": n, "users": {...}}
   POST /__testing__/reset    forget users, counters and config changes
 """
@@ -176,6 +178,7 @@ class State:
         self.backoff = a.backoff
         self.timestamp = None
         self.fail = None
+        self.raw = None
         if a.fail_status:
             self.fail = {"status": a.fail_status, "retry_after": a.retry_after,
                          "count": a.fail_count}
@@ -213,6 +216,14 @@ class Handler(http.server.BaseHTTPRequestHandler):
         if self.command != "HEAD":
             self.wfile.write(body)
 
+    def _send_raw(self, status, body):
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.send_header("X-Timestamp", str(self.st.now()))
+        self.end_headers()
+        self.wfile.write(body)
+
     def _read_json(self):
         n = int(self.headers.get("Content-Length") or 0)
         raw = self.rfile.read(n) if n else b""
@@ -233,6 +244,12 @@ class Handler(http.server.BaseHTTPRequestHandler):
             return
         with self.st.lock:
             self.st.token_requests += 1
+            raw = self.st.raw
+            if raw and raw["count"] != 0:
+                if raw["count"] > 0:
+                    raw["count"] -= 1
+                self._send_raw(raw["status"], raw["body"].encode("utf-8"))
+                return
             try:
                 status, body, extra = self._token(m.group(1), m.group(2), parse_qs(u.query))
             except TokenError as e:
@@ -264,7 +281,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
         st = self.st
         for key in req:
             if key not in ("node", "duration", "allow_new_users", "new_users_status", "backoff",
-                           "timestamp", "fail"):
+                           "timestamp", "fail", "raw"):
                 raise KeyError("unknown config key %s" % key)
         if "node" in req:
             st.node = str(req["node"])
@@ -284,6 +301,12 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 f = {"status": int(f["status"]), "retry_after": f.get("retry_after"),
                      "count": int(f.get("count", 1)), "status_string": f.get("status_string")}
             st.fail = f
+        if "raw" in req:
+            r = req["raw"]
+            if r is not None:
+                r = {"status": int(r["status"]), "body": str(r["body"]),
+                     "count": int(r.get("count", 1))}
+            st.raw = r
 
     # ---- the token endpoint ----------------------------------------------------------------
 
