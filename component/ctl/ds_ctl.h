@@ -2,6 +2,8 @@
 #ifndef DS_CTL_H
 #define DS_CTL_H
 
+#include <stdbool.h>
+
 struct cJSON;
 
 /* Exit codes (docs/daemon.md). */
@@ -11,6 +13,14 @@ void ds_ctl_print_status(const struct cJSON *r);
 void ds_ctl_print_list(const struct cJSON *r);
 void ds_ctl_print_results(const struct cJSON *r);
 void ds_ctl_print_version(const struct cJSON *r);
+/* One collection's "schedule" object (list, set). */
+void ds_ctl_print_schedule(const char *name, const struct cJSON *sched);
+
+/*
+ * Build a "schedule" object from "set NAME --interval 4h ..." arguments (argv[0] is NAME);
+ * --json anywhere sets *json. NULL after printing a usage message.
+ */
+struct cJSON *ds_ctl_build_schedule(int argc, char **argv, bool *json);
 
 /*
  * Build a registration from "register NAME ..." arguments (argv[0] is NAME), or read it from

@@ -29,6 +29,10 @@ static void usage(FILE *f)
 		"           [--conflict server-wins|client-wins|newest-wins|merge] [--title TEXT]\n"
 		"  register --json FILE        registration given as JSON\n"
 		"  unregister NAME | enable NAME | disable NAME | reset NAME\n"
+		"  set NAME [--interval DUR] [--flex DUR] [--network any|unmetered|none]\n"
+		"           [--charging-only yes|no] [--min-battery PCT] [--power-save yes|no]\n"
+		"           [--priority low|normal|urgent]   change when NAME syncs (DUR: 90s, 10m, 4h)\n"
+		"  push [NAME]                 a push wake-up for NAME or every collection\n"
 		"options:\n"
 		"  -s SOCKET   control socket (default: from the configuration, else %s)\n"
 		"  -c CONFIG   read the socket's place from this datasyncd configuration\n"
@@ -59,6 +63,11 @@ static char *find_socket(const char *sock, const char *config)
 		path = ds_conf_socket_path(&conf);
 	ds_conf_free(&conf);
 	return path;
+}
+
+static const cJSON *get_schedule(const cJSON *r)
+{
+	return cJSON_GetObjectItemCaseSensitive(r, "schedule");
 }
 
 static bool is_name_cmd(const char *c)
@@ -130,6 +139,24 @@ int main(int argc, char **argv)
 			return CTL_USAGE;
 		}
 		cJSON_AddItemToObject(req, "registration", reg);
+	} else if (!strcmp(cmd, "set")) {
+		cJSON *sch = ds_ctl_build_schedule(argc - i, argv + i, &json);
+
+		if (!sch) {
+			cJSON_Delete(req);
+			return CTL_USAGE;
+		}
+		cJSON_AddStringToObject(req, "name", argv[i]);
+		cJSON_AddItemToObject(req, "schedule", sch);
+	} else if (!strcmp(cmd, "push")) {
+		for (; i < argc; i++) {
+			if (!strcmp(argv[i], "--json"))
+				json = true;
+			else if (argv[i][0] != '-' && !cJSON_GetObjectItem(req, "name"))
+				cJSON_AddStringToObject(req, "name", argv[i]);
+			else
+				goto usage_error;
+		}
 	} else if (is_name_cmd(cmd)) {
 		for (; i < argc; i++) {
 			if (!strcmp(argv[i], "--json"))
@@ -197,6 +224,8 @@ int main(int argc, char **argv)
 			ds_ctl_print_version(r);
 		else if (!strcmp(cmd, "sync"))
 			ds_ctl_print_results(r);
+		else if (!strcmp(cmd, "set") && !rc)
+			ds_ctl_print_schedule(name, get_schedule(r));
 		else if (!rc) {
 			const cJSON *w, *it;
 

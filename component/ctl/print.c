@@ -69,11 +69,15 @@ static void print_collection(const cJSON *c)
 	else
 		printf("never synced");
 	printf("\n");
+	if (cJSON_IsObject(get(c, "schedule"))) {
+		printf("  %-16s ", "");
+		ds_ctl_print_schedule(NULL, get(c, "schedule"));
+	}
 }
 
 void ds_ctl_print_status(const cJSON *r)
 {
-	const cJSON *ev = get(r, "events"), *per = get(r, "periodic"), *cols = get(r, "collections"), *it;
+	const cJSON *ev = get(r, "events"), *sch = get(r, "scheduler"), *cols = get(r, "collections"), *it;
 
 	printf("datasyncd %s on board %s, device \"%s\" (pid %.0f, up %.0fs, log level %s, reloads %.0f)\n",
 	       str(r, "version", "?"), str(r, "board", "?"), str(r, "device_name", "?"), num(r, "pid"),
@@ -81,15 +85,23 @@ void ds_ctl_print_status(const cJSON *r)
 	printf("power:    %s\n", str(get(r, "power"), "text", "?"));
 	printf("network:  %s\n", str(get(r, "net"), "text", "?"));
 	printf("activity: %s\n", cJSON_IsTrue(get(r, "idle")) ? "idle" : "active");
-	if (cJSON_IsObject(per)) {
-		if (num(per, "sync_interval_s") > 0)
-			printf("periodic: every %.0fs, next in %.0fs", num(per, "sync_interval_s"),
-			       num(per, "next_in_ms") / 1000);
+	if (cJSON_IsObject(sch)) {
+		const cJSON *ref = get(sch, "refused");
+
+		printf("schedule: default every %.0fs, battery >= %.0f%%%s; ", num(sch, "sync_interval_s"),
+		       num(sch, "min_battery_pct"), cJSON_IsTrue(get(sch, "unmetered_only")) ? ", unmetered only" : "");
+		if (cJSON_IsNumber(get(sch, "next_wake_in_ms")))
+			printf("next wake in %.0fs", num(sch, "next_wake_in_ms") / 1000);
 		else
-			printf("periodic: off");
-		printf("; last: %s", str(per, "last", "?"));
-		if (!cJSON_IsTrue(get(per, "allowed_now")))
-			printf("; not now: %s", str(per, "reason", "?"));
+			printf(cJSON_IsTrue(get(sch, "busy")) ? "running" : "no wake planned");
+		printf("; %.0f wakes, %.0f runs", num(sch, "batches"), num(sch, "runs"));
+		if (!cJSON_IsTrue(get(sch, "allowed_now")))
+			printf("; not now: %s", str(sch, "reason", "?"));
+		if (cJSON_GetArraySize(ref)) {
+			printf("; held back:");
+			cJSON_ArrayForEach(it, ref)
+				printf(" %s %.0f", it->string, it->valuedouble);
+		}
 		printf("\n");
 	}
 	printf("events (last %d of %.0f):\n", cJSON_GetArraySize(ev), num(r, "events_seen"));
@@ -109,9 +121,18 @@ void ds_ctl_print_list(const cJSON *r)
 	if (!cJSON_GetArraySize(cols))
 		printf("no collections registered\n");
 	cJSON_ArrayForEach(it, cols) {
+		const cJSON *p = get(it, "progress");
+
 		printf("%-16s %-8s %s->%s %-8s %s\n", str(it, "name", "?"),
 		       cJSON_IsTrue(get(it, "enabled")) ? "enabled" : "disabled", str(it, "engine", "?"),
 		       str(it, "remote", "?"), str(it, "state", "?"), str(it, "title", ""));
+		/* For a settings UI: where a running sync is, and when the next one comes and why. */
+		if (cJSON_IsObject(p) && num(p, "total") > 0)
+			printf("  progress: %s %.0f/%.0f\n", str(p, "phase", ""), num(p, "done"), num(p, "total"));
+		if (cJSON_IsObject(get(it, "schedule"))) {
+			printf("  schedule: ");
+			ds_ctl_print_schedule(NULL, get(it, "schedule"));
+		}
 	}
 }
 

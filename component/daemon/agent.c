@@ -1,6 +1,6 @@
 /*
  * datasyncd's life: the store and device id, the loop, the control socket, the sync worker,
- * port events (kept for "status"), the periodic sync and configuration reloads.
+ * port events (kept for "status" and given to the scheduler) and configuration reloads.
  */
 #define DS_LOG_TAG "daemon"
 #define DS_LOG_LEVEL CONFIG_DS_LOG_LEVEL_CORE
@@ -14,8 +14,6 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
-
-enum { TIMER_PERIODIC = 1 };
 
 int ds_agent_log_level(const struct ds_agent *a)
 {
@@ -57,51 +55,6 @@ static int device_id_load(struct ds_agent *a)
 	return rc;
 }
 
-/* ---- periodic sync ---------------------------------------------------------------------------- */
-
-static void periodic_fire(void *user_data);
-
-static void periodic_arm(struct ds_agent *a)
-{
-	if (a->conf.sync_interval_s <= 0) {
-		ds_loop_timer_cancel(a->loop, TIMER_PERIODIC);
-		a->next_periodic_mono = -1;
-		return;
-	}
-	if (ds_loop_timer(a->loop, TIMER_PERIODIC, a->conf.sync_interval_s * 1000, periodic_fire, a)) {
-		DS_LOG_ERR("cannot arm the periodic sync timer");
-		a->next_periodic_mono = -1;
-		return;
-	}
-	a->next_periodic_mono = ds_port_mono_ms() + a->conf.sync_interval_s * 1000;
-}
-
-static void periodic_try(struct ds_agent *a)
-{
-	char why[160];
-	int rc;
-
-	a->last_periodic_wall = ds_port_wall_ms();
-	if (!ds_daemon_policy_allows(&a->power, &a->net, &a->conf, why, sizeof(why))) {
-		snprintf(a->last_periodic, sizeof(a->last_periodic), "skipped: %s", why);
-		a->periodic_waiting = true;
-		DS_LOG_INF("periodic sync skipped: %s", why);
-		return;
-	}
-	a->periodic_waiting = false;
-	rc = ds_worker_queue(a->worker, NULL, false, 0, 0);
-	snprintf(a->last_periodic, sizeof(a->last_periodic), "%s", rc ? "failed to queue" : "queued");
-	DS_LOG_INF("periodic sync %s", a->last_periodic);
-}
-
-static void periodic_fire(void *user_data)
-{
-	struct ds_agent *a = user_data;
-
-	periodic_try(a);
-	periodic_arm(a);
-}
-
 /* ---- port events ------------------------------------------------------------------------------- */
 
 static void on_port_event(const struct ds_port_event *ev, void *user_data)
@@ -132,13 +85,7 @@ static void on_port_event(const struct ds_port_event *ev, void *user_data)
 	default:
 		return;
 	}
-	/* A periodic run skipped for power or network goes as soon as the reason is gone. */
-	if (a->periodic_waiting) {
-		char why[160];
-
-		if (ds_daemon_policy_allows(&a->power, &a->net, &a->conf, why, sizeof(why)))
-			periodic_try(a);
-	}
+	ds_agent_sched_event(a, ev);
 }
 
 /* ---- signals, reload ---------------------------------------------------------------------------- */
@@ -177,11 +124,10 @@ int ds_agent_reload(struct ds_agent *a)
 	ds_free(a->conf.device_name);
 	a->conf.device_name = c.device_name;
 	c.device_name = NULL;
-	if (c.sync_interval_s != a->conf.sync_interval_s) {
-		a->conf.sync_interval_s = c.sync_interval_s;
-		periodic_arm(a);
-	}
+	a->conf.sync_interval_s = c.sync_interval_s;
 	ds_conf_free(&c);
+	/* The defaults under every collection's policy may have changed. */
+	ds_agent_sched_reload(a, NULL);
 	ds_agent_apply_logging(a);
 	a->reloads++;
 	DS_LOG_INF("configuration reloaded: log level %s, sync every %ld s, min battery %d%%%s",
@@ -215,9 +161,8 @@ int ds_agent_new(struct ds_conf *conf, const char *config_path, bool config_expl
 	a->config_explicit = config_explicit;
 	a->verbosity = verbosity;
 	a->daemonized = daemonized;
-	a->next_periodic_mono = -1;
+	a->next_sched_mono = -1;
 	a->started_mono = ds_port_mono_ms();
-	snprintf(a->last_periodic, sizeof(a->last_periodic), "none yet");
 	if ((config_path && !(a->config_path = ds_strdup(config_path))) ||
 	    (start_dir && !(a->start_dir = ds_strdup(start_dir)))) {
 		rc = -ENOMEM;
@@ -262,7 +207,11 @@ int ds_agent_new(struct ds_conf *conf, const char *config_path, bool config_expl
 	rc = ds_worker_start(a->loop, a->db_path, a->device_id, ds_agent_sync_done, a, &a->worker);
 	if (rc)
 		goto fail;
-	periodic_arm(a);
+	rc = ds_agent_sched_start(a);
+	if (rc) {
+		DS_LOG_ERR("cannot start the scheduler: %s", ds_strerror(rc));
+		goto fail;
+	}
 	DS_LOG_INF("datasyncd %s on board %s: power %s, network %s", DS_VERSION, ds_board_get()->name,
 		   ds_power_source_name(a->power.source), a->net.up ? ds_net_type_name(a->net.type) : "down");
 	*out = a;
@@ -294,6 +243,7 @@ void ds_agent_free(struct ds_agent *a)
 	/* Socket first: clients see the daemon go at once, even while a run finishes. */
 	ds_ipc_server_free(a->ipc);
 	ds_worker_stop(a->worker);
+	ds_agent_sched_stop(a);
 	ds_loop_free(a->loop);
 	ds_store_close(a->store);
 	ds_conf_free(&a->conf);

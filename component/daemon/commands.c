@@ -129,6 +129,15 @@ static void wipe_secrets(cJSON *j)
 	}
 }
 
+/* The override of name's schedule lives in the kv table; a removed collection leaves none. */
+static void sched_override_clear(struct ds_agent *a, const char *name)
+{
+	char key[NAME_MAX_LEN + 8];
+
+	snprintf(key, sizeof(key), "sched.%s", name);
+	ds_store_kv_set(a->store, key, "{}");
+}
+
 static int cmd_version(const struct request *r)
 {
 	cJSON *b = cJSON_CreateObject(), *f;
@@ -174,6 +183,13 @@ static int cmd_sync(const struct request *r)
 			return 0; /* replied */
 		if (!rc)
 			return fail(r, -EPERM, "collection '%s' is disabled (datasyncctl enable %s)", name, name);
+		/* A person overrides constraints and soft backoff, never the server's Retry-After. */
+		if (r->a->sched) {
+			char why[DS_SCHED_WHY_MAX];
+
+			if (ds_sched_user_request(r->a->sched, name, ds_port_mono_ms(), why, sizeof(why)) == -EAGAIN)
+				return fail(r, -EAGAIN, "%s: %s", name, why);
+		}
 	}
 	rc = ds_worker_queue(r->a->worker, name, wait, r->conn, r->id);
 	if (rc)
@@ -275,6 +291,7 @@ static int cmd_register(const struct request *r)
 	}
 	DS_LOG_INF("registered collection %s (%s -> %s)", n->valuestring, c->engine->ops->kind,
 		   c->remote->ops->kind);
+	ds_agent_sched_reload(r->a, n->valuestring);
 	b = cJSON_CreateObject();
 	cJSON_AddStringToObject(b, "name", n->valuestring);
 	reply(r, b);
@@ -325,6 +342,8 @@ static int cmd_unregister(const struct request *r)
 		return fail(r, rc, "cannot remove collection '%s': %s", name, ds_strerror(rc));
 	}
 	DS_LOG_INF("unregistered collection %s", name);
+	sched_override_clear(r->a, name);
+	ds_agent_sched_reload(r->a, name);
 	return reply(r, b);
 }
 
@@ -341,6 +360,7 @@ static int cmd_enable(const struct request *r, bool enable)
 	if (rc)
 		return fail(r, rc, "cannot %s '%s': %s", enable ? "enable" : "disable", name, ds_strerror(rc));
 	DS_LOG_INF("collection %s %s", name, enable ? "enabled" : "disabled");
+	ds_agent_sched_reload(r->a, name);
 	return reply(r, NULL);
 }
 
@@ -367,6 +387,82 @@ static int cmd_reset(const struct request *r)
 	return reply(r, NULL);
 }
 
+/* {"cmd":"set","name":N,"schedule":{...}}: merge into the stored override (docs/scheduler.md). */
+static int cmd_set(const struct request *r)
+{
+	const char *name = req_name(r, true);
+	const cJSON *upd = cJSON_GetObjectItemCaseSensitive(r->req, "schedule"), *it;
+	struct ds_sched_policy p;
+	char key[NAME_MAX_LEN + 8], text[512], err[160];
+	cJSON *cur = NULL, *reg, *b;
+	char *out;
+	int rc;
+
+	if (!name)
+		return 0;
+	if (!cJSON_IsObject(upd))
+		return fail(r, -EINVAL, "\"schedule\" (an object) is required");
+	reg = get_reg(r, name);
+	if (!reg)
+		return 0;
+	cJSON_Delete(reg);
+	snprintf(key, sizeof(key), "sched.%s", name);
+	if (ds_store_kv_get(r->a->store, key, text, sizeof(text)) > 0)
+		cur = cJSON_Parse(text);
+	if (!cJSON_IsObject(cur)) {
+		cJSON_Delete(cur);
+		cur = cJSON_CreateObject();
+	}
+	if (!cur)
+		return fail(r, -ENOMEM, "out of memory");
+	cJSON_ArrayForEach(it, upd) {
+		cJSON_DeleteItemFromObjectCaseSensitive(cur, it->string);
+		if (!cJSON_IsNull(it))
+			cJSON_AddItemToObject(cur, it->string, cJSON_Duplicate(it, true));
+	}
+	/* Check the whole override before keeping it. */
+	ds_sched_policy_defaults(&p);
+	rc = ds_agent_sched_parse(cur, &p, err, sizeof(err));
+	if (!rc && r->a->sched)
+		rc = ds_sched_policy_check(r->a->sched, &p, false, err, sizeof(err));
+	out = rc ? NULL : cJSON_PrintUnformatted(cur);
+	cJSON_Delete(cur);
+	if (rc)
+		return fail(r, rc, "schedule of '%s' refused: %s", name, err);
+	if (!out)
+		return fail(r, -ENOMEM, "out of memory");
+	rc = strlen(out) < sizeof(text) ? ds_store_kv_set(r->a->store, key, out) : -E2BIG;
+	cJSON_free(out);
+	if (rc)
+		return fail(r, rc, "cannot store the schedule of '%s': %s", name, ds_strerror(rc));
+	ds_agent_sched_reload(r->a, name);
+	DS_LOG_INF("collection %s: schedule changed", name);
+	b = cJSON_CreateObject();
+	cur = ds_agent_sched_info_json(r->a, name);
+	if (cur)
+		cJSON_AddItemToObject(b, "schedule", cur);
+	return reply(r, b);
+}
+
+/* {"cmd":"push"[,"name":N]}: a push wake-up (the push client calls ds_sched_push_wakeup()). */
+static int cmd_push(const struct request *r)
+{
+	const cJSON *n = cJSON_GetObjectItemCaseSensitive(r->req, "name");
+	const char *name = req_name(r, false);
+	int rc;
+
+	if (!name && n && !cJSON_IsNull(n))
+		return 0;
+	rc = ds_sched_push_wakeup(r->a->sched, name, ds_port_mono_ms());
+	if (rc == -ENOENT)
+		return fail(r, rc, "no collection named '%s' (see datasyncctl list)", name);
+	if (rc)
+		return fail(r, rc, "push: %s", ds_strerror(rc));
+	DS_LOG_INF("push wake-up for %s", name ? name : "every collection");
+	ds_agent_sched_kick(r->a);
+	return reply(r, NULL);
+}
+
 int ds_agent_handle_request(struct ds_ipc_server *s, uint64_t conn, int64_t id, const char *cmd, cJSON *req,
 			    void *user_data)
 {
@@ -389,6 +485,10 @@ int ds_agent_handle_request(struct ds_ipc_server *s, uint64_t conn, int64_t id, 
 		return cmd_enable(&r, cmd[0] == 'e');
 	if (!strcmp(cmd, "reset"))
 		return cmd_reset(&r);
+	if (!strcmp(cmd, "set"))
+		return cmd_set(&r);
+	if (!strcmp(cmd, "push"))
+		return cmd_push(&r);
 	return fail(&r, -ENOTSUP, "unknown command '%.40s' (status, version, list, sync, register, "
-			      "unregister, enable, disable, reset)", cmd);
+			      "unregister, enable, disable, reset, set, push)", cmd);
 }

@@ -1,6 +1,6 @@
 /*
  * ds_agent.h - datasyncd's daemon logic (everything but main()): the loop, the store, the
- * control socket, port events, the periodic sync and the sync worker.
+ * control socket, port events, the scheduler and the sync worker.
  */
 #ifndef DS_AGENT_H
 #define DS_AGENT_H
@@ -11,6 +11,7 @@
 
 #include "core/ds_conf.h"
 #include "ds_port.h"
+#include "sched/ds_sched.h"
 
 struct cJSON;
 struct ds_ipc_server;
@@ -50,10 +51,14 @@ struct ds_agent {
 	unsigned event_next; /* ring write index */
 	unsigned long events_seen;
 
-	int64_t next_periodic_mono; /* -1: periodic sync off */
-	int64_t last_periodic_wall;
-	char last_periodic[192];    /* "queued" or "skipped: reason" */
-	bool periodic_waiting;      /* skipped: run as soon as the policy allows */
+	/* The scheduler (policy.c): what runs when. */
+	struct ds_sched *sched;
+	struct ds_sched_batch batch; /* the running batch (n = 0: none) */
+	bool batch_lock;             /* holding the "sched" wake lock for it */
+	int64_t next_sched_mono;     /* the scheduler's timer, -1: none */
+	unsigned long batches;
+	char last_batch[96];         /* "2 collections at t+120s", "" before the first */
+	int64_t last_batch_wall;
 	unsigned reloads;
 };
 
@@ -85,8 +90,19 @@ struct cJSON *ds_agent_stats_json(const char *name, const struct ds_run_stats *s
 void ds_agent_event_text(const struct ds_port_event *ev, char *buf, size_t cap);
 const char *ds_agent_event_type(const struct ds_port_event *ev);
 
-/* policy.c: may a periodic run start now? true, or false with the reason in why. */
-bool ds_daemon_policy_allows(const struct ds_power_state *p, const struct ds_net_state *n,
-			     const struct ds_conf *conf, char *why, size_t cap);
+/* policy.c: the daemon's side of the scheduler. */
+int ds_agent_sched_start(struct ds_agent *a); /* after the worker started */
+void ds_agent_sched_stop(struct ds_agent *a);
+/* Re-read collections (only: one of them, NULL: all) and policies from the store and conf. */
+int ds_agent_sched_reload(struct ds_agent *a, const char *only);
+/* Poll the scheduler now: queue its batch, re-arm its timer. */
+void ds_agent_sched_kick(struct ds_agent *a);
+void ds_agent_sched_event(struct ds_agent *a, const struct ds_port_event *ev);
+/* A "schedule" object onto p: 0, or -EINVAL with the reason in err. */
+int ds_agent_sched_parse(const struct cJSON *o, struct ds_sched_policy *p, char *err, size_t cap);
+struct cJSON *ds_agent_sched_policy_json(const struct ds_sched_policy *p);
+struct cJSON *ds_agent_sched_json(struct ds_agent *a);
+/* One collection's schedule for "list"/"status", NULL if the scheduler does not know it. */
+struct cJSON *ds_agent_sched_info_json(struct ds_agent *a, const char *name);
 
 #endif /* DS_AGENT_H */

@@ -34,6 +34,20 @@ void ds_worker_stop(struct ds_worker *w);
  */
 int ds_worker_queue(struct ds_worker *w, const char *name, bool has_waiter, uint64_t conn, int64_t id);
 
+/*
+ * Told on the loop thread after every collection run (the scheduler's ds_sched_done()):
+ * result 0 or -errno, server_backoff_s what the remote asked (0: nothing).
+ */
+typedef void (*ds_worker_run_end_fn)(const char *name, int result, int64_t server_backoff_s, void *user_data);
+void ds_worker_on_run_end(struct ds_worker *w, ds_worker_run_end_fn fn, void *user_data);
+
+/*
+ * Take name's job out of the queue if it has not started (a scheduled run cut by its budget
+ * or by network loss). Returns 1 if removed, 0 if it was not queued; a job with waiters is
+ * left alone (someone asked for it) and gives 0.
+ */
+int ds_worker_unqueue(struct ds_worker *w, const char *name);
+
 enum ds_worker_state { DS_WORKER_IDLE = 0, DS_WORKER_QUEUED, DS_WORKER_RUNNING };
 
 /* State of one collection; when running, its progress (phase may be "" before the first). */

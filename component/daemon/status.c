@@ -136,7 +136,7 @@ cJSON *ds_agent_collections_json(struct ds_agent *a, int *err)
 		enum ds_worker_state ws;
 		unsigned long done = 0, total = 0;
 		char phase[32] = "";
-		cJSON *c;
+		cJSON *c, *sched;
 
 		if (!cJSON_IsString(name))
 			continue;
@@ -157,6 +157,9 @@ cJSON *ds_agent_collections_json(struct ds_agent *a, int *err)
 			cJSON_AddNumberToObject(p, "done", done);
 			cJSON_AddNumberToObject(p, "total", total);
 		}
+		sched = ds_agent_sched_info_json(a, name->valuestring);
+		if (sched)
+			cJSON_AddItemToObject(c, "schedule", sched);
 		memset(&st, 0, sizeof(st));
 		if (ds_store_run_last(a->store, name->valuestring, &st) == 0)
 			cJSON_AddItemToObject(c, "last", ds_agent_stats_json(NULL, &st));
@@ -172,7 +175,6 @@ cJSON *ds_agent_status_json(struct ds_agent *a)
 {
 	cJSON *o = cJSON_CreateObject(), *ev, *pol, *cols;
 	int64_t now = ds_port_mono_ms();
-	char why[160];
 	int err = 0;
 
 	cJSON_AddStringToObject(o, "version", DS_VERSION);
@@ -205,20 +207,11 @@ cJSON *ds_agent_status_json(struct ds_agent *a)
 		cJSON_AddItemToArray(ev, j);
 	}
 
-	pol = cJSON_AddObjectToObject(o, "periodic");
+	pol = ds_agent_sched_json(a);
+	cJSON_AddItemToObject(o, "scheduler", pol);
 	cJSON_AddNumberToObject(pol, "sync_interval_s", (double)a->conf.sync_interval_s);
 	cJSON_AddNumberToObject(pol, "min_battery_pct", a->conf.min_battery_pct);
 	cJSON_AddBoolToObject(pol, "unmetered_only", a->conf.unmetered_only);
-	if (a->next_periodic_mono >= 0)
-		cJSON_AddNumberToObject(pol, "next_in_ms", (double)DS_MAX(0, a->next_periodic_mono - now));
-	else
-		cJSON_AddNullToObject(pol, "next_in_ms");
-	cJSON_AddBoolToObject(pol, "allowed_now", ds_daemon_policy_allows(&a->power, &a->net, &a->conf, why, sizeof(why)));
-	if (why[0])
-		cJSON_AddStringToObject(pol, "reason", why);
-	cJSON_AddStringToObject(pol, "last", a->last_periodic);
-	cJSON_AddNumberToObject(pol, "last_wall_ms", (double)a->last_periodic_wall);
-	cJSON_AddBoolToObject(pol, "waiting", a->periodic_waiting);
 
 	cols = ds_agent_collections_json(a, &err);
 	if (cols)

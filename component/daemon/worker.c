@@ -26,6 +26,13 @@ struct job {
 	struct job *next;
 };
 
+struct run_end {
+	char name[128];
+	int result;
+	int64_t backoff_s;
+	struct run_end *next;
+};
+
 struct ds_worker {
 	struct ds_loop *loop;
 	struct ds_store *store; /* used by the worker thread only once started */
@@ -43,6 +50,9 @@ struct ds_worker {
 	char current[128];    /* collection running now, "" when none */
 	char phase[32];
 	unsigned long done_n, total_n;
+	ds_worker_run_end_fn run_end; /* set before the first job, read by both threads */
+	void *run_end_data;
+	struct run_end *ended;        /* runs to report to run_end, oldest first */
 };
 
 static void job_free(struct job *j)
@@ -78,8 +88,9 @@ static void on_progress(const char *collection, const char *phase, unsigned long
 	pthread_mutex_unlock(&w->lock);
 }
 
-/* Worker thread: one collection, start to end; the outcome goes into st. */
-static void run_one(struct ds_worker *w, const char *name, struct ds_run_stats *st)
+/* Worker thread: one collection, start to end; the outcome goes into st, the server's
+ * backoff request into *backoff_s. */
+static void run_one(struct ds_worker *w, const char *name, struct ds_run_stats *st, int64_t *backoff_s)
 {
 	struct ds_collection *c = NULL;
 	cJSON *reg = NULL;
@@ -108,6 +119,9 @@ static void run_one(struct ds_worker *w, const char *name, struct ds_run_stats *
 		DS_LOG_DBG("no wake lock");
 	rc = ds_sync_run(c, w->store, st, on_progress, w);
 	ds_port_wake_unlock("sync");
+	/* Asked on success too: X-Weave-Backoff comes on 200 replies as well (sync15.md §6). */
+	if (c->remote && c->remote->ops->backoff_s)
+		*backoff_s = c->remote->ops->backoff_s(c->remote);
 	st->result = rc;
 	if (rc)
 		DS_LOG_WRN("%s: sync failed: %s", name, st->message[0] ? st->message : ds_strerror(rc));
@@ -146,6 +160,50 @@ static cJSON *job_names(struct ds_worker *w, const struct job *j)
 
 static void report_finished(void *user_data);
 
+/* Loop thread: hand ended runs to the scheduler. */
+static void report_run_ends(void *user_data)
+{
+	struct ds_worker *w = user_data;
+	struct run_end *r;
+
+	pthread_mutex_lock(&w->lock);
+	r = w->ended;
+	w->ended = NULL;
+	pthread_mutex_unlock(&w->lock);
+	while (r) {
+		struct run_end *next = r->next;
+
+		if (w->run_end)
+			w->run_end(r->name, r->result, r->backoff_s, w->run_end_data);
+		ds_free(r);
+		r = next;
+	}
+}
+
+/* Worker thread: queue a run's end for report_run_ends(). */
+static void note_run_end(struct ds_worker *w, const char *name, int result, int64_t backoff_s)
+{
+	struct run_end *r, **tail;
+
+	if (!w->run_end)
+		return;
+	r = ds_calloc(1, sizeof(*r));
+	if (!r) {
+		DS_LOG_ERR("%s: out of memory: the scheduler misses the end of its run", name);
+		return;
+	}
+	snprintf(r->name, sizeof(r->name), "%s", name);
+	r->result = result;
+	r->backoff_s = backoff_s;
+	pthread_mutex_lock(&w->lock);
+	for (tail = &w->ended; *tail; tail = &(*tail)->next)
+		;
+	*tail = r;
+	pthread_mutex_unlock(&w->lock);
+	if (ds_loop_post(w->loop, report_run_ends, w))
+		DS_LOG_ERR("cannot tell the loop a run ended");
+}
+
 static void *worker_main(void *arg)
 {
 	struct ds_worker *w = arg;
@@ -169,6 +227,7 @@ static void *worker_main(void *arg)
 		j->results = cJSON_CreateArray();
 		cJSON_ArrayForEach(it, names) {
 			struct ds_run_stats st;
+			int64_t backoff_s = 0;
 			bool stop;
 
 			pthread_mutex_lock(&w->lock);
@@ -180,7 +239,8 @@ static void *worker_main(void *arg)
 			/* Shutting down: the run in progress finished; the rest of the job waits. */
 			if (stop)
 				break;
-			run_one(w, it->valuestring, &st);
+			run_one(w, it->valuestring, &st, &backoff_s);
+			note_run_end(w, it->valuestring, st.result, backoff_s);
 			if (j->results)
 				cJSON_AddItemToArray(j->results, ds_agent_stats_json(it->valuestring, &st));
 		}
@@ -287,6 +347,12 @@ void ds_worker_stop(struct ds_worker *w)
 		job_free(j);
 		j = next;
 	}
+	while (w->ended) {
+		struct run_end *next = w->ended->next;
+
+		ds_free(w->ended);
+		w->ended = next;
+	}
 	ds_store_close(w->store);
 	pthread_cond_destroy(&w->cond);
 	pthread_mutex_destroy(&w->lock);
@@ -331,6 +397,34 @@ int ds_worker_queue(struct ds_worker *w, const char *name, bool has_waiter, uint
 out:
 	pthread_mutex_unlock(&w->lock);
 	return rc;
+}
+
+void ds_worker_on_run_end(struct ds_worker *w, ds_worker_run_end_fn fn, void *user_data)
+{
+	pthread_mutex_lock(&w->lock);
+	w->run_end = fn;
+	w->run_end_data = user_data;
+	pthread_mutex_unlock(&w->lock);
+}
+
+int ds_worker_unqueue(struct ds_worker *w, const char *name)
+{
+	struct job **p;
+	int removed = 0;
+
+	pthread_mutex_lock(&w->lock);
+	for (p = &w->queue; *p; p = &(*p)->next) {
+		struct job *j = *p;
+
+		if (j->name && !strcmp(j->name, name) && !j->nwaiters) {
+			*p = j->next;
+			job_free(j);
+			removed = 1;
+			break;
+		}
+	}
+	pthread_mutex_unlock(&w->lock);
+	return removed;
 }
 
 enum ds_worker_state ds_worker_state(struct ds_worker *w, const char *name, char *phase, size_t cap,

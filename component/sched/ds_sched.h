@@ -169,8 +169,9 @@ void ds_sched_free(struct ds_sched *s);
 
 /*
  * Add a collection (app_task false) or an app task (true). server names the server for
- * server-directed backoff ("" or NULL: none shared). A new collection is due at once (first
- * sync after registration or boot) unless ds_sched_set_last_run() says otherwise.
+ * server-directed backoff ("" or NULL: none shared). A new periodic collection is due at once
+ * (first sync after registration or boot) unless ds_sched_set_last_run() says otherwise; one
+ * with interval 0 waits for a trigger.
  * -EEXIST, -EINVAL (bad name or policy: interval below the minimum), -ENOMEM.
  */
 int ds_sched_add(struct ds_sched *s, const char *name, const char *title, const char *server,

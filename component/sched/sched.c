@@ -312,7 +312,10 @@ int ds_sched_add(struct ds_sched *s, const char *name, const char *title, const 
 	e->counted_due_ms = -1;
 	/* A task registered by an app first runs after its interval (RequestSync sets its alarm
 	 * at now + minInterval); a collection syncs once at start (Gaia syncs on enabling). */
-	e->periodic_due_ms = app_task ? now_ms + p->interval_s * 1000 : now_ms;
+	if (p->interval_s <= 0)
+		e->periodic_due_ms = -1;
+	else
+		e->periodic_due_ms = app_task ? now_ms + p->interval_s * 1000 : now_ms;
 	s->n++;
 	return 0;
 }
@@ -336,7 +339,7 @@ static void reschedule(struct ds_sched *s, struct sched_entry *e, int64_t now)
 {
 	DS_UNUSED(s);
 	if (e->pol.interval_s <= 0)
-		e->periodic_due_ms = e->last_run_ms < 0 && !e->app_task ? now : -1;
+		e->periodic_due_ms = -1;
 	else if (e->last_run_ms >= 0)
 		e->periodic_due_ms = e->last_run_ms + e->pol.interval_s * 1000;
 	else if (!e->app_task)
@@ -365,8 +368,9 @@ int ds_sched_set_enabled(struct ds_sched *s, const char *name, bool enabled, int
 
 	if (!e)
 		return -ENOENT;
-	if (enabled && !e->enabled) {
-		/* Gaia syncs when Sync is enabled: enabling is a reason to run now. */
+	if (enabled && !e->enabled && e->pol.interval_s > 0) {
+		/* Gaia syncs when Sync is enabled: enabling a periodic collection is a reason to run
+		 * now (one without interval waits for its triggers). */
 		e->trig_ms = now_ms;
 		e->trig_why = DS_SCHED_WHY_FIRST;
 	}

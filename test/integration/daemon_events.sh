@@ -1,6 +1,7 @@
 #!/bin/sh
 # datasyncd on the sim board: port events reach "status" (battery falls to 14 %, Wi-Fi drops,
-# the charger is plugged in); the periodic sync is skipped for the low battery; SIGHUP reloads
+# the charger is plugged in); the scheduler holds a collection's run back for the low battery
+# and runs it when the charger comes (the folder remote needs no network); SIGHUP reloads
 # the configuration; a second instance is refused; SIGTERM stops cleanly (exit 0, socket
 # gone); datasyncctl then exits 3.
 set -u
@@ -8,6 +9,9 @@ B=${DS_BUILD:?}; S=${DS_SRC:?}; T=${DS_TMP:?}
 D="$B/datasyncd"; C="$B/datasyncctl"
 grep -q '^CONFIG_DS_PORT_SIM=y' "$B/.config" 2>/dev/null || { echo "not a sim build"; exit 77; }
 command -v python3 >/dev/null || { echo "python3 missing"; exit 77; }
+command -v sqlite3 >/dev/null || { echo "sqlite3 CLI missing"; exit 77; }
+grep -q '^CONFIG_DS_ENGINE_TABLE=y' "$B/.config" && grep -q '^CONFIG_DS_REMOTE_DIR=y' "$B/.config" ||
+	{ echo "needs the table engine and the dir remote"; exit 77; }
 
 fail() { echo "FAIL: $*"; echo "--- datasyncd log"; cat "$T/log" 2>/dev/null; exit 1; }
 # json FILE EXPR: evaluate a Python expression over the parsed reply "r".
@@ -49,14 +53,24 @@ echo "$out" | grep -q "datasyncd is not running (no socket at $T/run/datasyncd.s
 pid=$!
 trap 'kill $pid 2>/dev/null' EXIT
 
-# The 1 s periodic sync finds the battery at 14 % and not charging: skipped, with the reason.
-until_json "r['periodic']['last'].startswith('skipped: battery 14% is below 15%')" ||
-	fail "periodic sync not skipped for the battery: $(json "$T/status.json" "r['periodic']")"
+# A collection on a 1 s interval: the battery at 14 % and not charging holds it back.
+until_json "r['ok']" || fail "no daemon"
+sqlite3 "$T/app.db" "CREATE TABLE notes(id INTEGER PRIMARY KEY, body TEXT); INSERT INTO notes VALUES (1, 'one');"
+mkdir -p "$T/shared"
+"$C" -c "$T/ds.conf" register notes --engine table --db "$T/app.db" --table notes --remote dir \
+	--dir "$T/shared" --no-encryption >/dev/null || fail "register"
+until_json "r['scheduler']['refused'].get('battery', 0) >= 1 and r['collections'][0]['schedule']['block'] == 'battery'" ||
+	fail "scheduled run not held back for the battery: $(json "$T/status.json" "r['scheduler'], r['collections']")"
+[ "$(json "$T/status.json" "r['collections'][0]['schedule']['why']")" = "due (first sync), waiting: battery 14% is below 15% and not charging" ] ||
+	[ "$(json "$T/status.json" "r['collections'][0]['schedule']['why']")" = "due (periodic), waiting: battery 14% is below 15% and not charging" ] ||
+	fail "reason: $(json "$T/status.json" "r['collections'][0]['schedule']")"
+[ "$(json "$T/status.json" "r['scheduler']['reason']")" = "battery 14% is below 15% and not charging" ] ||
+	fail "scheduler reason: $(json "$T/status.json" "r['scheduler']")"
 until_json "r['ok'] and [e['type'] for e in r['events']] == ['net','power','power','net','power']" ||
 	fail "the five scripted events did not show"
-# Plugged in: the skipped run goes.
-until_json "r['periodic']['last'] == 'queued' and not r['periodic']['waiting']" ||
-	fail "periodic sync did not resume on charging: $(json "$T/status.json" "r['periodic']")"
+# Plugged in: the held-back run goes, with no network (the folder needs none).
+until_json "r['collections'][0]['last'] is not None and r['collections'][0]['last']['ok'] and r['collections'][0]['last']['finished_ms'] >= r['events'][4]['wall_ms'] and r['scheduler']['allowed_now']" ||
+	fail "scheduled run did not go on charging: $(json "$T/status.json" "r['scheduler'], r['collections']")"
 [ "$(json "$T/status.json" "r['events'][2]['text']")" = "battery 14%, discharging, low" ] || fail "event text"
 [ "$(json "$T/status.json" "(r['power']['battery_pct'], r['power']['charging'], r['power']['source'])")" = "(14, True, 'mains')" ] ||
 	fail "power state: $(json "$T/status.json" "r['power']")"
@@ -68,7 +82,7 @@ until_json "r['periodic']['last'] == 'queued' and not r['periodic']['waiting']" 
 # Reload: the battery threshold rises to 50 % and the interval to an hour.
 write_conf 50 3600
 kill -HUP $pid
-until_json "r['reloads'] == 1 and r['periodic']['min_battery_pct'] == 50 and r['periodic']['sync_interval_s'] == 3600" ||
+until_json "r['reloads'] == 1 and r['scheduler']['min_battery_pct'] == 50 and r['scheduler']['sync_interval_s'] == 3600 and r['collections'][0]['schedule']['policy']['min_battery_pct'] == 50" ||
 	fail "SIGHUP did not reload"
 grep -q "configuration reloaded" "$T/log" || fail "reload not logged"
 # A broken file is refused and the running configuration kept.
@@ -78,7 +92,7 @@ i=0; until grep -q "reload refused" "$T/log" || [ $i -ge 50 ]; do i=$((i + 1)); 
 grep -q "ds.conf:12: min_battery_pct: 'lots' is not a percentage" "$T/log" || fail "bad reload not reported"
 # (-s: datasyncctl itself refuses the broken file it would read the socket's place from)
 "$C" -s "$T/run/datasyncd.sock" --json status >"$T/status.json" || fail "status after a bad reload"
-[ "$(json "$T/status.json" "(r['reloads'], r['periodic']['min_battery_pct'])")" = "(1, 50)" ] || fail "bad reload applied"
+[ "$(json "$T/status.json" "(r['reloads'], r['scheduler']['min_battery_pct'])")" = "(1, 50)" ] || fail "bad reload applied"
 
 # A second instance is refused with the first one's pid.
 write_conf 50 3600
