@@ -373,6 +373,8 @@ static int op_pending(struct ds_engine *e, const char *id, struct ds_pending_inf
 	memset(out, 0, sizeof(*out));
 	if (rc)
 		return rc;
+	if (!f->in_txn)
+		return -EINVAL; /* the core looks up inside the page transaction (ds_sync.h) */
 	it = find(f, id);
 	if (!it || !it->seq)
 		return -ENOENT;

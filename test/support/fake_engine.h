@@ -4,7 +4,8 @@
  * Rows live in memory; every local edit (ds_fake_engine_put/del, as the app would make them)
  * appends to a pending-change log with a change counter, exactly the contract of ds_sync.h:
  * changes()/changes_after() list one record per pending id with its newest change_seq, in
- * counter order (counters are unique), pending() looks one id up, apply() writes without
+ * counter order (counters are unique), pending() looks one id up (like apply() and forget(),
+ * only inside begin/commit, which checks the core's promise to), apply() writes without
  * logging, forget(id, seq) drops the id's pending change only if it is not newer than seq,
  * begin/commit/rollback keep an undo log of what the transaction changed, mark_all() logs
  * every row. Every op is O(1) (a hash table by id) or proportional to what it returns, and a
