@@ -122,7 +122,10 @@ class Account:
         self.verify = verify
         self.totp_secret = pyotp.random_base32() if totp else None
         pw = password.encode("utf-8")
-        qs = fxacrypto.quick_stretch_password(email, pw)
+        # The client's v1 stretch (the email as typed, any case: PyFxA's helper wants a
+        # lower-case domain, the protocol does not).
+        qs = hashlib.pbkdf2_hmac("sha256", pw, ("identity.mozilla.com/picl/v1/quickStretch:" + email).encode(),
+                                 1000, 32)
         self.v1 = Verifier(fxacrypto.derive_auth_pw(qs), self.kb, fxacrypto.derive_key(qs, "unwrapBkey"))
         self.v2 = None
         self.client_salt = None
@@ -142,6 +145,7 @@ class State:
         self.refresh = {}         # token -> dict
         self.devices = {}         # uid -> {device id: dict}
         self.failures = []        # injected errors
+        self.nonces = set()
         self.clock_offset = 0
         self.key_fetches = 0
         self.codes_dir = None
@@ -158,6 +162,16 @@ class State:
 
 
 STATE = State()
+
+
+def seen_nonce(sender_id, nonce, ts):
+    """Hawk replay check: a (token, nonce, ts) is accepted once."""
+    key = (sender_id, nonce, ts)
+    with STATE.lock:
+        if key in STATE.nonces:
+            return True
+        STATE.nonces.add(key)
+    return False
 
 
 class FxaError(Exception):
@@ -227,7 +241,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
         try:
             mohawk.Receiver(lookup, hdr, url, self.command, content=self.raw,
                             content_type=self.headers.get("Content-Type", ""),
-                            accept_untrusted_content=True,
+                            accept_untrusted_content=True, seen_nonce=seen_nonce,
                             localtime_offset_in_seconds=STATE.clock_offset)
         except mohawk.exc.CredentialsLookupError:
             raise FxaError(110)
