@@ -5,3 +5,5 @@ ifeq ($(CONFIG_DS_ENGINE_TABLE)$(CONFIG_DS_REMOTE_DIR),yy)
 tool-y += test/tools/dsdev.c
 bench-y += test/bench/bench_sync.c
 endif
+# The scheduler's simulated day (docs/scheduler.md).
+tool-y += test/tools/sched_day.c
