@@ -141,7 +141,8 @@ static int b64_decode(const char *in, size_t len, void *outv, size_t cap, bool u
 		out[o++] = (unsigned char)(w >> 10);
 		out[o++] = (unsigned char)(w >> 2);
 	}
-	w = 0;
+	/* w held decoded bits (key material): a plain w = 0 is a dead store the compiler drops. */
+	ds_memzero(&w, sizeof(w));
 	if (bad) {
 		ds_memzero(out, o);
 		return -EILSEQ;
