@@ -274,7 +274,6 @@ struct col_report {
 	const struct ds_table_shape *s;
 	const char *path;
 	char **old;
-	size_t nold;
 };
 
 static int old_col(const char *name, const struct ds_table_val *v, void *user_data)
@@ -302,7 +301,7 @@ static int old_col(const char *name, const struct ds_table_val *v, void *user_da
 static void report_columns(sqlite3 *db, const char *path, const struct ds_table_shape *s,
 			   const char *old_json)
 {
-	struct col_report r = { s, path, NULL, s->ncol };
+	struct col_report r = { s, path, NULL };
 	size_t i;
 
 	r.old = ds_calloc(s->ncol + 1, sizeof(char *));
