@@ -318,7 +318,7 @@ static int dir_prepare(struct ds_remote *r, struct ds_remote_info *info)
 {
 	struct dir_remote *d = dir_of(r);
 	uint64_t latest = 0;
-	bool present;
+	bool present = false;
 	int rc;
 
 	memset(info, 0, sizeof(*info));
