@@ -41,7 +41,12 @@ int ds_store_cursor_get(struct ds_store *s, const char *name, char *cursor, size
 			char *epoch, size_t ecap);
 int ds_store_cursor_set(struct ds_store *s, const char *name, const char *cursor, const char *epoch);
 
-/* Runs: the last result of each collection, and a bounded history. */
+/*
+ * Runs: the last result of each collection, and a bounded history. A run that had nothing to
+ * do (result 0, every count 0) recorded right after another such run replaces it, times and
+ * message: the newest row still says when the collection was last checked, and a device that
+ * polls rewrites one row per check instead of adding one (docs/performance.md).
+ */
 int ds_store_run_record(struct ds_store *s, const char *name, const struct ds_run_stats *st);
 int ds_store_run_last(struct ds_store *s, const char *name, struct ds_run_stats *st);
 /* Up to cap most recent runs, newest first; returns how many were written (0 if none). */

@@ -460,6 +460,37 @@ int ds_store_cursor_set(struct ds_store *s, const char *name, const char *cursor
 
 /* ---- runs -------------------------------------------------------------------------------- */
 
+static bool run_is_noop(const struct ds_run_stats *r)
+{
+	return r->result == 0 && !r->fetched && !r->applied && !r->uploaded && !r->conflicts &&
+	       !r->errors;
+}
+
+/*
+ * A run with nothing to do, right after another one, rewrites that row (its times and message)
+ * instead of adding one and trimming the oldest: one page of the runs table changes and the
+ * index on (name, id) does not, so a device that polls writes one page per check, and the
+ * history keeps the runs that did something. Returns 1 when the row was rewritten.
+ */
+static int run_update_noop(struct ds_store *s, const char *name, const struct ds_run_stats *r)
+{
+	sqlite3_stmt *st;
+	int err = prepare(s, "UPDATE runs SET started_ms = ?2, finished_ms = ?3, message = ?4"
+			     " WHERE id = (SELECT max(id) FROM runs WHERE name = ?1) AND result = 0"
+			     " AND fetched = 0 AND applied = 0 AND uploaded = 0 AND conflicts = 0"
+			     " AND errors = 0", &st);
+
+	if (err)
+		return err;
+	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 2, r->started_ms);
+	sqlite3_bind_int64(st, 3, r->finished_ms);
+	sqlite3_bind_text(st, 4, r->message, (int)strnlen(r->message, sizeof(r->message)),
+			  SQLITE_STATIC);
+	err = step_done(s, st, "record run");
+	return err ? err : sqlite3_changes(s->db) > 0;
+}
+
 int ds_store_run_record(struct ds_store *s, const char *name, const struct ds_run_stats *r)
 {
 	sqlite3_stmt *st;
@@ -470,6 +501,19 @@ int ds_store_run_record(struct ds_store *s, const char *name, const struct ds_ru
 	err = exec(s, "BEGIN IMMEDIATE", "begin");
 	if (err)
 		return err;
+	if (run_is_noop(r)) {
+		err = run_update_noop(s, name, r);
+		if (err == 1) {
+			err = exec(s, "COMMIT", "commit");
+			if (err)
+				rollback(s);
+			return err;
+		}
+		if (err < 0) {
+			rollback(s);
+			return err;
+		}
+	}
 	err = prepare(s, "INSERT INTO runs(name, started_ms, finished_ms, fetched, applied, uploaded,"
 			 " conflicts, errors, result, message) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
 		      &st);

@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 struct fx {
 	struct ds_fake_server *srv;
@@ -91,6 +92,59 @@ static void test_cursor_persists_across_runs_and_restarts(void **state)
 	assert_int_equal(ds_fake_server_put(f->srv, "r6", "{\"r\":6}"), 0);
 	st = sync_ok(&f->a);
 	assert_int_equal(st.fetched, 1);
+	fx_free(f);
+}
+
+static long long file_size(const char *path)
+{
+	struct stat sb;
+
+	return stat(path, &sb) == 0 ? (long long)sb.st_size : -1;
+}
+
+/*
+ * A run with nothing to do writes one page: it rewrites the newest history row when that one
+ * was a no-op too, so the history says when the collection was last checked and keeps the runs
+ * that did something.
+ */
+static void test_nothing_to_do_rewrites_one_history_row(void **state)
+{
+	struct fx *f = fx_new(NULL);
+	struct ds_run_stats st, hist[4];
+	char wal[620];
+
+	DS_UNUSED(state);
+	server_put_n(f->srv, "r", 2);
+	sync_ok(&f->a);
+	st = sync_ok(&f->a); /* the first no-op is a row of its own */
+	assert_int_equal(st.fetched + st.applied + st.uploaded, 0);
+	assert_int_equal(ds_store_run_history(f->a.store, "coll", hist, 4), 2);
+
+	snprintf(wal, sizeof(wal), "%s-wal", f->a.path);
+	long long before = file_size(wal);
+	assert_true(before > 0); /* the store keeps its connection, so its WAL stays */
+	st = sync_ok(&f->a);
+	/* One page went to the WAL (a frame: 24 bytes of header and the page). */
+	assert_true(file_size(wal) - before <= 4096 + 24);
+	assert_int_equal(ds_store_run_history(f->a.store, "coll", hist, 4), 2);
+	assert_int_equal(hist[0].finished_ms, st.finished_ms);
+	assert_int_equal(hist[0].started_ms, st.started_ms);
+	assert_int_equal(hist[1].fetched, 2);
+
+	/* A run that does something is a new row again, and so is the next no-op. */
+	assert_int_equal(ds_fake_server_put(f->srv, "r3", "{}"), 0);
+	sync_ok(&f->a);
+	sync_ok(&f->a);
+	assert_int_equal(ds_store_run_history(f->a.store, "coll", hist, 4), 4);
+	assert_int_equal(hist[0].fetched, 0);
+	assert_int_equal(hist[1].fetched, 1);
+	/* A failed run too: the no-op after it does not overwrite it. */
+	ds_fake_remote_fail(f->a.r, DS_FAKE_REMOTE_PREPARE, 1, -EHOSTUNREACH);
+	assert_int_equal(ds_fake_device_sync(&f->a, NULL), -EHOSTUNREACH);
+	sync_ok(&f->a);
+	assert_int_equal(ds_store_run_history(f->a.store, "coll", hist, 4), 4);
+	assert_int_equal(hist[0].result, 0);
+	assert_int_equal(hist[1].result, -EHOSTUNREACH);
 	fx_free(f);
 }
 
@@ -475,6 +529,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_cursor_persists_across_runs_and_restarts),
+		cmocka_unit_test(test_nothing_to_do_rewrites_one_history_row),
 		cmocka_unit_test(test_paged_fetch_resumes_at_the_last_applied_page),
 		cmocka_unit_test(test_upload_goes_in_batches_of_max_batch),
 		cmocka_unit_test(test_wiped_remote_is_refused_then_reset_uploads_again),
