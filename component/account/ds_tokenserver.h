@@ -84,7 +84,7 @@ struct ds_tokenserver_config {
 	 * appended unless the URL ends with it (application-services token.rs fixup_server_url).
 	 */
 	const char *url;
-	/* Refetch margin before expiry, seconds; < 0: DS_TOKENSERVER_EXPIRY_MARGIN_S. */
+	/* Refetch margin before expiry, seconds; <= 0: DS_TOKENSERVER_EXPIRY_MARGIN_S. */
 	int64_t expiry_margin_s;
 	/* Clocks; NULL: ds_port_mono_ms() / ds_port_wall_ms(). Tests pass their own. */
 	int64_t (*mono_ms)(void);

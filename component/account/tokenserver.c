@@ -149,8 +149,8 @@ int ds_tokenserver_new(const struct ds_tokenserver_config *cfg, struct ds_tokens
 		return rc == -ENOMEM ? rc : -EINVAL;
 	}
 	ds_http_url_free(&u);
-	ts->margin_ms = (cfg && cfg->expiry_margin_s >= 0 ? cfg->expiry_margin_s
-							  : DS_TOKENSERVER_EXPIRY_MARGIN_S) *
+	ts->margin_ms = (cfg && cfg->expiry_margin_s > 0 ? DS_MIN(cfg->expiry_margin_s, DURATION_MAX_S)
+							 : DS_TOKENSERVER_EXPIRY_MARGIN_S) *
 			1000;
 	ts->mono_ms = cfg && cfg->mono_ms ? cfg->mono_ms : ds_port_mono_ms;
 	ts->wall_ms = cfg && cfg->wall_ms ? cfg->wall_ms : ds_port_wall_ms;

@@ -307,7 +307,7 @@ static void make_kid(long long kca, uint8_t fill, char kid[64], char hex[40])
 
 static struct ds_tokenserver *new_client(const char *url)
 {
-	struct ds_tokenserver_config cfg = { .url = url ? url : g_url, .expiry_margin_s = -1,
+	struct ds_tokenserver_config cfg = { .url = url ? url : g_url, .expiry_margin_s = 0,
 					     .mono_ms = fake_mono, .wall_ms = fake_wall };
 	struct ds_tokenserver *ts = NULL;
 
@@ -513,6 +513,23 @@ static void test_expiry_refetch(void **state)
 	assert_int_equal(get(ts, bearer, kid, &res), 0);
 	assert_false(res.from_cache);
 	assert_int_equal(token_requests(), 4);
+	ds_tokenserver_free(ts);
+
+	/* A configured margin. */
+	{
+		struct ds_tokenserver_config cfg = { .url = g_url, .expiry_margin_s = 600,
+						     .mono_ms = fake_mono, .wall_ms = fake_wall };
+		assert_int_equal(control("config", "{\"duration\": 3600}"), 200);
+		assert_int_equal(ds_tokenserver_new(&cfg, &ts), 0);
+		assert_int_equal(get(ts, bearer, kid, &res), 0);
+		g_mono += (3600 - 600) * 1000 - 1;
+		assert_int_equal(get(ts, bearer, kid, &res), 0);
+		assert_true(res.from_cache);
+		g_mono += 1;
+		assert_int_equal(get(ts, bearer, kid, &res), 0);
+		assert_false(res.from_cache);
+		assert_int_equal(token_requests(), 6);
+	}
 	ds_free(bearer);
 	ds_tokenserver_free(ts);
 }
