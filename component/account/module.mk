@@ -14,3 +14,6 @@ unit-$(CONFIG_DS_ACCOUNT) += test/unit/tokenserver_test.c
 lib-$(CONFIG_DS_ACCOUNT) += component/account/fxa.c component/account/fxa_session.c \
 	component/account/fxa_jwe.c
 unit-$(CONFIG_DS_ACCOUNT) += test/unit/fxa_test.c
+# The daemon's login/login-verify/logout commands and datasyncctl's side of them.
+lib-$(CONFIG_DS_ACCOUNT) += component/daemon/account_cmd.c
+ctl-$(CONFIG_DS_ACCOUNT) += component/ctl/account.c

@@ -6,6 +6,7 @@
 #include "core/ds_core.h"
 #include "core/ds_conf.h"
 #include "ctl/ds_ctl.h"
+#include "ctl/ds_ctl_account.h"
 #include <datasync/datasync.h>
 
 #include <cjson/cJSON.h>
@@ -33,6 +34,10 @@ static void usage(FILE *f)
 		"           [--charging-only yes|no] [--min-battery PCT] [--power-save yes|no]\n"
 		"           [--priority low|normal|urgent]   change when NAME syncs (DUR: 90s, 10m, 4h)\n"
 		"  push [NAME]                 a push wake-up for NAME or every collection\n"
+		"  login EMAIL [--code CODE]   sign in to a Firefox Account (password from the terminal\n"
+		"                              or the first line of stdin; a code when asked)\n"
+		"  login --code CODE           finish a sign-in that waits for its verification code\n"
+		"  logout                      sign out and erase the account's secrets\n"
 		"options:\n"
 		"  -s SOCKET   control socket (default: from the configuration, else %s)\n"
 		"  -c CONFIG   read the socket's place from this datasyncd configuration\n"
@@ -83,6 +88,7 @@ int main(int argc, char **argv)
 	char *sock, *resp = NULL, *req_text = NULL;
 	cJSON *req = NULL, *r;
 	int i, rc, status;
+	struct ds_ctl_account_opts acct = { 0 };
 
 	for (i = 1; i < argc && argv[i][0] == '-'; i++) {
 		if (!strcmp(argv[i], "-s") && i + 1 < argc) {
@@ -171,6 +177,11 @@ int main(int argc, char **argv)
 			cJSON_Delete(req);
 			return CTL_USAGE;
 		}
+	} else if (ds_ctl_is_account_cmd(cmd)) {
+		if (ds_ctl_account_parse(cmd, argc - i, argv + i, &acct)) {
+			cJSON_Delete(req);
+			return CTL_USAGE;
+		}
 	} else {
 		fprintf(stderr, "datasyncctl: unknown command '%s'\n", cmd);
 		goto usage_error;
@@ -195,6 +206,13 @@ int main(int argc, char **argv)
 		return rc == -EACCES ? CTL_FAILED : CTL_NO_DAEMON;
 	}
 	ds_free(sock);
+	if (ds_ctl_is_account_cmd(cmd)) {
+		/* Several requests on one connection (login, then its code): ctl/account.c. */
+		cJSON_Delete(req);
+		status = ds_ctl_account_run(c, cmd, &acct, json);
+		ds_client_close(c);
+		return status;
+	}
 	req_text = cJSON_PrintUnformatted(req);
 	ds_ctl_registration_free(req);
 	if (!req_text) {
@@ -216,9 +234,10 @@ int main(int argc, char **argv)
 		r = cJSON_Parse(resp);
 		if (rc)
 			fprintf(stderr, "datasyncctl: %s: %s\n", cmd, ds_client_error(c));
-		if (!strcmp(cmd, "status") && !rc)
+		if (!strcmp(cmd, "status") && !rc) {
 			ds_ctl_print_status(r);
-		else if (!strcmp(cmd, "list") && !rc)
+			ds_ctl_print_account(r);
+		} else if (!strcmp(cmd, "list") && !rc)
 			ds_ctl_print_list(r);
 		else if (!strcmp(cmd, "version") && !rc)
 			ds_ctl_print_version(r);

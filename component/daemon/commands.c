@@ -6,6 +6,7 @@
 #define DS_LOG_TAG "daemon"
 #define DS_LOG_LEVEL CONFIG_DS_LOG_LEVEL_CORE
 #include "core/ds_core.h"
+#include "daemon/ds_account_cmd.h"
 #include "daemon/ds_agent.h"
 #include "daemon/ds_worker.h"
 #include "ipc/ds_ipc.h"
@@ -469,8 +470,14 @@ int ds_agent_handle_request(struct ds_ipc_server *s, uint64_t conn, int64_t id, 
 	struct request r = { user_data, s, conn, id, req };
 
 	DS_LOG_DBG("request %lld: %s", (long long)id, cmd);
-	if (!strcmp(cmd, "status"))
-		return reply(&r, ds_agent_status_json(r.a));
+	if (!strcmp(cmd, "status")) {
+		cJSON *st = ds_agent_status_json(r.a);
+
+		ds_account_cmd_status(r.a, st);
+		return reply(&r, st);
+	}
+	if (IS_ENABLED(CONFIG_DS_ACCOUNT) && ds_account_cmd_is(cmd))
+		return ds_account_cmd_handle(r.a, s, conn, id, cmd, req);
 	if (!strcmp(cmd, "version"))
 		return cmd_version(&r);
 	if (!strcmp(cmd, "list"))
@@ -490,5 +497,5 @@ int ds_agent_handle_request(struct ds_ipc_server *s, uint64_t conn, int64_t id, 
 	if (!strcmp(cmd, "push"))
 		return cmd_push(&r);
 	return fail(&r, -ENOTSUP, "unknown command '%.40s' (status, version, list, sync, register, "
-			      "unregister, enable, disable, reset, set, push)", cmd);
+			      "unregister, enable, disable, reset, set, push, login, login-verify, logout)", cmd);
 }
