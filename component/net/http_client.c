@@ -62,12 +62,12 @@ struct ds_http_client {
  * Custom (non-lws-token) response headers the protocols use. lws 4.1 stores unknown headers
  * but has no call to list them (lws_hdr_custom_name_foreach() arrived in 4.3), so a header is
  * kept only if it is an lws token or named here or in ds_http_config.keep_headers.
- * Sources: Sync 1.5 storage API (X-Weave-*, X-Last-Modified), tokenserver (X-Timestamp),
+ * Sources: Sync 1.5 storage API (X-Weave-*, X-Last-Modified), tokenserver (X-Timestamp, X-Backoff),
  * Kinto (Backoff, Alert, Next-Page, Total-*), Hawk (Server-Authorization), WebDAV/ownCloud.
  */
 static const char *const builtin_keep[] = {
 	"x-weave-timestamp", "x-weave-backoff", "x-weave-records", "x-weave-next-offset",
-	"x-weave-quota-remaining", "x-weave-alert", "x-last-modified", "x-timestamp",
+	"x-weave-quota-remaining", "x-weave-alert", "x-last-modified", "x-timestamp", "x-backoff",
 	"backoff", "alert", "next-page", "total-records", "total-objects",
 	"server-authorization", "timestamp", "dav", "lock-token", "oc-etag", "oc-fileid",
 	"x-request-id", "x-content-type-options",
