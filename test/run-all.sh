@@ -62,6 +62,15 @@ run_suite() { # build-dir, extra make args
 	test/run-integration.sh "$O"; add_summary "$O/test/integration-summary"
 }
 
+# The test servers' Python packages (PyPI, pinned) in one virtualenv, prepared once up front so
+# that a PyPI problem shows as one clear failure and pip stays out of the sanitizer runs.
+echo "== test servers' Python environment"
+if test/servers/setup-venv.sh >build/pyenv.log 2>&1; then
+	echo "  PASS  venv ($(tail -n 1 build/pyenv.log))"; TP=$((TP + 1))
+else
+	cat build/pyenv.log; step_fail "venv"
+fi
+
 run_suite build/test
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	run_suite build/test-san SAN=1
