@@ -9,6 +9,10 @@
  *   records with a precondition (remote unchanged since the cursor; on -ESTALE refetch, re-merge
  *   and retry a bounded number of times) -> commit cursors.
  *
+ * A run holds one fetched page and one upload batch, whatever the number of pending changes:
+ * the fetch asks the engine about each record's id (pending()) and the upload reads the pending
+ * changes in rounds of one batch (changes_after() stopped with DS_RECORD_STOP).
+ *
  * Crash safety rests on two rules, so that a run killed at any instant converges next time:
  *  1. Applying a remote record is idempotent, and the cursor is committed only after the local
  *     transaction that applied the page. A crash in between re-fetches the page and re-applies it.

@@ -459,6 +459,8 @@ static void test_failure_at_each_step_converges_next_run(void **state)
 		{ "begin", false, DS_FAKE_ENGINE_BEGIN, 1, -EBUSY, false },
 		{ "list changes", false, DS_FAKE_ENGINE_CHANGES, 1, -EIO, false },
 		{ "read local", false, DS_FAKE_ENGINE_GET, 2, -EIO, false },
+		{ "look up a pending change", false, DS_FAKE_ENGINE_PENDING, 2, -EIO, false },
+		{ "look up, second page", false, DS_FAKE_ENGINE_PENDING, 3, -EIO, false },
 		{ "apply", false, DS_FAKE_ENGINE_APPLY, 1, -ENOSPC, false },
 		{ "apply, second page", false, DS_FAKE_ENGINE_APPLY, 2, -ENOSPC, false },
 		{ "commit page", false, DS_FAKE_ENGINE_COMMIT, 1, -EIO, false },
