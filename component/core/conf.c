@@ -39,6 +39,8 @@ static const struct conf_key keys[] = {
 	K(device_name, T_STRING),     K(log_level, T_LEVEL),
 	K(log_output, T_OUTPUT),      K(sync_interval_s, T_INTERVAL),
 	K(min_battery_pct, T_PERCENT), K(unmetered_only, T_BOOL),
+	K(fxa_url, T_STRING),         K(oauth_url, T_STRING),
+	K(tokenserver_url, T_STRING), K(ca_bundle, T_PATH),
 };
 #undef K
 
@@ -94,6 +96,10 @@ void ds_conf_free(struct ds_conf *conf)
 	ds_free(conf->socket_group);
 	ds_free(conf->sim_script);
 	ds_free(conf->device_name);
+	ds_free(conf->fxa_url);
+	ds_free(conf->oauth_url);
+	ds_free(conf->tokenserver_url);
+	ds_free(conf->ca_bundle);
 	memset(conf, 0, sizeof(*conf));
 }
 
@@ -102,11 +108,15 @@ static int conf_copy(struct ds_conf *dst, const struct ds_conf *src)
 	*dst = *src;
 	dst->data_dir = dst->run_dir = dst->secret_dir = dst->socket = NULL;
 	dst->socket_group = dst->sim_script = dst->device_name = NULL;
+	dst->fxa_url = dst->oauth_url = dst->tokenserver_url = dst->ca_bundle = NULL;
 	if (set_str(&dst->data_dir, src->data_dir) || set_str(&dst->run_dir, src->run_dir) ||
 	    set_str(&dst->secret_dir, src->secret_dir) || set_str(&dst->socket, src->socket) ||
 	    set_str(&dst->socket_group, src->socket_group) ||
 	    set_str(&dst->sim_script, src->sim_script) ||
-	    set_str(&dst->device_name, src->device_name)) {
+	    set_str(&dst->device_name, src->device_name) || set_str(&dst->fxa_url, src->fxa_url) ||
+	    set_str(&dst->oauth_url, src->oauth_url) ||
+	    set_str(&dst->tokenserver_url, src->tokenserver_url) ||
+	    set_str(&dst->ca_bundle, src->ca_bundle)) {
 		ds_conf_free(dst);
 		return -ENOMEM;
 	}
@@ -407,7 +417,7 @@ static int absolute(char **slot, const char *base)
 {
 	char *p;
 
-	if (!*slot || (*slot)[0] == '/')
+	if (!*slot || !(*slot)[0] || (*slot)[0] == '/')
 		return 0;
 	p = ds_asprintf("%s/%s", base, *slot);
 	if (!p)
@@ -420,7 +430,8 @@ static int absolute(char **slot, const char *base)
 int ds_conf_make_absolute(struct ds_conf *conf, const char *base)
 {
 	if (absolute(&conf->data_dir, base) || absolute(&conf->run_dir, base) ||
-	    absolute(&conf->secret_dir, base) || absolute(&conf->sim_script, base))
+	    absolute(&conf->secret_dir, base) || absolute(&conf->sim_script, base) ||
+	    absolute(&conf->ca_bundle, base))
 		return -ENOMEM;
 	return 0;
 }

@@ -32,6 +32,11 @@ struct ds_conf {
 	long sync_interval_s; /* periodic sync of enabled collections; 0 = off */
 	int min_battery_pct;  /* no periodic sync below this on battery (unless charging) */
 	bool unmetered_only;  /* no periodic sync on a metered network */
+	/* Firefox Accounts servers and a private CA bundle; NULL: the Kconfig defaults / OS store. */
+	char *fxa_url;
+	char *oauth_url;
+	char *tokenserver_url;
+	char *ca_bundle;      /* relative: from where datasyncd started */
 	unsigned warnings;    /* unknown or repeated keys seen by the last parse */
 };
 

@@ -80,61 +80,19 @@ static struct {
 
 /* ---- configuration ------------------------------------------------------------------------------ */
 
-/* "key = value" of the keys we use; the rest of the file is the core's (ds_conf.h format). */
+/* Server URLs and CA bundle from the configuration (ds_conf.h), else the Kconfig defaults. */
 static void read_servers(const struct ds_agent *a, struct servers *srv)
 {
-	char line[1600];
-	FILE *f;
+	const struct ds_conf *c = &a->conf;
 
-	snprintf(srv->fxa_url, sizeof(srv->fxa_url), "%s", CONFIG_DS_ACCOUNT_FXA_URL);
-	snprintf(srv->oauth_url, sizeof(srv->oauth_url), "%s", CONFIG_DS_ACCOUNT_OAUTH_URL);
-	snprintf(srv->tokenserver_url, sizeof(srv->tokenserver_url), "%s", CONFIG_DS_ACCOUNT_TOKENSERVER_URL);
-	srv->ca_bundle[0] = '\0';
-	f = a->config_path ? fopen(a->config_path, "r") : NULL;
-	if (!f)
-		return;
-	while (fgets(line, sizeof(line), f)) {
-		char *k = line, *v, *e;
-		size_t n;
-
-		while (*k == ' ' || *k == '\t')
-			k++;
-		if (*k == '#' || *k == ';' || *k == '[' || !(v = strchr(k, '=')))
-			continue;
-		e = v;
-		while (e > k && (e[-1] == ' ' || e[-1] == '\t'))
-			e--;
-		*e = '\0';
-		for (v++; *v == ' ' || *v == '\t'; v++)
-			;
-		n = strcspn(v, "\r\n");
-		v[n] = '\0';
-		if (*v == '"') {
-			v++;
-			v[strcspn(v, "\"")] = '\0';
-		} else {
-			char *c = strstr(v, " #");
-
-			if (c)
-				*c = '\0';
-			for (n = strlen(v); n && (v[n - 1] == ' ' || v[n - 1] == '\t'); n--)
-				v[n - 1] = '\0';
-		}
-		if (!strcmp(k, "fxa_url") && *v)
-			snprintf(srv->fxa_url, sizeof(srv->fxa_url), "%s", v);
-		else if (!strcmp(k, "oauth_url") && *v)
-			snprintf(srv->oauth_url, sizeof(srv->oauth_url), "%s", v);
-		else if (!strcmp(k, "tokenserver_url") && *v)
-			snprintf(srv->tokenserver_url, sizeof(srv->tokenserver_url), "%s", v);
-		else if (!strcmp(k, "ca_bundle")) {
-			/* Relative paths are taken from where datasyncd started (ds_conf.h). */
-			if (*v && *v != '/' && a->start_dir)
-				snprintf(srv->ca_bundle, sizeof(srv->ca_bundle), "%s/%s", a->start_dir, v);
-			else
-				snprintf(srv->ca_bundle, sizeof(srv->ca_bundle), "%s", v);
-		}
-	}
-	fclose(f);
+	snprintf(srv->fxa_url, sizeof(srv->fxa_url), "%s",
+		 c->fxa_url && *c->fxa_url ? c->fxa_url : CONFIG_DS_ACCOUNT_FXA_URL);
+	snprintf(srv->oauth_url, sizeof(srv->oauth_url), "%s",
+		 c->oauth_url && *c->oauth_url ? c->oauth_url : CONFIG_DS_ACCOUNT_OAUTH_URL);
+	snprintf(srv->tokenserver_url, sizeof(srv->tokenserver_url), "%s",
+		 c->tokenserver_url && *c->tokenserver_url ? c->tokenserver_url :
+							     CONFIG_DS_ACCOUNT_TOKENSERVER_URL);
+	snprintf(srv->ca_bundle, sizeof(srv->ca_bundle), "%s", c->ca_bundle ? c->ca_bundle : "");
 }
 
 static void load_once(void)
