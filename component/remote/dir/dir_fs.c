@@ -137,7 +137,10 @@ int ds_dir_fs_read(const char *path, size_t max, uint8_t **out, size_t *len)
 
 	*out = NULL;
 	*len = 0;
-	fd = open(path, O_RDONLY | O_CLOEXEC);
+	/* O_NONBLOCK: a FIFO planted under a batch's name (anyone who can write to the folder can
+	 * make one) would otherwise block open() until a writer comes; fstat() then refuses it.
+	 * Regular files ignore the flag. */
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
 	if (fd < 0)
 		return -errno;
 	if (fstat(fd, &st) < 0) {
