@@ -2,12 +2,19 @@
  * The dir remote's folder header, datasync-dir.json (dir_folder.c), as any device or person
  * with the folder may have written it: read from a real file through ds_dir_header_read(), so
  * the size cap of the reader (dir_fs.c) is part of what is fuzzed.
+ *
+ * Once per process it also checks that a FIFO planted under the header's name (anyone who can
+ * write to a shared folder can make one) is refused instead of blocking the reader forever:
+ * SIGALRM ends the process if the read hangs.
  */
 #include "test/fuzz/fuzz_common.h"
 #include "remote/dir/dir_priv.h"
 
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 static char g_root[4096];
 static char g_file[4200];
@@ -25,6 +32,15 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	if (ds_dir_fs_mkdir(g_root))
 		fuzz_fail("mkdir");
 	snprintf(g_file, sizeof(g_file), "%s/%s", g_root, DS_DIR_HEADER_NAME);
+	if (mkfifo(g_file, 0600) == 0) {
+		struct ds_dir_header h;
+
+		alarm(5);
+		if (ds_dir_header_read(g_root, &h) == 0)
+			fuzz_fail("a FIFO was read as a folder header");
+		alarm(0);
+		unlink(g_file);
+	}
 	return 0;
 }
 
