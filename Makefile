@@ -7,6 +7,7 @@
 #   make run                                   the embedded-default demonstration
 #   make test                                  the whole test suite (installs its dependencies)
 #   make bench                                 benchmarks (not part of the tests)
+#   make footprint                             binary sizes, idle memory, allocations per record
 #   make SAN=1 ...                             AddressSanitizer + UndefinedBehaviorSanitizer build
 #
 # Cross-compiling: CROSS_COMPILE, CC, AR, CFLAGS, LDFLAGS, PKG_CONFIG and SYSROOT are honoured.
@@ -57,7 +58,7 @@ AUTOCONF_MK := $(O)/auto.conf
 
 # Configuration targets never need auto.conf.
 config-targets := %_defconfig menuconfig olddefconfig savedefconfig
-no-config-goals := $(filter %_defconfig menuconfig olddefconfig savedefconfig help clean distclean deps run test check bench,$(MAKECMDGOALS))
+no-config-goals := $(filter %_defconfig menuconfig olddefconfig savedefconfig help clean distclean deps run test check bench footprint,$(MAKECMDGOALS))
 
 ifeq ($(no-config-goals),)
 ifneq ($(wildcard $(CONFIG_FILE)),)
@@ -115,7 +116,7 @@ LIBTEST_A := $(O)/libdstest.a
 TESTSUPPORT_OBJS := $(call obj,$(testsupport-y))
 
 .PHONY: all help programs tests tools benches clean distclean install deps run test check bench \
-	menuconfig olddefconfig savedefconfig size valgrind fuzz
+	menuconfig olddefconfig savedefconfig size valgrind fuzz footprint
 .DEFAULT_GOAL := all
 
 ifeq ($(no-config-goals),)
@@ -237,6 +238,9 @@ test check: deps
 
 bench: deps
 	@$(srctree)/test/bench/run-bench.sh
+
+footprint: deps
+	@$(srctree)/test/footprint/footprint.sh
 
 valgrind: tests
 	@$(srctree)/test/run-unit.sh --valgrind $(O)

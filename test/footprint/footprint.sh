@@ -1,0 +1,168 @@
+#!/bin/sh
+# Footprint of datasync (`make footprint`; not part of the tests): for every board's defconfig
+# and a minimal configuration (the host board with every optional feature off):
+#   - stripped file sizes and text/data/bss (size(1)) of datasyncd and libdatasync.so, x86-64;
+#   - the size of our own objects compiled for 32-bit ARM (ARMv7 Thumb-2, Debian armhf) when
+#     arm-linux-gnueabihf-gcc is installed: compile only (-c), so no ARM builds of the
+#     libraries are needed, their headers are taken from the host;
+#   - idle RSS of datasyncd (VmRSS and VmHWM a moment after start, no collection);
+#   - heap allocations per synced record (dsdev --count through the allocator hook, the
+#     difference between two table sizes, so fixed costs cancel out).
+# Prints a Markdown table (also written to build/footprint/footprint.md).
+#
+#   FOOTPRINT_CONFIGS="host minimal" FOOTPRINT_ROWS="200 1200" test/footprint/footprint.sh
+set -u
+SRC=$(cd "$(dirname "$0")/../.." && pwd)
+cd "$SRC"
+OUT=${FOOTPRINT_OUT:-build/footprint}
+CONFIGS=${FOOTPRINT_CONFIGS:-host phone tv sim minimal}
+ROWS=${FOOTPRINT_ROWS:-200 1200}
+JOBS=$(nproc 2>/dev/null || echo 2)
+ARM_CC=${ARM_CC:-arm-linux-gnueabihf-gcc}
+# What the minimal configuration turns off: every optional feature of the host board except
+# the control socket, without which datasyncd does not build yet (daemon/agent.c uses
+# CONFIG_DS_IPC_MAX_* unconditionally). FOOTPRINT_MINIMAL_OFF overrides the list.
+MINIMAL_OFF=${FOOTPRINT_MINIMAL_OFF:-DS_ENGINE_TABLE=n DS_REMOTE_DIR=n DS_HTTP=n DS_ALLOC_HOOK=n DS_LOG_SYSLOG=n}
+mkdir -p "$OUT"
+REPORT=$OUT/footprint.md
+
+kb() { awk -v b="$1" 'BEGIN { printf "%.1f", b / 1024 }'; }
+
+# "text data bss" of a file (Berkeley format of size(1)); sums over several files.
+tdb() {
+	size "$@" 2>/dev/null | awk 'NR > 1 { t += $1; d += $2; b += $3 } END { print t + 0, d + 0, b + 0 }'
+}
+
+build() { # config -> build dir ready, 0 or 1
+	c=$1; o=$OUT/$c
+	board=$c; [ "$c" = minimal ] && board=host
+	make -s O="$o" "${board}_defconfig" >/dev/null || return 1
+	if [ "$c" = minimal ]; then
+		# shellcheck disable=SC2086
+		KCONFIG_CONFIG=$o/.config srctree=. /usr/bin/python3 -m setconfig $MINIMAL_OFF >/dev/null || return 1
+	fi
+	make -s -j"$JOBS" O="$o" CFLAGS="-O2" programs >"$o.log" 2>&1 || { cat "$o.log"; return 1; }
+	if grep -q '^CONFIG_DS_ENGINE_TABLE=y' "$o/.config" && grep -q '^CONFIG_DS_REMOTE_DIR=y' "$o/.config" &&
+		grep -q '^CONFIG_DS_ALLOC_HOOK=y' "$o/.config"; then
+		make -s -j"$JOBS" O="$o" CFLAGS="-O2" "$o/test/tools/dsdev" >>"$o.log" 2>&1 || return 1
+	fi
+	return 0
+}
+
+# Our objects of a configuration: everything compiled for the programs (no test code).
+own_objects() { # build dir
+	find "$1/obj" -name '*.o' ! -path '*/obj/test/*' | sort
+}
+
+# The same sources compiled for ARM with the configuration's autoconf.h; prints
+# "text data bss failed-count".
+arm_objects() { # build dir
+	o=$1; a=$o/arm; fails=0
+	rm -rf "$a"; mkdir -p "$a"
+	for obj in $(own_objects "$o"); do
+		rel=${obj#"$o"/obj/}; src=${rel%.o}.c
+		out=$a/$(echo "$rel" | tr / _)
+		# shellcheck disable=SC2046
+		if ! "$ARM_CC" -std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -DNDEBUG -O2 \
+			-I"$o/include/generated" -include "$o/include/generated/autoconf.h" \
+			-Icomponent/include -Icomponent -Iport/include -I. -DDS_VERSION=\"fp\" \
+			-idirafter /usr/include -c "$src" -o "$out" 2>>"$a/errors.log"; then
+			fails=$((fails + 1))
+			echo "$src" >>"$a/failed"
+		fi
+	done
+	echo "$(tdb "$a"/*.o) $fails"
+}
+
+# VmRSS counts every resident page of the shared libraries (lws, OpenSSL, SQLite, mbedTLS, libc),
+# clean file pages included, although other processes share them or the kernel can drop them;
+# "dirty" (smaps_rollup Private_Dirty: heap, stacks, written library data) is the memory this
+# process alone pins.
+idle_rss() { # build dir -> "VmRSS VmHWM dirty" in kB, or "- - -"
+	o=$1; t=$(mktemp -d)
+	cat >"$t/ds.conf" <<CONF
+data_dir = $t/data
+run_dir = $t/run
+secret_dir = $t/secrets
+log_output = stderr
+log_level = warn
+sync_interval_s = 0
+CONF
+	"$o/datasyncd" -f -c "$t/ds.conf" 2>"$t/log" &
+	pid=$!
+	i=0
+	# Started when its socket is there (or, without IPC, after a moment).
+	while [ $i -lt 50 ] && ! [ -S "$t/run/datasyncd.sock" ]; do sleep 0.1; i=$((i + 1)); done
+	sleep 1
+	r=$(awk '/^VmRSS|^VmHWM/ { printf "%s ", $2 }' "/proc/$pid/status" 2>/dev/null)
+	p=$(awk '/^Private_Dirty:/ { print $2 }' "/proc/$pid/smaps_rollup" 2>/dev/null)
+	kill "$pid" 2>/dev/null; wait "$pid" 2>/dev/null
+	rm -rf "$t"
+	[ -n "$r" ] && [ -n "$p" ] && echo "$r$p" || echo "- - -"
+}
+
+# Allocations of one first sync that uploads n rows, and of the sync that applies them on a
+# second device. Prints "upload download" allocation counts.
+allocs_for() { # build dir, rows
+	o=$1; n=$2; t=$(mktemp -d)
+	dsdev=$o/test/tools/dsdev
+	mkdir -p "$t/shared"
+	for d in a b; do
+		sqlite3 "$t/$d.db" "CREATE TABLE notes(id INTEGER PRIMARY KEY, title TEXT, body TEXT);"
+		"$dsdev" --home "$t/$d" init --db "$t/$d.db" --table notes --pk id --dir "$t/shared" \
+			--passphrase footprint >/dev/null || { rm -rf "$t"; echo "- -"; return; }
+	done
+	sqlite3 "$t/a.db" "WITH RECURSIVE s(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM s WHERE i < $n)
+		INSERT INTO notes SELECT i, 'note ' || i, printf('%.100c', 'x') FROM s;"
+	up=$("$dsdev" --home "$t/a" sync --count | sed -n 's/.*allocs=\([0-9]*\).*/\1/p')
+	down=$("$dsdev" --home "$t/b" sync --count | sed -n 's/.*allocs=\([0-9]*\).*/\1/p')
+	rm -rf "$t"
+	echo "${up:--} ${down:--}"
+}
+
+per_record() { # build dir -> "upload download" allocations per record
+	set -- "$1" $ROWS
+	o=$1; n1=$2; n2=$3
+	set -- $(allocs_for "$o" "$n1") $(allocs_for "$o" "$n2")
+	case "$1$2$3$4" in *-*) echo "- -"; return ;; esac
+	awk -v u1="$1" -v d1="$2" -v u2="$3" -v d2="$4" -v a="$n1" -v b="$n2" \
+		'BEGIN { printf "%.1f %.1f", (u2 - u1) / (b - a), (d2 - d1) / (b - a) }'
+}
+
+{
+echo "| configuration | datasyncd stripped | libdatasync.so stripped | libdatasync.so text/data/bss | own objects x86-64 (text+data) | own objects ARMv7 (text+data) | idle VmRSS / VmHWM (private dirty) | allocations per record (upload / apply) |"
+echo "|---|---|---|---|---|---|---|---|"
+} >"$REPORT"
+for c in $CONFIGS; do
+	o=$OUT/$c
+	if ! build "$c"; then
+		echo "| $c | build failed (see $o.log) | | | | | | |" >>"$REPORT"
+		continue
+	fi
+	strip -o "$o/datasyncd.stripped" "$o/datasyncd"
+	strip -o "$o/libdatasync.so.stripped" "$o/libdatasync.so.0"
+	dsz=$(stat -c %s "$o/datasyncd.stripped")
+	lsz=$(stat -c %s "$o/libdatasync.so.stripped")
+	set -- $(tdb "$o/libdatasync.so.stripped")
+	lib_tdb="$1 / $2 / $3"
+	set -- $(tdb $(own_objects "$o"))
+	own="$(kb $(($1 + $2))) KB"
+	arm="not measured ($ARM_CC not installed)"
+	if command -v "$ARM_CC" >/dev/null; then
+		set -- $(arm_objects "$o")
+		arm="$(kb $(($1 + $2))) KB"
+		[ "$4" -gt 0 ] && arm="$arm, without $(tr '\n' ' ' <"$o/arm/failed")(they need OpenSSL's per-architecture headers)"
+	fi
+	set -- $(idle_rss "$o")
+	rss="$1 kB / $2 kB ($3 kB dirty)"
+	apr="- (needs the table engine, the dir remote and the allocator hook)"
+	[ -x "$o/test/tools/dsdev" ] && apr=$(per_record "$o" | awk '{ print $1 " / " $2 }')
+	echo "| $c | $(kb "$dsz") KB | $(kb "$lsz") KB | $lib_tdb | $own | $arm | $rss | $apr |" >>"$REPORT"
+done
+{
+echo
+echo "Measured $(date -u +%Y-%m-%d) with $(gcc --version | head -n1), CFLAGS=-O2; $(nproc) CPUs," \
+	"$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n1), kernel $(uname -r)."
+echo "minimal = host with $MINIMAL_OFF. Rows for the allocation slope: $ROWS."
+} >>"$REPORT"
+cat "$REPORT"
