@@ -8,6 +8,8 @@
 #include "core/ds_core.h"
 #include "daemon/ds_account_cmd.h"
 #include "daemon/ds_agent.h"
+#include "daemon/ds_sim_cmd.h"
+#include "daemon/ds_tasks.h"
 #include "daemon/ds_worker.h"
 #include "ipc/ds_ipc.h"
 #include "store/ds_store.h"
@@ -496,6 +498,11 @@ int ds_agent_handle_request(struct ds_ipc_server *s, uint64_t conn, int64_t id, 
 		return cmd_set(&r);
 	if (!strcmp(cmd, "push"))
 		return cmd_push(&r);
+	if (ds_tasks_cmd_is(cmd))
+		return ds_tasks_cmd_handle(r.a, s, conn, id, cmd, req);
+	if (IS_ENABLED(CONFIG_DS_PORT_SIM) && ds_sim_cmd_is(cmd))
+		return ds_sim_cmd_handle(r.a, s, conn, id, cmd, req);
 	return fail(&r, -ENOTSUP, "unknown command '%.40s' (status, version, list, sync, register, "
-			      "unregister, enable, disable, reset, set, push, login, login-verify, logout)", cmd);
+			      "unregister, enable, disable, reset, set, push, task-register, task-unregister, task-list, "
+			      "task-wait, task-done, login, login-verify, logout)", cmd);
 }

@@ -14,9 +14,11 @@
 #include "sched/ds_sched.h"
 
 struct cJSON;
+struct ds_changes;
 struct ds_ipc_server;
 struct ds_loop;
 struct ds_store;
+struct ds_tasks;
 struct ds_worker;
 struct ds_run_stats;
 
@@ -60,6 +62,8 @@ struct ds_agent {
 	char last_batch[96];         /* "2 collections at t+120s", "" before the first */
 	int64_t last_batch_wall;
 	unsigned reloads;
+	struct ds_changes *changes;  /* local-change detection (changes.c), NULL: none */
+	struct ds_tasks *tasks;      /* app tasks (tasks.c) */
 };
 
 /* Takes the configuration (moved into the agent). The port must be initialised. */

@@ -13,6 +13,8 @@
 #include "core/ds_core.h"
 #include "core/ds_loop.h"
 #include "daemon/ds_agent.h"
+#include "daemon/ds_changes.h"
+#include "daemon/ds_tasks.h"
 #include "daemon/ds_worker.h"
 #include "sched/ds_sched.h"
 #include "store/ds_store.h"
@@ -240,6 +242,7 @@ int ds_agent_sched_reload(struct ds_agent *a, const char *only)
 			DS_LOG_WRN("%s: not scheduled", cJSON_IsString(n) ? n->valuestring : "?");
 	}
 	cJSON_Delete(list);
+	ds_agent_changes_reload(a);
 	ds_agent_sched_kick(a);
 	return 0;
 }
@@ -298,7 +301,14 @@ void ds_agent_sched_kick(struct ds_agent *a)
 		if (!a->batch_lock && ds_port_wake_lock("sched") == 0)
 			a->batch_lock = true;
 		for (size_t i = 0; i < n; i++) {
-			int rc = ds_worker_queue(a->worker, b.item[i].name, false, 0, 0);
+			int rc;
+
+			/* An app task is the app's to run: wake it (tasks.c), the worker has nothing to do. */
+			if (b.item[i].app_task) {
+				ds_agent_tasks_due(a, b.item[i].name, b.item[i].why);
+				continue;
+			}
+			rc = ds_worker_queue(a->worker, b.item[i].name, false, 0, 0);
 
 			DS_LOG_INF("%s: scheduled run (%s)%s", b.item[i].name, ds_sched_reason_name(b.item[i].why),
 				   rc ? ": cannot queue" : "");
@@ -357,6 +367,7 @@ void ds_agent_sched_event(struct ds_agent *a, const struct ds_port_event *ev)
 		break;
 	case DS_EV_IDLE:
 		ds_sched_set_idle(a->sched, ev->u.idle, now);
+		ds_agent_changes_idle(a, ev->u.idle);
 		break;
 	default:
 		return;
@@ -377,11 +388,16 @@ int ds_agent_sched_start(struct ds_agent *a)
 	ds_sched_set_net(a->sched, &a->net, now_ms());
 	ds_sched_set_idle(a->sched, a->idle, now_ms());
 	ds_worker_on_run_end(a->worker, on_run_end, a);
+	rc = ds_agent_tasks_start(a);
+	if (rc)
+		return rc;
 	return ds_agent_sched_reload(a, NULL);
 }
 
 void ds_agent_sched_stop(struct ds_agent *a)
 {
+	ds_agent_changes_stop(a);
+	ds_agent_tasks_stop(a);
 	if (a->batch_lock)
 		ds_port_wake_unlock("sched");
 	a->batch_lock = false;
@@ -449,5 +465,19 @@ cJSON *ds_agent_sched_json(struct ds_agent *a)
 		if (st->refused[i])
 			cJSON_AddNumberToObject(ref, ds_sched_block_name((enum ds_sched_block)i), (double)st->refused[i]);
 	cJSON_AddNumberToObject(o, "user_refused", (double)st->user_refused);
+	ref = ds_agent_changes_json(a);
+	if (ref)
+		cJSON_AddItemToObject(o, "local_changes", ref);
+	else
+		cJSON_AddNullToObject(o, "local_changes");
+	{
+		unsigned n, waiting, active;
+
+		ds_agent_tasks_counts(a, &n, &waiting, &active);
+		ref = cJSON_AddObjectToObject(o, "tasks");
+		cJSON_AddNumberToObject(ref, "registered", n);
+		cJSON_AddNumberToObject(ref, "waiting", waiting);
+		cJSON_AddNumberToObject(ref, "active", active);
+	}
 	return o;
 }

@@ -353,3 +353,153 @@ int ds_client_register(struct ds_client *c, const char *reg_json, char **respons
 	cJSON_Delete(reg);
 	return rc;
 }
+
+/* A request built by the caller (consumed): {"cmd":cmd, ...}. */
+static int call_built(struct ds_client *c, cJSON *req, char **response_json)
+{
+	int rc = req ? call_json(c, req, response_json) : -ENOMEM;
+
+	cJSON_Delete(req);
+	return rc;
+}
+
+static cJSON *new_request(const char *cmd)
+{
+	cJSON *req = cJSON_CreateObject();
+
+	if (req && !cJSON_AddStringToObject(req, "cmd", cmd)) {
+		cJSON_Delete(req);
+		return NULL;
+	}
+	return req;
+}
+
+/* Parse json (may be NULL: absent) into a member of req; -EINVAL when it is not JSON. */
+static int add_json(struct ds_client *c, cJSON *req, const char *member, const char *json, bool object)
+{
+	cJSON *v;
+
+	if (!json)
+		return 0;
+	v = cJSON_Parse(json);
+	if (!v || (object && !cJSON_IsObject(v))) {
+		cJSON_Delete(v);
+		set_error(c, "%s is not a JSON %s", member, object ? "object" : "value");
+		return -EINVAL;
+	}
+	cJSON_AddItemToObject(req, member, v);
+	return 0;
+}
+
+int ds_client_set(struct ds_client *c, const char *name, const char *schedule_json, char **response_json)
+{
+	cJSON *req;
+	int rc;
+
+	if (response_json)
+		*response_json = NULL;
+	if (!c || !name || !schedule_json)
+		return -EINVAL;
+	req = new_request("set");
+	if (!req || !cJSON_AddStringToObject(req, "name", name)) {
+		cJSON_Delete(req);
+		return -ENOMEM;
+	}
+	rc = add_json(c, req, "schedule", schedule_json, true);
+	if (rc) {
+		cJSON_Delete(req);
+		return rc;
+	}
+	return call_built(c, req, response_json);
+}
+
+int ds_client_push(struct ds_client *c, const char *name, char **response_json)
+{
+	return simple(c, "push", name, NULL, false, response_json);
+}
+
+/* {"cmd":cmd,"app":app[,"task":task]} */
+static cJSON *task_request(const char *cmd, const char *app, const char *task)
+{
+	cJSON *req = new_request(cmd);
+
+	if (req && (!cJSON_AddStringToObject(req, "app", app) ||
+		    (task && !cJSON_AddStringToObject(req, "task", task)))) {
+		cJSON_Delete(req);
+		return NULL;
+	}
+	return req;
+}
+
+int ds_client_task_register(struct ds_client *c, const char *app, const char *task, long min_interval_s,
+			    unsigned flags, const char *data_json, char **response_json)
+{
+	cJSON *req;
+	int rc;
+
+	if (response_json)
+		*response_json = NULL;
+	if (!c || !app || !task)
+		return -EINVAL;
+	req = task_request("task-register", app, task);
+	if (!req || !cJSON_AddNumberToObject(req, "min_interval_s", (double)min_interval_s) ||
+	    !cJSON_AddBoolToObject(req, "oneshot", (flags & DS_CLIENT_TASK_ONESHOT) != 0) ||
+	    !cJSON_AddBoolToObject(req, "wifi_only", (flags & DS_CLIENT_TASK_WIFI_ONLY) != 0)) {
+		cJSON_Delete(req);
+		return -ENOMEM;
+	}
+	rc = add_json(c, req, "data", data_json, false);
+	if (rc) {
+		cJSON_Delete(req);
+		return rc;
+	}
+	return call_built(c, req, response_json);
+}
+
+int ds_client_task_unregister(struct ds_client *c, const char *app, const char *task, char **response_json)
+{
+	if (response_json)
+		*response_json = NULL;
+	if (!c || !app || !task)
+		return -EINVAL;
+	return call_built(c, task_request("task-unregister", app, task), response_json);
+}
+
+int ds_client_task_list(struct ds_client *c, const char *app, char **response_json)
+{
+	cJSON *req;
+
+	if (response_json)
+		*response_json = NULL;
+	if (!c)
+		return -EINVAL;
+	req = app ? task_request("task-list", app, NULL) : new_request("task-list");
+	return call_built(c, req, response_json);
+}
+
+int ds_client_task_wait(struct ds_client *c, const char *app, const char *task, char **response_json)
+{
+	if (response_json)
+		*response_json = NULL;
+	if (!c || !app)
+		return -EINVAL;
+	return call_built(c, task_request("task-wait", app, task), response_json);
+}
+
+int ds_client_task_done(struct ds_client *c, const char *app, const char *task, bool ok, const char *message,
+			char **response_json)
+{
+	cJSON *req;
+
+	if (response_json)
+		*response_json = NULL;
+	if (!c || !app || !task)
+		return -EINVAL;
+	req = task_request("task-done", app, task);
+	if (req && (!cJSON_AddBoolToObject(req, "ok", ok) ||
+		    (message && !cJSON_AddStringToObject(req, "message", message)))) {
+		cJSON_Delete(req);
+		req = NULL;
+	}
+	return call_built(c, req, response_json);
+}

@@ -59,6 +59,36 @@ int ds_client_register(struct ds_client *c, const char *reg_json, char **respons
 int ds_client_unregister(struct ds_client *c, const char *name, char **response_json);
 int ds_client_enable(struct ds_client *c, const char *name, bool enabled, char **response_json);
 int ds_client_reset(struct ds_client *c, const char *name, char **response_json);
+/* Change when name syncs: schedule_json is a "schedule" object (docs/scheduler.md), e.g.
+ * {"interval":"4h","network":"unmetered"}; a member set to null removes that override. */
+int ds_client_set(struct ds_client *c, const char *name, const char *schedule_json, char **response_json);
+/* A push wake-up for name, or for every collection when name is NULL. */
+int ds_client_push(struct ds_client *c, const char *name, char **response_json);
+
+/*
+ * App tasks (docs/ipc.md, after Firefox OS RequestSync): datasyncd decides when a task is due
+ * (battery, network, coalescing with other syncs) and wakes the app, which does the work.
+ * Names are 1..32 (app) and 1..31 (task) characters of A-Z a-z 0-9 _ - .
+ * min_interval_s is at least 100 (-EINVAL below); flags: DS_CLIENT_TASK_*; data_json is any
+ * JSON value given back with each wake (NULL: none). Registering again replaces the task.
+ */
+#define DS_CLIENT_TASK_ONESHOT 0x1u   /* removed after its first successful run */
+#define DS_CLIENT_TASK_WIFI_ONLY 0x2u /* never on a metered network */
+int ds_client_task_register(struct ds_client *c, const char *app, const char *task, long min_interval_s,
+			    unsigned flags, const char *data_json, char **response_json);
+int ds_client_task_unregister(struct ds_client *c, const char *app, const char *task, char **response_json);
+/* The tasks of app, or of every app when app is NULL. */
+int ds_client_task_list(struct ds_client *c, const char *app, char **response_json);
+/*
+ * Block until a task of app (task NULL: any of its tasks) is due; the reply names it and
+ * carries its data. Then do the work and call ds_client_task_done() within the reply's slot_s
+ * (120 s), on this or another connection. A newer wait for the same task ends this one with
+ * -ECANCELED; -ENOENT when app has no such task.
+ */
+int ds_client_task_wait(struct ds_client *c, const char *app, const char *task, char **response_json);
+/* The work of a woken task ended: ok false makes the scheduler retry it later. message may be NULL. */
+int ds_client_task_done(struct ds_client *c, const char *app, const char *task, bool ok, const char *message,
+			char **response_json);
 
 #ifdef __cplusplus
 }
