@@ -7,6 +7,7 @@
 #include "core/ds_conf.h"
 #include "ctl/ds_ctl.h"
 #include "ctl/ds_ctl_account.h"
+#include "ctl/ds_ctl_task.h"
 #include <datasync/datasync.h>
 
 #include <cjson/cJSON.h>
@@ -34,6 +35,11 @@ static void usage(FILE *f)
 		"           [--charging-only yes|no] [--min-battery PCT] [--power-save yes|no]\n"
 		"           [--priority low|normal|urgent]   change when NAME syncs (DUR: 90s, 10m, 4h)\n"
 		"  push [NAME]                 a push wake-up for NAME or every collection\n"
+		"  task register APP TASK --interval DUR [--oneshot yes|no] [--wifi-only yes|no]\n"
+		"           [--data JSON]      an app task (DUR at least 100s; both flags default to yes)\n"
+		"  task unregister APP TASK | task list [APP]\n"
+		"  task wait APP [TASK]        block until a task of APP is due, print it\n"
+		"  task done APP TASK [--failed MESSAGE]   the woken task's work ended\n"
 		"  login EMAIL [--code CODE]   sign in to a Firefox Account (password from the terminal\n"
 		"                              or the first line of stdin; a code when asked)\n"
 		"  login --code CODE           finish a sign-in that waits for its verification code\n"
@@ -177,6 +183,13 @@ int main(int argc, char **argv)
 			cJSON_Delete(req);
 			return CTL_USAGE;
 		}
+	} else if (!strcmp(cmd, "task")) {
+		cJSON *t = ds_ctl_build_task(argc - i, argv + i, &json);
+
+		cJSON_Delete(req);
+		if (!t)
+			return CTL_USAGE;
+		req = t;
 	} else if (ds_ctl_is_account_cmd(cmd)) {
 		if (ds_ctl_account_parse(cmd, argc - i, argv + i, &acct)) {
 			cJSON_Delete(req);
@@ -245,6 +258,8 @@ int main(int argc, char **argv)
 			ds_ctl_print_results(r);
 		else if (!strcmp(cmd, "set") && !rc)
 			ds_ctl_print_schedule(name, get_schedule(r));
+		else if (!strcmp(cmd, "task") && !rc)
+			ds_ctl_print_task(name, r);
 		else if (!rc) {
 			const cJSON *w, *it;
 

@@ -636,6 +636,7 @@ static int cmd_unregister(const struct req *r)
 {
 	const char *task, *app = req_names(r, true, &task);
 	struct task *t;
+	cJSON *b;
 
 	if (!app)
 		return 0;
@@ -646,7 +647,10 @@ static int cmd_unregister(const struct req *r)
 	task_remove(r->a, t);
 	DS_LOG_INF("app %s unregistered task %s", app, task);
 	ds_agent_sched_kick(r->a);
-	return ds_ipc_reply(r->s, r->conn, r->id, NULL), 0;
+	b = cJSON_CreateObject();
+	cJSON_AddStringToObject(b, "app", app);
+	cJSON_AddStringToObject(b, "task", task);
+	return ds_ipc_reply(r->s, r->conn, r->id, b), 0;
 }
 
 static int cmd_list(const struct req *r)
@@ -762,6 +766,8 @@ static int cmd_done(const struct req *r)
 	}
 	ds_agent_sched_kick(a);
 	b = cJSON_CreateObject();
+	cJSON_AddStringToObject(b, "app", app);
+	cJSON_AddStringToObject(b, "task", task);
 	cJSON_AddBoolToObject(b, "removed", removed);
 	return ds_ipc_reply(r->s, r->conn, r->id, b), 0;
 }
