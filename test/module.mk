@@ -7,3 +7,5 @@ bench-y += test/bench/bench_sync.c
 endif
 # The scheduler's simulated day (docs/scheduler.md).
 tool-y += test/tools/sched_day.c
+# An app using the client API's task, set and push calls (test/integration/app_tasks.sh).
+tool-$(CONFIG_DS_IPC) += test/tools/app_task.c
