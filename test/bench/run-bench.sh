@@ -5,8 +5,10 @@
 #   test/bench/run-bench.sh            sizes 10000 and 100000 rows, 100 changes
 #   BENCH_SIZES="1000 10000" BENCH_BOARD=sim BENCH_CHANGES=100 test/bench/run-bench.sh
 #
-# Prints one table per size (see test/bench/bench_sync.c for the columns) and the machine it ran
-# on; docs/performance.md records the figures.
+# Prints one table per size (see test/bench/bench_sync.c for the columns), then the scheduler's
+# reference simulated day (test/data/sim/day.sched) under the three policies of
+# test/tools/sched_day (sched, naive, firefox), and the machine it ran on; docs/performance.md
+# records the figures.
 set -eu
 SRC=$(cd "$(dirname "$0")/../.." && pwd)
 B=$SRC/build/bench
@@ -29,4 +31,10 @@ for n in $SIZES; do
 	echo "$n rows, $CHANGES changes:"
 	"$B/test/bench/bench_sync" --rows "$n" --changes "$CHANGES" --work "$WORK/$n" --dsdev "$B/test/tools/dsdev"
 	rm -rf "$WORK/$n"
+done
+# The scheduler: virtual time, so these figures depend on no machine (docs/scheduler.md).
+for p in sched naive firefox; do
+	echo
+	echo "scheduler, simulated day test/data/sim/day.sched, --policy $p:"
+	"$B/test/tools/sched_day" --policy "$p" "$SRC/test/data/sim/day.sched" | sed 1d
 done
