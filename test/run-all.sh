@@ -3,7 +3,8 @@
 #  1. every board's defconfig builds with -Werror;
 #  2. the sim board: unit tests and integration tests;
 #  3. the same under AddressSanitizer + UndefinedBehaviorSanitizer;
-#  4. the unit tests under valgrind.
+#  4. the unit tests under valgrind;
+#  5. the fuzz targets (corpus replay and a short pass) and static analysis.
 # Ends with one line "N passed, N failed, N skipped".
 set -u
 SRC=$(cd "$(dirname "$0")/.." && pwd)
@@ -77,6 +78,18 @@ ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:ha
 
 echo "== build/test: unit tests under valgrind"
 test/run-unit.sh --valgrind build/test; add_summary build/test/test/unit-summary
+
+# Every parser that reads outside bytes: replay the corpora (seeds and fixed crashes), then a
+# short libFuzzer pass per target (make fuzz runs longer ones).
+echo "== fuzz (${FUZZ_SECONDS:-10} s per target)"
+rm -f build/fuzz/summary
+FUZZ_SECONDS=${FUZZ_SECONDS:-10} test/fuzz/run-fuzz.sh | tail -n 25
+[ -f build/fuzz/summary ] && add_summary build/fuzz/summary || step_fail "fuzz"
+
+echo "== static analysis (cppcheck, gcc -fanalyzer)"
+rm -f build/static/summary
+test/static/run-static.sh | tail -n 25
+[ -f build/static/summary ] && add_summary build/static/summary || step_fail "static analysis"
 
 echo
 echo "$TP passed, $TF failed, $TS skipped"
