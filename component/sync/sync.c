@@ -112,6 +112,13 @@ static int stage_record(const struct ds_record *in, void *user_data)
 		DS_LOG_WRN("%s: the remote sent a record without id; skipped", run->c->name);
 		return 0;
 	}
+	/* The remote chooses its page size; this bound keeps a lying or broken one from making
+	 * the device hold an unbounded page (docs/security.md). */
+	if (run->page_n >= DS_SYNC_MAX_PAGE) {
+		DS_LOG_ERR("%s: the remote sent a page of more than %d records; stopped",
+			   run->c->name, DS_SYNC_MAX_PAGE);
+		return -EPROTO;
+	}
 	if (run->page_n == run->page_cap) {
 		size_t cap = run->page_cap ? run->page_cap * 2 : 32;
 		struct ds_record *v = ds_realloc(run->page, cap * sizeof(*v));
@@ -182,8 +189,9 @@ static int apply_one(struct run *run, const struct ds_record *rec)
 	const struct ds_pending_info *p = rc == 0 ? &pinfo : NULL;
 	ds_reconcile_decide(rec, has_local ? &local : NULL, p, &run->c->policy,
 			    e->ops->merge != NULL, &d);
-	DS_LOG_DBG("%s: %s -> %s (%s)", run->c->name, rec->id, ds_reconcile_action_name(d.action),
-		   d.rule);
+	/* No record id here: a table engine's id spells the row's primary key, which can be user
+	 * data (a phone number). */
+	DS_LOG_DBG("%s: record -> %s (%s)", run->c->name, ds_reconcile_action_name(d.action), d.rule);
 	if (d.conflict)
 		run->st->conflicts++;
 

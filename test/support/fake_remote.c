@@ -369,7 +369,8 @@ static int op_upload(struct ds_remote *r, const char *cursor, const struct ds_re
 		memset(res, 0, sizeof(*res));
 		return rc;
 	}
-	memcpy(&s->log[s->n], nv, k * sizeof(*nv));
+	if (k)
+		memcpy(&s->log[s->n], nv, k * sizeof(*nv));
 	s->n += k;
 	ds_free(nv);
 	res->accepted = k;

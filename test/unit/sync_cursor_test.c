@@ -171,6 +171,27 @@ static void test_paged_fetch_resumes_at_the_last_applied_page(void **state)
 	fx_free(f);
 }
 
+/* A remote that pages beyond DS_SYNC_MAX_PAGE (10,000) is refused, nothing applied. */
+static void test_oversized_page_is_refused_and_nothing_applied(void **state)
+{
+	struct fx *f = fx_new(NULL);
+	char cur[DS_CURSOR_MAX], ep[DS_CURSOR_MAX];
+	struct ds_run_stats st;
+
+	DS_UNUSED(state);
+	ds_fake_server_set_page_size(f->srv, 20000);
+	server_put_n(f->srv, "r", 10001);
+	assert_int_equal(ds_fake_device_sync(&f->a, &st), -EPROTO);
+	assert_int_equal(ds_fake_engine_rows(f->a.e), 0);
+	cursor_of(f, cur, ep);
+	assert_string_equal(cur, "");
+	/* A remote within the bound is fine. */
+	ds_fake_server_set_page_size(f->srv, 10000);
+	st = sync_ok(&f->a);
+	assert_int_equal(ds_fake_engine_rows(f->a.e), 10001);
+	fx_free(f);
+}
+
 static void test_upload_goes_in_batches_of_max_batch(void **state)
 {
 	struct fx *f = fx_new(NULL);
@@ -533,6 +554,7 @@ int main(void)
 		cmocka_unit_test(test_cursor_persists_across_runs_and_restarts),
 		cmocka_unit_test(test_nothing_to_do_rewrites_one_history_row),
 		cmocka_unit_test(test_paged_fetch_resumes_at_the_last_applied_page),
+		cmocka_unit_test(test_oversized_page_is_refused_and_nothing_applied),
 		cmocka_unit_test(test_upload_goes_in_batches_of_max_batch),
 		cmocka_unit_test(test_wiped_remote_is_refused_then_reset_uploads_again),
 		cmocka_unit_test(test_replaced_remote_with_other_data_is_refused),
