@@ -34,6 +34,8 @@ void ds_agent_tasks_stop(struct ds_agent *a);
 void ds_agent_tasks_due(struct ds_agent *a, const char *sched_name, enum ds_sched_reason why);
 /* End the slots that ran out (after the sim board's clock jumped ahead). */
 void ds_agent_tasks_catch_up(struct ds_agent *a);
+/* The configuration changed (SIGHUP): tasks take its battery threshold. */
+void ds_agent_tasks_reapply(struct ds_agent *a);
 /* How many tasks are registered, waiting apps, and tasks running now, for status. */
 void ds_agent_tasks_counts(const struct ds_agent *a, unsigned *tasks, unsigned *waiting, unsigned *active);
 

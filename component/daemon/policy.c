@@ -242,6 +242,8 @@ int ds_agent_sched_reload(struct ds_agent *a, const char *only)
 			DS_LOG_WRN("%s: not scheduled", cJSON_IsString(n) ? n->valuestring : "?");
 	}
 	cJSON_Delete(list);
+	if (!only)
+		ds_agent_tasks_reapply(a);
 	ds_agent_changes_reload(a);
 	ds_agent_sched_kick(a);
 	return 0;

@@ -367,6 +367,23 @@ void ds_agent_tasks_stop(struct ds_agent *a)
 	a->tasks = NULL;
 }
 
+void ds_agent_tasks_reapply(struct ds_agent *a)
+{
+	struct ds_tasks *ts = a->tasks;
+	int64_t now = now_ms();
+
+	for (size_t i = 0; ts && i < ts->n; i++) {
+		struct ds_sched_info info;
+		struct ds_sched_policy p;
+
+		policy_of(a, &ts->t[i], &p);
+		/* Only a changed policy: setting one moves a task that never ran to now + interval. */
+		if (ds_sched_info(a->sched, ts->t[i].key, now, &info) == 0 &&
+		    info.policy.c.min_battery_pct != p.c.min_battery_pct)
+			ds_sched_set_policy(a->sched, ts->t[i].key, &p, now);
+	}
+}
+
 void ds_agent_tasks_counts(const struct ds_agent *a, unsigned *tasks, unsigned *waiting, unsigned *active)
 {
 	const struct ds_tasks *ts = a->tasks;

@@ -4,7 +4,7 @@
 # network wakes its waiting app, and goes when Wi-Fi comes; a one-shot task is removed after
 # its run, a periodic one stays; a task due while its app is not waiting is kept for the next
 # task-wait; an app that never says done loses its slot after 120 s; a newer task-wait replaces
-# an older one; registrations survive a restart. The app side uses the client API
+# an older one; registrations survive a restart and follow a reloaded battery threshold. The app side uses the client API
 # (test/tools/app_task), the rest datasyncctl. The virtual clock moves with sim-advance; every
 # wait is bounded.
 set -u
@@ -145,6 +145,11 @@ kill -TERM $pid; wait $pid || fail "stop"
 start
 until_tasks "list(t) == ['news/poll'] and t['news/poll']['min_interval_s'] == 100 and t['news/poll']['last_wall_ms'] is not None" ||
 	fail "after a restart: $(cat "$T/tasks.json")"
+# A reloaded battery threshold reaches the tasks too.
+echo "min_battery_pct = 40" >>"$T/ds.conf"
+kill -HUP $pid
+until_tasks "t['news/poll']['schedule']['policy']['min_battery_pct'] == 40" ||
+	fail "SIGHUP did not reach the task: $(cat "$T/tasks.json")"
 "$A" "$SOCK" unregister news poll >/dev/null || fail "unregister"
 [ "$(ctl task list)" = "no app task" ] || fail "still listed: $(ctl task list)"
 ctl task unregister news poll >/dev/null 2>&1 && fail "unregister twice"
