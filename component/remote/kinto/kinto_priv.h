@@ -1,0 +1,129 @@
+/*
+ * kinto_priv.h - internals of the Kinto remote, shared by its files:
+ *   kinto_json.c    raw JSON scanning (values kept byte for byte)
+ *   kinto_codec.c   engine payload <-> Kinto record fields, and the encrypted form
+ *   kinto_state.c   the per-collection map id -> last known server last_modified
+ *   kinto_api.c     one request: URL, authentication, errors, Backoff/Retry-After/Alert
+ *   kinto_secret.c  enrolment: credentials and key sealed through the port
+ *   kinto_remote.c  the ds_remote_ops
+ */
+#ifndef DS_KINTO_PRIV_H
+#define DS_KINTO_PRIV_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "sync/ds_sync.h"
+
+struct ds_http_client;
+struct ds_http_response;
+struct sqlite3;
+
+/* ---- kinto_json.c ------------------------------------------------------------------------- */
+
+/* key: raw text between the quotes (escapes left as they are); val: the value's exact text. */
+typedef int (*ds_kinto_member_fn)(const char *key, size_t klen, const char *val, size_t vlen,
+				  void *ud);
+typedef int (*ds_kinto_elem_fn)(const char *val, size_t vlen, void *ud);
+/* 0, -EBADMSG for malformed JSON, or the callback's nonzero return. */
+int ds_kinto_json_object_each(const char *text, size_t len, ds_kinto_member_fn fn, void *ud);
+int ds_kinto_json_array_each(const char *text, size_t len, ds_kinto_elem_fn fn, void *ud);
+int ds_kinto_json_key_ascii(const char *raw, size_t n, char *out, size_t cap, size_t *first_len);
+int ds_kinto_json_int64(const char *v, size_t n, int64_t *out);
+
+/* ---- kinto_codec.c ------------------------------------------------------------------------ */
+
+#define DS_KINTO_KEY_LEN 32
+#define DS_KINTO_KID_LEN 16 /* hex chars of the key fingerprint */
+
+struct ds_kinto_key {
+	bool set;
+	uint8_t key[DS_KINTO_KEY_LEN];
+	char kid[DS_KINTO_KID_LEN + 1];
+};
+
+/* Fill kid from key (HMAC-SHA256(key, "datasync-kinto-kid")[0:8] in hex). */
+int ds_kinto_key_finish(struct ds_kinto_key *k);
+
+/* Record ids Kinto accepts (kinto.md §1): ^[a-zA-Z0-9][a-zA-Z0-9_-]*$, at most 255 chars. */
+bool ds_kinto_id_valid(const char *id);
+
+/*
+ * Engine payload (a JSON object) -> the "data" object sent to Kinto (ds_malloc'd text).
+ * Cleartext: the payload's members with Kinto's own names escaped; with key: the encrypted form.
+ * coll names the Kinto collection (bound into the encryption's AAD with the id).
+ */
+int ds_kinto_encode(const struct ds_kinto_key *key, const char *coll, const char *id,
+		    const char *payload, char **out);
+
+/*
+ * One record object of a Kinto list or response -> ds_record (strings ds_malloc'd).
+ * -EBADMSG: malformed; -ENOKEY: encrypted and no key; -EKEYREJECTED: encrypted under another
+ * key; -EACCES: cleartext record in a collection configured as encrypted.
+ */
+int ds_kinto_decode(const struct ds_kinto_key *key, const char *coll, const char *text, size_t len,
+		    struct ds_record *out);
+
+/* ---- kinto_state.c ------------------------------------------------------------------------ */
+
+struct ds_kinto_state;
+
+/* The map lives in path (SQLite, created if missing). */
+int ds_kinto_state_open(const char *path, struct ds_kinto_state **out);
+void ds_kinto_state_close(struct ds_kinto_state *s);
+int ds_kinto_state_begin(struct ds_kinto_state *s);
+int ds_kinto_state_commit(struct ds_kinto_state *s);
+void ds_kinto_state_rollback(struct ds_kinto_state *s);
+/* Last known server version of id: 0 and *ms / *deleted, or -ENOENT. */
+int ds_kinto_state_get(struct ds_kinto_state *s, const char *id, int64_t *ms, bool *deleted);
+/* Remember a version; an older one never replaces a newer one. */
+int ds_kinto_state_put(struct ds_kinto_state *s, const char *id, int64_t ms, bool deleted);
+int ds_kinto_state_kv_get(struct ds_kinto_state *s, const char *k, char *out, size_t cap);
+int ds_kinto_state_kv_set(struct ds_kinto_state *s, const char *k, const char *v);
+/* <data dir>/kinto-<hash of url, user, collection>.db (ds_malloc'd). */
+struct cJSON;
+char *ds_kinto_state_path(const struct cJSON *cfg, const char *collection);
+/* Forget every id (the server was replaced). */
+int ds_kinto_state_clear(struct ds_kinto_state *s);
+
+/* ---- kinto_api.c -------------------------------------------------------------------------- */
+
+struct ds_kinto_api {
+	struct ds_http_client *http;
+	char *base;      /* ".../v1" without the trailing slash */
+	char *origin;    /* "scheme://host[:port]" of base, for Next-Page checks */
+	char *auth;      /* "Basic ..." / "Bearer ..."; wiped at close */
+	const char *name; /* the collection, for messages */
+	int64_t backoff_s; /* largest Backoff / Retry-After seen */
+	bool eos_reported;
+};
+
+int ds_kinto_api_init(struct ds_kinto_api *a, const char *url, const char *ca_bundle,
+		      const char *name);
+void ds_kinto_api_free(struct ds_kinto_api *a);
+/*
+ * One request to base + path (or to a full URL when path starts with "http"). The response is
+ * returned whatever its status; rc is only for transport errors. Backoff, Retry-After and
+ * Alert are noted on every response. headers: NULL-terminated name/value pairs.
+ */
+int ds_kinto_api_call(struct ds_kinto_api *a, const char *method, const char *path,
+		      const char *body, const char *const *headers, struct ds_http_response *resp);
+/* A non-2xx Kinto answer -> -errno, with one clear log line naming what failed. */
+int ds_kinto_api_error(struct ds_kinto_api *a, const char *what, const struct ds_http_response *resp);
+/* Map a status (and Kinto errno) to -errno without logging. */
+int ds_kinto_status_errno(int status, int kerrno);
+
+/* ---- kinto_secret.c ------------------------------------------------------------------------ */
+
+struct ds_kinto_secrets {
+	char password[256];
+	char token[2048];
+	struct ds_kinto_key key;
+};
+
+int ds_kinto_secrets_load(const char *name, struct ds_kinto_secrets *s);
+/* The key of an "account" collection: HKDF-SHA256(kSync, info "datasync/kinto/v1/" label). */
+int ds_kinto_account_key(const char *label, struct ds_kinto_key *out);
+
+#endif /* DS_KINTO_PRIV_H */

@@ -1,0 +1,5 @@
+# kinto: a Kinto server as the remote (docs/remote-kinto.md).
+lib-$(CONFIG_DS_REMOTE_KINTO) += component/remote/kinto/kinto_json.c \
+	component/remote/kinto/kinto_codec.c component/remote/kinto/kinto_state.c \
+	component/remote/kinto/kinto_api.c component/remote/kinto/kinto_secret.c \
+	component/remote/kinto/kinto_remote.c

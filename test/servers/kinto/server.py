@@ -1,0 +1,139 @@
+"""Kinto for datasync's tests: a real Kinto (from PyPI) on 127.0.0.1, memory backends.
+
+    python server.py [--port N] [--paginate-by N] [--batch-max N]
+
+Prints "PORT <n>" on stdout once it listens (port 0, the default, picks a free one). The
+settings come from kinto.ini next to this file; the options override the paging and batch
+limits so tests can cross them with a few records.
+
+A small WSGI layer in front of Kinto injects faults for the tests, driven by
+POST /__test__/fault with a JSON body (every field optional):
+  {"status": 503, "retry_after": 7, "count": 2}  the next 2 requests get that error (Kinto's
+                                                 own 503 shape, errno 201) with Retry-After
+  {"backoff": 30, "count": 1}                    the next successful response carries Backoff
+  {"alert": {...}}                               every response carries that Alert header
+                                                 (Kinto's end-of-service notice)
+  {"exit_after": 3}                              the process dies (os._exit) on the 3rd request
+                                                 from now, before answering it
+POST /__test__/reset clears them. GET /__test__/requests returns how many requests Kinto got.
+"""
+import argparse
+import configparser
+import json
+import os
+import sys
+import threading
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+class Faults:
+    def __init__(self, app):
+        self.app = app
+        self.lock = threading.Lock()
+        self.reset()
+        self.requests = 0
+
+    def reset(self):
+        self.status = 0
+        self.retry_after = None
+        self.count = 0
+        self.backoff = None
+        self.backoff_count = 0
+        self.alert = None
+        self.exit_after = 0
+
+    def __call__(self, environ, start_response):
+        path = environ.get("PATH_INFO", "")
+        if path.startswith("/__test__/"):
+            return self.control(path, environ, start_response)
+        with self.lock:
+            self.requests += 1
+            if self.exit_after:
+                self.exit_after -= 1
+                if self.exit_after == 0:
+                    sys.stderr.write("server.py: exiting on request as asked\n")
+                    sys.stderr.flush()
+                    os._exit(3)
+            if self.count > 0 and self.status:
+                self.count -= 1
+                status = self.status
+                headers = [("Content-Type", "application/json")]
+                if self.retry_after is not None:
+                    headers.append(("Retry-After", str(self.retry_after)))
+                body = json.dumps({"code": status, "errno": 201, "error": "Service Unavailable",
+                                   "message": "Service temporary unavailable due to overloading"})
+                start_response("%d Injected" % status, headers)
+                return [body.encode()]
+            extra = []
+            if self.backoff is not None and self.backoff_count > 0:
+                self.backoff_count -= 1
+                extra.append(("Backoff", str(self.backoff)))
+            if self.alert is not None:
+                extra.append(("Alert", json.dumps(self.alert)))
+
+        def sr(status, headers, exc_info=None):
+            return start_response(status, list(headers) + extra, exc_info)
+        return self.app(environ, sr)
+
+    def control(self, path, environ, start_response):
+        answer = {}
+        if path == "/__test__/fault":
+            n = int(environ.get("CONTENT_LENGTH") or 0)
+            f = json.loads(environ["wsgi.input"].read(n) or b"{}")
+            with self.lock:
+                if "status" in f:
+                    self.status = int(f["status"])
+                    self.retry_after = f.get("retry_after")
+                    self.count = int(f.get("count", 1))
+                if "backoff" in f:
+                    self.backoff = f["backoff"]
+                    self.backoff_count = int(f.get("count", 1))
+                if "alert" in f:
+                    self.alert = f["alert"]
+                if "exit_after" in f:
+                    self.exit_after = int(f["exit_after"])
+        elif path == "/__test__/reset":
+            with self.lock:
+                self.reset()
+        elif path == "/__test__/requests":
+            answer = {"requests": self.requests}
+        else:
+            start_response("404 Not Found", [("Content-Type", "application/json")])
+            return [b"{}"]
+        start_response("200 OK", [("Content-Type", "application/json")])
+        return [json.dumps(answer).encode()]
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--port", type=int, default=0)
+    ap.add_argument("--paginate-by", type=int, default=0)
+    ap.add_argument("--batch-max", type=int, default=0)
+    ap.add_argument("--attachments", default=None, help="folder for attachment files")
+    args = ap.parse_args()
+
+    ini = os.path.join(HERE, "kinto.ini")
+    cp = configparser.ConfigParser(defaults={"here": HERE})
+    cp.read(ini)
+    settings = {k: v for k, v in cp.items("app:main") if k not in ("use", "here")}
+    if args.paginate_by:
+        settings["kinto.paginate_by"] = str(args.paginate_by)
+    if args.batch_max:
+        settings["kinto.batch_max_requests"] = str(args.batch_max)
+    if args.attachments:
+        settings["kinto.attachment.base_path"] = args.attachments
+    import warnings
+    warnings.simplefilter("ignore")  # "HTTPS is not enabled": loopback only
+
+    import kinto
+    from waitress.server import create_server
+
+    app = kinto.main({"__file__": ini, "here": HERE}, **settings)
+    server = create_server(Faults(app), host="127.0.0.1", port=args.port, threads=2)
+    print("PORT %s" % server.effective_port, flush=True)
+    server.run()
+
+
+if __name__ == "__main__":
+    main()
