@@ -14,6 +14,9 @@
 #if IS_ENABLED(CONFIG_DS_REMOTE_DIR)
 #include "remote/dir/ds_remote_dir.h"
 #endif
+#if IS_ENABLED(CONFIG_DS_REMOTE_SYNC15)
+#include "remote/sync15/ds_remote_sync15.h"
+#endif
 #if IS_ENABLED(CONFIG_DS_REMOTE_KINTO)
 #include "remote/kinto/ds_remote_kinto.h"
 #endif
@@ -30,6 +33,10 @@ struct remote_kind {
 static const struct remote_kind kinds[] = {
 #if IS_ENABLED(CONFIG_DS_REMOTE_DIR)
 	{ "dir", ds_remote_dir_open, ds_remote_dir_enroll, ds_remote_dir_forget },
+#endif
+#if IS_ENABLED(CONFIG_DS_REMOTE_SYNC15)
+	/* Credentials come from the signed-in account: nothing to enrol in the registration. */
+	{ "sync15", ds_remote_sync15_open, NULL, NULL },
 #endif
 #if IS_ENABLED(CONFIG_DS_REMOTE_KINTO)
 	{ "kinto", ds_remote_kinto_open, ds_remote_kinto_enroll, ds_remote_kinto_forget },

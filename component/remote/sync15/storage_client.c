@@ -1,0 +1,405 @@
+/*
+ * The Sync 1.5 storage client: one request to the user's storage node, and what every answer
+ * can carry (DOCS storage/apis-1.5.rst "Request headers", "Response headers", "HTTP status
+ * codes"; sync15.md §1-2, §6):
+ *
+ *  - Hawk with the tokenserver's id and the ASCII bytes of its key, no payload hash, the clock
+ *    corrected by X-Weave-Timestamp (TVs boot with wrong clocks);
+ *  - 401: the token expired or the user moved to another node: one new token and one retry;
+ *    a second 401 in a row backs off 15 min (DESK policies.sys.mjs MINIMUM_BACKOFF_INTERVAL);
+ *  - X-Weave-Backoff and Retry-After on any answer, 2xx included (AS storage_client.rs keeps the
+ *    largest); 503 / 429 -> -EAGAIN;
+ *  - 513 and X-Weave-Alert {"code":"hard-eol"}: the service is gone; stop and say why (neither
+ *    AS nor DESK handles them today, so this follows the API document).
+ */
+#define DS_LOG_TAG "sync15"
+#define DS_LOG_LEVEL CONFIG_DS_LOG_LEVEL_REMOTE
+#include "core/ds_core.h"
+#include "account/ds_hawk.h"
+#include "remote/sync15/ds_sync15.h"
+#include "ds_port.h"
+
+#include <cjson/cJSON.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define AUTH_BACKOFF_S (15 * 60)
+#define KIB 1024u
+
+struct ds_sync15_client {
+	struct ds_sync15_auth auth;
+	const struct ds_sync15_transport *transport;
+	struct ds_http_client *http;
+	struct ds_sync15_creds creds;
+	bool have_creds;
+	bool reassigned;
+	bool soft_eol_said;
+	int64_t backoff_s;
+	unsigned long requests;
+	char error[512];
+};
+
+void ds_sync15_client_set_error(struct ds_sync15_client *c, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(c->error, sizeof(c->error), fmt, ap);
+	va_end(ap);
+	DS_LOG_WRN("%s", c->error);
+}
+
+int ds_sync15_client_new(const struct ds_sync15_client_config *cfg, struct ds_sync15_client **out)
+{
+	struct ds_sync15_client *c;
+	int rc = 0;
+
+	*out = NULL;
+	if (!cfg || !cfg->auth.ops)
+		return -EINVAL;
+	c = ds_calloc(1, sizeof(*c));
+	if (!c)
+		return -ENOMEM;
+	c->auth = cfg->auth;
+	c->transport = cfg->transport;
+	if (!c->transport) {
+		struct ds_http_config hc = { .ca_bundle = cfg->ca_bundle };
+		rc = ds_http_client_new(&hc, &c->http);
+		if (rc < 0) {
+			ds_free(c);
+			return rc;
+		}
+	}
+	*out = c;
+	return 0;
+}
+
+void ds_sync15_client_free(struct ds_sync15_client *c)
+{
+	if (!c)
+		return;
+	if (c->http)
+		ds_http_client_free(c->http);
+	ds_memzero(&c->creds, sizeof(c->creds));
+	ds_free(c);
+}
+
+const char *ds_sync15_client_endpoint(const struct ds_sync15_client *c)
+{
+	return c->have_creds ? c->creds.endpoint : "";
+}
+
+bool ds_sync15_client_take_reassigned(struct ds_sync15_client *c)
+{
+	bool r = c->reassigned;
+
+	c->reassigned = false;
+	return r;
+}
+
+int64_t ds_sync15_client_backoff_s(const struct ds_sync15_client *c)
+{
+	return c->backoff_s;
+}
+
+void ds_sync15_client_raise_backoff(struct ds_sync15_client *c, int64_t s)
+{
+	if (s > c->backoff_s)
+		c->backoff_s = s;
+}
+
+const char *ds_sync15_client_error(const struct ds_sync15_client *c)
+{
+	return c->error;
+}
+
+unsigned long ds_sync15_client_requests(const struct ds_sync15_client *c)
+{
+	return c->requests;
+}
+
+int64_t ds_sync15_last_modified(const struct ds_http_response *resp)
+{
+	const char *v = ds_http_header(resp, "x-last-modified");
+	int64_t ms;
+
+	return v && ds_sync15_ts_parse(v, &ms) == 0 ? ms : -1;
+}
+
+int ds_sync15_weave_code(const struct ds_http_response *resp)
+{
+	char *end;
+	long v;
+
+	if (!resp->body || !resp->body_len)
+		return -1;
+	v = strtol(resp->body, &end, 10);
+	while (*end == ' ' || *end == '\n' || *end == '\r')
+		end++;
+	return end != resp->body && !*end && v >= 0 && v < 1000 ? (int)v : -1;
+}
+
+/* ---- one request ---------------------------------------------------------------------------- */
+
+static int get_token(struct ds_sync15_client *c, bool fresh)
+{
+	char old[sizeof(c->creds.endpoint)];
+	int rc;
+
+	snprintf(old, sizeof(old), "%s", c->creds.endpoint);
+	ds_memzero(&c->creds, sizeof(c->creds));
+	c->have_creds = false;
+	rc = c->auth.ops->token(c->auth.ctx, fresh, &c->creds);
+	if (rc < 0) {
+		const char *why = c->auth.ops->error ? c->auth.ops->error(c->auth.ctx) : "";
+		ds_sync15_client_set_error(c, "no Sync storage token: %s", *why ? why : ds_strerror(rc));
+		return rc;
+	}
+	/* An endpoint we used before that changes = node reassignment (sync15.md §1). */
+	if (c->creds.node_reassigned || (old[0] && strcmp(old, c->creds.endpoint) != 0)) {
+		c->reassigned = true;
+		DS_LOG_INF("the account moved to another storage node");
+	}
+	c->have_creds = true;
+	return 0;
+}
+
+static void learn_headers(struct ds_sync15_client *c, const struct ds_http_response *resp)
+{
+	const char *ts = ds_http_header(resp, "x-weave-timestamp");
+	const char *alert = ds_http_header(resp, "x-weave-alert");
+	int64_t s, ms, skew;
+
+	if (ds_http_backoff(resp, &s) == 1)
+		ds_sync15_client_raise_backoff(c, s);
+	if (ds_http_retry_after(resp, ds_port_wall_ms() / 1000 + c->creds.skew_s, &s) == 1)
+		ds_sync15_client_raise_backoff(c, s);
+	if (ts && ds_sync15_ts_parse(ts, &ms) == 0 && ds_hawk_skew_from_server(ms / 1000, &skew) == 0)
+		c->creds.skew_s = skew;
+	if (alert && !c->soft_eol_said) {
+		DS_LOG_WRN("the storage server says: %.200s", alert);
+		c->soft_eol_said = true;
+	}
+}
+
+/* X-Weave-Alert: text, or JSON {"code":"soft-eol"|"hard-eol","message","url"} (DOCS). */
+static bool hard_eol(struct ds_sync15_client *c, const struct ds_http_response *resp)
+{
+	const char *alert = ds_http_header(resp, "x-weave-alert");
+	cJSON *o;
+	const cJSON *code, *msg, *url;
+	bool hard = false;
+
+	if (!alert)
+		return false;
+	o = cJSON_Parse(alert);
+	code = cJSON_GetObjectItemCaseSensitive(o, "code");
+	msg = cJSON_GetObjectItemCaseSensitive(o, "message");
+	url = cJSON_GetObjectItemCaseSensitive(o, "url");
+	if (cJSON_IsString(code) && strcmp(code->valuestring, "hard-eol") == 0) {
+		hard = true;
+		ds_sync15_client_set_error(c, "the Sync service stopped serving this client: %.200s%s%.200s",
+					   cJSON_IsString(msg) ? msg->valuestring : "end of life",
+					   cJSON_IsString(url) ? " " : "",
+					   cJSON_IsString(url) ? url->valuestring : "");
+	}
+	cJSON_Delete(o);
+	return hard;
+}
+
+static int perform(struct ds_sync15_client *c, const struct ds_http_request *req,
+		   struct ds_http_response *resp)
+{
+	int rc;
+
+	c->requests++;
+	if (c->transport)
+		return c->transport->perform(c->transport->ctx, req, resp);
+	rc = ds_http_perform(c->http, req, resp);
+	if (rc < 0)
+		ds_sync15_client_set_error(c, "storage request failed: %s", ds_http_last_error(c->http));
+	return rc;
+}
+
+static int send_once(struct ds_sync15_client *c, const char *method, const char *path,
+		     int64_t xius_ms, const char *body, size_t body_len, struct ds_http_response *resp)
+{
+	struct ds_hawk_credentials cred;
+	struct ds_http_header h[4];
+	struct ds_http_request req = { 0 };
+	char auth[DS_HAWK_HEADER_MAX + 1024], xius[DS_SYNC15_TS_MAX];
+	char *url;
+	size_t n = 0;
+	int rc;
+
+	/* "" is the endpoint itself: DELETE <endpoint> wipes the whole account. */
+	url = *path ? ds_asprintf("%s/%s", c->creds.endpoint, path) : ds_strdup(c->creds.endpoint);
+	if (!url)
+		return -ENOMEM;
+	cred.id = c->creds.hawk_id;
+	cred.key = c->creds.hawk_key;
+	cred.key_len = strlen(c->creds.hawk_key);
+	rc = ds_hawk_header_for_url(&cred, method, url, NULL, NULL, 0, c->creds.skew_s, auth,
+				    sizeof(auth));
+	if (rc < 0) {
+		ds_free(url);
+		ds_sync15_client_set_error(c, "cannot sign a request for the storage node (%s)",
+					   ds_strerror(rc));
+		return rc;
+	}
+	h[n++] = (struct ds_http_header){ "Authorization", auth };
+	h[n++] = (struct ds_http_header){ "Accept", "application/json" };
+	if (body)
+		h[n++] = (struct ds_http_header){ "Content-Type", "application/json" };
+	if (xius_ms >= 0) {
+		ds_sync15_ts_format(xius_ms, xius);
+		h[n++] = (struct ds_http_header){ "X-If-Unmodified-Since", xius };
+	}
+	req.method = method;
+	req.url = url;
+	req.headers = h;
+	req.n_headers = n;
+	req.body = body;
+	req.body_len = body ? body_len : 0;
+	rc = perform(c, &req, resp);
+	ds_memzero(auth, sizeof(auth));
+	ds_free(url);
+	return rc;
+}
+
+int ds_sync15_request(struct ds_sync15_client *c, const char *method, const char *path,
+		      int64_t xius_ms, const char *body, size_t body_len,
+		      struct ds_http_response *resp)
+{
+	int rc;
+
+	memset(resp, 0, sizeof(*resp));
+	c->error[0] = '\0';
+	for (int attempt = 0;; attempt++) {
+		if (!c->have_creds && (rc = get_token(c, attempt > 0)) < 0)
+			return rc;
+		rc = send_once(c, method, path, xius_ms, body, body_len, resp);
+		if (rc < 0)
+			return rc;
+		learn_headers(c, resp);
+		if (resp->status != 401)
+			break;
+		ds_http_response_free(resp);
+		c->have_creds = false;
+		if (attempt > 0) {
+			ds_sync15_client_raise_backoff(c, AUTH_BACKOFF_S);
+			ds_sync15_client_set_error(c, "the storage node refused a new token too (401); "
+						      "backing off %d min", AUTH_BACKOFF_S / 60);
+			return -EACCES;
+		}
+	}
+	if (hard_eol(c, resp)) {
+		ds_http_response_free(resp);
+		return -ENOTSUP;
+	}
+	switch (resp->status) {
+	case 200: case 201: case 202: case 204: case 304:
+	case 400: case 404: case 409: case 412: case 413:
+		return 0;
+	case 513:
+		ds_sync15_client_set_error(c, "the Sync storage service is decommissioned (513); "
+					      "syncing stopped");
+		rc = -ENOTSUP;
+		break;
+	case 429:
+	case 503:
+		ds_sync15_client_set_error(c, "the storage node is unavailable (%d); retry in %lld s",
+					   resp->status, (long long)c->backoff_s);
+		rc = -EAGAIN;
+		break;
+	default:
+		ds_sync15_client_set_error(c, "the storage node answered %d to %s %s", resp->status,
+					   method, path);
+		rc = resp->status >= 500 ? -EIO : -EPROTO;
+		break;
+	}
+	ds_http_response_free(resp);
+	return rc;
+}
+
+/* ---- info/... --------------------------------------------------------------------------------- */
+
+void ds_sync15_limits_default(struct ds_sync15_limits *l)
+{
+	l->max_request_bytes = 260 * KIB;
+	l->max_record_payload_bytes = 256 * KIB;
+	l->max_post_records = 100;
+	l->max_post_bytes = SIZE_MAX;
+	l->max_total_records = SIZE_MAX;
+	l->max_total_bytes = SIZE_MAX;
+}
+
+static void limit_get(const cJSON *o, const char *key, size_t *out)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+
+	if (cJSON_IsNumber(v) && v->valuedouble >= 1 && v->valuedouble < 1e15)
+		*out = (size_t)v->valuedouble;
+}
+
+int ds_sync15_limits_parse(const char *json, struct ds_sync15_limits *l)
+{
+	cJSON *o = json ? cJSON_Parse(json) : NULL;
+
+	ds_sync15_limits_default(l);
+	if (!cJSON_IsObject(o)) {
+		cJSON_Delete(o);
+		return -EPROTO;
+	}
+	/* A server with info/configuration states its POST limit; it may be above the default. */
+	l->max_post_records = SIZE_MAX;
+	limit_get(o, "max_request_bytes", &l->max_request_bytes);
+	limit_get(o, "max_post_records", &l->max_post_records);
+	limit_get(o, "max_post_bytes", &l->max_post_bytes);
+	limit_get(o, "max_total_records", &l->max_total_records);
+	limit_get(o, "max_total_bytes", &l->max_total_bytes);
+	limit_get(o, "max_record_payload_bytes", &l->max_record_payload_bytes);
+	cJSON_Delete(o);
+	return 0;
+}
+
+int ds_sync15_get_limits(struct ds_sync15_client *c, struct ds_sync15_limits *l)
+{
+	struct ds_http_response resp;
+	int rc = ds_sync15_request(c, "GET", "info/configuration", -1, NULL, 0, &resp);
+
+	if (rc < 0)
+		return rc;
+	if (resp.status == 404) {
+		ds_sync15_limits_default(l);
+	} else if (resp.status != 200 || ds_sync15_limits_parse(resp.body, l) < 0) {
+		ds_sync15_client_set_error(c, "info/configuration: unusable answer (%d)", resp.status);
+		rc = -EPROTO;
+	}
+	ds_http_response_free(&resp);
+	return rc;
+}
+
+int ds_sync15_get_info_collections(struct ds_sync15_client *c, cJSON **out)
+{
+	struct ds_http_response resp;
+	int rc = ds_sync15_request(c, "GET", "info/collections", -1, NULL, 0, &resp);
+
+	*out = NULL;
+	if (rc < 0)
+		return rc;
+	if (resp.status == 404)
+		*out = cJSON_CreateObject();
+	else if (resp.status == 200)
+		*out = cJSON_Parse(resp.body ? resp.body : "");
+	if (!cJSON_IsObject(*out)) {
+		cJSON_Delete(*out);
+		*out = NULL;
+		ds_sync15_client_set_error(c, "info/collections: unusable answer (%d)", resp.status);
+		rc = -EPROTO;
+	}
+	ds_http_response_free(&resp);
+	return rc;
+}

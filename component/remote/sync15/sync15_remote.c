@@ -1,0 +1,548 @@
+/*
+ * The Firefox Sync 1.5 remote: ds_remote_ops over the storage client, the global state and the
+ * record transform (docs/remote-sync15.md).
+ *
+ *   prepare  setup state machine (global_state.c), then the collection's timestamp from
+ *            info/collections; epoch = "<global syncID>.<collection syncID>", so a fresh start
+ *            or a reset of the engine by another client shows as a replaced remote and is never
+ *            turned into local deletions (the core refuses and says so);
+ *   fetch    GET storage/<c>?full=1&sort=oldest&limit=N&newer=<cursor>, paged with offset
+ *            (DESK Collection.getBatched): follow-up pages carry X-If-Unmodified-Since = the
+ *            first page's X-Last-Modified; the cursor of a page in the middle of a download is
+ *            "<newer>|<X-Last-Modified>|<offset>", so last-sync moves to X-Last-Modified only
+ *            after the last page; a 412 in the middle restarts from <newer> (AT-12);
+ *   upload   the post queue with X-If-Unmodified-Since = the cursor; 412 -> -ESTALE.
+ *
+ * Cursors are server timestamps printed exactly (ds_sync15_ts_format()).
+ */
+#define DS_LOG_TAG "sync15"
+#define DS_LOG_LEVEL CONFIG_DS_LOG_LEVEL_REMOTE
+#include "core/ds_core.h"
+#include "remote/sync15/ds_remote_sync15.h"
+#include "remote/sync15/ds_sync15.h"
+
+#include <cjson/cJSON.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <string.h>
+
+struct s15_remote {
+	struct ds_remote base;
+	char *collection;
+	int engine_version;
+	bool read_only;
+	bool enable;
+	struct ds_sync15_client *client;
+	struct ds_sync15_auth auth;
+	struct ds_sync15_global *g;
+	struct ds_transform *tr;
+	int64_t coll_ts;          /* the collection's timestamp at prepare, -1: absent */
+	bool prepared;
+	unsigned long undecryptable;
+	char error[512];
+};
+
+/* The state of the account shared by every collection's runs in this process (it holds the
+ * keys: memory only). The lock covers the few calls that may come from two threads. */
+static struct ds_sync15_global shared_global;
+static pthread_mutex_t shared_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static struct s15_remote *rem_of(struct ds_remote *r)
+{
+	return DS_CONTAINER_OF(r, struct s15_remote, base);
+}
+
+static int fail(struct s15_remote *x, int rc)
+{
+	const char *why = ds_sync15_client_error(x->client);
+
+	snprintf(x->error, sizeof(x->error), "%s", *why ? why : ds_strerror(rc));
+	return rc;
+}
+
+static void lock(struct s15_remote *x)
+{
+	if (x->g == &shared_global)
+		pthread_mutex_lock(&shared_lock);
+}
+
+static void unlock(struct s15_remote *x)
+{
+	if (x->g == &shared_global)
+		pthread_mutex_unlock(&shared_lock);
+}
+
+/* ---- prepare ------------------------------------------------------------------------------ */
+
+static int do_prepare(struct s15_remote *x, struct ds_remote_info *info)
+{
+	struct ds_sync15_setup s = { .collection = x->collection, .engine_version = x->engine_version,
+				     .may_write = !x->read_only, .enable = x->enable };
+	uint8_t ksync[64];
+	cJSON *coll_info = NULL;
+	const cJSON *e, *gsid, *csid, *ver;
+	int rc, n;
+
+	rc = x->auth.ops->ksync(x->auth.ctx, ksync);
+	if (rc < 0) {
+		const char *why = x->auth.ops->error ? x->auth.ops->error(x->auth.ctx) : "";
+		snprintf(x->error, sizeof(x->error), "no Sync key: %s", *why ? why : ds_strerror(rc));
+		return rc;
+	}
+	rc = ds_sync15_global_setup(x->client, x->g, &s, ksync, &coll_info);
+	ds_memzero(ksync, sizeof(ksync));
+	if (rc < 0)
+		return fail(x, rc);
+	e = ds_sync15_meta_engine(x->g->meta, x->collection);
+	if (!e) {
+		cJSON_Delete(coll_info);
+		ds_sync15_client_set_error(x->client, "%s is declined on this account (another device "
+						      "turned it off); not synced", x->collection);
+		return fail(x, -ECANCELED);
+	}
+	ver = cJSON_GetObjectItemCaseSensitive(e, "version");
+	if (cJSON_IsNumber(ver) && ver->valuedouble > x->engine_version) {
+		cJSON_Delete(coll_info);
+		ds_sync15_client_set_error(x->client, "%s is stored in version %d on this account, "
+						      "newer than this client's %d: upgrade datasync",
+					   x->collection, ver->valueint, x->engine_version);
+		return fail(x, -EPROTONOSUPPORT);
+	}
+	gsid = cJSON_GetObjectItemCaseSensitive(x->g->meta, "syncID");
+	csid = cJSON_GetObjectItemCaseSensitive(e, "syncID");
+	n = snprintf(info->epoch, sizeof(info->epoch), "%s.%s",
+		     cJSON_IsString(gsid) ? gsid->valuestring : "", csid->valuestring);
+	if (n < 0 || (size_t)n >= sizeof(info->epoch)) {
+		cJSON_Delete(coll_info);
+		ds_sync15_client_set_error(x->client, "meta/global has syncIDs too long to keep");
+		return fail(x, -EPROTO);
+	}
+	if (ds_sync15_ts_from_json(cJSON_GetObjectItemCaseSensitive(coll_info, x->collection),
+				   &x->coll_ts) < 0)
+		x->coll_ts = -1;
+	cJSON_Delete(coll_info);
+	if (x->coll_ts >= 0)
+		ds_sync15_ts_format(x->coll_ts, info->latest);
+	else
+		info->latest[0] = '\0';
+	info->max_batch = DS_MIN(x->g->limits.max_total_records, (size_t)1000);
+	if (x->tr)
+		ds_sync15_transform_set_keys(x->tr, ds_sync15_keyring_get(&x->g->keys, x->collection));
+	else if ((rc = ds_sync15_transform_new(ds_sync15_keyring_get(&x->g->keys, x->collection),
+					       &x->tr)) < 0)
+		return rc;
+	x->prepared = true;
+	return 0;
+}
+
+static int s15_prepare(struct ds_remote *r, struct ds_remote_info *info)
+{
+	struct s15_remote *x = rem_of(r);
+	int rc;
+
+	memset(info, 0, sizeof(*info));
+	x->error[0] = '\0';
+	lock(x);
+	rc = do_prepare(x, info);
+	unlock(x);
+	return rc;
+}
+
+/* ---- fetch -------------------------------------------------------------------------------- */
+
+struct cursor {
+	int64_t newer;   /* -1: from the beginning */
+	int64_t lm;      /* X-Last-Modified of the download's first page, -1: none yet */
+	char offset[DS_CURSOR_MAX];
+};
+
+static int cursor_parse(const char *s, struct cursor *c)
+{
+	char buf[DS_CURSOR_MAX], *p1, *p2;
+
+	c->newer = c->lm = -1;
+	c->offset[0] = '\0';
+	if (!s || !*s)
+		return 0;
+	snprintf(buf, sizeof(buf), "%s", s);
+	p1 = strchr(buf, '|');
+	if (!p1)
+		return ds_sync15_ts_parse(buf, &c->newer);
+	*p1++ = '\0';
+	p2 = strchr(p1, '|');
+	if (!p2)
+		return -EINVAL;
+	*p2++ = '\0';
+	if ((buf[0] && ds_sync15_ts_parse(buf, &c->newer) < 0) || ds_sync15_ts_parse(p1, &c->lm) < 0 ||
+	    !*p2)
+		return -EINVAL;
+	snprintf(c->offset, sizeof(c->offset), "%s", p2);
+	return 0;
+}
+
+/* Hand one BSO to the core, decrypted; one that fails goes as a record with neither payload
+ * nor deletion, which the core counts in errors and never applies. */
+static int deliver(struct s15_remote *x, const struct ds_sync15_bso *b, ds_record_cb cb, void *ud)
+{
+	struct ds_record in = { .id = b->id, .payload = b->payload, .modified_ms = b->modified_ms };
+	struct ds_record out = { 0 };
+	int rc = x->tr->ops->decode(x->tr, &in, &out);
+
+	if (rc == -EBADMSG) {
+		uint8_t ksync[64];
+		int changed = x->auth.ops->ksync(x->auth.ctx, ksync);
+		if (changed == 0)
+			changed = ds_sync15_global_refetch_keys(x->client, x->g, ksync);
+		ds_memzero(ksync, sizeof(ksync));
+		if (changed < 0)
+			return changed;
+		if (changed > 0) {
+			ds_sync15_transform_set_keys(x->tr, ds_sync15_keyring_get(&x->g->keys, x->collection));
+			rc = x->tr->ops->decode(x->tr, &in, &out);
+		}
+	}
+	if (rc == -EBADMSG || rc == -EILSEQ) {
+		struct ds_record bad = { .id = b->id, .modified_ms = b->modified_ms };
+		x->undecryptable++;
+		DS_LOG_WRN("%s: a record failed to decrypt (%s); skipped", x->collection, ds_strerror(rc));
+		return cb(&bad, ud);
+	}
+	if (rc < 0)
+		return rc;
+	rc = cb(&out, ud);
+	ds_record_clear(&out);
+	return rc;
+}
+
+static int fetch_once(struct s15_remote *x, const struct cursor *cur, ds_record_cb cb, void *ud,
+		      struct ds_fetch_page *page, bool *restart)
+{
+	struct ds_http_response resp;
+	char newer[DS_SYNC15_TS_MAX], *path, *off = NULL;
+	const char *next;
+	cJSON *arr = NULL, *it;
+	int64_t lm;
+	int rc;
+
+	*restart = false;
+	if (cur->offset[0] && !(off = ds_sync15_url_escape(cur->offset)))
+		return -ENOMEM;
+	ds_sync15_ts_format(cur->newer, newer);
+	path = ds_asprintf("storage/%s?full=1&sort=oldest&limit=%d%s%s%s%s", x->collection,
+			   CONFIG_DS_REMOTE_SYNC15_PAGE_RECORDS, cur->newer >= 0 ? "&newer=" : "",
+			   cur->newer >= 0 ? newer : "", off ? "&offset=" : "", off ? off : "");
+	ds_free(off);
+	if (!path)
+		return -ENOMEM;
+	rc = ds_sync15_request(x->client, "GET", path, cur->offset[0] ? cur->lm : -1, NULL, 0, &resp);
+	ds_free(path);
+	if (rc < 0)
+		return rc;
+	if (ds_sync15_client_take_reassigned(x->client)) {
+		ds_http_response_free(&resp);
+		ds_sync15_global_clear(x->g);
+		ds_sync15_client_set_error(x->client, "the account moved to another storage node; "
+						      "the next run starts over there");
+		return -EAGAIN;
+	}
+	if (cur->offset[0] && (resp.status == 412 || resp.status == 400)) {
+		/* The collection changed between pages, or the offset expired: start this download
+		 * again from where the last complete one ended (DESK aborts; we retry once). */
+		ds_http_response_free(&resp);
+		*restart = true;
+		return 0;
+	}
+	if (resp.status == 404) {
+		ds_http_response_free(&resp);
+		page->more = false;
+		if (cur->newer >= 0)
+			ds_sync15_ts_format(cur->newer, page->next_cursor);
+		return 0;
+	}
+	if (resp.status != 200) {
+		ds_sync15_client_set_error(x->client, "reading %s: the server answered %d",
+					   x->collection, resp.status);
+		ds_http_response_free(&resp);
+		return -EPROTO;
+	}
+	lm = ds_sync15_last_modified(&resp);
+	next = ds_http_header(&resp, "x-weave-next-offset");
+	arr = cJSON_Parse(resp.body ? resp.body : "");
+	if (!cJSON_IsArray(arr) || lm < 0) {
+		ds_sync15_client_set_error(x->client, "reading %s: unusable answer", x->collection);
+		rc = -EPROTO;
+		goto out;
+	}
+	cJSON_ArrayForEach(it, arr) {
+		struct ds_sync15_bso b;
+		rc = ds_sync15_bso_from_json(it, &b);
+		if (rc == -EPROTO) {
+			DS_LOG_WRN("%s: a malformed record in the answer; skipped", x->collection);
+			x->undecryptable++;
+			continue;
+		}
+		if (rc < 0)
+			goto out;
+		rc = deliver(x, &b, cb, ud);
+		ds_sync15_bso_clear(&b);
+		if (rc < 0)
+			goto out;
+	}
+	rc = 0;
+	if (next && *next) {
+		int64_t first_lm = cur->offset[0] ? cur->lm : lm;
+		char lmtxt[DS_SYNC15_TS_MAX];
+		int n;
+
+		ds_sync15_ts_format(first_lm, lmtxt);
+		n = snprintf(page->next_cursor, sizeof(page->next_cursor), "%s|%s|%s",
+			     cur->newer >= 0 ? newer : "", lmtxt, next);
+		if (n < 0 || (size_t)n >= sizeof(page->next_cursor)) {
+			ds_sync15_client_set_error(x->client, "the server's paging offset is too long");
+			rc = -EPROTO;
+			goto out;
+		}
+		page->more = true;
+	} else {
+		ds_sync15_ts_format(cur->offset[0] ? cur->lm : lm, page->next_cursor);
+		page->more = false;
+	}
+out:
+	cJSON_Delete(arr);
+	ds_http_response_free(&resp);
+	return rc;
+}
+
+static int s15_fetch(struct ds_remote *r, const char *cursor, ds_record_cb cb, void *user_data,
+		     struct ds_fetch_page *page)
+{
+	struct s15_remote *x = rem_of(r);
+	struct cursor cur;
+	bool restart = false;
+	int rc;
+
+	memset(page, 0, sizeof(*page));
+	if (!x->prepared)
+		return -EINVAL;
+	if (cursor_parse(cursor, &cur) < 0) {
+		snprintf(x->error, sizeof(x->error), "'%s' is not a cursor of the sync15 remote", cursor);
+		return -EINVAL;
+	}
+	lock(x);
+	rc = fetch_once(x, &cur, cb, user_data, page, &restart);
+	if (rc == 0 && restart) {
+		DS_LOG_INF("%s: the collection changed during a paged download; starting it again",
+			   x->collection);
+		cur.lm = -1;
+		cur.offset[0] = '\0';
+		rc = fetch_once(x, &cur, cb, user_data, page, &restart);
+		if (rc == 0 && restart)
+			rc = -EAGAIN;
+	}
+	unlock(x);
+	return rc < 0 ? fail(x, rc) : 0;
+}
+
+/* ---- upload ------------------------------------------------------------------------------- */
+
+static int do_upload(struct s15_remote *x, const char *cursor, const struct ds_record *recs,
+		     size_t n, struct ds_upload_result *res)
+{
+	struct ds_sync15_post_queue *q = NULL;
+	const struct ds_sync15_upload_stats *st;
+	struct cursor cur;
+	int64_t xius;
+	int rc;
+
+	if (cursor_parse(cursor, &cur) < 0 || cur.offset[0])
+		return -EINVAL;
+	/* No cursor: the collection did not exist at prepare; 0 = "create only". */
+	xius = cur.newer >= 0 ? cur.newer : 0;
+	rc = ds_sync15_post_queue_new(x->client, x->collection, &x->g->limits, xius, &q);
+	for (size_t i = 0; rc == 0 && i < n; i++) {
+		struct ds_record enc = { 0 };
+		char *bso;
+
+		rc = x->tr->ops->encode(x->tr, &recs[i], &enc);
+		if (rc == -EILSEQ || rc == -EINVAL) {
+			DS_LOG_WRN("%s: a local record cannot be encoded (%s); not uploaded",
+				   x->collection, ds_strerror(rc));
+			res->failed++;
+			rc = 0;
+			continue;
+		}
+		if (rc < 0)
+			break;
+		bso = ds_sync15_bso_to_json(enc.id, enc.payload, NULL, 0);
+		if (!bso)
+			rc = -ENOMEM;
+		else
+			rc = ds_sync15_post_queue_add(q, enc.id, bso, strlen(enc.payload));
+		ds_free(bso);
+		ds_record_clear(&enc);
+	}
+	if (rc == 0)
+		rc = ds_sync15_post_queue_flush(q);
+	if (q) {
+		st = ds_sync15_post_queue_stats(q);
+		res->accepted = st->accepted;
+		res->failed += st->failed;
+		if (st->commits) {
+			res->modified_ms = st->modified_ms;
+			ds_sync15_ts_format(st->modified_ms, res->new_cursor);
+		} else {
+			snprintf(res->new_cursor, sizeof(res->new_cursor), "%s", cursor);
+		}
+		if (rc == 0 && st->too_large)
+			DS_LOG_WRN("%s: %zu record(s) too large for the server were not uploaded",
+				   x->collection, st->too_large);
+	}
+	ds_sync15_post_queue_free(q);
+	if (rc == 0 && ds_sync15_client_take_reassigned(x->client)) {
+		ds_sync15_global_clear(x->g);
+		rc = -EAGAIN;
+	}
+	return rc;
+}
+
+static int s15_upload(struct ds_remote *r, const char *cursor, const struct ds_record *recs,
+		      size_t n, struct ds_upload_result *res)
+{
+	struct s15_remote *x = rem_of(r);
+	int rc;
+
+	memset(res, 0, sizeof(*res));
+	if (!x->prepared)
+		return -EINVAL;
+	lock(x);
+	rc = do_upload(x, cursor, recs, n, res);
+	unlock(x);
+	return rc < 0 ? fail(x, rc) : 0;
+}
+
+static int64_t s15_backoff_s(struct ds_remote *r)
+{
+	return ds_sync15_client_backoff_s(rem_of(r)->client);
+}
+
+static void s15_close(struct ds_remote *r)
+{
+	struct s15_remote *x = rem_of(r);
+
+	if (x->tr)
+		x->tr->ops->close(x->tr);
+	ds_sync15_client_free(x->client);
+	if (x->g != &shared_global) {
+		/* a test's own state: the test frees it */
+	}
+	ds_free(x->collection);
+	ds_free(x);
+}
+
+static const struct ds_remote_ops s15_ops = {
+	.kind = "sync15",
+	.prepare = s15_prepare,
+	.fetch = s15_fetch,
+	.upload = s15_upload,
+	.backoff_s = s15_backoff_s,
+	.close = s15_close,
+};
+
+int ds_sync15_remote_new(const struct ds_sync15_remote_config *cfg, struct ds_remote **out)
+{
+	struct ds_sync15_client_config cc = { 0 };
+	struct s15_remote *x;
+	int rc;
+
+	*out = NULL;
+	if (!cfg || !cfg->collection || !cfg->auth.ops || strlen(cfg->collection) > 32)
+		return -EINVAL;
+	for (const char *p = cfg->collection; *p; p++)
+		if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
+		      *p == '_' || *p == '-' || *p == '.'))
+			return -EINVAL;
+	x = ds_calloc(1, sizeof(*x));
+	if (!x)
+		return -ENOMEM;
+	x->base.ops = &s15_ops;
+	x->base.priv = x;
+	x->engine_version = cfg->engine_version > 0 ? cfg->engine_version : 1;
+	x->read_only = cfg->read_only;
+	x->enable = cfg->enable;
+	x->auth = cfg->auth;
+	x->g = cfg->global ? cfg->global : &shared_global;
+	x->coll_ts = -1;
+	cc.auth = cfg->auth;
+	cc.transport = cfg->transport;
+	cc.ca_bundle = cfg->ca_bundle;
+	x->collection = ds_strdup(cfg->collection);
+	if (!x->collection) {
+		rc = -ENOMEM;
+		goto fail;
+	}
+	rc = ds_sync15_client_new(&cc, &x->client);
+	if (rc < 0)
+		goto fail;
+	*out = &x->base;
+	return 0;
+fail:
+	ds_free(x->collection);
+	ds_free(x);
+	return rc;
+}
+
+const char *ds_sync15_remote_error(struct ds_remote *r)
+{
+	return rem_of(r)->error;
+}
+
+struct ds_sync15_client *ds_sync15_remote_client(struct ds_remote *r)
+{
+	return rem_of(r)->client;
+}
+
+unsigned long ds_sync15_remote_undecryptable(struct ds_remote *r)
+{
+	return rem_of(r)->undecryptable;
+}
+
+/* ---- registration ------------------------------------------------------------------------- */
+
+static const char *opt_str(const cJSON *cfg, const char *key)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(cfg, key);
+
+	return cJSON_IsString(v) && *v->valuestring ? v->valuestring : NULL;
+}
+
+int ds_remote_sync15_open(const cJSON *cfg, const char *collection, const char *device_id,
+			  struct ds_remote **out)
+{
+	struct ds_sync15_account_config ac = { 0 };
+	struct ds_sync15_remote_config rc = { 0 };
+	const cJSON *v;
+	int err;
+
+	DS_UNUSED(device_id);
+	*out = NULL;
+	rc.collection = opt_str(cfg, "collection") ? opt_str(cfg, "collection") : collection;
+	v = cJSON_GetObjectItemCaseSensitive(cfg, "engine_version");
+	if (v && (!cJSON_IsNumber(v) || v->valuedouble < 1 || v->valuedouble > 1000)) {
+		DS_LOG_ERR("sync15: \"engine_version\" must be a positive integer");
+		return -EINVAL;
+	}
+	rc.engine_version = v ? v->valueint : 1;
+	rc.read_only = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(cfg, "read_only"));
+	rc.enable = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(cfg, "enable"));
+	ac.fxa_url = opt_str(cfg, "fxa_url");
+	ac.tokenserver_url = opt_str(cfg, "tokenserver_url");
+	ac.ca_bundle = opt_str(cfg, "ca_bundle");
+	rc.ca_bundle = ac.ca_bundle;
+	err = ds_sync15_account_auth(&ac, &rc.auth);
+	if (err < 0)
+		return err;
+	err = ds_sync15_remote_new(&rc, out);
+	if (err == -EINVAL)
+		DS_LOG_ERR("sync15: \"collection\" must be 1-32 characters of A-Z a-z 0-9 _ - .");
+	return err;
+}
