@@ -3,6 +3,9 @@
  *
  *   dsdev --home DIR [-v] init --db APP.db --table T [--pk COL[,COL...]] --dir SHARED
  *                              --passphrase P [--name N] [--conflict C] [--direction D]
+ *   dsdev --home DIR [-v] init --db APP.db --table T [--pk COL[,COL...]] --remote-json JSON ...
+ *                              (any remote: JSON is the registration's "remote" object)
+ *   dsdev --home DIR [-v] reset   (ds_sync_reset: after a wiped remote, upload this device again)
  *   dsdev --home DIR [-v] sync [--fail-alloc N] [--kill-at-progress N] [--kill-at-alloc N] [--count]
  *   dsdev --home DIR [-v] pending
  *   dsdev --home DIR [-v] dump
@@ -46,6 +49,7 @@ struct opts {
 	const char *pk;
 	const char *dir;
 	const char *passphrase;
+	const char *remote_json;
 	const char *name;
 	const char *conflict;
 	const char *direction;
@@ -214,23 +218,29 @@ static int cmd_init(const struct opts *o, struct device *d)
 {
 	cJSON *reg = cJSON_CreateObject();
 	cJSON *eng = cJSON_AddObjectToObject(reg, "engine");
-	cJSON *rem = cJSON_AddObjectToObject(reg, "remote");
+	cJSON *rem = o->remote_json ? cJSON_Parse(o->remote_json) : cJSON_CreateObject();
 	cJSON *pk = cJSON_AddArrayToObject(eng, "pk");
 	struct ds_collection *c = NULL;
 	char *pks = strdup(o->pk);
 	int rc = -ENOMEM;
 
-	if (!reg || !eng || !rem || !pk || !pks)
+	if (!reg || !eng || !pk || !pks || !cJSON_IsObject(rem) || !cJSON_AddItemToObject(reg, "remote", rem)) {
+		if (o->remote_json && !cJSON_IsObject(rem))
+			printf("error: --remote-json is not a JSON object\n");
+		cJSON_Delete(rem);
 		goto out;
+	}
 	for (char *save = NULL, *col = strtok_r(pks, ",", &save); col; col = strtok_r(NULL, ",", &save))
 		cJSON_AddItemToArray(pk, cJSON_CreateString(col));
 	cJSON_AddStringToObject(reg, "name", o->name);
 	cJSON_AddStringToObject(eng, "kind", "table");
 	cJSON_AddStringToObject(eng, "db", o->db);
 	cJSON_AddStringToObject(eng, "table", o->table);
-	cJSON_AddStringToObject(rem, "kind", "dir");
-	cJSON_AddStringToObject(rem, "path", o->dir);
-	cJSON_AddStringToObject(rem, "passphrase", o->passphrase);
+	if (!o->remote_json) {
+		cJSON_AddStringToObject(rem, "kind", "dir");
+		cJSON_AddStringToObject(rem, "path", o->dir);
+		cJSON_AddStringToObject(rem, "passphrase", o->passphrase);
+	}
 	cJSON_AddStringToObject(reg, "direction", o->direction);
 	if (!cJSON_AddStringToObject(reg, "conflict", o->conflict))
 		goto out;
@@ -240,8 +250,10 @@ static int cmd_init(const struct opts *o, struct device *d)
 		fail("ds_remote_enroll", rc);
 		goto out;
 	}
-	if (cJSON_GetObjectItemCaseSensitive(rem, "passphrase")) {
-		printf("error: ds_remote_enroll left the passphrase in the registration\n");
+	if (cJSON_GetObjectItemCaseSensitive(rem, "passphrase") ||
+	    cJSON_GetObjectItemCaseSensitive(rem, "password") ||
+	    cJSON_GetObjectItemCaseSensitive(rem, "key")) {
+		printf("error: ds_remote_enroll left a secret in the registration\n");
 		rc = -EINVAL;
 		goto out;
 	}
@@ -280,8 +292,30 @@ static int cmd_sync(const struct opts *o, struct device *d)
 		       "message=\"%s\"\n",
 		       o->name, st.result, st.fetched, st.applied, st.uploaded, st.conflicts, st.errors,
 		       st.message);
+		/* What the scheduler would be told (Retry-After / Backoff from the server). */
+		if (c->remote->ops->backoff_s && c->remote->ops->backoff_s(c->remote) > 0)
+			printf("backoff %lld\n", (long long)c->remote->ops->backoff_s(c->remote));
 		if (rc < 0)
 			fail("ds_sync_run", rc);
+	}
+	if (c)
+		ds_collection_close(c);
+	cJSON_Delete(reg);
+	return rc;
+}
+
+static int cmd_reset(const struct opts *o, struct device *d)
+{
+	struct ds_collection *c = NULL;
+	cJSON *reg = NULL;
+	int rc = open_collection(d, o->name, &reg, &c);
+
+	if (rc == 0) {
+		rc = ds_sync_reset(c, d->store);
+		if (rc < 0)
+			fail("ds_sync_reset", rc);
+		else
+			printf("reset %s\n", o->name);
 	}
 	if (c)
 		ds_collection_close(c);
@@ -452,7 +486,9 @@ static void usage(void)
 	      "                            --passphrase P [--name N] [--conflict C] [--direction D]\n"
 	      "       dsdev --home DIR [-v] sync [--fail-alloc N] [--kill-at-progress N]\n"
 	      "                            [--kill-at-alloc N] [--count]\n"
-	      "       dsdev --home DIR [-v] pending | dump\n",
+	      "       dsdev --home DIR [-v] init --db APP.db --table T [--pk COL[,COL]]\n"
+	      "                            --remote-json JSON [--name N] [--conflict C] [--direction D]\n"
+	      "       dsdev --home DIR [-v] pending | dump | reset\n",
 	      stderr);
 }
 
@@ -506,6 +542,8 @@ static bool parse_args(int argc, char **argv, struct opts *o)
 			o->dir = v;
 		else if (!strcmp(a, "--passphrase"))
 			o->passphrase = v;
+		else if (!strcmp(a, "--remote-json"))
+			o->remote_json = v;
 		else if (!strcmp(a, "--name"))
 			o->name = v;
 		else if (!strcmp(a, "--conflict"))
@@ -527,8 +565,9 @@ static bool parse_args(int argc, char **argv, struct opts *o)
 	if (!o->home || !o->cmd)
 		return false;
 	if (!strcmp(o->cmd, "init"))
-		return o->db && o->table && o->dir && o->passphrase;
-	return !strcmp(o->cmd, "sync") || !strcmp(o->cmd, "pending") || !strcmp(o->cmd, "dump");
+		return o->db && o->table && (o->remote_json || (o->dir && o->passphrase));
+	return !strcmp(o->cmd, "sync") || !strcmp(o->cmd, "pending") || !strcmp(o->cmd, "dump") ||
+	       !strcmp(o->cmd, "reset");
 }
 
 int main(int argc, char **argv)
@@ -573,6 +612,8 @@ int main(int argc, char **argv)
 			rc = cmd_sync(&o, &d);
 		else if (!strcmp(o.cmd, "pending"))
 			rc = cmd_pending(&o, &d);
+		else if (!strcmp(o.cmd, "reset"))
+			rc = cmd_reset(&o, &d);
 		else
 			rc = cmd_dump(&o, &d);
 	}

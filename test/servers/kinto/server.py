@@ -15,6 +15,10 @@ POST /__test__/fault with a JSON body (every field optional):
                                                  (Kinto's end-of-service notice)
   {"exit_after": 3}                              the process dies (os._exit) on the 3rd request
                                                  from now, before answering it
+  {"before_batch": {"method": "PUT", "path": "/v1/...", "body": {...}, "user": "u:p"}}
+                                                 that request is served just before the next
+                                                 POST /v1/batch: another client's write landing
+                                                 between a device's fetch and its upload
 POST /__test__/reset clears them. GET /__test__/requests returns how many requests Kinto got.
 """
 import argparse
@@ -42,6 +46,7 @@ class Faults:
         self.backoff_count = 0
         self.alert = None
         self.exit_after = 0
+        self.before_batch = None
 
     def __call__(self, environ, start_response):
         path = environ.get("PATH_INFO", "")
@@ -65,12 +70,26 @@ class Faults:
                                    "message": "Service temporary unavailable due to overloading"})
                 start_response("%d Injected" % status, headers)
                 return [body.encode()]
+            pre = None
+            if self.before_batch and environ.get("REQUEST_METHOD") == "POST" and path == "/v1/batch":
+                pre, self.before_batch = self.before_batch, None
             extra = []
             if self.backoff is not None and self.backoff_count > 0:
                 self.backoff_count -= 1
                 extra.append(("Backoff", str(self.backoff)))
             if self.alert is not None:
                 extra.append(("Alert", json.dumps(self.alert)))
+
+        if pre:
+            import base64
+            from webob import Request
+            r = Request.blank(pre["path"], method=pre.get("method", "PUT"),
+                              body=json.dumps(pre.get("body", {})).encode(),
+                              headers={"Content-Type": "application/json",
+                                       "Authorization": "Basic " +
+                                       base64.b64encode(pre["user"].encode()).decode()})
+            got = r.get_response(self.app)
+            sys.stderr.write("server.py: before_batch %s %s -> %s\n" % (pre.get("method", "PUT"), pre["path"], got.status))
 
         def sr(status, headers, exc_info=None):
             return start_response(status, list(headers) + extra, exc_info)
@@ -91,6 +110,8 @@ class Faults:
                     self.backoff_count = int(f.get("count", 1))
                 if "alert" in f:
                     self.alert = f["alert"]
+                if "before_batch" in f:
+                    self.before_batch = f["before_batch"]
                 if "exit_after" in f:
                     self.exit_after = int(f["exit_after"])
         elif path == "/__test__/reset":
