@@ -213,12 +213,15 @@ struct dec_ctx {
 	size_t enc_len;
 };
 
-/* A JSON string value without escapes (ids, base64, hex) -> its text. */
-static char *plain_string(const char *v, size_t n)
+/* A JSON string value without escapes (ids, base64, hex) -> its text in *out. */
+static int plain_string(const char *v, size_t n, char **out)
 {
+	ds_free(*out);
+	*out = NULL;
 	if (n < 2 || v[0] != '"' || v[n - 1] != '"' || memchr(v, '\\', n))
-		return NULL;
-	return ds_strndup(v + 1, n - 2);
+		return -EBADMSG;
+	*out = ds_strndup(v + 1, n - 2);
+	return *out ? 0 : -ENOMEM;
 }
 
 static int dec_member(const char *key, size_t klen, const char *val, size_t vlen, void *ud)
@@ -229,9 +232,7 @@ static int dec_member(const char *key, size_t klen, const char *val, size_t vlen
 	int n = ds_kinto_json_key_ascii(key, klen, name, sizeof(name), &first);
 
 	if (n >= 0 && strcmp(name, "id") == 0) {
-		ds_free(c->id);
-		c->id = plain_string(val, vlen);
-		return c->id ? 0 : -EBADMSG;
+		return plain_string(val, vlen, &c->id);
 	}
 	if (n >= 0 && strcmp(name, "last_modified") == 0) {
 		c->has_lm = true;
@@ -286,9 +287,7 @@ static int enc_member_in(const char *key, size_t klen, const char *val, size_t v
 		slot = &f->ct;
 	if (!slot)
 		return 0;
-	ds_free(*slot);
-	*slot = plain_string(val, vlen);
-	return *slot ? 0 : -EBADMSG;
+	return plain_string(val, vlen, slot);
 }
 
 static int decrypt(const struct ds_kinto_key *k, const char *coll, const char *id, const char *enc,

@@ -1,5 +1,7 @@
-# kinto: a Kinto server as the remote (docs/remote-kinto.md).
+# kinto: a Kinto server as the remote (docs/remote-kinto.md). The tests against a real Kinto
+# server are test/integration/kinto_*.sh.
 lib-$(CONFIG_DS_REMOTE_KINTO) += component/remote/kinto/kinto_json.c \
 	component/remote/kinto/kinto_codec.c component/remote/kinto/kinto_state.c \
 	component/remote/kinto/kinto_api.c component/remote/kinto/kinto_secret.c \
 	component/remote/kinto/kinto_remote.c
+unit-$(CONFIG_DS_REMOTE_KINTO) += test/unit/kinto_codec_test.c
