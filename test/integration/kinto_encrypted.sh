@@ -55,4 +55,13 @@ sync_ok a uploaded=1
 sync_ok b fetched=2 applied=1 errors=1
 [ "$(sql b "SELECT count(*) FROM notes WHERE id = 99")" -eq 0 ] || fail "a cleartext record was applied in an encrypted collection"
 [ "$(sql b "SELECT title FROM notes WHERE id = 6")" = "six" ] || fail "the encrypted record next to it was not applied"
+# The server copies record 1's ciphertext over record 3 (a replay under another id): the tag
+# binds the id, so B counts an error and keeps its row 3.
+enc1=$(http GET /v1/buckets/default/collections/secret_notes/records/WzFd "" alice:'alice pw' |
+	"$PY" -c 'import json,sys; print(json.dumps(json.load(sys.stdin)["data"]["ds_enc"]))')
+http PUT /v1/buckets/default/collections/secret_notes/records/WzNd "{\"data\":{\"ds_enc\":$enc1}}" alice:'alice pw' >/dev/null
+before=$(sql b "SELECT title FROM notes WHERE id = 3")
+sync_ok b fetched=1 applied=0 errors=1
+[ "$(sql b "SELECT title FROM notes WHERE id = 3")" = "$before" ] || fail "a replayed ciphertext changed row 3"
+grep -q "failed to decode or decrypt" "$T/out" || fail "no message for the replayed record"
 echo "kinto_encrypted: all checks passed"

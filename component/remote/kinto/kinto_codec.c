@@ -402,3 +402,35 @@ fail:
 	ds_record_clear(out);
 	return rc;
 }
+
+struct meta_ctx {
+	char *id;
+	int64_t lm;
+};
+
+static int meta_member(const char *key, size_t klen, const char *val, size_t vlen, void *ud)
+{
+	struct meta_ctx *c = ud;
+
+	if (klen == 2 && memcmp(key, "id", 2) == 0)
+		return plain_string(val, vlen, &c->id);
+	if (klen == 13 && memcmp(key, "last_modified", 13) == 0)
+		return ds_kinto_json_int64(val, vlen, &c->lm);
+	return 0;
+}
+
+int ds_kinto_record_meta(const char *text, size_t len, char **id, int64_t *lm)
+{
+	struct meta_ctx c = { 0 };
+	int rc = ds_kinto_json_object_each(text, len, meta_member, &c);
+
+	if (rc == 0 && (!c.id || !ds_kinto_id_valid(c.id)))
+		rc = -EBADMSG;
+	if (rc) {
+		ds_free(c.id);
+		return rc;
+	}
+	*id = c.id;
+	*lm = c.lm;
+	return 0;
+}

@@ -65,6 +65,9 @@ int ds_kinto_encode(const struct ds_kinto_key *key, const char *coll, const char
 int ds_kinto_decode(const struct ds_kinto_key *key, const char *coll, const char *text, size_t len,
 		    struct ds_record *out);
 
+/* Only the id and last_modified of a record (to report one that failed to decode). */
+int ds_kinto_record_meta(const char *text, size_t len, char **id, int64_t *lm);
+
 /* ---- kinto_state.c ------------------------------------------------------------------------ */
 
 struct ds_kinto_state;

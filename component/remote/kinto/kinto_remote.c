@@ -292,7 +292,7 @@ struct fetch_ctx {
 	ds_record_cb cb;
 	void *ud;
 	int64_t last_ms;
-	unsigned n, undecryptable;
+	unsigned n;
 	const char *data;
 	size_t data_len;
 };
@@ -326,25 +326,18 @@ static int fetch_one(const char *val, size_t vlen, void *ud)
 		return rc;
 	}
 	if (rc == -EBADMSG || rc == -EACCES) {
-		/* Hand the core a record with neither payload nor deletion: it counts it as an
+		/* A wrong key was caught above by its kid: a record failing its tag under our own
+		 * key was damaged or moved by the server, and only that record is refused.
+		 * Hand the core a record with neither payload nor deletion: it counts it as an
 		 * error and never applies it. The id still moves to the map: its version was seen. */
 		struct ds_record bad = { 0 };
-		struct ds_record probe;
-		int prc = ds_kinto_decode(NULL, k->coll, val, vlen, &probe);
+		int mrc = ds_kinto_record_meta(val, vlen, &bad.id, &bad.modified_ms);
 
-		if (rc == -EBADMSG)
-			c->undecryptable++;
 		DS_LOG_WRN("%s: a record %s; skipped", k->name,
 			   rc == -EACCES ? "is in clear in an encrypted collection" :
 					   "failed to decode or decrypt");
-		if (prc == 0 || prc == -ENOKEY || prc == -EKEYREJECTED) {
-			if (prc == 0) {
-				bad.id = probe.id;
-				bad.modified_ms = probe.modified_ms;
-				probe.id = NULL;
-				ds_record_clear(&probe);
-			}
-		}
+		if (mrc == -ENOMEM)
+			return mrc;
 		if (!bad.id)
 			return 0; /* no usable id: nothing to tell the core */
 		if (bad.modified_ms > c->last_ms)
@@ -420,12 +413,6 @@ static int kinto_fetch(struct ds_remote *r, const char *cursor, ds_record_cb cb,
 	rc = ds_kinto_json_array_each(c.data, c.data_len, fetch_one, &c);
 	if (rc == -EBADMSG)
 		rc = -EPROTO;
-	/* Every record of the page failing its tag: a wrong key, not one damaged record. Stop
-	 * rather than skip the whole page past the cursor. */
-	if (rc == 0 && c.n > 0 && c.undecryptable == c.n) {
-		DS_LOG_ERR("%s: no record of the page decrypts; wrong key?", k->name);
-		rc = -EBADMSG;
-	}
 	if (rc == 0)
 		rc = ds_kinto_state_commit(k->state);
 	else
