@@ -87,13 +87,17 @@ int main(int argc, char **argv)
 			rc = show(c, rc, reply);
 		}
 	} else if (!strcmp(op, "list")) {
-		rc = show(c, ds_client_task_list(c, argc >= 4 ? argv[3] : NULL, &reply), reply);
+		rc = ds_client_task_list(c, argc >= 4 ? argv[3] : NULL, &reply);
+		rc = show(c, rc, reply);
 	} else if (!strcmp(op, "unregister") && argc >= 5) {
-		rc = show(c, ds_client_task_unregister(c, argv[3], argv[4], &reply), reply);
+		rc = ds_client_task_unregister(c, argv[3], argv[4], &reply);
+		rc = show(c, rc, reply);
 	} else if (!strcmp(op, "set") && argc >= 5) {
-		rc = show(c, ds_client_set(c, argv[3], argv[4], &reply), reply);
+		rc = ds_client_set(c, argv[3], argv[4], &reply);
+		rc = show(c, rc, reply);
 	} else if (!strcmp(op, "push")) {
-		rc = show(c, ds_client_push(c, argc >= 4 ? argv[3] : NULL, &reply), reply);
+		rc = ds_client_push(c, argc >= 4 ? argv[3] : NULL, &reply);
+		rc = show(c, rc, reply);
 	} else {
 		ds_client_close(c);
 		return 2;
