@@ -615,8 +615,11 @@ static int fake_perform(void *ctx, const struct ds_http_request *req, struct ds_
 	size_t blen = strlen(base);
 
 	memset(r, 0, sizeof(*r));
-	if (strncmp(req->url, base, blen) || (req->url[blen] && req->url[blen] != '/'))
-		return -ECONNREFUSED; /* the old node is gone */
+	if (strncmp(req->url, base, blen) || (req->url[blen] && req->url[blen] != '/')) {
+		/* The node the user left answers 401 to everything (DOCS: 401 may mean a move). */
+		reply(s, r, 401, "{\"status\":\"invalid-credentials\"}", -1);
+		return 0;
+	}
 	snprintf(pq, sizeof(pq), "%s", req->url[blen] ? req->url + blen + 1 : "");
 	if (s->nlog < MAX_LOG) {
 		s->log_line[s->nlog] = ds_asprintf("%s %s", m, pq);

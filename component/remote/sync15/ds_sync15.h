@@ -335,6 +335,7 @@ struct ds_sync15_remote_config {
 	int engine_version;         /* meta/global engines.<collection>.version */
 	bool read_only;             /* never creates or fixes the Sync user's setup */
 	bool enable;                /* take the collection out of "declined" */
+	unsigned page_records;      /* download page size; 0: CONFIG_DS_REMOTE_SYNC15_PAGE_RECORDS */
 	struct ds_sync15_auth auth;
 	const struct ds_sync15_transport *transport; /* NULL: HTTP */
 	const char *ca_bundle;

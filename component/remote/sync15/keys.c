@@ -376,10 +376,16 @@ static char *cleartext_of(const struct ds_record *in)
 			cJSON_Delete(o);
 			return NULL;
 		}
-		cJSON_DeleteItemFromObjectCaseSensitive(o, "id");
-		if (!cJSON_AddStringToObject(o, "id", in->id)) {
-			cJSON_Delete(o);
-			o = NULL;
+		/* Keep the engine's text when it already names the record (its key order stays). */
+		const cJSON *id = cJSON_GetObjectItemCaseSensitive(o, "id");
+		if (!cJSON_IsString(id) || strcmp(id->valuestring, in->id) != 0) {
+			cJSON *v = cJSON_CreateString(in->id);
+			if (!v || (id ? !cJSON_ReplaceItemInObjectCaseSensitive(o, "id", v) :
+					!cJSON_AddItemToObject(o, "id", v))) {
+				cJSON_Delete(v);
+				cJSON_Delete(o);
+				o = NULL;
+			}
 		}
 	}
 	if (!o)

@@ -32,6 +32,7 @@ struct s15_remote {
 	int engine_version;
 	bool read_only;
 	bool enable;
+	unsigned page_records;
 	struct ds_sync15_client *client;
 	struct ds_sync15_auth auth;
 	struct ds_sync15_global *g;
@@ -228,8 +229,8 @@ static int fetch_once(struct s15_remote *x, const struct cursor *cur, ds_record_
 	if (cur->offset[0] && !(off = ds_sync15_url_escape(cur->offset)))
 		return -ENOMEM;
 	ds_sync15_ts_format(cur->newer, newer);
-	path = ds_asprintf("storage/%s?full=1&sort=oldest&limit=%d%s%s%s%s", x->collection,
-			   CONFIG_DS_REMOTE_SYNC15_PAGE_RECORDS, cur->newer >= 0 ? "&newer=" : "",
+	path = ds_asprintf("storage/%s?full=1&sort=oldest&limit=%u%s%s%s%s", x->collection,
+			   x->page_records, cur->newer >= 0 ? "&newer=" : "",
 			   cur->newer >= 0 ? newer : "", off ? "&offset=" : "", off ? off : "");
 	ds_free(off);
 	if (!path)
@@ -469,6 +470,7 @@ int ds_sync15_remote_new(const struct ds_sync15_remote_config *cfg, struct ds_re
 	x->engine_version = cfg->engine_version > 0 ? cfg->engine_version : 1;
 	x->read_only = cfg->read_only;
 	x->enable = cfg->enable;
+	x->page_records = cfg->page_records ? cfg->page_records : CONFIG_DS_REMOTE_SYNC15_PAGE_RECORDS;
 	x->auth = cfg->auth;
 	x->g = cfg->global ? cfg->global : &shared_global;
 	x->coll_ts = -1;
