@@ -266,7 +266,6 @@ static int dec_member(const char *key, size_t klen, const char *val, size_t vlen
 struct enc_fields {
 	int64_t v;
 	char *kid, *iv, *ct;
-	int err;
 };
 
 static int enc_member_in(const char *key, size_t klen, const char *val, size_t vlen, void *ud)

@@ -215,9 +215,8 @@ int ds_kinto_secrets_load(const char *name, struct ds_kinto_secrets *s)
 		rc = copy_field(j, "password", s->password, sizeof(s->password));
 	if (rc == 0)
 		rc = copy_field(j, "token", s->token, sizeof(s->token));
-	if (rc == 0 && cfg_string(j, "key")) {
-		const char *k = cfg_string(j, "key");
-
+	const char *k = rc == 0 ? cfg_string(j, "key") : NULL;
+	if (k) {
 		if (ds_hex_decode(k, strlen(k), s->key.key, sizeof(s->key.key)) != DS_KINTO_KEY_LEN)
 			rc = -EILSEQ;
 		else
