@@ -36,6 +36,8 @@ struct ds_sync15_client {
 	bool have_creds;
 	bool reassigned;
 	bool soft_eol_said;
+	bool skew_learnt;  /* skew_s came from the storage node's X-Weave-Timestamp */
+	int64_t skew_s;    /* server clock - ours, for Hawk */
 	int64_t backoff_s;
 	unsigned long requests;
 	char error[512];
@@ -162,6 +164,9 @@ static int get_token(struct ds_sync15_client *c, bool fresh)
 		c->reassigned = true;
 		DS_LOG_INF("the account moved to another storage node");
 	}
+	/* The node's own clock beats the tokenserver's once we have heard it. */
+	if (!c->skew_learnt)
+		c->skew_s = c->creds.skew_s;
 	c->have_creds = true;
 	return 0;
 }
@@ -174,10 +179,12 @@ static void learn_headers(struct ds_sync15_client *c, const struct ds_http_respo
 
 	if (ds_http_backoff(resp, &s) == 1)
 		ds_sync15_client_raise_backoff(c, s);
-	if (ds_http_retry_after(resp, ds_port_wall_ms() / 1000 + c->creds.skew_s, &s) == 1)
+	if (ds_http_retry_after(resp, ds_port_wall_ms() / 1000 + c->skew_s, &s) == 1)
 		ds_sync15_client_raise_backoff(c, s);
-	if (ts && ds_sync15_ts_parse(ts, &ms) == 0 && ds_hawk_skew_from_server(ms / 1000, &skew) == 0)
-		c->creds.skew_s = skew;
+	if (ts && ds_sync15_ts_parse(ts, &ms) == 0 && ds_hawk_skew_from_server(ms / 1000, &skew) == 0) {
+		c->skew_s = skew;
+		c->skew_learnt = true;
+	}
 	if (alert && !c->soft_eol_said) {
 		DS_LOG_WRN("the storage server says: %.200s", alert);
 		c->soft_eol_said = true;
@@ -241,7 +248,7 @@ static int send_once(struct ds_sync15_client *c, const char *method, const char 
 	cred.id = c->creds.hawk_id;
 	cred.key = c->creds.hawk_key;
 	cred.key_len = strlen(c->creds.hawk_key);
-	rc = ds_hawk_header_for_url(&cred, method, url, NULL, NULL, 0, c->creds.skew_s, auth,
+	rc = ds_hawk_header_for_url(&cred, method, url, NULL, NULL, 0, c->skew_s, auth,
 				    sizeof(auth));
 	if (rc < 0) {
 		ds_free(url);
@@ -286,14 +293,17 @@ int ds_sync15_request(struct ds_sync15_client *c, const char *method, const char
 		learn_headers(c, resp);
 		if (resp->status != 401)
 			break;
-		ds_http_response_free(resp);
 		c->have_creds = false;
 		if (attempt > 0) {
+			/* The body is the server's reason ("token expired", ...): no secret in it. */
 			ds_sync15_client_raise_backoff(c, AUTH_BACKOFF_S);
-			ds_sync15_client_set_error(c, "the storage node refused a new token too (401); "
-						      "backing off %d min", AUTH_BACKOFF_S / 60);
+			ds_sync15_client_set_error(c, "the storage node refused a new token too (401: "
+						      "%.160s); backing off %d min",
+						   resp->body ? resp->body : "", AUTH_BACKOFF_S / 60);
+			ds_http_response_free(resp);
 			return -EACCES;
 		}
+		ds_http_response_free(resp);
 	}
 	if (hard_eol(c, resp)) {
 		ds_http_response_free(resp);
