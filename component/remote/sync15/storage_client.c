@@ -56,7 +56,7 @@ void ds_sync15_client_set_error(struct ds_sync15_client *c, const char *fmt, ...
 int ds_sync15_client_new(const struct ds_sync15_client_config *cfg, struct ds_sync15_client **out)
 {
 	struct ds_sync15_client *c;
-	int rc = 0;
+	int rc;
 
 	*out = NULL;
 	if (!cfg || !cfg->auth.ops)
