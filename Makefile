@@ -121,7 +121,8 @@ TESTSUPPORT_OBJS := $(call obj,$(testsupport-y))
 
 ifeq ($(no-config-goals),)
 all: programs tests tools
-programs: $(O)/datasyncd $(O)/datasyncctl $(LIBDS_A) $(LIBDS_SO) $(LIBCLIENT_A) $(O)/datasync.pc
+programs-$(CONFIG_DS_IPC) := $(O)/datasyncd $(O)/datasyncctl
+programs: $(programs-y) $(LIBDS_A) $(LIBDS_SO) $(LIBCLIENT_A) $(O)/datasync.pc
 tests: $(UNIT_BINS)
 tools: $(TOOL_BINS)
 benches: $(BENCH_BINS)
@@ -209,14 +210,14 @@ $(O)/datasync.pc: $(srctree)/component/datasync.pc.in $(CONFIG_FILE)
 	@sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@VERSION@|$(VERSION)|g' $< > $@
 
 size: programs
-	@size $(O)/datasyncd $(O)/datasyncctl $(LIBDS_SO)
+	@size $(programs-y) $(LIBDS_SO)
 
 # ---- install --------------------------------------------------------------------------------------
 install: programs
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib/pkgconfig \
 		$(DESTDIR)$(PREFIX)/include/datasync $(DESTDIR)$(SYSCONFDIR)/datasync \
 		$(DESTDIR)$(PREFIX)/lib/systemd/system
-	install -m 0755 $(O)/datasyncd $(O)/datasyncctl $(DESTDIR)$(PREFIX)/bin/
+	$(if $(programs-y),install -m 0755 $(programs-y) $(DESTDIR)$(PREFIX)/bin/)
 	install -m 0644 $(LIBDS_A) $(LIBCLIENT_A) $(DESTDIR)$(PREFIX)/lib/
 	install -m 0755 $(LIBDS_SO) $(DESTDIR)$(PREFIX)/lib/
 	ln -sf libdatasync.so.0 $(DESTDIR)$(PREFIX)/lib/libdatasync.so

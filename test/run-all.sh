@@ -28,6 +28,19 @@ for b in host phone tv sim; do
 	fi
 done
 
+echo "== make install"
+rm -rf build/ci-install
+if make -s O=build/ci-host install DESTDIR="$SRC/build/ci-install" >build/ci-install.log 2>&1 &&
+	for f in usr/bin/datasyncd usr/bin/datasyncctl usr/lib/libdatasync.a usr/lib/libdatasync.so \
+		usr/lib/libdatasync-client.a usr/include/datasync/datasync.h usr/lib/pkgconfig/datasync.pc \
+		usr/lib/systemd/system/datasyncd.service etc/datasync/datasync.conf; do
+		[ -e "build/ci-install/$f" ] || { echo "  missing: $f"; exit 1; }
+	done; then
+	echo "  PASS  install"; TP=$((TP + 1))
+else
+	cat build/ci-install.log; step_fail "install"
+fi
+
 # A feature that is off adds no code: the host board with the table engine, the dir remote and
 # the HTTP client switched off must export none of their symbols, and the full host build must
 # (so that this check can fail).

@@ -15,5 +15,7 @@ lib-$(CONFIG_DS_ACCOUNT) += component/account/fxa.c component/account/fxa_sessio
 	component/account/fxa_jwe.c
 unit-$(CONFIG_DS_ACCOUNT) += test/unit/fxa_test.c
 # The daemon's login/login-verify/logout commands and datasyncctl's side of them.
+ifeq ($(CONFIG_DS_IPC),y)
 lib-$(CONFIG_DS_ACCOUNT) += component/daemon/account_cmd.c
 ctl-$(CONFIG_DS_ACCOUNT) += component/ctl/account.c
+endif

@@ -1,4 +1,7 @@
-# datasyncd: main() in daemon-y, the daemon logic in the library (unit-testable).
+# datasyncd: main() in daemon-y, the daemon logic in the library (unit-testable). The daemon is
+# driven through its control socket, so it is built only with CONFIG_DS_IPC (an image that embeds
+# libdatasync alone can turn both off).
+ifeq ($(CONFIG_DS_IPC),y)
 lib-y += component/daemon/agent.c component/daemon/commands.c component/daemon/status.c \
 	component/daemon/worker.c component/daemon/policy.c
 daemon-y += component/daemon/main.c
@@ -8,3 +11,4 @@ lib-y += component/daemon/tasks.c
 lib-$(CONFIG_DS_ENGINE_TABLE) += component/daemon/changes.c
 lib-$(CONFIG_DS_PORT_SIM) += component/daemon/sim_cmd.c
 unit-$(CONFIG_DS_ENGINE_TABLE) += test/unit/table_pending_test.c
+endif
