@@ -31,11 +31,11 @@ done
 echo "== make install"
 rm -rf build/ci-install
 if make -s O=build/ci-host install DESTDIR="$SRC/build/ci-install" >build/ci-install.log 2>&1 &&
-	for f in usr/bin/datasyncd usr/bin/datasyncctl usr/lib/libdatasync.a usr/lib/libdatasync.so \
+	(for f in usr/bin/datasyncd usr/bin/datasyncctl usr/lib/libdatasync.a usr/lib/libdatasync.so \
 		usr/lib/libdatasync-client.a usr/include/datasync/datasync.h usr/lib/pkgconfig/datasync.pc \
 		usr/lib/systemd/system/datasyncd.service etc/datasync/datasync.conf; do
 		[ -e "build/ci-install/$f" ] || { echo "  missing: $f"; exit 1; }
-	done; then
+	done); then
 	echo "  PASS  install"; TP=$((TP + 1))
 else
 	cat build/ci-install.log; step_fail "install"
