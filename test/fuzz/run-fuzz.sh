@@ -9,7 +9,7 @@
 #
 # Every run first replays each file of test/fuzz/corpus/<target>/ once (the seeds and the
 # crash-* inputs of fixed bugs): that part is deterministic. Then each target mutates from
-# there for FUZZ_SECONDS; new inputs go to FUZZ_OUT/work/<target>/ (the source tree is not
+# there for FUZZ_SECONDS; new inputs go to FUZZ_OUT/grown/<target>/ (the source tree is not
 # written), crashes to FUZZ_OUT/artifacts/<target>/. Ends with "N passed, N failed, N skipped"
 # (also written to FUZZ_OUT/summary) and exits non-zero on any failure.
 set -u
@@ -45,7 +45,7 @@ run_one() { # target
 	bin=$OUT/bin/fuzz_$t
 	log=$OUT/logs/$t.log
 	tmp=$(mktemp -d)
-	mkdir -p "$OUT/logs" "$OUT/work/$t" "$OUT/artifacts/$t"
+	mkdir -p "$OUT/logs" "$OUT/grown/$t" "$OUT/artifacts/$t"
 	: >"$log"
 	if [ -d "$CORPUS/$t" ] && [ -n "$(ls "$CORPUS/$t")" ]; then
 		# shellcheck disable=SC2086
@@ -56,7 +56,7 @@ run_one() { # target
 		# shellcheck disable=SC2086
 		DS_TEST_TMP=$tmp timeout $((SECONDS_EACH + 300)) "$bin" $FUZZ_FLAGS \
 			-max_total_time="$SECONDS_EACH" -artifact_prefix="$OUT/artifacts/$t/" \
-			"$OUT/work/$t" "$CORPUS/$t" >>"$log" 2>&1 ||
+			"$OUT/grown/$t" "$CORPUS/$t" >>"$log" 2>&1 ||
 			echo "fuzzing" >"$OUT/logs/$t.failed"
 	fi
 	rm -rf "$tmp"
