@@ -1,0 +1,77 @@
+#!/usr/bin/env node
+// A second, independent Kinto client for datasync's tests: Kinto's official JavaScript HTTP
+// client (npm kinto-http) acting on the same collection as the agent.
+//
+//   node kinto_client.js URL USER:PASS COLLECTION COMMAND [ARGS...]
+//
+// Commands (one JSON line per result on stdout; exit 1 with the error on stderr):
+//   list                    every record, sorted by id, one JSON object a line (pages followed)
+//   create ID JSON          a new record (If-None-Match: *, kinto-http's safe create)
+//   update ID JSON          merge JSON into the record, If-Match on the version just read
+//   update-at ID LM JSON    the same with If-Match: "LM" as given (a stale version gets a 412)
+//   delete ID               delete with If-Match on the version just read
+//   batch N PREFIX          N records PREFIX0..PREFIX<N-1> in one kinto-http batch
+"use strict";
+const KintoClient = require("kinto-http").default;
+
+async function main(argv) {
+  const [url, cred, coll, cmd, ...args] = argv;
+  if (!cmd) throw new Error("usage: kinto_client.js URL USER:PASS COLLECTION COMMAND [ARGS]");
+  const api = new KintoClient(url, {
+    headers: { Authorization: "Basic " + Buffer.from(cred).toString("base64") },
+    safe: true,
+  });
+  const c = api.bucket("default").collection(coll);
+  switch (cmd) {
+    case "list": {
+      const { data } = await c.listRecords({ sort: "id", pages: Infinity });
+      for (const r of data) console.log(JSON.stringify(r));
+      return;
+    }
+    case "create": {
+      const { data } = await c.createRecord({ ...JSON.parse(args[1]), id: args[0] }, { safe: true });
+      console.log(JSON.stringify(data));
+      return;
+    }
+    case "update":
+    case "update-at": {
+      const id = args[0];
+      let lm;
+      let body;
+      if (cmd === "update") {
+        lm = (await c.getRecord(id)).data.last_modified;
+        body = args[1];
+      } else {
+        lm = Number(args[1]);
+        body = args[2];
+      }
+      const { data } = await c.updateRecord({ ...JSON.parse(body), id, last_modified: lm },
+        { safe: true, patch: true });
+      console.log(JSON.stringify(data));
+      return;
+    }
+    case "delete": {
+      const lm = (await c.getRecord(args[0])).data.last_modified;
+      const { data } = await c.deleteRecord(args[0], { safe: true, last_modified: lm });
+      console.log(JSON.stringify(data));
+      return;
+    }
+    case "batch": {
+      const n = Number(args[0]);
+      const res = await c.batch((b) => {
+        for (let i = 0; i < n; i++) b.createRecord({ id: args[1] + i, title: "js " + i });
+      }, { aggregate: true });
+      console.log(JSON.stringify({ published: res.published.length, errors: res.errors.length,
+        conflicts: res.conflicts.length }));
+      return;
+    }
+    default:
+      throw new Error("unknown command " + cmd);
+  }
+}
+
+main(process.argv.slice(2)).catch((e) => {
+  process.stderr.write("kinto_client.js: " + (e.data ? JSON.stringify(e.data) : "") + " " +
+    e.message + "\n");
+  process.exit(1);
+});
