@@ -10,6 +10,9 @@
 #include "daemon/ds_worker.h"
 #include "ipc/ds_ipc.h"
 #include "store/ds_store.h"
+#if IS_ENABLED(CONFIG_DS_REMOTE_SYNC15)
+#include "remote/sync15/ds_sync15.h"
+#endif
 
 #include <signal.h>
 #include <stdio.h>
@@ -144,6 +147,26 @@ static void on_signal(int signo, void *user_data)
 
 /* ---- life cycle ------------------------------------------------------------------------------- */
 
+/* Remotes that sync with the signed-in account (sync15) use the servers of the configuration's
+ * [accounts] section, the same the sign-in used (docs/accounts.md), unless a registration
+ * names its own. Set before the worker starts; a restart applies a change. */
+static int remotes_use_account_servers(const struct ds_agent *a)
+{
+#if IS_ENABLED(CONFIG_DS_REMOTE_SYNC15)
+	struct ds_sync15_account_config ac = { .fxa_url = a->conf.fxa_url,
+					       .tokenserver_url = a->conf.tokenserver_url,
+					       .ca_bundle = a->conf.ca_bundle };
+	int rc = ds_sync15_account_set_servers(&ac);
+
+	if (rc)
+		DS_LOG_ERR("[accounts] server URL or CA bundle too long: %s", ds_strerror(rc));
+	return rc;
+#else
+	DS_UNUSED(a);
+	return 0;
+#endif
+}
+
 int ds_agent_new(struct ds_conf *conf, const char *config_path, bool config_explicit, const char *start_dir,
 		 int verbosity, bool daemonized, struct ds_agent **out)
 {
@@ -202,6 +225,9 @@ int ds_agent_new(struct ds_conf *conf, const char *config_path, bool config_expl
 	ic.max_message = CONFIG_DS_IPC_MAX_MESSAGE;
 	rc = ds_ipc_server_new(a->loop, &ic, ds_agent_handle_request, a, &a->ipc);
 	ds_free(sock);
+	if (rc)
+		goto fail;
+	rc = remotes_use_account_servers(a);
 	if (rc)
 		goto fail;
 	rc = ds_worker_start(a->loop, a->db_path, a->device_id, ds_agent_sync_done, a, &a->worker);

@@ -161,6 +161,10 @@ struct ds_remote_ops {
 		      struct ds_upload_result *res);
 	/* Seconds the server asked us to wait (Retry-After/Backoff), 0 if none. */
 	int64_t (*backoff_s)(struct ds_remote *r);
+	/* Optional: the remote's own words about its last failure ("storage version 6 ...:
+	 * upgrade datasync", a server's end-of-life alert), NULL or "" if none. A failed run's
+	 * message carries them in place of the bare errno text. */
+	const char *(*message)(struct ds_remote *r);
 	void (*close)(struct ds_remote *r);
 };
 

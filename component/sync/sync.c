@@ -63,6 +63,21 @@ static int run_fail(struct run *run, int rc, const char *fmt, ...)
 	return rc;
 }
 
+/* A remote operation failed: the remote's own explanation, when it has one, says more than the
+ * errno (which server message, what to do about it). */
+static int remote_fail(struct run *run, int rc, const char *what)
+{
+	const char *why = run->r->ops->message ? run->r->ops->message(run->r) : NULL;
+
+	if (!why || !*why)
+		return run_fail(run, rc, "%s", what);
+	if (!run->st->message[0]) {
+		snprintf(run->st->message, sizeof(run->st->message), "%s: %s", what, why);
+		DS_LOG_WRN("%s: %s", run->c->name, run->st->message);
+	}
+	return rc;
+}
+
 static void page_clear(struct run *run)
 {
 	for (size_t i = 0; i < run->page_n; i++)
@@ -280,7 +295,7 @@ static int fetch_all(struct run *run)
 			/* A page that fails as a whole (e.g. its integrity check) aborts the run: nothing
 			 * of it is applied and the cursor stays, so the next run asks again. */
 			page_clear(run);
-			return run_fail(run, rc, "fetching from the remote failed");
+			return remote_fail(run, rc, "fetching from the remote failed");
 		}
 		pg.next_cursor[DS_CURSOR_MAX - 1] = '\0';
 		rc = apply_page(run);
@@ -472,7 +487,7 @@ static int upload_rounds(struct run *run, struct batch *b)
 		}
 		if (rc < 0) {
 			batch_clear(b);
-			return run_fail(run, rc, "uploading to the remote failed");
+			return remote_fail(run, rc, "uploading to the remote failed");
 		}
 		res.new_cursor[DS_CURSOR_MAX - 1] = '\0';
 		run->st->uploaded += res.accepted;
@@ -552,7 +567,7 @@ static int run_steps(struct run *run)
 		return run_fail(run, rc, "the local data is not usable");
 	rc = run->r->ops->prepare(run->r, &run->info);
 	if (rc < 0)
-		return run_fail(run, rc, "preparing the remote failed");
+		return remote_fail(run, rc, "preparing the remote failed");
 	run->info.epoch[DS_CURSOR_MAX - 1] = '\0';
 	run->info.latest[DS_CURSOR_MAX - 1] = '\0';
 	rc = check_epoch(run);

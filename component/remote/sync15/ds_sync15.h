@@ -135,6 +135,13 @@ struct ds_sync15_creds {
 	bool node_reassigned;
 };
 
+/* This device in the clients collection (sync15_clients.c). */
+struct ds_sync15_device {
+	char id[65];    /* the FxA device id: also the client record's id */
+	char name[128];
+	char type[16];  /* "tv", "mobile" (Firefox's client record types) */
+};
+
 /*
  * Where the storage credentials and kSync come from: the signed-in account
  * (sync15_account.c), or a test's fixed values. Called from the sync worker thread only.
@@ -160,6 +167,17 @@ struct ds_sync15_account_config {
 	const char *ca_bundle;       /* NULL: the HTTP client's default */
 };
 int ds_sync15_account_auth(const struct ds_sync15_account_config *cfg, struct ds_sync15_auth *out);
+/*
+ * The servers the device's account uses when a registration names none (datasyncd's
+ * [accounts] fxa_url, tokenserver_url, ca_bundle; NULL fields: the Kconfig defaults). Copied.
+ * -EINVAL when a value is too long (nothing changes then).
+ */
+int ds_sync15_account_set_servers(const struct ds_sync15_account_config *cfg);
+/* This device as the signed-in account knows it (FxA device id, name, type); -ENOENT when the
+ * device was never registered with the account, -ENOKEY when signed out. */
+int ds_sync15_account_device(struct ds_sync15_device *out);
+/* The daemon's CA bundle for the storage nodes too, or NULL (set once before the first run). */
+const char *ds_sync15_account_ca_bundle(void);
 
 /* ---- the storage client (storage_client.c) -------------------------------------------------- */
 
@@ -278,6 +296,7 @@ struct ds_sync15_global {
 	struct ds_sync15_keyring keys;
 	struct ds_sync15_limits limits;
 	int64_t last_hmac_refetch_mono_ms; /* DESK HMAC_EVENT_INTERVAL */
+	int64_t client_put_mono_ms;        /* our clients record written at this state, 0: not yet */
 };
 
 void ds_sync15_global_clear(struct ds_sync15_global *g);
@@ -328,6 +347,24 @@ bool ds_sync15_meta_declined(const struct cJSON *meta, const char *name);
 int ds_sync15_meta_fixup(struct cJSON *meta, const char *name, int version, bool enable);
 int ds_sync15_new_syncid(char out[DS_SYNC15_SYNCID_LEN + 1]);
 
+/* ---- the device's own client record (sync15_clients.c) ------------------------------------- */
+
+/* Client records live 21 days on the server (DESK CLIENTS_TTL) and are refreshed weekly
+ * (DESK CLIENTS_TTL_REFRESH). */
+#define DS_SYNC15_CLIENT_TTL_S (21L * 24 * 3600)
+#define DS_SYNC15_CLIENT_REFRESH_MS (7LL * 24 * 3600 * 1000)
+
+/* The cleartext of our client record: {"id","name","type","version","protocols":["1.5"],
+ * "commands":[],"fxaDeviceId"}. New allocation or NULL. */
+char *ds_sync15_client_record(const struct ds_sync15_device *d);
+/*
+ * Write our client record (encrypted with the clients collection's key) to storage/clients/<id>
+ * unless g already holds one written less than DS_SYNC15_CLIENT_REFRESH_MS ago. 0 when written
+ * or not needed, 1 when the account declines clients, or a request errno.
+ */
+int ds_sync15_client_put(struct ds_sync15_client *c, struct ds_sync15_global *g,
+			 const struct ds_sync15_device *d);
+
 /* ---- the remote (sync15_remote.c) ---------------------------------------------------------- */
 
 struct ds_sync15_remote_config {
@@ -339,6 +376,9 @@ struct ds_sync15_remote_config {
 	struct ds_sync15_auth auth;
 	const struct ds_sync15_transport *transport; /* NULL: HTTP */
 	const char *ca_bundle;
+	/* Optional: this device, for its record in the clients collection (sync15_clients.c).
+	 * NULL, or -ENOENT from it: no client record is written. */
+	int (*device)(struct ds_sync15_device *out);
 	/* Shared state across the collections' runs; NULL: the process-wide one. */
 	struct ds_sync15_global *global;
 };

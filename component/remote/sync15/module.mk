@@ -2,7 +2,7 @@
 lib-$(CONFIG_DS_REMOTE_SYNC15) += component/remote/sync15/bso.c component/remote/sync15/keys.c \
 	component/remote/sync15/storage_client.c component/remote/sync15/post_queue.c \
 	component/remote/sync15/global_state.c component/remote/sync15/sync15_remote.c \
-	component/remote/sync15/sync15_account.c
+	component/remote/sync15/sync15_account.c component/remote/sync15/sync15_clients.c
 # An in-process Sync 1.5 storage node for the unit tests (test/support/fake_sync15.h).
 testsupport-$(CONFIG_DS_REMOTE_SYNC15) += test/support/fake_sync15.c
 unit-$(CONFIG_DS_REMOTE_SYNC15) += test/unit/sync15_crypto_test.c test/unit/sync15_client_test.c test/unit/sync15_global_test.c \

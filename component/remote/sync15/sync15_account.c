@@ -215,22 +215,78 @@ static const char *acct_error(void *ctx)
 	return acct.error;
 }
 
+int ds_sync15_account_device(struct ds_sync15_device *out)
+{
+	struct ds_fxa_session s;
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	pthread_mutex_lock(&acct.lock);
+	rc = get_session(&s);
+	if (rc == 0) {
+		if (!s.device_id[0]) {
+			rc = -ENOENT; /* the device was not registered with the account */
+		} else {
+			snprintf(out->id, sizeof(out->id), "%s", s.device_id);
+			snprintf(out->name, sizeof(out->name), "%s",
+				 s.device_name[0] ? s.device_name : ds_board_get()->name);
+			snprintf(out->type, sizeof(out->type), "%s", ds_fxa_device_type());
+		}
+		ds_fxa_session_wipe(&s);
+	}
+	pthread_mutex_unlock(&acct.lock);
+	return rc;
+}
+
 static const struct ds_sync15_auth_ops account_ops = {
 	.token = acct_token,
 	.ksync = acct_ksync,
 	.error = acct_error,
 };
 
-int ds_sync15_account_auth(const struct ds_sync15_account_config *cfg, struct ds_sync15_auth *out)
+/* The daemon's [accounts] servers, used where a registration names none. */
+static struct {
+	char fxa_url[512];
+	char ts_url[512];
+	char ca[512];
+} servers;
+
+int ds_sync15_account_set_servers(const struct ds_sync15_account_config *cfg)
 {
 	const char *fxa = cfg && cfg->fxa_url ? cfg->fxa_url : "";
 	const char *ts = cfg && cfg->tokenserver_url ? cfg->tokenserver_url : "";
 	const char *ca = cfg && cfg->ca_bundle ? cfg->ca_bundle : "";
 
-	if (strlen(fxa) >= sizeof(acct.fxa_url) || strlen(ts) >= sizeof(acct.ts_url) ||
-	    strlen(ca) >= sizeof(acct.ca))
+	if (strlen(fxa) >= sizeof(servers.fxa_url) || strlen(ts) >= sizeof(servers.ts_url) ||
+	    strlen(ca) >= sizeof(servers.ca))
 		return -EINVAL;
 	pthread_mutex_lock(&acct.lock);
+	snprintf(servers.fxa_url, sizeof(servers.fxa_url), "%s", fxa);
+	snprintf(servers.ts_url, sizeof(servers.ts_url), "%s", ts);
+	snprintf(servers.ca, sizeof(servers.ca), "%s", ca);
+	pthread_mutex_unlock(&acct.lock);
+	return 0;
+}
+
+const char *ds_sync15_account_ca_bundle(void)
+{
+	return servers.ca[0] ? servers.ca : NULL;
+}
+
+int ds_sync15_account_auth(const struct ds_sync15_account_config *cfg, struct ds_sync15_auth *out)
+{
+	const char *fxa, *ts, *ca;
+
+	pthread_mutex_lock(&acct.lock);
+	/* The registration's own servers first, then the daemon's, then (empty) the Kconfig's. */
+	fxa = cfg && cfg->fxa_url ? cfg->fxa_url : servers.fxa_url;
+	ts = cfg && cfg->tokenserver_url ? cfg->tokenserver_url : servers.ts_url;
+	ca = cfg && cfg->ca_bundle ? cfg->ca_bundle : servers.ca;
+	if (strlen(fxa) >= sizeof(acct.fxa_url) || strlen(ts) >= sizeof(acct.ts_url) ||
+	    strlen(ca) >= sizeof(acct.ca)) {
+		pthread_mutex_unlock(&acct.lock);
+		return -EINVAL;
+	}
 	/* Other servers than the cached clients talk to: start over with them. */
 	if (strcmp(fxa, acct.fxa_url) || strcmp(ts, acct.ts_url) || strcmp(ca, acct.ca)) {
 		drop_all();

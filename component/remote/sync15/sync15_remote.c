@@ -35,6 +35,7 @@ struct s15_remote {
 	unsigned page_records;
 	struct ds_sync15_client *client;
 	struct ds_sync15_auth auth;
+	int (*device)(struct ds_sync15_device *out);
 	struct ds_sync15_global *g;
 	struct ds_transform *tr;
 	int64_t coll_ts;          /* the collection's timestamp at prepare, -1: absent */
@@ -74,6 +75,28 @@ static void unlock(struct s15_remote *x)
 }
 
 /* ---- prepare ------------------------------------------------------------------------------ */
+
+/* Our record in the clients collection goes before this collection's records (sync15.md:
+ * clients first in every run); written once per account state, weekly refreshed
+ * (sync15_clients.c). A provider that knows no device (tests' fixed credentials) writes none. */
+static int put_client_record(struct s15_remote *x)
+{
+	struct ds_sync15_device d;
+	int rc;
+
+	if (!x->device)
+		return 0;
+	memset(&d, 0, sizeof(d));
+	rc = x->device(&d);
+	if (rc == -ENOENT)
+		return 0;
+	if (rc < 0)
+		return rc;
+	rc = ds_sync15_client_put(x->client, x->g, &d);
+	if (rc == -EINVAL)
+		return 0; /* an unusable device id was logged; the collection still syncs */
+	return rc < 0 ? rc : 0;
+}
 
 static int do_prepare(struct s15_remote *x, struct ds_remote_info *info)
 {
@@ -127,6 +150,8 @@ static int do_prepare(struct s15_remote *x, struct ds_remote_info *info)
 	else
 		info->latest[0] = '\0';
 	info->max_batch = DS_MIN(x->g->limits.max_total_records, (size_t)1000);
+	if (!x->read_only && (rc = put_client_record(x)) < 0)
+		return fail(x, rc);
 	if (x->tr)
 		ds_sync15_transform_set_keys(x->tr, ds_sync15_keyring_get(&x->g->keys, x->collection));
 	else if ((rc = ds_sync15_transform_new(ds_sync15_keyring_get(&x->g->keys, x->collection),
@@ -426,6 +451,11 @@ static int64_t s15_backoff_s(struct ds_remote *r)
 	return ds_sync15_client_backoff_s(rem_of(r)->client);
 }
 
+static const char *s15_message(struct ds_remote *r)
+{
+	return rem_of(r)->error;
+}
+
 static void s15_close(struct ds_remote *r)
 {
 	struct s15_remote *x = rem_of(r);
@@ -446,6 +476,7 @@ static const struct ds_remote_ops s15_ops = {
 	.fetch = s15_fetch,
 	.upload = s15_upload,
 	.backoff_s = s15_backoff_s,
+	.message = s15_message,
 	.close = s15_close,
 };
 
@@ -472,6 +503,7 @@ int ds_sync15_remote_new(const struct ds_sync15_remote_config *cfg, struct ds_re
 	x->enable = cfg->enable;
 	x->page_records = cfg->page_records ? cfg->page_records : CONFIG_DS_REMOTE_SYNC15_PAGE_RECORDS;
 	x->auth = cfg->auth;
+	x->device = cfg->device;
 	x->g = cfg->global ? cfg->global : &shared_global;
 	x->coll_ts = -1;
 	cc.auth = cfg->auth;
@@ -539,7 +571,8 @@ int ds_remote_sync15_open(const cJSON *cfg, const char *collection, const char *
 	ac.fxa_url = opt_str(cfg, "fxa_url");
 	ac.tokenserver_url = opt_str(cfg, "tokenserver_url");
 	ac.ca_bundle = opt_str(cfg, "ca_bundle");
-	rc.ca_bundle = ac.ca_bundle;
+	rc.ca_bundle = ac.ca_bundle ? ac.ca_bundle : ds_sync15_account_ca_bundle();
+	rc.device = ds_sync15_account_device;
 	err = ds_sync15_account_auth(&ac, &rc.auth);
 	if (err < 0)
 		return err;
