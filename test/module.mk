@@ -9,3 +9,6 @@ endif
 tool-y += test/tools/sched_day.c
 # An app using the client API's task, set and push calls (test/integration/app_tasks.sh).
 tool-$(CONFIG_DS_IPC) += test/tools/app_task.c
+# sync15: storage protocol pieces (quota, DELETE ?ids=, X-If-Modified-Since, download limit,
+# persisted 401 backoff) and the benchmark against the Sync 1.5 storage test server.
+unit-$(CONFIG_DS_REMOTE_SYNC15) += test/unit/sync15_protocol_test.c

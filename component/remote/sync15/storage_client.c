@@ -17,6 +17,7 @@
 #include "core/ds_core.h"
 #include "account/ds_hawk.h"
 #include "remote/sync15/ds_sync15.h"
+#include "remote/sync15/ds_sync15_storage.h"
 #include "ds_port.h"
 
 #include <cjson/cJSON.h>
@@ -40,6 +41,14 @@ struct ds_sync15_client {
 	int64_t skew_s;    /* server clock - ours, for Hawk */
 	int64_t backoff_s;
 	unsigned long requests;
+	double quota_remaining_kb;  /* the last X-Weave-Quota-Remaining */
+	bool quota_known;
+	bool quota_low;
+	/* The last 200 answer of info/collections and its X-Last-Modified, re-validated with
+	 * X-If-Modified-Since: a 304 costs no body and no parse (DOCS: X-If-Modified-Since). */
+	char *info_body;
+	int64_t info_lm;
+	unsigned long not_modified;
 	char error[512];
 };
 
@@ -85,6 +94,7 @@ void ds_sync15_client_free(struct ds_sync15_client *c)
 	if (c->http)
 		ds_http_client_free(c->http);
 	ds_memzero(&c->creds, sizeof(c->creds));
+	ds_free(c->info_body);
 	ds_free(c);
 }
 
@@ -162,6 +172,9 @@ static int get_token(struct ds_sync15_client *c, bool fresh)
 	/* An endpoint we used before that changes = node reassignment (sync15.md §1). */
 	if (c->creds.node_reassigned || (old[0] && strcmp(old, c->creds.endpoint) != 0)) {
 		c->reassigned = true;
+		/* Another node's timestamps say nothing about this one. */
+		ds_free(c->info_body);
+		c->info_body = NULL;
 		DS_LOG_INF("the account moved to another storage node");
 	}
 	/* The node's own clock beats the tokenserver's once we have heard it. */
@@ -175,6 +188,7 @@ static void learn_headers(struct ds_sync15_client *c, const struct ds_http_respo
 {
 	const char *ts = ds_http_header(resp, "x-weave-timestamp");
 	const char *alert = ds_http_header(resp, "x-weave-alert");
+	const char *quota = ds_http_header(resp, "x-weave-quota-remaining");
 	int64_t s, ms, skew;
 
 	if (ds_http_backoff(resp, &s) == 1)
@@ -184,6 +198,19 @@ static void learn_headers(struct ds_sync15_client *c, const struct ds_http_respo
 	if (ts && ds_sync15_ts_parse(ts, &ms) == 0 && ds_hawk_skew_from_server(ms / 1000, &skew) == 0) {
 		c->skew_s = skew;
 		c->skew_learnt = true;
+	}
+	if (quota) {
+		char *end;
+		double kb = strtod(quota, &end);
+
+		if (end != quota && kb == kb) {
+			c->quota_remaining_kb = kb;
+			c->quota_known = true;
+			if (kb < DS_SYNC15_QUOTA_LOW_KB && !c->quota_low) {
+				c->quota_low = true;
+				DS_LOG_WRN("the Sync account is nearly full: %.0f KB left", kb);
+			}
+		}
 	}
 	if (alert && !c->soft_eol_said) {
 		DS_LOG_WRN("the storage server says: %.200s", alert);
@@ -231,12 +258,13 @@ static int perform(struct ds_sync15_client *c, const struct ds_http_request *req
 }
 
 static int send_once(struct ds_sync15_client *c, const char *method, const char *path,
-		     int64_t xius_ms, const char *body, size_t body_len, struct ds_http_response *resp)
+		     int64_t xius_ms, int64_t ims_ms, const char *body, size_t body_len,
+		     struct ds_http_response *resp)
 {
 	struct ds_hawk_credentials cred;
-	struct ds_http_header h[4];
+	struct ds_http_header h[5];
 	struct ds_http_request req = { 0 };
-	char auth[DS_HAWK_HEADER_MAX + 1024], xius[DS_SYNC15_TS_MAX];
+	char auth[DS_HAWK_HEADER_MAX + 1024], xius[DS_SYNC15_TS_MAX], ims[DS_SYNC15_TS_MAX];
 	char *url;
 	size_t n = 0;
 	int rc;
@@ -263,6 +291,10 @@ static int send_once(struct ds_sync15_client *c, const char *method, const char 
 	if (xius_ms >= 0) {
 		ds_sync15_ts_format(xius_ms, xius);
 		h[n++] = (struct ds_http_header){ "X-If-Unmodified-Since", xius };
+	} else if (ims_ms >= 0) {
+		/* Both at once is 400 (DOCS); callers never ask for both. */
+		ds_sync15_ts_format(ims_ms, ims);
+		h[n++] = (struct ds_http_header){ "X-If-Modified-Since", ims };
 	}
 	req.method = method;
 	req.url = url;
@@ -276,9 +308,9 @@ static int send_once(struct ds_sync15_client *c, const char *method, const char 
 	return rc;
 }
 
-int ds_sync15_request(struct ds_sync15_client *c, const char *method, const char *path,
-		      int64_t xius_ms, const char *body, size_t body_len,
-		      struct ds_http_response *resp)
+static int request(struct ds_sync15_client *c, const char *method, const char *path,
+		   int64_t xius_ms, int64_t ims_ms, const char *body, size_t body_len,
+		   struct ds_http_response *resp)
 {
 	int rc;
 
@@ -287,7 +319,7 @@ int ds_sync15_request(struct ds_sync15_client *c, const char *method, const char
 	for (int attempt = 0;; attempt++) {
 		if (!c->have_creds && (rc = get_token(c, attempt > 0)) < 0)
 			return rc;
-		rc = send_once(c, method, path, xius_ms, body, body_len, resp);
+		rc = send_once(c, method, path, xius_ms, ims_ms, body, body_len, resp);
 		if (rc < 0)
 			return rc;
 		learn_headers(c, resp);
@@ -310,8 +342,18 @@ int ds_sync15_request(struct ds_sync15_client *c, const char *method, const char
 		return -ENOTSUP;
 	}
 	switch (resp->status) {
+	case 400:
+		/* Weave code 14: over quota (DOCS respcodes; DESK OVER_QUOTA). */
+		if (ds_sync15_weave_code(resp) == 14) {
+			if (!c->quota_low)
+				DS_LOG_WRN("the Sync account is full (400/14)");
+			c->quota_low = true;
+			ds_sync15_client_set_error(c, "the Sync account is over its storage quota; "
+						      "nothing more can be uploaded until space is freed");
+		}
+		return 0;
 	case 200: case 201: case 202: case 204: case 304:
-	case 400: case 404: case 409: case 412: case 413:
+	case 404: case 409: case 412: case 413:
 		return 0;
 	case 513:
 		ds_sync15_client_set_error(c, "the Sync storage service is decommissioned (513); "
@@ -332,6 +374,19 @@ int ds_sync15_request(struct ds_sync15_client *c, const char *method, const char
 	}
 	ds_http_response_free(resp);
 	return rc;
+}
+
+int ds_sync15_request(struct ds_sync15_client *c, const char *method, const char *path,
+		      int64_t xius_ms, const char *body, size_t body_len,
+		      struct ds_http_response *resp)
+{
+	return request(c, method, path, xius_ms, -1, body, body_len, resp);
+}
+
+int ds_sync15_get_if_modified(struct ds_sync15_client *c, const char *path, int64_t ims_ms,
+			      struct ds_http_response *resp)
+{
+	return request(c, "GET", path, -1, ims_ms, NULL, 0, resp);
 }
 
 /* ---- info/... --------------------------------------------------------------------------------- */
@@ -395,15 +450,29 @@ int ds_sync15_get_limits(struct ds_sync15_client *c, struct ds_sync15_limits *l)
 int ds_sync15_get_info_collections(struct ds_sync15_client *c, cJSON **out)
 {
 	struct ds_http_response resp;
-	int rc = ds_sync15_request(c, "GET", "info/collections", -1, NULL, 0, &resp);
+	int rc = request(c, "GET", "info/collections", -1, c->info_body ? c->info_lm : -1, NULL, 0,
+			 &resp);
 
 	*out = NULL;
 	if (rc < 0)
 		return rc;
-	if (resp.status == 404)
-		*out = cJSON_CreateObject();
-	else if (resp.status == 200)
-		*out = cJSON_Parse(resp.body ? resp.body : "");
+	if (resp.status == 304 && c->info_body) {
+		c->not_modified++;
+		*out = cJSON_Parse(c->info_body);
+	} else {
+		int64_t lm = ds_sync15_last_modified(&resp);
+
+		ds_free(c->info_body);
+		c->info_body = NULL;
+		if (resp.status == 404)
+			*out = cJSON_CreateObject();
+		else if (resp.status == 200)
+			*out = cJSON_Parse(resp.body ? resp.body : "");
+		if (resp.status == 200 && cJSON_IsObject(*out) && lm >= 0) {
+			c->info_body = ds_strdup(resp.body); /* NULL (no memory): no cache, no harm */
+			c->info_lm = lm;
+		}
+	}
 	if (!cJSON_IsObject(*out)) {
 		cJSON_Delete(*out);
 		*out = NULL;
@@ -411,5 +480,120 @@ int ds_sync15_get_info_collections(struct ds_sync15_client *c, cJSON **out)
 		rc = -EPROTO;
 	}
 	ds_http_response_free(&resp);
+	return rc;
+}
+
+unsigned long ds_sync15_client_not_modified(const struct ds_sync15_client *c)
+{
+	return c->not_modified;
+}
+
+/* ---- quota ------------------------------------------------------------------------------------ */
+
+bool ds_sync15_client_quota_remaining(const struct ds_sync15_client *c, double *kb)
+{
+	if (c->quota_known)
+		*kb = c->quota_remaining_kb;
+	return c->quota_known;
+}
+
+bool ds_sync15_client_quota_low(const struct ds_sync15_client *c)
+{
+	return c->quota_low;
+}
+
+int ds_sync15_get_quota(struct ds_sync15_client *c, double *usage_kb, double *quota_kb)
+{
+	struct ds_http_response resp;
+	const cJSON *u, *q;
+	cJSON *a;
+	int rc = ds_sync15_request(c, "GET", "info/quota", -1, NULL, 0, &resp);
+
+	if (rc < 0)
+		return rc;
+	a = resp.status == 200 ? cJSON_Parse(resp.body ? resp.body : "") : NULL;
+	u = cJSON_GetArrayItem(a, 0);
+	q = cJSON_GetArrayItem(a, 1);
+	if (!cJSON_IsArray(a) || !cJSON_IsNumber(u) || u->valuedouble < 0 ||
+	    !(cJSON_IsNull(q) || (cJSON_IsNumber(q) && q->valuedouble >= 0))) {
+		ds_sync15_client_set_error(c, "info/quota: unusable answer (%d)", resp.status);
+		rc = -EPROTO;
+	} else {
+		*usage_kb = u->valuedouble;
+		*quota_kb = cJSON_IsNumber(q) ? q->valuedouble : -1;
+		if (*quota_kb >= 0 && *quota_kb - *usage_kb < DS_SYNC15_QUOTA_LOW_KB && !c->quota_low) {
+			c->quota_low = true;
+			DS_LOG_WRN("the Sync account is nearly full: %.0f of %.0f KB used", *usage_kb,
+				   *quota_kb);
+		}
+	}
+	cJSON_Delete(a);
+	ds_http_response_free(&resp);
+	return rc;
+}
+
+/* ---- DELETE ?ids= ----------------------------------------------------------------------------- */
+
+static int delete_chunk(struct ds_sync15_client *c, const char *collection,
+			const char *const *ids, size_t n, int64_t xius_ms, int64_t *modified_ms)
+{
+	struct ds_http_response resp;
+	size_t cap = strlen(collection) + 32, len;
+	char *path, *esc;
+	int rc;
+
+	for (size_t i = 0; i < n; i++)
+		cap += 3 * strlen(ids[i]) + 3;
+	path = ds_malloc(cap);
+	if (!path)
+		return -ENOMEM;
+	len = (size_t)snprintf(path, cap, "storage/%s?ids=", collection);
+	for (size_t i = 0; i < n; i++) {
+		/* The id list is comma-separated; ids never hold ',' (ds_sync15_id_valid), and the
+		 * commas themselves stay literal as every client sends them. */
+		esc = ds_sync15_url_escape(ids[i]);
+		if (!esc) {
+			ds_free(path);
+			return -ENOMEM;
+		}
+		len += (size_t)snprintf(path + len, cap - len, "%s%s", i ? "," : "", esc);
+		ds_free(esc);
+	}
+	rc = ds_sync15_request(c, "DELETE", path, xius_ms, NULL, 0, &resp);
+	ds_free(path);
+	if (rc < 0)
+		return rc;
+	if (resp.status == 412) {
+		ds_sync15_client_set_error(c, "%s changed on the server before the delete", collection);
+		rc = -ESTALE;
+	} else if (resp.status == 404) {
+		rc = 0; /* nothing of the collection left: the ids are gone */
+	} else if (resp.status != 200 && resp.status != 204) {
+		ds_sync15_client_set_error(c, "deleting records of %s: the server answered %d",
+					   collection, resp.status);
+		rc = resp.status == 409 ? -EAGAIN : -EPROTO;
+	} else {
+		*modified_ms = ds_sync15_last_modified(&resp);
+	}
+	ds_http_response_free(&resp);
+	return rc;
+}
+
+int ds_sync15_delete_ids(struct ds_sync15_client *c, const char *collection,
+			 const char *const *ids, size_t n, int64_t xius_ms, int64_t *modified_ms)
+{
+	int64_t lm = -1;
+	int rc = 0;
+
+	for (size_t i = 0; i < n; i++)
+		if (!ds_sync15_id_valid(ids[i]))
+			return -EINVAL;
+	for (size_t i = 0; i < n && rc == 0; i += DS_SYNC15_DELETE_IDS_MAX) {
+		size_t k = DS_MIN(n - i, (size_t)DS_SYNC15_DELETE_IDS_MAX);
+
+		rc = delete_chunk(c, collection, ids + i, k, i && lm >= 0 ? lm : xius_ms, &lm);
+	}
+	if (modified_ms)
+		*modified_ms = lm;
 	return rc;
 }

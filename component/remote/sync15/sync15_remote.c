@@ -20,10 +20,15 @@
 #include "core/ds_core.h"
 #include "remote/sync15/ds_remote_sync15.h"
 #include "remote/sync15/ds_sync15.h"
+#include "remote/sync15/ds_sync15_storage.h"
+#include "store/ds_store.h"
+#include "ds_port.h"
 
 #include <cjson/cJSON.h>
+#include <inttypes.h>
 #include <pthread.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 struct s15_remote {
@@ -33,6 +38,10 @@ struct s15_remote {
 	bool read_only;
 	bool enable;
 	unsigned page_records;
+	unsigned download_limit;  /* first download: the newest N only (history), 0: all */
+	const char *download_sort;
+	struct ds_store *store;   /* where the 401 backoff outlives the process, or NULL */
+	bool auth_backoff_stored;
 	struct ds_sync15_client *client;
 	struct ds_sync15_auth auth;
 	int (*device)(struct ds_sync15_device *out);
@@ -54,9 +63,54 @@ static struct s15_remote *rem_of(struct ds_remote *r)
 	return DS_CONTAINER_OF(r, struct s15_remote, base);
 }
 
+/* A second 401 in a row (-EACCES): the client backs off 15 min; keep the end of that wait. */
+static void auth_backoff_save(struct s15_remote *x)
+{
+	char v[24];
+	int64_t s = ds_sync15_client_backoff_s(x->client);
+
+	if (!x->store || s <= 0)
+		return;
+	snprintf(v, sizeof(v), "%" PRId64, ds_port_wall_ms() + s * 1000);
+	if (ds_store_kv_set(x->store, DS_SYNC15_KV_AUTH_BACKOFF, v) == 0)
+		x->auth_backoff_stored = true;
+}
+
+/* Still inside a stored 401 backoff: -EAGAIN with the time left, and no request at all. */
+static int auth_backoff_check(struct s15_remote *x)
+{
+	char v[24], *end;
+	long long until;
+	int64_t now = ds_port_wall_ms();
+
+	if (!x->store || ds_store_kv_get(x->store, DS_SYNC15_KV_AUTH_BACKOFF, v, sizeof(v)) <= 0)
+		return 0;
+	until = strtoll(v, &end, 10);
+	if (end == v || *end || until <= 0) {
+		x->auth_backoff_stored = false;
+		return 0;
+	}
+	x->auth_backoff_stored = true;
+	if (until <= now)
+		return 0;
+	ds_sync15_client_raise_backoff(x->client, (until - now + 999) / 1000);
+	snprintf(x->error, sizeof(x->error), "the Sync storage refused this account's tokens; "
+		 "waiting %lld s before trying again", (long long)((until - now + 999) / 1000));
+	return -EAGAIN;
+}
+
+static void auth_backoff_clear(struct s15_remote *x)
+{
+	if (x->store && x->auth_backoff_stored && ds_store_kv_set(x->store, DS_SYNC15_KV_AUTH_BACKOFF, "") == 0)
+		x->auth_backoff_stored = false;
+}
+
 static int fail(struct s15_remote *x, int rc)
 {
 	const char *why = ds_sync15_client_error(x->client);
+
+	if (rc == -EACCES)
+		auth_backoff_save(x);
 
 	snprintf(x->error, sizeof(x->error), "%s", *why ? why : ds_strerror(rc));
 	return rc;
@@ -168,9 +222,14 @@ static int s15_prepare(struct ds_remote *r, struct ds_remote_info *info)
 
 	memset(info, 0, sizeof(*info));
 	x->error[0] = '\0';
+	rc = auth_backoff_check(x);
+	if (rc < 0)
+		return rc;
 	lock(x);
 	rc = do_prepare(x, info);
 	unlock(x);
+	if (rc == 0)
+		auth_backoff_clear(x);
 	return rc;
 }
 
@@ -249,14 +308,22 @@ static int fetch_once(struct s15_remote *x, const struct cursor *cur, ds_record_
 	cJSON *arr = NULL, *it;
 	int64_t lm;
 	int rc;
+	/* The first download of a limited collection: one request for the newest N, the rest is
+	 * never fetched (sync15.md §9); X-Weave-Next-Offset is ignored and later runs go on from
+	 * this answer's X-Last-Modified. */
+	bool limited = x->download_limit && cur->newer < 0 && !cur->offset[0];
 
 	*restart = false;
 	if (cur->offset[0] && !(off = ds_sync15_url_escape(cur->offset)))
 		return -ENOMEM;
 	ds_sync15_ts_format(cur->newer, newer);
-	path = ds_asprintf("storage/%s?full=1&sort=oldest&limit=%u%s%s%s%s", x->collection,
-			   x->page_records, cur->newer >= 0 ? "&newer=" : "",
-			   cur->newer >= 0 ? newer : "", off ? "&offset=" : "", off ? off : "");
+	if (limited)
+		path = ds_asprintf("storage/%s?full=1&sort=%s&limit=%u", x->collection,
+				   x->download_sort, x->download_limit);
+	else
+		path = ds_asprintf("storage/%s?full=1&sort=oldest&limit=%u%s%s%s%s", x->collection,
+				   x->page_records, cur->newer >= 0 ? "&newer=" : "",
+				   cur->newer >= 0 ? newer : "", off ? "&offset=" : "", off ? off : "");
 	ds_free(off);
 	if (!path)
 		return -ENOMEM;
@@ -315,7 +382,7 @@ static int fetch_once(struct s15_remote *x, const struct cursor *cur, ds_record_
 			goto out;
 	}
 	rc = 0;
-	if (next && *next) {
+	if (next && *next && !limited) {
 		int64_t first_lm = cur->offset[0] ? cur->lm : lm;
 		char lmtxt[DS_SYNC15_TS_MAX];
 		int n;
@@ -502,6 +569,7 @@ int ds_sync15_remote_new(const struct ds_sync15_remote_config *cfg, struct ds_re
 	x->read_only = cfg->read_only;
 	x->enable = cfg->enable;
 	x->page_records = cfg->page_records ? cfg->page_records : CONFIG_DS_REMOTE_SYNC15_PAGE_RECORDS;
+	x->download_sort = "newest";
 	x->auth = cfg->auth;
 	x->device = cfg->device;
 	x->g = cfg->global ? cfg->global : &shared_global;
@@ -523,6 +591,25 @@ fail:
 	ds_free(x->collection);
 	ds_free(x);
 	return rc;
+}
+
+int ds_sync15_remote_set_download_limit(struct ds_remote *r, unsigned limit, const char *sort)
+{
+	struct s15_remote *x = rem_of(r);
+
+	if (!sort || strcmp(sort, "newest") == 0)
+		x->download_sort = "newest";
+	else if (strcmp(sort, "index") == 0)
+		x->download_sort = "index";
+	else
+		return -EINVAL;
+	x->download_limit = limit;
+	return 0;
+}
+
+void ds_sync15_remote_set_store(struct ds_remote *r, struct ds_store *store)
+{
+	rem_of(r)->store = store;
 }
 
 const char *ds_sync15_remote_error(struct ds_remote *r)
@@ -547,6 +634,33 @@ static const char *opt_str(const cJSON *cfg, const char *key)
 	const cJSON *v = cJSON_GetObjectItemCaseSensitive(cfg, key);
 
 	return cJSON_IsString(v) && *v->valuestring ? v->valuestring : NULL;
+}
+
+/* "download_limit" / "download_sort"; history defaults to Firefox's newest 5000. */
+static int download_limit_opt(const cJSON *cfg, const char *collection, struct ds_remote *r)
+{
+	const cJSON *lim = cJSON_GetObjectItemCaseSensitive(cfg, "download_limit");
+	const cJSON *sort = cJSON_GetObjectItemCaseSensitive(cfg, "download_sort");
+	unsigned n = 0;
+
+	if (lim && (!cJSON_IsNumber(lim) || lim->valuedouble < 0 || lim->valuedouble > 10000000 ||
+		    lim->valuedouble != (double)lim->valueint)) {
+		DS_LOG_ERR("sync15: \"download_limit\" must be a whole number of records (0: all)");
+		return -EINVAL;
+	}
+	if (sort && !cJSON_IsString(sort)) {
+		DS_LOG_ERR("sync15: \"download_sort\" must be \"newest\" or \"index\"");
+		return -EINVAL;
+	}
+	if (lim)
+		n = (unsigned)lim->valueint;
+	else if (!sort && strcmp(collection, "history") == 0)
+		n = DS_SYNC15_HISTORY_DOWNLOAD_LIMIT;
+	if (ds_sync15_remote_set_download_limit(r, n, sort ? sort->valuestring : NULL) < 0) {
+		DS_LOG_ERR("sync15: \"download_sort\" must be \"newest\" or \"index\"");
+		return -EINVAL;
+	}
+	return 0;
 }
 
 int ds_remote_sync15_open(const cJSON *cfg, const char *collection, const char *device_id,
@@ -579,5 +693,12 @@ int ds_remote_sync15_open(const cJSON *cfg, const char *collection, const char *
 	err = ds_sync15_remote_new(&rc, out);
 	if (err == -EINVAL)
 		DS_LOG_ERR("sync15: \"collection\" must be 1-32 characters of A-Z a-z 0-9 _ - .");
+	if (err < 0)
+		return err;
+	err = download_limit_opt(cfg, rc.collection, *out);
+	if (err < 0) {
+		(*out)->ops->close(*out);
+		*out = NULL;
+	}
 	return err;
 }
