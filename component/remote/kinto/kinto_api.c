@@ -63,7 +63,9 @@ static void note_headers(struct ds_kinto_api *a, const struct ds_http_response *
 		DS_LOG_INF("%s: the server asks for a backoff of %lld s", a->name, (long long)s);
 		a->backoff_s = s;
 	}
-	if (resp->status >= 500 && ds_http_retry_after(resp, ds_port_wall_ms() / 1000, &s) == 1 &&
+	/* 429 may carry Retry-After too (RFC 6585 section 4; Kinto's errno 117). */
+	if ((resp->status >= 500 || resp->status == 429) &&
+	    ds_http_retry_after(resp, ds_port_wall_ms() / 1000, &s) == 1 &&
 	    s > a->backoff_s)
 		a->backoff_s = s;
 	/* Alert: {"code": "soft-eol"|"hard-eol", "message", "url"} (Kinto's deprecation notice,
