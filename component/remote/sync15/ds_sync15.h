@@ -349,9 +349,9 @@ int ds_sync15_new_syncid(char out[DS_SYNC15_SYNCID_LEN + 1]);
 
 /* ---- the device's own client record (sync15_clients.c) ------------------------------------- */
 
-/* Client records live 21 days on the server (DESK CLIENTS_TTL) and are refreshed weekly
- * (DESK CLIENTS_TTL_REFRESH). */
-#define DS_SYNC15_CLIENT_TTL_S (21L * 24 * 3600)
+/* Client records live 180 days on the server and are refreshed weekly (AS clients_engine and
+ * DESK CLIENTS_TTL, CLIENTS_TTL_REFRESH; sync15.md AT-16). */
+#define DS_SYNC15_CLIENT_TTL_S 15552000L
 #define DS_SYNC15_CLIENT_REFRESH_MS (7LL * 24 * 3600 * 1000)
 
 /* The cleartext of our client record: {"id","name","type","version","protocols":["1.5"],

@@ -7,9 +7,9 @@
  * addressed to us, removing stale ones) belongs with the browser engines. Fields follow Firefox
  * desktop's ClientEngine._updateRecord / application-services clients_engine ClientRecord:
  * id, name, type, protocols ["1.5"], commands [], fxaDeviceId. The id is the FxA device id, so
- * the record and the account's device list name the same device. TTL 21 days, refreshed weekly
- * (DESK CLIENTS_TTL, CLIENTS_TTL_REFRESH), and again after a fresh start, a node move or a wipe
- * (the cached state is dropped then).
+ * the record and the account's device list name the same device (AS). TTL 180 days, refreshed
+ * weekly (AS, DESK CLIENTS_TTL, CLIENTS_TTL_REFRESH), and again after a fresh start, a node move
+ * or a wipe (the cached state is dropped then).
  */
 #define DS_LOG_TAG "sync15"
 #define DS_LOG_LEVEL CONFIG_DS_LOG_LEVEL_REMOTE
