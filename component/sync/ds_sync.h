@@ -161,12 +161,20 @@ struct ds_remote_ops {
 		      struct ds_upload_result *res);
 	/* Seconds the server asked us to wait (Retry-After/Backoff), 0 if none. */
 	int64_t (*backoff_s)(struct ds_remote *r);
+	/* Optional: judge a stored epoch that differs from the prepared one (NULL: refuse, see
+	 * struct ds_remote_info). DS_EPOCH_RESET when the remote's protocol says the collection
+	 * starts over there without loss (Sync 1.5: the account moved to another storage node):
+	 * the core resets the collection's state as ds_sync_reset() does (every local record
+	 * pending, cursor forgotten) and syncs on. DS_EPOCH_REFUSE: wiped or replaced. */
+	int (*epoch_changed)(struct ds_remote *r, const char *stored, const char *now);
 	/* Optional: the remote's own words about its last failure ("storage version 6 ...:
 	 * upgrade datasync", a server's end-of-life alert), NULL or "" if none. A failed run's
 	 * message carries them in place of the bare errno text. */
 	const char *(*message)(struct ds_remote *r);
 	void (*close)(struct ds_remote *r);
 };
+
+enum { DS_EPOCH_REFUSE = 0, DS_EPOCH_RESET = 1 };
 
 struct ds_remote {
 	const struct ds_remote_ops *ops;

@@ -543,6 +543,16 @@ static int check_epoch(struct run *run)
 
 	if (!replaced && !emptied)
 		return 0;
+	if (replaced && run->r->ops->epoch_changed &&
+	    run->r->ops->epoch_changed(run->r, stored_epoch, run->info.epoch) == DS_EPOCH_RESET) {
+		/* The same data set lives elsewhere now: start this collection over there as a
+		 * reset would (the first-sync path below marks every local record), keeping the
+		 * device's data. */
+		DS_LOG_INF("%s: the remote moved; this collection starts over there, local data kept",
+			   run->c->name);
+		run->cursor[0] = run->saved_cursor[0] = '\0';
+		return 0;
+	}
 	/* Applying "everything is gone" would delete the device's data: refuse and say so. */
 	snprintf(run->st->message, sizeof(run->st->message),
 		 "remote was wiped or replaced; local data kept; run 'datasyncctl reset %s' to "

@@ -3,9 +3,10 @@
  * record transform (docs/remote-sync15.md).
  *
  *   prepare  setup state machine (global_state.c), then the collection's timestamp from
- *            info/collections; epoch = "<global syncID>.<collection syncID>", so a fresh start
- *            or a reset of the engine by another client shows as a replaced remote and is never
- *            turned into local deletions (the core refuses and says so);
+ *            info/collections; epoch = "<node tag>:<global syncID>.<collection syncID>", so a
+ *            fresh start or a reset of the engine by another client shows as a replaced remote
+ *            and is never turned into local deletions (the core refuses and says so), while a
+ *            move to another storage node starts the collection over there (epoch_changed);
  *   fetch    GET storage/<c>?full=1&sort=oldest&limit=N&newer=<cursor>, paged with offset
  *            (DESK Collection.getBatched): follow-up pages carry X-If-Unmodified-Since = the
  *            first page's X-Last-Modified; the cursor of a page in the middle of a download is
@@ -130,6 +131,33 @@ static void unlock(struct s15_remote *x)
 
 /* ---- prepare ------------------------------------------------------------------------------ */
 
+/* The storage node in the epoch: FNV-1a (32 bits) of the api_endpoint. Only told apart from
+ * the previous one, never trusted for anything else. */
+static uint32_t node_tag(const char *endpoint)
+{
+	uint32_t h = 2166136261u;
+
+	for (const unsigned char *p = (const unsigned char *)endpoint; *p; p++)
+		h = (h ^ *p) * 16777619u;
+	return h;
+}
+
+#define NODE_TAG_LEN 9 /* "xxxxxxxx:" */
+
+/* Another node in the stored epoch: the account was moved (sync15.md AT-06; DESK and AS reset
+ * every engine's sync state on a changed api_endpoint and sync again at the new node, whose
+ * data the devices rebuild), so the collection starts over there. The same node with other
+ * syncIDs is a wipe or a reset by another client: refused by the core until the person
+ * chooses (datasyncctl reset). */
+static int s15_epoch_changed(struct ds_remote *r, const char *stored, const char *now)
+{
+	DS_UNUSED(r);
+	if (strlen(stored) < NODE_TAG_LEN || strlen(now) < NODE_TAG_LEN ||
+	    stored[NODE_TAG_LEN - 1] != ':' || now[NODE_TAG_LEN - 1] != ':')
+		return DS_EPOCH_REFUSE;
+	return strncmp(stored, now, NODE_TAG_LEN) ? DS_EPOCH_RESET : DS_EPOCH_REFUSE;
+}
+
 /* Our record in the clients collection goes before this collection's records (sync15.md:
  * clients first in every run); written once per account state, weekly refreshed
  * (sync15_clients.c). A provider that knows no device (tests' fixed credentials) writes none. */
@@ -188,8 +216,9 @@ static int do_prepare(struct s15_remote *x, struct ds_remote_info *info)
 	}
 	gsid = cJSON_GetObjectItemCaseSensitive(x->g->meta, "syncID");
 	csid = cJSON_GetObjectItemCaseSensitive(e, "syncID");
-	n = snprintf(info->epoch, sizeof(info->epoch), "%s.%s",
-		     cJSON_IsString(gsid) ? gsid->valuestring : "", csid->valuestring);
+	n = snprintf(info->epoch, sizeof(info->epoch), "%08" PRIx32 ":%s.%s",
+		     node_tag(x->g->endpoint), cJSON_IsString(gsid) ? gsid->valuestring : "",
+		     csid->valuestring);
 	if (n < 0 || (size_t)n >= sizeof(info->epoch)) {
 		cJSON_Delete(coll_info);
 		ds_sync15_client_set_error(x->client, "meta/global has syncIDs too long to keep");
@@ -543,6 +572,7 @@ static const struct ds_remote_ops s15_ops = {
 	.fetch = s15_fetch,
 	.upload = s15_upload,
 	.backoff_s = s15_backoff_s,
+	.epoch_changed = s15_epoch_changed,
 	.message = s15_message,
 	.close = s15_close,
 };
