@@ -9,6 +9,9 @@
 #if IS_ENABLED(CONFIG_DS_ENGINE_TABLE)
 #include "engine/table/ds_table.h"
 #endif
+#if IS_ENABLED(CONFIG_DS_ENGINE_HISTORY)
+#include "engine/history/ds_history.h"
+#endif
 
 #include <cjson/cJSON.h>
 #include <string.h>
@@ -22,6 +25,9 @@ struct engine_entry {
 static const struct engine_entry engines[] = {
 #if IS_ENABLED(CONFIG_DS_ENGINE_TABLE)
 	{ "table", ds_table_engine_open, ds_table_engine_unregister },
+#endif
+#if IS_ENABLED(CONFIG_DS_ENGINE_HISTORY)
+	{ "history", ds_history_engine_open, ds_history_engine_unregister },
 #endif
 	{ NULL, NULL, NULL },
 };

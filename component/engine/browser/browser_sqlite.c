@@ -1,0 +1,245 @@
+/*
+ * Change tracking beside a browser's SQLite database (ds_browser_sqlite.h). The rules are the
+ * sync core's (docs/sync.md): one pending entry per guid with a counter that only grows, an
+ * entry forgotten only up to the counter that was uploaded, and the engine's own writes never
+ * logged.
+ */
+#define DS_LOG_TAG "browser"
+#define DS_LOG_LEVEL CONFIG_DS_LOG_LEVEL_ENGINE
+#include "core/ds_core.h"
+#include "engine/browser/ds_browser_sqlite.h"
+#include "sync/ds_sync.h"
+
+#include <string.h>
+
+static const char SIDE_TABLES_SQL[] =
+	"CREATE TABLE IF NOT EXISTS datasync_changes(guid TEXT PRIMARY KEY, seq INTEGER NOT NULL,"
+	" ms INTEGER NOT NULL, deleted INTEGER NOT NULL) WITHOUT ROWID;"
+	"CREATE INDEX IF NOT EXISTS datasync_changes_seq ON datasync_changes(seq, guid);"
+	"CREATE TABLE IF NOT EXISTS datasync_state(id INTEGER PRIMARY KEY CHECK(id = 1),"
+	" seq INTEGER NOT NULL, applying INTEGER NOT NULL);"
+	"INSERT OR IGNORE INTO datasync_state VALUES(1, 0, 0);";
+
+int ds_browser_sqlerr(int rc)
+{
+	switch (rc & 0xff) {
+	case SQLITE_OK:
+	case SQLITE_DONE:
+	case SQLITE_ROW:
+		return 0;
+	case SQLITE_NOMEM:
+		return -ENOMEM;
+	case SQLITE_BUSY:
+	case SQLITE_LOCKED:
+		return -EBUSY;
+	case SQLITE_CANTOPEN:
+		return -ENOENT;
+	case SQLITE_READONLY:
+	case SQLITE_PERM:
+	case SQLITE_AUTH:
+		return -EACCES;
+	case SQLITE_CONSTRAINT:
+	case SQLITE_MISMATCH:
+		return -EINVAL;
+	case SQLITE_CORRUPT:
+	case SQLITE_NOTADB:
+		return -EILSEQ;
+	default:
+		return -EIO;
+	}
+}
+
+int ds_browser_db_open(const char *path, sqlite3 **out)
+{
+	sqlite3 *db = NULL;
+	int rc;
+
+	*out = NULL;
+	if (!path || !*path)
+		return -EINVAL;
+	rc = sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE, NULL);
+	if (rc != SQLITE_OK) {
+		DS_LOG_ERR("cannot open %s: %s", path, db ? sqlite3_errmsg(db) : "out of memory");
+		sqlite3_close(db);
+		return ds_browser_sqlerr(rc);
+	}
+	/* The browser holds the database open too: wait for its short transactions. */
+	sqlite3_busy_timeout(db, 5000);
+	*out = db;
+	return 0;
+}
+
+int ds_browser_exec(sqlite3 *db, const char *sql)
+{
+	char *err = NULL;
+	int rc = sqlite3_exec(db, sql, NULL, NULL, &err);
+
+	if (rc != SQLITE_OK) {
+		DS_LOG_ERR("SQL failed: %s", err ? err : sqlite3_errstr(rc));
+		sqlite3_free(err);
+		return ds_browser_sqlerr(rc);
+	}
+	return 0;
+}
+
+int ds_browser_log_install(sqlite3 *db)
+{
+	return ds_browser_exec(db, SIDE_TABLES_SQL);
+}
+
+int ds_browser_log_uninstall(sqlite3 *db)
+{
+	return ds_browser_exec(db, "DROP TABLE IF EXISTS datasync_changes;"
+				   "DROP TABLE IF EXISTS datasync_state;");
+}
+
+int ds_browser_log_begin(sqlite3 *db)
+{
+	int rc = ds_browser_exec(db, "BEGIN IMMEDIATE");
+
+	if (rc)
+		return rc;
+	rc = ds_browser_exec(db, "UPDATE datasync_state SET applying = 1");
+	if (rc)
+		ds_browser_exec(db, "ROLLBACK");
+	return rc;
+}
+
+int ds_browser_log_commit(sqlite3 *db)
+{
+	int rc = ds_browser_exec(db, "UPDATE datasync_state SET applying = 0");
+
+	if (rc == 0)
+		rc = ds_browser_exec(db, "COMMIT");
+	if (rc)
+		ds_browser_exec(db, "ROLLBACK");
+	return rc;
+}
+
+int ds_browser_log_rollback(sqlite3 *db)
+{
+	/* The flag was set inside the transaction: the rollback clears it too. */
+	return sqlite3_get_autocommit(db) ? 0 : ds_browser_exec(db, "ROLLBACK");
+}
+
+static int prepare(sqlite3 *db, const char *sql, sqlite3_stmt **st)
+{
+	int rc = sqlite3_prepare_v2(db, sql, -1, st, NULL);
+
+	if (rc != SQLITE_OK) {
+		DS_LOG_ERR("SQL prepare failed: %s", sqlite3_errmsg(db));
+		return ds_browser_sqlerr(rc);
+	}
+	return 0;
+}
+
+int ds_browser_log_pending(sqlite3 *db, const char *guid, struct ds_pending_info *out)
+{
+	sqlite3_stmt *st;
+	int rc = prepare(db, "SELECT seq, ms, deleted FROM datasync_changes WHERE guid = ?", &st);
+
+	if (rc)
+		return rc;
+	sqlite3_bind_text(st, 1, guid, -1, SQLITE_STATIC);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		out->change_seq = (uint64_t)sqlite3_column_int64(st, 0);
+		out->modified_ms = sqlite3_column_int64(st, 1);
+		out->deleted = sqlite3_column_int(st, 2) != 0;
+		rc = 0;
+	} else {
+		rc = rc == SQLITE_DONE ? -ENOENT : ds_browser_sqlerr(rc);
+	}
+	sqlite3_finalize(st);
+	return rc;
+}
+
+int ds_browser_log_changes_after(sqlite3 *db, uint64_t after_seq, const char *after_guid,
+				 ds_browser_change_cb cb, void *user_data)
+{
+	sqlite3_stmt *st;
+	int rc = prepare(db, "SELECT guid, seq, ms, deleted FROM datasync_changes"
+			     " WHERE ?1 IS NULL OR seq > ?2 OR (seq = ?2 AND guid > ?1)"
+			     " ORDER BY seq, guid", &st);
+
+	if (rc)
+		return rc;
+	if (after_guid)
+		sqlite3_bind_text(st, 1, after_guid, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 2, (sqlite3_int64)after_seq);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		struct ds_pending_info info = {
+			.change_seq = (uint64_t)sqlite3_column_int64(st, 1),
+			.modified_ms = sqlite3_column_int64(st, 2),
+			.deleted = sqlite3_column_int(st, 3) != 0,
+		};
+		const char *g = (const char *)sqlite3_column_text(st, 0);
+
+		if (!g) {
+			rc = SQLITE_NOMEM;
+			break;
+		}
+		rc = cb(g, &info, user_data);
+		if (rc) {
+			sqlite3_finalize(st);
+			return rc > 0 ? 0 : rc;
+		}
+	}
+	sqlite3_finalize(st);
+	return rc == SQLITE_DONE ? 0 : ds_browser_sqlerr(rc);
+}
+
+static int run_bound(sqlite3 *db, const char *sql, const char *a, const char *b, int64_t n)
+{
+	sqlite3_stmt *st;
+	int rc = prepare(db, sql, &st);
+
+	if (rc)
+		return rc;
+	sqlite3_bind_text(st, 1, a, -1, SQLITE_STATIC);
+	if (b)
+		sqlite3_bind_text(st, 2, b, -1, SQLITE_STATIC);
+	else
+		sqlite3_bind_int64(st, 2, n);
+	rc = sqlite3_step(st);
+	sqlite3_finalize(st);
+	return rc == SQLITE_DONE ? 0 : ds_browser_sqlerr(rc);
+}
+
+int ds_browser_log_forget(sqlite3 *db, const char *guid, uint64_t seq)
+{
+	return run_bound(db, "DELETE FROM datasync_changes WHERE guid = ?1 AND seq <= ?2", guid,
+			 NULL, (int64_t)seq);
+}
+
+int ds_browser_log_rename(sqlite3 *db, const char *old_guid, const char *new_guid)
+{
+	/* The renamed item's pending change follows it; one it had under the new guid is older
+	 * (the counter only grows) and is replaced. */
+	int rc = run_bound(db, "DELETE FROM datasync_changes WHERE guid = ?2 AND EXISTS"
+			       " (SELECT 1 FROM datasync_changes WHERE guid = ?1)", old_guid, new_guid, 0);
+
+	if (rc == 0)
+		rc = run_bound(db, "UPDATE datasync_changes SET guid = ?2 WHERE guid = ?1", old_guid,
+			       new_guid, 0);
+	return rc;
+}
+
+int ds_browser_log_mark_query(sqlite3 *db, const char *select_guids)
+{
+	char *sql = ds_asprintf("SAVEPOINT datasync_mark;"
+				"INSERT OR IGNORE INTO datasync_changes(guid, seq, ms, deleted)"
+				" SELECT g, (SELECT seq + 1 FROM datasync_state), 0, 0 FROM (%s)"
+				" WHERE g IS NOT NULL;"
+				"UPDATE datasync_state SET seq = seq + 1;"
+				"RELEASE datasync_mark;", select_guids);
+	int rc;
+
+	if (!sql)
+		return -ENOMEM;
+	rc = ds_browser_exec(db, sql);
+	ds_free(sql);
+	if (rc && !sqlite3_get_autocommit(db))
+		ds_browser_exec(db, "ROLLBACK TO datasync_mark; RELEASE datasync_mark;");
+	return rc;
+}

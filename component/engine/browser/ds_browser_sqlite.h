@@ -1,0 +1,52 @@
+/*
+ * ds_browser_sqlite.h - change tracking beside a browser's own SQLite database, shared by the
+ * reference adapters on Firefox's places.sqlite and formhistory.sqlite.
+ *
+ * Two side tables live in the browser's database (so the data and its sync metadata commit
+ * together): datasync_changes (guid, seq, ms, deleted), one row per changed guid, and
+ * datasync_state (the counter and the "applying" flag). Triggers written by each adapter call
+ * the logging body below; they use core SQL only, because the browser itself fires them and
+ * has none of our functions registered.
+ */
+#ifndef DS_BROWSER_SQLITE_H
+#define DS_BROWSER_SQLITE_H
+
+#include <sqlite3.h>
+#include <stdint.h>
+
+#include "engine/browser/ds_browser_store.h"
+
+/* SQL: true unless the engine itself is writing (the flag is only ever set inside its own
+ * write transaction, so no other connection sees it). */
+#define DS_BROWSER_NOT_APPLYING "(SELECT applying FROM datasync_state) IS NOT 1"
+/* SQL statements logging guid expression G (deleted D) as a local change, for a trigger body. */
+#define DS_BROWSER_LOG_SQL(G, D) \
+	" UPDATE datasync_state SET seq = seq + 1;" \
+	" DELETE FROM datasync_changes WHERE guid = " G ";" \
+	" INSERT INTO datasync_changes(guid, seq, ms, deleted) SELECT " G ", seq," \
+	" CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER), " D \
+	" FROM datasync_state WHERE " G " IS NOT NULL;"
+
+int ds_browser_sqlerr(int rc);
+/* Open path read-write (never creates it: a missing browser profile is an error). */
+int ds_browser_db_open(const char *path, sqlite3 **out);
+int ds_browser_exec(sqlite3 *db, const char *sql);
+/* Create the side tables if needed. */
+int ds_browser_log_install(sqlite3 *db);
+/* Drop the side tables (after the adapter dropped its triggers). */
+int ds_browser_log_uninstall(sqlite3 *db);
+
+/* struct ds_browser_tracking_ops over the side tables; s is the sqlite3 handle. */
+int ds_browser_log_begin(sqlite3 *db);
+int ds_browser_log_commit(sqlite3 *db);
+int ds_browser_log_rollback(sqlite3 *db);
+int ds_browser_log_pending(sqlite3 *db, const char *guid, struct ds_pending_info *out);
+int ds_browser_log_changes_after(sqlite3 *db, uint64_t after_seq, const char *after_guid,
+				 ds_browser_change_cb cb, void *user_data);
+int ds_browser_log_forget(sqlite3 *db, const char *guid, uint64_t seq);
+/* Log each guid the query returns (a column named g) with time 0, unless already pending. */
+int ds_browser_log_mark_query(sqlite3 *db, const char *select_guids);
+/* Move a pending entry from old_guid to new_guid (the item was renamed by a remote record). */
+int ds_browser_log_rename(sqlite3 *db, const char *old_guid, const char *new_guid);
+
+#endif /* DS_BROWSER_SQLITE_H */

@@ -1,0 +1,497 @@
+/*
+ * The history engine: Firefox Sync history records over a struct ds_history_store.
+ *
+ * Record (sync15.md §8; application-services places/src/history_sync/record.rs):
+ *   {"id": guid, "histUri": url, "title": text, "visits": [{"date": µs, "type": 1..9}, ...]}
+ * Rules (sync15.md §9; AS history_sync/plan.rs, desktop history.sys.mjs), each with a test in
+ * test/unit/history_engine_test.c:
+ *  - places are keyed by URL: a record whose URL the browser holds under another guid renames
+ *    the local place to the record's guid (the first device to upload named it);
+ *  - visits are merged, never replaced, and deduplicated by (date, type);
+ *  - at most 20 visits per record (the newest) and the 5,000 most recently visited places on a
+ *    first upload;
+ *  - future visit dates are clamped to now, visits before 1993-01-23 dropped, unknown
+ *    transition types skipped; a record left without a visit is not applied;
+ *  - URLs that are empty, longer than 65,536 bytes or without a scheme are refused.
+ */
+#define DS_LOG_TAG "history"
+#define DS_LOG_LEVEL CONFIG_DS_LOG_LEVEL_ENGINE
+#include "core/ds_core.h"
+#include "ds_port.h"
+#include "engine/history/ds_history.h"
+#include "sync/ds_sync.h"
+
+#include <cjson/cJSON.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Longest URL Places stores (AS places MAX_URL_LENGTH, desktop's places.maxUrlLength default). */
+#define HISTORY_MAX_URL 65536
+
+struct history_engine {
+	struct ds_engine e;
+	struct ds_history_store *store;
+	struct ds_history_options opt;
+};
+
+static struct history_engine *H(struct ds_engine *e)
+{
+	return DS_CONTAINER_OF(e, struct history_engine, e);
+}
+
+static void *S(struct history_engine *h)
+{
+	return h->store->priv;
+}
+
+static int64_t now_us(struct history_engine *h)
+{
+	int64_t ms = h->opt.now_ms ? h->opt.now_ms(h->opt.now_user_data) : ds_port_wall_ms();
+
+	return ms * 1000;
+}
+
+/* ---- codec ------------------------------------------------------------------------------ */
+
+static int add_number(cJSON *obj, const char *name, int64_t v)
+{
+	char buf[32];
+	cJSON *raw;
+
+	/* Raw, because cJSON would print large integers in exponent notation. */
+	snprintf(buf, sizeof(buf), "%" PRId64, v);
+	raw = cJSON_CreateRaw(buf);
+	if (!raw)
+		return -ENOMEM;
+	if (!cJSON_AddItemToObject(obj, name, raw)) {
+		cJSON_Delete(raw);
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+/* Record JSON of a place; its visits are already newest first and limited. */
+static int encode_place(const struct ds_history_place *p, char **out)
+{
+	cJSON *o = cJSON_CreateObject(), *vs;
+	size_t i;
+	int rc = -ENOMEM;
+
+	*out = NULL;
+	if (!o)
+		return -ENOMEM;
+	if (!cJSON_AddStringToObject(o, "id", p->guid) ||
+	    !cJSON_AddStringToObject(o, "histUri", p->url) ||
+	    !cJSON_AddStringToObject(o, "title", p->title ? p->title : "") ||
+	    !(vs = cJSON_AddArrayToObject(o, "visits")))
+		goto out;
+	for (i = 0; i < p->n_visits; i++) {
+		cJSON *v = cJSON_CreateObject();
+
+		if (!v || !cJSON_AddItemToArray(vs, v)) {
+			cJSON_Delete(v);
+			goto out;
+		}
+		if (add_number(v, "date", p->visits[i].date_us) || add_number(v, "type", p->visits[i].type))
+			goto out;
+	}
+	*out = cJSON_PrintUnformatted(o);
+	rc = *out ? 0 : -ENOMEM;
+out:
+	cJSON_Delete(o);
+	return rc;
+}
+
+static int visit_cmp(const void *a, const void *b)
+{
+	const struct ds_history_visit *x = a, *y = b;
+
+	if (x->date_us != y->date_us)
+		return x->date_us > y->date_us ? -1 : 1;
+	return x->type - y->type;
+}
+
+/* Sort newest first, drop (date, type) duplicates, keep at most max. */
+static void visits_normalise(struct ds_history_place *p, size_t max)
+{
+	size_t i, n = 0;
+
+	if (p->n_visits == 0)
+		return;
+	qsort(p->visits, p->n_visits, sizeof(*p->visits), visit_cmp);
+	for (i = 0; i < p->n_visits; i++)
+		if (n == 0 || visit_cmp(&p->visits[n - 1], &p->visits[i]) != 0)
+			p->visits[n++] = p->visits[i];
+	p->n_visits = DS_MIN(n, max);
+}
+
+/* A visit's date as integer µs; numbers only (every client writes numbers). */
+static bool visit_date(const cJSON *d, int64_t *out)
+{
+	if (!cJSON_IsNumber(d) || d->valuedouble != d->valuedouble ||
+	    d->valuedouble > 9.0e15 || d->valuedouble < -9.0e15)
+		return false;
+	*out = (int64_t)d->valuedouble;
+	return true;
+}
+
+/*
+ * Parse and apply the rules to a record's payload (visits appended to p->visits, which may
+ * hold some already). -EBADMSG for a record that is not a history record we can store.
+ */
+static int decode_into(struct history_engine *h, const char *payload, struct ds_history_place *p,
+		       bool take_url)
+{
+	cJSON *o = cJSON_Parse(payload);
+	const cJSON *uri, *title, *visits, *v;
+	int64_t now = now_us(h);
+	size_t n;
+	int rc = -EBADMSG;
+
+	if (!o)
+		return -EBADMSG;
+	uri = cJSON_GetObjectItemCaseSensitive(o, "histUri");
+	title = cJSON_GetObjectItemCaseSensitive(o, "title");
+	visits = cJSON_GetObjectItemCaseSensitive(o, "visits");
+	if (!cJSON_IsString(uri) || !*uri->valuestring || strlen(uri->valuestring) > HISTORY_MAX_URL ||
+	    !strchr(uri->valuestring, ':') || !cJSON_IsArray(visits))
+		goto out;
+	rc = -ENOMEM;
+	if (take_url) {
+		ds_free(p->url);
+		ds_free(p->title);
+		p->title = NULL;
+		if (!(p->url = ds_strdup(uri->valuestring)))
+			goto out;
+		/* title null or absent -> "" (sync15.md §8); non-string titles are ignored. */
+		if (!(p->title = ds_strdup(cJSON_IsString(title) ? title->valuestring : "")))
+			goto out;
+	} else if (p->url && strcmp(p->url, uri->valuestring) != 0) {
+		rc = -EBADMSG;
+		goto out;
+	}
+	n = (size_t)cJSON_GetArraySize(visits);
+	if (n) {
+		struct ds_history_visit *nv = ds_realloc(p->visits, (p->n_visits + n) * sizeof(*nv));
+
+		if (!nv)
+			goto out;
+		p->visits = nv;
+	}
+	cJSON_ArrayForEach(v, visits) {
+		const cJSON *t = cJSON_GetObjectItemCaseSensitive(v, "type");
+		int64_t date;
+
+		if (!visit_date(cJSON_GetObjectItemCaseSensitive(v, "date"), &date) ||
+		    !cJSON_IsNumber(t) || t->valuedouble < 1 || t->valuedouble > 9 ||
+		    t->valuedouble != (double)(int)t->valuedouble)
+			continue; /* unknown transition or no date: skipped, like AS */
+		if (date < DS_HISTORY_EARLIEST_US)
+			continue;
+		if (date > now)
+			date = now;
+		p->visits[p->n_visits].date_us = date;
+		p->visits[p->n_visits].type = t->valueint;
+		p->n_visits++;
+	}
+	rc = 0;
+out:
+	cJSON_Delete(o);
+	return rc;
+}
+
+/* ---- engine ops ------------------------------------------------------------------------- */
+
+static int h_prepare(struct ds_engine *e)
+{
+	DS_UNUSED(e);
+	return 0;
+}
+
+static int h_begin(struct ds_engine *e)
+{
+	struct history_engine *h = H(e);
+
+	return h->store->ops->track.begin(S(h));
+}
+
+static int h_commit(struct ds_engine *e)
+{
+	struct history_engine *h = H(e);
+
+	return h->store->ops->track.commit(S(h));
+}
+
+static int h_rollback(struct ds_engine *e)
+{
+	struct history_engine *h = H(e);
+
+	return h->store->ops->track.rollback(S(h));
+}
+
+/* Current state of guid as a record: payload, or a tombstone when it is gone. */
+static int current(struct history_engine *h, const char *guid, struct ds_record *out, bool must_exist)
+{
+	struct ds_history_place p;
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	rc = h->store->ops->get(S(h), guid, h->opt.max_visits, &p);
+	if (rc == -ENOENT && !must_exist) {
+		out->deleted = true;
+		out->id = ds_strdup(guid);
+		return out->id ? 0 : -ENOMEM;
+	}
+	if (rc)
+		return rc;
+	visits_normalise(&p, h->opt.max_visits);
+	rc = encode_place(&p, &out->payload);
+	ds_history_place_clear(&p);
+	if (rc == 0 && !(out->id = ds_strdup(guid)))
+		rc = -ENOMEM;
+	if (rc)
+		ds_record_clear(out);
+	return rc;
+}
+
+static int h_get(struct ds_engine *e, const char *id, struct ds_record *out)
+{
+	return current(H(e), id, out, true);
+}
+
+struct changes_ctx {
+	struct history_engine *h;
+	ds_record_cb cb;
+	void *user_data;
+};
+
+static int change_one(const char *guid, const struct ds_pending_info *info, void *user_data)
+{
+	struct changes_ctx *c = user_data;
+	struct ds_record r;
+	int rc = current(c->h, guid, &r, false);
+
+	if (rc)
+		return rc;
+	r.change_seq = info->change_seq;
+	r.modified_ms = info->modified_ms;
+	rc = c->cb(&r, c->user_data);
+	ds_record_clear(&r);
+	return rc;
+}
+
+static int h_changes_after(struct ds_engine *e, uint64_t after_seq, const char *after_id,
+			   ds_record_cb cb, void *user_data)
+{
+	struct history_engine *h = H(e);
+	struct changes_ctx c = { h, cb, user_data };
+
+	return h->store->ops->track.changes_after(S(h), after_seq, after_id, change_one, &c);
+}
+
+static int h_changes(struct ds_engine *e, ds_record_cb cb, void *user_data)
+{
+	return h_changes_after(e, 0, NULL, cb, user_data);
+}
+
+static int h_pending(struct ds_engine *e, const char *id, struct ds_pending_info *out)
+{
+	struct history_engine *h = H(e);
+
+	return h->store->ops->track.pending(S(h), id, out);
+}
+
+static int h_apply(struct ds_engine *e, const struct ds_record *r)
+{
+	struct history_engine *h = H(e);
+	struct ds_history_place p, cur;
+	char other[DS_BROWSER_ID_MAX];
+	int rc;
+
+	if (!r->id || !*r->id || strlen(r->id) >= sizeof(p.guid))
+		return -EBADMSG;
+	if (r->deleted || !r->payload)
+		return h->store->ops->remove(S(h), r->id);
+	memset(&p, 0, sizeof(p));
+	snprintf(p.guid, sizeof(p.guid), "%s", r->id);
+	rc = decode_into(h, r->payload, &p, true);
+	if (rc)
+		goto out;
+	if (p.n_visits == 0) {
+		/* Nothing left that Places could store: not an error, nothing to do. */
+		DS_LOG_DBG("history record without a valid visit skipped");
+		goto out;
+	}
+	rc = h->store->ops->get(S(h), p.guid, 1, &cur);
+	if (rc == 0) {
+		/* Same guid, another URL: ids are random, so this is a broken record. */
+		bool same = strcmp(cur.url, p.url) == 0;
+
+		ds_history_place_clear(&cur);
+		if (!same) {
+			rc = -EBADMSG;
+			goto out;
+		}
+	} else if (rc != -ENOENT) {
+		goto out;
+	}
+	rc = h->store->ops->find_url(S(h), p.url, other);
+	if (rc == 0 && strcmp(other, p.guid) != 0)
+		rc = h->store->ops->set_guid(S(h), other, p.guid);
+	else if (rc == -ENOENT)
+		rc = 0;
+	if (rc == 0) {
+		visits_normalise(&p, SIZE_MAX);
+		rc = h->store->ops->put(S(h), &p);
+	}
+out:
+	ds_history_place_clear(&p);
+	return rc;
+}
+
+static int h_forget(struct ds_engine *e, const char *id, uint64_t change_seq)
+{
+	struct history_engine *h = H(e);
+
+	return h->store->ops->track.forget(S(h), id, change_seq);
+}
+
+/* Both sides changed: the union of the visits, the remote's title unless it has none. */
+static int h_merge(struct ds_engine *e, const struct ds_record *local, const struct ds_record *remote,
+		   struct ds_record *out)
+{
+	struct history_engine *h = H(e);
+	struct ds_history_place p;
+	char *keep_title = NULL;
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	memset(&p, 0, sizeof(p));
+	snprintf(p.guid, sizeof(p.guid), "%s", remote->id);
+	rc = decode_into(h, local->payload, &p, true);
+	if (rc == 0) {
+		keep_title = p.title;
+		p.title = NULL;
+		rc = decode_into(h, remote->payload, &p, false);
+	}
+	if (rc == 0) {
+		cJSON *o = cJSON_Parse(remote->payload);
+		const cJSON *t = cJSON_GetObjectItemCaseSensitive(o, "title");
+
+		p.title = ds_strdup(cJSON_IsString(t) && *t->valuestring ? t->valuestring :
+				    keep_title ? keep_title : "");
+		cJSON_Delete(o);
+		rc = p.title ? 0 : -ENOMEM;
+	}
+	ds_free(keep_title);
+	if (rc == 0) {
+		visits_normalise(&p, h->opt.max_visits);
+		rc = encode_place(&p, &out->payload);
+	}
+	if (rc == 0 && !(out->id = ds_strdup(remote->id)))
+		rc = -ENOMEM;
+	ds_history_place_clear(&p);
+	if (rc)
+		ds_record_clear(out);
+	return rc;
+}
+
+static int h_mark_all(struct ds_engine *e)
+{
+	struct history_engine *h = H(e);
+
+	return h->store->ops->track.mark_all(S(h), h->opt.max_places);
+}
+
+static void h_close(struct ds_engine *e)
+{
+	struct history_engine *h;
+
+	if (!e)
+		return;
+	h = H(e);
+	h->store->ops->track.close(S(h));
+	ds_free(h->store);
+	ds_free(h);
+}
+
+static const struct ds_engine_ops history_ops = {
+	.kind = "history",
+	.prepare = h_prepare,
+	.begin = h_begin,
+	.commit = h_commit,
+	.rollback = h_rollback,
+	.changes = h_changes,
+	.changes_after = h_changes_after,
+	.pending = h_pending,
+	.get = h_get,
+	.apply = h_apply,
+	.forget = h_forget,
+	.merge = h_merge,
+	.mark_all = h_mark_all,
+	.close = h_close,
+};
+
+int ds_history_engine_new(struct ds_history_store *store, const struct ds_history_options *opt,
+			  struct ds_engine **out)
+{
+	struct history_engine *h;
+
+	*out = NULL;
+	if (!store || !store->ops)
+		return -EINVAL;
+	h = ds_calloc(1, sizeof(*h));
+	if (!h)
+		return -ENOMEM;
+	if (opt)
+		h->opt = *opt;
+	if (!h->opt.max_visits)
+		h->opt.max_visits = DS_HISTORY_MAX_VISITS;
+	if (!h->opt.max_places)
+		h->opt.max_places = DS_HISTORY_MAX_PLACES;
+	h->store = store;
+	h->e.ops = &history_ops;
+	h->e.priv = h;
+	*out = &h->e;
+	return 0;
+}
+
+static const char *places_path(const cJSON *cfg)
+{
+	const cJSON *p = cJSON_GetObjectItemCaseSensitive(cfg, "places");
+
+	if (!cJSON_IsString(p) || !*p->valuestring) {
+		DS_LOG_ERR("history engine: \"places\" (path of places.sqlite) is required");
+		return NULL;
+	}
+	return p->valuestring;
+}
+
+int ds_history_engine_open(const cJSON *cfg, struct ds_engine **out)
+{
+	struct ds_history_store *s = NULL;
+	const char *path = places_path(cfg);
+	int rc;
+
+	*out = NULL;
+	if (!path)
+		return -EINVAL;
+	rc = ds_history_places_open(path, &s);
+	if (rc)
+		return rc;
+	rc = ds_history_engine_new(s, NULL, out);
+	if (rc) {
+		s->ops->track.close(s->priv);
+		ds_free(s);
+	}
+	return rc;
+}
+
+int ds_history_engine_unregister(const cJSON *cfg)
+{
+	const char *path = places_path(cfg);
+
+	return path ? ds_history_places_uninstall(path) : -EINVAL;
+}

@@ -1,0 +1,471 @@
+/*
+ * The reference history store on Firefox's places.sqlite (struct ds_history_store).
+ *
+ * Tables as Firefox creates them (toolkit/components/places/nsPlacesTables.h): moz_places
+ * (url, title, rev_host, visit_count, hidden, typed, frecency, last_visit_date, guid,
+ * foreign_count, url_hash, ...) and moz_historyvisits (from_visit, place_id, visit_date in µs,
+ * visit_type, session). Desktop moz_places has no sync columns (syncChangeCounter/syncStatus
+ * exist on moz_bookmarks only; application-services' own places schema has them on moz_places,
+ * a different database), so changes are tracked with triggers and a side log in the same file
+ * (engine/browser/ds_browser_sqlite.h). Firefox's own Places triggers are TEMP triggers that it
+ * creates on its connection (nsPlacesTriggers.h), so they do not fire for our writes: we keep
+ * visit_count and last_visit_date ourselves and set frecency to -1, which Firefox recomputes.
+ */
+#define DS_LOG_TAG "history"
+#define DS_LOG_LEVEL CONFIG_DS_LOG_LEVEL_ENGINE
+#include "core/ds_core.h"
+#include "engine/browser/ds_browser_sqlite.h"
+#include "engine/history/ds_history.h"
+
+#include <ctype.h>
+#include <stdio.h>
+#include <string.h>
+
+/* Firefox logs a place when a visit is added, its title changes or it is removed. Visits it
+ * removes alone (expiration of old visits) are not changes: history records only add visits. */
+static const char TRIGGERS_SQL[] =
+	"CREATE TRIGGER IF NOT EXISTS datasync_history_visit_ai AFTER INSERT ON moz_historyvisits"
+	" WHEN " DS_BROWSER_NOT_APPLYING " BEGIN"
+	DS_BROWSER_LOG_SQL("(SELECT guid FROM moz_places WHERE id = NEW.place_id)", "0") " END;"
+	"CREATE TRIGGER IF NOT EXISTS datasync_history_title_au AFTER UPDATE OF title ON moz_places"
+	" WHEN " DS_BROWSER_NOT_APPLYING " AND OLD.title IS NOT NEW.title BEGIN"
+	DS_BROWSER_LOG_SQL("NEW.guid", "0") " END;"
+	"CREATE TRIGGER IF NOT EXISTS datasync_history_guid_au AFTER UPDATE OF guid ON moz_places"
+	" WHEN " DS_BROWSER_NOT_APPLYING " AND OLD.guid IS NOT NEW.guid BEGIN"
+	DS_BROWSER_LOG_SQL("OLD.guid", "1") DS_BROWSER_LOG_SQL("NEW.guid", "0") " END;"
+	"CREATE TRIGGER IF NOT EXISTS datasync_history_place_ad AFTER DELETE ON moz_places"
+	" WHEN " DS_BROWSER_NOT_APPLYING " BEGIN" DS_BROWSER_LOG_SQL("OLD.guid", "1") " END;";
+
+static const char DROP_SQL[] =
+	"DROP TRIGGER IF EXISTS datasync_history_visit_ai;"
+	"DROP TRIGGER IF EXISTS datasync_history_title_au;"
+	"DROP TRIGGER IF EXISTS datasync_history_guid_au;"
+	"DROP TRIGGER IF EXISTS datasync_history_place_ad;";
+
+/* Columns we read or write: a places.sqlite without them is not one we understand. */
+static const char SCHEMA_CHECK_SQL[] =
+	"SELECT url, title, rev_host, visit_count, hidden, typed, frecency, last_visit_date, guid,"
+	" foreign_count, url_hash FROM moz_places LIMIT 0;"
+	"SELECT from_visit, place_id, visit_date, visit_type, session FROM moz_historyvisits LIMIT 0;";
+
+/* Visit types that do not count in visit_count (nsNavHistory: embed, download, framed link,
+ * reload). */
+#define VISIT_COUNT_WHERE "visit_type NOT IN (4, 7, 8, 9)"
+
+/*
+ * mozilla::HashString (mfbt/HashFunctions.h): h = golden * (rotl5(h) ^ c) over the bytes; url
+ * mode of Places' hash() (SQLFunctions.cpp): the scheme's hash (16 bits) above the whole
+ * string's (32 bits), over at most the first 1500 characters.
+ */
+static uint32_t moz_hash(const unsigned char *s, size_t n)
+{
+	uint32_t h = 0;
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		h = UINT32_C(0x9E3779B9) * (((h << 5) | (h >> 27)) ^ s[i]);
+	return h;
+}
+
+int64_t ds_history_url_hash(const char *url)
+{
+	const unsigned char *u = (const unsigned char *)url;
+	size_t n = strlen(url), head = DS_MIN(n, (size_t)50);
+	const char *colon = memchr(url, ':', head);
+	uint32_t whole = moz_hash(u, DS_MIN(n, (size_t)1500));
+
+	if (!colon)
+		return (int64_t)whole;
+	return (int64_t)((((uint64_t)moz_hash(u, (size_t)(colon - url)) & 0xFFFF) << 32) + whole);
+}
+
+/* Reversed host with a trailing dot, as Firefox fills rev_host ("moc.elpmaxe."). */
+static char *rev_host(const char *url)
+{
+	const char *h = strstr(url, "://"), *end;
+	char *r;
+	size_t n, i;
+
+	if (!h)
+		return ds_strdup(".");
+	h += 3;
+	end = h + strcspn(h, "/?#");
+	{
+		const char *at = memchr(h, '@', (size_t)(end - h));
+
+		if (at)
+			h = at + 1;
+	}
+	n = strcspn(h, ":/?#");
+	if (h + n > end)
+		n = (size_t)(end - h);
+	r = ds_malloc(n + 2);
+	if (!r)
+		return NULL;
+	for (i = 0; i < n; i++)
+		r[i] = (char)tolower((unsigned char)h[n - 1 - i]);
+	r[n] = '.';
+	r[n + 1] = '\0';
+	return r;
+}
+
+static sqlite3 *db_of(void *s)
+{
+	return s;
+}
+
+static int st_prepare(sqlite3 *db, const char *sql, sqlite3_stmt **st)
+{
+	int rc = sqlite3_prepare_v2(db, sql, -1, st, NULL);
+
+	if (rc != SQLITE_OK) {
+		DS_LOG_ERR("SQL prepare failed: %s", sqlite3_errmsg(db));
+		return ds_browser_sqlerr(rc);
+	}
+	return 0;
+}
+
+static int step_done(sqlite3_stmt *st)
+{
+	int rc = sqlite3_step(st);
+
+	sqlite3_finalize(st);
+	return rc == SQLITE_DONE || rc == SQLITE_ROW ? 0 : ds_browser_sqlerr(rc);
+}
+
+static int place_id(sqlite3 *db, const char *guid, int64_t *id)
+{
+	sqlite3_stmt *st;
+	int rc = st_prepare(db, "SELECT id FROM moz_places WHERE guid = ?", &st);
+
+	if (rc)
+		return rc;
+	sqlite3_bind_text(st, 1, guid, -1, SQLITE_STATIC);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		*id = sqlite3_column_int64(st, 0);
+		rc = 0;
+	} else {
+		rc = rc == SQLITE_DONE ? -ENOENT : ds_browser_sqlerr(rc);
+	}
+	sqlite3_finalize(st);
+	return rc;
+}
+
+static int p_get(void *s, const char *guid, size_t max_visits, struct ds_history_place *out)
+{
+	sqlite3 *db = db_of(s);
+	sqlite3_stmt *st;
+	int64_t id = 0;
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	if (strlen(guid) >= sizeof(out->guid))
+		return -ENOENT;
+	rc = st_prepare(db, "SELECT id, url, title FROM moz_places WHERE guid = ?", &st);
+	if (rc)
+		return rc;
+	sqlite3_bind_text(st, 1, guid, -1, SQLITE_STATIC);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		const char *u = (const char *)sqlite3_column_text(st, 1);
+		const char *t = (const char *)sqlite3_column_text(st, 2);
+
+		id = sqlite3_column_int64(st, 0);
+		snprintf(out->guid, sizeof(out->guid), "%s", guid);
+		out->url = ds_strdup(u ? u : "");
+		out->title = t ? ds_strdup(t) : NULL;
+		rc = !out->url || (t && !out->title) ? -ENOMEM : 0;
+	} else {
+		rc = rc == SQLITE_DONE ? -ENOENT : ds_browser_sqlerr(rc);
+	}
+	sqlite3_finalize(st);
+	if (rc == 0)
+		rc = st_prepare(db, "SELECT visit_date, visit_type FROM moz_historyvisits"
+				    " WHERE place_id = ? ORDER BY visit_date DESC, visit_type LIMIT ?", &st);
+	if (rc) {
+		ds_history_place_clear(out);
+		return rc;
+	}
+	out->visits = ds_calloc(max_visits ? max_visits : 1, sizeof(*out->visits));
+	if (!out->visits) {
+		sqlite3_finalize(st);
+		ds_history_place_clear(out);
+		return -ENOMEM;
+	}
+	sqlite3_bind_int64(st, 1, id);
+	sqlite3_bind_int64(st, 2, (sqlite3_int64)max_visits);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW && out->n_visits < max_visits) {
+		out->visits[out->n_visits].date_us = sqlite3_column_int64(st, 0);
+		out->visits[out->n_visits].type = sqlite3_column_int(st, 1);
+		out->n_visits++;
+	}
+	sqlite3_finalize(st);
+	if (rc != SQLITE_DONE && rc != SQLITE_ROW) {
+		ds_history_place_clear(out);
+		return ds_browser_sqlerr(rc);
+	}
+	if (out->n_visits == 0) {
+		/* A place without visits (a bookmark never visited) is not history. */
+		ds_history_place_clear(out);
+		return -ENOENT;
+	}
+	return 0;
+}
+
+static int p_find_url(void *s, const char *url, char guid_out[DS_BROWSER_ID_MAX])
+{
+	sqlite3 *db = db_of(s);
+	sqlite3_stmt *st;
+	int rc = st_prepare(db, "SELECT guid FROM moz_places WHERE url_hash = ? AND url = ?"
+				" AND guid IS NOT NULL", &st);
+
+	if (rc)
+		return rc;
+	sqlite3_bind_int64(st, 1, ds_history_url_hash(url));
+	sqlite3_bind_text(st, 2, url, -1, SQLITE_STATIC);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		const char *g = (const char *)sqlite3_column_text(st, 0);
+
+		snprintf(guid_out, DS_BROWSER_ID_MAX, "%s", g ? g : "");
+		rc = 0;
+	} else {
+		rc = rc == SQLITE_DONE ? -ENOENT : ds_browser_sqlerr(rc);
+	}
+	sqlite3_finalize(st);
+	return rc;
+}
+
+static int insert_place(sqlite3 *db, const struct ds_history_place *p, int64_t *id)
+{
+	sqlite3_stmt *st;
+	char *rh = rev_host(p->url);
+	int rc;
+
+	if (!rh)
+		return -ENOMEM;
+	rc = st_prepare(db, "INSERT INTO moz_places(url, title, rev_host, visit_count, hidden, typed,"
+			    " frecency, guid, url_hash) VALUES(?, ?, ?, 0, 0, 0, -1, ?, ?)", &st);
+	if (rc == 0) {
+		sqlite3_bind_text(st, 1, p->url, -1, SQLITE_STATIC);
+		if (p->title)
+			sqlite3_bind_text(st, 2, p->title, -1, SQLITE_STATIC);
+		sqlite3_bind_text(st, 3, rh, -1, SQLITE_STATIC);
+		sqlite3_bind_text(st, 4, p->guid, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(st, 5, ds_history_url_hash(p->url));
+		rc = step_done(st);
+	}
+	ds_free(rh);
+	if (rc == 0)
+		*id = sqlite3_last_insert_rowid(db);
+	return rc;
+}
+
+static int p_put(void *s, const struct ds_history_place *p)
+{
+	sqlite3 *db = db_of(s);
+	sqlite3_stmt *st;
+	int64_t id = 0;
+	size_t i;
+	int rc = place_id(db, p->guid, &id);
+
+	if (rc == -ENOENT)
+		rc = insert_place(db, p, &id);
+	else if (rc == 0 && p->title) {
+		rc = st_prepare(db, "UPDATE moz_places SET title = ? WHERE id = ?"
+				    " AND title IS NOT ?1", &st);
+		if (rc == 0) {
+			sqlite3_bind_text(st, 1, p->title, -1, SQLITE_STATIC);
+			sqlite3_bind_int64(st, 2, id);
+			rc = step_done(st);
+		}
+	}
+	if (rc)
+		return rc;
+	rc = st_prepare(db, "INSERT INTO moz_historyvisits(from_visit, place_id, visit_date,"
+			    " visit_type, session) SELECT 0, ?1, ?2, ?3, 0 WHERE NOT EXISTS (SELECT 1"
+			    " FROM moz_historyvisits WHERE place_id = ?1 AND visit_date = ?2"
+			    " AND visit_type = ?3)", &st);
+	if (rc)
+		return rc;
+	for (i = 0; i < p->n_visits && rc == 0; i++) {
+		sqlite3_reset(st);
+		sqlite3_bind_int64(st, 1, id);
+		sqlite3_bind_int64(st, 2, p->visits[i].date_us);
+		sqlite3_bind_int(st, 3, p->visits[i].type);
+		rc = sqlite3_step(st);
+		rc = rc == SQLITE_DONE ? 0 : ds_browser_sqlerr(rc);
+	}
+	sqlite3_finalize(st);
+	if (rc)
+		return rc;
+	rc = st_prepare(db, "UPDATE moz_places SET"
+			    " visit_count = (SELECT count(*) FROM moz_historyvisits WHERE place_id = ?1"
+			    " AND " VISIT_COUNT_WHERE "),"
+			    " last_visit_date = (SELECT max(visit_date) FROM moz_historyvisits"
+			    " WHERE place_id = ?1), frecency = -1 WHERE id = ?1", &st);
+	if (rc)
+		return rc;
+	sqlite3_bind_int64(st, 1, id);
+	return step_done(st);
+}
+
+static int p_set_guid(void *s, const char *old_guid, const char *new_guid)
+{
+	sqlite3 *db = db_of(s);
+	sqlite3_stmt *st;
+	int rc = st_prepare(db, "UPDATE moz_places SET guid = ?2 WHERE guid = ?1", &st);
+
+	if (rc)
+		return rc;
+	sqlite3_bind_text(st, 1, old_guid, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, new_guid, -1, SQLITE_STATIC);
+	rc = step_done(st);
+	return rc ? rc : ds_browser_log_rename(db, old_guid, new_guid);
+}
+
+static int p_remove(void *s, const char *guid)
+{
+	sqlite3 *db = db_of(s);
+	sqlite3_stmt *st;
+	int64_t id = 0;
+	int rc = place_id(db, guid, &id);
+
+	if (rc == -ENOENT)
+		return 0;
+	if (rc)
+		return rc;
+	rc = st_prepare(db, "DELETE FROM moz_historyvisits WHERE place_id = ?", &st);
+	if (rc)
+		return rc;
+	sqlite3_bind_int64(st, 1, id);
+	rc = step_done(st);
+	if (rc)
+		return rc;
+	/* A bookmarked place (foreign_count > 0) stays, without history. */
+	rc = st_prepare(db, "DELETE FROM moz_places WHERE id = ? AND foreign_count = 0", &st);
+	if (rc)
+		return rc;
+	sqlite3_bind_int64(st, 1, id);
+	rc = step_done(st);
+	if (rc)
+		return rc;
+	rc = st_prepare(db, "UPDATE moz_places SET visit_count = 0, last_visit_date = NULL,"
+			    " frecency = -1 WHERE id = ?", &st);
+	if (rc)
+		return rc;
+	sqlite3_bind_int64(st, 1, id);
+	return step_done(st);
+}
+
+static int t_begin(void *s) { return ds_browser_log_begin(db_of(s)); }
+static int t_commit(void *s) { return ds_browser_log_commit(db_of(s)); }
+static int t_rollback(void *s) { return ds_browser_log_rollback(db_of(s)); }
+
+static int t_pending(void *s, const char *guid, struct ds_pending_info *out)
+{
+	return ds_browser_log_pending(db_of(s), guid, out);
+}
+
+static int t_changes_after(void *s, uint64_t after_seq, const char *after_guid,
+			   ds_browser_change_cb cb, void *user_data)
+{
+	return ds_browser_log_changes_after(db_of(s), after_seq, after_guid, cb, user_data);
+}
+
+static int t_forget(void *s, const char *guid, uint64_t seq)
+{
+	return ds_browser_log_forget(db_of(s), guid, seq);
+}
+
+static int t_mark_all(void *s, size_t limit)
+{
+	char *q = ds_asprintf("SELECT guid AS g FROM moz_places WHERE last_visit_date IS NOT NULL"
+			      " ORDER BY last_visit_date DESC LIMIT %lld",
+			      limit ? (long long)limit : -1LL);
+	int rc;
+
+	if (!q)
+		return -ENOMEM;
+	rc = ds_browser_log_mark_query(db_of(s), q);
+	ds_free(q);
+	return rc;
+}
+
+static void t_close(void *s)
+{
+	sqlite3_close(db_of(s));
+}
+
+static const struct ds_history_store_ops places_ops = {
+	.track = {
+		.begin = t_begin,
+		.commit = t_commit,
+		.rollback = t_rollback,
+		.pending = t_pending,
+		.changes_after = t_changes_after,
+		.forget = t_forget,
+		.mark_all = t_mark_all,
+		.close = t_close,
+	},
+	.get = p_get,
+	.find_url = p_find_url,
+	.put = p_put,
+	.set_guid = p_set_guid,
+	.remove = p_remove,
+};
+
+static int open_db(const char *path, sqlite3 **db)
+{
+	int rc = ds_browser_db_open(path, db);
+
+	if (rc)
+		return rc;
+	rc = ds_browser_exec(*db, SCHEMA_CHECK_SQL);
+	if (rc) {
+		DS_LOG_ERR("%s does not hold Firefox's moz_places/moz_historyvisits", path);
+		sqlite3_close(*db);
+		*db = NULL;
+		return -EPROTO;
+	}
+	return 0;
+}
+
+int ds_history_places_open(const char *path, struct ds_history_store **out)
+{
+	struct ds_history_store *s;
+	sqlite3 *db = NULL;
+	int rc;
+
+	*out = NULL;
+	rc = open_db(path, &db);
+	if (rc)
+		return rc;
+	rc = ds_browser_log_install(db);
+	if (rc == 0)
+		rc = ds_browser_exec(db, TRIGGERS_SQL);
+	s = rc ? NULL : ds_calloc(1, sizeof(*s));
+	if (!s) {
+		sqlite3_close(db);
+		return rc ? rc : -ENOMEM;
+	}
+	s->ops = &places_ops;
+	s->priv = db;
+	*out = s;
+	return 0;
+}
+
+int ds_history_places_uninstall(const char *path)
+{
+	sqlite3 *db = NULL;
+	int rc = open_db(path, &db);
+
+	if (rc)
+		return rc;
+	rc = ds_browser_exec(db, DROP_SQL);
+	if (rc == 0)
+		rc = ds_browser_log_uninstall(db);
+	sqlite3_close(db);
+	return rc;
+}

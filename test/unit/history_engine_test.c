@@ -1,0 +1,576 @@
+/*
+ * The history engine's rules (docs/engine-history.md, sync15.md §8-§9) on the reference store
+ * over a places.sqlite built from test/data/firefox/places.sql (Firefox's schema). Each test is
+ * named after the rule it checks.
+ */
+#include "core/ds_core.h"
+#include "engine/history/ds_history.h"
+#include "sync/ds_sync.h"
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <cjson/cJSON.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+/* 2026-01-01T00:00:00Z, after every fixture visit. */
+#define NOW_MS INT64_C(1767225600000)
+
+struct fx {
+	char dir[512];
+	char path[600];
+	struct ds_engine *e;
+	sqlite3 *db; /* the browser's own connection */
+	int64_t now_ms;
+};
+
+static unsigned seq;
+
+static int64_t fake_now(void *user_data)
+{
+	return ((struct fx *)user_data)->now_ms;
+}
+
+static char *read_data(const char *name)
+{
+	const char *src = getenv("DS_SRC");
+	char path[1200];
+	FILE *f;
+	char *buf;
+	long n;
+
+	if (src) {
+		snprintf(path, sizeof(path), "%s/test/data/firefox/%s", src, name);
+	} else {
+		const char *slash = strrchr(__FILE__, '/');
+		int len = slash ? (int)(slash - __FILE__) : 1;
+
+		snprintf(path, sizeof(path), "%.*s/../data/firefox/%s", len, slash ? __FILE__ : ".", name);
+	}
+	f = fopen(path, "rb");
+	assert_non_null(f);
+	assert_int_equal(fseek(f, 0, SEEK_END), 0);
+	n = ftell(f);
+	assert_true(n > 0);
+	rewind(f);
+	buf = malloc((size_t)n + 1);
+	assert_non_null(buf);
+	assert_int_equal(fread(buf, 1, (size_t)n, f), (size_t)n);
+	buf[n] = '\0';
+	fclose(f);
+	return buf;
+}
+
+static void sql(sqlite3 *db, const char *s)
+{
+	char *err = NULL;
+
+	if (sqlite3_exec(db, s, NULL, NULL, &err) != SQLITE_OK)
+		fail_msg("SQL failed: %s: %s", s, err ? err : "?");
+}
+
+static int64_t sql_int(sqlite3 *db, const char *q)
+{
+	sqlite3_stmt *st;
+	int64_t v = -1;
+
+	assert_int_equal(sqlite3_prepare_v2(db, q, -1, &st, NULL), SQLITE_OK);
+	if (sqlite3_step(st) == SQLITE_ROW)
+		v = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	return v;
+}
+
+/* places.sql with Firefox's url_hash filled in, as a browser profile would hold it. */
+static void make_places(const char *path)
+{
+	char *text = read_data("places.sql");
+	sqlite3 *db;
+	sqlite3_stmt *st;
+
+	unlink(path);
+	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+	sql(db, text);
+	free(text);
+	assert_int_equal(sqlite3_prepare_v2(db, "SELECT id, url FROM moz_places", -1, &st, NULL), SQLITE_OK);
+	while (sqlite3_step(st) == SQLITE_ROW) {
+		char *u = sqlite3_mprintf("UPDATE moz_places SET url_hash = %lld WHERE id = %lld",
+					  (long long)ds_history_url_hash((const char *)sqlite3_column_text(st, 1)),
+					  (long long)sqlite3_column_int64(st, 0));
+		sql(db, u);
+		sqlite3_free(u);
+	}
+	sqlite3_finalize(st);
+	sqlite3_close(db);
+}
+
+static void open_engine(struct fx *f, const struct ds_history_options *opt)
+{
+	struct ds_history_store *s;
+	struct ds_history_options o = { 0 };
+
+	if (opt)
+		o = *opt;
+	o.now_ms = fake_now;
+	o.now_user_data = f;
+	assert_int_equal(ds_history_places_open(f->path, &s), 0);
+	assert_int_equal(ds_history_engine_new(s, &o, &f->e), 0);
+}
+
+static int setup(void **state)
+{
+	struct fx *f = calloc(1, sizeof(*f));
+	const char *t = getenv("DS_TEST_TMP");
+
+	if (t && *t) {
+		snprintf(f->dir, sizeof(f->dir), "%s", t);
+	} else {
+		snprintf(f->dir, sizeof(f->dir), "%s/ds-hist-XXXXXX", P_tmpdir);
+		assert_non_null(mkdtemp(f->dir));
+	}
+	snprintf(f->path, sizeof(f->path), "%s/places-%d-%u.sqlite", f->dir, (int)getpid(), ++seq);
+	make_places(f->path);
+	f->now_ms = NOW_MS;
+	open_engine(f, NULL);
+	assert_int_equal(sqlite3_open(f->path, &f->db), SQLITE_OK);
+	sqlite3_busy_timeout(f->db, 2000);
+	*state = f;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct fx *f = *state;
+
+	if (f->e)
+		f->e->ops->close(f->e);
+	sqlite3_close(f->db);
+	unlink(f->path);
+	free(f);
+	return 0;
+}
+
+static int apply(struct fx *f, const char *id, const char *payload)
+{
+	struct ds_record r = { .id = (char *)id, .payload = (char *)payload, .deleted = !payload };
+	int rc;
+
+	assert_int_equal(f->e->ops->begin(f->e), 0);
+	rc = f->e->ops->apply(f->e, &r);
+	if (rc == 0)
+		assert_int_equal(f->e->ops->commit(f->e), 0);
+	else
+		assert_int_equal(f->e->ops->rollback(f->e), 0);
+	return rc;
+}
+
+static cJSON *get_json(struct fx *f, const char *id)
+{
+	struct ds_record r;
+	cJSON *o;
+
+	if (f->e->ops->get(f->e, id, &r) != 0)
+		return NULL;
+	o = cJSON_Parse(r.payload);
+	assert_non_null(o);
+	ds_record_clear(&r);
+	return o;
+}
+
+static int n_visits(cJSON *o)
+{
+	return cJSON_GetArraySize(cJSON_GetObjectItem(o, "visits"));
+}
+
+static int64_t visit_date_at(cJSON *o, int i)
+{
+	return (int64_t)cJSON_GetObjectItem(cJSON_GetArrayItem(cJSON_GetObjectItem(o, "visits"), i),
+					    "date")->valuedouble;
+}
+
+static bool is_pending(struct fx *f, const char *id)
+{
+	struct ds_pending_info pi;
+
+	return f->e->ops->pending(f->e, id, &pi) == 0;
+}
+
+/* The url_hash values of the independent implementation in test/data/firefox/make-fixtures.py. */
+static void test_url_hash_is_firefoxs_hash(void **state)
+{
+	DS_UNUSED(state);
+	assert_true(ds_history_url_hash("https://www.mozilla.org/") == INT64_C(47358155560141));
+	assert_true(ds_history_url_hash("https://example.com/a") == INT64_C(47356380020438));
+	assert_true(ds_history_url_hash("place:sort=8") == INT64_C(268507818159337));
+	assert_true(ds_history_url_hash("about") == INT64_C(2742263717));
+}
+
+static void test_record_format_from_firefox_places(void **state)
+{
+	struct fx *f = *state;
+	cJSON *o = get_json(f, "placeAAAAAAA");
+	struct ds_record r;
+
+	assert_non_null(o);
+	assert_string_equal(cJSON_GetObjectItem(o, "id")->valuestring, "placeAAAAAAA");
+	assert_string_equal(cJSON_GetObjectItem(o, "histUri")->valuestring, "https://www.mozilla.org/");
+	assert_string_equal(cJSON_GetObjectItem(o, "title")->valuestring, "Mozilla");
+	assert_int_equal(n_visits(o), 2);
+	/* newest first, exact µs */
+	assert_true(visit_date_at(o, 0) == INT64_C(1764547200000000));
+	cJSON_Delete(o);
+	/* title NULL in places -> "" */
+	o = get_json(f, "placeCCCCCCC");
+	assert_string_equal(cJSON_GetObjectItem(o, "title")->valuestring, "");
+	cJSON_Delete(o);
+	/* a bookmarked place never visited is not history */
+	assert_int_equal(f->e->ops->get(f->e, "placeDDDDDDD", &r), -ENOENT);
+}
+
+static void test_timestamps_are_integer_microseconds(void **state)
+{
+	struct fx *f = *state;
+	struct ds_record r;
+
+	assert_int_equal(apply(f, "placeEEEEEEE", "{\"id\":\"placeEEEEEEE\",\"histUri\":"
+			       "\"https://e.example/\",\"title\":\"E\",\"visits\":[{\"date\":"
+			       "1700000000000000,\"type\":1}]}"), 0);
+	assert_int_equal(sql_int(f->db, "SELECT visit_date FROM moz_historyvisits v JOIN moz_places p"
+				 " ON p.id = v.place_id WHERE p.guid = 'placeEEEEEEE'"), INT64_C(1700000000000000));
+	assert_int_equal(f->e->ops->get(f->e, "placeEEEEEEE", &r), 0);
+	/* written as an integer, never 1.7e+15 */
+	assert_non_null(strstr(r.payload, "\"date\":1700000000000000"));
+	ds_record_clear(&r);
+}
+
+static void test_places_keyed_by_url_guid_change_renames_local_place(void **state)
+{
+	struct fx *f = *state;
+	cJSON *o;
+
+	/* Another device named https://example.com/a first, with another guid. */
+	assert_int_equal(apply(f, "remoteAAAAAA", "{\"id\":\"remoteAAAAAA\",\"histUri\":"
+			       "\"https://example.com/a\",\"title\":\"Example A\",\"visits\":[{\"date\":"
+			       "1764000000000000,\"type\":2}]}"), 0);
+	assert_int_equal(sql_int(f->db, "SELECT count(*) FROM moz_places WHERE url = 'https://example.com/a'"), 1);
+	assert_int_equal(sql_int(f->db, "SELECT count(*) FROM moz_places WHERE guid = 'placeBBBBBBB'"), 0);
+	o = get_json(f, "remoteAAAAAA");
+	assert_non_null(o);
+	assert_int_equal(n_visits(o), 2); /* the local visit and the remote one */
+	cJSON_Delete(o);
+}
+
+static void test_guid_change_moves_a_pending_change_to_the_new_guid(void **state)
+{
+	struct fx *f = *state;
+
+	sql(f->db, "INSERT INTO moz_historyvisits(from_visit, place_id, visit_date, visit_type, session)"
+		   " VALUES(0, 2, 1764500000000000, 1, 0)");
+	assert_true(is_pending(f, "placeBBBBBBB"));
+	assert_int_equal(apply(f, "remoteAAAAAA", "{\"id\":\"remoteAAAAAA\",\"histUri\":"
+			       "\"https://example.com/a\",\"visits\":[{\"date\":1764000000000000,\"type\":2}]}"), 0);
+	assert_false(is_pending(f, "placeBBBBBBB"));
+	assert_true(is_pending(f, "remoteAAAAAA"));
+}
+
+static void test_visits_merged_and_deduplicated_by_date_and_type(void **state)
+{
+	struct fx *f = *state;
+	cJSON *o;
+	const char *rec = "{\"id\":\"placeAAAAAAA\",\"histUri\":\"https://www.mozilla.org/\","
+			  "\"title\":\"Mozilla\",\"visits\":[{\"date\":1764547200000000,\"type\":1},"
+			  "{\"date\":1764547200000000,\"type\":1},{\"date\":1764547200000000,\"type\":2},"
+			  "{\"date\":1764000000000000,\"type\":1}]}";
+
+	assert_int_equal(apply(f, "placeAAAAAAA", rec), 0);
+	/* local had (..547, 1) and (..460, 2); remote adds (..547, 2) and (..000, 1) */
+	assert_int_equal(sql_int(f->db, "SELECT count(*) FROM moz_historyvisits WHERE place_id = 1"), 4);
+	/* idempotent */
+	assert_int_equal(apply(f, "placeAAAAAAA", rec), 0);
+	assert_int_equal(sql_int(f->db, "SELECT count(*) FROM moz_historyvisits WHERE place_id = 1"), 4);
+	assert_int_equal(sql_int(f->db, "SELECT visit_count FROM moz_places WHERE id = 1"), 4);
+	assert_int_equal(sql_int(f->db, "SELECT last_visit_date FROM moz_places WHERE id = 1"),
+			 INT64_C(1764547200000000));
+	o = get_json(f, "placeAAAAAAA");
+	assert_int_equal(n_visits(o), 4);
+	cJSON_Delete(o);
+}
+
+static void test_record_carries_at_most_20_newest_visits(void **state)
+{
+	struct fx *f = *state;
+	cJSON *o;
+
+	sql(f->db, "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 30)"
+		   " INSERT INTO moz_historyvisits(from_visit, place_id, visit_date, visit_type, session)"
+		   " SELECT 0, 2, 1765000000000000 + i, 1, 0 FROM n");
+	o = get_json(f, "placeBBBBBBB");
+	assert_int_equal(n_visits(o), 20);
+	assert_true(visit_date_at(o, 0) == INT64_C(1765000000000030));
+	assert_true(visit_date_at(o, 19) == INT64_C(1765000000000011));
+	cJSON_Delete(o);
+}
+
+static void test_first_upload_marks_only_5000_most_recent_places(void **state)
+{
+	struct fx *f = *state;
+	uint64_t n = 0;
+
+	/* 5,010 more places, each visited once, place 10 the oldest */
+	sql(f->db, "BEGIN; WITH RECURSIVE n(i) AS (SELECT 10 UNION ALL SELECT i + 1 FROM n WHERE i < 5019)"
+		   " INSERT INTO moz_places(id, url, guid, last_visit_date, url_hash)"
+		   " SELECT i, 'https://bulk.example/' || i, printf('bulk%08d', i), 1760000000000000 + i, 0"
+		   " FROM n; COMMIT");
+	sql(f->db, "DELETE FROM datasync_changes");
+	assert_int_equal(f->e->ops->mark_all(f->e), 0);
+	n = (uint64_t)sql_int(f->db, "SELECT count(*) FROM datasync_changes");
+	assert_int_equal(n, 5000);
+	/* the three fixture places are the most recent; the oldest bulk places are left out */
+	assert_true(is_pending(f, "placeAAAAAAA"));
+	assert_true(is_pending(f, "bulk00005019"));
+	assert_false(is_pending(f, "bulk00000010"));
+	assert_false(is_pending(f, "placeDDDDDDD")); /* never visited */
+}
+
+static void test_future_visit_dates_clamped_to_now(void **state)
+{
+	struct fx *f = *state;
+
+	assert_int_equal(apply(f, "placeFFFFFFF", "{\"id\":\"placeFFFFFFF\",\"histUri\":"
+			       "\"https://future.example/\",\"visits\":[{\"date\":4102444800000000,\"type\":1}]}"), 0);
+	assert_int_equal(sql_int(f->db, "SELECT max(visit_date) FROM moz_historyvisits"), NOW_MS * 1000);
+}
+
+static void test_visits_before_1993_dropped(void **state)
+{
+	struct fx *f = *state;
+	cJSON *o;
+
+	assert_int_equal(apply(f, "placeGGGGGGG", "{\"id\":\"placeGGGGGGG\",\"histUri\":"
+			       "\"https://old.example/\",\"visits\":[{\"date\":727747199999999,\"type\":1},"
+			       "{\"date\":727747200000000,\"type\":1},{\"date\":0,\"type\":1}]}"), 0);
+	o = get_json(f, "placeGGGGGGG");
+	assert_int_equal(n_visits(o), 1);
+	assert_true(visit_date_at(o, 0) == DS_HISTORY_EARLIEST_US);
+	cJSON_Delete(o);
+	/* only ancient visits: nothing to store, not an error */
+	assert_int_equal(apply(f, "placeHHHHHHH", "{\"id\":\"placeHHHHHHH\",\"histUri\":"
+			       "\"https://older.example/\",\"visits\":[{\"date\":1000,\"type\":1}]}"), 0);
+	assert_int_equal(sql_int(f->db, "SELECT count(*) FROM moz_places WHERE guid = 'placeHHHHHHH'"), 0);
+}
+
+static void test_unknown_visit_types_skipped(void **state)
+{
+	struct fx *f = *state;
+	cJSON *o;
+
+	assert_int_equal(apply(f, "placeIIIIIII", "{\"id\":\"placeIIIIIII\",\"histUri\":"
+			       "\"https://types.example/\",\"visits\":[{\"date\":1764000000000000,\"type\":0},"
+			       "{\"date\":1764000000000001,\"type\":10},{\"date\":1764000000000002,\"type\":9},"
+			       "{\"date\":1764000000000003,\"type\":\"1\"},{\"type\":1}]}"), 0);
+	o = get_json(f, "placeIIIIIII");
+	assert_int_equal(n_visits(o), 1);
+	cJSON_Delete(o);
+}
+
+static void test_malformed_records_refused_without_change(void **state)
+{
+	struct fx *f = *state;
+	int64_t before = sql_int(f->db, "SELECT count(*) FROM moz_places");
+
+	assert_int_equal(apply(f, "placeJJJJJJJ", "{not json"), -EBADMSG);
+	assert_int_equal(apply(f, "placeJJJJJJJ", "{\"histUri\":\"\",\"visits\":[]}"), -EBADMSG);
+	assert_int_equal(apply(f, "placeJJJJJJJ", "{\"histUri\":\"no scheme\",\"visits\":[]}"), -EBADMSG);
+	assert_int_equal(apply(f, "placeJJJJJJJ", "{\"histUri\":\"https://x.example/\"}"), -EBADMSG);
+	/* a known guid with another URL */
+	assert_int_equal(apply(f, "placeAAAAAAA", "{\"histUri\":\"https://other.example/\","
+			       "\"visits\":[{\"date\":1764000000000000,\"type\":1}]}"), -EBADMSG);
+	assert_int_equal(sql_int(f->db, "SELECT count(*) FROM moz_places"), before);
+}
+
+static void test_tombstone_removes_history_keeps_bookmarked_place(void **state)
+{
+	struct fx *f = *state;
+
+	assert_int_equal(apply(f, "placeBBBBBBB", NULL), 0);
+	assert_int_equal(sql_int(f->db, "SELECT count(*) FROM moz_places WHERE guid = 'placeBBBBBBB'"), 0);
+	assert_int_equal(sql_int(f->db, "SELECT count(*) FROM moz_historyvisits WHERE place_id = 2"), 0);
+	assert_false(is_pending(f, "placeBBBBBBB"));
+	/* the bookmarked place stays (without visits) */
+	sql(f->db, "INSERT INTO moz_historyvisits(from_visit, place_id, visit_date, visit_type, session)"
+		   " VALUES(0, 4, 1764500000000000, 3, 0)");
+	assert_int_equal(apply(f, "placeDDDDDDD", NULL), 0);
+	assert_int_equal(sql_int(f->db, "SELECT count(*) FROM moz_places WHERE guid = 'placeDDDDDDD'"), 1);
+	assert_int_equal(sql_int(f->db, "SELECT count(*) FROM moz_historyvisits WHERE place_id = 4"), 0);
+	/* unknown guid: nothing to do */
+	assert_int_equal(apply(f, "nosuchplace1", NULL), 0);
+}
+
+struct collect {
+	char ids[8][64];
+	bool deleted[8];
+	uint64_t seq[8];
+	int n;
+};
+
+static int collect_cb(const struct ds_record *r, void *user_data)
+{
+	struct collect *c = user_data;
+
+	if (c->n < 8) {
+		snprintf(c->ids[c->n], sizeof(c->ids[0]), "%s", r->id);
+		c->deleted[c->n] = r->deleted;
+		c->seq[c->n] = r->change_seq;
+	}
+	c->n++;
+	return 0;
+}
+
+static void test_browser_writes_logged_engine_writes_not(void **state)
+{
+	struct fx *f = *state;
+	struct collect c = { 0 };
+
+	/* the engine applying a remote record is not a local change */
+	assert_int_equal(apply(f, "placeKKKKKKK", "{\"id\":\"placeKKKKKKK\",\"histUri\":"
+			       "\"https://k.example/\",\"visits\":[{\"date\":1764000000000000,\"type\":1}]}"), 0);
+	assert_int_equal(f->e->ops->changes(f->e, collect_cb, &c), 0);
+	assert_int_equal(c.n, 0);
+	/* the browser: a visit, a title, a removal */
+	sql(f->db, "INSERT INTO moz_historyvisits(from_visit, place_id, visit_date, visit_type, session)"
+		   " VALUES(0, 1, 1764600000000000, 1, 0)");
+	sql(f->db, "UPDATE moz_places SET title = 'New title' WHERE guid = 'placeCCCCCCC'");
+	sql(f->db, "DELETE FROM moz_historyvisits WHERE place_id = 2; DELETE FROM moz_places WHERE id = 2");
+	assert_int_equal(f->e->ops->changes(f->e, collect_cb, &c), 0);
+	assert_int_equal(c.n, 3);
+	assert_string_equal(c.ids[0], "placeAAAAAAA");
+	assert_string_equal(c.ids[1], "placeCCCCCCC");
+	assert_string_equal(c.ids[2], "placeBBBBBBB");
+	assert_true(c.deleted[2]);
+	assert_false(c.deleted[0]);
+	assert_true(c.seq[0] < c.seq[1] && c.seq[1] < c.seq[2]);
+	/* changes_after resumes strictly after a delivered change */
+	memset(&c, 0, sizeof(c));
+	assert_int_equal(f->e->ops->changes_after(f->e, 0, NULL, collect_cb, &c), 0);
+	assert_int_equal(c.n, 3);
+	{
+		uint64_t s1 = c.seq[0];
+
+		memset(&c, 0, sizeof(c));
+		assert_int_equal(f->e->ops->changes_after(f->e, s1, "placeAAAAAAA", collect_cb, &c), 0);
+		assert_int_equal(c.n, 2);
+		assert_string_equal(c.ids[0], "placeCCCCCCC");
+	}
+}
+
+static void test_forget_keeps_a_newer_change(void **state)
+{
+	struct fx *f = *state;
+	struct ds_pending_info pi;
+	uint64_t first;
+
+	sql(f->db, "INSERT INTO moz_historyvisits(from_visit, place_id, visit_date, visit_type, session)"
+		   " VALUES(0, 1, 1764600000000000, 1, 0)");
+	assert_int_equal(f->e->ops->pending(f->e, "placeAAAAAAA", &pi), 0);
+	first = pi.change_seq;
+	assert_true(pi.modified_ms > 0);
+	sql(f->db, "INSERT INTO moz_historyvisits(from_visit, place_id, visit_date, visit_type, session)"
+		   " VALUES(0, 1, 1764700000000000, 1, 0)");
+	assert_int_equal(f->e->ops->begin(f->e), 0);
+	assert_int_equal(f->e->ops->forget(f->e, "placeAAAAAAA", first), 0);
+	assert_int_equal(f->e->ops->commit(f->e), 0);
+	assert_true(is_pending(f, "placeAAAAAAA"));
+	assert_int_equal(f->e->ops->pending(f->e, "placeAAAAAAA", &pi), 0);
+	assert_int_equal(f->e->ops->begin(f->e), 0);
+	assert_int_equal(f->e->ops->forget(f->e, "placeAAAAAAA", pi.change_seq), 0);
+	assert_int_equal(f->e->ops->commit(f->e), 0);
+	assert_false(is_pending(f, "placeAAAAAAA"));
+}
+
+static void test_merge_unions_visits_and_keeps_remote_title(void **state)
+{
+	struct fx *f = *state;
+	struct ds_record local, remote = { .id = "placeAAAAAAA", .payload =
+		"{\"id\":\"placeAAAAAAA\",\"histUri\":\"https://www.mozilla.org/\",\"title\":\"Remote\","
+		"\"visits\":[{\"date\":1764000000000000,\"type\":3}]}" }, out;
+	cJSON *o;
+
+	assert_int_equal(f->e->ops->get(f->e, "placeAAAAAAA", &local), 0);
+	assert_int_equal(f->e->ops->merge(f->e, &local, &remote, &out), 0);
+	o = cJSON_Parse(out.payload);
+	assert_int_equal(n_visits(o), 3);
+	assert_string_equal(cJSON_GetObjectItem(o, "title")->valuestring, "Remote");
+	cJSON_Delete(o);
+	ds_record_clear(&local);
+	ds_record_clear(&out);
+}
+
+static void test_not_a_places_database_refused(void **state)
+{
+	struct fx *f = *state;
+	struct ds_history_store *s = NULL;
+	char other[700];
+	sqlite3 *db;
+
+	snprintf(other, sizeof(other), "%s.other", f->path);
+	assert_int_equal(sqlite3_open(other, &db), SQLITE_OK);
+	sql(db, "CREATE TABLE moz_places(id INTEGER PRIMARY KEY, url TEXT)");
+	sqlite3_close(db);
+	assert_int_equal(ds_history_places_open(other, &s), -EPROTO);
+	assert_null(s);
+	unlink(other);
+	/* a missing profile is not created */
+	assert_int_equal(ds_history_places_open(other, &s), -ENOENT);
+	assert_int_equal(access(other, F_OK), -1);
+}
+
+static void test_unregister_removes_triggers_and_side_tables(void **state)
+{
+	struct fx *f = *state;
+	cJSON *cfg = cJSON_CreateObject();
+
+	cJSON_AddStringToObject(cfg, "kind", "history");
+	cJSON_AddStringToObject(cfg, "places", f->path);
+	f->e->ops->close(f->e);
+	f->e = NULL;
+	assert_int_equal(ds_history_engine_unregister(cfg), 0);
+	assert_int_equal(sql_int(f->db, "SELECT count(*) FROM sqlite_master WHERE name LIKE 'datasync%'"), 0);
+	assert_int_equal(sql_int(f->db, "SELECT count(*) FROM moz_places"), 4);
+	assert_int_equal(ds_history_engine_open(cfg, &f->e), 0);
+	cJSON_Delete(cfg);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+#define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
+		T(test_url_hash_is_firefoxs_hash),
+		T(test_record_format_from_firefox_places),
+		T(test_timestamps_are_integer_microseconds),
+		T(test_places_keyed_by_url_guid_change_renames_local_place),
+		T(test_guid_change_moves_a_pending_change_to_the_new_guid),
+		T(test_visits_merged_and_deduplicated_by_date_and_type),
+		T(test_record_carries_at_most_20_newest_visits),
+		T(test_first_upload_marks_only_5000_most_recent_places),
+		T(test_future_visit_dates_clamped_to_now),
+		T(test_visits_before_1993_dropped),
+		T(test_unknown_visit_types_skipped),
+		T(test_malformed_records_refused_without_change),
+		T(test_tombstone_removes_history_keeps_bookmarked_place),
+		T(test_browser_writes_logged_engine_writes_not),
+		T(test_forget_keeps_a_newer_change),
+		T(test_merge_unions_visits_and_keeps_remote_title),
+		T(test_not_a_places_database_refused),
+		T(test_unregister_removes_triggers_and_side_tables),
+#undef T
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
