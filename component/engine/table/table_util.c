@@ -125,7 +125,8 @@ int ds_table_errno(int rc)
 		return -EBUSY;
 	case SQLITE_NOMEM:
 		return -ENOMEM;
-	case SQLITE_READONLY:
+	case SQLITE_READONLY: /* a read-only file or mount, not a permission to fix */
+		return -EROFS;
 	case SQLITE_PERM:
 	case SQLITE_AUTH:
 		return -EACCES;
