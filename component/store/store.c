@@ -92,6 +92,16 @@ static int fail(struct ds_store *s, int rc, const char *what)
 {
 	int err = ds_store_errno(rc);
 
+	/* SQLite reports a full disk on fsync as SQLITE_IOERR_FSYNC, and a read-only folder in
+	 * the WAL set-up as SQLITE_CANTOPEN: the OS's errno says which, and what to do about it. */
+	if ((err == -EIO || err == -ENOENT) && s && s->db) {
+		int os = sqlite3_system_errno(s->db);
+
+		if (os == ENOSPC || os == EDQUOT)
+			err = -ENOSPC;
+		else if (os == EROFS || os == EACCES)
+			err = -os;
+	}
 	if (err == -EILSEQ)
 		DS_LOG_ERR("%s: the metadata store is corrupt or not a datasync store (%s); move it "
 			   "aside to start over", what, s && s->db ? sqlite3_errmsg(s->db) : sqlite3_errstr(rc));
@@ -210,6 +220,13 @@ int ds_store_open(const char *path, struct ds_store **out)
 	int rc = sqlite3_open_v2(path, &s->db,
 				 SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
 	int err = rc == SQLITE_OK ? 0 : fail(s, rc, "open");
+
+	/* SQLite falls back to read-only when it cannot write the file; later statements then fail
+	 * on the missing WAL index as "cannot open". Say what it is. */
+	if (!err && sqlite3_db_readonly(s->db, "main") == 1) {
+		DS_LOG_ERR("%s: the metadata store cannot be written (read-only file or storage)", path);
+		err = -EROFS;
+	}
 
 	if (!err)
 		err = ds_store_errno(sqlite3_busy_timeout(s->db, DS_STORE_BUSY_TIMEOUT_MS));
