@@ -6,4 +6,4 @@ lib-$(CONFIG_DS_REMOTE_SYNC15) += component/remote/sync15/bso.c component/remote
 # An in-process Sync 1.5 storage node for the unit tests (test/support/fake_sync15.h).
 testsupport-$(CONFIG_DS_REMOTE_SYNC15) += test/support/fake_sync15.c
 unit-$(CONFIG_DS_REMOTE_SYNC15) += test/unit/sync15_crypto_test.c test/unit/sync15_client_test.c test/unit/sync15_global_test.c \
-	test/unit/sync15_remote_test.c test/unit/sync15_server_test.c
+	test/unit/sync15_remote_test.c test/unit/sync15_server_test.c test/unit/sync15_account_test.c
