@@ -1,0 +1,364 @@
+/*
+ * History through the sync core and the Sync 1.5 remote against the in-process storage node
+ * (test/support/fake_sync15.h): two devices, each with its own places.sqlite in Firefox's
+ * schema, converge (docs/engine-history.md).
+ */
+#include "core/ds_core.h"
+#include "engine/history/ds_history.h"
+#include "remote/sync15/ds_sync15.h"
+#include "store/ds_store.h"
+#include "sync/ds_sync.h"
+#include "test/support/fake_remote.h"
+#include "test/support/fake_sync15.h"
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static const uint8_t KSYNC[64] = { 0x51, 0x62, 0x73, [20] = 0x19, [63] = 0x93 };
+#define NOW_MS INT64_C(1767225600000)
+
+struct dev {
+	struct ds_store *store;
+	struct ds_collection *c;
+	struct ds_sync15_global g;
+	char meta[600];
+	char places[600];
+	sqlite3 *db; /* the browser */
+};
+
+struct fx {
+	struct ds_fake_sync15 *srv;
+	struct dev a, b;
+	char dir[512];
+};
+
+static unsigned seq;
+
+static int64_t fake_now(void *user_data)
+{
+	DS_UNUSED(user_data);
+	return NOW_MS;
+}
+
+static char *read_data(const char *name)
+{
+	const char *src = getenv("DS_SRC");
+	char path[1200];
+	FILE *f;
+	char *buf;
+	long n;
+
+	if (src) {
+		snprintf(path, sizeof(path), "%s/test/data/firefox/%s", src, name);
+	} else {
+		const char *slash = strrchr(__FILE__, '/');
+		int len = slash ? (int)(slash - __FILE__) : 1;
+
+		snprintf(path, sizeof(path), "%.*s/../data/firefox/%s", len, slash ? __FILE__ : ".", name);
+	}
+	f = fopen(path, "rb");
+	assert_non_null(f);
+	assert_int_equal(fseek(f, 0, SEEK_END), 0);
+	n = ftell(f);
+	assert_true(n > 0);
+	rewind(f);
+	buf = malloc((size_t)n + 1);
+	assert_non_null(buf);
+	assert_int_equal(fread(buf, 1, (size_t)n, f), (size_t)n);
+	buf[n] = '\0';
+	fclose(f);
+	return buf;
+}
+
+static void sql(sqlite3 *db, const char *s)
+{
+	char *err = NULL;
+
+	if (sqlite3_exec(db, s, NULL, NULL, &err) != SQLITE_OK)
+		fail_msg("SQL failed: %s: %s", s, err ? err : "?");
+}
+
+static int64_t sql_int(sqlite3 *db, const char *q)
+{
+	sqlite3_stmt *st;
+	int64_t v = -1;
+
+	assert_int_equal(sqlite3_prepare_v2(db, q, -1, &st, NULL), SQLITE_OK);
+	if (sqlite3_step(st) == SQLITE_ROW)
+		v = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	return v;
+}
+
+/* places.sql with Firefox's url_hash filled in, as a browser profile would hold it. */
+static void make_places(const char *path)
+{
+	char *text = read_data("places.sql");
+	sqlite3 *db;
+	sqlite3_stmt *st;
+
+	unlink(path);
+	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+	sql(db, text);
+	free(text);
+	assert_int_equal(sqlite3_prepare_v2(db, "SELECT id, url FROM moz_places", -1, &st, NULL), SQLITE_OK);
+	while (sqlite3_step(st) == SQLITE_ROW) {
+		char *u = sqlite3_mprintf("UPDATE moz_places SET url_hash = %lld WHERE id = %lld",
+					  (long long)ds_history_url_hash((const char *)sqlite3_column_text(st, 1)),
+					  (long long)sqlite3_column_int64(st, 0));
+		sql(db, u);
+		sqlite3_free(u);
+	}
+	sqlite3_finalize(st);
+	sqlite3_close(db);
+}
+
+static void dev_open(struct fx *f, struct dev *d, bool empty)
+{
+	struct ds_sync15_remote_config rc = { .collection = "history", .engine_version = 1 };
+	struct ds_policy p = { .direction = DS_DIR_TWO_WAY, .conflict = DS_CONFLICT_MERGE,
+			       .max_retries = 3 };
+	struct ds_history_options o = { .now_ms = fake_now };
+	struct ds_history_store *s;
+	struct ds_engine *e;
+	struct ds_remote *r;
+
+	memset(d, 0, sizeof(*d));
+	snprintf(d->meta, sizeof(d->meta), "%s/hs-%d-%u.db", f->dir, (int)getpid(), ++seq);
+	snprintf(d->places, sizeof(d->places), "%s/hs-%d-%u.sqlite", f->dir, (int)getpid(), seq);
+	make_places(d->places);
+	assert_int_equal(sqlite3_open(d->places, &d->db), SQLITE_OK);
+	sqlite3_busy_timeout(d->db, 2000);
+	if (empty)
+		sql(d->db, "DELETE FROM moz_historyvisits; DELETE FROM moz_places");
+	assert_int_equal(ds_store_open(d->meta, &d->store), 0);
+	assert_int_equal(ds_history_places_open(d->places, &s), 0);
+	assert_int_equal(ds_history_engine_new(s, &o, &e), 0);
+	rc.auth = ds_fake_sync15_auth(f->srv);
+	rc.transport = ds_fake_sync15_transport(f->srv);
+	rc.global = &d->g;
+	assert_int_equal(ds_sync15_remote_new(&rc, &r), 0);
+	assert_int_equal(ds_fake_collection_new("history", e, r, NULL, &p, &d->c), 0);
+}
+
+static void dev_close(struct dev *d)
+{
+	if (!d->c)
+		return;
+	ds_fake_collection_free(d->c);
+	ds_store_close(d->store);
+	ds_sync15_global_clear(&d->g);
+	sqlite3_close(d->db);
+	unlink(d->meta);
+	unlink(d->places);
+	memset(d, 0, sizeof(*d));
+}
+
+static int setup(void **state)
+{
+	struct fx *f = calloc(1, sizeof(*f));
+	const char *t = getenv("DS_TEST_TMP");
+
+	if (t && *t) {
+		snprintf(f->dir, sizeof(f->dir), "%s", t);
+	} else {
+		snprintf(f->dir, sizeof(f->dir), "%s/ds-hsync-XXXXXX", P_tmpdir);
+		assert_non_null(mkdtemp(f->dir));
+	}
+	f->srv = ds_fake_sync15_new(KSYNC);
+	dev_open(f, &f->a, false);
+	dev_open(f, &f->b, true);
+	*state = f;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct fx *f = *state;
+
+	dev_close(&f->a);
+	dev_close(&f->b);
+	ds_fake_sync15_free(f->srv);
+	free(f);
+	return 0;
+}
+
+static void sync_ok(struct dev *d)
+{
+	struct ds_run_stats st;
+	int rc;
+
+	memset(&st, 0, sizeof(st));
+	rc = ds_sync_run(d->c, d->store, &st, NULL, NULL);
+	if (rc)
+		fail_msg("run failed: %d %s / %s", rc, st.message, ds_sync15_remote_error(d->c->remote));
+	assert_int_equal(st.errors, 0);
+}
+
+/* Visited places and their visits, one line each, in a fixed order. */
+static char *history_text(sqlite3 *db)
+{
+	sqlite3_stmt *st;
+	size_t len = 0, cap = 4096;
+	char *out = malloc(cap);
+
+	assert_non_null(out);
+	out[0] = '\0';
+	assert_int_equal(sqlite3_prepare_v2(db, "SELECT p.guid, p.url, ifnull(p.title, ''), v.visit_date,"
+					    " v.visit_type FROM moz_places p JOIN moz_historyvisits v"
+					    " ON v.place_id = p.id ORDER BY p.url, v.visit_date, v.visit_type",
+					    -1, &st, NULL), SQLITE_OK);
+	while (sqlite3_step(st) == SQLITE_ROW) {
+		char line[600];
+		int n = snprintf(line, sizeof(line), "%s %s [%s] %lld/%d\n", sqlite3_column_text(st, 0),
+				 sqlite3_column_text(st, 1), sqlite3_column_text(st, 2),
+				 (long long)sqlite3_column_int64(st, 3), sqlite3_column_int(st, 4));
+
+		if (len + (size_t)n + 1 > cap) {
+			cap = (cap + (size_t)n) * 2;
+			out = realloc(out, cap);
+			assert_non_null(out);
+		}
+		memcpy(out + len, line, (size_t)n + 1);
+		len += (size_t)n;
+	}
+	sqlite3_finalize(st);
+	return out;
+}
+
+static void assert_same_history(struct fx *f)
+{
+	char *a = history_text(f->a.db), *b = history_text(f->b.db);
+
+	if (strcmp(a, b) != 0)
+		fail_msg("devices differ:\nA:\n%sB:\n%s", a, b);
+	free(a);
+	free(b);
+}
+
+static void visit(sqlite3 *db, const char *guid, long long date_us, int type)
+{
+	char *q = sqlite3_mprintf("INSERT INTO moz_historyvisits(from_visit, place_id, visit_date,"
+				  " visit_type, session) SELECT 0, id, %lld, %d, 0 FROM moz_places"
+				  " WHERE guid = %Q", date_us, type, guid);
+
+	sql(db, q);
+	sqlite3_free(q);
+}
+
+/* A's profile and B's own history meet: the same URL under two guids becomes one place with the
+ * guid A uploaded first and the visits of both; B's own place reaches A; nothing is in clear
+ * on the server. */
+static void test_two_devices_converge_on_history(void **state)
+{
+	struct fx *f = *state;
+	const char *p;
+
+	sql(f->b.db, "INSERT INTO moz_places(id, url, title, guid, url_hash, rev_host, frecency)"
+		     " VALUES(10, 'https://example.com/a', 'A on B', 'localBBBBBBB', 0, 'moc.elpmaxe.', 1),"
+		     " (11, 'https://b-only.example/', 'Only B', 'bonlyBBBBBBB', 0, 'elpmaxe.ylno-b.', 1)");
+	sql(f->b.db, "UPDATE moz_places SET url_hash = 0");
+	{
+		/* Firefox's url_hash, as the browser would have written it */
+		char *q = sqlite3_mprintf("UPDATE moz_places SET url_hash = %lld WHERE id = 10",
+					  (long long)ds_history_url_hash("https://example.com/a"));
+
+		sql(f->b.db, q);
+		sqlite3_free(q);
+	}
+	visit(f->b.db, "localBBBBBBB", 1764000000000000LL, 2);
+	visit(f->b.db, "bonlyBBBBBBB", 1764100000000000LL, 1);
+
+	sync_ok(&f->a);
+	assert_int_equal(ds_fake_sync15_count(f->srv, "history"), 3);
+	p = ds_fake_sync15_payload(f->srv, "history", "placeAAAAAAA");
+	assert_non_null(p);
+	assert_null(strstr(p, "mozilla.org"));
+	sync_ok(&f->b);
+	sync_ok(&f->a);
+	assert_same_history(f);
+	assert_int_equal(sql_int(f->b.db, "SELECT count(*) FROM moz_places WHERE url = 'https://example.com/a'"), 1);
+	/* nothing left pending on either side */
+	assert_int_equal(sql_int(f->a.db, "SELECT count(*) FROM datasync_changes"), 0);
+	assert_int_equal(sql_int(f->b.db, "SELECT count(*) FROM datasync_changes"), 0);
+	{
+		char *a = history_text(f->a.db);
+
+		/* one place for the URL, A's guid, both visits; B's place arrived */
+		assert_non_null(strstr(a, "placeBBBBBBB https://example.com/a [Example A] 1764000000000000/2"));
+		assert_non_null(strstr(a, "placeBBBBBBB https://example.com/a [Example A] 1764460800000000/1"));
+		assert_non_null(strstr(a, "bonlyBBBBBBB https://b-only.example/ [Only B] 1764100000000000/1"));
+		assert_null(strstr(a, "localBBBBBBB"));
+		free(a);
+	}
+	assert_int_equal(ds_fake_sync15_count(f->srv, "history"), 4);
+	/* idempotent: another round changes nothing on the server */
+	{
+		int64_t ts = ds_fake_sync15_coll_ts(f->srv, "history");
+
+		sync_ok(&f->b);
+		sync_ok(&f->a);
+		assert_true(ds_fake_sync15_coll_ts(f->srv, "history") == ts);
+	}
+}
+
+/* Both devices visit the same page between syncs: the merge keeps every visit on both; the title
+ * is the one that reached the server first (the remote's, in the later device's merge). */
+static void test_concurrent_visits_merge_on_both_devices(void **state)
+{
+	struct fx *f = *state;
+	char *a;
+
+	sync_ok(&f->a);
+	sync_ok(&f->b);
+	visit(f->a.db, "placeAAAAAAA", 1765000000000000LL, 1);
+	visit(f->b.db, "placeAAAAAAA", 1765000000000001LL, 2);
+	sql(f->b.db, "UPDATE moz_places SET title = 'Mozilla (B)' WHERE guid = 'placeAAAAAAA'");
+	sync_ok(&f->a);
+	sync_ok(&f->b);
+	sync_ok(&f->a);
+	assert_same_history(f);
+	a = history_text(f->a.db);
+	assert_non_null(strstr(a, "[Mozilla] 1765000000000000/1"));
+	assert_non_null(strstr(a, "[Mozilla] 1765000000000001/2"));
+	free(a);
+}
+
+/* A page removed in the browser on one device is removed on the other. */
+static void test_removed_page_reaches_the_other_device(void **state)
+{
+	struct fx *f = *state;
+	char *b;
+
+	sync_ok(&f->a);
+	sync_ok(&f->b);
+	sql(f->a.db, "DELETE FROM moz_historyvisits WHERE place_id = 3; DELETE FROM moz_places WHERE id = 3");
+	sync_ok(&f->a);
+	assert_non_null(ds_fake_sync15_payload(f->srv, "history", "placeCCCCCCC"));
+	sync_ok(&f->b);
+	b = history_text(f->b.db);
+	assert_null(strstr(b, "placeCCCCCCC"));
+	assert_non_null(strstr(b, "placeAAAAAAA"));
+	free(b);
+	assert_same_history(f);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_two_devices_converge_on_history, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_concurrent_visits_merge_on_both_devices, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_removed_page_reaches_the_other_device, setup, teardown),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
