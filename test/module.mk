@@ -12,3 +12,4 @@ tool-$(CONFIG_DS_IPC) += test/tools/app_task.c
 # sync15: storage protocol pieces (quota, DELETE ?ids=, X-If-Modified-Since, download limit,
 # persisted 401 backoff) and the benchmark against the Sync 1.5 storage test server.
 unit-$(CONFIG_DS_REMOTE_SYNC15) += test/unit/sync15_protocol_test.c
+bench-$(CONFIG_DS_REMOTE_SYNC15) += test/bench/bench_sync15.c

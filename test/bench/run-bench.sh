@@ -38,3 +38,19 @@ for p in sched naive firefox; do
 	echo "scheduler, simulated day test/data/sim/day.sched, --policy $p:"
 	"$B/test/tools/sched_day" --policy "$p" "$SRC/test/data/sim/day.sched" | sed 1d
 done
+# Sync 1.5: the remote against the storage test server (test/bench/bench_sync15.c; needs the
+# test servers' Python venv, test/servers/setup-venv.sh). BENCH_SYNC15_RECORDS="10000 30000".
+if [ -x "$B/test/bench/bench_sync15" ]; then
+	if PY=$("$SRC/test/servers/setup-venv.sh" 2>/dev/null | tail -n1) && [ -x "$PY" ]; then
+		for n in ${BENCH_SYNC15_RECORDS:-10000 30000}; do
+			echo
+			echo "sync15, $n records:"
+			mkdir -p "$WORK/s15-$n"
+			"$B/test/bench/bench_sync15" --src "$SRC" --python "$PY" --records "$n" --work "$WORK/s15-$n"
+			rm -rf "$WORK/s15-$n"
+		done
+	else
+		echo
+		echo "sync15: skipped (no Python venv for the storage test server)"
+	fi
+fi

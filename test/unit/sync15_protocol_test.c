@@ -496,6 +496,47 @@ static void test_unlimited_collection_downloads_everything_paged(void **state)
 	assert_int_equal(ds_fake_sync15_count_requests(f->srv, "GET storage/history?full=1&sort=newest"), 0);
 }
 
+static void test_first_upload_to_an_unlisted_collection_reads_nothing(void **state)
+{
+	struct rfx *f = *state;
+	struct ds_run_stats st;
+
+	dev_open(f, "forms");
+	ds_fake_engine_put(f->e, "f1", "{\"id\":\"f1\",\"name\":\"q\",\"value\":\"v\"}");
+	assert_int_equal(run(f, &st), 0);
+	assert_int_equal(st.uploaded, 1);
+	assert_int_equal(ds_fake_sync15_count_requests(f->srv, "GET storage/forms"), 0);
+	assert_int_equal(ds_fake_sync15_count(f->srv, "forms"), 1);
+}
+
+static void write_before_first_post(struct ds_fake_sync15 *s, const char *method, const char *path,
+				    unsigned long nth, void *ud)
+{
+	struct rfx *f = ud;
+
+	DS_UNUSED(s);
+	DS_UNUSED(nth);
+	if (strcmp(method, "POST") == 0 && strncmp(path, "storage/forms", 13) == 0 &&
+	    ds_fake_sync15_count(f->srv, "forms") == 0) {
+		ds_fake_sync15_set_hook(f->srv, NULL, NULL);
+		others_write(f, "forms", 1, 1);
+	}
+}
+
+static void test_collection_created_meanwhile_is_read_after_412(void **state)
+{
+	struct rfx *f = *state;
+	struct ds_run_stats st;
+
+	dev_open(f, "forms");
+	ds_fake_engine_put(f->e, "f1", "{\"id\":\"f1\",\"name\":\"q\",\"value\":\"v\"}");
+	ds_fake_sync15_set_hook(f->srv, write_before_first_post, f);
+	assert_int_equal(run(f, &st), 0);
+	assert_non_null(ds_fake_engine_payload(f->e, "h00001"));
+	assert_int_equal(ds_fake_sync15_count(f->srv, "forms"), 2);
+	assert_true(ds_fake_sync15_count_requests(f->srv, "GET storage/forms") >= 1);
+}
+
 static void test_auth_backoff_after_two_401s_survives_a_restart(void **state)
 {
 	struct rfx *f = *state;
@@ -558,6 +599,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_if_modified_since_never_sent_with_unmodified_since, csetup, cteardown),
 		cmocka_unit_test_setup_teardown(test_first_history_download_is_the_newest_limit_then_complete, rsetup, rteardown),
 		cmocka_unit_test_setup_teardown(test_unlimited_collection_downloads_everything_paged, rsetup, rteardown),
+		cmocka_unit_test_setup_teardown(test_first_upload_to_an_unlisted_collection_reads_nothing, rsetup, rteardown),
+		cmocka_unit_test_setup_teardown(test_collection_created_meanwhile_is_read_after_412, rsetup, rteardown),
 		cmocka_unit_test_setup_teardown(test_auth_backoff_after_two_401s_survives_a_restart, rsetup, rteardown),
 		cmocka_unit_test_setup_teardown(test_auth_backoff_without_a_store_stays_in_memory, rsetup, rteardown),
 	};

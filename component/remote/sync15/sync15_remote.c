@@ -450,6 +450,12 @@ static int s15_fetch(struct ds_remote *r, const char *cursor, ds_record_cb cb, v
 		snprintf(x->error, sizeof(x->error), "'%s' is not a cursor of the sync15 remote", cursor);
 		return -EINVAL;
 	}
+	/* First download of a collection info/collections did not list at prepare: there is
+	 * nothing to read, so no request (a first upload then costs only its POSTs). A client
+	 * creating it meanwhile makes our upload's X-If-Unmodified-Since: 0 fail with 412, and
+	 * the core reads again. */
+	if (cur.newer < 0 && !cur.offset[0] && x->coll_ts < 0)
+		return 0;
 	lock(x);
 	rc = fetch_once(x, &cur, cb, user_data, page, &restart);
 	if (rc == 0 && restart) {
@@ -520,6 +526,8 @@ static int do_upload(struct s15_remote *x, const char *cursor, const struct ds_r
 				   x->collection, st->too_large);
 	}
 	ds_sync15_post_queue_free(q);
+	if (rc == -ESTALE)
+		x->coll_ts = 0; /* it exists now: the refetch must read it */
 	if (rc == 0 && ds_sync15_client_take_reassigned(x->client)) {
 		ds_sync15_global_clear(x->g);
 		rc = -EAGAIN;
