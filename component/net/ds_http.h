@@ -62,6 +62,12 @@ struct ds_http_header {
  */
 typedef int (*ds_http_body_read_fn)(void *buf, size_t cap, size_t *got, void *user_data);
 
+/*
+ * Streamed response body (downloads): called with each piece of a 2xx response's body, in
+ * order, de-chunked. Return 0 or a negative errno to abort the request with that error.
+ */
+typedef int (*ds_http_body_write_fn)(const void *data, size_t len, void *user_data);
+
 struct ds_http_request {
 	const char *method; /* NULL: "GET"; any token is sent verbatim (PROPFIND, PATCH, ...) */
 	const char *url;    /* http:// or https://, host name, IPv4 or [IPv6] literal, port */
@@ -72,6 +78,13 @@ struct ds_http_request {
 	size_t body_len;
 	ds_http_body_read_fn body_read;
 	void *body_user_data;
+	/*
+	 * When set, a 2xx response's body goes to body_write instead of memory: resp->body stays
+	 * NULL, resp->body_len counts the bytes handed over and max_response does not apply.
+	 * Other statuses keep their (small) body in memory as usual, for error messages.
+	 */
+	ds_http_body_write_fn body_write;
+	void *body_write_user_data;
 };
 
 struct ds_http_response {

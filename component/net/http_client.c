@@ -287,8 +287,22 @@ static int capture_headers(struct xfer *x)
 	return rc;
 }
 
+static int sink_active(const struct xfer *x)
+{
+	return x->req->body_write && x->status >= 200 && x->status < 300;
+}
+
 static int body_append(struct xfer *x, const void *data, size_t len)
 {
+	if (sink_active(x)) {
+		int rc = x->req->body_write(data, len, x->req->body_write_user_data);
+		if (rc) {
+			xfer_fail(x, rc < 0 ? rc : -EIO, "the response body's consumer failed (%d)", rc);
+			return -1;
+		}
+		x->body_len += len;
+		return 0;
+	}
 	if (len > x->c->max_response - x->body_len) {
 		xfer_fail(x, -EFBIG, "response body larger than %zu bytes", x->c->max_response);
 		return -EFBIG;
@@ -474,7 +488,7 @@ static int http_cb(struct lws *wsi, enum lws_callback_reasons reason, void *user
 			/* Refuse early when the announced length is over the cap. */
 			const char *cl = ds_http_header(&(struct ds_http_response){
 				.headers = x->hdrs.v, .n_headers = x->hdrs.n }, "content-length");
-			if (cl && strtoull(cl, NULL, 10) > x->c->max_response) {
+			if (cl && !sink_active(x) && strtoull(cl, NULL, 10) > x->c->max_response) {
 				xfer_fail(x, -EFBIG, "response body of %s bytes is over the %zu byte limit",
 					  cl, x->c->max_response);
 				return -1;
