@@ -5,6 +5,8 @@
  *   kinto_state.c   the per-collection map id -> last known server last_modified
  *   kinto_api.c     one request: URL, authentication, errors, Backoff/Retry-After/Alert
  *   kinto_secret.c  enrolment: credentials and key sealed through the port
+ *   kinto_files.c   files of records as kinto-attachment attachments, streamed both ways
+ *   kinto_filesync.c  when a record's file goes up or comes down
  *   kinto_remote.c  the ds_remote_ops
  */
 #ifndef DS_KINTO_PRIV_H
@@ -128,5 +130,49 @@ struct ds_kinto_secrets {
 int ds_kinto_secrets_load(const char *name, struct ds_kinto_secrets *s);
 /* The key of an "account" collection: HKDF-SHA256(kSync, info "datasync/kinto/v1/" label). */
 int ds_kinto_account_key(const char *label, struct ds_kinto_key *out);
+
+/* ---- kinto_files.c ------------------------------------------------------------------------- */
+
+/* "files": {"field": "<payload member naming the file>", "dir": "<folder the names are in>"} */
+struct ds_kinto_files;
+
+struct ds_kinto_file_result {
+	char hash[65];   /* SHA-256 (hex) of the attachment's bytes as stored by the server */
+	uint64_t size;   /* the attachment's size */
+	int64_t new_ms;  /* upload: the record's version after the attachment was set, 0 unknown */
+	char *att;       /* upload: the attachment object's JSON (ds_free it) */
+};
+
+/* 0 with *out NULL when the registration has no "files"; -EINVAL when malformed. */
+int ds_kinto_files_config(const struct cJSON *cfg, struct ds_kinto_files **out);
+void ds_kinto_files_free(struct ds_kinto_files *f);
+/* The file a payload names (ds_malloc'd path), NULL when none; -EINVAL for a name leaving dir. */
+int ds_kinto_files_path(const struct ds_kinto_files *f, const char *payload, char **path);
+int ds_kinto_file_sha256(const char *path, char hex[65], uint64_t *size);
+/* POST <base><rec_path>/records/<id>/attachment, streamed from path (sealed with key if set). */
+int ds_kinto_file_upload(struct ds_kinto_api *a, const struct ds_kinto_key *key, const char *coll,
+			 const char *rec_path, const char *id, const char *path,
+			 struct ds_kinto_file_result *res);
+/* The attachment object att (JSON text) -> path, resuming "<path>.dspart" left by a cut. */
+int ds_kinto_file_download(struct ds_kinto_api *a, const struct ds_kinto_key *key, const char *coll,
+			   const char *id, const char *att, size_t att_len, const char *path,
+			   struct ds_kinto_file_result *res);
+
+/* ---- kinto_filesync.c ---------------------------------------------------------------------- */
+
+struct ds_kinto_state;
+/* After rec was written: its file goes up when it changed since last synced. *new_ms: the
+ * record's version after that (0 when nothing was sent). */
+int ds_kinto_files_on_written(struct ds_kinto_files *f, struct ds_kinto_api *a,
+			      struct ds_kinto_state *st, const struct ds_kinto_key *key,
+			      const char *coll, const char *coll_path, const struct ds_record *rec,
+			      int64_t *new_ms);
+/* The encoded data object of id with its last known attachment added (*out NULL: none). */
+int ds_kinto_files_with_att(struct ds_kinto_state *st, const char *id, const char *data, char **out);
+/* Before rec (decoded from raw) is handed to the core: its attachment comes down if new. */
+int ds_kinto_files_on_fetch(struct ds_kinto_files *f, struct ds_kinto_api *a,
+			    struct ds_kinto_state *st, const struct ds_kinto_key *key,
+			    const char *coll, const char *raw, size_t raw_len,
+			    const struct ds_record *rec);
 
 #endif /* DS_KINTO_PRIV_H */

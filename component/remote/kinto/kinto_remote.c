@@ -58,6 +58,7 @@ struct kinto_remote {
 	/* Next-Page of the last page, valid for the cursor it followed. */
 	char next_for[DS_CURSOR_MAX];
 	char *next_url;
+	struct ds_kinto_files *files; /* NULL: records have no files */
 };
 
 static struct kinto_remote *kr_of(struct ds_remote *r)
@@ -350,6 +351,13 @@ static int fetch_one(const char *val, size_t vlen, void *ud)
 	}
 	if (rc)
 		return rc;
+	/* The file first: when the core applies the row, the file it names is in place. A
+	 * failed download fails the page, which is fetched again (and the file resumed). */
+	rc = ds_kinto_files_on_fetch(k->files, &k->api, k->state, &k->key, k->coll, val, vlen, &rec);
+	if (rc) {
+		ds_record_clear(&rec);
+		return rc;
+	}
 	if (rec.modified_ms > c->last_ms)
 		c->last_ms = rec.modified_ms;
 	rc = ds_kinto_state_put(k->state, rec.id, rec.modified_ms, rec.deleted);
@@ -446,6 +454,7 @@ struct op {
 	int64_t if_match;   /* 0: If-None-Match: * (or the never-seen version for a delete) */
 	bool skip;          /* settled without a request */
 	bool done;
+	bool written;       /* 2xx: the record is on the server */
 	int retries;
 };
 
@@ -492,6 +501,19 @@ static int add_request(cJSON *reqs, struct kinto_remote *k, const struct op *o)
 		rc = ds_kinto_encode(&k->key, k->coll, o->rec->id, o->rec->payload, &data);
 		if (rc)
 			goto out;
+		if (k->files) {
+			char *with = NULL;
+
+			rc = ds_kinto_files_with_att(k->state, o->rec->id, data, &with);
+			if (rc) {
+				ds_free(data);
+				goto out;
+			}
+			if (with) {
+				ds_free(data);
+				data = with;
+			}
+		}
 		/* The data object goes in as raw text, never re-parsed (kinto_json.c says why). */
 		text = ds_asprintf("{\"data\":%s}", data);
 		ds_free(data);
@@ -570,6 +592,7 @@ static int read_one(struct up *u, struct op *o, const cJSON *resp, size_t *accep
 		int64_t ms = json_ms(data);
 
 		o->done = true;
+		o->written = true;
 		(*accepted)++;
 		u->written++;
 		if (ms > u->max_ms)
@@ -750,6 +773,19 @@ static int kinto_upload(struct ds_remote *r, const char *cursor, const struct ds
 	for (size_t i = 0; i < n; i++)
 		if (!u.ops[i].done && !u.ops[i].skip)
 			u.stale = true; /* still failing its precondition after the retries */
+	/* Files after their records (an attachment needs its record), also when others were
+	 * stale: the core forgets the records that went up. Their new versions come back at the
+	 * next fetch, where they are known and not downloaded again. */
+	for (size_t i = 0; i < n && k->files; i++) {
+		int64_t ms;
+
+		if (!u.ops[i].written)
+			continue;
+		rc = ds_kinto_files_on_written(k->files, &k->api, k->state, &k->key, k->coll,
+					       k->coll_path, u.ops[i].rec, &ms);
+		if (rc)
+			goto out;
+	}
 	res->accepted = accepted;
 	res->failed = failed;
 	res->modified_ms = u.max_ms;
@@ -789,6 +825,7 @@ static void kinto_close(struct ds_remote *r)
 	ds_free(k->coll_path);
 	ds_free(k->state_path);
 	ds_free(k->next_url);
+	ds_kinto_files_free(k->files);
 	ds_free(k);
 }
 
@@ -942,6 +979,9 @@ int ds_remote_kinto_open(const cJSON *cfg, const char *collection, const char *d
 			goto fail;
 		}
 	}
+	rc = ds_kinto_files_config(cfg, &k->files);
+	if (rc)
+		goto fail;
 	rc = ds_kinto_state_open(k->state_path, &k->state);
 	if (rc)
 		goto fail;

@@ -19,7 +19,14 @@ POST /__test__/fault with a JSON body (every field optional):
                                                  that request is served just before the next
                                                  POST /v1/batch: another client's write landing
                                                  between a device's fetch and its upload
-POST /__test__/reset clears them. GET /__test__/requests returns how many requests Kinto got.
+  {"cut_download": 5000}                         the next attachment download sends that many
+                                                 bytes of the file and drops the connection
+POST /__test__/reset clears them. GET /__test__/requests returns how many requests Kinto got;
+GET /__test__/downloads lists the attachment downloads served ([path, Range header, status]).
+
+Attachments (kinto-attachment) are stored in a folder (--attachments, default a fresh temporary
+one) and served by this layer under /attachments/ with Range support (RFC 9110 §14), as a web
+server or CDN in front of the attachment store would: Kinto itself does not serve them.
 """
 import argparse
 import configparser
@@ -32,11 +39,13 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 
 
 class Faults:
-    def __init__(self, app):
+    def __init__(self, app, attachments):
         self.app = app
+        self.attachments = attachments
         self.lock = threading.Lock()
         self.reset()
         self.requests = 0
+        self.downloads = []
 
     def reset(self):
         self.status = 0
@@ -47,11 +56,46 @@ class Faults:
         self.alert = None
         self.exit_after = 0
         self.before_batch = None
+        self.cut_download = 0
+
+    def serve_attachment(self, path, environ, start_response):
+        rel = path[len("/attachments/"):]
+        full = os.path.realpath(os.path.join(self.attachments, rel))
+        if not full.startswith(os.path.realpath(self.attachments) + os.sep) or not os.path.isfile(full):
+            start_response("404 Not Found", [("Content-Type", "text/plain")])
+            return [b"not found"]
+        with open(full, "rb") as f:
+            data = f.read()
+        rng = environ.get("HTTP_RANGE")
+        status, start = "200 OK", 0
+        if rng and rng.startswith("bytes=") and rng.endswith("-"):
+            start = int(rng[6:-1])
+            if start >= len(data):
+                start_response("416 Range Not Satisfiable", [("Content-Range", "bytes */%d" % len(data))])
+                self.downloads.append([rel, rng, 416])
+                return [b""]
+            status = "206 Partial Content"
+        body = data[start:]
+        headers = [("Content-Type", "application/octet-stream"), ("Content-Length", str(len(body))),
+                   ("Accept-Ranges", "bytes")]
+        if start:
+            headers.append(("Content-Range", "bytes %d-%d/%d" % (start, len(data) - 1, len(data))))
+        self.downloads.append([rel, rng, int(status[:3])])
+        with self.lock:
+            cut, self.cut_download = self.cut_download, 0
+        start_response(status, headers)
+        if cut:
+            sys.stderr.write("server.py: download cut after %d bytes as asked\n" % cut)
+            # The rest never comes: waitress closes the connection after a short body.
+            return [body[:cut]]
+        return [body]
 
     def __call__(self, environ, start_response):
         path = environ.get("PATH_INFO", "")
         if path.startswith("/__test__/"):
             return self.control(path, environ, start_response)
+        if path.startswith("/attachments/"):
+            return self.serve_attachment(path, environ, start_response)
         with self.lock:
             self.requests += 1
             if self.exit_after:
@@ -112,6 +156,8 @@ class Faults:
                     self.alert = f["alert"]
                 if "before_batch" in f:
                     self.before_batch = f["before_batch"]
+                if "cut_download" in f:
+                    self.cut_download = int(f["cut_download"])
                 if "exit_after" in f:
                     self.exit_after = int(f["exit_after"])
         elif path == "/__test__/reset":
@@ -119,6 +165,8 @@ class Faults:
                 self.reset()
         elif path == "/__test__/requests":
             answer = {"requests": self.requests}
+        elif path == "/__test__/downloads":
+            answer = {"downloads": self.downloads}
         else:
             start_response("404 Not Found", [("Content-Type", "application/json")])
             return [b"{}"]
@@ -142,16 +190,19 @@ def main():
         settings["kinto.paginate_by"] = str(args.paginate_by)
     if args.batch_max:
         settings["kinto.batch_max_requests"] = str(args.batch_max)
-    if args.attachments:
-        settings["kinto.attachment.base_path"] = args.attachments
+    import tempfile
+    attachments = args.attachments or tempfile.mkdtemp(prefix="kinto-attachments-")
+    settings["kinto.attachment.base_path"] = attachments
     import warnings
     warnings.simplefilter("ignore")  # "HTTPS is not enabled": loopback only
 
     import kinto
     from waitress.server import create_server
 
-    app = kinto.main({"__file__": ini, "here": HERE}, **settings)
-    server = create_server(Faults(app), host="127.0.0.1", port=args.port, threads=2)
+    faults = Faults(None, attachments)
+    server = create_server(faults, host="127.0.0.1", port=args.port, threads=2)
+    settings["kinto.attachment.base_url"] = "http://127.0.0.1:%s/attachments/" % server.effective_port
+    faults.app = kinto.main({"__file__": ini, "here": HERE}, **settings)
     print("PORT %s" % server.effective_port, flush=True)
     server.run()
 
