@@ -12,6 +12,9 @@
 #if IS_ENABLED(CONFIG_DS_ENGINE_HISTORY)
 #include "engine/history/ds_history.h"
 #endif
+#if IS_ENABLED(CONFIG_DS_ENGINE_FORMS)
+#include "engine/forms/ds_forms.h"
+#endif
 
 #include <cjson/cJSON.h>
 #include <string.h>
@@ -28,6 +31,9 @@ static const struct engine_entry engines[] = {
 #endif
 #if IS_ENABLED(CONFIG_DS_ENGINE_HISTORY)
 	{ "history", ds_history_engine_open, ds_history_engine_unregister },
+#endif
+#if IS_ENABLED(CONFIG_DS_ENGINE_FORMS)
+	{ "forms", ds_forms_engine_open, ds_forms_engine_unregister },
 #endif
 	{ NULL, NULL, NULL },
 };

@@ -1,0 +1,274 @@
+/*
+ * Forms through the sync core and the Sync 1.5 remote against the in-process storage node
+ * (test/support/fake_sync15.h): two devices, each with its own formhistory.sqlite in Firefox's
+ * schema, converge (docs/engine-forms.md).
+ */
+#include "core/ds_core.h"
+#include "engine/forms/ds_forms.h"
+#include "remote/sync15/ds_sync15.h"
+#include "store/ds_store.h"
+#include "sync/ds_sync.h"
+#include "test/support/fake_remote.h"
+#include "test/support/fake_sync15.h"
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <cjson/cJSON.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static const uint8_t KSYNC[64] = { 0x15, 0x26, 0x37, [40] = 0x48, [63] = 0x59 };
+
+struct dev {
+	struct ds_store *store;
+	struct ds_collection *c;
+	struct ds_sync15_global g;
+	char meta[600];
+	char path[600];
+	sqlite3 *db; /* the browser */
+};
+
+struct fx {
+	struct ds_fake_sync15 *srv;
+	struct dev a, b;
+	char dir[512];
+};
+
+static unsigned seq;
+
+static char *read_data(const char *name)
+{
+	const char *src = getenv("DS_SRC");
+	char path[1200];
+	FILE *f;
+	char *buf;
+	long n;
+
+	if (src) {
+		snprintf(path, sizeof(path), "%s/test/data/firefox/%s", src, name);
+	} else {
+		const char *slash = strrchr(__FILE__, '/');
+		int len = slash ? (int)(slash - __FILE__) : 1;
+
+		snprintf(path, sizeof(path), "%.*s/../data/firefox/%s", len, slash ? __FILE__ : ".", name);
+	}
+	f = fopen(path, "rb");
+	assert_non_null(f);
+	assert_int_equal(fseek(f, 0, SEEK_END), 0);
+	n = ftell(f);
+	assert_true(n > 0);
+	rewind(f);
+	buf = malloc((size_t)n + 1);
+	assert_non_null(buf);
+	assert_int_equal(fread(buf, 1, (size_t)n, f), (size_t)n);
+	buf[n] = '\0';
+	fclose(f);
+	return buf;
+}
+
+static void sql(sqlite3 *db, const char *s)
+{
+	char *err = NULL;
+
+	if (sqlite3_exec(db, s, NULL, NULL, &err) != SQLITE_OK)
+		fail_msg("SQL failed: %s: %s", s, err ? err : "?");
+}
+
+static int64_t sql_int(sqlite3 *db, const char *q)
+{
+	sqlite3_stmt *st;
+	int64_t v = -1;
+
+	assert_int_equal(sqlite3_prepare_v2(db, q, -1, &st, NULL), SQLITE_OK);
+	if (sqlite3_step(st) == SQLITE_ROW)
+		v = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	return v;
+}
+
+static void make_formhistory(const char *path)
+{
+	char *text = read_data("formhistory.sql");
+	sqlite3 *db;
+
+	unlink(path);
+	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+	sql(db, text);
+	free(text);
+	sqlite3_close(db);
+}
+
+static void dev_open(struct fx *f, struct dev *d, bool empty)
+{
+	struct ds_sync15_remote_config rc = { .collection = "forms", .engine_version = 1 };
+	struct ds_policy p = { .direction = DS_DIR_TWO_WAY, .conflict = DS_CONFLICT_NEWEST_WINS,
+			       .max_retries = 3 };
+	struct ds_forms_store *s;
+	struct ds_engine *e;
+	struct ds_remote *r;
+
+	memset(d, 0, sizeof(*d));
+	snprintf(d->meta, sizeof(d->meta), "%s/fs-%d-%u.db", f->dir, (int)getpid(), ++seq);
+	snprintf(d->path, sizeof(d->path), "%s/fs-%d-%u.sqlite", f->dir, (int)getpid(), seq);
+	make_formhistory(d->path);
+	assert_int_equal(sqlite3_open(d->path, &d->db), SQLITE_OK);
+	sqlite3_busy_timeout(d->db, 2000);
+	if (empty)
+		sql(d->db, "DELETE FROM moz_formhistory");
+	assert_int_equal(ds_store_open(d->meta, &d->store), 0);
+	assert_int_equal(ds_forms_formhistory_open(d->path, NULL, NULL, &s), 0);
+	assert_int_equal(ds_forms_engine_new(s, &e), 0);
+	rc.auth = ds_fake_sync15_auth(f->srv);
+	rc.transport = ds_fake_sync15_transport(f->srv);
+	rc.global = &d->g;
+	assert_int_equal(ds_sync15_remote_new(&rc, &r), 0);
+	assert_int_equal(ds_fake_collection_new("forms", e, r, NULL, &p, &d->c), 0);
+}
+
+static void dev_close(struct dev *d)
+{
+	if (!d->c)
+		return;
+	ds_fake_collection_free(d->c);
+	ds_store_close(d->store);
+	ds_sync15_global_clear(&d->g);
+	sqlite3_close(d->db);
+	unlink(d->meta);
+	unlink(d->path);
+	memset(d, 0, sizeof(*d));
+}
+
+static int setup(void **state)
+{
+	struct fx *f = calloc(1, sizeof(*f));
+	const char *t = getenv("DS_TEST_TMP");
+
+	if (t && *t) {
+		snprintf(f->dir, sizeof(f->dir), "%s", t);
+	} else {
+		snprintf(f->dir, sizeof(f->dir), "%s/ds-fsync-XXXXXX", P_tmpdir);
+		assert_non_null(mkdtemp(f->dir));
+	}
+	f->srv = ds_fake_sync15_new(KSYNC);
+	dev_open(f, &f->a, false);
+	dev_open(f, &f->b, true);
+	*state = f;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct fx *f = *state;
+
+	dev_close(&f->a);
+	dev_close(&f->b);
+	ds_fake_sync15_free(f->srv);
+	free(f);
+	return 0;
+}
+
+static void sync_ok(struct dev *d)
+{
+	struct ds_run_stats st;
+	int rc;
+
+	memset(&st, 0, sizeof(st));
+	rc = ds_sync_run(d->c, d->store, &st, NULL, NULL);
+	if (rc)
+		fail_msg("run failed: %d %s / %s", rc, st.message, ds_sync15_remote_error(d->c->remote));
+	assert_int_equal(st.errors, 0);
+}
+
+static char *forms_text(sqlite3 *db)
+{
+	sqlite3_stmt *st;
+	size_t len = 0;
+	char *out = calloc(1, 8192);
+
+	assert_non_null(out);
+	assert_int_equal(sqlite3_prepare_v2(db, "SELECT guid, fieldname, value FROM moz_formhistory"
+					    " ORDER BY fieldname, value, guid", -1, &st, NULL), SQLITE_OK);
+	while (sqlite3_step(st) == SQLITE_ROW && len < 7000)
+		len += (size_t)snprintf(out + len, 8192 - len, "%s %s=%s\n", sqlite3_column_text(st, 0),
+					sqlite3_column_text(st, 1), sqlite3_column_text(st, 2));
+	sqlite3_finalize(st);
+	return out;
+}
+
+static void assert_same_forms(struct fx *f)
+{
+	char *a = forms_text(f->a.db), *b = forms_text(f->b.db);
+
+	if (strcmp(a, b) != 0)
+		fail_msg("devices differ:\nA:\n%sB:\n%s", a, b);
+	free(a);
+	free(b);
+}
+
+/* A's saved values and B's meet: the pair both hold becomes one entry under A's guid, B's own
+ * entry reaches A, and a repeat changes nothing. */
+static void test_two_devices_converge_on_forms(void **state)
+{
+	struct fx *f = *state;
+	char *a;
+	int64_t ts;
+
+	sql(f->b.db, "INSERT INTO moz_formhistory(fieldname, value, timesUsed, firstUsed, lastUsed, guid)"
+		     " VALUES('q', 'datasync', 7, 1, 2, 'bdupBBBBBBBB'), ('city', 'Lyon', 1, 1, 1, 'bcityBBBBBBB')");
+	sync_ok(&f->a);
+	assert_int_equal(ds_fake_sync15_count(f->srv, "forms"), 3);
+	assert_null(strstr(ds_fake_sync15_payload(f->srv, "forms", "formBBBBBBBB"), "alice"));
+	sync_ok(&f->b);
+	sync_ok(&f->a);
+	assert_same_forms(f);
+	a = forms_text(f->a.db);
+	assert_non_null(strstr(a, "formAAAAAAAA q=datasync\n"));
+	assert_non_null(strstr(a, "bcityBBBBBBB city=Lyon\n"));
+	assert_null(strstr(a, "bdupBBBBBBBB"));
+	free(a);
+	assert_int_equal(sql_int(f->b.db, "SELECT timesUsed FROM moz_formhistory WHERE guid = 'formAAAAAAAA'"), 7);
+	assert_int_equal(sql_int(f->a.db, "SELECT count(*) FROM datasync_changes"), 0);
+	assert_int_equal(sql_int(f->b.db, "SELECT count(*) FROM datasync_changes"), 0);
+	ts = ds_fake_sync15_coll_ts(f->srv, "forms");
+	sync_ok(&f->b);
+	sync_ok(&f->a);
+	assert_true(ds_fake_sync15_coll_ts(f->srv, "forms") == ts);
+}
+
+/* A value removed in one browser is removed in the other; an edit travels too. */
+static void test_deletes_and_edits_reach_the_other_device(void **state)
+{
+	struct fx *f = *state;
+	char *a;
+
+	sync_ok(&f->a);
+	sync_ok(&f->b);
+	sql(f->b.db, "DELETE FROM moz_formhistory WHERE guid = 'formBBBBBBBB'");
+	sql(f->b.db, "UPDATE moz_formhistory SET value = 'firefox sync 1.5' WHERE guid = 'formCCCCCCCC'");
+	sync_ok(&f->b);
+	sync_ok(&f->a);
+	assert_same_forms(f);
+	a = forms_text(f->a.db);
+	assert_null(strstr(a, "alice"));
+	assert_non_null(strstr(a, "formCCCCCCCC q=firefox sync 1.5\n"));
+	free(a);
+	assert_int_equal(sql_int(f->a.db, "SELECT count(*) FROM moz_deleted_formhistory"
+				 " WHERE guid = 'formBBBBBBBB'"), 1);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_two_devices_converge_on_forms, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_deletes_and_edits_reach_the_other_device, setup, teardown),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
