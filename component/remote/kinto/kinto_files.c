@@ -85,7 +85,7 @@ static bool name_ok(const char *n)
 {
 	const char *p = n;
 
-	if (!*n || *n == '/' || strlen(n) > 1024)
+	if (!*n || *n == '/' || n[strlen(n) - 1] == '/' || strlen(n) > 1024)
 		return false;
 	while (*p) {
 		const char *e = strchr(p, '/');
