@@ -93,6 +93,16 @@ static void on_port_event(const struct ds_port_event *ev, void *user_data)
 
 /* ---- signals, reload ---------------------------------------------------------------------------- */
 
+static int remotes_use_account_servers(const struct ds_agent *a);
+
+static void swap_str(char **x, char **y)
+{
+	char *t = *x;
+
+	*x = *y;
+	*y = t;
+}
+
 int ds_agent_reload(struct ds_agent *a)
 {
 	struct ds_conf c;
@@ -127,8 +137,14 @@ int ds_agent_reload(struct ds_agent *a)
 	ds_free(a->conf.device_name);
 	a->conf.device_name = c.device_name;
 	c.device_name = NULL;
+	/* The account's servers: the next sign-in and the next sync use them. */
+	swap_str(&a->conf.fxa_url, &c.fxa_url);
+	swap_str(&a->conf.oauth_url, &c.oauth_url);
+	swap_str(&a->conf.tokenserver_url, &c.tokenserver_url);
+	swap_str(&a->conf.ca_bundle, &c.ca_bundle);
 	a->conf.sync_interval_s = c.sync_interval_s;
 	ds_conf_free(&c);
+	remotes_use_account_servers(a);
 	/* The defaults under every collection's policy may have changed. */
 	ds_agent_sched_reload(a, NULL);
 	ds_agent_apply_logging(a);
@@ -148,8 +164,8 @@ static void on_signal(int signo, void *user_data)
 /* ---- life cycle ------------------------------------------------------------------------------- */
 
 /* Remotes that sync with the signed-in account (sync15) use the servers of the configuration's
- * [accounts] section, the same the sign-in used (docs/accounts.md), unless a registration
- * names its own. Set before the worker starts; a restart applies a change. */
+ * [accounts] section, the same the sign-in uses (docs/accounts.md), unless a registration
+ * names its own. Set before the worker starts and on every reload. */
 static int remotes_use_account_servers(const struct ds_agent *a)
 {
 #if IS_ENABLED(CONFIG_DS_REMOTE_SYNC15)

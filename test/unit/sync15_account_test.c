@@ -274,7 +274,7 @@ static void test_node_move_starts_over_wipe_is_refused(void **state)
 
 static void test_account_servers_too_long_refused(void **state)
 {
-	char big[700];
+	char big[700], ca[64];
 	struct ds_sync15_account_config ac = { .fxa_url = big };
 
 	(void)state;
@@ -284,9 +284,11 @@ static void test_account_servers_too_long_refused(void **state)
 	ac.fxa_url = "http://127.0.0.1:1";
 	ac.ca_bundle = "ca.pem";
 	assert_int_equal(ds_sync15_account_set_servers(&ac), 0);
-	assert_string_equal(ds_sync15_account_ca_bundle(), "ca.pem");
+	assert_int_equal(ds_sync15_account_ca_bundle(ca, sizeof(ca)), 6);
+	assert_string_equal(ca, "ca.pem");
+	assert_int_equal(ds_sync15_account_ca_bundle(ca, 4), -ENAMETOOLONG);
 	assert_int_equal(ds_sync15_account_set_servers(NULL), 0);
-	assert_null(ds_sync15_account_ca_bundle());
+	assert_int_equal(ds_sync15_account_ca_bundle(ca, sizeof(ca)), 0);
 }
 
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)

@@ -176,8 +176,8 @@ int ds_sync15_account_set_servers(const struct ds_sync15_account_config *cfg);
 /* This device as the signed-in account knows it (FxA device id, name, type); -ENOENT when the
  * device was never registered with the account, -ENOKEY when signed out. */
 int ds_sync15_account_device(struct ds_sync15_device *out);
-/* The daemon's CA bundle for the storage nodes too, or NULL (set once before the first run). */
-const char *ds_sync15_account_ca_bundle(void);
+/* The daemon's CA bundle (for the storage nodes too) copied into out: its length, 0 for none. */
+int ds_sync15_account_ca_bundle(char *out, size_t cap);
 
 /* ---- the storage client (storage_client.c) -------------------------------------------------- */
 

@@ -268,9 +268,14 @@ int ds_sync15_account_set_servers(const struct ds_sync15_account_config *cfg)
 	return 0;
 }
 
-const char *ds_sync15_account_ca_bundle(void)
+int ds_sync15_account_ca_bundle(char *out, size_t cap)
 {
-	return servers.ca[0] ? servers.ca : NULL;
+	int n;
+
+	pthread_mutex_lock(&acct.lock);
+	n = snprintf(out, cap, "%s", servers.ca);
+	pthread_mutex_unlock(&acct.lock);
+	return n < 0 || (size_t)n >= cap ? -ENAMETOOLONG : n;
 }
 
 int ds_sync15_account_auth(const struct ds_sync15_account_config *cfg, struct ds_sync15_auth *out)

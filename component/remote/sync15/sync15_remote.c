@@ -706,6 +706,7 @@ int ds_remote_sync15_open(const cJSON *cfg, const char *collection, const char *
 {
 	struct ds_sync15_account_config ac = { 0 };
 	struct ds_sync15_remote_config rc = { 0 };
+	char ca[512];
 	const cJSON *v;
 	int err;
 
@@ -723,7 +724,10 @@ int ds_remote_sync15_open(const cJSON *cfg, const char *collection, const char *
 	ac.fxa_url = opt_str(cfg, "fxa_url");
 	ac.tokenserver_url = opt_str(cfg, "tokenserver_url");
 	ac.ca_bundle = opt_str(cfg, "ca_bundle");
-	rc.ca_bundle = ac.ca_bundle ? ac.ca_bundle : ds_sync15_account_ca_bundle();
+	if (ac.ca_bundle)
+		rc.ca_bundle = ac.ca_bundle;
+	else if (ds_sync15_account_ca_bundle(ca, sizeof(ca)) > 0)
+		rc.ca_bundle = ca;
 	rc.device = ds_sync15_account_device;
 	err = ds_sync15_account_auth(&ac, &rc.auth);
 	if (err < 0)
