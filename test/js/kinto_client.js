@@ -2,7 +2,8 @@
 // A second, independent Kinto client for datasync's tests: Kinto's official JavaScript HTTP
 // client (npm kinto-http) acting on the same collection as the agent.
 //
-//   node kinto_client.js URL USER:PASS COLLECTION COMMAND [ARGS...]
+//   node kinto_client.js URL USER:PASS [BUCKET/]COLLECTION COMMAND [ARGS...]
+//   (BUCKET defaults to "default", the user's own bucket)
 //
 // Commands (one JSON line per result on stdout; exit 1 with the error on stderr):
 //   list                    every record, sorted by id, one JSON object a line (pages followed)
@@ -11,6 +12,9 @@
 //   update-at ID LM JSON    the same with If-Match: "LM" as given (a stale version gets a 412)
 //   delete ID               delete with If-Match on the version just read
 //   batch N PREFIX          N records PREFIX0..PREFIX<N-1> in one kinto-http batch
+//   file ID                 the SHA-256 (hex) and size of the record's attachment as
+//                           downloaded from its location, checked against attachment.hash
+//   whoami                  the server's user object (id, bucket, principals)
 "use strict";
 const KintoClient = require("kinto-http").default;
 
@@ -21,7 +25,9 @@ async function main(argv) {
     headers: { Authorization: "Basic " + Buffer.from(cred).toString("base64") },
     safe: true,
   });
-  const c = api.bucket("default").collection(coll);
+  const slash = coll.indexOf("/");
+  const c = slash < 0 ? api.bucket("default").collection(coll)
+    : api.bucket(coll.slice(0, slash)).collection(coll.slice(slash + 1));
   switch (cmd) {
     case "list": {
       const { data } = await c.listRecords({ sort: "id", pages: Infinity });
@@ -63,6 +69,22 @@ async function main(argv) {
       }, { aggregate: true });
       console.log(JSON.stringify({ published: res.published.length, errors: res.errors.length,
         conflicts: res.conflicts.length }));
+      return;
+    }
+    case "file": {
+      const { data } = await c.getRecord(args[0]);
+      if (!data.attachment) throw new Error("record " + args[0] + " has no attachment");
+      const res = await fetch(data.attachment.location);
+      if (!res.ok) throw new Error("download: HTTP " + res.status);
+      const buf = Buffer.from(await res.arrayBuffer());
+      const hex = require("crypto").createHash("sha256").update(buf).digest("hex");
+      if (hex !== data.attachment.hash) throw new Error("attachment hash mismatch");
+      console.log(JSON.stringify({ sha256: hex, size: buf.length }));
+      return;
+    }
+    case "whoami": {
+      const info = await api.fetchServerInfo();
+      console.log(JSON.stringify(info.user || {}));
       return;
     }
     default:

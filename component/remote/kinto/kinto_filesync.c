@@ -228,3 +228,89 @@ out:
 	ds_free(target);
 	return rc;
 }
+
+/* A principal as Kinto writes them (kinto.md §4): "account:bob", "system.Authenticated",
+ * "/buckets/b/groups/g", ...: printable, no spaces, no quotes or backslashes. */
+static bool principal_ok(const char *p, size_t n)
+{
+	if (n == 0 || n > 256)
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if ((unsigned char)p[i] <= 0x20 || p[i] == '"' || p[i] == '\\' || p[i] == ',' ||
+		    (unsigned char)p[i] >= 0x7f)
+			return false;
+	return true;
+}
+
+int ds_kinto_share_perms(const char *field, const char *payload, char **out)
+{
+	cJSON *j, *perms = NULL, *read;
+	const cJSON *v;
+	int rc = 0;
+
+	*out = NULL;
+	if (!field || !payload)
+		return 0;
+	j = cJSON_Parse(payload);
+	if (!j)
+		return -EBADMSG;
+	v = cJSON_GetObjectItemCaseSensitive(j, field);
+	perms = cJSON_CreateObject();
+	read = perms ? cJSON_AddArrayToObject(perms, "read") : NULL;
+	if (!read) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	/* Always sent, even empty: a PUT replaces the record's permissions, so clearing the
+	 * column takes the share back. */
+	if (cJSON_IsString(v)) {
+		const char *p = v->valuestring;
+
+		while (*p) {
+			size_t n;
+
+			while (*p == ',' || *p == ' ')
+				p++;
+			n = strcspn(p, ", ");
+			if (n == 0)
+				break;
+			if (!principal_ok(p, n)) {
+				DS_LOG_WRN("a principal in \"%s\" is malformed; the record is shared with "
+					   "nobody until it is fixed", field);
+				cJSON_DeleteItemFromObject(perms, "read");
+				read = cJSON_AddArrayToObject(perms, "read");
+				if (!read)
+					rc = -ENOMEM;
+				break;
+			}
+			char *one = ds_malloc(n + 1);
+			cJSON *item;
+
+			if (!one) {
+				rc = -ENOMEM;
+				goto out;
+			}
+			memcpy(one, p, n);
+			one[n] = '\0';
+			item = cJSON_CreateString(one);
+			ds_free(one);
+			if (!item || !cJSON_AddItemToArray(read, item)) {
+				cJSON_Delete(item);
+				rc = -ENOMEM;
+				goto out;
+			}
+			p += n;
+		}
+	}
+	if (rc == 0) {
+		char *text = cJSON_PrintUnformatted(perms);
+
+		*out = text ? ds_strdup(text) : NULL;
+		cJSON_free(text);
+		rc = *out ? 0 : -ENOMEM;
+	}
+out:
+	cJSON_Delete(perms);
+	cJSON_Delete(j);
+	return rc;
+}

@@ -169,6 +169,9 @@ int ds_kinto_files_on_written(struct ds_kinto_files *f, struct ds_kinto_api *a,
 			      int64_t *new_ms);
 /* The encoded data object of id with its last known attachment added (*out NULL: none). */
 int ds_kinto_files_with_att(struct ds_kinto_state *st, const char *id, const char *data, char **out);
+/* Sharing: the payload member field lists principals ("account:alice, account:carol") that
+ * may read the record -> *out = {"read":[...]} (JSON text, ds_malloc'd), NULL without field. */
+int ds_kinto_share_perms(const char *field, const char *payload, char **out);
 /* Before rec (decoded from raw) is handed to the core: its attachment comes down if new. */
 int ds_kinto_files_on_fetch(struct ds_kinto_files *f, struct ds_kinto_api *a,
 			    struct ds_kinto_state *st, const struct ds_kinto_key *key,

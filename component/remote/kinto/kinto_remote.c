@@ -59,6 +59,7 @@ struct kinto_remote {
 	char next_for[DS_CURSOR_MAX];
 	char *next_url;
 	struct ds_kinto_files *files; /* NULL: records have no files */
+	char *share_field;            /* payload member listing readers, NULL: no sharing */
 };
 
 static struct kinto_remote *kr_of(struct ds_remote *r)
@@ -515,7 +516,19 @@ static int add_request(cJSON *reqs, struct kinto_remote *k, const struct op *o)
 			}
 		}
 		/* The data object goes in as raw text, never re-parsed (kinto_json.c says why). */
-		text = ds_asprintf("{\"data\":%s}", data);
+		if (k->share_field) {
+			char *perms = NULL;
+
+			rc = ds_kinto_share_perms(k->share_field, o->rec->payload, &perms);
+			if (rc) {
+				ds_free(data);
+				goto out;
+			}
+			text = ds_asprintf("{\"data\":%s,\"permissions\":%s}", data, perms);
+			ds_free(perms);
+		} else {
+			text = ds_asprintf("{\"data\":%s}", data);
+		}
 		ds_free(data);
 		raw = text ? cJSON_CreateRaw(text) : NULL;
 		ds_free(text);
@@ -826,6 +839,7 @@ static void kinto_close(struct ds_remote *r)
 	ds_free(k->state_path);
 	ds_free(k->next_url);
 	ds_kinto_files_free(k->files);
+	ds_free(k->share_field);
 	ds_free(k);
 }
 
@@ -982,6 +996,19 @@ int ds_remote_kinto_open(const cJSON *cfg, const char *collection, const char *d
 	rc = ds_kinto_files_config(cfg, &k->files);
 	if (rc)
 		goto fail;
+	if (cJSON_GetObjectItemCaseSensitive(cfg, "share_field")) {
+		const char *sf = cfg_str(cfg, "share_field");
+
+		rc = -EINVAL;
+		if (!sf || !*sf) {
+			DS_LOG_ERR("kinto remote: \"share_field\" names a member of the records");
+			goto fail;
+		}
+		rc = -ENOMEM;
+		k->share_field = ds_strdup(sf);
+		if (!k->share_field)
+			goto fail;
+	}
 	rc = ds_kinto_state_open(k->state_path, &k->state);
 	if (rc)
 		goto fail;
