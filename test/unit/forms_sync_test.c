@@ -259,8 +259,7 @@ static void test_deletes_and_edits_reach_the_other_device(void **state)
 	assert_null(strstr(a, "alice"));
 	assert_non_null(strstr(a, "formCCCCCCCC q=firefox sync 1.5\n"));
 	free(a);
-	assert_int_equal(sql_int(f->a.db, "SELECT count(*) FROM moz_deleted_formhistory"
-				 " WHERE guid = 'formBBBBBBBB'"), 1);
+	assert_int_equal(sql_int(f->a.db, "SELECT count(*) FROM moz_formhistory WHERE guid = 'formBBBBBBBB'"), 0);
 }
 
 int main(void)

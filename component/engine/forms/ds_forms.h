@@ -17,8 +17,8 @@
 struct cJSON;
 struct ds_engine;
 
-/* Longest field name and value Firefox's form history keeps (FormHistory.sys.mjs
- * MAX_FIELD_NAME_LENGTH / MAX_FIELD_VALUE_LENGTH). */
+/* Longest field name and value applied: our bound, the 200 characters Firefox's form autofill
+ * keeps per field against filling the disk (FormAutofillHandler MAX_FIELD_VALUE_LENGTH). */
 #define DS_FORMS_MAX_NAME 200
 #define DS_FORMS_MAX_VALUE 200
 

@@ -175,21 +175,13 @@ static int f_remove(void *s, const char *guid)
 {
 	struct formhistory *f = F(s);
 	sqlite3_stmt *st;
+	/* No moz_deleted_formhistory row: Firefox writes one on Android only (FormHistory.sys.mjs
+	 * supportsDeletedTable), and this store follows desktop. */
 	int rc = st_prepare(f->db, "DELETE FROM moz_formhistory WHERE guid = ?", &st);
 
 	if (rc)
 		return rc;
 	sqlite3_bind_text(st, 1, guid, -1, SQLITE_STATIC);
-	rc = step_done(st);
-	if (rc || sqlite3_changes(f->db) == 0)
-		return rc;
-	/* Firefox records every removal there (FormHistory.sys.mjs); we do the same. */
-	rc = st_prepare(f->db, "INSERT INTO moz_deleted_formhistory(timeDeleted, guid) VALUES(?, ?)",
-			&st);
-	if (rc)
-		return rc;
-	sqlite3_bind_int64(st, 1, now_us(f));
-	sqlite3_bind_text(st, 2, guid, -1, SQLITE_STATIC);
 	return step_done(st);
 }
 

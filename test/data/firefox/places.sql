@@ -2,8 +2,8 @@
 -- Tables: toolkit/components/places/nsPlacesTables.h (CREATE_MOZ_PLACES,
 -- CREATE_MOZ_HISTORYVISITS, CREATE_MOZ_ORIGINS, CREATE_MOZ_BOOKMARKS, CREATE_MOZ_META);
 -- indexes: nsPlacesIndexes.h. Firefox's own triggers are TEMP triggers created on its
--- connection (nsPlacesTriggers.h) and are not part of the file. user_version is the Places
--- schema version (Database.cpp DATABASE_SCHEMA_VERSION of Firefox 115-128).
+-- connection (nsPlacesTriggers.h) and are not part of the file. user_version is a recent
+-- Places schema version (Database.cpp DATABASE_SCHEMA_VERSION); the adapter checks columns, not it.
 -- Seed rows: three visited places and a bookmarked place without visits; dates in µs.
 PRAGMA user_version = 75;
 CREATE TABLE moz_origins (id INTEGER PRIMARY KEY, prefix TEXT NOT NULL, host TEXT NOT NULL,
