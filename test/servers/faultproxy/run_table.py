@@ -11,6 +11,7 @@ For each scenario (a fresh Kinto account, so scenarios do not see each other):
   4. checks: dsdev exited 0 or 1 (1 with a message) as "expect" says, the output matches
      "message", a "backoff" line at least that large is printed, the proxy saw at most
      "max_requests" requests in the run (no request storm; after a Retry-After, nothing more),
+     a backoff within 0..backoff_at_most when that is given,
      and B's own rows are intact;
   5. the rules are cleared and A and B sync normally until a round changes nothing: both
      tables must be identical and hold the union of A's and B's rows (nothing lost).
@@ -135,6 +136,10 @@ class Runner:
             m = re.search(r"^backoff (\d+)$", out, re.M)
             if not m or int(m.group(1)) < int(sc["backoff"]):
                 raise Fail("%s: no backoff of at least %s s handed over:\n    %s" % (name, sc["backoff"], detail))
+        if "backoff_at_most" in sc:
+            m = re.search(r"^backoff (-?\d+)$", out, re.M)
+            if m and not 0 <= int(m.group(1)) <= int(sc["backoff_at_most"]):
+                raise Fail("%s: backoff %s handed over, want 0..%s:\n    %s" % (name, m.group(1), sc["backoff_at_most"], detail))
         if len(reqs) > int(sc["max_requests"]):
             raise Fail("%s: %d requests, more than %s:\n    %s" % (name, len(reqs), sc["max_requests"], detail))
         if sc.get("silent_after"):
