@@ -319,6 +319,38 @@ static void test_first_sync_marks_every_entry(void **state)
 	}
 }
 
+/* Every allocation of an apply and of a get failing in turn: an error, never a crash, a leak or a
+ * half-written entry; then the same calls succeed. */
+static void test_allocation_failures_leave_form_history_unchanged(void **state)
+{
+	struct fx *f = *state;
+	struct ds_record r;
+	unsigned long k;
+	int rc = -1;
+
+	for (k = 1; k < 200 && rc != 0; k++) {
+		ds_alloc_fail_after(k);
+		rc = apply(f, "remoteMMMMMM", "{\"name\":\"q\",\"value\":\"datasync\"}");
+		ds_alloc_fail_after(0);
+		if (rc) {
+			assert_int_equal(rc, -ENOMEM);
+			assert_int_equal(sql_int(f->db, "SELECT count(*) FROM moz_formhistory WHERE guid = 'formAAAAAAAA'"), 1);
+		}
+	}
+	assert_int_equal(rc, 0);
+	assert_int_equal(sql_int(f->db, "SELECT count(*) FROM moz_formhistory WHERE guid = 'remoteMMMMMM'"), 1);
+	for (rc = -1, k = 1; k < 200 && rc != 0; k++) {
+		ds_alloc_fail_after(k);
+		rc = f->e->ops->get(f->e, "remoteMMMMMM", &r);
+		ds_alloc_fail_after(0);
+		if (rc)
+			assert_int_equal(rc, -ENOMEM);
+	}
+	assert_int_equal(rc, 0);
+	assert_non_null(strstr(r.payload, "\"value\":\"datasync\""));
+	ds_record_clear(&r);
+}
+
 static void test_not_a_formhistory_database_refused(void **state)
 {
 	struct fx *f = *state;
@@ -365,6 +397,7 @@ int main(void)
 		T(test_malformed_records_refused_without_change),
 		T(test_browser_edits_logged_uses_and_engine_writes_not),
 		T(test_first_sync_marks_every_entry),
+		T(test_allocation_failures_leave_form_history_unchanged),
 		T(test_not_a_formhistory_database_refused),
 		T(test_unregister_removes_triggers_and_side_tables),
 #undef T

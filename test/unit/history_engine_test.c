@@ -512,6 +512,40 @@ static void test_merge_unions_visits_and_keeps_remote_title(void **state)
 	ds_record_clear(&out);
 }
 
+/* Every allocation of an apply and of a get failing in turn: an error, never a crash, a leak or a
+ * half-written place; then the same calls succeed. */
+static void test_allocation_failures_leave_places_unchanged(void **state)
+{
+	struct fx *f = *state;
+	const char *rec = "{\"id\":\"placeLLLLLLL\",\"histUri\":\"https://l.example/\",\"title\":\"L\","
+			  "\"visits\":[{\"date\":1764000000000000,\"type\":1},{\"date\":1764000000000001,\"type\":2}]}";
+	struct ds_record r;
+	unsigned long k;
+	int rc = -1;
+
+	for (k = 1; k < 200 && rc != 0; k++) {
+		ds_alloc_fail_after(k);
+		rc = apply(f, "placeLLLLLLL", rec);
+		ds_alloc_fail_after(0);
+		if (rc) {
+			assert_int_equal(rc, -ENOMEM);
+			assert_int_equal(sql_int(f->db, "SELECT count(*) FROM moz_places WHERE guid = 'placeLLLLLLL'"), 0);
+		}
+	}
+	assert_int_equal(rc, 0);
+	assert_int_equal(sql_int(f->db, "SELECT visit_count FROM moz_places WHERE guid = 'placeLLLLLLL'"), 2);
+	for (rc = -1, k = 1; k < 200 && rc != 0; k++) {
+		ds_alloc_fail_after(k);
+		rc = f->e->ops->get(f->e, "placeLLLLLLL", &r);
+		ds_alloc_fail_after(0);
+		if (rc)
+			assert_int_equal(rc, -ENOMEM);
+	}
+	assert_int_equal(rc, 0);
+	assert_non_null(strstr(r.payload, "\"histUri\":\"https://l.example/\""));
+	ds_record_clear(&r);
+}
+
 static void test_not_a_places_database_refused(void **state)
 {
 	struct fx *f = *state;
@@ -567,6 +601,7 @@ int main(void)
 		T(test_browser_writes_logged_engine_writes_not),
 		T(test_forget_keeps_a_newer_change),
 		T(test_merge_unions_visits_and_keeps_remote_title),
+		T(test_allocation_failures_leave_places_unchanged),
 		T(test_not_a_places_database_refused),
 		T(test_unregister_removes_triggers_and_side_tables),
 #undef T

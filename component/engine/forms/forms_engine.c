@@ -42,8 +42,13 @@ static int encode(const struct ds_form_entry *f, char **out)
 
 	*out = NULL;
 	if (o && cJSON_AddStringToObject(o, "id", f->guid) && cJSON_AddStringToObject(o, "name", f->name) &&
-	    cJSON_AddStringToObject(o, "value", f->value))
-		*out = cJSON_PrintUnformatted(o);
+	    cJSON_AddStringToObject(o, "value", f->value)) {
+		/* Records are freed with ds_free (ds_record_clear): copy out of cJSON's allocator. */
+		char *text = cJSON_PrintUnformatted(o);
+
+		*out = text ? ds_strdup(text) : NULL;
+		cJSON_free(text);
+	}
 	cJSON_Delete(o);
 	return *out ? 0 : -ENOMEM;
 }
