@@ -11,5 +11,5 @@ tool-y += test/tools/sched_day.c
 tool-$(CONFIG_DS_IPC) += test/tools/app_task.c
 # sync15: storage protocol pieces (quota, DELETE ?ids=, X-If-Modified-Since, download limit,
 # persisted 401 backoff) and the benchmark against the Sync 1.5 storage test server.
-unit-$(CONFIG_DS_REMOTE_SYNC15) += test/unit/sync15_protocol_test.c
+unit-$(CONFIG_DS_REMOTE_SYNC15) += test/unit/sync15_protocol_test.c test/unit/sync15_protocol_server_test.c
 bench-$(CONFIG_DS_REMOTE_SYNC15) += test/bench/bench_sync15.c

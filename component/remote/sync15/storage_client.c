@@ -326,6 +326,9 @@ static int request(struct ds_sync15_client *c, const char *method, const char *p
 		if (resp->status != 401)
 			break;
 		c->have_creds = false;
+		if (attempt == 0)
+			DS_LOG_INF("401 from the storage node (%.160s); asking for a new token",
+				   resp->body ? resp->body : "");
 		if (attempt > 0) {
 			/* The body is the server's reason ("token expired", ...): no secret in it. */
 			ds_sync15_client_raise_backoff(c, AUTH_BACKOFF_S);
