@@ -262,11 +262,29 @@ static void test_deletes_and_edits_reach_the_other_device(void **state)
 	assert_int_equal(sql_int(f->a.db, "SELECT count(*) FROM moz_formhistory WHERE guid = 'formBBBBBBBB'"), 0);
 }
 
+/* Clearing the form history on one device is a cleared store: the other keeps its values. */
+static void test_clearing_forms_on_one_device_keeps_them_elsewhere(void **state)
+{
+	struct fx *f = *state;
+	int64_t ts;
+
+	sync_ok(&f->a);
+	sync_ok(&f->b);
+	ts = ds_fake_sync15_coll_ts(f->srv, "forms");
+	sql(f->b.db, "DELETE FROM moz_formhistory");
+	sync_ok(&f->b);
+	sync_ok(&f->a);
+	assert_int_equal(sql_int(f->a.db, "SELECT count(*) FROM moz_formhistory"), 3);
+	assert_int_equal(ds_fake_sync15_count(f->srv, "forms"), 3);
+	assert_true(ds_fake_sync15_coll_ts(f->srv, "forms") == ts); /* nothing was written */
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_two_devices_converge_on_forms, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_deletes_and_edits_reach_the_other_device, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_clearing_forms_on_one_device_keeps_them_elsewhere, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -352,12 +352,43 @@ static void test_removed_page_reaches_the_other_device(void **state)
 	assert_same_history(f);
 }
 
+/* "Clear history" on one device is a cleared store, not 5,000 removals: the other devices keep
+ * their history and the server keeps the records (sync15.md §11 U10: no wipe without an
+ * explicit command). */
+static void test_clearing_history_on_one_device_keeps_it_elsewhere(void **state)
+{
+	struct fx *f = *state;
+	int64_t ts;
+	char *b;
+
+	sync_ok(&f->a);
+	sync_ok(&f->b);
+	ts = ds_fake_sync15_coll_ts(f->srv, "history");
+	sql(f->a.db, "DELETE FROM moz_historyvisits; DELETE FROM moz_places WHERE foreign_count = 0");
+	assert_true(sql_int(f->a.db, "SELECT count(*) FROM datasync_changes WHERE deleted = 1") >= 3);
+	sync_ok(&f->a);
+	assert_int_equal(sql_int(f->a.db, "SELECT count(*) FROM datasync_changes"), 0);
+	assert_true(ds_fake_sync15_coll_ts(f->srv, "history") == ts); /* nothing was written */
+	sync_ok(&f->b);
+	b = history_text(f->b.db);
+	assert_non_null(strstr(b, "placeAAAAAAA"));
+	assert_non_null(strstr(b, "placeBBBBBBB"));
+	assert_non_null(strstr(b, "placeCCCCCCC"));
+	free(b);
+	/* a single removal still travels once the device has history again */
+	visit(f->b.db, "placeAAAAAAA", 1766000000000000LL, 1);
+	sql(f->b.db, "DELETE FROM moz_historyvisits WHERE place_id = 3; DELETE FROM moz_places WHERE id = 3");
+	sync_ok(&f->b);
+	assert_int_equal(sql_int(f->b.db, "SELECT count(*) FROM datasync_changes"), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_two_devices_converge_on_history, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_concurrent_visits_merge_on_both_devices, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_removed_page_reaches_the_other_device, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_clearing_history_on_one_device_keeps_it_elsewhere, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -243,3 +243,27 @@ int ds_browser_log_mark_query(sqlite3 *db, const char *select_guids)
 		ds_browser_exec(db, "ROLLBACK TO datasync_mark; RELEASE datasync_mark;");
 	return rc;
 }
+
+int ds_browser_log_forget_if_cleared(sqlite3 *db, const char *any_item)
+{
+	sqlite3_stmt *st;
+	int rc, n;
+
+	rc = prepare(db, any_item, &st);
+	if (rc)
+		return rc;
+	rc = sqlite3_step(st);
+	sqlite3_finalize(st);
+	if (rc == SQLITE_ROW)
+		return 0;
+	if (rc != SQLITE_DONE)
+		return ds_browser_sqlerr(rc);
+	rc = ds_browser_exec(db, "DELETE FROM datasync_changes WHERE deleted = 1");
+	if (rc)
+		return rc;
+	n = sqlite3_changes(db);
+	if (n > 0)
+		DS_LOG_WRN("the browser's store was cleared: %d pending deletions dropped, the other"
+			   " devices keep their data", n);
+	return n > 0 ? 1 : 0;
+}

@@ -46,6 +46,8 @@ int ds_browser_log_changes_after(sqlite3 *db, uint64_t after_seq, const char *af
 int ds_browser_log_forget(sqlite3 *db, const char *guid, uint64_t seq);
 /* Log each guid the query returns (a column named g) with time 0, unless already pending. */
 int ds_browser_log_mark_query(sqlite3 *db, const char *select_guids);
+/* forget_if_cleared: when the query any_item returns no row, drop every pending deletion. */
+int ds_browser_log_forget_if_cleared(sqlite3 *db, const char *any_item);
 /* Move a pending entry from old_guid to new_guid (the item was renamed by a remote record). */
 int ds_browser_log_rename(sqlite3 *db, const char *old_guid, const char *new_guid);
 

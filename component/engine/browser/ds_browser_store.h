@@ -45,6 +45,10 @@ struct ds_browser_tracking_ops {
 	int (*forget)(void *s, const char *guid, uint64_t seq);
 	/* Report up to limit items (0: all), the most recently used first, as changed with time 0. */
 	int (*mark_all)(void *s, size_t limit);
+	/* Optional. The browser's data is empty while deletions are pending: the store was cleared
+	 * ("clear history", a new profile), not edited item by item. Drop those pending deletions,
+	 * so that clearing one device never deletes the data of the others; 1 when it did, else 0. */
+	int (*forget_if_cleared)(void *s);
 	void (*close)(void *s);
 };
 

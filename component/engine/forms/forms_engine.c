@@ -82,8 +82,13 @@ static int decode(const struct ds_record *r, struct ds_form_entry *out)
 
 static int f_prepare(struct ds_engine *e)
 {
-	DS_UNUSED(e);
-	return 0;
+	struct forms_engine *f = FE(e);
+	int rc;
+
+	if (!f->store->ops->track.forget_if_cleared)
+		return 0;
+	rc = f->store->ops->track.forget_if_cleared(S(f));
+	return rc < 0 ? rc : 0;
 }
 
 static int f_begin(struct ds_engine *e)

@@ -218,6 +218,11 @@ static int t_mark_all(void *s, size_t limit)
 	return rc;
 }
 
+static int t_forget_if_cleared(void *s)
+{
+	return ds_browser_log_forget_if_cleared(F(s)->db, "SELECT 1 FROM moz_formhistory LIMIT 1");
+}
+
 static void t_close(void *s)
 {
 	sqlite3_close(F(s)->db);
@@ -233,6 +238,7 @@ static const struct ds_forms_store_ops formhistory_ops = {
 		.changes_after = t_changes_after,
 		.forget = t_forget,
 		.mark_all = t_mark_all,
+		.forget_if_cleared = t_forget_if_cleared,
 		.close = t_close,
 	},
 	.get = f_get,

@@ -212,8 +212,13 @@ out:
 
 static int h_prepare(struct ds_engine *e)
 {
-	DS_UNUSED(e);
-	return 0;
+	struct history_engine *h = H(e);
+	int rc;
+
+	if (!h->store->ops->track.forget_if_cleared)
+		return 0;
+	rc = h->store->ops->track.forget_if_cleared(S(h));
+	return rc < 0 ? rc : 0;
 }
 
 static int h_begin(struct ds_engine *e)

@@ -393,6 +393,11 @@ static int t_mark_all(void *s, size_t limit)
 	return rc;
 }
 
+static int t_forget_if_cleared(void *s)
+{
+	return ds_browser_log_forget_if_cleared(db_of(s), "SELECT 1 FROM moz_historyvisits LIMIT 1");
+}
+
 static void t_close(void *s)
 {
 	sqlite3_close(db_of(s));
@@ -407,6 +412,7 @@ static const struct ds_history_store_ops places_ops = {
 		.changes_after = t_changes_after,
 		.forget = t_forget,
 		.mark_all = t_mark_all,
+		.forget_if_cleared = t_forget_if_cleared,
 		.close = t_close,
 	},
 	.get = p_get,
