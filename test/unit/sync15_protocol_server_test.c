@@ -398,6 +398,40 @@ static void test_info_collections_304_when_unchanged_on_real_server(void **state
 	ds_sync15_client_free(f.c);
 }
 
+/* Another client wipes the account and writes nothing: the next info/collections must show it,
+ * whatever the server does with the user's timestamp on a wipe. */
+static void test_info_collections_after_a_wipe_on_real_server(void **state)
+{
+	struct fx f, other;
+	struct ds_http_response r;
+	cJSON *info = NULL;
+	const char *put = "{\"payload\":\"p\"}";
+
+	DS_UNUSED(state);
+	SKIP_IF_NO_SERVER();
+	fx_open(&f);
+	assert_int_equal(ds_sync15_request(f.c, "PUT", "storage/forms/a", -1, put, strlen(put), &r), 0);
+	ds_http_response_free(&r);
+	assert_int_equal(ds_sync15_get_info_collections(f.c, &info), 0);
+	assert_non_null(cJSON_GetObjectItem(info, "forms"));
+	cJSON_Delete(info);
+	other = f;
+	{
+		struct ds_sync15_client_config cc = { 0 };
+
+		cc.auth.ops = &acct_ops;
+		cc.auth.ctx = &other.a;
+		assert_int_equal(ds_sync15_client_new(&cc, &other.c), 0);
+	}
+	assert_int_equal(ds_sync15_request(other.c, "DELETE", "storage", -1, NULL, 0, &r), 0);
+	ds_http_response_free(&r);
+	ds_sync15_client_free(other.c);
+	assert_int_equal(ds_sync15_get_info_collections(f.c, &info), 0);
+	assert_null(cJSON_GetObjectItem(info, "forms"));
+	cJSON_Delete(info);
+	ds_sync15_client_free(f.c);
+}
+
 static void test_history_first_download_newest_limit_on_real_server(void **state)
 {
 	struct acct a = { .uid = ++g_uid };
@@ -478,6 +512,7 @@ int main(void)
 		cmocka_unit_test(test_quota_endpoint_and_remaining_header_on_real_server),
 		cmocka_unit_test(test_delete_ids_at_most_100_per_request_on_real_server),
 		cmocka_unit_test(test_info_collections_304_when_unchanged_on_real_server),
+		cmocka_unit_test(test_info_collections_after_a_wipe_on_real_server),
 		cmocka_unit_test(test_history_first_download_newest_limit_on_real_server),
 	};
 

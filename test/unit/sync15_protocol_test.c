@@ -333,6 +333,25 @@ static void test_info_collections_if_modified_since_304_reuses_last_answer(void 
 	assert_int_equal(ds_sync15_client_not_modified(f->c), 1);
 }
 
+static void test_info_collections_304_with_another_timestamp_is_read_again(void **state)
+{
+	struct cfx *f = *state;
+	cJSON *info = NULL;
+
+	answer(f, 200, "X-Last-Modified: 1700000005.25\n", "{\"meta\":1700000001.5,\"forms\":1700000005.25}");
+	answer(f, 304, "X-Last-Modified: 0\n", NULL);
+	answer(f, 200, "X-Last-Modified: 0\n", "{}");
+	assert_int_equal(ds_sync15_get_info_collections(f->c, &info), 0);
+	cJSON_Delete(info);
+	assert_int_equal(ds_sync15_get_info_collections(f->c, &info), 0);
+	assert_int_equal(f->s.n_seen, 3);
+	assert_string_equal(f->s.seen[1].ims, "1700000005.25");
+	assert_string_equal(f->s.seen[2].ims, "");
+	assert_null(cJSON_GetObjectItem(info, "forms"));
+	cJSON_Delete(info);
+	assert_int_equal(ds_sync15_client_not_modified(f->c), 0);
+}
+
 static void test_if_modified_since_never_sent_with_unmodified_since(void **state)
 {
 	struct cfx *f = *state;
@@ -596,6 +615,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_delete_ids_412_stops_with_estale, csetup, cteardown),
 		cmocka_unit_test_setup_teardown(test_delete_ids_refuses_an_id_the_api_cannot_name, csetup, cteardown),
 		cmocka_unit_test_setup_teardown(test_info_collections_if_modified_since_304_reuses_last_answer, csetup, cteardown),
+		cmocka_unit_test_setup_teardown(test_info_collections_304_with_another_timestamp_is_read_again, csetup, cteardown),
 		cmocka_unit_test_setup_teardown(test_if_modified_since_never_sent_with_unmodified_since, csetup, cteardown),
 		cmocka_unit_test_setup_teardown(test_first_history_download_is_the_newest_limit_then_complete, rsetup, rteardown),
 		cmocka_unit_test_setup_teardown(test_unlimited_collection_downloads_everything_paged, rsetup, rteardown),

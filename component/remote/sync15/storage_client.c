@@ -453,12 +453,24 @@ int ds_sync15_get_limits(struct ds_sync15_client *c, struct ds_sync15_limits *l)
 int ds_sync15_get_info_collections(struct ds_sync15_client *c, cJSON **out)
 {
 	struct ds_http_response resp;
+	int64_t lm304;
 	int rc = request(c, "GET", "info/collections", -1, c->info_body ? c->info_lm : -1, NULL, 0,
 			 &resp);
 
 	*out = NULL;
 	if (rc < 0)
 		return rc;
+	/* A 304 that names another last-modified than ours (a server whose wipe moved the user's
+	 * timestamp back) is not trusted: read the whole answer again. */
+	if (resp.status == 304 && (lm304 = ds_sync15_last_modified(&resp)) >= 0 &&
+	    lm304 != c->info_lm) {
+		ds_http_response_free(&resp);
+		ds_free(c->info_body);
+		c->info_body = NULL;
+		rc = ds_sync15_request(c, "GET", "info/collections", -1, NULL, 0, &resp);
+		if (rc < 0)
+			return rc;
+	}
 	if (resp.status == 304 && c->info_body) {
 		c->not_modified++;
 		*out = cJSON_Parse(c->info_body);
