@@ -54,3 +54,9 @@ if [ -x "$B/test/bench/bench_sync15" ]; then
 		echo "sync15: skipped (no Python venv for the storage test server)"
 	fi
 fi
+# Kinto: the agent and Kinto.js doing the same syncs against a local Kinto (test/js/bench_kinto.sh;
+# needs the test servers' venv, and node/npm for Kinto.js). BENCH_KINTO_ROWS="10000".
+for n in ${BENCH_KINTO_ROWS:-10000}; do
+	echo
+	sh "$SRC/test/js/bench_kinto.sh" "$B" "$n" "$CHANGES"
+done
