@@ -122,12 +122,13 @@ static void make_places(const char *path)
 	sqlite3_close(db);
 }
 
-static void dev_open(struct fx *f, struct dev *d, bool empty)
+static void dev_open_opts(struct fx *f, struct dev *d, bool empty, size_t max_places, unsigned page)
 {
-	struct ds_sync15_remote_config rc = { .collection = "history", .engine_version = 1 };
+	struct ds_sync15_remote_config rc = { .collection = "history", .engine_version = 1,
+					      .page_records = page };
 	struct ds_policy p = { .direction = DS_DIR_TWO_WAY, .conflict = DS_CONFLICT_MERGE,
 			       .max_retries = 3 };
-	struct ds_history_options o = { .now_ms = fake_now };
+	struct ds_history_options o = { .now_ms = fake_now, .max_places = max_places };
 	struct ds_history_store *s;
 	struct ds_engine *e;
 	struct ds_remote *r;
@@ -148,6 +149,11 @@ static void dev_open(struct fx *f, struct dev *d, bool empty)
 	rc.global = &d->g;
 	assert_int_equal(ds_sync15_remote_new(&rc, &r), 0);
 	assert_int_equal(ds_fake_collection_new("history", e, r, NULL, &p, &d->c), 0);
+}
+
+static void dev_open(struct fx *f, struct dev *d, bool empty)
+{
+	dev_open_opts(f, d, empty, 0, 0);
 }
 
 static void dev_close(struct dev *d)
@@ -382,6 +388,41 @@ static void test_clearing_history_on_one_device_keeps_it_elsewhere(void **state)
 	assert_int_equal(sql_int(f->b.db, "SELECT count(*) FROM datasync_changes"), 0);
 }
 
+/* sync15.md §11 U8 and the limit on uploads: a device uploads only its most recently visited
+ * places, and another applies them page by page (one local transaction per page), never all at
+ * once. The limit is 5,000 (test_first_upload_marks_only_5000_most_recent_places in
+ * history_engine_test.c); here it is 300 and pages are 100 records, so that the test stays quick
+ * under valgrind. */
+static void test_most_recent_places_uploaded_and_applied_in_bounded_pages(void **state)
+{
+	struct fx *f = *state;
+	struct ds_run_stats st;
+
+	dev_close(&f->a);
+	dev_close(&f->b);
+	dev_open_opts(f, &f->a, false, 300, 100);
+	dev_open_opts(f, &f->b, true, 300, 100);
+	sql(f->a.db, "BEGIN; WITH RECURSIVE n(i) AS (SELECT 10 UNION ALL SELECT i + 1 FROM n WHERE i < 319)"
+		     " INSERT INTO moz_places(id, url, guid, last_visit_date, url_hash, rev_host)"
+		     " SELECT i, 'https://bulk.example/' || i, printf('bulk%08d', i), 1760000000000000 + i, 0,"
+		     " 'elpmaxe.klub.' FROM n;"
+		     " INSERT INTO moz_historyvisits(from_visit, place_id, visit_date, visit_type, session)"
+		     " SELECT 0, id, last_visit_date, 1, 0 FROM moz_places WHERE id >= 10; COMMIT");
+	sql(f->a.db, "DELETE FROM datasync_changes");
+	sync_ok(&f->a);
+	assert_int_equal(ds_fake_sync15_count(f->srv, "history"), 300);
+	/* the three fixture places are the newest, then bulk places 319 down to 23 */
+	assert_null(ds_fake_sync15_payload(f->srv, "history", "bulk00000022"));
+	assert_non_null(ds_fake_sync15_payload(f->srv, "history", "bulk00000023"));
+	ds_fake_sync15_clear_log(f->srv);
+	memset(&st, 0, sizeof(st));
+	assert_int_equal(ds_sync_run(f->b.c, f->b.store, &st, NULL, NULL), 0);
+	assert_int_equal(st.applied, 300);
+	assert_int_equal(sql_int(f->b.db, "SELECT count(*) FROM moz_places"), 300);
+	assert_int_equal(sql_int(f->b.db, "SELECT count(*) FROM moz_historyvisits"), 301);
+	assert_true(ds_fake_sync15_count_requests(f->srv, "GET storage/history") >= 3);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -389,6 +430,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_concurrent_visits_merge_on_both_devices, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_removed_page_reaches_the_other_device, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_clearing_history_on_one_device_keeps_it_elsewhere, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_most_recent_places_uploaded_and_applied_in_bounded_pages, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
