@@ -10,6 +10,7 @@
  * gives); remote-level ones run against the in-process storage node.
  */
 #include "core/ds_core.h"
+#include "remote/sync15/ds_remote_sync15.h"
 #include "remote/sync15/ds_sync15.h"
 #include "remote/sync15/ds_sync15_storage.h"
 #include "store/ds_store.h"
@@ -498,6 +499,47 @@ static void test_first_history_download_is_the_newest_limit_then_complete(void *
 	assert_int_equal(ds_fake_sync15_count_requests(f->srv, "GET storage/history?"), 2);
 }
 
+static int open_json(const char *json, const char *collection, struct ds_remote **r)
+{
+	cJSON *cfg = cJSON_Parse(json);
+	int rc;
+
+	assert_non_null(cfg);
+	rc = ds_remote_sync15_open(cfg, collection, "device", r);
+	cJSON_Delete(cfg);
+	return rc;
+}
+
+static void test_registration_download_limit_and_history_default(void **state)
+{
+	struct ds_remote *r = NULL;
+	const char *sort = NULL;
+
+	DS_UNUSED(state);
+	assert_int_equal(open_json("{}", "history", &r), 0);
+	assert_int_equal(ds_sync15_remote_download_limit(r, &sort), DS_SYNC15_HISTORY_DOWNLOAD_LIMIT);
+	assert_string_equal(sort, "newest");
+	r->ops->close(r);
+	assert_int_equal(open_json("{}", "bookmarks", &r), 0);
+	assert_int_equal(ds_sync15_remote_download_limit(r, NULL), 0);
+	r->ops->close(r);
+	assert_int_equal(open_json("{\"download_limit\": 0}", "history", &r), 0);
+	assert_int_equal(ds_sync15_remote_download_limit(r, NULL), 0);
+	r->ops->close(r);
+	assert_int_equal(open_json("{\"download_limit\": 250, \"download_sort\": \"index\"}", "forms", &r), 0);
+	assert_int_equal(ds_sync15_remote_download_limit(r, &sort), 250);
+	assert_string_equal(sort, "index");
+	r->ops->close(r);
+	r = (struct ds_remote *)&sort; /* must be reset on failure */
+	assert_int_equal(open_json("{\"download_limit\": -1}", "history", &r), -EINVAL);
+	assert_null(r);
+	assert_int_equal(open_json("{\"download_limit\": 1.5}", "history", &r), -EINVAL);
+	assert_int_equal(open_json("{\"download_limit\": \"5000\"}", "history", &r), -EINVAL);
+	assert_int_equal(open_json("{\"download_sort\": \"oldest\"}", "history", &r), -EINVAL);
+	assert_int_equal(open_json("{\"download_sort\": 1}", "history", &r), -EINVAL);
+	assert_null(r);
+}
+
 static void test_unlimited_collection_downloads_everything_paged(void **state)
 {
 	struct rfx *f = *state;
@@ -618,6 +660,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_info_collections_304_with_another_timestamp_is_read_again, csetup, cteardown),
 		cmocka_unit_test_setup_teardown(test_if_modified_since_never_sent_with_unmodified_since, csetup, cteardown),
 		cmocka_unit_test_setup_teardown(test_first_history_download_is_the_newest_limit_then_complete, rsetup, rteardown),
+		cmocka_unit_test(test_registration_download_limit_and_history_default),
 		cmocka_unit_test_setup_teardown(test_unlimited_collection_downloads_everything_paged, rsetup, rteardown),
 		cmocka_unit_test_setup_teardown(test_first_upload_to_an_unlisted_collection_reads_nothing, rsetup, rteardown),
 		cmocka_unit_test_setup_teardown(test_collection_created_meanwhile_is_read_after_412, rsetup, rteardown),

@@ -59,6 +59,8 @@ unsigned long ds_sync15_client_not_modified(const struct ds_sync15_client *c);
  */
 #define DS_SYNC15_HISTORY_DOWNLOAD_LIMIT 5000
 int ds_sync15_remote_set_download_limit(struct ds_remote *r, unsigned limit, const char *sort);
+/* The limit in force (0: none) and its sort order. */
+unsigned ds_sync15_remote_download_limit(struct ds_remote *r, const char **sort);
 
 /*
  * The 15 min backoff after a second 401 in a row (DESK MINIMUM_BACKOFF_INTERVAL) kept in the

@@ -645,6 +645,15 @@ int ds_sync15_remote_set_download_limit(struct ds_remote *r, unsigned limit, con
 	return 0;
 }
 
+unsigned ds_sync15_remote_download_limit(struct ds_remote *r, const char **sort)
+{
+	struct s15_remote *x = rem_of(r);
+
+	if (sort)
+		*sort = x->download_sort;
+	return x->download_limit;
+}
+
 void ds_sync15_remote_set_store(struct ds_remote *r, struct ds_store *store)
 {
 	rem_of(r)->store = store;
