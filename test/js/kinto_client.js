@@ -11,7 +11,9 @@
 //   update ID JSON          merge JSON into the record, If-Match on the version just read
 //   update-at ID LM JSON    the same with If-Match: "LM" as given (a stale version gets a 412)
 //   delete ID               delete with If-Match on the version just read
-//   batch N PREFIX          N records PREFIX0..PREFIX<N-1> in one kinto-http batch
+//   rows FROM TO            records for table rows FROM..TO-1 (id: the table engine's
+//                           base64url of "[N]", fields ~id, title "js N", n) in one
+//                           kinto-http batch, which kinto-http splits by the server's limit
 //   file ID                 the SHA-256 (hex) and size of the record's attachment as
 //                           downloaded from its location, checked against attachment.hash
 //   whoami                  the server's user object (id, bucket, principals)
@@ -62,13 +64,16 @@ async function main(argv) {
       console.log(JSON.stringify(data));
       return;
     }
-    case "batch": {
-      const n = Number(args[0]);
+    case "rows": {
+      const from = Number(args[0]), to = Number(args[1]);
       const res = await c.batch((b) => {
-        for (let i = 0; i < n; i++) b.createRecord({ id: args[1] + i, title: "js " + i });
-      }, { aggregate: true });
+        for (let i = from; i < to; i++)
+          b.createRecord({ id: Buffer.from("[" + i + "]").toString("base64url"), "~id": i,
+            title: "js " + i, n: i });
+      }, { aggregate: true, safe: true });
       console.log(JSON.stringify({ published: res.published.length, errors: res.errors.length,
         conflicts: res.conflicts.length }));
+      if (res.errors.length || res.conflicts.length) process.exit(1);
       return;
     }
     case "file": {
