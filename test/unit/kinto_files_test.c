@@ -190,7 +190,9 @@ static int setup(void **state)
 		snprintf(g_tmp, sizeof(g_tmp), "%s/kinto_files", t);
 		mkdir(g_tmp, 0700);
 	} else {
-		snprintf(g_tmp, sizeof(g_tmp), "%s", "/tmp/ds-kinto-files-XXXXXX");
+		const char *base = getenv("TMPDIR");
+
+		snprintf(g_tmp, sizeof(g_tmp), "%s/ds-kinto-files-XXXXXX", base && *base ? base : P_tmpdir);
 		if (!mkdtemp(g_tmp))
 			return -1;
 	}
