@@ -351,6 +351,42 @@ static void test_allocation_failures_leave_form_history_unchanged(void **state)
 	ds_record_clear(&r);
 }
 
+/* Vectors: test/data/firefox/records/forms.json (apply "in", then the engine's record equals "out";
+ * unknown fields kept). Applied twice: the second time changes nothing. */
+static void test_record_round_trips_from_vectors(void **state)
+{
+	struct fx *f = *state;
+	char *text = read_data("records/forms.json");
+	cJSON *doc = cJSON_Parse(text), *v;
+	int n = 0;
+
+	assert_non_null(doc);
+	cJSON_ArrayForEach(v, cJSON_GetObjectItem(doc, "vectors")) {
+		const char *name = cJSON_GetObjectItem(v, "name")->valuestring;
+		cJSON *in = cJSON_GetObjectItem(v, "in"), *want = cJSON_GetObjectItem(v, "out"), *got;
+		const char *id = cJSON_GetObjectItem(in, "id")->valuestring;
+		char *payload = cJSON_PrintUnformatted(in);
+		struct ds_record r;
+		int pass;
+
+		for (pass = 0; pass < 2; pass++) {
+			if (apply(f, id, payload) != 0)
+				fail_msg("vector '%s': apply failed", name);
+			assert_int_equal(f->e->ops->get(f->e, id, &r), 0);
+			got = cJSON_Parse(r.payload);
+			if (!cJSON_Compare(got, want, true))
+				fail_msg("vector '%s': got %s", name, r.payload);
+			cJSON_Delete(got);
+			ds_record_clear(&r);
+		}
+		cJSON_free(payload);
+		n++;
+	}
+	assert_true(n >= 3);
+	cJSON_Delete(doc);
+	free(text);
+}
+
 static void test_not_a_formhistory_database_refused(void **state)
 {
 	struct fx *f = *state;
@@ -398,6 +434,7 @@ int main(void)
 		T(test_browser_edits_logged_uses_and_engine_writes_not),
 		T(test_first_sync_marks_every_entry),
 		T(test_allocation_failures_leave_form_history_unchanged),
+		T(test_record_round_trips_from_vectors),
 		T(test_not_a_formhistory_database_refused),
 		T(test_unregister_removes_triggers_and_side_tables),
 #undef T

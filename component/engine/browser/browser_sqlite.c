@@ -18,7 +18,9 @@ static const char SIDE_TABLES_SQL[] =
 	"CREATE INDEX IF NOT EXISTS datasync_changes_seq ON datasync_changes(seq, guid);"
 	"CREATE TABLE IF NOT EXISTS datasync_state(id INTEGER PRIMARY KEY CHECK(id = 1),"
 	" seq INTEGER NOT NULL, applying INTEGER NOT NULL);"
-	"INSERT OR IGNORE INTO datasync_state VALUES(1, 0, 0);";
+	"INSERT OR IGNORE INTO datasync_state VALUES(1, 0, 0);"
+	"CREATE TABLE IF NOT EXISTS datasync_unknown(guid TEXT PRIMARY KEY, fields TEXT NOT NULL)"
+	" WITHOUT ROWID;";
 
 int ds_browser_sqlerr(int rc)
 {
@@ -90,7 +92,8 @@ int ds_browser_log_install(sqlite3 *db)
 int ds_browser_log_uninstall(sqlite3 *db)
 {
 	return ds_browser_exec(db, "DROP TABLE IF EXISTS datasync_changes;"
-				   "DROP TABLE IF EXISTS datasync_state;");
+				   "DROP TABLE IF EXISTS datasync_state;"
+				   "DROP TABLE IF EXISTS datasync_unknown;");
 }
 
 int ds_browser_log_begin(sqlite3 *db)
@@ -222,6 +225,12 @@ int ds_browser_log_rename(sqlite3 *db, const char *old_guid, const char *new_gui
 	if (rc == 0)
 		rc = run_bound(db, "UPDATE datasync_changes SET guid = ?2 WHERE guid = ?1", old_guid,
 			       new_guid, 0);
+	if (rc == 0)
+		rc = run_bound(db, "DELETE FROM datasync_unknown WHERE guid = ?2 AND EXISTS"
+			       " (SELECT 1 FROM datasync_unknown WHERE guid = ?1)", old_guid, new_guid, 0);
+	if (rc == 0)
+		rc = run_bound(db, "UPDATE datasync_unknown SET guid = ?2 WHERE guid = ?1", old_guid,
+			       new_guid, 0);
 	return rc;
 }
 
@@ -266,4 +275,35 @@ int ds_browser_log_forget_if_cleared(sqlite3 *db, const char *any_item)
 		DS_LOG_WRN("the browser's store was cleared: %d pending deletions dropped, the other"
 			   " devices keep their data", n);
 	return n > 0 ? 1 : 0;
+}
+
+int ds_browser_unknown_get(sqlite3 *db, const char *guid, char **json)
+{
+	sqlite3_stmt *st;
+	int rc = prepare(db, "SELECT fields FROM datasync_unknown WHERE guid = ?", &st);
+
+	*json = NULL;
+	if (rc)
+		return rc;
+	sqlite3_bind_text(st, 1, guid, -1, SQLITE_STATIC);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		const char *t = (const char *)sqlite3_column_text(st, 0);
+
+		*json = ds_strdup(t ? t : "{}");
+		rc = *json ? 0 : -ENOMEM;
+	} else {
+		rc = rc == SQLITE_DONE ? -ENOENT : ds_browser_sqlerr(rc);
+	}
+	sqlite3_finalize(st);
+	return rc;
+}
+
+int ds_browser_unknown_put(sqlite3 *db, const char *guid, const char *json)
+{
+	if (!json)
+		return run_bound(db, "DELETE FROM datasync_unknown WHERE guid = ?1 AND ?2 = 0", guid,
+				 NULL, 0);
+	return run_bound(db, "INSERT OR REPLACE INTO datasync_unknown(guid, fields) VALUES(?1, ?2)",
+			 guid, json, 0);
 }

@@ -2,6 +2,7 @@
 #include "core/ds_core.h"
 #include "engine/browser/ds_browser_store.h"
 
+#include <cjson/cJSON.h>
 #include <string.h>
 
 void ds_history_place_clear(struct ds_history_place *p)
@@ -21,4 +22,96 @@ void ds_form_entry_clear(struct ds_form_entry *f)
 	ds_free(f->name);
 	ds_free(f->value);
 	memset(f, 0, sizeof(*f));
+}
+
+/* cJSON allocates with libc; our records are freed with ds_free. */
+static char *print_ds(const cJSON *o)
+{
+	char *text = cJSON_PrintUnformatted(o);
+	char *copy = text ? ds_strdup(text) : NULL;
+
+	cJSON_free(text);
+	return copy;
+}
+
+static bool is_known(const char *name, const char *const *known)
+{
+	for (; *known; known++)
+		if (strcmp(*known, name) == 0)
+			return true;
+	return false;
+}
+
+int ds_browser_unknown_split(const char *payload, const char *const *known, char **unknown)
+{
+	cJSON *o = cJSON_Parse(payload), *u = NULL, *it;
+	int rc = 0;
+
+	*unknown = NULL;
+	if (!cJSON_IsObject(o)) {
+		cJSON_Delete(o);
+		return -EBADMSG;
+	}
+	cJSON_ArrayForEach(it, o) {
+		cJSON *dup;
+
+		if (!it->string || is_known(it->string, known))
+			continue;
+		if (!u && !(u = cJSON_CreateObject())) {
+			rc = -ENOMEM;
+			break;
+		}
+		dup = cJSON_Duplicate(it, true);
+		if (!dup || !cJSON_AddItemToObject(u, it->string, dup)) {
+			cJSON_Delete(dup);
+			rc = -ENOMEM;
+			break;
+		}
+	}
+	if (rc == 0 && u && !(*unknown = print_ds(u)))
+		rc = -ENOMEM;
+	cJSON_Delete(u);
+	cJSON_Delete(o);
+	return rc;
+}
+
+int ds_browser_unknown_join(char **payload, const char *unknown)
+{
+	cJSON *o, *u, *it;
+	char *joined;
+	int rc = 0;
+
+	if (!unknown)
+		return 0;
+	u = cJSON_Parse(unknown);
+	o = cJSON_Parse(*payload);
+	if (!cJSON_IsObject(u) || !cJSON_IsObject(o)) {
+		cJSON_Delete(u);
+		cJSON_Delete(o);
+		return 0;
+	}
+	cJSON_ArrayForEach(it, u) {
+		cJSON *dup;
+
+		if (!it->string || cJSON_GetObjectItemCaseSensitive(o, it->string))
+			continue;
+		dup = cJSON_Duplicate(it, true);
+		if (!dup || !cJSON_AddItemToObject(o, it->string, dup)) {
+			cJSON_Delete(dup);
+			rc = -ENOMEM;
+			break;
+		}
+	}
+	if (rc == 0) {
+		joined = print_ds(o);
+		if (joined) {
+			ds_free(*payload);
+			*payload = joined;
+		} else {
+			rc = -ENOMEM;
+		}
+	}
+	cJSON_Delete(u);
+	cJSON_Delete(o);
+	return rc;
 }

@@ -48,7 +48,11 @@ int ds_browser_log_forget(sqlite3 *db, const char *guid, uint64_t seq);
 int ds_browser_log_mark_query(sqlite3 *db, const char *select_guids);
 /* forget_if_cleared: when the query any_item returns no row, drop every pending deletion. */
 int ds_browser_log_forget_if_cleared(sqlite3 *db, const char *any_item);
-/* Move a pending entry from old_guid to new_guid (the item was renamed by a remote record). */
+/* unknown_get / unknown_put over the side table datasync_unknown. */
+int ds_browser_unknown_get(sqlite3 *db, const char *guid, char **json);
+int ds_browser_unknown_put(sqlite3 *db, const char *guid, const char *json);
+/* Move a pending entry and kept unknown fields from old_guid to new_guid (the item was renamed
+ * by a remote record). */
 int ds_browser_log_rename(sqlite3 *db, const char *old_guid, const char *new_guid);
 
 #endif /* DS_BROWSER_SQLITE_H */

@@ -49,8 +49,22 @@ struct ds_browser_tracking_ops {
 	 * ("clear history", a new profile), not edited item by item. Drop those pending deletions,
 	 * so that clearing one device never deletes the data of the others; 1 when it did, else 0. */
 	int (*forget_if_cleared)(void *s);
+	/* Optional. Fields of a remote record that the browser has no column for (other clients'
+	 * newer fields), kept beside the item and sent back with it: a JSON object text.
+	 * unknown_get gives a new ds_malloc'ed string or -ENOENT; unknown_put with NULL drops
+	 * them. set_guid and remove carry or drop them with the item. */
+	int (*unknown_get)(void *s, const char *guid, char **json);
+	int (*unknown_put)(void *s, const char *guid, const char *json);
 	void (*close)(void *s);
 };
+
+/* Split the top-level fields of a record's payload that are not in known (NULL-terminated)
+ * into *unknown (a JSON object text, ds_malloc'ed), or NULL when there are none. -EBADMSG when
+ * payload is not a JSON object. */
+int ds_browser_unknown_split(const char *payload, const char *const *known, char **unknown);
+/* Add the fields of unknown (a JSON object text) that *payload lacks; *payload is replaced by
+ * a new ds_malloc'ed text. unknown NULL or unparsable: *payload is left as it is. */
+int ds_browser_unknown_join(char **payload, const char *unknown);
 
 /* ---- history ---------------------------------------------------------------------------- */
 

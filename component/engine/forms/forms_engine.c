@@ -21,6 +21,9 @@
 #include <stdio.h>
 #include <string.h>
 
+/* Record fields the browser stores; others are kept beside the entry and sent back. */
+static const char *const KNOWN_FIELDS[] = { "id", "name", "value", NULL };
+
 struct forms_engine {
 	struct ds_engine e;
 	struct ds_forms_store *store;
@@ -112,6 +115,36 @@ static int f_rollback(struct ds_engine *e)
 	return f->store->ops->track.rollback(S(f));
 }
 
+static int join_unknown(struct forms_engine *f, const char *guid, char **payload)
+{
+	char *u = NULL;
+	int rc;
+
+	if (!f->store->ops->track.unknown_get)
+		return 0;
+	rc = f->store->ops->track.unknown_get(S(f), guid, &u);
+	if (rc == -ENOENT)
+		return 0;
+	if (rc == 0)
+		rc = ds_browser_unknown_join(payload, u);
+	ds_free(u);
+	return rc;
+}
+
+static int keep_unknown(struct forms_engine *f, const char *guid, const char *payload)
+{
+	char *u = NULL;
+	int rc;
+
+	if (!f->store->ops->track.unknown_put)
+		return 0;
+	rc = payload ? ds_browser_unknown_split(payload, KNOWN_FIELDS, &u) : 0;
+	if (rc == 0)
+		rc = f->store->ops->track.unknown_put(S(f), guid, u);
+	ds_free(u);
+	return rc;
+}
+
 static int current(struct forms_engine *f, const char *guid, struct ds_record *out, bool must_exist)
 {
 	struct ds_form_entry fe;
@@ -128,6 +161,8 @@ static int current(struct forms_engine *f, const char *guid, struct ds_record *o
 		return rc;
 	rc = encode(&fe, &out->payload);
 	ds_form_entry_clear(&fe);
+	if (rc == 0)
+		rc = join_unknown(f, guid, &out->payload);
 	if (rc == 0 && !(out->id = ds_strdup(guid)))
 		rc = -ENOMEM;
 	if (rc)
@@ -191,8 +226,10 @@ static int f_apply(struct ds_engine *e, const struct ds_record *r)
 
 	if (!r->id || !*r->id || strlen(r->id) >= DS_BROWSER_ID_MAX)
 		return -EBADMSG;
-	if (r->deleted || !r->payload)
-		return f->store->ops->remove(S(f), r->id);
+	if (r->deleted || !r->payload) {
+		rc = f->store->ops->remove(S(f), r->id);
+		return rc ? rc : keep_unknown(f, r->id, NULL);
+	}
 	rc = decode(r, &fe);
 	if (rc)
 		return rc;
@@ -206,6 +243,8 @@ static int f_apply(struct ds_engine *e, const struct ds_record *r)
 	} else if (rc == 0 || rc == -ENOENT) {
 		rc = f->store->ops->put(S(f), &fe);
 	}
+	if (rc == 0)
+		rc = keep_unknown(f, fe.guid, r->payload);
 	ds_form_entry_clear(&fe);
 	return rc;
 }

@@ -223,6 +223,16 @@ static int t_forget_if_cleared(void *s)
 	return ds_browser_log_forget_if_cleared(F(s)->db, "SELECT 1 FROM moz_formhistory LIMIT 1");
 }
 
+static int t_unknown_get(void *s, const char *guid, char **json)
+{
+	return ds_browser_unknown_get(F(s)->db, guid, json);
+}
+
+static int t_unknown_put(void *s, const char *guid, const char *json)
+{
+	return ds_browser_unknown_put(F(s)->db, guid, json);
+}
+
 static void t_close(void *s)
 {
 	sqlite3_close(F(s)->db);
@@ -239,6 +249,8 @@ static const struct ds_forms_store_ops formhistory_ops = {
 		.forget = t_forget,
 		.mark_all = t_mark_all,
 		.forget_if_cleared = t_forget_if_cleared,
+		.unknown_get = t_unknown_get,
+		.unknown_put = t_unknown_put,
 		.close = t_close,
 	},
 	.get = f_get,

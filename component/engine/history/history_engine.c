@@ -27,6 +27,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* Record fields the browser stores; others are kept beside the place and sent back. */
+static const char *const KNOWN_FIELDS[] = { "id", "histUri", "title", "visits", NULL };
+
 /* Longest URL Places stores (AS places MAX_URL_LENGTH, desktop's places.maxUrlLength default). */
 #define HISTORY_MAX_URL 65536
 
@@ -242,6 +245,37 @@ static int h_rollback(struct ds_engine *e)
 	return h->store->ops->track.rollback(S(h));
 }
 
+static int join_unknown(struct history_engine *h, const char *guid, char **payload)
+{
+	char *u = NULL;
+	int rc;
+
+	if (!h->store->ops->track.unknown_get)
+		return 0;
+	rc = h->store->ops->track.unknown_get(S(h), guid, &u);
+	if (rc == -ENOENT)
+		return 0;
+	if (rc == 0)
+		rc = ds_browser_unknown_join(payload, u);
+	ds_free(u);
+	return rc;
+}
+
+/* Keep the record's fields the browser has no column for (NULL when none: drop old ones). */
+static int keep_unknown(struct history_engine *h, const char *guid, const char *payload)
+{
+	char *u = NULL;
+	int rc;
+
+	if (!h->store->ops->track.unknown_put)
+		return 0;
+	rc = payload ? ds_browser_unknown_split(payload, KNOWN_FIELDS, &u) : 0;
+	if (rc == 0)
+		rc = h->store->ops->track.unknown_put(S(h), guid, u);
+	ds_free(u);
+	return rc;
+}
+
 /* Current state of guid as a record: payload, or a tombstone when it is gone. */
 static int current(struct history_engine *h, const char *guid, struct ds_record *out, bool must_exist)
 {
@@ -260,6 +294,8 @@ static int current(struct history_engine *h, const char *guid, struct ds_record 
 	visits_normalise(&p, h->opt.max_visits);
 	rc = encode_place(&p, &out->payload);
 	ds_history_place_clear(&p);
+	if (rc == 0)
+		rc = join_unknown(h, guid, &out->payload);
 	if (rc == 0 && !(out->id = ds_strdup(guid)))
 		rc = -ENOMEM;
 	if (rc)
@@ -323,8 +359,10 @@ static int h_apply(struct ds_engine *e, const struct ds_record *r)
 
 	if (!r->id || !*r->id || strlen(r->id) >= sizeof(p.guid))
 		return -EBADMSG;
-	if (r->deleted || !r->payload)
-		return h->store->ops->remove(S(h), r->id);
+	if (r->deleted || !r->payload) {
+		rc = h->store->ops->remove(S(h), r->id);
+		return rc ? rc : keep_unknown(h, r->id, NULL);
+	}
 	memset(&p, 0, sizeof(p));
 	snprintf(p.guid, sizeof(p.guid), "%s", r->id);
 	rc = decode_into(h, r->payload, &p, true);
@@ -357,6 +395,8 @@ static int h_apply(struct ds_engine *e, const struct ds_record *r)
 		visits_normalise(&p, SIZE_MAX);
 		rc = h->store->ops->put(S(h), &p);
 	}
+	if (rc == 0)
+		rc = keep_unknown(h, p.guid, r->payload);
 out:
 	ds_history_place_clear(&p);
 	return rc;
@@ -400,6 +440,15 @@ static int h_merge(struct ds_engine *e, const struct ds_record *local, const str
 	if (rc == 0) {
 		visits_normalise(&p, h->opt.max_visits);
 		rc = encode_place(&p, &out->payload);
+	}
+	if (rc == 0) {
+		/* Fields only the other clients know come from the remote version. */
+		char *u = NULL;
+
+		rc = ds_browser_unknown_split(remote->payload, KNOWN_FIELDS, &u);
+		if (rc == 0)
+			rc = ds_browser_unknown_join(&out->payload, u);
+		ds_free(u);
 	}
 	if (rc == 0 && !(out->id = ds_strdup(remote->id)))
 		rc = -ENOMEM;

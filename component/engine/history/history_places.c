@@ -398,6 +398,16 @@ static int t_forget_if_cleared(void *s)
 	return ds_browser_log_forget_if_cleared(db_of(s), "SELECT 1 FROM moz_historyvisits LIMIT 1");
 }
 
+static int t_unknown_get(void *s, const char *guid, char **json)
+{
+	return ds_browser_unknown_get(db_of(s), guid, json);
+}
+
+static int t_unknown_put(void *s, const char *guid, const char *json)
+{
+	return ds_browser_unknown_put(db_of(s), guid, json);
+}
+
 static void t_close(void *s)
 {
 	sqlite3_close(db_of(s));
@@ -413,6 +423,8 @@ static const struct ds_history_store_ops places_ops = {
 		.forget = t_forget,
 		.mark_all = t_mark_all,
 		.forget_if_cleared = t_forget_if_cleared,
+		.unknown_get = t_unknown_get,
+		.unknown_put = t_unknown_put,
 		.close = t_close,
 	},
 	.get = p_get,
