@@ -3,7 +3,8 @@
 # a column names a file under the app's folder ("files": {"field", "dir"}); the file goes up
 # streamed (a large one without being held in memory), comes down on the other device with its
 # hash checked, resumes after a cut with a Range request, is not sent again when only its row
-# changes, is refused when the server's copy was tampered with, and in an encrypted collection
+# changes, is refused when the server's copy was tampered with, goes up again after a wiped
+# server and a reset, and in an encrypted collection
 # is stored sealed (nothing of it in clear on the server) and opened by the device with the key.
 set -u
 . "$DS_SRC/test/integration/kinto_common.inc"
@@ -89,7 +90,20 @@ device b sync >"$T/out" 2>&1 && fail "a tampered file was accepted"
 grep -q "does not match its hash" "$T/out" || fail "no message about the hash"
 [ "$(cat "$T/files-b/small.txt")" = "hello file" ] || fail "B's file was replaced by a tampered one"
 
-# 6. Encrypted collection: the attachment is sealed on the server, opened on B with the key.
+# 6. The server is wiped (restart, memory backend): after the refusal and a reset, A sends its
+# rows and their files again (the file state went with the old epoch).
+kinto_stop
+kinto_start --paginate-by 3 --batch-max 4
+account bob "bob pw"
+device a sync >"$T/out" 2>&1 && fail "A synced with a wiped server"
+device a reset >"$T/out" 2>&1 || fail "reset a"
+sync_ok a uploaded=3
+[ "$(att bob:'bob pw' notes WzNd hash)" = "$(sha256sum <"$T/files-a/photos/big.jpg" | cut -d' ' -f1)" ] ||
+	fail "the large file was not uploaded again after the reset"
+[ "$(att bob:'bob pw' notes WzJd hash)" = "$(sha256sum <"$T/files-a/small.txt" | cut -d' ' -f1)" ] ||
+	fail "the small file was not uploaded again after the reset"
+
+# 7. Encrypted collection: the attachment is sealed on the server, opened on B with the key.
 KEY=000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f
 mk ea; mk eb
 new_device ea "$(remote_json enc bob "bob pw" "$(files ea),\"encrypt\":\"key\",\"key\":\"$KEY\"")"
