@@ -416,7 +416,9 @@ static void test_unregister_removes_triggers_and_side_tables(void **state)
 	assert_int_equal(ds_forms_engine_unregister(cfg), 0);
 	assert_int_equal(sql_int(f->db, "SELECT count(*) FROM sqlite_master WHERE name LIKE 'datasync%'"), 0);
 	assert_int_equal(sql_int(f->db, "SELECT count(*) FROM moz_formhistory"), 3);
-	assert_int_equal(ds_forms_engine_open(cfg, &f->e), 0);
+	/* through the factory, as a stored registration opens it */
+	assert_int_equal(ds_engine_open(cfg, &f->e), 0);
+	assert_string_equal(f->e->ops->kind, "forms");
 	cJSON_Delete(cfg);
 }
 

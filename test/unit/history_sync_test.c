@@ -122,11 +122,13 @@ static void make_places(const char *path)
 	sqlite3_close(db);
 }
 
+static enum ds_direction next_direction = DS_DIR_TWO_WAY;
+
 static void dev_open_opts(struct fx *f, struct dev *d, bool empty, size_t max_places, unsigned page)
 {
 	struct ds_sync15_remote_config rc = { .collection = "history", .engine_version = 1,
 					      .page_records = page };
-	struct ds_policy p = { .direction = DS_DIR_TWO_WAY, .conflict = DS_CONFLICT_MERGE,
+	struct ds_policy p = { .direction = next_direction, .conflict = DS_CONFLICT_MERGE,
 			       .max_retries = 3 };
 	struct ds_history_options o = { .now_ms = fake_now, .max_places = max_places };
 	struct ds_history_store *s;
@@ -423,6 +425,33 @@ static void test_most_recent_places_uploaded_and_applied_in_bounded_pages(void *
 	assert_true(ds_fake_sync15_count_requests(f->srv, "GET storage/history") >= 3);
 }
 
+/* An import-only device (the first Firefox OS stages) reads history and never writes: its own
+ * visits stay local, the server is untouched by it. */
+static void test_import_only_device_reads_and_never_writes(void **state)
+{
+	struct fx *f = *state;
+	int64_t ts;
+	char *b;
+
+	dev_close(&f->b);
+	next_direction = DS_DIR_IMPORT_ONLY;
+	dev_open(f, &f->b, true);
+	next_direction = DS_DIR_TWO_WAY;
+	sql(f->b.db, "INSERT INTO moz_places(id, url, title, guid, url_hash, rev_host, frecency)"
+		     " VALUES(10, 'https://tv-only.example/', 'TV', 'tvonlyBBBBBB', 0, 'elpmaxe.ylno-vt.', 1)");
+	visit(f->b.db, "tvonlyBBBBBB", 1764100000000000LL, 2);
+	sync_ok(&f->a);
+	ts = ds_fake_sync15_coll_ts(f->srv, "history");
+	sync_ok(&f->b);
+	b = history_text(f->b.db);
+	assert_non_null(strstr(b, "placeAAAAAAA https://www.mozilla.org/ [Mozilla] 1764547200000000/1"));
+	assert_non_null(strstr(b, "tvonlyBBBBBB"));
+	free(b);
+	assert_true(ds_fake_sync15_coll_ts(f->srv, "history") == ts);
+	assert_null(ds_fake_sync15_payload(f->srv, "history", "tvonlyBBBBBB"));
+	assert_int_equal(ds_fake_sync15_count_requests(f->srv, "POST storage/history"), 1); /* A's */
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -431,6 +460,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_removed_page_reaches_the_other_device, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_clearing_history_on_one_device_keeps_it_elsewhere, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_most_recent_places_uploaded_and_applied_in_bounded_pages, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_import_only_device_reads_and_never_writes, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
