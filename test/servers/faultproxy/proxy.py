@@ -9,9 +9,13 @@ else), one connection per request: the agent's HTTP client sends one request per
 
 Faults are rules set through the proxy itself (requests the agent never makes):
 
-  POST /__proxy__/rules   {"rules": [RULE, ...]}   replaces the rules, clears the request log
-  GET  /__proxy__/log     {"requests": [{"n", "method", "path", "action", "status", "ms"}]}
-  POST /__proxy__/reset   no rules, empty log
+  POST /__proxy__/rules   {"rules": [RULE, ...], "user": U}   replaces the rules of the
+                          requests made as user U (HTTP Basic), or with no "user" of every
+                          request of no user with rules of its own; clears that request log
+  GET  /__proxy__/log[?user=U]  {"requests": [{"n", "method", "path", "action", "status", "ms"}]}
+  POST /__proxy__/reset   no rules, empty logs
+
+Scopes per user let a test run several scenarios at once, each under its own account.
 
 A RULE is {"method": M, "path": REGEX, "nth": N, "times": T, "action": A, ...parameters}:
 the rule applies from the N-th request (1-based, default 1) matching the method (default any)
@@ -41,6 +45,7 @@ The log counts every request the client made (control requests excluded), so tes
 that a fault never turns into a request storm and that nothing is sent after a Retry-After.
 """
 import argparse
+import base64
 import http.client
 import json
 import re
@@ -53,13 +58,10 @@ import urllib.parse
 HOP = {"connection", "keep-alive", "transfer-encoding", "content-length", "proxy-connection"}
 
 
-class State:
-    def __init__(self):
-        self.lock = threading.Lock()
-        self.last = {}  # (method, path, Authorization) -> the last answer upstream gave
-        self.reset()
+class Scope:
+    """The rules and the request log of one user (or of every request of no other scope)."""
 
-    def reset(self, rules=None):
+    def __init__(self, rules=None):
         self.rules = [dict(r, _seen=0, _used=0) for r in (rules or [])]
         self.log = []
         self.t0 = time.monotonic()
@@ -80,6 +82,29 @@ class State:
                 r["_used"] += 1
                 chosen = r
         return chosen
+
+
+class State:
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.last = {}  # (method, path, Authorization) -> the last answer upstream gave
+        self.reset()
+
+    def reset(self):
+        self.scopes = {None: Scope()}
+
+    def scope(self, user):
+        return self.scopes.get(user) or self.scopes[None]
+
+
+def basic_user(headers):
+    for k, v in headers:
+        if k.lower() == "authorization" and v.startswith("Basic "):
+            try:
+                return base64.b64decode(v[6:]).decode().partition(":")[0]
+            except (ValueError, UnicodeDecodeError):
+                return None
+    return None
 
 
 STATE = State()
@@ -161,12 +186,13 @@ class Handler(socketserver.StreamRequestHandler):
         if target.startswith("/__proxy__/"):
             return self.control(method, target, body)
         with STATE.lock:
-            rule = STATE.pick(method, target)
-            n = len(STATE.log) + 1
+            scope = STATE.scope(basic_user(headers))
+            rule = scope.pick(method, target)
+            n = len(scope.log) + 1
             entry = {"n": n, "method": method, "path": target,
                      "action": rule["action"] if rule else "pass", "status": 0,
-                     "ms": int((time.monotonic() - STATE.t0) * 1000)}
-            STATE.log.append(entry)
+                     "ms": int((time.monotonic() - scope.t0) * 1000)}
+            scope.log.append(entry)
             key = (method, target.split("?")[0], dict((k.lower(), v) for k, v in headers).get("authorization"))
             stale = STATE.last.get(key)
         try:
@@ -234,16 +260,18 @@ class Handler(socketserver.StreamRequestHandler):
 
     def control(self, method, target, body):
         answer = {}
-        if target == "/__proxy__/rules" and method == "POST":
-            rules = json.loads(body or b"{}").get("rules", [])
+        path, _, query = target.partition("?")
+        user = urllib.parse.parse_qs(query).get("user", [None])[0]
+        if path == "/__proxy__/rules" and method == "POST":
+            f = json.loads(body or b"{}")
             with STATE.lock:
-                STATE.reset(rules)
-        elif target == "/__proxy__/reset" and method == "POST":
+                STATE.scopes[f.get("user")] = Scope(f.get("rules", []))
+        elif path == "/__proxy__/reset" and method == "POST":
             with STATE.lock:
                 STATE.reset()
-        elif target == "/__proxy__/log":
+        elif path == "/__proxy__/log":
             with STATE.lock:
-                answer = {"requests": list(STATE.log)}
+                answer = {"requests": list(STATE.scope(user).log)}
         else:
             self.send(head_bytes(404, "Not Found", [], 0))
             return

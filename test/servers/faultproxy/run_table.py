@@ -1,7 +1,7 @@
 """Run a fault scenario table against a remote through proxy.py, with test/tools/dsdev devices.
 
     python run_table.py --table kinto.json --dsdev PATH --work DIR --proxy URL --kinto URL
-                        [--only NAME-REGEX]
+                        [--only NAME-REGEX] [--jobs N]
 
 For each scenario (a fresh Kinto account, so scenarios do not see each other):
   1. device A has 6 rows and syncs through the proxy (no fault);
@@ -19,6 +19,7 @@ Exit 0 when every scenario passes; the failures are listed otherwise.
 """
 import argparse
 import base64
+import concurrent.futures
 import json
 import os
 import re
@@ -72,16 +73,17 @@ class Runner:
         return out
 
     def rules(self, rules):
-        http(self.proxy + "/__proxy__/rules", "POST", {"rules": rules})
+        http(self.proxy + "/__proxy__/rules", "POST", {"rules": rules, "user": self.user})
 
     def log(self):
-        return http(self.proxy + "/__proxy__/log")["requests"]
+        return http(self.proxy + "/__proxy__/log?user=" + self.user)["requests"]
 
     def setup(self, i, sc):
         self.w = os.path.join(self.a.work, "s%02d" % i)
         shutil.rmtree(self.w, ignore_errors=True)
         os.makedirs(self.w)
         user, pw = "fault%02d" % i, "pw %d" % i
+        self.user = user
         http(self.a.kinto.rstrip("/") + "/accounts/" + user, "PUT", {"data": {"password": pw}})
         remote = {"kind": "kinto", "url": self.proxy + "/v1", "collection": "notes",
                   "user": user, "password": pw}
@@ -180,19 +182,26 @@ def main():
     ap.add_argument("--proxy", required=True)
     ap.add_argument("--kinto", required=True)
     ap.add_argument("--only")
+    ap.add_argument("--jobs", type=int, default=2)
     a = ap.parse_args()
     with open(a.table) as f:
         table = json.load(f)["scenarios"]
-    r = Runner(a)
+    todo = [(i, sc) for i, sc in enumerate(table, 1) if not a.only or re.search(a.only, sc["name"])]
     failed = []
-    for i, sc in enumerate(table, 1):
-        if a.only and not re.search(a.only, sc["name"]):
-            continue
+
+    # Scenarios are independent (own account, own proxy scope, own folders): two at a time.
+    def one(item):
+        i, sc = item
         try:
-            print("%2d %-60s %s" % (i, sc["name"], r.run(i, sc)), flush=True)
+            return "%2d %-60s %s" % (i, sc["name"], Runner(a).run(i, sc)), None
         except (Fail, subprocess.TimeoutExpired) as e:
-            print("%2d %-60s FAIL\n  %s" % (i, sc["name"], e), flush=True)
-            failed.append(sc["name"])
+            return "%2d %-60s FAIL\n  %s" % (i, sc["name"], e), sc["name"]
+
+    with concurrent.futures.ThreadPoolExecutor(max_workers=a.jobs) as ex:
+        for line, bad in ex.map(one, todo):
+            print(line, flush=True)
+            if bad:
+                failed.append(bad)
     print("%d scenarios, %d failed%s" % (len(table), len(failed),
                                          "".join("\n  " + n for n in failed)))
     return 1 if failed else 0
