@@ -171,6 +171,10 @@ struct ds_remote_ops {
 	 * upgrade datasync", a server's end-of-life alert), NULL or "" if none. A failed run's
 	 * message carries them in place of the bare errno text. */
 	const char *(*message)(struct ds_remote *r);
+	/* Optional: the metadata store of the run about to start, and NULL when it ends, for a
+	 * remote that keeps small state there across restarts (Sync 1.5: a server's 401 backoff).
+	 * The store belongs to the caller's thread; the remote must not keep it past the run. */
+	void (*attach_store)(struct ds_remote *r, struct ds_store *store);
 	void (*close)(struct ds_remote *r);
 };
 

@@ -629,7 +629,11 @@ int ds_sync_run(struct ds_collection *c, struct ds_store *store, struct ds_run_s
 	run.progress = progress_fn;
 	run.user_data = user_data;
 
+	if (run.r->ops->attach_store)
+		run.r->ops->attach_store(run.r, store);
 	rc = run_steps(&run);
+	if (run.r->ops->attach_store)
+		run.r->ops->attach_store(run.r, NULL);
 
 	page_clear(&run);
 	ds_free(run.page);

@@ -582,6 +582,7 @@ static const struct ds_remote_ops s15_ops = {
 	.backoff_s = s15_backoff_s,
 	.epoch_changed = s15_epoch_changed,
 	.message = s15_message,
+	.attach_store = ds_sync15_remote_set_store,
 	.close = s15_close,
 };
 
