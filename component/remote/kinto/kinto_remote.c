@@ -60,6 +60,7 @@ struct kinto_remote {
 	char *next_url;
 	struct ds_kinto_files *files; /* NULL: records have no files */
 	char *share_field;            /* payload member listing readers, NULL: no sharing */
+	bool shared_reader;           /* another user's collection, records shared with us */
 };
 
 static struct kinto_remote *kr_of(struct ds_remote *r)
@@ -139,7 +140,7 @@ static int ensure_bucket(struct kinto_remote *k)
 	char *path;
 	int rc;
 
-	if (strcmp(k->bucket, "default") == 0)
+	if (strcmp(k->bucket, "default") == 0 || k->shared_reader)
 		return 0; /* the personal bucket is created implicitly (kinto.md §4) */
 	path = ds_asprintf("/buckets/%s", k->bucket);
 	if (!path)
@@ -243,6 +244,16 @@ static int collection_epoch(struct kinto_remote *k, char *epoch, size_t cap)
 		if (rc && rc != -ENOENT) {
 			cJSON_Delete(data);
 			return rc;
+		}
+		if (k->shared_reader) {
+			/*
+			 * Someone else's collection: we may read only the records shared with us, not
+			 * the collection (403) nor write a marker. A constant epoch: a wiped server is
+			 * not detected here, and since we only read, it cannot cost the owner data.
+			 */
+			cJSON_Delete(data);
+			snprintf(epoch, cap, "%s", "shared-reader");
+			return 0;
 		}
 		rc = put_epoch(k, data);
 		cJSON_Delete(data);
@@ -741,6 +752,11 @@ static int kinto_upload(struct ds_remote *r, const char *cursor, const struct ds
 	memset(res, 0, sizeof(*res));
 	if (!cursor_valid(cursor))
 		return -EINVAL;
+	if (k->shared_reader && n) {
+		DS_LOG_ERR("%s: a collection shared with us is read-only; register it with the "
+			   "import-only direction", k->name);
+		return -EPERM;
+	}
 	snprintf(res->new_cursor, sizeof(res->new_cursor), "%s", cursor);
 	if (n == 0)
 		return 0;
@@ -996,6 +1012,12 @@ int ds_remote_kinto_open(const cJSON *cfg, const char *collection, const char *d
 	rc = ds_kinto_files_config(cfg, &k->files);
 	if (rc)
 		goto fail;
+	k->shared_reader = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(cfg, "shared_reader"));
+	if (k->shared_reader && !cJSON_IsString(cJSON_GetObjectItemCaseSensitive(cfg, "bucket"))) {
+		DS_LOG_ERR("kinto remote: \"shared_reader\" needs the owner's \"bucket\" id");
+		rc = -EINVAL;
+		goto fail;
+	}
 	if (cJSON_GetObjectItemCaseSensitive(cfg, "share_field")) {
 		const char *sf = cfg_str(cfg, "share_field");
 
