@@ -441,6 +441,8 @@ static void test_browser_writes_logged_engine_writes_not(void **state)
 	/* the engine applying a remote record is not a local change */
 	assert_int_equal(apply(f, "placeKKKKKKK", "{\"id\":\"placeKKKKKKK\",\"histUri\":"
 			       "\"https://k.example/\",\"visits\":[{\"date\":1764000000000000,\"type\":1}]}"), 0);
+	/* a bookmark never visited is not history: renaming it is not a change */
+	sql(f->db, "UPDATE moz_places SET title = 'Renamed bookmark' WHERE guid = 'placeDDDDDDD'");
 	assert_int_equal(f->e->ops->changes(f->e, collect_cb, &c), 0);
 	assert_int_equal(c.n, 0);
 	/* the browser: a visit, a title, a removal */

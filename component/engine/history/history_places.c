@@ -22,13 +22,16 @@
 #include <string.h>
 
 /* Firefox logs a place when a visit is added, its title changes or it is removed. Visits it
- * removes alone (expiration of old visits) are not changes: history records only add visits. */
+ * removes alone (expiration of old visits) are not changes: history records only add visits.
+ * A title change of a place without visits (a bookmark never visited) is not history: logged,
+ * it would go out as a tombstone for the place's guid. */
 static const char TRIGGERS_SQL[] =
 	"CREATE TRIGGER IF NOT EXISTS datasync_history_visit_ai AFTER INSERT ON moz_historyvisits"
 	" WHEN " DS_BROWSER_NOT_APPLYING " BEGIN"
 	DS_BROWSER_LOG_SQL("(SELECT guid FROM moz_places WHERE id = NEW.place_id)", "0") " END;"
 	"CREATE TRIGGER IF NOT EXISTS datasync_history_title_au AFTER UPDATE OF title ON moz_places"
-	" WHEN " DS_BROWSER_NOT_APPLYING " AND OLD.title IS NOT NEW.title BEGIN"
+	" WHEN " DS_BROWSER_NOT_APPLYING " AND OLD.title IS NOT NEW.title AND EXISTS (SELECT 1"
+	" FROM moz_historyvisits WHERE place_id = NEW.id) BEGIN"
 	DS_BROWSER_LOG_SQL("NEW.guid", "0") " END;"
 	"CREATE TRIGGER IF NOT EXISTS datasync_history_guid_au AFTER UPDATE OF guid ON moz_places"
 	" WHEN " DS_BROWSER_NOT_APPLYING " AND OLD.guid IS NOT NEW.guid BEGIN"
