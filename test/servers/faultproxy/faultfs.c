@@ -10,6 +10,8 @@
  *   FAULTFS_ERRNO=E    ENOSPC (default: a full disk), EROFS (a read-only mount) or EIO
  *   FAULTFS_AT=N       the N-th matching call is the first to fail (default 1); FAULTFS_COUNT=F
  *                      writes the number of matching calls into F at exit
+ *   FAULTFS_SWITCH=F   the shim acts only while file F exists: a test fills the disk of a
+ *                      long-running process (a daemon) and frees it again
  *
  * Matching calls, by errno:
  *   ENOSPC, EIO  write, pwrite(64), writev, pwritev, fsync, fdatasync; opening, creating,
@@ -35,6 +37,7 @@
 #include <unistd.h>
 
 static const char *g_prefix;
+static const char *g_switch;
 static size_t g_prefix_len;
 static int g_errno = ENOSPC;
 static unsigned long g_at = 1;
@@ -59,6 +62,7 @@ __attribute__((constructor)) static void faultfs_init(void)
 	const char *at = getenv("FAULTFS_AT");
 
 	g_prefix = getenv("FAULTFS_PATH");
+	g_switch = getenv("FAULTFS_SWITCH");
 	if (g_prefix && !*g_prefix)
 		g_prefix = NULL;
 	g_prefix_len = g_prefix ? strlen(g_prefix) : 0;
@@ -89,7 +93,7 @@ static int under(const char *path)
 /* 1 when the call must fail (errno set). */
 static int hit(const char *path)
 {
-	if (!under(path))
+	if (!under(path) || (g_switch && access(g_switch, F_OK) != 0))
 		return 0;
 	if (__atomic_add_fetch(&g_calls, 1, __ATOMIC_SEQ_CST) < g_at)
 		return 0;
