@@ -389,6 +389,13 @@ static void test_malformed_records_refused_without_change(void **state)
 	assert_int_equal(apply(f, "placeJJJJJJJ", "{\"histUri\":\"\",\"visits\":[]}"), -EBADMSG);
 	assert_int_equal(apply(f, "placeJJJJJJJ", "{\"histUri\":\"no scheme\",\"visits\":[]}"), -EBADMSG);
 	assert_int_equal(apply(f, "placeJJJJJJJ", "{\"histUri\":\"https://x.example/\"}"), -EBADMSG);
+	/* a guid of a place without visits (the bookmark) with another URL */
+	assert_int_equal(apply(f, "placeDDDDDDD", "{\"histUri\":\"https://other.example/\","
+			       "\"visits\":[{\"date\":1764000000000000,\"type\":1}]}"), -EBADMSG);
+	/* a URL held under another guid, renamed to a guid another place holds */
+	assert_int_equal(apply(f, "placeDDDDDDD", "{\"histUri\":\"https://example.com/a\","
+			       "\"visits\":[{\"date\":1764000000000000,\"type\":1}]}"), -EBADMSG);
+	assert_int_equal(sql_int(f->db, "SELECT count(*) FROM moz_historyvisits WHERE place_id = 4"), 0);
 	/* a known guid with another URL */
 	assert_int_equal(apply(f, "placeAAAAAAA", "{\"histUri\":\"https://other.example/\","
 			       "\"visits\":[{\"date\":1764000000000000,\"type\":1}]}"), -EBADMSG);

@@ -265,14 +265,35 @@ static int insert_place(sqlite3 *db, const struct ds_history_place *p, int64_t *
 	return rc;
 }
 
+/* The place with this guid holds another URL (it may have no visits, so get() did not show
+ * it): a broken record, refused rather than grafting its visits onto another page. */
+static int guid_holds_other_url(sqlite3 *db, const char *guid, const char *url)
+{
+	sqlite3_stmt *st;
+	int rc = st_prepare(db, "SELECT 1 FROM moz_places WHERE guid = ? AND url IS NOT ?", &st);
+
+	if (rc)
+		return rc;
+	sqlite3_bind_text(st, 1, guid, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, url, -1, SQLITE_STATIC);
+	rc = sqlite3_step(st);
+	sqlite3_finalize(st);
+	if (rc == SQLITE_ROW)
+		return -EBADMSG;
+	return rc == SQLITE_DONE ? 0 : ds_browser_sqlerr(rc);
+}
+
 static int p_put(void *s, const struct ds_history_place *p)
 {
 	sqlite3 *db = db_of(s);
 	sqlite3_stmt *st;
 	int64_t id = 0;
 	size_t i;
-	int rc = place_id(db, p->guid, &id);
+	int rc = guid_holds_other_url(db, p->guid, p->url);
 
+	if (rc)
+		return rc;
+	rc = place_id(db, p->guid, &id);
 	if (rc == -ENOENT)
 		rc = insert_place(db, p, &id);
 	else if (rc == 0 && p->title) {
@@ -318,7 +339,15 @@ static int p_set_guid(void *s, const char *old_guid, const char *new_guid)
 {
 	sqlite3 *db = db_of(s);
 	sqlite3_stmt *st;
-	int rc = st_prepare(db, "UPDATE moz_places SET guid = ?2 WHERE guid = ?1", &st);
+	int64_t taken = 0;
+	int rc = place_id(db, new_guid, &taken);
+
+	/* Another place already has the guid (another URL, or a place without visits). */
+	if (rc == 0)
+		return -EBADMSG;
+	if (rc != -ENOENT)
+		return rc;
+	rc = st_prepare(db, "UPDATE moz_places SET guid = ?2 WHERE guid = ?1", &st);
 
 	if (rc)
 		return rc;
