@@ -366,6 +366,25 @@ static void test_visits_before_1993_dropped(void **state)
 	assert_int_equal(sql_int(f->db, "SELECT count(*) FROM moz_places WHERE guid = 'placeHHHHHHH'"), 0);
 }
 
+static void test_long_titles_cut_at_4096_bytes_on_a_character_boundary(void **state)
+{
+	struct fx *f = *state;
+	char rec[9000];
+	int n;
+	cJSON *o;
+
+	/* "a" then 2,100 two-byte characters: 4,201 bytes; byte 4096 is inside a character */
+	n = snprintf(rec, sizeof(rec), "{\"histUri\":\"https://t.example/\",\"title\":\"a");
+	for (int i = 0; i < 2100; i++)
+		n += snprintf(rec + n, sizeof(rec) - (size_t)n, "\u00e9");
+	snprintf(rec + n, sizeof(rec) - (size_t)n, "\",\"visits\":[{\"date\":1764000000000000,\"type\":1}]}");
+	assert_int_equal(apply(f, "placeTTTTTTT", rec), 0);
+	assert_int_equal(sql_int(f->db, "SELECT length(CAST(title AS BLOB)) FROM moz_places WHERE guid = 'placeTTTTTTT'"), 4095);
+	o = get_json(f, "placeTTTTTTT");
+	assert_int_equal(strlen(cJSON_GetObjectItem(o, "title")->valuestring), 4095);
+	cJSON_Delete(o);
+}
+
 static void test_unknown_visit_types_skipped(void **state)
 {
 	struct fx *f = *state;
@@ -642,6 +661,7 @@ int main(void)
 		T(test_first_upload_marks_only_5000_most_recent_places),
 		T(test_future_visit_dates_clamped_to_now),
 		T(test_visits_before_1993_dropped),
+		T(test_long_titles_cut_at_4096_bytes_on_a_character_boundary),
 		T(test_unknown_visit_types_skipped),
 		T(test_malformed_records_refused_without_change),
 		T(test_tombstone_removes_history_keeps_bookmarked_place),

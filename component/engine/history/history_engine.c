@@ -30,6 +30,10 @@
 /* Record fields the browser stores; others are kept beside the place and sent back. */
 static const char *const KNOWN_FIELDS[] = { "id", "histUri", "title", "visits", NULL };
 
+/* Longest title Places stores (nsNavHistory.h and AS places TITLE_LENGTH_MAX): longer ones
+ * are cut, on a UTF-8 character boundary. */
+#define HISTORY_MAX_TITLE 4096
+
 /* Longest URL Places stores (AS places MAX_URL_LENGTH, desktop's places.maxUrlLength default). */
 #define HISTORY_MAX_URL 65536
 
@@ -175,7 +179,15 @@ static int decode_into(struct history_engine *h, const char *payload, struct ds_
 		if (!(p->url = ds_strdup(uri->valuestring)))
 			goto out;
 		/* title null or absent -> "" (sync15.md §8); non-string titles are ignored. */
-		if (!(p->title = ds_strdup(cJSON_IsString(title) ? title->valuestring : "")))
+		const char *t = cJSON_IsString(title) ? title->valuestring : "";
+		size_t tn = strlen(t);
+
+		if (tn > HISTORY_MAX_TITLE) {
+			tn = HISTORY_MAX_TITLE;
+			while (tn > 0 && ((unsigned char)t[tn] & 0xC0) == 0x80)
+				tn--;
+		}
+		if (!(p->title = ds_strndup(t, tn)))
 			goto out;
 	} else if (p->url && strcmp(p->url, uri->valuestring) != 0) {
 		rc = -EBADMSG;
