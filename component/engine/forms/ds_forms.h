@@ -17,7 +17,7 @@
 struct cJSON;
 struct ds_engine;
 
-/* Longest field name and value applied: our bound, the 200 characters Firefox's form autofill
+/* Longest field name and value applied, in bytes: our bound, the 200 that Firefox's form autofill
  * keeps per field against filling the disk (FormAutofillHandler MAX_FIELD_VALUE_LENGTH). */
 #define DS_FORMS_MAX_NAME 200
 #define DS_FORMS_MAX_VALUE 200
