@@ -11,6 +11,8 @@
 # call inside a running Node (its local creates included for "up"), with the Memory adapter.
 #
 #   test/js/bench_kinto.sh BUILD_DIR [ROWS [CHANGES]]     (BUILD_DIR holds test/tools/dsdev)
+#   BENCH_KINTO_PAGE=N: the agent's "page_size" (default: its build's, 1000)
+#   BENCH_KINTO_JS=0:   the agent only
 set -eu
 B=$(cd "${1:?build dir}" && pwd)
 ROWS=${2:-10000}
@@ -20,8 +22,8 @@ BATCH=25
 grep -q '^CONFIG_DS_REMOTE_KINTO=y' "$B/.config" || { echo "kinto: skipped (CONFIG_DS_REMOTE_KINTO is off in $B)"; exit 0; }
 PY=$(sh "$S/test/servers/setup-venv.sh" 2>/dev/null | tail -n 1) || true
 [ -x "$PY" ] || { echo "kinto: skipped (no Python venv for the test servers)"; exit 0; }
-JS=1
-sh "$S/test/js/setup.sh" 2>/dev/null || JS=0
+JS=${BENCH_KINTO_JS:-1}
+[ "$JS" = 0 ] || sh "$S/test/js/setup.sh" 2>/dev/null || JS=0
 W=$(mktemp -d)
 KPID=
 trap '[ -n "$KPID" ] && kill $KPID 2>/dev/null; wait 2>/dev/null; rm -rf "$W"' EXIT
@@ -42,7 +44,7 @@ urllib.request.urlopen(urllib.request.Request(sys.argv[1] + "/v1/accounts/bench"
     headers={"Content-Type": "application/json"})).read()
 PYEOF
 reqs() { "$PY" -c 'import json,sys,urllib.request; print(json.load(urllib.request.urlopen(sys.argv[1] + "/__test__/requests"))["requests"])' "$BASE"; }
-REMOTE="{\"kind\":\"kinto\",\"url\":\"$BASE/v1\",\"collection\":\"bench_agent\",\"user\":\"bench\",\"password\":\"bench pw\"}"
+REMOTE="{\"kind\":\"kinto\",\"url\":\"$BASE/v1\",\"collection\":\"bench_agent\",\"user\":\"bench\",\"password\":\"bench pw\"${BENCH_KINTO_PAGE:+,\"page_size\":$BENCH_KINTO_PAGE}}"
 dev() { d=$1; shift; "$B/test/tools/dsdev" --home "$W/home-$d" "$@"; }
 init() {
 	sqlite3 "$W/$1.db" "CREATE TABLE notes(id INTEGER PRIMARY KEY, title TEXT, n REAL)"
