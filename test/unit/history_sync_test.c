@@ -6,6 +6,7 @@
 #include "core/ds_core.h"
 #include "engine/history/ds_history.h"
 #include "remote/sync15/ds_sync15.h"
+#include "remote/sync15/ds_sync15_storage.h"
 #include "store/ds_store.h"
 #include "sync/ds_sync.h"
 #include "test/support/fake_remote.h"
@@ -452,6 +453,35 @@ static void test_import_only_device_reads_and_never_writes(void **state)
 	assert_int_equal(ds_fake_sync15_count_requests(f->srv, "POST storage/history"), 1); /* A's */
 }
 
+/* The download side of the limit is the remote's (sync15.md §9: the newest N on a first sync):
+ * the engine applies what it gets, and later runs bring what changes after. */
+static void test_first_download_limited_by_the_remote(void **state)
+{
+	struct fx *f = *state;
+
+	dev_close(&f->a);
+	dev_close(&f->b);
+	dev_open_opts(f, &f->a, false, 300, 100);
+	dev_open_opts(f, &f->b, true, 300, 100);
+	assert_int_equal(ds_sync15_remote_set_download_limit(f->b.c->remote, 250, "newest"), 0);
+	sql(f->a.db, "BEGIN; WITH RECURSIVE n(i) AS (SELECT 10 UNION ALL SELECT i + 1 FROM n WHERE i < 319)"
+		     " INSERT INTO moz_places(id, url, guid, last_visit_date, url_hash, rev_host)"
+		     " SELECT i, 'https://bulk.example/' || i, printf('bulk%08d', i), 1760000000000000 + i, 0,"
+		     " 'elpmaxe.klub.' FROM n;"
+		     " INSERT INTO moz_historyvisits(from_visit, place_id, visit_date, visit_type, session)"
+		     " SELECT 0, id, last_visit_date, 1, 0 FROM moz_places WHERE id >= 10; COMMIT");
+	sql(f->a.db, "DELETE FROM datasync_changes");
+	sync_ok(&f->a);
+	sync_ok(&f->b);
+	assert_int_equal(sql_int(f->b.db, "SELECT count(*) FROM moz_places"), 250);
+	visit(f->a.db, "placeAAAAAAA", 1766000000000000LL, 1);
+	sync_ok(&f->a);
+	sync_ok(&f->b);
+	assert_int_equal(sql_int(f->b.db, "SELECT count(*) FROM moz_historyvisits v JOIN moz_places p"
+				 " ON p.id = v.place_id WHERE p.guid = 'placeAAAAAAA'"
+				 " AND v.visit_date = 1766000000000000"), 1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -461,6 +491,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_clearing_history_on_one_device_keeps_it_elsewhere, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_most_recent_places_uploaded_and_applied_in_bounded_pages, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_import_only_device_reads_and_never_writes, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_first_download_limited_by_the_remote, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
