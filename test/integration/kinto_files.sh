@@ -39,7 +39,7 @@ sql a "INSERT INTO notes VALUES(1, 'no file', 1, NULL)"
 peak_sync a
 base=$(rss)
 printf 'hello file\n' >"$T/files-a/small.txt"
-mkdir -p "$T/files-a/photos" "$T/files-b/photos"
+mkdir -p "$T/files-a/photos"  # B's folder has no photos/: the download makes it
 head -c 48000000 /dev/urandom >"$T/files-a/photos/big.jpg"
 sql a "INSERT INTO notes VALUES(2, 'small', 2, 'small.txt'); INSERT INTO notes VALUES(3, 'big', 3, 'photos/big.jpg')"
 peak_sync a

@@ -103,6 +103,11 @@ static bool name_ok(const char *n)
 	return true;
 }
 
+size_t ds_kinto_files_dir_len(const struct ds_kinto_files *f)
+{
+	return strlen(f->dir);
+}
+
 int ds_kinto_files_path(const struct ds_kinto_files *f, const char *payload, char **path)
 {
 	cJSON *j;

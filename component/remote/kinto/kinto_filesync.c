@@ -17,6 +17,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #define CONFLICT_EXT ".conflict"
@@ -143,6 +144,27 @@ out:
 	return rc;
 }
 
+/* The folders of a name under the app's folder ("photos/2024/x.jpg"), made when missing. The
+ * name was checked by ds_kinto_files_path: no "..", no absolute path. */
+static int make_parents(const char *path, size_t dir_len)
+{
+	char *p = ds_strdup(path);
+	int rc = 0;
+
+	if (!p)
+		return -ENOMEM;
+	for (char *s = p + dir_len + 1; (s = strchr(s, '/')) != NULL; s++) {
+		*s = '\0';
+		if (mkdir(p, 0700) && errno != EEXIST) {
+			rc = -errno;
+			break;
+		}
+		*s = '/';
+	}
+	ds_free(p);
+	return rc;
+}
+
 struct att_find {
 	const char *val;
 	size_t len;
@@ -214,6 +236,9 @@ int ds_kinto_files_on_fetch(struct ds_kinto_files *f, struct ds_kinto_api *a,
 		DS_LOG_WRN("%s: a file changed here and on the server; the server's copy is kept "
 			   "as <name>" CONFLICT_EXT, a->name);
 	}
+	rc = make_parents(path, ds_kinto_files_dir_len(f));
+	if (rc)
+		goto out;
 	rc = ds_kinto_file_download(a, key, coll, rec->id, af.val, af.len, target ? target : path,
 				    &res);
 	if (rc)

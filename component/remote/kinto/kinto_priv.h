@@ -148,6 +148,8 @@ int ds_kinto_files_config(const struct cJSON *cfg, struct ds_kinto_files **out);
 void ds_kinto_files_free(struct ds_kinto_files *f);
 /* The file a payload names (ds_malloc'd path), NULL when none; -EINVAL for a name leaving dir. */
 int ds_kinto_files_path(const struct ds_kinto_files *f, const char *payload, char **path);
+/* strlen of the folder: a path from ds_kinto_files_path() has its name after that and a '/'. */
+size_t ds_kinto_files_dir_len(const struct ds_kinto_files *f);
 int ds_kinto_file_sha256(const char *path, char hex[65], uint64_t *size);
 /* POST <base><rec_path>/records/<id>/attachment, streamed from path (sealed with key if set). */
 int ds_kinto_file_upload(struct ds_kinto_api *a, const struct ds_kinto_key *key, const char *coll,
