@@ -69,7 +69,8 @@ typedef int (*ds_http_body_read_fn)(void *buf, size_t cap, size_t *got, void *us
 typedef int (*ds_http_body_write_fn)(const void *data, size_t len, void *user_data);
 
 struct ds_http_request {
-	const char *method; /* NULL: "GET"; any token is sent verbatim (PROPFIND, PATCH, ...) */
+	const char *method; /* NULL: "GET"; GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS (lws 4.1
+			     * sends no other method: -ENOTSUP, see docs/http.md) */
 	const char *url;    /* http:// or https://, host name, IPv4 or [IPv6] literal, port */
 	const struct ds_http_header *headers; /* sent as given; no CR/LF in names or values */
 	size_t n_headers;
