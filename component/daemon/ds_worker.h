@@ -48,6 +48,14 @@ void ds_worker_on_run_end(struct ds_worker *w, ds_worker_run_end_fn fn, void *us
  */
 int ds_worker_unqueue(struct ds_worker *w, const char *name);
 
+/*
+ * The last run of name since the daemon started, kept in memory: the store records runs too,
+ * but cannot when it is the thing that failed (a full or read-only data folder), and status
+ * must still tell the truth. 0 and *out filled, or -ENOENT.
+ */
+struct ds_run_stats;
+int ds_worker_last_run(struct ds_worker *w, const char *name, struct ds_run_stats *out);
+
 enum ds_worker_state { DS_WORKER_IDLE = 0, DS_WORKER_QUEUED, DS_WORKER_RUNNING };
 
 /* State of one collection; when running, its progress (phase may be "" before the first). */

@@ -160,8 +160,20 @@ cJSON *ds_agent_collections_json(struct ds_agent *a, int *err)
 		sched = ds_agent_sched_info_json(a, name->valuestring);
 		if (sched)
 			cJSON_AddItemToObject(c, "schedule", sched);
+		/* The newer of the store's record and the worker's memory: when the store itself is
+		 * full, the failed run is only in memory. */
+		struct ds_run_stats mem;
+		bool have = false;
+
 		memset(&st, 0, sizeof(st));
 		if (ds_store_run_last(a->store, name->valuestring, &st) == 0)
+			have = true;
+		if (a->worker && ds_worker_last_run(a->worker, name->valuestring, &mem) == 0 &&
+		    (!have || mem.finished_ms >= st.finished_ms)) {
+			st = mem;
+			have = true;
+		}
+		if (have)
 			cJSON_AddItemToObject(c, "last", ds_agent_stats_json(NULL, &st));
 		else
 			cJSON_AddNullToObject(c, "last");

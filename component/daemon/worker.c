@@ -33,6 +33,13 @@ struct run_end {
 	struct run_end *next;
 };
 
+/* The last run of each collection, also when the store could not record it (a full disk). */
+struct last_run {
+	struct last_run *next;
+	char *name;
+	struct ds_run_stats st;
+};
+
 struct ds_worker {
 	struct ds_loop *loop;
 	struct ds_store *store; /* used by the worker thread only once started */
@@ -53,6 +60,7 @@ struct ds_worker {
 	ds_worker_run_end_fn run_end; /* set before the first job, read by both threads */
 	void *run_end_data;
 	struct run_end *ended;        /* runs to report to run_end, oldest first */
+	struct last_run *last;        /* one per collection run since start */
 };
 
 static void job_free(struct job *j)
@@ -86,6 +94,46 @@ static void on_progress(const char *collection, const char *phase, unsigned long
 	w->done_n = done;
 	w->total_n = total;
 	pthread_mutex_unlock(&w->lock);
+}
+
+/* Worker thread: remember st as name's last run (best effort: on no memory the store's record
+ * stays the one status shows). */
+static void remember_run(struct ds_worker *w, const char *name, const struct ds_run_stats *st)
+{
+	struct last_run *l;
+
+	pthread_mutex_lock(&w->lock);
+	for (l = w->last; l && strcmp(l->name, name); l = l->next)
+		;
+	if (!l && (l = ds_calloc(1, sizeof(*l))) != NULL) {
+		l->name = ds_strdup(name);
+		if (!l->name) {
+			ds_free(l);
+			l = NULL;
+		} else {
+			l->next = w->last;
+			w->last = l;
+		}
+	}
+	if (l)
+		l->st = *st;
+	pthread_mutex_unlock(&w->lock);
+}
+
+int ds_worker_last_run(struct ds_worker *w, const char *name, struct ds_run_stats *out)
+{
+	struct last_run *l;
+	int rc = -ENOENT;
+
+	pthread_mutex_lock(&w->lock);
+	for (l = w->last; l; l = l->next)
+		if (!strcmp(l->name, name)) {
+			*out = l->st;
+			rc = 0;
+			break;
+		}
+	pthread_mutex_unlock(&w->lock);
+	return rc;
 }
 
 /* Worker thread: one collection, start to end; the outcome goes into st, the server's
@@ -131,6 +179,7 @@ static void run_one(struct ds_worker *w, const char *name, struct ds_run_stats *
 out:
 	if (!st->finished_ms)
 		st->finished_ms = ds_port_wall_ms();
+	remember_run(w, name, st);
 	ds_collection_close(c);
 	cJSON_Delete(reg);
 }
@@ -352,6 +401,13 @@ void ds_worker_stop(struct ds_worker *w)
 
 		ds_free(w->ended);
 		w->ended = next;
+	}
+	while (w->last) {
+		struct last_run *next = w->last->next;
+
+		ds_free(w->last->name);
+		ds_free(w->last);
+		w->last = next;
 	}
 	ds_store_close(w->store);
 	pthread_cond_destroy(&w->cond);
