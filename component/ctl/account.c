@@ -10,6 +10,7 @@
 #include "ctl/ds_ctl.h"
 #include "ctl/ds_ctl_account.h"
 #include <datasync/datasync.h>
+#include "ds_port.h"
 
 #include <cjson/cJSON.h>
 #include <stdio.h>
@@ -135,6 +136,9 @@ static int login(struct ds_client *c, const struct ds_ctl_account_opts *o, bool 
 	cJSON *r = NULL;
 	int rc;
 
+	/* The password passes through this process: keep it out of a core file. */
+	if (ds_port_protect_memory())
+		fprintf(stderr, "datasyncctl: warning: core dumps could not be turned off\n");
 	if (o->email) {
 		snprintf(prompt, sizeof(prompt), "Password for %s: ", o->email);
 		if (read_line(prompt, true, pw, sizeof(pw))) {

@@ -215,6 +215,10 @@ int main(int argc, char **argv)
 		ds_conf_free(&conf);
 		return 1;
 	}
+	/* The daemon holds unsealed keys and tokens: no core file, no same-user debugger. */
+	rc = ds_port_protect_memory();
+	if (rc)
+		DS_LOG_WRN("secrets in memory are not protected from core dumps: %s", ds_strerror(rc));
 	if (take_lock(conf.run_dir, &lock_fd))
 		goto out;
 	if (!foreground && daemonize(&ready_fd)) {

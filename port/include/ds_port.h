@@ -212,6 +212,13 @@ int ds_port_secret_seal(const char *name, const void *data, size_t len);
 int ds_port_secret_unseal(const char *name, void *buf, size_t cap);
 /* Remove a secret: 0, -ENOENT if there was none, -EINVAL for a bad name. */
 int ds_port_secret_erase(const char *name);
+/*
+ * Keep the secrets a process holds in memory (unsealed keys, tokens) out of core dumps and out
+ * of reach of other processes of the same user, as far as the platform allows. A daemon calls it
+ * once at start. Linux: no core file (RLIMIT_CORE 0) and not dumpable (PR_SET_DUMPABLE 0, which
+ * also refuses ptrace attach by non-root and makes /proc/PID files root-owned). 0 or -errno.
+ */
+int ds_port_protect_memory(void);
 
 /* ---- paths ---------------------------------------------------------------------------------- */
 

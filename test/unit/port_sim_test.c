@@ -13,6 +13,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -496,6 +498,18 @@ static void test_common_services(void **state)
 	assert_int_equal(ds_port_wake_unlock("run"), -ENOENT);
 }
 
+/* Secrets in memory: no core file and not dumpable once the process asks (ds_port.h). */
+static void test_protect_memory_turns_core_dumps_off(void **state)
+{
+	struct rlimit rl;
+
+	(void)state;
+	assert_int_equal(ds_port_protect_memory(), 0);
+	assert_int_equal(getrlimit(RLIMIT_CORE, &rl), 0);
+	assert_true(rl.rlim_cur == 0 && rl.rlim_max == 0);
+	assert_int_equal(prctl(PR_GET_DUMPABLE, 0, 0, 0, 0), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -509,6 +523,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_init_script_and_reset, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_realtime_clock_wakes_loop, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_common_services, setup, teardown),
+		cmocka_unit_test(test_protect_memory_turns_core_dumps_off),
 	};
 	const char *t = getenv("DS_TEST_TMP");
 
