@@ -41,8 +41,14 @@ src-table_record := $(core) $(crypto) component/engine/table/table_codec.c \
 	component/engine/table/table_triggers.c component/engine/table/table_apply.c
 src-encoding := $(core) $(crypto)
 src-account_bundle := $(core) $(crypto) component/account/keys.c
+sync15 := component/remote/sync15/bso.c component/remote/sync15/keys.c \
+	component/remote/sync15/global_state.c component/remote/sync15/storage_client.c \
+	component/account/hawk.c component/net/http_headers.c component/net/http_url.c \
+	component/sync/record.c port/posix/clock.c test/fuzz/fuzz_canned.c
+src-sync15 := $(core) $(crypto) $(sync15)
 
-TARGETS := http dir_batch dir_header ipc conf sim_script table_record encoding account_bundle
+TARGETS := http dir_batch dir_header ipc conf sim_script table_record encoding account_bundle \
+	sync15
 
 obj = $(patsubst %.c,$(OUT)/obj/%.o,$(1))
 

@@ -10,6 +10,7 @@ overwritten here), so every run replays them.
 """
 import base64
 import hashlib
+import json
 import os
 import shutil
 
@@ -122,3 +123,36 @@ bundle = bytes.fromhex(vector("test/vectors/onepw.txt", "bundle"))
 put("account_bundle", "onepw-v1", krk + b"\x00" + bundle)
 put("account_bundle", "onepw-v1-fixed-mac", krk + b"\x01" + bundle[:64])
 put("account_bundle", "short", krk + b"\x00" + bundle[:95])
+
+# ---- sync15: mode byte, then a storage node's text (test/vectors/storage_format5.txt TV-4) -------
+SF5 = "test/vectors/storage_format5.txt"
+
+
+def sf5_payload(record):
+    return json.dumps({"ciphertext": vector(SF5, "ciphertext", record), "IV": vector(SF5, "iv_b64", record),
+                       "hmac": vector(SF5, "hmac", record)}, separators=(",", ":"))
+
+
+KEYS_PAYLOAD = sf5_payload(4)     # TV-4 crypto/keys, under kSync
+HISTORY_PAYLOAD = sf5_payload(5)  # TV-4 history, under the default keys inside it
+put("sync15", "bso-history", b"\x00" + json.dumps(
+    [{"id": "5qRsgXWRJZXr", "modified": 1388635807.41, "sortindex": 100, "payload": HISTORY_PAYLOAD},
+     {"id": "{braces}", "modified": "12.5", "payload": "{}"}, {"id": "a,b", "modified": 1, "payload": ""}]).encode())
+put("sync15", "bso-roundtrip", b"\x04" + b"0123456789abcdef" + b'{"id":"x","deleted":true}')
+put("sync15", "keys-clear", b"\x01" + vector(SF5, "plaintext", 4).encode())
+put("sync15", "keys-colls", b"\x01" + json.dumps(
+    {"default": ["/XKu2GgjfQfrqoIJOQxdBkO++atxe0xO6C3fJaeAbmg=", "cVehNzSJd0YDn3JaPz7alyuOuDW1iHmCzlJMZqJdfTc="],
+     "collections": {"bookmarks": ["cVehNzSJd0YDn3JaPz7alyuOuDW1iHmCzlJMZqJdfTc=",
+                                   "/XKu2GgjfQfrqoIJOQxdBkO++atxe0xO6C3fJaeAbmg="]}}).encode())
+put("sync15", "keys-payload", b"\x01" + KEYS_PAYLOAD.encode())
+put("sync15", "meta-global", b"\x02" + json.dumps(
+    {"syncID": "abcdefghijkl", "storageVersion": 5, "declined": ["passwords", "bookmarks"],
+     "engines": {"history": {"version": 1, "syncID": "mnopqrstuvwx"}, "bookmarks": {"version": 2}}}).encode())
+put("sync15", "meta-declined", b"\x02" + b'{"storageVersion":5,"declined":["bookmarks"],"engines":{}}')
+put("sync15", "meta-enable", b"\x06" + b'{"storageVersion":5,"declined":["bookmarks",1],"engines":[]}')
+put("sync15", "info-configuration", b"\x03" + b'{"max_request_bytes":2101248,"max_post_records":100,'
+    b'"max_post_bytes":2097152,"max_total_records":10000,"max_total_bytes":104857600,'
+    b'"max_record_payload_bytes":2097152}')
+put("sync15", "info-collections", b"\x03" + b'{"meta":1388635807.41,"crypto":"1388635807","history":0,"x":-1}')
+put("sync15", "x-weave-timestamp", b"\x03" + b"1388635807.41")
+put("sync15", "weave-code", b"\x03" + b"8\n")
