@@ -159,7 +159,10 @@ int ds_sync15_bso_from_json(const cJSON *o, struct ds_sync15_bso *out)
 		return -EPROTO;
 	if (ds_sync15_ts_from_json(modified, &out->modified_ms) < 0)
 		return -EPROTO;
-	if (cJSON_IsNumber(si)) {
+	/* An integer of at most 9 digits (DOCS apis-1.5 "sortindex"); anything else is not
+	 * converted (a double beyond long is undefined behaviour, C11 6.3.1.4) but ignored: the
+	 * field only orders downloads. */
+	if (cJSON_IsNumber(si) && si->valuedouble > -1e9 && si->valuedouble < 1e9) {
 		out->sortindex = (long)si->valuedouble;
 		out->has_sortindex = true;
 	}
