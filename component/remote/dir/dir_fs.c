@@ -2,7 +2,8 @@
  * File primitives of the dir remote. The folder may be shared by several devices and may vanish
  * (card pulled) at any moment, so every final name appears only complete and synced: data goes
  * to a temporary file, is fsynced, and then gets its name with link() (exclusive) or rename()
- * (hints only).
+ * (hints only). Without hard links (FAT, exFAT) the exclusive step is the rename() of a directory
+ * holding the finished file (see ds_dir_fs_publish and docs/remote-dir.md).
  */
 #define DS_LOG_TAG "dir"
 #define DS_LOG_LEVEL CONFIG_DS_LOG_LEVEL_REMOTE
@@ -104,31 +105,78 @@ int ds_dir_fs_sync_dir(const char *dir)
 	return rc;
 }
 
+/* link() errors that mean "this file system has no hard links" (FAT, exFAT, some FUSE mounts). */
+static bool no_hard_links(int e)
+{
+#if EOPNOTSUPP != ENOTSUP
+	if (e == EOPNOTSUPP)
+		return true;
+#endif
+	return e == EPERM || e == ENOTSUP || e == ENOSYS;
+}
+
+/*
+ * Publish without link(): put the finished file alone into a new directory (the box) and rename
+ * the box to final. rename() of a directory onto an existing non-empty directory, or onto a file,
+ * fails (ENOTEMPTY/EEXIST, ENOTDIR: POSIX rename(), Linux vfat and exfat alike), so of two writers
+ * racing for final exactly one wins, and final appears only with its complete content inside.
+ */
+static int publish_boxed(const char *tmp, const char *box, const char *inner, const char *final)
+{
+	int rc = 0;
+
+	if (mkdir(box, 0755) < 0)
+		return -errno;
+	if (rename(tmp, inner) < 0)
+		rc = -errno;
+	if (!rc)
+		rc = ds_dir_fs_sync_dir(box);
+	if (!rc && rename(box, final) < 0) {
+		rc = -errno;
+		if (rc == -ENOTEMPTY || rc == -ENOTDIR || rc == -EISDIR)
+			rc = -EEXIST;
+	}
+	if (rc) {
+		unlink(inner);
+		rmdir(box);
+	}
+	return rc;
+}
+
 int ds_dir_fs_publish(const char *tmp, const char *final)
 {
 	/* Everything that can fail for want of memory comes before the name appears. */
 	char *dir = ds_strdup(final), *slash;
+	char *box = ds_dir_path("%s.d", tmp);
+	char *inner = box ? ds_dir_path("%s/" DS_DIR_BOXED_NAME, box) : NULL;
 	int rc = 0;
 
-	if (!dir) {
+	if (!dir || !box || !inner) {
 		unlink(tmp);
-		return -ENOMEM;
+		rc = -ENOMEM;
+		goto out;
 	}
 	slash = strrchr(dir, '/');
 	if (slash)
 		*slash = '\0';
-	if (link(tmp, final) < 0)
+	if (link(tmp, final) < 0) {
 		rc = -errno;
+		if (no_hard_links(-rc))
+			rc = publish_boxed(tmp, box, inner, final);
+	}
 	unlink(tmp);
 	/* A failed sync leaves the outcome unknown: the caller reports an error and the core
 	 * finds the batch (or not) on its next fetch. */
 	if (!rc)
 		rc = ds_dir_fs_sync_dir(slash ? dir : ".");
+out:
+	ds_free(inner);
+	ds_free(box);
 	ds_free(dir);
 	return rc;
 }
 
-int ds_dir_fs_read(const char *path, size_t max, uint8_t **out, size_t *len)
+static int read_file(const char *path, size_t max, bool boxed, uint8_t **out, size_t *len)
 {
 	struct stat st;
 	uint8_t *buf;
@@ -146,6 +194,18 @@ int ds_dir_fs_read(const char *path, size_t max, uint8_t **out, size_t *len)
 	if (fstat(fd, &st) < 0) {
 		rc = -errno;
 		goto out;
+	}
+	if (S_ISDIR(st.st_mode) && boxed) {
+		/* A name published without hard links: its content is the file inside (one level). */
+		char *inner = ds_dir_path("%s/" DS_DIR_BOXED_NAME, path);
+
+		close(fd);
+		if (!inner)
+			return -ENOMEM;
+		rc = read_file(inner, max, false, out, len);
+		ds_free(inner);
+		/* An empty box is a damaged name, not a missing one. */
+		return rc == -ENOENT ? -EISDIR : rc;
 	}
 	if (!S_ISREG(st.st_mode)) {
 		rc = -EISDIR;
@@ -179,6 +239,11 @@ int ds_dir_fs_read(const char *path, size_t max, uint8_t **out, size_t *len)
 out:
 	close(fd);
 	return rc;
+}
+
+int ds_dir_fs_read(const char *path, size_t max, uint8_t **out, size_t *len)
+{
+	return read_file(path, max, true, out, len);
 }
 
 int ds_dir_fs_exists(const char *path)
@@ -248,10 +313,20 @@ void ds_dir_fs_clean_stale(const char *dir, const char *prefix, int64_t now_ms, 
 		p = ds_dir_path("%s/%s", dir, de->d_name);
 		if (!p)
 			break;
-		if (lstat(p, &st) == 0 && S_ISREG(st.st_mode) &&
+		if (lstat(p, &st) == 0 && (S_ISREG(st.st_mode) || S_ISDIR(st.st_mode)) &&
 		    (int64_t)st.st_mtime * 1000 + max_age_ms < now_ms) {
 			DS_LOG_INF("removing stale temporary file %s", p);
-			unlink(p);
+			if (S_ISDIR(st.st_mode)) {
+				/* a box of a publish without hard links that crashed before its rename */
+				char *inner = ds_dir_path("%s/" DS_DIR_BOXED_NAME, p);
+
+				if (inner)
+					unlink(inner);
+				ds_free(inner);
+				rmdir(p);
+			} else {
+				unlink(p);
+			}
 		}
 		ds_free(p);
 	}

@@ -32,11 +32,18 @@ int ds_dir_fs_write_new(const char *path, const void *data, size_t len);
  * Publish a finished temporary file under final with link(): exclusive and atomic, so of two
  * writers racing for one name exactly one wins; the loser gets -EEXIST. The temporary name is
  * removed in every case and the directory of final is synced on success.
+ * Where link() is not supported (EPERM/ENOTSUP/ENOSYS: FAT, exFAT), final becomes a directory
+ * holding the file as DS_DIR_BOXED_NAME, published by renaming a box directory <tmp>.d, which
+ * is exclusive too (rename() never replaces a non-empty directory or a file by a directory).
  */
+#define DS_DIR_BOXED_NAME "data"
 int ds_dir_fs_publish(const char *tmp, const char *final);
 /* fsync a directory so a new name in it survives a power cut. */
 int ds_dir_fs_sync_dir(const char *dir);
-/* Read a whole file of at most max bytes (-EFBIG above) into a NUL-terminated allocation. */
+/*
+ * Read a whole file of at most max bytes (-EFBIG above) into a NUL-terminated allocation. A
+ * directory (a name published without hard links) is read as its DS_DIR_BOXED_NAME file.
+ */
 int ds_dir_fs_read(const char *path, size_t max, uint8_t **out, size_t *len);
 /* 1 when path exists, 0 when not, or -errno. */
 int ds_dir_fs_exists(const char *path);

@@ -5,6 +5,8 @@
  * The precondition of ds_remote_ops.upload ("remote unchanged since cursor") is the file system's
  * own exclusivity: a writer at cursor N publishes batch N+1 with link(), which fails with EEXIST
  * when any other writer (another process, another device on the shared folder) took N+1 first.
+ * Without hard links (FAT) the batch is published as a directory by rename(), just as exclusive
+ * (ds_dir_fs_publish); the two forms exclude each other too, so devices need not agree on one.
  * Nothing is visible under log/ before it is complete and synced, so readers never need a lock.
  */
 #define DS_LOG_TAG "dir"
@@ -411,6 +413,12 @@ static int dir_fetch(struct ds_remote *r, const char *cursor, ds_record_cb cb, v
 				   (unsigned long long)seq, d->collection);
 			return -EBADMSG;
 		}
+		if (rc == -EISDIR) {
+			/* not a file, nor a directory holding one (an emptied or planted name) */
+			DS_LOG_ERR("batch %llu of collection %s is not a batch file",
+				   (unsigned long long)seq, d->collection);
+			return -EBADMSG;
+		}
 		if (rc)
 			return rc;
 		rc = ds_dir_batch_read(&d->coll, seq, file, len, cb, user_data, &n);
@@ -486,9 +494,6 @@ static int dir_upload(struct ds_remote *r, const char *cursor, const struct ds_r
 			DS_LOG_DBG("another writer took batch %llu of %s first", (unsigned long long)(c + 1),
 				   d->collection);
 			rc = -ESTALE;
-		} else if (rc == -EPERM || rc == -ENOTSUP || rc == -ENOSYS) {
-			DS_LOG_ERR("remote folder %s does not support hard links (FAT?): "
-				   "the dir remote needs them for exclusive writes", d->root);
 		} else if (rc) {
 			DS_LOG_ERR("cannot write batch %llu of %s to %s: %s", (unsigned long long)(c + 1),
 				   d->collection, d->root, ds_dir_fs_why(rc));

@@ -2,3 +2,4 @@
 lib-$(CONFIG_DS_REMOTE_DIR) += component/remote/dir/dir_fs.c component/remote/dir/dir_folder.c \
 	component/remote/dir/dir_batch.c component/remote/dir/dir_remote.c
 unit-$(CONFIG_DS_REMOTE_DIR) += test/unit/dir_remote_test.c
+unit-$(CONFIG_DS_REMOTE_DIR) += test/unit/dir_fat_test.c
