@@ -44,6 +44,12 @@ char *fuzz_strndup(const uint8_t *data, size_t size)
 	return s;
 }
 
+void fuzz_note(const char *step, int rc)
+{
+	if (getenv("FUZZ_VERBOSE"))
+		fprintf(stderr, "fuzz: %s -> %d\n", step, rc);
+}
+
 void fuzz_fail(const char *what)
 {
 	fprintf(stderr, "fuzz invariant violated: %s\n", what);

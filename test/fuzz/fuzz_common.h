@@ -22,6 +22,8 @@ void fuzz_quiet(void);
 const char *fuzz_tmpdir(void);
 /* A NUL-terminated copy of data (ds_malloc'd); aborts when out of memory. */
 char *fuzz_strndup(const uint8_t *data, size_t size);
+/* With FUZZ_VERBOSE set: print what a step returned (to check that seeds reach deep). */
+void fuzz_note(const char *step, int rc);
 /* Abort with a message: an invariant the harness checks does not hold (a finding). */
 void fuzz_fail(const char *what) __attribute__((noreturn));
 

@@ -156,3 +156,86 @@ put("sync15", "info-configuration", b"\x03" + b'{"max_request_bytes":2101248,"ma
 put("sync15", "info-collections", b"\x03" + b'{"meta":1388635807.41,"crypto":"1388635807","history":0,"x":-1}')
 put("sync15", "x-weave-timestamp", b"\x03" + b"1388635807.41")
 put("sync15", "weave-code", b"\x03" + b"8\n")
+
+# ---- account: mode byte, then canned answers "<status>\n<headers>\n\n<body>" joined by NUL ------
+def answers(*parts):
+    out = []
+    for status, headers, body in parts:
+        h = "".join("%s: %s\n" % kv for kv in headers)
+        out.append(("%d\n%s\n" % (status, h)).encode() + (json.dumps(body) if not isinstance(body, str) else body).encode())
+    return b"\x00".join(out)
+
+
+TOKEN = {"id": "eyJub2RlIjoiaHR0cHM6Ly9ub2RlIn0", "key": "a2V5LWJ5dGVz", "uid": 12345,
+         "api_endpoint": "https://sync-1.example.test/1.5/12345", "duration": 3600,
+         "hashed_fxa_uid": "0f4b3d", "node_type": "spanner"}
+put("account", "ts-ok", b"\x00" + answers((200, [("X-Timestamp", "1767225600")], TOKEN),
+                                         (200, [("X-Backoff", "60")], dict(TOKEN, api_endpoint="https://sync-2.example.test/1.5/12345"))))
+put("account", "ts-errors", b"\x3c" + answers(
+    (401, [("X-Timestamp", "1767225999")], {"status": "invalid-generation", "errors": [
+        {"location": "body", "name": "", "description": "Unauthorized"}]}),
+    (503, [("Retry-After", "30")], {"status": "error"}),
+    (403, [], {"status": "new-users-disabled", "errors": []}),
+    (200, [], dict(TOKEN, duration=-1))))
+ONEPW = "test/vectors/onepw.txt"
+LOGIN = {"uid": "4c352927cd4f4a4aa03d7d1893d950b8", "sessionToken": vector(ONEPW, "session_token"),
+         "keyFetchToken": vector(ONEPW, "key_fetch_token"), "verified": False, "verificationMethod": "email-otp"}
+put("account", "login-v1", b"\x01" + answers(
+    (200, [("Timestamp", "1767225600")], {"currentVersion": "v1"}),
+    (200, [], LOGIN), (200, [], {}), (200, [], {"id": "0123456789abcdef0123456789abcdef", "name": "TV"}),
+    (200, [], {})))
+put("account", "login-v2-totp", b"\x01" + answers(
+    (200, [], {"currentVersion": "v2", "clientSalt": "identity.mozilla.com/picl/v1/quickStretchV2:"
+                                                     "0123456789abcdef0123456789abcdef"}),
+    (200, [], dict(LOGIN, keyFetchTokenVersion2=vector(ONEPW, "key_fetch_token"), verificationMethod="totp-2fa")),
+    (200, [], {"success": False})))
+put("account", "login-errors", b"\x01" + answers(
+    (200, [], {"currentVersion": "v1"}),
+    (400, [], {"code": 400, "errno": 120, "email": "User@example.test", "message": "Incorrect email case"}),
+    (200, [], {"currentVersion": "v1"}),
+    (400, [], {"code": 400, "errno": 111, "serverTime": 1767229200, "message": "Invalid timestamp"}),
+    (429, [("Retry-After", "120")], {"code": 429, "errno": 114, "retryAfter": 120})))
+SKD = {"https://identity.mozilla.com/apps/oldsync": {
+    "identifier": "https://identity.mozilla.com/apps/oldsync",
+    "keyRotationSecret": "0000000000000000000000000000000000000000000000000000000000000000",
+    "keyRotationTimestamp": 1510726317123}}
+put("account", "keys-onepw", b"\x02" + answers(
+    (200, [], {"bundle": vector(ONEPW, "bundle")}), (200, [], SKD),
+    (200, [], {"access_token": "a" * 64, "token_type": "bearer", "scope": "https://identity.mozilla.com/apps/oldsync",
+               "expires_in": 21600, "refresh_token": "b" * 64}),
+    (200, [], {"access_token": "c" * 64, "expires_in": 21600})))
+put("account", "keys-bad-mac", b"\x02" + answers(
+    (200, [], {"bundle": "00" * 96}), (401, [], {"code": 401, "errno": 110, "message": "Invalid token"})))
+
+# keys_jwe: ECDH-ES + A256GCM compact JWEs to the fixed receiver key of fuzz_account.c (RFC 7516,
+# RFC 7518 §4.6), made with python3-cryptography when it is there (the committed seeds stay).
+JWE_PRIV = 0xc9afa9d845ba75166b5c215767b1d6934e50c3db36e89b127b8a622b120f6721
+try:
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+    def b64u(b):
+        return base64.urlsafe_b64encode(b).rstrip(b"=").decode()
+
+    def make_jwe(plain, eph, alg="ECDH-ES"):
+        recv = ec.derive_private_key(JWE_PRIV, ec.SECP256R1())
+        e = ec.derive_private_key(eph, ec.SECP256R1())
+        z = e.exchange(ec.ECDH(), recv.public_key())
+        cek = hashlib.sha256(b"\0\0\0\1" + z + b"\0\0\0\7A256GCM" + b"\0\0\0\0\0\0\0\0\0\0\1\0").digest()
+        n = e.public_key().public_numbers()
+        hdr = json.dumps({"alg": alg, "enc": "A256GCM", "epk": {"kty": "EC", "crv": "P-256",
+                          "x": b64u(n.x.to_bytes(32, "big")), "y": b64u(n.y.to_bytes(32, "big"))}},
+                         separators=(",", ":"))
+        h64 = b64u(hdr.encode())
+        iv = bytes(range(12))
+        ct = AESGCM(cek).encrypt(iv, plain.encode(), h64.encode())
+        return "%s..%s.%s.%s" % (h64, b64u(iv), b64u(ct[:-16]), b64u(ct[-16:]))
+
+    put("account", "jwe-scoped-keys", b"\x03" + make_jwe(json.dumps({
+        "https://identity.mozilla.com/apps/oldsync": {"kty": "oct", "scope": "https://identity.mozilla.com/apps/oldsync",
+                                                      "k": "8ek1VNk4sjrNP0DhGC4crzQtwmpoR64zHuFMHb4Tw-e",
+                                                      "kid": "1526414944666-zgTjf5oXmPmBjxwXWFsDWg"}}), 7).encode())
+    put("account", "jwe-alg", b"\x03" + make_jwe("{}", 11, "RSA-OAEP").encode())
+except ImportError:
+    pass
+put("account", "jwe-short", b"\x03eyJhbGciOiJFQ0RILUVTIn0..AAAA.AAAA.AAAA")
