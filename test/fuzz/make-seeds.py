@@ -239,3 +239,32 @@ try:
 except ImportError:
     pass
 put("account", "jwe-short", b"\x03eyJhbGciOiJFQ0RILUVTIn0..AAAA.AAAA.AAAA")
+
+# ---- sync15_setup: mode byte (1: may write, 2: enable), then a storage node's answers -----------
+def bso(id_, payload, modified=1767225600.5):
+    return {"id": id_, "modified": modified, "payload": payload}
+
+
+META = {"syncID": "abcdefghijkl", "storageVersion": 5, "declined": ["passwords"],
+        "engines": {"history": {"version": 1, "syncID": "mnopqrstuvwx"}, "tabs": {"version": 1, "syncID": "xyz"}}}
+INFO = {"meta": 1767225600.5, "crypto": 1767225600.5, "history": 1767225700.25}
+LM = [("X-Last-Modified", "1767225600.50"), ("X-Weave-Timestamp", "1767225800.12")]
+put("sync15_setup", "ready", b"\x00" + answers(
+    (200, LM + [("X-Weave-Quota-Remaining", "1024.5")], INFO),
+    (200, [], {"max_post_records": 100, "max_request_bytes": 2101248}),
+    (200, LM, bso("global", json.dumps(META))), (200, LM, bso("keys", KEYS_PAYLOAD)),
+    (200, [("X-Weave-Backoff", "30")], bso("keys", KEYS_PAYLOAD))))
+put("sync15_setup", "fixup", b"\x03" + answers(
+    (200, [], INFO), (404, [], ""),
+    (200, LM, bso("global", json.dumps(dict(META, declined=["history"], engines={})))),
+    (412, [], ""), (304, [("X-Last-Modified", "1767225601")], ""), (200, [], INFO), (404, [], ""),
+    (200, LM, bso("global", json.dumps(META))), (200, LM, bso("keys", KEYS_PAYLOAD))))
+put("sync15_setup", "fresh-start", b"\x01" + answers(
+    (200, [], {}), (200, [], {}), (404, [], ""), (204, [], ""), (200, [], "1767225600.5"),
+    (200, [("X-Last-Modified", "1767225601")], ""), (200, [], {"meta": 1, "crypto": 1}),
+    (200, [], {}), (200, [], bso("global", json.dumps(META))), (200, [], bso("keys", "{}"))))
+put("sync15_setup", "errors", b"\x01" + answers(
+    (401, [], ""), (200, [("X-Weave-Alert", '{"code":"soft-eol","message":"bye","url":"https://x"}')], INFO),
+    (200, [], "[]"), (200, [], bso("global", json.dumps(dict(META, storageVersion=6))))))
+put("sync15_setup", "hard-eol", b"\x01" + answers(
+    (503, [("Retry-After", "Sun, 06 Nov 1994 08:49:37 GMT"), ("X-Weave-Alert", '{"code":"hard-eol","message":"gone"}')], "")))
