@@ -430,8 +430,11 @@ int ds_fxa_login(struct ds_fxa *f, const char *email, const char *password, stru
 	snprintf(canon, sizeof(canon), "%s", email);
 again:
 	ver = stretch_version(f, canon, salt, sizeof(salt));
-	if (ver < 0)
-		return ver;
+	if (ver < 0) {
+		/* After an errno 120 retry, s holds the first round's unwrapBKey: wipe it too. */
+		rc = ver;
+		goto out;
+	}
 	if (ver == 2)
 		rc = ds_account_stretch_v2(salt, password, stretched);
 	else
@@ -443,7 +446,8 @@ again:
 	ds_memzero(stretched, sizeof(stretched));
 	if (rc) {
 		ds_memzero(auth_pw, sizeof(auth_pw));
-		return set_err(f, rc, "password stretching failed: %s", ds_strerror(rc));
+		rc = set_err(f, rc, "password stretching failed: %s", ds_strerror(rc));
+		goto out;
 	}
 	rc = login_post(f, canon, auth_pw, &resp);
 	ds_memzero(auth_pw, sizeof(auth_pw));
