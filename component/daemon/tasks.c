@@ -21,8 +21,10 @@
  * task-wait gets it at once. For the scheduler that due run failed (nobody took it), so an app
  * that is gone for good costs a wake only at the error backoff's pace.
  * One task-wait per (app, task) at a time: a newer one replaces the older, which is answered
- * ECANCELED. That also bounds what a crashed app leaves behind: its connection is kept for the
- * reply it is owed, until the task is due or the app waits again.
+ * ECANCELED. An app that goes away while waiting (killed, crashed, or it closed its side) is
+ * told to us by the control socket's close callback: its waits are dropped at once, so its
+ * connection frees its client slot, and its tasks stay registered: a task due meanwhile is
+ * owed to its next task-wait.
  */
 #define DS_LOG_TAG "sched"
 #define DS_LOG_LEVEL CONFIG_DS_LOG_LEVEL_SCHED
@@ -331,6 +333,8 @@ static int load(struct ds_agent *a)
 	return 0;
 }
 
+static void on_conn_closed(struct ds_ipc_server *s, uint64_t conn, void *user_data);
+
 int ds_agent_tasks_start(struct ds_agent *a)
 {
 	int rc;
@@ -344,6 +348,9 @@ int ds_agent_tasks_start(struct ds_agent *a)
 		a->tasks = NULL;
 		return -ENOMEM;
 	}
+	/* The server is freed before the tasks (ds_agent_free), so it never calls into freed state. */
+	if (a->ipc)
+		ds_ipc_server_on_close(a->ipc, on_conn_closed, a);
 	rc = load(a);
 	if (rc)
 		DS_LOG_WRN("app tasks not restored: %s", ds_strerror(rc));
@@ -461,6 +468,22 @@ static void waiter_drop(struct ds_tasks *ts, size_t i)
 {
 	memmove(&ts->w[i], &ts->w[i + 1], (ts->nw - i - 1) * sizeof(*ts->w));
 	ts->nw--;
+}
+
+/* The app behind conn has gone: its waits end here; the reply each was owed will not be sent. */
+static void on_conn_closed(struct ds_ipc_server *s, uint64_t conn, void *user_data)
+{
+	struct ds_agent *a = user_data;
+	struct ds_tasks *ts = a->tasks;
+
+	for (size_t i = 0; ts && i < ts->nw; i++) {
+		if (ts->w[i].conn != conn)
+			continue;
+		DS_LOG_INF("app %s stopped waiting for %s: its connection closed", ts->w[i].app,
+			   ts->w[i].name[0] ? ts->w[i].name : "its tasks");
+		waiter_drop(ts, i--);
+		ds_ipc_forget(s, conn);
+	}
 }
 
 /* Answer a task-wait with t's wake: 0 when the app got it, -errno when its connection is gone. */

@@ -80,4 +80,19 @@ int ds_ipc_reply_failure(struct ds_ipc_server *s, uint64_t conn, int64_t id, int
 			 struct cJSON *body);
 unsigned ds_ipc_server_clients(const struct ds_ipc_server *s);
 
+/*
+ * The client of conn has gone: it ended its side of the stream (a killed process, or a
+ * half-close) or the connection was closed (error, ds_ipc_server_free). Called once per
+ * connection, on the loop. A connection still owed a deferred reply is kept after a half-close
+ * so that reply can be delivered: a request that waits for an event and will not be answered
+ * now (a task-wait) should be answered or dropped here (ds_ipc_forget), so the dead
+ * connection does not hold a client slot until its event comes.
+ */
+typedef void (*ds_ipc_close_fn)(struct ds_ipc_server *s, uint64_t conn, void *user_data);
+
+/* One callback per server; fn NULL removes it. */
+void ds_ipc_server_on_close(struct ds_ipc_server *s, ds_ipc_close_fn fn, void *user_data);
+/* A deferred reply conn was owed will not be sent: the connection closes once nothing else is. */
+void ds_ipc_forget(struct ds_ipc_server *s, uint64_t conn);
+
 #endif /* DS_IPC_H */

@@ -34,6 +34,8 @@ struct conn {
 	size_t out_len, out_cap;
 	unsigned pending; /* deferred replies still owed */
 	bool eof;       /* the client closed its side: close once nothing is owed */
+	bool notified;  /* the close callback has been told */
+	bool dead;      /* a send failed while the close callback ran: close after it */
 	struct conn *next;
 };
 
@@ -49,6 +51,9 @@ struct ds_ipc_server {
 	unsigned nconns;
 	uint64_t next_serial;
 	struct conn *in_handler; /* connection whose request the handler is answering now */
+	struct conn *in_notify;  /* connection the close callback is being told about now */
+	ds_ipc_close_fn close_fn;
+	void *close_user;
 };
 
 static int set_nonblock_cloexec(int fd)
@@ -58,6 +63,22 @@ static int set_nonblock_cloexec(int fd)
 	if (fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0 || fcntl(fd, F_SETFD, FD_CLOEXEC) < 0)
 		return -errno;
 	return 0;
+}
+
+/*
+ * Tell the owner the client has gone, once. While it runs, replies to c are delivered (or
+ * fail) without closing c under the caller's feet: the caller decides after.
+ */
+static void conn_notify(struct conn *c)
+{
+	struct ds_ipc_server *s = c->s;
+
+	if (c->notified || !s->close_fn)
+		return;
+	c->notified = true;
+	s->in_notify = c;
+	s->close_fn(s, c->serial, s->close_user);
+	s->in_notify = NULL;
 }
 
 static void conn_close(struct conn *c)
@@ -71,6 +92,8 @@ static void conn_close(struct conn *c)
 		}
 	}
 	s->nconns--;
+	/* Unlinked first: a reply the callback sends to this connection is dropped, not queued. */
+	conn_notify(c);
 	ds_loop_unwatch(s->loop, c->fd);
 	close(c->fd);
 	ds_ipc_frame_free(&c->in);
@@ -161,10 +184,31 @@ static int send_json(struct ds_ipc_server *s, uint64_t serial, cJSON *msg)
 		return -ENOMEM;
 	rc = conn_send(c, text);
 	cJSON_free(text);
+	if (c == s->in_notify) {
+		c->dead = c->dead || rc;
+		return rc;
+	}
 	/* Outside a read callback nothing else will close a dead or finished connection. */
 	if (c != s->in_handler && (rc || conn_done(c)))
 		conn_close(c);
 	return rc;
+}
+
+void ds_ipc_forget(struct ds_ipc_server *s, uint64_t conn)
+{
+	struct conn *c = conn_find(s, conn);
+
+	if (!c || !c->pending)
+		return;
+	c->pending--;
+	if (c != s->in_handler && c != s->in_notify && conn_done(c))
+		conn_close(c);
+}
+
+void ds_ipc_server_on_close(struct ds_ipc_server *s, ds_ipc_close_fn fn, void *user_data)
+{
+	s->close_fn = fn;
+	s->close_user = user_data;
 }
 
 /* Members of body (consumed) are moved after id, ok and the error fields. */
@@ -317,7 +361,9 @@ static void conn_readable(int fd, void *user_data)
 		 * they fit in the socket buffer; without a watch there is no waiting for room.
 		 */
 		ds_loop_unwatch(c->s->loop, fd);
-		if (!c->pending)
+		if (c->pending)
+			conn_notify(c);
+		if (!c->pending || c->dead)
 			conn_close(c);
 	}
 }

@@ -4,7 +4,8 @@
 # network wakes its waiting app, and goes when Wi-Fi comes; a one-shot task is removed after
 # its run, a periodic one stays; a task due while its app is not waiting is kept for the next
 # task-wait; an app that never says done loses its slot after 120 s; a newer task-wait replaces
-# an older one; registrations survive a restart and follow a reloaded battery threshold. The app side uses the client API
+# an older one; a waiting app that is killed frees its client slot at once and its task is kept
+# for the next task-wait; registrations survive a restart and follow a reloaded battery threshold. The app side uses the client API
 # (test/tools/app_task), the rest datasyncctl. The virtual clock moves with sim-advance; every
 # wait is bounded.
 set -u
@@ -75,8 +76,8 @@ start() {
 	i=0; until ctl status >/dev/null 2>&1 || [ $i -ge 100 ]; do i=$((i + 1)); sleep 0.1; done
 }
 start
-trap 'kill $pid 2>/dev/null; kill $w1 $w2 2>/dev/null' EXIT
-w1=""; w2=""
+trap 'kill $pid 2>/dev/null; kill $w1 $w2 $holders 2>/dev/null' EXIT
+w1=""; w2=""; holders=""
 
 # RequestSync refuses a minInterval under 100 s.
 out=$(ctl task register mail fetch --interval 99s 2>&1); rc=$?
@@ -139,6 +140,35 @@ fi
 wait $w1; rc=$?; w1=""
 [ $rc -eq 1 ] && grep -q "rc=-125: replaced by a newer task-wait" "$T/old.out" || fail "older wait: $rc $(cat "$T/old.out")"
 kill $w2 2>/dev/null; wait $w2 2>/dev/null; w2=""
+
+# A waiting app is killed while every other client slot is taken: its connection is closed at
+# once (not when its task falls due), so a new client gets in; the task stays registered and
+# the wake due meanwhile goes to the app's next task-wait.
+max=$(sed -n 's/^CONFIG_DS_IPC_MAX_CLIENTS=//p' "$B/.config")
+[ -n "$max" ] && [ "$max" -ge 2 ] || fail "CONFIG_DS_IPC_MAX_CLIENTS: '$max'"
+until_tasks "not t['news/poll']['waiting'] and t['news/poll']['state'] != 'active'" || fail "before the kill: $(cat "$T/tasks.json")"
+"$A" "$SOCK" wait news poll >"$T/killed.out" 2>&1 & w1=$!
+until_tasks "t['news/poll']['waiting']" || fail "the app to kill is not waiting: $(cat "$T/tasks.json")"
+n=1
+while [ $n -lt "$max" ]; do
+	python3 -c 'import socket, sys, time; s = socket.socket(socket.AF_UNIX); s.connect(sys.argv[1]); time.sleep(120)' "$SOCK" &
+	holders="$holders $!"; n=$((n + 1))
+done
+i=0; while ctl status >/dev/null 2>&1 && [ $i -lt 100 ]; do i=$((i + 1)); sleep 0.1; done
+out=$(ctl status 2>&1) && fail "slots not full with $max clients"
+# The refusal line may not reach the client before it writes its request (EPIPE): the log says.
+grep -q "refusing a client: $max connected already" "$T/log" || fail "refusal: $out"
+kill -KILL $w1; wait $w1 2>/dev/null; w1=""
+i=0; until ctl status >/dev/null 2>&1 || [ $i -ge 100 ]; do i=$((i + 1)); sleep 0.1; done
+ctl status >/dev/null 2>&1 || fail "the killed app still holds its slot: $(ctl status 2>&1)"
+grep -q "app news stopped waiting for poll: its connection closed" "$T/log" || fail "no close seen in the log"
+until_tasks "not t['news/poll']['waiting'] and t['news/poll']['state'] == 'idle'" || fail "after the kill: $(cat "$T/tasks.json")"
+kill $holders 2>/dev/null; wait $holders 2>/dev/null; holders=""
+advance 5m
+until_tasks "t['news/poll']['state'] == 'owed'" || fail "the task was not kept: $(cat "$T/tasks.json")"
+out=$(ctl task wait news) || fail "wait after the kill"
+echo "$out" | grep -q "^news/poll: due (owed)" || fail "owed wake after the kill: $out"
+ctl task done news poll >/dev/null || fail "done after the kill"
 
 # Registrations survive a restart; unregister removes them.
 kill -TERM $pid; wait $pid || fail "stop"
