@@ -18,11 +18,14 @@ static void test_fat_mixed_writers(void **state);
 #include "remote/dir/dir_priv.h"
 
 #include <errno.h>
+#include <signal.h>
 #include <sys/time.h>
 #include <time.h>
 
 static bool g_links_work;      /* this process behaves like a file system with hard links */
-static const char *g_kill_at;  /* _exit() instead of renaming a box onto a name ending so */
+static const char *g_kill_at;  /* SIGKILL instead of renaming a box onto a name ending so */
+static const char *volatile g_kill_names[4];
+static unsigned g_kill_n;
 
 int link(const char *from, const char *to)
 {
@@ -36,8 +39,13 @@ int rename(const char *from, const char *to)
 {
 	size_t n = strlen(to), k = g_kill_at ? strlen(g_kill_at) : 0;
 
+	if (k) {
+		/* keep the writer's names reachable for leak checkers that still report at a kill */
+		g_kill_names[g_kill_n++ % 4] = from;
+		g_kill_names[g_kill_n++ % 4] = to;
+	}
 	if (k && n >= k && !strcmp(to + n - k, g_kill_at))
-		_exit(42); /* killed after the box is complete, before it gets its name */
+		raise(SIGKILL); /* killed after the box is complete, before it gets its name */
 	return renameat(AT_FDCWD, from, AT_FDCWD, to);
 }
 
@@ -128,8 +136,8 @@ static void test_fat_writer_killed(void **state)
 		_exit(2); /* not reached when the kill point is */
 	}
 	assert_int_equal(waitpid(pid, &st, 0), pid);
-	assert_true(WIFEXITED(st));
-	assert_int_equal(WEXITSTATUS(st), 42);
+	assert_true(WIFSIGNALED(st));
+	assert_int_equal(WTERMSIG(st), SIGKILL);
 	coll_dirname(folder, dirname, sizeof(dirname));
 	snprintf(p, sizeof(p), "%s/%s/log/%016llu", folder, dirname, 1ULL);
 	assert_int_equal(ds_dir_fs_exists(p), 0);
