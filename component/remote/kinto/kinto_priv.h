@@ -7,6 +7,7 @@
  *   kinto_secret.c  enrolment: credentials and key sealed through the port
  *   kinto_files.c   files of records as kinto-attachment attachments, streamed both ways
  *   kinto_filesync.c  when a record's file goes up or comes down
+ *   kinto_migrate.c a collection switched from clear to encrypted
  *   kinto_remote.c  the ds_remote_ops
  */
 #ifndef DS_KINTO_PRIV_H
@@ -179,5 +180,17 @@ int ds_kinto_files_on_fetch(struct ds_kinto_files *f, struct ds_kinto_api *a,
 			    struct ds_kinto_state *st, const struct ds_kinto_key *key,
 			    const char *coll, const char *raw, size_t raw_len,
 			    const struct ds_record *rec);
+
+/* ---- kinto_migrate.c ----------------------------------------------------------------------- */
+
+/* Member of a re-encrypted record: the cleartext version it replaced (same payload). */
+#define DS_KINTO_REENC_FIELD "ds_reenc"
+
+/* Every cleartext record of the collection re-uploaded under key (If-Match on the version
+ * read); -EKEYREJECTED when records under another key are there, -ENOTSUP for a record with a
+ * file, -EAGAIN when records keep changing. Idempotent: records already encrypted are left. */
+int ds_kinto_reencrypt(struct ds_kinto_api *a, struct ds_kinto_state *st,
+		       const struct ds_kinto_key *key, const char *coll, const char *coll_path,
+		       size_t batch_max, unsigned page_size);
 
 #endif /* DS_KINTO_PRIV_H */

@@ -42,6 +42,10 @@
  * no record has: 404 when it is gone, 412 with the existing record otherwise. */
 #define NEVER_SEEN_VERSION "\"1\""
 #define MAX_412_RETRIES 2
+/* Collection metadata of an encrypted collection: the key's fingerprint, and "pending" while
+ * its cleartext records are being re-uploaded encrypted (kinto_migrate.c). */
+#define KID_FIELD "datasync_kid"
+#define SWITCH_FIELD "datasync_reencrypt"
 
 struct kinto_remote {
 	struct ds_remote base;
@@ -210,7 +214,12 @@ static int put_epoch(struct kinto_remote *k, const cJSON *data)
 		h[0] = "If-Match";
 		h[1] = etag;
 	}
-	body = ds_asprintf("{\"data\":{\"" EPOCH_FIELD "\":\"%s\"}}", epoch);
+	/* A collection we create for an encrypted registration holds nothing in clear: it is
+	 * marked with our key at once (an existing one is switched by prepare_encryption()). */
+	body = !data && k->key.set ?
+		       ds_asprintf("{\"data\":{\"" EPOCH_FIELD "\":\"%s\",\"" KID_FIELD "\":\"%s\"}}",
+				   epoch, k->key.kid) :
+		       ds_asprintf("{\"data\":{\"" EPOCH_FIELD "\":\"%s\"}}", epoch);
 	if (!body)
 		return -ENOMEM;
 	rc = ds_kinto_api_call(&k->api, data ? "PATCH" : "PUT", k->coll_path, body, h, &resp);
@@ -229,8 +238,10 @@ static int put_epoch(struct kinto_remote *k, const cJSON *data)
 	return rc;
 }
 
-static int collection_epoch(struct kinto_remote *k, char *epoch, size_t cap)
+/* The collection's epoch; *meta: its metadata (cJSON "data"; NULL for a shared reader). */
+static int collection_epoch(struct kinto_remote *k, char *epoch, size_t cap, cJSON **meta)
 {
+	*meta = NULL;
 	for (int attempt = 0; attempt < 4; attempt++) {
 		cJSON *data = NULL;
 		int rc = get_collection(k, &data);
@@ -238,7 +249,7 @@ static int collection_epoch(struct kinto_remote *k, char *epoch, size_t cap)
 
 		if (rc == 0 && cJSON_IsString(e) && *e->valuestring && strlen(e->valuestring) < cap) {
 			snprintf(epoch, cap, "%s", e->valuestring);
-			cJSON_Delete(data);
+			*meta = data;
 			return 0;
 		}
 		if (rc && rc != -ENOENT) {
@@ -268,10 +279,105 @@ static int collection_epoch(struct kinto_remote *k, char *epoch, size_t cap)
 	return -EAGAIN;
 }
 
+static int patch_meta(struct kinto_remote *k, const char *body, int64_t if_match)
+{
+	char etag[32];
+	const char *h[] = { "If-Match", etag, NULL };
+	struct ds_http_response resp;
+	int rc;
+
+	snprintf(etag, sizeof(etag), "\"%" PRId64 "\"", if_match);
+	rc = ds_kinto_api_call(&k->api, "PATCH", k->coll_path, body, if_match ? h : NULL, &resp);
+	if (rc)
+		return rc;
+	if (resp.status == 412) {
+		DS_LOG_INF("%s: the collection changed while being marked; next run", k->name);
+		rc = -EAGAIN;
+	} else if (resp.status != 200) {
+		rc = ds_kinto_api_error(&k->api, "marking the collection encrypted", &resp);
+	}
+	ds_http_response_free(&resp);
+	return rc;
+}
+
+/*
+ * Clear -> encrypted (docs/remote-kinto.md). The collection's KID_FIELD says it is encrypted:
+ * a device without the key (or with another) stops before fetching anything. A device that
+ * was registered with "encrypt" and has not switched this collection yet (its state map has
+ * no kid) re-uploads the cleartext records encrypted: one pass, the marker with "pending" (from
+ * then on clear devices stop, so nothing new arrives in clear), a second pass for what was
+ * written in clear meanwhile, then "done". A crash in between leaves "pending", and the next
+ * run does it again. A device that has switched never encrypts cleartext it meets later: that
+ * is the server feeding plaintext in place of protected data, refused by the fetch.
+ */
+static int prepare_encryption(struct kinto_remote *k, const cJSON *meta)
+{
+	const cJSON *kid = cJSON_GetObjectItemCaseSensitive(meta, KID_FIELD);
+	const cJSON *sw = cJSON_GetObjectItemCaseSensitive(meta, SWITCH_FIELD);
+	const char *server_kid = cJSON_IsString(kid) ? kid->valuestring : NULL;
+	bool pending = cJSON_IsString(sw) && strcmp(sw->valuestring, "pending") == 0;
+	char known[DS_KINTO_KID_LEN + 8], *body;
+	int rc;
+
+	if (k->shared_reader)
+		return 0; /* not ours to mark; every record is still checked at fetch */
+	if (!k->key.set) {
+		if (!server_kid)
+			return 0;
+		DS_LOG_ERR("%s: the server holds encrypted records and this collection has no key "
+			   "(the collection was switched to encrypted: register it with \"encrypt\")",
+			   k->name);
+		return -ENOKEY;
+	}
+	if (server_kid && strcmp(server_kid, k->key.kid) != 0) {
+		DS_LOG_ERR("%s: records are encrypted under another key than this device's", k->name);
+		return -EKEYREJECTED;
+	}
+	rc = ds_kinto_state_kv_get(k->state, "kid", known, sizeof(known));
+	if (rc && rc != -ENOENT && rc != -ENOSPC)
+		return rc;
+	if (rc == 0 && strcmp(known, k->key.kid) == 0) {
+		if (server_kid)
+			return 0;
+		/* We switched it, and the marker is gone: put it back, encrypt nothing. */
+		DS_LOG_WRN("%s: the collection lost its encryption marker; marked again", k->name);
+		body = ds_asprintf("{\"data\":{\"" KID_FIELD "\":\"%s\"}}", k->key.kid);
+		rc = body ? patch_meta(k, body, 0) : -ENOMEM;
+		ds_free(body);
+		return rc;
+	}
+	if (!server_kid || pending) {
+		if (!server_kid) {
+			const cJSON *lm = cJSON_GetObjectItemCaseSensitive(meta, "last_modified");
+
+			DS_LOG_INF("%s: switching the collection to encrypted", k->name);
+			rc = ds_kinto_reencrypt(&k->api, k->state, &k->key, k->coll, k->coll_path,
+						k->batch_max, k->page_size);
+			if (rc)
+				return rc;
+			body = ds_asprintf("{\"data\":{\"" KID_FIELD "\":\"%s\",\"" SWITCH_FIELD
+					   "\":\"pending\"}}", k->key.kid);
+			rc = body ? patch_meta(k, body, cJSON_IsNumber(lm) ? (int64_t)lm->valuedouble : 1)
+				  : -ENOMEM;
+			ds_free(body);
+			if (rc)
+				return rc;
+		}
+		rc = ds_kinto_reencrypt(&k->api, k->state, &k->key, k->coll, k->coll_path,
+					k->batch_max, k->page_size);
+		if (rc == 0)
+			rc = patch_meta(k, "{\"data\":{\"" SWITCH_FIELD "\":\"done\"}}", 0);
+		if (rc)
+			return rc;
+	}
+	return ds_kinto_state_kv_set(k->state, "kid", k->key.kid);
+}
+
 static int kinto_prepare(struct ds_remote *r, struct ds_remote_info *info)
 {
 	struct kinto_remote *k = kr_of(r);
 	char epoch[DS_CURSOR_MAX], known[DS_CURSOR_MAX];
+	cJSON *meta = NULL;
 	int rc;
 
 	memset(info, 0, sizeof(*info));
@@ -279,7 +385,7 @@ static int kinto_prepare(struct ds_remote *r, struct ds_remote_info *info)
 	if (rc == 0)
 		rc = ensure_bucket(k);
 	if (rc == 0)
-		rc = collection_epoch(k, epoch, sizeof(epoch));
+		rc = collection_epoch(k, epoch, sizeof(epoch), &meta);
 	if (rc)
 		return rc;
 	/* The id map belongs to one incarnation of the collection. */
@@ -290,6 +396,9 @@ static int kinto_prepare(struct ds_remote *r, struct ds_remote_info *info)
 		rc = 0;
 	if (rc == 0)
 		rc = ds_kinto_state_kv_set(k->state, "epoch", epoch);
+	if (rc == 0)
+		rc = prepare_encryption(k, meta);
+	cJSON_Delete(meta);
 	if (rc)
 		return rc;
 	snprintf(info->epoch, sizeof(info->epoch), "%s", epoch);
@@ -319,6 +428,45 @@ static int find_data(const char *key, size_t klen, const char *val, size_t vlen,
 		c->data_len = vlen;
 	}
 	return 0;
+}
+
+static int find_reenc(const char *key, size_t klen, const char *val, size_t vlen, void *ud)
+{
+	int64_t *prev = ud;
+
+	if (klen == strlen(DS_KINTO_REENC_FIELD) && memcmp(key, DS_KINTO_REENC_FIELD, klen) == 0 &&
+	    ds_kinto_json_int64(val, vlen, prev))
+		*prev = 0;
+	return 0;
+}
+
+/*
+ * A record re-uploaded encrypted by the switch (kinto_migrate.c) carries the version it
+ * replaced. When that version (or this one: the device made the switch) is the last we saw,
+ * the payload is one the core already has: 1 (skip it; only the map and cursor move on), so a
+ * pending edit of that row is not turned into a conflict it could lose.
+ */
+static int skip_reencrypted(struct fetch_ctx *c, const char *val, size_t vlen,
+			    const struct ds_record *rec)
+{
+	int64_t prev = 0, ms = 0;
+	bool gone = false;
+	int rc;
+
+	if (rec->deleted)
+		return 0;
+	rc = ds_kinto_json_object_each(val, vlen, find_reenc, &prev);
+	if (rc || prev <= 0)
+		return 0;
+	rc = ds_kinto_state_get(c->k->state, rec->id, &ms, &gone);
+	if (rc == -ENOENT || (rc == 0 && (gone || (ms != prev && ms != rec->modified_ms))))
+		return 0;
+	if (rc)
+		return rc;
+	if (rec->modified_ms > c->last_ms)
+		c->last_ms = rec->modified_ms;
+	rc = ds_kinto_state_put(c->k->state, rec->id, rec->modified_ms, false);
+	return rc ? rc : 1;
 }
 
 static int fetch_one(const char *val, size_t vlen, void *ud)
@@ -363,6 +511,13 @@ static int fetch_one(const char *val, size_t vlen, void *ud)
 	}
 	if (rc)
 		return rc;
+	if (k->key.set) {
+		rc = skip_reencrypted(c, val, vlen, &rec);
+		if (rc) {
+			ds_record_clear(&rec);
+			return rc > 0 ? 0 : rc;
+		}
+	}
 	/* The file first: when the core applies the row, the file it names is in place. A
 	 * failed download fails the page, which is fetched again (and the file resumed). */
 	rc = ds_kinto_files_on_fetch(k->files, &k->api, k->state, &k->key, k->coll, val, vlen, &rec);

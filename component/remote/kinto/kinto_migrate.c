@@ -1,0 +1,314 @@
+/*
+ * Clear -> encrypted (docs/remote-kinto.md, "Switching a collection to encrypted"): a device
+ * whose registration turned "encrypt" on re-uploads every cleartext record of the collection in
+ * the encrypted form, each one a PUT with If-Match on the version it read, so a record that
+ * somebody changes meanwhile is never overwritten (412: read again at the next pass).
+ *
+ * The payload that goes up is the server's own record decoded as cleartext and encoded under the
+ * key: the same bytes the devices already hold. The new version names the one it replaces, so a
+ * device that had synced that one skips it instead of seeing a remote change, which would be a
+ * conflict with its own pending edit of the record (docs/sync.md) and could cost that edit. Tombstones stay tombstones (no payload to
+ * hide). A record under another key stops the switch: that collection belongs to other keys.
+ */
+#define DS_LOG_TAG "kinto"
+#define DS_LOG_LEVEL CONFIG_DS_LOG_LEVEL_REMOTE
+#include "core/ds_core.h"
+#include "net/ds_http.h"
+#include "remote/kinto/kinto_priv.h"
+
+#include <cjson/cJSON.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+
+struct pass {
+	struct ds_kinto_api *a;
+	struct ds_kinto_state *st;
+	const struct ds_kinto_key *key;
+	const char *coll;
+	const char *coll_path;
+	size_t batch_max;
+	cJSON *reqs;        /* pending PUTs of this batch */
+	char **ids;         /* their record ids, in order */
+	size_t n;
+	size_t written;
+	size_t stale;       /* 412: changed since listed, for the next pass */
+	bool attachment;    /* the record being scanned has a Kinto attachment */
+	const char *data;
+	size_t data_len;
+};
+
+static void drop_batch(struct pass *p)
+{
+	for (size_t i = 0; i < p->n; i++)
+		ds_free(p->ids[i]);
+	p->n = 0;
+	cJSON_Delete(p->reqs);
+	p->reqs = NULL;
+}
+
+static int flush(struct pass *p)
+{
+	cJSON *root = NULL, *j = NULL;
+	struct ds_http_response resp = { 0 };
+	char *body = NULL;
+	int rc = -ENOMEM;
+
+	if (p->n == 0)
+		return 0;
+	root = cJSON_CreateObject();
+	if (!root || !cJSON_AddItemToObject(root, "requests", p->reqs))
+		goto out;
+	p->reqs = NULL;
+	body = cJSON_PrintUnformatted(root);
+	if (!body)
+		goto out;
+	rc = ds_kinto_api_call(p->a, "POST", "/batch", body, NULL, &resp);
+	if (rc)
+		goto out;
+	if (resp.status != 200) {
+		rc = ds_kinto_api_error(p->a, "re-uploading records encrypted", &resp);
+		goto out;
+	}
+	j = cJSON_ParseWithLength(resp.body ? resp.body : "", resp.body_len);
+	const cJSON *rs = cJSON_GetObjectItemCaseSensitive(j, "responses");
+
+	if (!cJSON_IsArray(rs) || (size_t)cJSON_GetArraySize(rs) != p->n) {
+		DS_LOG_ERR("%s: the batch answer does not match the request", p->a->name);
+		rc = -EPROTO;
+		goto out;
+	}
+	rc = ds_kinto_state_begin(p->st);
+	for (size_t i = 0; rc == 0 && i < p->n; i++) {
+		const cJSON *r = cJSON_GetArrayItem(rs, (int)i);
+		const cJSON *st = cJSON_GetObjectItemCaseSensitive(r, "status");
+		const cJSON *b = cJSON_GetObjectItemCaseSensitive(r, "body");
+		const cJSON *lm = cJSON_GetObjectItemCaseSensitive(
+			cJSON_GetObjectItemCaseSensitive(b, "data"), "last_modified");
+		int status = cJSON_IsNumber(st) ? st->valueint : 0;
+
+		if (status >= 200 && status < 300) {
+			p->written++;
+			if (cJSON_IsNumber(lm))
+				rc = ds_kinto_state_put(p->st, p->ids[i], (int64_t)lm->valuedouble, false);
+		} else if (status == 412 || status == 404) {
+			p->stale++; /* changed or deleted since listed: the next pass sees how */
+		} else {
+			struct ds_http_response fake = { .status = status };
+			char *text = cJSON_PrintUnformatted(b);
+
+			fake.body = text;
+			fake.body_len = text ? strlen(text) : 0;
+			rc = ds_kinto_api_error(p->a, "re-uploading a record encrypted", &fake);
+			cJSON_free(text);
+			if (rc == 0)
+				rc = -EIO;
+		}
+	}
+	if (rc == 0)
+		rc = ds_kinto_state_commit(p->st);
+	else
+		ds_kinto_state_rollback(p->st);
+out:
+	cJSON_free(body);
+	cJSON_Delete(root);
+	cJSON_Delete(j);
+	ds_http_response_free(&resp);
+	drop_batch(p);
+	return rc;
+}
+
+static int add_put(struct pass *p, const struct ds_record *rec)
+{
+	cJSON *q = NULL, *h, *raw = NULL;
+	char *data = NULL, *text = NULL, *path = NULL, etag[32];
+	int rc;
+
+	rc = ds_kinto_encode(p->key, p->coll, rec->id, rec->payload, &data);
+	if (rc)
+		return rc;
+	rc = -ENOMEM;
+	if (!p->reqs && !(p->reqs = cJSON_CreateArray()))
+		goto out;
+	if (!p->ids && !(p->ids = ds_calloc(p->batch_max, sizeof(*p->ids))))
+		goto out;
+	snprintf(etag, sizeof(etag), "\"%" PRId64 "\"", rec->modified_ms);
+	path = ds_asprintf("%s/records/%s", p->coll_path, rec->id);
+	/* The version it replaces goes along (DS_KINTO_REENC_FIELD): a device that had seen
+	 * exactly that version knows this one brings nothing new (kinto_remote.c, fetch). */
+	text = ds_asprintf("{\"data\":%.*s,\"" DS_KINTO_REENC_FIELD "\":%" PRId64 "}}",
+			   (int)strlen(data) - 1, data, rec->modified_ms);
+	q = cJSON_CreateObject();
+	if (!path || !text || !q)
+		goto out;
+	h = cJSON_AddObjectToObject(q, "headers");
+	if (!h || !cJSON_AddStringToObject(h, "If-Match", etag) ||
+	    !cJSON_AddStringToObject(q, "method", "PUT") || !cJSON_AddStringToObject(q, "path", path))
+		goto out;
+	raw = cJSON_CreateRaw(text);
+	if (!raw || !cJSON_AddItemToObject(q, "body", raw)) {
+		cJSON_Delete(raw);
+		goto out;
+	}
+	p->ids[p->n] = ds_strdup(rec->id);
+	if (!p->ids[p->n] || !cJSON_AddItemToArray(p->reqs, q)) {
+		ds_free(p->ids[p->n]);
+		goto out;
+	}
+	q = NULL;
+	p->n++;
+	rc = p->n >= p->batch_max ? flush(p) : 0;
+out:
+	cJSON_Delete(q);
+	ds_free(path);
+	ds_free(text);
+	ds_free(data);
+	return rc;
+}
+
+static int find_attachment(const char *key, size_t klen, const char *val, size_t vlen, void *ud)
+{
+	struct pass *p = ud;
+
+	DS_UNUSED(val);
+	DS_UNUSED(vlen);
+	if (klen == 10 && memcmp(key, "attachment", 10) == 0)
+		p->attachment = true;
+	return 0;
+}
+
+static int scan_one(const char *val, size_t vlen, void *ud)
+{
+	struct pass *p = ud;
+	struct ds_record rec;
+	static const struct ds_kinto_key no_key;
+	int rc = ds_kinto_decode(&no_key, p->coll, val, vlen, &rec);
+
+	if (rc == -ENOKEY) {
+		/* Encrypted already: ours, or damaged (left to the fetch, which counts it). */
+		rc = ds_kinto_decode(p->key, p->coll, val, vlen, &rec);
+		if (rc == 0)
+			ds_record_clear(&rec);
+		if (rc == -EKEYREJECTED) {
+			DS_LOG_ERR("%s: the collection holds records encrypted under another key; "
+				   "not switched to this device's key", p->a->name);
+			return rc;
+		}
+		return rc == -ENOMEM ? rc : 0;
+	}
+	if (rc == -EBADMSG)
+		return 0; /* malformed: the fetch reports it, as for any record */
+	if (rc)
+		return rc;
+	if (rec.deleted || !rec.payload) {
+		ds_record_clear(&rec);
+		return 0;
+	}
+	p->attachment = false;
+	rc = ds_kinto_json_object_each(val, vlen, find_attachment, p);
+	if (rc == 0 && p->attachment) {
+		DS_LOG_ERR("%s: record %s has a file in clear; switching a collection with files to "
+			   "encrypted is not supported (register a new collection id)", p->a->name,
+			   rec.id);
+		rc = -ENOTSUP;
+	}
+	if (rc == 0)
+		rc = add_put(p, &rec);
+	ds_record_clear(&rec);
+	return rc;
+}
+
+static int find_data(const char *key, size_t klen, const char *val, size_t vlen, void *ud)
+{
+	struct pass *p = ud;
+
+	if (klen == 4 && memcmp(key, "data", 4) == 0) {
+		p->data = val;
+		p->data_len = vlen;
+	}
+	return 0;
+}
+
+/* One walk over the whole collection. */
+static int one_pass(struct pass *p, unsigned page_size)
+{
+	char *path = ds_asprintf("%s/records?_sort=last_modified&_limit=%u", p->coll_path, page_size);
+	int rc = path ? 0 : -ENOMEM;
+
+	while (rc == 0 && path) {
+		struct ds_http_response resp;
+		const char *next;
+
+		rc = ds_kinto_api_call(p->a, "GET", path, NULL, NULL, &resp);
+		ds_free(path);
+		path = NULL;
+		if (rc)
+			break;
+		if (resp.status != 200) {
+			rc = ds_kinto_api_error(p->a, "listing records to encrypt", &resp);
+			ds_http_response_free(&resp);
+			break;
+		}
+		p->data = NULL;
+		rc = ds_kinto_json_object_each(resp.body ? resp.body : "", resp.body_len, find_data, p);
+		if (rc == 0 && !p->data)
+			rc = -EBADMSG;
+		if (rc == 0)
+			rc = ds_kinto_json_array_each(p->data, p->data_len, scan_one, p);
+		if (rc == -EBADMSG) {
+			DS_LOG_ERR("%s: the server's record list is not JSON", p->a->name);
+			rc = -EPROTO;
+		}
+		next = ds_http_header(&resp, "next-page");
+		if (rc == 0 && next && *next) {
+			size_t o = strlen(p->a->origin);
+
+			/* Our credentials go with it: only on our own server. */
+			if (strncmp(next, p->a->origin, o) == 0 && next[o] == '/') {
+				path = ds_strdup(next);
+				rc = path ? 0 : -ENOMEM;
+			} else {
+				DS_LOG_ERR("%s: Next-Page points to another server", p->a->name);
+				rc = -EPROTO;
+			}
+		}
+		ds_http_response_free(&resp);
+	}
+	ds_free(path);
+	if (rc == 0)
+		rc = flush(p);
+	drop_batch(p);
+	return rc;
+}
+
+int ds_kinto_reencrypt(struct ds_kinto_api *a, struct ds_kinto_state *st,
+		       const struct ds_kinto_key *key, const char *coll, const char *coll_path,
+		       size_t batch_max, unsigned page_size)
+{
+	struct pass p = { .a = a, .st = st, .key = key, .coll = coll, .coll_path = coll_path,
+			  .batch_max = batch_max ? batch_max : 1 };
+	size_t total = 0;
+	int rc = 0;
+
+	if (!key->set)
+		return -EINVAL;
+	/* A record changed between the listing and its PUT is listed again by the next pass;
+	 * a few passes settle any honest concurrency. */
+	for (int i = 0; i < 4; i++) {
+		p.written = 0;
+		p.stale = 0;
+		rc = one_pass(&p, page_size);
+		total += p.written;
+		if (rc || (p.written == 0 && p.stale == 0))
+			break;
+	}
+	if (rc == 0 && (p.written || p.stale)) {
+		DS_LOG_ERR("%s: records keep changing while they are encrypted; trying again later",
+			   a->name);
+		rc = -EAGAIN;
+	}
+	if (rc == 0 && total)
+		DS_LOG_INF("%s: %zu cleartext record(s) re-uploaded encrypted", a->name, total);
+	ds_free(p.ids);
+	return rc;
+}
