@@ -1,16 +1,19 @@
 #!/bin/sh
 # Run every integration test (test/integration/*.sh) against a build folder.
-#   test/run-integration.sh BUILD_DIR
+#   test/run-integration.sh BUILD_DIR [NAME ...]     (names: only those tests)
 # Each test gets DS_BUILD (the build folder, absolute), DS_SRC (the source tree) and a fresh
 # DS_TMP, and exits 0 (pass), 77 (skipped, with a reason) or anything else (fail).
 set -u
 SRC=$(cd "$(dirname "$0")/.." && pwd)
 B=$(cd "${1:?build dir}" && pwd)
+shift
+ONLY=" $* "
 pass=0; fail=0; skip=0
 mkdir -p "$B/test/logs"
 for t in "$SRC"/test/integration/*.sh; do
 	[ -f "$t" ] || continue
 	n=$(basename "$t" .sh)
+	[ "$ONLY" = "  " ] || case "$ONLY" in *" $n "*) ;; *) continue ;; esac
 	log="$B/test/logs/integration-$n.log"
 	tmp=$(mktemp -d)
 	DS_BUILD="$B" DS_SRC="$SRC" DS_TMP="$tmp" timeout 600 sh "$t" >"$log" 2>&1
