@@ -47,6 +47,10 @@ sync15 := component/remote/sync15/bso.c component/remote/sync15/keys.c \
 	component/sync/record.c port/posix/clock.c test/fuzz/fuzz_canned.c
 src-sync15 := $(core) $(crypto) $(sync15)
 src-sync15_setup := $(core) $(crypto) $(sync15)
+src-kinto := $(core) $(crypto) component/remote/kinto/kinto_json.c \
+	component/remote/kinto/kinto_codec.c component/remote/kinto/kinto_api.c \
+	component/net/http_headers.c component/net/http_url.c component/sync/record.c \
+	port/posix/clock.c test/fuzz/fuzz_canned.c
 src-account := $(core) $(crypto) component/account/keys.c component/account/hawk.c \
 	component/account/tokenserver.c component/account/fxa.c component/account/fxa_session.c \
 	component/account/fxa_jwe.c component/net/http_headers.c component/net/http_url.c \
@@ -56,7 +60,7 @@ src-account := $(core) $(crypto) component/account/keys.c component/account/hawk
 ldflags-account := -Wl,--wrap=ds_account_stretch_v1 -Wl,--wrap=ds_account_stretch_v2
 
 TARGETS := http dir_batch dir_header ipc conf sim_script table_record encoding account_bundle \
-	sync15 sync15_setup account
+	sync15 sync15_setup account kinto
 
 obj = $(patsubst %.c,$(OUT)/obj/%.o,$(1))
 

@@ -268,3 +268,36 @@ put("sync15_setup", "errors", b"\x01" + answers(
     (200, [], "[]"), (200, [], bso("global", json.dumps(dict(META, storageVersion=6))))))
 put("sync15_setup", "hard-eol", b"\x01" + answers(
     (503, [("Retry-After", "Sun, 06 Nov 1994 08:49:37 GMT"), ("X-Weave-Alert", '{"code":"hard-eol","message":"gone"}')], "")))
+
+# ---- kinto: mode byte, then canned answers to record-list GETs (bit 0 set: a payload) -----------
+KV = "test/vectors/kinto_codec.txt"
+
+
+def kinto_rows():
+    rows = []
+    for line in open(os.path.join(SRC, KV), encoding="utf-8"):
+        k, sep, v = line.rstrip("\n").partition(" = ")
+        if sep and not line.startswith("#"):
+            rows.append((k, v[1:-1] if v.startswith('"') else v))
+    return rows
+
+
+KROWS = kinto_rows()
+kdata = [v for k, v in KROWS if k == "data"]
+kpayloads = [v for k, v in KROWS if k == "payload"]
+krecord = [v for k, v in KROWS if k == "record"][0]
+clear_recs = ",".join('{"id":"r%d","last_modified":%d,%s' % (i, 1700000000000 + i, d[1:]) if d != "{}"
+                      else '{"id":"r%d","last_modified":1}' % i for i, d in enumerate(kdata))
+put("kinto", "list-clear", b"\x00" + answers(
+    (200, [("ETag", '"1700000000005"'), ("Next-Page", "https://kinto.example.test/v1/buckets/b/collections/notes/records?_token=x"),
+           ("Total-Records", "7")], '{"data":[%s,{"id":"gone","last_modified":2,"deleted":true}]}' % clear_recs),
+    (304, [], ""), (200, [("Backoff", "30")], '{"data":[]}')))
+put("kinto", "list-encrypted", b"\x02" + answers((200, [], '{"data":[%s]}' % krecord)))
+put("kinto", "errors", b"\x00" + answers(
+    (401, [], '{"code":401,"errno":104,"error":"Unauthorized","message":"Please authenticate yourself"}'),
+    (412, [], '{"code":412,"errno":114,"error":"Precondition Failed","message":"Resource was modified"}'),
+    (503, [("Retry-After", "30"), ("Alert", '{"code":"soft-eol","message":"bye","url":"https://x"}')],
+     '{"code":503,"errno":201,"error":"Service Unavailable"}'),
+    (410, [("Alert", '{"code":"hard-eol"}')], '{"code":410,"errno":202}')))
+for i, p in enumerate(kpayloads):
+    put("kinto", "payload-%d" % i, b"\x01" + p.encode())
