@@ -503,7 +503,9 @@ static int handle_response(struct ds_tokenserver *ts, const struct ds_http_respo
 	if (rc != 0) {
 		if (rc < 0)
 			d = RETRY_AFTER_DEFAULT_S;
-		d = DS_MAX(d, 1);
+		/* A delay in seconds can be any size (RFC 9110 §10.2.3): capped like a token's
+		 * duration, so the deadline in ms cannot overflow. */
+		d = DS_MIN(DS_MAX(d, 1), DURATION_MAX_S);
 		ts->hard_until_mono = now_mono + d * 1000;
 		res->retry_after_s = d;
 		DS_LOG_INF("tokenserver %d, retry after %lld s", resp->status, (long long)d);
