@@ -47,8 +47,13 @@ sync15 := component/remote/sync15/bso.c component/remote/sync15/keys.c \
 	component/sync/record.c port/posix/clock.c test/fuzz/fuzz_canned.c
 src-sync15 := $(core) $(crypto) $(sync15)
 src-sync15_setup := $(core) $(crypto) $(sync15)
+fxa := component/account/keys.c component/account/hawk.c component/account/fxa.c \
+	component/account/fxa_session.c component/account/fxa_jwe.c port/common/secret.c \
+	port/common/paths.c port/common/names.c board/sim/board.c
+# kinto_token.c (bearer tokens from the account, used by kinto_api.c) while it is being added.
 src-kinto := $(core) $(crypto) component/remote/kinto/kinto_json.c \
 	component/remote/kinto/kinto_codec.c component/remote/kinto/kinto_api.c \
+	$(wildcard component/remote/kinto/kinto_token.c) $(fxa) \
 	component/net/http_headers.c component/net/http_url.c component/sync/record.c \
 	port/posix/clock.c test/fuzz/fuzz_canned.c
 src-account := $(core) $(crypto) component/account/keys.c component/account/hawk.c \
