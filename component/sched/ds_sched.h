@@ -107,7 +107,8 @@ struct ds_sched_config {
 	int64_t min_interval_s;    /* shortest periodic interval accepted */
 	int64_t debounce_s;        /* quiet time after the last local change */
 	int64_t debounce_max_s;    /* at most this after the score crossed the threshold */
-	int64_t local_delay_s;     /* small changes wait at most this */
+	int64_t local_delay_s;     /* small changes wait at most this after the first one ... */
+	int64_t local_spacing_s;   /* ... but start no run sooner than this after the last run */
 	int score_threshold;
 	int64_t backoff_min_s, backoff_max_s;
 	unsigned errors_before_backoff;

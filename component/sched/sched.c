@@ -29,6 +29,7 @@ void ds_sched_config_defaults(struct ds_sched_config *cfg)
 	cfg->debounce_s = CONFIG_DS_SCHED_DEBOUNCE_S;
 	cfg->debounce_max_s = CONFIG_DS_SCHED_DEBOUNCE_MAX_S;
 	cfg->local_delay_s = CONFIG_DS_SCHED_LOCAL_DELAY_S;
+	cfg->local_spacing_s = CONFIG_DS_SCHED_LOCAL_SPACING_S;
 	cfg->score_threshold = CONFIG_DS_SCHED_SCORE_THRESHOLD;
 	cfg->backoff_min_s = CONFIG_DS_SCHED_BACKOFF_MIN_S;
 	cfg->backoff_max_s = CONFIG_DS_SCHED_BACKOFF_MAX_S;
@@ -122,15 +123,27 @@ int64_t ds_sched__flex_ms(const struct ds_sched *s, const struct sched_entry *e)
 	return DS_MIN(f, iv / 2) * 1000;
 }
 
-/* Local-change due time, -1 when nothing is pending. */
+/*
+ * Local-change due time, -1 when nothing is pending. Under the threshold a burst goes
+ * local_delay_s after its first change is seen, but small changes never start a run sooner
+ * than local_spacing_s after the collection's last run: an isolated burst reaches the server
+ * in about two minutes, while edits that trickle in all the time are batched at Firefox
+ * desktop's active pace (one run per 10 min) instead of one run each (docs/scheduler.md,
+ * "Local changes: delay and sessions").
+ */
 static int64_t local_due(const struct ds_sched *s, const struct sched_entry *e)
 {
+	int64_t due;
+
 	if (e->score <= 0)
 		return -1;
 	if (e->score >= s->cfg.score_threshold)
 		return DS_MIN(e->last_change_ms + s->cfg.debounce_s * 1000,
 			      e->cross_ms + s->cfg.debounce_max_s * 1000);
-	return e->first_change_ms + s->cfg.local_delay_s * 1000;
+	due = e->first_change_ms + s->cfg.local_delay_s * 1000;
+	if (e->last_run_ms >= 0)
+		due = DS_MAX(due, e->last_run_ms + s->cfg.local_spacing_s * 1000);
+	return due;
 }
 
 int64_t ds_sched__due(const struct ds_sched *s, const struct sched_entry *e, enum ds_sched_reason *why)

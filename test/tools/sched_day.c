@@ -1,9 +1,15 @@
 /*
  * sched_day: a simulated day for the scheduler, in virtual time (seconds of CPU for a day).
  *
- *   sched_day [--policy sched|naive|firefox] [--json] [--trace] SCRIPT
+ *   sched_day [--policy sched|naive|firefox] [--json] [--trace] [--change-poll S] [--set KEY=N]... SCRIPT
  *
  * --trace prints one line per run on stderr: "run SECONDS NAME ok|failed".
+ * --change-poll S: datasyncd sees local edits only when it polls the change logs
+ *   (component/daemon/changes.c): every S seconds while edits come, doubling to 4 S while none
+ *   do, 4 S while idle (screen off). Default CONFIG_DS_SCHED_CHANGE_POLL_S; 0: every edit is
+ *   seen at once. Only the "sched" policy polls: Firefox desktop observes its own edits.
+ * --set KEY=N overrides a scheduler setting (struct ds_sched_config), to explore the policy:
+ *   local_delay, debounce, debounce_max, threshold, flex_pct, flex_min (seconds or a score).
  *
  * SCRIPT (test/data/sim/day.sched is the reference day):
  *   collection NAME interval=DUR [network=any|unmetered|none] [charging=yes] [battery=PCT]
@@ -49,6 +55,7 @@ struct coll {
 	int64_t naive_next;
 	int64_t edits[MAXEDITS]; /* times of edits not uploaded yet */
 	size_t nedits;
+	int unseen_score;        /* edits the change poll has not seen yet */
 };
 
 struct event {
@@ -72,6 +79,8 @@ struct day {
 	int64_t delays[MAXEDITS * 4];
 	size_t ndelays;
 	unsigned long refused[DS_SCHED_BLOCK_COUNT];
+	/* datasyncd's change poll */
+	int64_t poll_next, poll_period;
 	/* firefox */
 	int score;
 	int64_t ff_next;
@@ -79,6 +88,41 @@ struct day {
 };
 
 static bool g_trace;
+static int64_t g_change_poll = CONFIG_DS_SCHED_CHANGE_POLL_S;
+static struct ds_sched_config g_cfg;
+
+#define POLL_QUIET_FACTOR 4 /* component/daemon/changes.c */
+
+/* KEY=N into g_cfg; 0 or -EINVAL. */
+static int set_knob(const char *kv)
+{
+	static const struct {
+		const char *key;
+		int64_t *field;
+	} knobs[] = {
+		{ "local_delay", &g_cfg.local_delay_s }, { "debounce", &g_cfg.debounce_s },
+		{ "debounce_max", &g_cfg.debounce_max_s }, { "flex_pct", &g_cfg.flex_pct },
+		{ "flex_min", &g_cfg.flex_min_s },
+	};
+	const char *v = strchr(kv, '=');
+	int64_t n;
+
+	if (!v)
+		return -EINVAL;
+	if (ds_sched_duration_parse(v + 1, &n) && (n = atoll(v + 1)) <= 0)
+		return -EINVAL;
+	if (!strncmp(kv, "threshold=", 10)) {
+		g_cfg.score_threshold = (int)DS_MIN(n, 1000000);
+		return 0;
+	}
+	for (size_t i = 0; i < DS_ARRAY_SIZE(knobs); i++) {
+		if (strlen(knobs[i].key) == (size_t)(v - kv) && !strncmp(kv, knobs[i].key, (size_t)(v - kv))) {
+			*knobs[i].field = n;
+			return 0;
+		}
+	}
+	return -EINVAL;
+}
 
 static int die(const char *file, int line, const char *msg)
 {
@@ -217,6 +261,10 @@ static int apply(struct day *d, const struct event *e, struct ds_sched *s, int64
 		d->idle = !strcmp(e->a, "on");
 		if (s)
 			ds_sched_set_idle(s, d->idle, ms);
+		/* changes.c: screen off -> the quiet period at once; on -> the base period again. */
+		d->poll_period = g_change_poll * (d->idle ? POLL_QUIET_FACTOR : 1);
+		if (!d->idle)
+			d->poll_next = DS_MIN(d->poll_next, t + d->poll_period);
 	} else if (!strcmp(e->what, "edit")) {
 		/* expanded by the caller into one edit a second */
 	} else if (!strcmp(e->what, "push")) {
@@ -272,6 +320,8 @@ static int run(struct day *d, struct coll *c, int64_t t)
 	size_t keep = 0;
 
 	c->runs++;
+	/* The run uploads the whole change log: what the poll had not seen leaves it too. */
+	c->unseen_score = 0;
 	if (c->pol.c.needs_network)
 		radio(d, t * 1000, end * 1000);
 	if (g_trace)
@@ -313,10 +363,33 @@ static void add_edits(struct day *d, const struct event *e, struct ds_sched *s, 
 	if (!c || t >= e->t + count || t < e->t || c->nedits == MAXEDITS)
 		return;
 	c->edits[c->nedits++] = t;
-	if (s)
+	if (s && g_change_poll > 0)
+		c->unseen_score += score;
+	else if (s)
 		ds_sched_local_change(s, c->name, score, t * 1000);
 	if (pending_score)
 		*pending_score += score;
+}
+
+/* datasyncd's change poll at t: feed what it finds, adapt its period as changes.c does. */
+static void change_poll(struct day *d, struct ds_sched *s, int64_t t)
+{
+	int64_t base = g_change_poll;
+	bool fed = false;
+
+	if (t < d->poll_next)
+		return;
+	for (size_t i = 0; i < d->nc; i++) {
+		if (!d->c[i].unseen_score)
+			continue;
+		ds_sched_local_change(s, d->c[i].name, d->c[i].unseen_score, t * 1000);
+		d->c[i].unseen_score = 0;
+		fed = true;
+	}
+	d->poll_period = fed ? base : DS_MIN(d->poll_period * 2, base * POLL_QUIET_FACTOR);
+	if (d->idle)
+		d->poll_period = base * POLL_QUIET_FACTOR;
+	d->poll_next = t + d->poll_period;
 }
 
 static int simulate(struct day *d, const char *policy)
@@ -329,7 +402,9 @@ static int simulate(struct day *d, const char *policy)
 	int64_t busy_until = 0;
 	int rc;
 
-	ds_sched_config_defaults(&cfg);
+	cfg = g_cfg;
+	d->poll_period = g_change_poll;
+	d->poll_next = g_change_poll;
 	for (size_t i = 0; i < d->nc; i++)
 		d->c[i].naive_next = (int64_t)i * 420;
 	if (sched) {
@@ -362,6 +437,8 @@ static int simulate(struct day *d, const char *policy)
 		}
 		for (size_t i = 0; i < nactive; i++)
 			add_edits(d, active[i], s, t, sched ? NULL : &d->score);
+		if (sched && g_change_poll > 0)
+			change_poll(d, s, t);
 		if (t < busy_until)
 			continue;
 		if (sched) {
@@ -490,6 +567,7 @@ int main(int argc, char **argv)
 	struct day *d;
 	int rc;
 
+	ds_sched_config_defaults(&g_cfg);
 	for (int i = 1; i < argc; i++) {
 		if (!strcmp(argv[i], "--policy") && i + 1 < argc)
 			policy = argv[++i];
@@ -497,13 +575,18 @@ int main(int argc, char **argv)
 			json = true;
 		else if (!strcmp(argv[i], "--trace"))
 			g_trace = true;
+		else if (!strcmp(argv[i], "--change-poll") && i + 1 < argc)
+			g_change_poll = atoll(argv[++i]);
+		else if (!strcmp(argv[i], "--set") && i + 1 < argc && !set_knob(argv[i + 1]))
+			i++;
 		else if (argv[i][0] != '-' && !script)
 			script = argv[i];
 		else
 			script = NULL, i = argc;
 	}
 	if (!script || (strcmp(policy, "sched") && strcmp(policy, "naive") && strcmp(policy, "firefox"))) {
-		fprintf(stderr, "usage: sched_day [--policy sched|naive|firefox] [--json] [--trace] SCRIPT\n");
+		fprintf(stderr, "usage: sched_day [--policy sched|naive|firefox] [--json] [--trace] [--change-poll S] "
+				"[--set KEY=N]... SCRIPT\n");
 		return 2;
 	}
 	ds_log_set_max_level(DS_LOG_WRN);

@@ -30,6 +30,7 @@ static struct ds_sched_config cfg(void)
 	c.debounce_s = 30;
 	c.debounce_max_s = 120;
 	c.local_delay_s = 600;
+	c.local_spacing_s = 600;
 	c.score_threshold = 300;
 	c.backoff_min_s = 900;
 	c.backoff_max_s = 28800;
@@ -234,6 +235,48 @@ static void test_burst_of_50_small_edits_makes_one_run(void **state)
 	/* Under the threshold: one run, local_delay_s after the first edit. */
 	assert_int_equal(runs_between(s, "notes", MIN(10), HOUR(1), &first), 1);
 	assert_int_equal(first, MIN(10) + S(600));
+	ds_sched_free(s);
+}
+
+static void test_small_edits_go_soon_alone_and_at_a_spaced_pace_when_they_keep_coming(void **state)
+{
+	struct ds_sched_config c = cfg();
+	struct ds_sched_policy p = pol(4 * 3600);
+	struct ds_sched *s = NULL;
+	int64_t first = -1, runs[64], last_edit = -1;
+	size_t nruns = 0;
+
+	DS_UNUSED(state);
+	c.local_delay_s = 120;
+	assert_int_equal(ds_sched_new(&c, &s), 0);
+	net(s, DS_NET_WIFI, 0);
+	assert_int_equal(ds_sched_add(s, "notes", NULL, NULL, &p, false, 0), 0);
+	assert_int_equal(run(s, 0, 0, NULL, 0), 1);
+	/* An isolated burst, long after the last run: local_delay_s after its first edit. */
+	for (int i = 0; i < 5; i++)
+		ds_sched_local_change(s, "notes", DS_SCHED_SCORE_SMALL, MIN(30) + S(i));
+	assert_int_equal(runs_between(s, "notes", MIN(30), MIN(39), &first), 1);
+	assert_int_equal(first, MIN(30) + S(120));
+	/* One edit every 3 min for an hour: runs local_spacing_s apart, not one per edit. */
+	for (int64_t t = MIN(40); t < HOUR(2); t += S(1)) {
+		struct ds_sched_batch b;
+
+		if (t < MIN(100) && (t - MIN(40)) % S(180) == 0) {
+			ds_sched_local_change(s, "notes", DS_SCHED_SCORE_SMALL, t);
+			last_edit = t;
+		}
+		if (ds_sched_poll(s, t, &b)) {
+			assert_true(nruns < DS_ARRAY_SIZE(runs));
+			runs[nruns++] = t;
+			ds_sched_done(s, "notes", 0, t);
+		}
+	}
+	assert_true(nruns >= 5 && nruns <= 7);
+	assert_true(runs[0] - first >= S(600));
+	for (size_t i = 1; i < nruns; i++)
+		assert_true(runs[i] - runs[i - 1] >= S(600));
+	/* The last edit was not left behind: a run came after it, within the spacing. */
+	assert_true(runs[nruns - 1] > last_edit && runs[nruns - 1] - last_edit <= S(600));
 	ds_sched_free(s);
 }
 
@@ -627,6 +670,7 @@ int main(void)
 		cmocka_unit_test(test_charging_only_waits_for_the_charger),
 		cmocka_unit_test(test_power_save_holds_normal_runs),
 		cmocka_unit_test(test_burst_of_50_small_edits_makes_one_run),
+		cmocka_unit_test(test_small_edits_go_soon_alone_and_at_a_spaced_pace_when_they_keep_coming),
 		cmocka_unit_test(test_burst_over_the_threshold_syncs_after_the_debounce),
 		cmocka_unit_test(test_endless_edits_still_sync_within_debounce_max),
 		cmocka_unit_test(test_due_collections_share_one_wake_within_their_flex),
