@@ -51,6 +51,9 @@ void ds_kinto_api_free(struct ds_kinto_api *a)
 	}
 	ds_free(a->base);
 	ds_free(a->origin);
+	ds_free(a->token_scope);
+	ds_free(a->fxa_url);
+	ds_free(a->fxa_ca);
 	memset(a, 0, sizeof(*a));
 }
 
@@ -86,8 +89,8 @@ static void note_headers(struct ds_kinto_api *a, const struct ds_http_response *
 	}
 }
 
-int ds_kinto_api_call(struct ds_kinto_api *a, const char *method, const char *path,
-		      const char *body, const char *const *headers, struct ds_http_response *resp)
+static int call_once(struct ds_kinto_api *a, const char *method, const char *path,
+		     const char *body, const char *const *headers, struct ds_http_response *resp)
 {
 	struct ds_http_header h[MAX_HEADERS];
 	struct ds_http_request req = { .method = method, .headers = h };
@@ -114,6 +117,27 @@ int ds_kinto_api_call(struct ds_kinto_api *a, const char *method, const char *pa
 	else
 		note_headers(a, resp);
 	ds_free(url);
+	return rc;
+}
+
+int ds_kinto_api_call(struct ds_kinto_api *a, const char *method, const char *path,
+		      const char *body, const char *const *headers, struct ds_http_response *resp)
+{
+	int rc;
+
+	memset(resp, 0, sizeof(*resp));
+	if (a->token_scope && !a->auth && (rc = ds_kinto_token_auth(a, false)) != 0)
+		return rc;
+	rc = call_once(a, method, path, body, headers, resp);
+	/* An account token the server refuses (expired early, revoked, keys changed): one new one
+	 * from FxA and the same request again; a second 401 is the answer. */
+	if (rc == 0 && resp->status == 401 && a->token_scope) {
+		DS_LOG_INF("%s: the server refused the account's token; asking for a new one", a->name);
+		if (ds_kinto_token_auth(a, true) == 0) {
+			ds_http_response_free(resp);
+			rc = call_once(a, method, path, body, headers, resp);
+		}
+	}
 	return rc;
 }
 

@@ -8,6 +8,7 @@
  *   kinto_files.c   files of records as kinto-attachment attachments, streamed both ways
  *   kinto_filesync.c  when a record's file goes up or comes down
  *   kinto_migrate.c a collection switched from clear to encrypted
+ *   kinto_token.c   bearer tokens from the signed-in Firefox Account
  *   kinto_remote.c  the ds_remote_ops
  */
 #ifndef DS_KINTO_PRIV_H
@@ -103,6 +104,11 @@ struct ds_kinto_api {
 	const char *name; /* the collection, for messages */
 	int64_t backoff_s; /* largest Backoff / Retry-After seen */
 	bool eos_reported;
+	/* Bearer tokens from the signed-in Firefox Account (kinto_token.c): the scope asked,
+	 * the accounts server and its CA (NULL: the defaults). NULL scope: auth is fixed. */
+	char *token_scope;
+	char *fxa_url;
+	char *fxa_ca;
 };
 
 int ds_kinto_api_init(struct ds_kinto_api *a, const char *url, const char *ca_bundle,
@@ -119,6 +125,14 @@ int ds_kinto_api_call(struct ds_kinto_api *a, const char *method, const char *pa
 int ds_kinto_api_error(struct ds_kinto_api *a, const char *what, const struct ds_http_response *resp);
 /* Map a status (and Kinto errno) to -errno without logging. */
 int ds_kinto_status_errno(int status, int kerrno);
+
+/* ---- kinto_token.c ------------------------------------------------------------------------- */
+
+/* a->auth = "Bearer <access token for a->token_scope>" from the signed-in account, cached per
+ * process; fresh: ask FxA for a new one (the server refused the cached one). */
+int ds_kinto_token_auth(struct ds_kinto_api *a, bool fresh);
+/* Drop the cached token (sign-out, tests). */
+void ds_kinto_token_forget(void);
 
 /* ---- kinto_secret.c ------------------------------------------------------------------------ */
 

@@ -1143,9 +1143,28 @@ int ds_remote_kinto_open(const cJSON *cfg, const char *collection, const char *d
 			goto fail;
 		}
 	}
-	rc = make_auth(k, cfg, sec);
-	if (rc)
-		goto fail;
+	if (cJSON_GetObjectItemCaseSensitive(cfg, "token_scope")) {
+		const char *scope = cfg_str(cfg, "token_scope"), *fxa = cfg_str(cfg, "fxa_url");
+		const char *ca = cfg_str(cfg, "fxa_ca_bundle");
+
+		rc = -EINVAL;
+		if (!scope || !*scope || sec->token[0] || sec->password[0]) {
+			DS_LOG_ERR("kinto remote: \"token_scope\" is the OAuth scope of the account's "
+				   "tokens, instead of a password or token");
+			goto fail;
+		}
+		/* The token itself is asked for at the first request (kinto_token.c). */
+		rc = -ENOMEM;
+		k->api.token_scope = ds_strdup(scope);
+		k->api.fxa_url = fxa ? ds_strdup(fxa) : NULL;
+		k->api.fxa_ca = ca ? ds_strdup(ca) : NULL;
+		if (!k->api.token_scope || (fxa && !k->api.fxa_url) || (ca && !k->api.fxa_ca))
+			goto fail;
+	} else {
+		rc = make_auth(k, cfg, sec);
+		if (rc)
+			goto fail;
+	}
 	if (mode && !strcmp(mode, "key")) {
 		if (!sec->key.set) {
 			DS_LOG_ERR("collection %s: encrypted with a key, but no key was enrolled",

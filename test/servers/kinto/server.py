@@ -1,6 +1,6 @@
 """Kinto for datasync's tests: a real Kinto (from PyPI) on 127.0.0.1, memory backends.
 
-    python server.py [--port N] [--paginate-by N] [--batch-max N]
+    python server.py [--port N] [--paginate-by N] [--batch-max N] [--fxa-jwks FILE --fxa-scope S]
 
 Prints "PORT <n>" on stdout once it listens (port 0, the default, picks a free one). The
 settings come from kinto.ini next to this file; the options override the paging and batch
@@ -21,7 +21,12 @@ POST /__test__/fault with a JSON body (every field optional):
                                                  between a device's fetch and its upload
   {"cut_download": 5000}                         the next attachment download sends that many
                                                  bytes of the file and drops the connection
+  {"revoke_bearer": true}                        every FxA bearer token seen so far is refused
+                                                 from now on (401); see fxa_auth.py
+  {"refuse_bearer": 1}                           the next valid bearer token presented is
+                                                 refused (401) and revoked
 POST /__test__/reset clears them. GET /__test__/requests returns how many requests Kinto got;
+GET /__test__/bearer counts the bearer tokens accepted, revoked and refused;
 GET /__test__/downloads lists the attachment downloads served ([path, Range header, status]).
 
 Attachments (kinto-attachment) are stored in a folder (--attachments, default a fresh temporary
@@ -160,11 +165,20 @@ class Faults:
                     self.cut_download = int(f["cut_download"])
                 if "exit_after" in f:
                     self.exit_after = int(f["exit_after"])
+            if f.get("revoke_bearer") or "refuse_bearer" in f:
+                import fxa_auth
+                if f.get("revoke_bearer"):
+                    fxa_auth.revoke_all()
+                if "refuse_bearer" in f:
+                    fxa_auth.refuse_next(int(f["refuse_bearer"]))
         elif path == "/__test__/reset":
             with self.lock:
                 self.reset()
         elif path == "/__test__/requests":
             answer = {"requests": self.requests}
+        elif path == "/__test__/bearer":
+            import fxa_auth
+            answer = fxa_auth.stats()
         elif path == "/__test__/downloads":
             answer = {"downloads": self.downloads}
         else:
@@ -180,6 +194,9 @@ def main():
     ap.add_argument("--paginate-by", type=int, default=0)
     ap.add_argument("--batch-max", type=int, default=0)
     ap.add_argument("--attachments", default=None, help="folder for attachment files")
+    ap.add_argument("--fxa-jwks", help="accept FxA bearer tokens signed by a key of this JWKS file")
+    ap.add_argument("--fxa-scope", default="https://identity.mozilla.com/apps/kinto-test",
+                    help="the scope those tokens must carry")
     args = ap.parse_args()
 
     ini = os.path.join(HERE, "kinto.ini")
@@ -190,6 +207,12 @@ def main():
         settings["kinto.paginate_by"] = str(args.paginate_by)
     if args.batch_max:
         settings["kinto.batch_max_requests"] = str(args.batch_max)
+    if args.fxa_jwks:
+        sys.path.insert(0, HERE)
+        settings["multiauth.policies"] = "account fxa"
+        settings["multiauth.policy.fxa.use"] = "fxa_auth.FxaJwtPolicy"
+        settings["multiauth.policy.fxa.jwks"] = os.path.abspath(args.fxa_jwks)
+        settings["multiauth.policy.fxa.scope"] = args.fxa_scope
     import tempfile
     attachments = args.attachments or tempfile.mkdtemp(prefix="kinto-attachments-")
     settings["kinto.attachment.base_path"] = attachments
