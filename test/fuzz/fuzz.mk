@@ -56,6 +56,13 @@ src-kinto := $(core) $(crypto) component/remote/kinto/kinto_json.c \
 	$(wildcard component/remote/kinto/kinto_token.c) $(fxa) \
 	component/net/http_headers.c component/net/http_url.c component/sync/record.c \
 	port/posix/clock.c test/fuzz/fuzz_canned.c
+browser := component/engine/browser/browser_sqlite.c component/engine/browser/browser_util.c
+src-history := $(core) $(browser) component/engine/history/history_engine.c \
+	component/engine/history/history_places.c component/sync/record.c port/posix/clock.c \
+	test/fuzz/fuzz_engine.c
+src-forms := $(core) $(browser) component/engine/forms/forms_engine.c \
+	component/engine/forms/forms_formhistory.c component/sync/record.c port/posix/clock.c \
+	test/fuzz/fuzz_engine.c
 src-account := $(core) $(crypto) component/account/keys.c component/account/hawk.c \
 	component/account/tokenserver.c component/account/fxa.c component/account/fxa_session.c \
 	component/account/fxa_jwe.c component/net/http_headers.c component/net/http_url.c \
@@ -65,7 +72,7 @@ src-account := $(core) $(crypto) component/account/keys.c component/account/hawk
 ldflags-account := -Wl,--wrap=ds_account_stretch_v1 -Wl,--wrap=ds_account_stretch_v2
 
 TARGETS := http dir_batch dir_header ipc conf sim_script table_record encoding account_bundle \
-	sync15 sync15_setup account kinto
+	sync15 sync15_setup account kinto history forms
 
 obj = $(patsubst %.c,$(OUT)/obj/%.o,$(1))
 

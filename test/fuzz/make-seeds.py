@@ -301,3 +301,22 @@ put("kinto", "errors", b"\x00" + answers(
     (410, [("Alert", '{"code":"hard-eol"}')], '{"code":410,"errno":202}')))
 for i, p in enumerate(kpayloads):
     put("kinto", "payload-%d" % i, b"\x01" + p.encode())
+
+# ---- history, forms: "<id>\n<payload>" records joined by NUL (test/data/firefox/records) ----------
+for target, fixture in (("history", "history.json"), ("forms", "forms.json")):
+    vecs = json.load(open(os.path.join(SRC, "test", "data", "firefox", "records", fixture)))["vectors"]
+    recs = []
+    for i, v in enumerate(vecs):
+        rec = (v["in"]["id"] + "\n" + json.dumps(v["in"], ensure_ascii=False)).encode()
+        put(target, "vector-%02d" % i, rec)
+        recs.append(rec)
+    # All of them in one input, then each id deleted again.
+    put(target, "all-then-tombstones", b"\x00".join(recs + [v["in"]["id"].encode() for v in vecs]))
+put("history", "guid-clash", b"\x00".join([
+    b'aaaaaaaaaaaa\n{"id":"aaaaaaaaaaaa","histUri":"https://x.example/","visits":[{"date":1764000000000000,"type":1}]}',
+    b'bbbbbbbbbbbb\n{"id":"bbbbbbbbbbbb","histUri":"https://x.example/","visits":[{"date":1764000000000001,"type":2}]}',
+    b'aaaaaaaaaaaa\n{"id":"aaaaaaaaaaaa","histUri":"https://y.example/","visits":[{"date":1e300,"type":9}]}']))
+put("forms", "bounds", b"\x00".join([
+    b'f1\n{"id":"f1","name":"' + b"n" * 201 + b'","value":"v"}',
+    b'f2\n{"id":"f2","name":"email","value":"' + "\u00e9".encode() * 100 + b'"}',
+    b'f3\n{"id":"f3","name":"email","value":"bob@example.com"}', b'f4\n{"id":"f4","name":"email","value":"bob@example.com"}']))
