@@ -9,7 +9,8 @@
  *   do, 4 S while idle (screen off). Default CONFIG_DS_SCHED_CHANGE_POLL_S; 0: every edit is
  *   seen at once. Only the "sched" policy polls: Firefox desktop observes its own edits.
  * --set KEY=N overrides a scheduler setting (struct ds_sched_config), to explore the policy:
- *   local_delay, debounce, debounce_max, threshold, flex_pct, flex_min (seconds or a score).
+ *   local_delay, local_spacing, debounce, debounce_max, threshold, flex_pct, flex_min (seconds,
+ *   a duration, or a score).
  *
  * SCRIPT (test/data/sim/day.sched is the reference day):
  *   collection NAME interval=DUR [network=any|unmetered|none] [charging=yes] [battery=PCT]
@@ -100,7 +101,8 @@ static int set_knob(const char *kv)
 		const char *key;
 		int64_t *field;
 	} knobs[] = {
-		{ "local_delay", &g_cfg.local_delay_s }, { "debounce", &g_cfg.debounce_s },
+		{ "local_delay", &g_cfg.local_delay_s }, { "local_spacing", &g_cfg.local_spacing_s },
+		{ "debounce", &g_cfg.debounce_s },
 		{ "debounce_max", &g_cfg.debounce_max_s }, { "flex_pct", &g_cfg.flex_pct },
 		{ "flex_min", &g_cfg.flex_min_s },
 	};
