@@ -15,8 +15,10 @@
  *    unless charging / not in battery saver. An urgent collection ignores the battery level
  *    (AT-S3), never charging_only or unmetered_only.
  *  - Local changes accumulate a score (Firefox desktop: SMALL 1, MEDIUM 10, XLARGE 301,
- *    threshold 300); under the threshold they ride a run within local_delay_s of the first
- *    change (Firefox activeInterval 600 s); at the threshold the run follows debounce_s after
+ *    threshold 300); under the threshold they ride a run within local_delay_s (120 s) of the
+ *    first change, but start none sooner than local_spacing_s (Firefox activeInterval 600 s)
+ *    after the collection's last run (docs/scheduler.md, "Local changes: delay and
+ *    sessions"); at the threshold the run follows debounce_s after
  *    the last change (Android LOCAL_SYNC_DELAY 30 s), at most debounce_max_s after crossing.
  *  - Backoff: per collection, client-side after errors (Firefox: the first
  *    errors_before_backoff - 1 failures retry at the normal interval, then 15 min doubling to
