@@ -3,8 +3,11 @@
 
 Seeds are taken from the project's fixtures and documents: test/data/conf, test/data/sim,
 test/data/port/sim, the onepw vector (test/vectors/onepw.txt), RFC 4648 rows
-(test/vectors/encoding.txt), docs/ipc.md, docs/remote-dir.md and docs/engine-table.md examples,
-and RFC 9110's date forms. Run from anywhere: python3 test/fuzz/make-seeds.py
+(test/vectors/encoding.txt), the storage format 5 and Kinto codec vectors
+(test/vectors/storage_format5.txt, kinto_codec.txt), the browser record fixtures
+(test/data/firefox/records), docs/ipc.md, docs/remote-dir.md and docs/engine-table.md examples,
+and RFC 9110's date forms. The keys_jwe seeds are made with python3-cryptography when it is
+installed (else the committed ones stay). Run from anywhere: python3 test/fuzz/make-seeds.py
 Files found by a fuzzer that crashed it are kept beside the seeds as crash-<what> (never
 overwritten here), so every run replays them.
 """
