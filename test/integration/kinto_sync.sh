@@ -96,4 +96,17 @@ account mallory "right"
 new_device m "$(remote_json notes mallory wrong)"
 device m sync >"$T/out" 2>&1 && fail "a wrong password was accepted"
 grep -q "HTTP 401" "$T/out" || fail "no clear message for a wrong password"
+# 8. Requests of an incremental run: the server's settings (GET /v1/) come from the cache the
+# first run filled, so 3 edits cost the collection (epoch), one fetch and one batch; with
+# "settings_max_age_s": 0 the root is read again.
+reqs() { http GET /__test__/requests | "$PY" -c 'import json,sys; print(json.load(sys.stdin)["requests"])'; }
+sql a "UPDATE notes SET n = 100 WHERE id IN (SELECT id FROM notes ORDER BY id LIMIT 3)"
+r0=$(reqs)
+sync_ok a uploaded=3
+r1=$(reqs)
+[ $((r1 - r0)) -eq 3 ] || fail "an incremental run of 3 edits took $((r1 - r0)) requests, expected 3"
+new_device n "$(remote_json notes alice "alice pw" '"settings_max_age_s":0')"
+sync_ok n
+r0=$(reqs); sync_ok n fetched=0; r1=$(reqs)
+[ $((r1 - r0)) -eq 3 ] || fail "without the settings cache a run took $((r1 - r0)) requests, expected 3 (root, collection, fetch)"
 echo "kinto_sync: all checks passed"

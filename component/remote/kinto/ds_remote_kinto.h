@@ -8,7 +8,8 @@
  *    "collection":"alarms", "user":"alice", "password":"...",
  *    "encrypt":"key", "key":"<64 hex>"}
  * optionally with "files": {"field", "dir"} (a record's file as its Kinto attachment),
- * "share_field" (the member listing who may read a record) and "shared_reader" (read what another
+ * "share_field" (the member listing who may read a record), "token_scope" (bearer tokens from the
+ * signed-in Firefox Account, kinto_token.c) and "shared_reader" (read what another
  * user shares with us from their "bucket").
  * ds_remote_kinto_enroll() seals the password / bearer token / key through the port and replaces
  * them by "secret", the sealed secret's name; ds_remote_kinto_open() reads them from there.

@@ -65,6 +65,11 @@ struct kinto_remote {
 	struct ds_kinto_files *files; /* NULL: records have no files */
 	char *share_field;            /* payload member listing readers, NULL: no sharing */
 	bool shared_reader;           /* another user's collection, records shared with us */
+	int64_t settings_max_age_ms;  /* how long GET /v1/'s settings are reused */
+	/* Our 2xx writes since the cursor acc_cursor, across upload calls: the closing check
+	 * (add_check) lists at least that many. */
+	char acc_cursor[DS_CURSOR_MAX];
+	size_t acc_written;
 };
 
 static struct kinto_remote *kr_of(struct ds_remote *r)
@@ -95,12 +100,48 @@ static int64_t cursor_ms(const char *c)
 
 /* ---- prepare ------------------------------------------------------------------------------ */
 
+/*
+ * The server's settings (batch_max_requests) are read at most once per settings_max_age_ms
+ * and kept in the state map's kv, so an incremental run does not pay for them. A server that
+ * lowers its limit meanwhile answers a too large batch with 400: the cache is dropped there
+ * (send_batch) and the next run reads them again. End of service is still seen at every run:
+ * Kinto sends the Alert header on every response (kinto_api.c).
+ */
+static int cached_root(struct kinto_remote *k)
+{
+	char v[64];
+	long long at = 0, bmr = 0;
+	int64_t now = ds_port_wall_ms();
+
+	if (k->settings_max_age_ms <= 0 ||
+	    ds_kinto_state_kv_get(k->state, "settings", v, sizeof(v)) != 0 ||
+	    sscanf(v, "%lld %lld", &at, &bmr) != 2 || bmr < 1 || at > now ||
+	    now - at >= k->settings_max_age_ms)
+		return -ENOENT;
+	k->batch_max = (size_t)bmr;
+	return 0;
+}
+
+static void cache_root(struct kinto_remote *k)
+{
+	char v[64];
+
+	if (k->settings_max_age_ms <= 0)
+		return;
+	snprintf(v, sizeof(v), "%lld %zu", (long long)ds_port_wall_ms(), k->batch_max);
+	if (ds_kinto_state_kv_set(k->state, "settings", v))
+		DS_LOG_DBG("%s: the server's settings could not be cached", k->name);
+}
+
 static int read_root(struct kinto_remote *k)
 {
 	struct ds_http_response resp;
 	cJSON *j = NULL;
-	int rc = ds_kinto_api_call(&k->api, "GET", "/", NULL, NULL, &resp);
+	int rc;
 
+	if (cached_root(k) == 0)
+		return 0;
+	rc = ds_kinto_api_call(&k->api, "GET", "/", NULL, NULL, &resp);
 	if (rc)
 		return rc;
 	if (resp.status != 200) {
@@ -131,6 +172,7 @@ static int read_root(struct kinto_remote *k)
 		cJSON_free(s);
 		k->api.eos_reported = true;
 	}
+	cache_root(k);
 out:
 	cJSON_Delete(j);
 	ds_http_response_free(&resp);
@@ -402,7 +444,11 @@ static int kinto_prepare(struct ds_remote *r, struct ds_remote_info *info)
 	if (rc)
 		return rc;
 	snprintf(info->epoch, sizeof(info->epoch), "%s", epoch);
-	/* One request of each batch is the closing check (upload below). */
+	/*
+	 * One request of each batch is the closing check (upload below). Full batches without it
+	 * would save one batch in 25, but the next fetch would then bring every record we wrote
+	 * back (bytes, time to compare, and each a conflict candidate for a row edited meanwhile).
+	 */
 	info->max_batch = k->batch_max > 1 ? k->batch_max - 1 : 1;
 	return 0;
 }
@@ -713,8 +759,9 @@ out:
 static int add_check(cJSON *reqs, struct up *u, const char *cursor)
 {
 	cJSON *q = cJSON_CreateObject();
+	size_t limit = DS_MIN(u->k->acc_written + u->n + 1, (size_t)10000);
 	char *path = ds_asprintf("%s/records?_fields=id&_sort=last_modified&_limit=%zu%s%s",
-				 u->k->coll_path, u->n + 1, cursor[0] ? "&_since=" : "", cursor);
+				 u->k->coll_path, limit, cursor[0] ? "&_since=" : "", cursor);
 	int rc = -ENOMEM;
 
 	if (q && path && cJSON_AddStringToObject(q, "method", "GET") &&
@@ -734,6 +781,13 @@ static int64_t json_ms(const cJSON *o)
 	return cJSON_IsNumber(lm) ? (int64_t)lm->valuedouble : 0;
 }
 
+/*
+ * The closing GET lists what changed since the cursor, inside the batch's transaction. The
+ * cursor may jump over it only when every version listed is one our map holds: each is ours
+ * (this batch's, or an earlier call's under the same cursor; what we fetched is at or before
+ * the cursor). A version another client wrote, even over one of our records, is not in the
+ * map, and the cursor stays so that the next fetch brings it.
+ */
 static void read_check(struct up *u, const cJSON *resp)
 {
 	const cJSON *st = cJSON_GetObjectItemCaseSensitive(resp, "status");
@@ -749,8 +803,14 @@ static void read_check(struct up *u, const cJSON *resp)
 	u->check_n = 0;
 	u->check_ms = 0;
 	cJSON_ArrayForEach(it, data) {
-		int64_t ms = json_ms(it);
+		const cJSON *id = cJSON_GetObjectItemCaseSensitive(it, "id");
+		int64_t ms = json_ms(it), known = 0;
+		bool gone = false;
 
+		if (!cJSON_IsString(id) || ms <= 0 ||
+		    ds_kinto_state_get(u->k->state, id->valuestring, &known, &gone) != 0 ||
+		    known != ms)
+			return;
 		u->check_n++;
 		if (ms > u->check_ms)
 			u->check_ms = ms;
@@ -863,6 +923,8 @@ static int send_batch(struct up *u, const char *cursor, size_t *accepted, size_t
 	if (rc)
 		goto out;
 	if (resp.status != 200) {
+		if (resp.status == 400) /* too many requests for the server's current limit? */
+			ds_kinto_state_kv_set(k->state, "settings", "");
 		rc = ds_kinto_api_error(&k->api, "uploading a batch", &resp);
 		goto out;
 	}
@@ -915,6 +977,10 @@ static int kinto_upload(struct ds_remote *r, const char *cursor, const struct ds
 	snprintf(res->new_cursor, sizeof(res->new_cursor), "%s", cursor);
 	if (n == 0)
 		return 0;
+	if (strcmp(k->acc_cursor, cursor) != 0) {
+		snprintf(k->acc_cursor, sizeof(k->acc_cursor), "%s", cursor);
+		k->acc_written = 0;
+	}
 	u.cursor_ms = cursor_ms(cursor);
 	u.ops = ds_calloc(n, sizeof(*u.ops));
 	if (!u.ops)
@@ -970,6 +1036,7 @@ static int kinto_upload(struct ds_remote *r, const char *cursor, const struct ds
 		if (rc)
 			goto out;
 	}
+	k->acc_written += u.written;
 	res->accepted = accepted;
 	res->failed = failed;
 	res->modified_ms = u.max_ms;
@@ -979,9 +1046,10 @@ static int kinto_upload(struct ds_remote *r, const char *cursor, const struct ds
 		rc = -ESTALE;
 		goto out;
 	}
-	/* Only our own writes since the cursor: the cursor may jump over them. Otherwise keep it,
-	 * and the next fetch brings the others' writes (and ours again, harmlessly). */
-	if (u.check_ok && u.check_n == u.written && u.check_ms > 0 && u.check_ms == u.max_ms)
+	/* Only our own writes since the cursor: the cursor may jump over them. Otherwise (or
+	 * when no batch had room for the check) keep it, and the next fetch brings the others'
+	 * writes, and ours again, which the core finds equal to its rows. */
+	if (u.check_ok && u.check_n > 0 && u.check_ms >= u.max_ms)
 		snprintf(res->new_cursor, sizeof(res->new_cursor), "%" PRId64, u.check_ms);
 out:
 	ds_free(u.ops);
@@ -1086,6 +1154,7 @@ int ds_remote_kinto_open(const cJSON *cfg, const char *collection, const char *d
 	const char *coll = cfg_str(cfg, "collection"), *secret = cfg_str(cfg, "secret");
 	const cJSON *enc = cJSON_GetObjectItemCaseSensitive(cfg, "encrypt");
 	const cJSON *page = cJSON_GetObjectItemCaseSensitive(cfg, "page_size");
+	const cJSON *age = cJSON_GetObjectItemCaseSensitive(cfg, "settings_max_age_s");
 	const char *mode = cJSON_IsString(enc) ? enc->valuestring : NULL;
 	struct ds_kinto_secrets *sec = NULL;
 	struct kinto_remote *k;
@@ -1112,6 +1181,10 @@ int ds_remote_kinto_open(const cJSON *cfg, const char *collection, const char *d
 		DS_LOG_ERR("kinto remote: \"page_size\" is 1..10000");
 		return -EINVAL;
 	}
+	if (age && (!cJSON_IsNumber(age) || age->valuedouble < 0 || age->valuedouble > 604800)) {
+		DS_LOG_ERR("kinto remote: \"settings_max_age_s\" is 0..604800");
+		return -EINVAL;
+	}
 	k = ds_calloc(1, sizeof(*k));
 	sec = ds_calloc(1, sizeof(*sec));
 	if (!k || !sec) {
@@ -1123,6 +1196,7 @@ int ds_remote_kinto_open(const cJSON *cfg, const char *collection, const char *d
 	k->base.priv = k;
 	k->page_size = page ? (unsigned)page->valuedouble : CONFIG_DS_REMOTE_KINTO_PAGE;
 	k->batch_max = 25;
+	k->settings_max_age_ms = age ? (int64_t)age->valuedouble * 1000 : 3600 * 1000LL;
 	k->name = ds_strdup(collection);
 	k->bucket = ds_strdup(bucket);
 	k->coll = ds_strdup(coll);
