@@ -63,6 +63,10 @@ src-history := $(core) $(browser) component/engine/history/history_engine.c \
 src-forms := $(core) $(browser) component/engine/forms/forms_engine.c \
 	component/engine/forms/forms_formhistory.c component/sync/record.c port/posix/clock.c \
 	test/fuzz/fuzz_engine.c
+src-sync15_remote := $(core) $(crypto) $(sync15) component/remote/sync15/sync15_remote.c \
+	component/remote/sync15/post_queue.c component/remote/sync15/sync15_clients.c \
+	component/remote/sync15/sync15_account.c component/account/tokenserver.c $(fxa) \
+	component/store/store.c
 src-account := $(core) $(crypto) component/account/keys.c component/account/hawk.c \
 	component/account/tokenserver.c component/account/fxa.c component/account/fxa_session.c \
 	component/account/fxa_jwe.c component/net/http_headers.c component/net/http_url.c \
@@ -72,7 +76,7 @@ src-account := $(core) $(crypto) component/account/keys.c component/account/hawk
 ldflags-account := -Wl,--wrap=ds_account_stretch_v1 -Wl,--wrap=ds_account_stretch_v2
 
 TARGETS := http dir_batch dir_header ipc conf sim_script table_record encoding account_bundle \
-	sync15 sync15_setup account kinto history forms
+	sync15 sync15_setup sync15_remote account kinto history forms
 
 obj = $(patsubst %.c,$(OUT)/obj/%.o,$(1))
 

@@ -2,6 +2,7 @@
 #include "test/fuzz/fuzz_canned.h"
 #include "core/ds_core.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -89,6 +90,9 @@ static int next_answer(const struct ds_http_request *req, struct ds_http_respons
 	for (const uint8_t *d = p; d < eol && *d >= '0' && *d <= '9' && status < 1000; d++)
 		status = status * 10 + (*d - '0');
 	resp->status = status >= 100 && status < 1000 ? (int)status : 200;
+	if (getenv("FUZZ_VERBOSE"))
+		fprintf(stderr, "canned: %s %s -> %d\n", req->method ? req->method : "GET",
+			req->url ? req->url : "", resp->status);
 	p = eol < stop ? eol + 1 : stop;
 	while (p < stop && *p != '\n') {
 		eol = find_byte(p, stop, '\n');

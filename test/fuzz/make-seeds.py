@@ -139,7 +139,7 @@ def sf5_payload(record):
 KEYS_PAYLOAD = sf5_payload(4)     # TV-4 crypto/keys, under kSync
 HISTORY_PAYLOAD = sf5_payload(5)  # TV-4 history, under the default keys inside it
 put("sync15", "bso-history", b"\x00" + json.dumps(
-    [{"id": "5qRsgXWRJZXr", "modified": 1388635807.41, "sortindex": 100, "payload": HISTORY_PAYLOAD},
+    [{"id": "_9sCUbahs0ay", "modified": 1388635807.41, "sortindex": 100, "payload": HISTORY_PAYLOAD},
      {"id": "{braces}", "modified": "12.5", "payload": "{}"}, {"id": "a,b", "modified": 1, "payload": ""}]).encode())
 put("sync15", "bso-roundtrip", b"\x04" + b"0123456789abcdef" + b'{"id":"x","deleted":true}')
 put("sync15", "keys-clear", b"\x01" + vector(SF5, "plaintext", 4).encode())
@@ -323,3 +323,17 @@ put("forms", "bounds", b"\x00".join([
     b'f1\n{"id":"f1","name":"' + b"n" * 201 + b'","value":"v"}',
     b'f2\n{"id":"f2","name":"email","value":"' + "\u00e9".encode() * 100 + b'"}',
     b'f3\n{"id":"f3","name":"email","value":"bob@example.com"}', b'f4\n{"id":"f4","name":"email","value":"bob@example.com"}']))
+
+# ---- sync15_remote: mode byte (1: read-only, 2: upload), then the setup's and the run's answers ---
+SETUP = [(200, LM, INFO), (200, [], {"max_post_records": 1, "max_total_records": 100}),
+         (200, LM, bso("global", json.dumps(META))), (200, LM, bso("keys", KEYS_PAYLOAD))]
+HIST = bso("_9sCUbahs0ay", HISTORY_PAYLOAD, 1767225700.25)
+put("sync15_remote", "fetch", b"\x00" + answers(*SETUP, (200, [("X-Last-Modified", "1767225700.25"),
+    ("X-Weave-Records", "2"), ("X-Weave-Next-Offset", "abc")], [HIST, bso("bad,id", "{}")]),
+    (200, [("X-Last-Modified", "1767225700.25")], [])))
+put("sync15_remote", "upload", b"\x02" + answers(*SETUP, (200, [("X-Last-Modified", "1767225700.25")], [HIST]),
+    (202, [("X-Last-Modified", "1767225700.25")], {"batch": "b1", "success": ["rtAAAAAAAAAA"], "failed": {}}),
+    (200, [("X-Last-Modified", "1767225800")], {"success": ["rtBBBBBBBBBB"], "failed": {}, "modified": 1767225800})))
+put("sync15_remote", "upload-nobatch", b"\x02" + answers(*SETUP, (200, LM, []),
+    (200, [("X-Last-Modified", "1767225800")], {"success": [], "failed": {"rtAAAAAAAAAA": "invalid"}}),
+    (412, [], ""), (400, [], "14")))
