@@ -138,8 +138,11 @@ int ds_sync15_meta_fixup(cJSON *meta, const char *name, int version, bool enable
 
 	if (!cJSON_IsObject(meta))
 		return -EINVAL;
+	/* Lookups take the first member of a name; a server's JSON may repeat one. Every copy
+	 * goes with the unusable first, or what is added here would stay hidden behind another. */
 	if (!cJSON_IsObject(engines)) {
-		cJSON_DeleteItemFromObjectCaseSensitive(meta, "engines");
+		while (cJSON_GetObjectItemCaseSensitive(meta, "engines"))
+			cJSON_DeleteItemFromObjectCaseSensitive(meta, "engines");
 		if (!(engines = cJSON_AddObjectToObject(meta, "engines")))
 			return -ENOMEM;
 		changed = 1;
@@ -155,7 +158,8 @@ int ds_sync15_meta_fixup(cJSON *meta, const char *name, int version, bool enable
 	if (i >= 0)
 		return changed; /* declined, and nobody here asked to enable it */
 	if (!cJSON_IsObject(e)) {
-		cJSON_DeleteItemFromObjectCaseSensitive(engines, name);
+		while (cJSON_GetObjectItemCaseSensitive(engines, name))
+			cJSON_DeleteItemFromObjectCaseSensitive(engines, name);
 		if (!(e = engine_entry(version > 0 ? version : 1)) ||
 		    !cJSON_AddItemToObject(engines, name, e)) {
 			cJSON_Delete(e);
