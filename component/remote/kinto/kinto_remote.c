@@ -2,7 +2,7 @@
  * The Kinto remote (docs/remote-kinto.md): a collection of a Kinto bucket behind the sync
  * core's ds_remote_ops.
  *
- *   prepare  GET /v1/ (batch_max_requests, end of service), the bucket and collection created
+ *   prepare  GET /v1/ (batch_max_requests, end of service; cached), the bucket and collection created
  *            when missing, the collection's epoch marker (below).
  *   fetch    GET .../records?_sort=last_modified&_since=<cursor>, oldest first, one page per
  *            call, Next-Page followed (kinto.md §2: oldest-first resumes safely after a cut).
