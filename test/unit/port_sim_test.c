@@ -532,7 +532,7 @@ int main(void)
 	} else {
 		const char *base = getenv("TMPDIR");
 
-		snprintf(g_tmp, sizeof(g_tmp), "%s/dssim-XXXXXX", base && *base ? base : ".");
+		snprintf(g_tmp, sizeof(g_tmp), "%s/dssim-XXXXXX", base && *base ? base : P_tmpdir);
 		if (!mkdtemp(g_tmp))
 			return 1;
 	}
