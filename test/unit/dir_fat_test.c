@@ -7,8 +7,9 @@
  */
 #define DIR_EXTRA_TESTS                                                                            \
 	cmocka_unit_test(test_fat_layout), cmocka_unit_test(test_fat_writer_killed),              \
-		cmocka_unit_test(test_fat_mixed_writers),
+		cmocka_unit_test(test_fat_mixed_writers), cmocka_unit_test(test_fat_empty_box),
 
+static void test_fat_empty_box(void **state);
 static void test_fat_layout(void **state);
 static void test_fat_writer_killed(void **state);
 static void test_fat_mixed_writers(void **state);
@@ -244,6 +245,28 @@ static void test_fat_mixed_writers(void **state)
 		}
 	}
 	cJSON_Delete(cfg);
+	got_free(g);
+	r->ops->close(r);
+}
+
+/* A batch directory emptied by hand (or by a repair tool) is damage, not the end of the log. */
+static void test_fat_empty_box(void **state)
+{
+	char *folder = new_folder();
+	struct ds_remote *r = pass_remote(folder, "c", "pw", "dev-a");
+	struct ds_upload_result res;
+	struct ds_fetch_page page;
+	struct got *g = got_new();
+	char dirname[80], p[1200];
+
+	(void)state;
+	assert_int_equal(upload_one(r, "", "1", "{}", &res), 0);
+	assert_int_equal(upload_one(r, "1", "2", "{}", &res), 0);
+	coll_dirname(folder, dirname, sizeof(dirname));
+	snprintf(p, sizeof(p), "%s/%s/log/%016llu/data", folder, dirname, 2ULL);
+	assert_int_equal(unlink(p), 0);
+	assert_int_equal(r->ops->fetch(r, "1", collect, g, &page), -EBADMSG);
+	assert_int_equal(r->ops->fetch(r, "", collect, g, &page), -EBADMSG);
 	got_free(g);
 	r->ops->close(r);
 }
