@@ -30,7 +30,7 @@ sql a "UPDATE notes SET title = 'edited on a' WHERE id = 2"
 new_device a "$ENC"
 sync_ok a uploaded=1
 server_records alice:'alice pw' notes >"$T/recs"
-grep -q 'plain\|edited' "$T/recs" && fail "a value is still in clear on the server"
+grep -q "\"plain \|\"edited" "$T/recs" && fail "a value is still in clear on the server"
 [ "$(grep -c '"ds_enc": {"ct": ' "$T/recs")" -eq 6 ] || { cat "$T/recs"; fail "not every record is encrypted"; }
 [ "$(sql a "SELECT count(*) FROM notes WHERE id = 7")" -eq 0 ] || fail "the deleted row came back"
 http GET /v1/buckets/default/collections/notes "" alice:'alice pw' >"$T/meta"
@@ -45,7 +45,7 @@ grep -q "encrypted records and this collection has no key" "$T/out" || fail "no 
 [ "$(sql c "SELECT count(*) FROM notes")" -eq 6 ] || fail "c lost rows"
 [ "$(sql c "SELECT title FROM notes WHERE id = 3")" = "edited on c" ] || fail "c lost its own edit"
 [ "$(sql c "SELECT title FROM notes WHERE id = 2")" = "plain 2" ] || fail "c applied something"
-server_records alice:'alice pw' notes | grep -q 'edited on c' && fail "c wrote in clear"
+server_records alice:'alice pw' notes | grep -q "\"edited on c" && fail "c wrote in clear"
 
 # B, edited offline in clear before the switch, is given the key: its edit is not lost to the
 # re-encrypted copy of the same record, and it converges on a's data (a's edit included).
@@ -61,11 +61,23 @@ sql b "UPDATE notes SET title = 'from b' WHERE id = 4; DELETE FROM notes WHERE i
 sync_ok b uploaded=2
 sync_ok a applied=2
 same a b
-server_records alice:'alice pw' notes | grep -q 'from b' && fail "b's edit went up in clear"
+server_records alice:'alice pw' notes | grep -q "\"from b" && fail "b's edit went up in clear"
 
 # A run after the switch does not encrypt plaintext that a server slips in later.
 http PUT /v1/buckets/default/collections/notes/records/Wzk5XQ '{"data":{"~id":99,"title":"planted"}}' alice:'alice pw' >/dev/null
 sync_ok a errors=1
 [ "$(sql a "SELECT count(*) FROM notes WHERE id = 99")" -eq 0 ] || fail "a planted cleartext record was applied"
 server_records alice:'alice pw' notes | grep -q planted || fail "the planted record was re-encrypted"
+# A switch cut after the marker (step 2: "pending", records still in clear): the next device with
+# the key that has not switched finishes it.
+new_device x "$(remote_json notes2 alice "alice pw")"
+for i in 1 2 3; do sql x "INSERT INTO notes VALUES($i, 'cut $i', $i.0)"; done
+sync_ok x uploaded=3
+KID=$("$PY" -c 'import hmac,hashlib,sys; print(hmac.new(bytes.fromhex(sys.argv[1]), b"datasync-kinto-kid", hashlib.sha256).hexdigest()[:16])' "$KEY")
+http PATCH /v1/buckets/default/collections/notes2 "{\"data\":{\"datasync_kid\":\"$KID\",\"datasync_reencrypt\":\"pending\"}}" alice:'alice pw' >/dev/null
+new_device y "$(remote_json notes2 alice "alice pw" "\"encrypt\":\"key\",\"key\":\"$KEY\"")"
+sync_ok y applied=3 errors=0
+server_records alice:"alice pw" notes2 >"$T/recs2"; grep -q "\"cut " "$T/recs2" && { cat "$T/recs2"; fail "the cut switch left values in clear"; }
+http GET /v1/buckets/default/collections/notes2 "" alice:'alice pw' | grep -q '"datasync_reencrypt": *"done"' ||
+	fail "the cut switch was not finished"
 echo "kinto_switch_encrypted: all checks passed"

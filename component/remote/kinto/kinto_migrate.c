@@ -23,7 +23,6 @@
 
 struct pass {
 	struct ds_kinto_api *a;
-	struct ds_kinto_state *st;
 	const struct ds_kinto_key *key;
 	const char *coll;
 	const char *coll_path;
@@ -78,19 +77,19 @@ static int flush(struct pass *p)
 		rc = -EPROTO;
 		goto out;
 	}
-	rc = ds_kinto_state_begin(p->st);
+	/*
+	 * The id map keeps the cleartext version: the fetch then meets the new one with its
+	 * DS_KINTO_REENC_FIELD naming exactly that version and skips it (the rows are here). A
+	 * device that never synced the collection has no such entry and applies the records.
+	 */
 	for (size_t i = 0; rc == 0 && i < p->n; i++) {
 		const cJSON *r = cJSON_GetArrayItem(rs, (int)i);
 		const cJSON *st = cJSON_GetObjectItemCaseSensitive(r, "status");
 		const cJSON *b = cJSON_GetObjectItemCaseSensitive(r, "body");
-		const cJSON *lm = cJSON_GetObjectItemCaseSensitive(
-			cJSON_GetObjectItemCaseSensitive(b, "data"), "last_modified");
 		int status = cJSON_IsNumber(st) ? st->valueint : 0;
 
 		if (status >= 200 && status < 300) {
 			p->written++;
-			if (cJSON_IsNumber(lm))
-				rc = ds_kinto_state_put(p->st, p->ids[i], (int64_t)lm->valuedouble, false);
 		} else if (status == 412 || status == 404) {
 			p->stale++; /* changed or deleted since listed: the next pass sees how */
 		} else {
@@ -105,10 +104,6 @@ static int flush(struct pass *p)
 				rc = -EIO;
 		}
 	}
-	if (rc == 0)
-		rc = ds_kinto_state_commit(p->st);
-	else
-		ds_kinto_state_rollback(p->st);
 out:
 	cJSON_free(body);
 	cJSON_Delete(root);
@@ -281,11 +276,10 @@ static int one_pass(struct pass *p, unsigned page_size)
 	return rc;
 }
 
-int ds_kinto_reencrypt(struct ds_kinto_api *a, struct ds_kinto_state *st,
-		       const struct ds_kinto_key *key, const char *coll, const char *coll_path,
-		       size_t batch_max, unsigned page_size)
+int ds_kinto_reencrypt(struct ds_kinto_api *a, const struct ds_kinto_key *key, const char *coll,
+		       const char *coll_path, size_t batch_max, unsigned page_size)
 {
-	struct pass p = { .a = a, .st = st, .key = key, .coll = coll, .coll_path = coll_path,
+	struct pass p = { .a = a, .key = key, .coll = coll, .coll_path = coll_path,
 			  .batch_max = batch_max ? batch_max : 1 };
 	size_t total = 0;
 	int rc = 0;

@@ -203,8 +203,7 @@ int ds_kinto_files_on_fetch(struct ds_kinto_files *f, struct ds_kinto_api *a,
 /* Every cleartext record of the collection re-uploaded under key (If-Match on the version
  * read); -EKEYREJECTED when records under another key are there, -ENOTSUP for a record with a
  * file, -EAGAIN when records keep changing. Idempotent: records already encrypted are left. */
-int ds_kinto_reencrypt(struct ds_kinto_api *a, struct ds_kinto_state *st,
-		       const struct ds_kinto_key *key, const char *coll, const char *coll_path,
-		       size_t batch_max, unsigned page_size);
+int ds_kinto_reencrypt(struct ds_kinto_api *a, const struct ds_kinto_key *key, const char *coll,
+		       const char *coll_path, size_t batch_max, unsigned page_size);
 
 #endif /* DS_KINTO_PRIV_H */

@@ -393,7 +393,7 @@ static int prepare_encryption(struct kinto_remote *k, const cJSON *meta)
 			const cJSON *lm = cJSON_GetObjectItemCaseSensitive(meta, "last_modified");
 
 			DS_LOG_INF("%s: switching the collection to encrypted", k->name);
-			rc = ds_kinto_reencrypt(&k->api, k->state, &k->key, k->coll, k->coll_path,
+			rc = ds_kinto_reencrypt(&k->api, &k->key, k->coll, k->coll_path,
 						k->batch_max, k->page_size);
 			if (rc)
 				return rc;
@@ -405,7 +405,7 @@ static int prepare_encryption(struct kinto_remote *k, const cJSON *meta)
 			if (rc)
 				return rc;
 		}
-		rc = ds_kinto_reencrypt(&k->api, k->state, &k->key, k->coll, k->coll_path,
+		rc = ds_kinto_reencrypt(&k->api, &k->key, k->coll, k->coll_path,
 					k->batch_max, k->page_size);
 		if (rc == 0)
 			rc = patch_meta(k, "{\"data\":{\"" SWITCH_FIELD "\":\"done\"}}", 0);
@@ -488,9 +488,10 @@ static int find_reenc(const char *key, size_t klen, const char *val, size_t vlen
 
 /*
  * A record re-uploaded encrypted by the switch (kinto_migrate.c) carries the version it
- * replaced. When that version (or this one: the device made the switch) is the last we saw,
- * the payload is one the core already has: 1 (skip it; only the map and cursor move on), so a
- * pending edit of that row is not turned into a conflict it could lose.
+ * replaced. When that version is the last we saw (we synced it in clear; the device that made
+ * the switch left it in its map too), the payload is one the core already has: 1 (skip it;
+ * only the map and cursor move on), so a pending edit of that row is not turned into a
+ * conflict it could lose. A device that never saw it (no entry) gets the record.
  */
 static int skip_reencrypted(struct fetch_ctx *c, const char *val, size_t vlen,
 			    const struct ds_record *rec)
@@ -505,7 +506,7 @@ static int skip_reencrypted(struct fetch_ctx *c, const char *val, size_t vlen,
 	if (rc || prev <= 0)
 		return 0;
 	rc = ds_kinto_state_get(c->k->state, rec->id, &ms, &gone);
-	if (rc == -ENOENT || (rc == 0 && (gone || (ms != prev && ms != rec->modified_ms))))
+	if (rc == -ENOENT || (rc == 0 && (gone || ms != prev)))
 		return 0;
 	if (rc)
 		return rc;
