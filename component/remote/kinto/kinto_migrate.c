@@ -306,3 +306,101 @@ int ds_kinto_reencrypt(struct ds_kinto_api *a, const struct ds_kinto_key *key, c
 	ds_free(p.ids);
 	return rc;
 }
+
+/* ---- the collection's marker ------------------------------------------------------------ */
+
+#define SWITCH_FIELD "datasync_reencrypt"
+
+static int patch_meta(const struct ds_kinto_coll *c, const char *body, int64_t if_match)
+{
+	char etag[32];
+	const char *h[] = { "If-Match", etag, NULL };
+	struct ds_http_response resp;
+	int rc;
+
+	snprintf(etag, sizeof(etag), "\"%" PRId64 "\"", if_match);
+	rc = ds_kinto_api_call(c->api, "PATCH", c->coll_path, body, if_match ? h : NULL, &resp);
+	if (rc)
+		return rc;
+	if (resp.status == 412) {
+		DS_LOG_INF("%s: the collection changed while being marked; next run", c->name);
+		rc = -EAGAIN;
+	} else if (resp.status != 200) {
+		rc = ds_kinto_api_error(c->api, "marking the collection encrypted", &resp);
+	}
+	ds_http_response_free(&resp);
+	return rc;
+}
+
+/*
+ * Clear -> encrypted (docs/remote-kinto.md). The collection's DS_KINTO_KID_FIELD says it is encrypted:
+ * a device without the key (or with another) stops before fetching anything. A device that
+ * was registered with "encrypt" and has not switched this collection yet (its state map has
+ * no kid) re-uploads the cleartext records encrypted: one pass, the marker with "pending" (from
+ * then on clear devices stop, so nothing new arrives in clear), a second pass for what was
+ * written in clear meanwhile, then "done". A crash in between leaves "pending", and the next
+ * run does it again. A device that has switched never encrypts cleartext it meets later: that
+ * is the server feeding plaintext in place of protected data, refused by the fetch.
+ */
+int ds_kinto_encryption_prepare(const struct ds_kinto_coll *c, const cJSON *meta)
+{
+	const cJSON *kid = cJSON_GetObjectItemCaseSensitive(meta, DS_KINTO_KID_FIELD);
+	const cJSON *sw = cJSON_GetObjectItemCaseSensitive(meta, SWITCH_FIELD);
+	const char *server_kid = cJSON_IsString(kid) ? kid->valuestring : NULL;
+	bool pending = cJSON_IsString(sw) && strcmp(sw->valuestring, "pending") == 0;
+	char known[DS_KINTO_KID_LEN + 8], *body;
+	int rc;
+
+	if (c->shared_reader)
+		return 0; /* not ours to mark; every record is still checked at fetch */
+	if (!c->key->set) {
+		if (!server_kid)
+			return 0;
+		DS_LOG_ERR("%s: the server holds encrypted records and this collection has no key "
+			   "(the collection was switched to encrypted: register it with \"encrypt\")",
+			   c->name);
+		return -ENOKEY;
+	}
+	if (server_kid && strcmp(server_kid, c->key->kid) != 0) {
+		DS_LOG_ERR("%s: records are encrypted under another key than this device's", c->name);
+		return -EKEYREJECTED;
+	}
+	rc = ds_kinto_state_kv_get(c->state, "kid", known, sizeof(known));
+	if (rc && rc != -ENOENT && rc != -ENOSPC)
+		return rc;
+	if (rc == 0 && strcmp(known, c->key->kid) == 0) {
+		if (server_kid)
+			return 0;
+		/* We switched it, and the marker is gone: put it back, encrypt nothing. */
+		DS_LOG_WRN("%s: the collection lost its encryption marker; marked again", c->name);
+		body = ds_asprintf("{\"data\":{\"" DS_KINTO_KID_FIELD "\":\"%s\"}}", c->key->kid);
+		rc = body ? patch_meta(c, body, 0) : -ENOMEM;
+		ds_free(body);
+		return rc;
+	}
+	if (!server_kid || pending) {
+		if (!server_kid) {
+			const cJSON *lm = cJSON_GetObjectItemCaseSensitive(meta, "last_modified");
+
+			DS_LOG_INF("%s: switching the collection to encrypted", c->name);
+			rc = ds_kinto_reencrypt(c->api, c->key, c->coll, c->coll_path,
+						c->batch_max, c->page_size);
+			if (rc)
+				return rc;
+			body = ds_asprintf("{\"data\":{\"" DS_KINTO_KID_FIELD "\":\"%s\",\"" SWITCH_FIELD
+					   "\":\"pending\"}}", c->key->kid);
+			rc = body ? patch_meta(c, body, cJSON_IsNumber(lm) ? (int64_t)lm->valuedouble : 1)
+				  : -ENOMEM;
+			ds_free(body);
+			if (rc)
+				return rc;
+		}
+		rc = ds_kinto_reencrypt(c->api, c->key, c->coll, c->coll_path,
+					c->batch_max, c->page_size);
+		if (rc == 0)
+			rc = patch_meta(c, "{\"data\":{\"" SWITCH_FIELD "\":\"done\"}}", 0);
+		if (rc)
+			return rc;
+	}
+	return ds_kinto_state_kv_set(c->state, "kid", c->key->kid);
+}

@@ -7,7 +7,7 @@
  *   kinto_secret.c  enrolment: credentials and key sealed through the port
  *   kinto_files.c   files of records as kinto-attachment attachments, streamed both ways
  *   kinto_filesync.c  when a record's file goes up or comes down
- *   kinto_migrate.c a collection switched from clear to encrypted
+ *   kinto_migrate.c the encryption marker; a collection switched from clear to encrypted
  *   kinto_token.c   bearer tokens from the signed-in Firefox Account
  *   kinto_remote.c  the ds_remote_ops
  */
@@ -203,6 +203,26 @@ int ds_kinto_files_on_fetch(struct ds_kinto_files *f, struct ds_kinto_api *a,
 /* Every cleartext record of the collection re-uploaded under key (If-Match on the version
  * read); -EKEYREJECTED when records under another key are there, -ENOTSUP for a record with a
  * file, -EAGAIN when records keep changing. Idempotent: records already encrypted are left. */
+/* Collection metadata of an encrypted collection: the key's fingerprint. */
+#define DS_KINTO_KID_FIELD "datasync_kid"
+
+/* What the switch needs of a collection's remote. */
+struct ds_kinto_coll {
+	struct ds_kinto_api *api;
+	struct ds_kinto_state *state;
+	const struct ds_kinto_key *key; /* key->set: the registration encrypts */
+	const char *name;
+	const char *coll;
+	const char *coll_path;
+	size_t batch_max;
+	unsigned page_size;
+	bool shared_reader;
+};
+
+/* At prepare, with the collection's metadata: stop a device without the key (or with another)
+ * on an encrypted collection; switch a clear one for a device that encrypts. */
+int ds_kinto_encryption_prepare(const struct ds_kinto_coll *c, const struct cJSON *meta);
+
 int ds_kinto_reencrypt(struct ds_kinto_api *a, const struct ds_kinto_key *key, const char *coll,
 		       const char *coll_path, size_t batch_max, unsigned page_size);
 

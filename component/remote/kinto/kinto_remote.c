@@ -42,10 +42,8 @@
  * no record has: 404 when it is gone, 412 with the existing record otherwise. */
 #define NEVER_SEEN_VERSION "\"1\""
 #define MAX_412_RETRIES 2
-/* Collection metadata of an encrypted collection: the key's fingerprint, and "pending" while
- * its cleartext records are being re-uploaded encrypted (kinto_migrate.c). */
-#define KID_FIELD "datasync_kid"
-#define SWITCH_FIELD "datasync_reencrypt"
+/* An encrypted collection's metadata names its key (kinto_migrate.c). */
+#define KID_FIELD DS_KINTO_KID_FIELD
 
 struct kinto_remote {
 	struct ds_remote base;
@@ -321,100 +319,6 @@ static int collection_epoch(struct kinto_remote *k, char *epoch, size_t cap, cJS
 	return -EAGAIN;
 }
 
-static int patch_meta(struct kinto_remote *k, const char *body, int64_t if_match)
-{
-	char etag[32];
-	const char *h[] = { "If-Match", etag, NULL };
-	struct ds_http_response resp;
-	int rc;
-
-	snprintf(etag, sizeof(etag), "\"%" PRId64 "\"", if_match);
-	rc = ds_kinto_api_call(&k->api, "PATCH", k->coll_path, body, if_match ? h : NULL, &resp);
-	if (rc)
-		return rc;
-	if (resp.status == 412) {
-		DS_LOG_INF("%s: the collection changed while being marked; next run", k->name);
-		rc = -EAGAIN;
-	} else if (resp.status != 200) {
-		rc = ds_kinto_api_error(&k->api, "marking the collection encrypted", &resp);
-	}
-	ds_http_response_free(&resp);
-	return rc;
-}
-
-/*
- * Clear -> encrypted (docs/remote-kinto.md). The collection's KID_FIELD says it is encrypted:
- * a device without the key (or with another) stops before fetching anything. A device that
- * was registered with "encrypt" and has not switched this collection yet (its state map has
- * no kid) re-uploads the cleartext records encrypted: one pass, the marker with "pending" (from
- * then on clear devices stop, so nothing new arrives in clear), a second pass for what was
- * written in clear meanwhile, then "done". A crash in between leaves "pending", and the next
- * run does it again. A device that has switched never encrypts cleartext it meets later: that
- * is the server feeding plaintext in place of protected data, refused by the fetch.
- */
-static int prepare_encryption(struct kinto_remote *k, const cJSON *meta)
-{
-	const cJSON *kid = cJSON_GetObjectItemCaseSensitive(meta, KID_FIELD);
-	const cJSON *sw = cJSON_GetObjectItemCaseSensitive(meta, SWITCH_FIELD);
-	const char *server_kid = cJSON_IsString(kid) ? kid->valuestring : NULL;
-	bool pending = cJSON_IsString(sw) && strcmp(sw->valuestring, "pending") == 0;
-	char known[DS_KINTO_KID_LEN + 8], *body;
-	int rc;
-
-	if (k->shared_reader)
-		return 0; /* not ours to mark; every record is still checked at fetch */
-	if (!k->key.set) {
-		if (!server_kid)
-			return 0;
-		DS_LOG_ERR("%s: the server holds encrypted records and this collection has no key "
-			   "(the collection was switched to encrypted: register it with \"encrypt\")",
-			   k->name);
-		return -ENOKEY;
-	}
-	if (server_kid && strcmp(server_kid, k->key.kid) != 0) {
-		DS_LOG_ERR("%s: records are encrypted under another key than this device's", k->name);
-		return -EKEYREJECTED;
-	}
-	rc = ds_kinto_state_kv_get(k->state, "kid", known, sizeof(known));
-	if (rc && rc != -ENOENT && rc != -ENOSPC)
-		return rc;
-	if (rc == 0 && strcmp(known, k->key.kid) == 0) {
-		if (server_kid)
-			return 0;
-		/* We switched it, and the marker is gone: put it back, encrypt nothing. */
-		DS_LOG_WRN("%s: the collection lost its encryption marker; marked again", k->name);
-		body = ds_asprintf("{\"data\":{\"" KID_FIELD "\":\"%s\"}}", k->key.kid);
-		rc = body ? patch_meta(k, body, 0) : -ENOMEM;
-		ds_free(body);
-		return rc;
-	}
-	if (!server_kid || pending) {
-		if (!server_kid) {
-			const cJSON *lm = cJSON_GetObjectItemCaseSensitive(meta, "last_modified");
-
-			DS_LOG_INF("%s: switching the collection to encrypted", k->name);
-			rc = ds_kinto_reencrypt(&k->api, &k->key, k->coll, k->coll_path,
-						k->batch_max, k->page_size);
-			if (rc)
-				return rc;
-			body = ds_asprintf("{\"data\":{\"" KID_FIELD "\":\"%s\",\"" SWITCH_FIELD
-					   "\":\"pending\"}}", k->key.kid);
-			rc = body ? patch_meta(k, body, cJSON_IsNumber(lm) ? (int64_t)lm->valuedouble : 1)
-				  : -ENOMEM;
-			ds_free(body);
-			if (rc)
-				return rc;
-		}
-		rc = ds_kinto_reencrypt(&k->api, &k->key, k->coll, k->coll_path,
-					k->batch_max, k->page_size);
-		if (rc == 0)
-			rc = patch_meta(k, "{\"data\":{\"" SWITCH_FIELD "\":\"done\"}}", 0);
-		if (rc)
-			return rc;
-	}
-	return ds_kinto_state_kv_set(k->state, "kid", k->key.kid);
-}
-
 static int kinto_prepare(struct ds_remote *r, struct ds_remote_info *info)
 {
 	struct kinto_remote *k = kr_of(r);
@@ -438,8 +342,15 @@ static int kinto_prepare(struct ds_remote *r, struct ds_remote_info *info)
 		rc = 0;
 	if (rc == 0)
 		rc = ds_kinto_state_kv_set(k->state, "epoch", epoch);
-	if (rc == 0)
-		rc = prepare_encryption(k, meta);
+	if (rc == 0) {
+		const struct ds_kinto_coll c = {
+			.api = &k->api, .state = k->state, .key = &k->key, .name = k->name,
+			.coll = k->coll, .coll_path = k->coll_path, .batch_max = k->batch_max,
+			.page_size = k->page_size, .shared_reader = k->shared_reader,
+		};
+
+		rc = ds_kinto_encryption_prepare(&c, meta);
+	}
 	cJSON_Delete(meta);
 	if (rc)
 		return rc;
