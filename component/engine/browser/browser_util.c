@@ -115,3 +115,45 @@ int ds_browser_unknown_join(char **payload, const char *unknown)
 	cJSON_Delete(o);
 	return rc;
 }
+
+int ds_browser_track_prepare(const struct ds_browser_tracking_ops *t, void *s)
+{
+	int rc;
+
+	if (!t->forget_if_cleared)
+		return 0;
+	rc = t->forget_if_cleared(s);
+	return rc < 0 ? rc : 0;
+}
+
+int ds_browser_unknown_load(const struct ds_browser_tracking_ops *t, void *s, const char *guid,
+			    char **payload)
+{
+	char *u = NULL;
+	int rc;
+
+	if (!t->unknown_get)
+		return 0;
+	rc = t->unknown_get(s, guid, &u);
+	if (rc == -ENOENT)
+		return 0;
+	if (rc == 0)
+		rc = ds_browser_unknown_join(payload, u);
+	ds_free(u);
+	return rc;
+}
+
+int ds_browser_unknown_keep(const struct ds_browser_tracking_ops *t, void *s, const char *guid,
+			    const char *payload, const char *const *known)
+{
+	char *u = NULL;
+	int rc;
+
+	if (!t->unknown_put)
+		return 0;
+	rc = payload ? ds_browser_unknown_split(payload, known, &u) : 0;
+	if (rc == 0)
+		rc = t->unknown_put(s, guid, u);
+	ds_free(u);
+	return rc;
+}

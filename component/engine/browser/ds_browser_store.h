@@ -66,6 +66,16 @@ int ds_browser_unknown_split(const char *payload, const char *const *known, char
  * a new ds_malloc'ed text. unknown NULL or unparsable: *payload is left as it is. */
 int ds_browser_unknown_join(char **payload, const char *unknown);
 
+/* The engines' side of the optional tracking ops, shared by every browser engine. */
+/* engine->prepare: forget_if_cleared when the store has it. 0 or -errno. */
+int ds_browser_track_prepare(const struct ds_browser_tracking_ops *t, void *s);
+/* Add the unknown fields kept beside guid to *payload (none kept: unchanged). */
+int ds_browser_unknown_load(const struct ds_browser_tracking_ops *t, void *s, const char *guid,
+			    char **payload);
+/* Keep the fields of payload outside known beside guid (payload NULL: drop the old ones). */
+int ds_browser_unknown_keep(const struct ds_browser_tracking_ops *t, void *s, const char *guid,
+			    const char *payload, const char *const *known);
+
 /* ---- history ---------------------------------------------------------------------------- */
 
 struct ds_history_visit {

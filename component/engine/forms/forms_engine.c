@@ -86,12 +86,8 @@ static int decode(const struct ds_record *r, struct ds_form_entry *out)
 static int f_prepare(struct ds_engine *e)
 {
 	struct forms_engine *f = FE(e);
-	int rc;
 
-	if (!f->store->ops->track.forget_if_cleared)
-		return 0;
-	rc = f->store->ops->track.forget_if_cleared(S(f));
-	return rc < 0 ? rc : 0;
+	return ds_browser_track_prepare(&f->store->ops->track, S(f));
 }
 
 static int f_begin(struct ds_engine *e)
@@ -115,36 +111,6 @@ static int f_rollback(struct ds_engine *e)
 	return f->store->ops->track.rollback(S(f));
 }
 
-static int join_unknown(struct forms_engine *f, const char *guid, char **payload)
-{
-	char *u = NULL;
-	int rc;
-
-	if (!f->store->ops->track.unknown_get)
-		return 0;
-	rc = f->store->ops->track.unknown_get(S(f), guid, &u);
-	if (rc == -ENOENT)
-		return 0;
-	if (rc == 0)
-		rc = ds_browser_unknown_join(payload, u);
-	ds_free(u);
-	return rc;
-}
-
-static int keep_unknown(struct forms_engine *f, const char *guid, const char *payload)
-{
-	char *u = NULL;
-	int rc;
-
-	if (!f->store->ops->track.unknown_put)
-		return 0;
-	rc = payload ? ds_browser_unknown_split(payload, KNOWN_FIELDS, &u) : 0;
-	if (rc == 0)
-		rc = f->store->ops->track.unknown_put(S(f), guid, u);
-	ds_free(u);
-	return rc;
-}
-
 static int current(struct forms_engine *f, const char *guid, struct ds_record *out, bool must_exist)
 {
 	struct ds_form_entry fe;
@@ -162,7 +128,7 @@ static int current(struct forms_engine *f, const char *guid, struct ds_record *o
 	rc = encode(&fe, &out->payload);
 	ds_form_entry_clear(&fe);
 	if (rc == 0)
-		rc = join_unknown(f, guid, &out->payload);
+		rc = ds_browser_unknown_load(&f->store->ops->track, S(f), guid, &out->payload);
 	if (rc == 0 && !(out->id = ds_strdup(guid)))
 		rc = -ENOMEM;
 	if (rc)
@@ -228,7 +194,7 @@ static int f_apply(struct ds_engine *e, const struct ds_record *r)
 		return -EBADMSG;
 	if (r->deleted || !r->payload) {
 		rc = f->store->ops->remove(S(f), r->id);
-		return rc ? rc : keep_unknown(f, r->id, NULL);
+		return rc ? rc : ds_browser_unknown_keep(&f->store->ops->track, S(f), r->id, NULL, KNOWN_FIELDS);
 	}
 	rc = decode(r, &fe);
 	if (rc)
@@ -244,7 +210,7 @@ static int f_apply(struct ds_engine *e, const struct ds_record *r)
 		rc = f->store->ops->put(S(f), &fe);
 	}
 	if (rc == 0)
-		rc = keep_unknown(f, fe.guid, r->payload);
+		rc = ds_browser_unknown_keep(&f->store->ops->track, S(f), fe.guid, r->payload, KNOWN_FIELDS);
 	ds_form_entry_clear(&fe);
 	return rc;
 }

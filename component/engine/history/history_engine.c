@@ -228,12 +228,8 @@ out:
 static int h_prepare(struct ds_engine *e)
 {
 	struct history_engine *h = H(e);
-	int rc;
 
-	if (!h->store->ops->track.forget_if_cleared)
-		return 0;
-	rc = h->store->ops->track.forget_if_cleared(S(h));
-	return rc < 0 ? rc : 0;
+	return ds_browser_track_prepare(&h->store->ops->track, S(h));
 }
 
 static int h_begin(struct ds_engine *e)
@@ -257,37 +253,6 @@ static int h_rollback(struct ds_engine *e)
 	return h->store->ops->track.rollback(S(h));
 }
 
-static int join_unknown(struct history_engine *h, const char *guid, char **payload)
-{
-	char *u = NULL;
-	int rc;
-
-	if (!h->store->ops->track.unknown_get)
-		return 0;
-	rc = h->store->ops->track.unknown_get(S(h), guid, &u);
-	if (rc == -ENOENT)
-		return 0;
-	if (rc == 0)
-		rc = ds_browser_unknown_join(payload, u);
-	ds_free(u);
-	return rc;
-}
-
-/* Keep the record's fields the browser has no column for (NULL when none: drop old ones). */
-static int keep_unknown(struct history_engine *h, const char *guid, const char *payload)
-{
-	char *u = NULL;
-	int rc;
-
-	if (!h->store->ops->track.unknown_put)
-		return 0;
-	rc = payload ? ds_browser_unknown_split(payload, KNOWN_FIELDS, &u) : 0;
-	if (rc == 0)
-		rc = h->store->ops->track.unknown_put(S(h), guid, u);
-	ds_free(u);
-	return rc;
-}
-
 /* Current state of guid as a record: payload, or a tombstone when it is gone. */
 static int current(struct history_engine *h, const char *guid, struct ds_record *out, bool must_exist)
 {
@@ -307,7 +272,7 @@ static int current(struct history_engine *h, const char *guid, struct ds_record 
 	rc = encode_place(&p, &out->payload);
 	ds_history_place_clear(&p);
 	if (rc == 0)
-		rc = join_unknown(h, guid, &out->payload);
+		rc = ds_browser_unknown_load(&h->store->ops->track, S(h), guid, &out->payload);
 	if (rc == 0 && !(out->id = ds_strdup(guid)))
 		rc = -ENOMEM;
 	if (rc)
@@ -373,7 +338,7 @@ static int h_apply(struct ds_engine *e, const struct ds_record *r)
 		return -EBADMSG;
 	if (r->deleted || !r->payload) {
 		rc = h->store->ops->remove(S(h), r->id);
-		return rc ? rc : keep_unknown(h, r->id, NULL);
+		return rc ? rc : ds_browser_unknown_keep(&h->store->ops->track, S(h), r->id, NULL, KNOWN_FIELDS);
 	}
 	memset(&p, 0, sizeof(p));
 	snprintf(p.guid, sizeof(p.guid), "%s", r->id);
@@ -408,7 +373,7 @@ static int h_apply(struct ds_engine *e, const struct ds_record *r)
 		rc = h->store->ops->put(S(h), &p);
 	}
 	if (rc == 0)
-		rc = keep_unknown(h, p.guid, r->payload);
+		rc = ds_browser_unknown_keep(&h->store->ops->track, S(h), p.guid, r->payload, KNOWN_FIELDS);
 out:
 	ds_history_place_clear(&p);
 	return rc;
