@@ -6,6 +6,7 @@
 #include "core/ds_core.h"
 #include "engine/forms/ds_forms.h"
 #include "sync/ds_sync.h"
+#include "test/support/firefox_fixture.h"
 
 #include <setjmp.h>
 #include <stdarg.h>
@@ -37,68 +38,6 @@ static int64_t fake_now(void *user_data)
 	return NOW_MS;
 }
 
-static char *read_data(const char *name)
-{
-	const char *src = getenv("DS_SRC");
-	char path[1200];
-	FILE *f;
-	char *buf;
-	long n;
-
-	if (src) {
-		snprintf(path, sizeof(path), "%s/test/data/firefox/%s", src, name);
-	} else {
-		const char *slash = strrchr(__FILE__, '/');
-		int len = slash ? (int)(slash - __FILE__) : 1;
-
-		snprintf(path, sizeof(path), "%.*s/../data/firefox/%s", len, slash ? __FILE__ : ".", name);
-	}
-	f = fopen(path, "rb");
-	assert_non_null(f);
-	assert_int_equal(fseek(f, 0, SEEK_END), 0);
-	n = ftell(f);
-	assert_true(n > 0);
-	rewind(f);
-	buf = malloc((size_t)n + 1);
-	assert_non_null(buf);
-	assert_int_equal(fread(buf, 1, (size_t)n, f), (size_t)n);
-	buf[n] = '\0';
-	fclose(f);
-	return buf;
-}
-
-static void sql(sqlite3 *db, const char *s)
-{
-	char *err = NULL;
-
-	if (sqlite3_exec(db, s, NULL, NULL, &err) != SQLITE_OK)
-		fail_msg("SQL failed: %s: %s", s, err ? err : "?");
-}
-
-static int64_t sql_int(sqlite3 *db, const char *q)
-{
-	sqlite3_stmt *st;
-	int64_t v = -1;
-
-	assert_int_equal(sqlite3_prepare_v2(db, q, -1, &st, NULL), SQLITE_OK);
-	if (sqlite3_step(st) == SQLITE_ROW)
-		v = sqlite3_column_int64(st, 0);
-	sqlite3_finalize(st);
-	return v;
-}
-
-static void make_formhistory(const char *path)
-{
-	char *text = read_data("formhistory.sql");
-	sqlite3 *db;
-
-	unlink(path);
-	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
-	sql(db, text);
-	free(text);
-	sqlite3_close(db);
-}
-
 static int setup(void **state)
 {
 	struct fx *f = calloc(1, sizeof(*f));
@@ -112,7 +51,7 @@ static int setup(void **state)
 		assert_non_null(mkdtemp(f->dir));
 	}
 	snprintf(f->path, sizeof(f->path), "%s/fh-%d-%u.sqlite", f->dir, (int)getpid(), ++seq);
-	make_formhistory(f->path);
+	ffx_make_formhistory(f->path);
 	assert_int_equal(ds_forms_formhistory_open(f->path, fake_now, NULL, &s), 0);
 	assert_int_equal(ds_forms_engine_new(s, &f->e), 0);
 	assert_int_equal(sqlite3_open(f->path, &f->db), SQLITE_OK);
@@ -178,15 +117,15 @@ static void test_new_entry_inserted_as_firefox_would(void **state)
 
 	assert_int_equal(apply(f, "remoteDDDDDD", "{\"id\":\"remoteDDDDDD\",\"name\":\"city\","
 			       "\"value\":\"Lyon\"}"), 0);
-	assert_int_equal(sql_int(f->db, "SELECT timesUsed FROM moz_formhistory WHERE guid = 'remoteDDDDDD'"
+	assert_int_equal(ffx_sql_int(f->db, "SELECT timesUsed FROM moz_formhistory WHERE guid = 'remoteDDDDDD'"
 				 " AND fieldname = 'city' AND value = 'Lyon'"), 1);
-	assert_int_equal(sql_int(f->db, "SELECT firstUsed FROM moz_formhistory WHERE guid = 'remoteDDDDDD'"),
+	assert_int_equal(ffx_sql_int(f->db, "SELECT firstUsed FROM moz_formhistory WHERE guid = 'remoteDDDDDD'"),
 			 NOW_MS * 1000);
 	assert_false(is_pending(f, "remoteDDDDDD"));
 	/* idempotent */
 	assert_int_equal(apply(f, "remoteDDDDDD", "{\"id\":\"remoteDDDDDD\",\"name\":\"city\","
 			       "\"value\":\"Lyon\"}"), 0);
-	assert_int_equal(sql_int(f->db, "SELECT count(*) FROM moz_formhistory"), 4);
+	assert_int_equal(ffx_sql_int(f->db, "SELECT count(*) FROM moz_formhistory"), 4);
 }
 
 static void test_same_name_and_value_deduplicated_under_the_remote_guid(void **state)
@@ -195,19 +134,19 @@ static void test_same_name_and_value_deduplicated_under_the_remote_guid(void **s
 
 	assert_int_equal(apply(f, "remoteAAAAAA", "{\"id\":\"remoteAAAAAA\",\"name\":\"q\","
 			       "\"value\":\"datasync\"}"), 0);
-	assert_int_equal(sql_int(f->db, "SELECT count(*) FROM moz_formhistory WHERE fieldname = 'q'"
+	assert_int_equal(ffx_sql_int(f->db, "SELECT count(*) FROM moz_formhistory WHERE fieldname = 'q'"
 				 " AND value = 'datasync'"), 1);
-	assert_int_equal(sql_int(f->db, "SELECT count(*) FROM moz_formhistory WHERE guid = 'remoteAAAAAA'"), 1);
+	assert_int_equal(ffx_sql_int(f->db, "SELECT count(*) FROM moz_formhistory WHERE guid = 'remoteAAAAAA'"), 1);
 	/* the entry keeps its use statistics */
-	assert_int_equal(sql_int(f->db, "SELECT timesUsed FROM moz_formhistory WHERE guid = 'remoteAAAAAA'"), 3);
-	assert_int_equal(sql_int(f->db, "SELECT count(*) FROM moz_formhistory"), 3);
+	assert_int_equal(ffx_sql_int(f->db, "SELECT timesUsed FROM moz_formhistory WHERE guid = 'remoteAAAAAA'"), 3);
+	assert_int_equal(ffx_sql_int(f->db, "SELECT count(*) FROM moz_formhistory"), 3);
 }
 
 static void test_dedupe_moves_a_pending_change_to_the_remote_guid(void **state)
 {
 	struct fx *f = *state;
 
-	sql(f->db, "UPDATE moz_formhistory SET value = 'datasync!' WHERE guid = 'formAAAAAAAA'");
+	ffx_sql(f->db, "UPDATE moz_formhistory SET value = 'datasync!' WHERE guid = 'formAAAAAAAA'");
 	assert_true(is_pending(f, "formAAAAAAAA"));
 	assert_int_equal(apply(f, "remoteAAAAAA", "{\"name\":\"q\",\"value\":\"datasync!\"}"), 0);
 	assert_false(is_pending(f, "formAAAAAAAA"));
@@ -219,9 +158,9 @@ static void test_record_with_known_guid_updates_the_entry(void **state)
 	struct fx *f = *state;
 
 	assert_int_equal(apply(f, "formCCCCCCCC", "{\"name\":\"q\",\"value\":\"firefox accounts\"}"), 0);
-	assert_int_equal(sql_int(f->db, "SELECT count(*) FROM moz_formhistory WHERE guid = 'formCCCCCCCC'"
+	assert_int_equal(ffx_sql_int(f->db, "SELECT count(*) FROM moz_formhistory WHERE guid = 'formCCCCCCCC'"
 				 " AND value = 'firefox accounts'"), 1);
-	assert_int_equal(sql_int(f->db, "SELECT count(*) FROM moz_formhistory"), 3);
+	assert_int_equal(ffx_sql_int(f->db, "SELECT count(*) FROM moz_formhistory"), 3);
 }
 
 static void test_tombstone_removes_the_entry(void **state)
@@ -229,13 +168,13 @@ static void test_tombstone_removes_the_entry(void **state)
 	struct fx *f = *state;
 
 	assert_int_equal(apply(f, "formBBBBBBBB", NULL), 0);
-	assert_int_equal(sql_int(f->db, "SELECT count(*) FROM moz_formhistory WHERE guid = 'formBBBBBBBB'"), 0);
+	assert_int_equal(ffx_sql_int(f->db, "SELECT count(*) FROM moz_formhistory WHERE guid = 'formBBBBBBBB'"), 0);
 	/* as desktop Firefox: no moz_deleted_formhistory row (Android only) */
-	assert_int_equal(sql_int(f->db, "SELECT count(*) FROM moz_deleted_formhistory"), 0);
+	assert_int_equal(ffx_sql_int(f->db, "SELECT count(*) FROM moz_deleted_formhistory"), 0);
 	assert_false(is_pending(f, "formBBBBBBBB"));
 	/* unknown guid: nothing happens */
 	assert_int_equal(apply(f, "nosuchformid", NULL), 0);
-	assert_int_equal(sql_int(f->db, "SELECT count(*) FROM moz_formhistory"), 2);
+	assert_int_equal(ffx_sql_int(f->db, "SELECT count(*) FROM moz_formhistory"), 2);
 }
 
 static void test_malformed_records_refused_without_change(void **state)
@@ -252,7 +191,7 @@ static void test_malformed_records_refused_without_change(void **state)
 	snprintf(big, sizeof(big), "{\"name\":\"q\",\"value\":\"%0*d\"}", DS_FORMS_MAX_VALUE, 0);
 	assert_int_equal(apply(f, "remoteEEEEEE", big), 0);
 	assert_int_equal(apply(f, "", "{\"name\":\"q\",\"value\":\"x\"}"), -EBADMSG);
-	assert_int_equal(sql_int(f->db, "SELECT count(*) FROM moz_formhistory"), 4);
+	assert_int_equal(ffx_sql_int(f->db, "SELECT count(*) FROM moz_formhistory"), 4);
 }
 
 struct collect {
@@ -280,14 +219,14 @@ static void test_browser_edits_logged_uses_and_engine_writes_not(void **state)
 
 	assert_int_equal(apply(f, "remoteFFFFFF", "{\"name\":\"zip\",\"value\":\"69001\"}"), 0);
 	/* using a saved value only counts the use */
-	sql(f->db, "UPDATE moz_formhistory SET timesUsed = timesUsed + 1, lastUsed = 1766000000000000"
+	ffx_sql(f->db, "UPDATE moz_formhistory SET timesUsed = timesUsed + 1, lastUsed = 1766000000000000"
 		   " WHERE guid = 'formAAAAAAAA'");
 	assert_int_equal(f->e->ops->changes(f->e, collect_cb, &c), 0);
 	assert_int_equal(c.n, 0);
-	sql(f->db, "INSERT INTO moz_formhistory(fieldname, value, timesUsed, firstUsed, lastUsed, guid)"
+	ffx_sql(f->db, "INSERT INTO moz_formhistory(fieldname, value, timesUsed, firstUsed, lastUsed, guid)"
 		   " VALUES('q', 'new', 1, 1, 1, 'formNNNNNNNN')");
-	sql(f->db, "UPDATE moz_formhistory SET value = 'edited' WHERE guid = 'formCCCCCCCC'");
-	sql(f->db, "DELETE FROM moz_formhistory WHERE guid = 'formBBBBBBBB'");
+	ffx_sql(f->db, "UPDATE moz_formhistory SET value = 'edited' WHERE guid = 'formCCCCCCCC'");
+	ffx_sql(f->db, "DELETE FROM moz_formhistory WHERE guid = 'formBBBBBBBB'");
 	assert_int_equal(f->e->ops->changes(f->e, collect_cb, &c), 0);
 	assert_int_equal(c.n, 3);
 	assert_string_equal(c.ids[0], "formNNNNNNNN");
@@ -303,12 +242,12 @@ static void test_first_sync_marks_every_entry(void **state)
 	struct ds_pending_info pi;
 
 	assert_int_equal(f->e->ops->mark_all(f->e), 0);
-	assert_int_equal(sql_int(f->db, "SELECT count(*) FROM datasync_changes"), 3);
+	assert_int_equal(ffx_sql_int(f->db, "SELECT count(*) FROM datasync_changes"), 3);
 	assert_int_equal(f->e->ops->pending(f->e, "formAAAAAAAA", &pi), 0);
 	assert_true(pi.modified_ms == 0);
 	/* an entry already pending keeps its change */
-	sql(f->db, "DELETE FROM datasync_changes");
-	sql(f->db, "UPDATE moz_formhistory SET value = 'x' WHERE guid = 'formBBBBBBBB'");
+	ffx_sql(f->db, "DELETE FROM datasync_changes");
+	ffx_sql(f->db, "UPDATE moz_formhistory SET value = 'x' WHERE guid = 'formBBBBBBBB'");
 	assert_int_equal(f->e->ops->pending(f->e, "formBBBBBBBB", &pi), 0);
 	{
 		uint64_t before = pi.change_seq;
@@ -334,11 +273,11 @@ static void test_allocation_failures_leave_form_history_unchanged(void **state)
 		ds_alloc_fail_after(0);
 		if (rc) {
 			assert_int_equal(rc, -ENOMEM);
-			assert_int_equal(sql_int(f->db, "SELECT count(*) FROM moz_formhistory WHERE guid = 'formAAAAAAAA'"), 1);
+			assert_int_equal(ffx_sql_int(f->db, "SELECT count(*) FROM moz_formhistory WHERE guid = 'formAAAAAAAA'"), 1);
 		}
 	}
 	assert_int_equal(rc, 0);
-	assert_int_equal(sql_int(f->db, "SELECT count(*) FROM moz_formhistory WHERE guid = 'remoteMMMMMM'"), 1);
+	assert_int_equal(ffx_sql_int(f->db, "SELECT count(*) FROM moz_formhistory WHERE guid = 'remoteMMMMMM'"), 1);
 	for (rc = -1, k = 1; k < 200 && rc != 0; k++) {
 		ds_alloc_fail_after(k);
 		rc = f->e->ops->get(f->e, "remoteMMMMMM", &r);
@@ -356,7 +295,7 @@ static void test_allocation_failures_leave_form_history_unchanged(void **state)
 static void test_record_round_trips_from_vectors(void **state)
 {
 	struct fx *f = *state;
-	char *text = read_data("records/forms.json");
+	char *text = ffx_read_data("records/forms.json");
 	cJSON *doc = cJSON_Parse(text), *v;
 	int n = 0;
 
@@ -396,7 +335,7 @@ static void test_not_a_formhistory_database_refused(void **state)
 
 	snprintf(other, sizeof(other), "%s.other", f->path);
 	assert_int_equal(sqlite3_open(other, &db), SQLITE_OK);
-	sql(db, "CREATE TABLE moz_formhistory(id INTEGER PRIMARY KEY, fieldname TEXT, value TEXT)");
+	ffx_sql(db, "CREATE TABLE moz_formhistory(id INTEGER PRIMARY KEY, fieldname TEXT, value TEXT)");
 	sqlite3_close(db);
 	assert_int_equal(ds_forms_formhistory_open(other, NULL, NULL, &s), -EPROTO);
 	assert_null(s);
@@ -414,8 +353,8 @@ static void test_unregister_removes_triggers_and_side_tables(void **state)
 	f->e->ops->close(f->e);
 	f->e = NULL;
 	assert_int_equal(ds_forms_engine_unregister(cfg), 0);
-	assert_int_equal(sql_int(f->db, "SELECT count(*) FROM sqlite_master WHERE name LIKE 'datasync%'"), 0);
-	assert_int_equal(sql_int(f->db, "SELECT count(*) FROM moz_formhistory"), 3);
+	assert_int_equal(ffx_sql_int(f->db, "SELECT count(*) FROM sqlite_master WHERE name LIKE 'datasync%'"), 0);
+	assert_int_equal(ffx_sql_int(f->db, "SELECT count(*) FROM moz_formhistory"), 3);
 	/* through the factory, as a stored registration opens it */
 	assert_int_equal(ds_engine_open(cfg, &f->e), 0);
 	assert_string_equal(f->e->ops->kind, "forms");

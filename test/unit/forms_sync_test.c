@@ -8,6 +8,7 @@
 #include "remote/sync15/ds_sync15.h"
 #include "store/ds_store.h"
 #include "sync/ds_sync.h"
+#include "test/support/firefox_fixture.h"
 #include "test/support/fake_remote.h"
 #include "test/support/fake_sync15.h"
 
@@ -43,68 +44,6 @@ struct fx {
 
 static unsigned seq;
 
-static char *read_data(const char *name)
-{
-	const char *src = getenv("DS_SRC");
-	char path[1200];
-	FILE *f;
-	char *buf;
-	long n;
-
-	if (src) {
-		snprintf(path, sizeof(path), "%s/test/data/firefox/%s", src, name);
-	} else {
-		const char *slash = strrchr(__FILE__, '/');
-		int len = slash ? (int)(slash - __FILE__) : 1;
-
-		snprintf(path, sizeof(path), "%.*s/../data/firefox/%s", len, slash ? __FILE__ : ".", name);
-	}
-	f = fopen(path, "rb");
-	assert_non_null(f);
-	assert_int_equal(fseek(f, 0, SEEK_END), 0);
-	n = ftell(f);
-	assert_true(n > 0);
-	rewind(f);
-	buf = malloc((size_t)n + 1);
-	assert_non_null(buf);
-	assert_int_equal(fread(buf, 1, (size_t)n, f), (size_t)n);
-	buf[n] = '\0';
-	fclose(f);
-	return buf;
-}
-
-static void sql(sqlite3 *db, const char *s)
-{
-	char *err = NULL;
-
-	if (sqlite3_exec(db, s, NULL, NULL, &err) != SQLITE_OK)
-		fail_msg("SQL failed: %s: %s", s, err ? err : "?");
-}
-
-static int64_t sql_int(sqlite3 *db, const char *q)
-{
-	sqlite3_stmt *st;
-	int64_t v = -1;
-
-	assert_int_equal(sqlite3_prepare_v2(db, q, -1, &st, NULL), SQLITE_OK);
-	if (sqlite3_step(st) == SQLITE_ROW)
-		v = sqlite3_column_int64(st, 0);
-	sqlite3_finalize(st);
-	return v;
-}
-
-static void make_formhistory(const char *path)
-{
-	char *text = read_data("formhistory.sql");
-	sqlite3 *db;
-
-	unlink(path);
-	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
-	sql(db, text);
-	free(text);
-	sqlite3_close(db);
-}
-
 static void dev_open(struct fx *f, struct dev *d, bool empty)
 {
 	struct ds_sync15_remote_config rc = { .collection = "forms", .engine_version = 1 };
@@ -117,11 +56,11 @@ static void dev_open(struct fx *f, struct dev *d, bool empty)
 	memset(d, 0, sizeof(*d));
 	snprintf(d->meta, sizeof(d->meta), "%s/fs-%d-%u.db", f->dir, (int)getpid(), ++seq);
 	snprintf(d->path, sizeof(d->path), "%s/fs-%d-%u.sqlite", f->dir, (int)getpid(), seq);
-	make_formhistory(d->path);
+	ffx_make_formhistory(d->path);
 	assert_int_equal(sqlite3_open(d->path, &d->db), SQLITE_OK);
 	sqlite3_busy_timeout(d->db, 2000);
 	if (empty)
-		sql(d->db, "DELETE FROM moz_formhistory");
+		ffx_sql(d->db, "DELETE FROM moz_formhistory");
 	assert_int_equal(ds_store_open(d->meta, &d->store), 0);
 	assert_int_equal(ds_forms_formhistory_open(d->path, NULL, NULL, &s), 0);
 	assert_int_equal(ds_forms_engine_new(s, &e), 0);
@@ -220,7 +159,7 @@ static void test_two_devices_converge_on_forms(void **state)
 	char *a;
 	int64_t ts;
 
-	sql(f->b.db, "INSERT INTO moz_formhistory(fieldname, value, timesUsed, firstUsed, lastUsed, guid)"
+	ffx_sql(f->b.db, "INSERT INTO moz_formhistory(fieldname, value, timesUsed, firstUsed, lastUsed, guid)"
 		     " VALUES('q', 'datasync', 7, 1, 2, 'bdupBBBBBBBB'), ('city', 'Lyon', 1, 1, 1, 'bcityBBBBBBB')");
 	sync_ok(&f->a);
 	assert_int_equal(ds_fake_sync15_count(f->srv, "forms"), 3);
@@ -233,9 +172,9 @@ static void test_two_devices_converge_on_forms(void **state)
 	assert_non_null(strstr(a, "bcityBBBBBBB city=Lyon\n"));
 	assert_null(strstr(a, "bdupBBBBBBBB"));
 	free(a);
-	assert_int_equal(sql_int(f->b.db, "SELECT timesUsed FROM moz_formhistory WHERE guid = 'formAAAAAAAA'"), 7);
-	assert_int_equal(sql_int(f->a.db, "SELECT count(*) FROM datasync_changes"), 0);
-	assert_int_equal(sql_int(f->b.db, "SELECT count(*) FROM datasync_changes"), 0);
+	assert_int_equal(ffx_sql_int(f->b.db, "SELECT timesUsed FROM moz_formhistory WHERE guid = 'formAAAAAAAA'"), 7);
+	assert_int_equal(ffx_sql_int(f->a.db, "SELECT count(*) FROM datasync_changes"), 0);
+	assert_int_equal(ffx_sql_int(f->b.db, "SELECT count(*) FROM datasync_changes"), 0);
 	ts = ds_fake_sync15_coll_ts(f->srv, "forms");
 	sync_ok(&f->b);
 	sync_ok(&f->a);
@@ -250,8 +189,8 @@ static void test_deletes_and_edits_reach_the_other_device(void **state)
 
 	sync_ok(&f->a);
 	sync_ok(&f->b);
-	sql(f->b.db, "DELETE FROM moz_formhistory WHERE guid = 'formBBBBBBBB'");
-	sql(f->b.db, "UPDATE moz_formhistory SET value = 'firefox sync 1.5' WHERE guid = 'formCCCCCCCC'");
+	ffx_sql(f->b.db, "DELETE FROM moz_formhistory WHERE guid = 'formBBBBBBBB'");
+	ffx_sql(f->b.db, "UPDATE moz_formhistory SET value = 'firefox sync 1.5' WHERE guid = 'formCCCCCCCC'");
 	sync_ok(&f->b);
 	sync_ok(&f->a);
 	assert_same_forms(f);
@@ -259,7 +198,7 @@ static void test_deletes_and_edits_reach_the_other_device(void **state)
 	assert_null(strstr(a, "alice"));
 	assert_non_null(strstr(a, "formCCCCCCCC q=firefox sync 1.5\n"));
 	free(a);
-	assert_int_equal(sql_int(f->a.db, "SELECT count(*) FROM moz_formhistory WHERE guid = 'formBBBBBBBB'"), 0);
+	assert_int_equal(ffx_sql_int(f->a.db, "SELECT count(*) FROM moz_formhistory WHERE guid = 'formBBBBBBBB'"), 0);
 }
 
 /* Clearing the form history on one device is a cleared store: the other keeps its values. */
@@ -271,10 +210,10 @@ static void test_clearing_forms_on_one_device_keeps_them_elsewhere(void **state)
 	sync_ok(&f->a);
 	sync_ok(&f->b);
 	ts = ds_fake_sync15_coll_ts(f->srv, "forms");
-	sql(f->b.db, "DELETE FROM moz_formhistory");
+	ffx_sql(f->b.db, "DELETE FROM moz_formhistory");
 	sync_ok(&f->b);
 	sync_ok(&f->a);
-	assert_int_equal(sql_int(f->a.db, "SELECT count(*) FROM moz_formhistory"), 3);
+	assert_int_equal(ffx_sql_int(f->a.db, "SELECT count(*) FROM moz_formhistory"), 3);
 	assert_int_equal(ds_fake_sync15_count(f->srv, "forms"), 3);
 	assert_true(ds_fake_sync15_coll_ts(f->srv, "forms") == ts); /* nothing was written */
 }

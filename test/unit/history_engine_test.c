@@ -6,6 +6,7 @@
 #include "core/ds_core.h"
 #include "engine/history/ds_history.h"
 #include "sync/ds_sync.h"
+#include "test/support/firefox_fixture.h"
 
 #include <setjmp.h>
 #include <stdarg.h>
@@ -38,79 +39,6 @@ static int64_t fake_now(void *user_data)
 	return ((struct fx *)user_data)->now_ms;
 }
 
-static char *read_data(const char *name)
-{
-	const char *src = getenv("DS_SRC");
-	char path[1200];
-	FILE *f;
-	char *buf;
-	long n;
-
-	if (src) {
-		snprintf(path, sizeof(path), "%s/test/data/firefox/%s", src, name);
-	} else {
-		const char *slash = strrchr(__FILE__, '/');
-		int len = slash ? (int)(slash - __FILE__) : 1;
-
-		snprintf(path, sizeof(path), "%.*s/../data/firefox/%s", len, slash ? __FILE__ : ".", name);
-	}
-	f = fopen(path, "rb");
-	assert_non_null(f);
-	assert_int_equal(fseek(f, 0, SEEK_END), 0);
-	n = ftell(f);
-	assert_true(n > 0);
-	rewind(f);
-	buf = malloc((size_t)n + 1);
-	assert_non_null(buf);
-	assert_int_equal(fread(buf, 1, (size_t)n, f), (size_t)n);
-	buf[n] = '\0';
-	fclose(f);
-	return buf;
-}
-
-static void sql(sqlite3 *db, const char *s)
-{
-	char *err = NULL;
-
-	if (sqlite3_exec(db, s, NULL, NULL, &err) != SQLITE_OK)
-		fail_msg("SQL failed: %s: %s", s, err ? err : "?");
-}
-
-static int64_t sql_int(sqlite3 *db, const char *q)
-{
-	sqlite3_stmt *st;
-	int64_t v = -1;
-
-	assert_int_equal(sqlite3_prepare_v2(db, q, -1, &st, NULL), SQLITE_OK);
-	if (sqlite3_step(st) == SQLITE_ROW)
-		v = sqlite3_column_int64(st, 0);
-	sqlite3_finalize(st);
-	return v;
-}
-
-/* places.sql with Firefox's url_hash filled in, as a browser profile would hold it. */
-static void make_places(const char *path)
-{
-	char *text = read_data("places.sql");
-	sqlite3 *db;
-	sqlite3_stmt *st;
-
-	unlink(path);
-	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
-	sql(db, text);
-	free(text);
-	assert_int_equal(sqlite3_prepare_v2(db, "SELECT id, url FROM moz_places", -1, &st, NULL), SQLITE_OK);
-	while (sqlite3_step(st) == SQLITE_ROW) {
-		char *u = sqlite3_mprintf("UPDATE moz_places SET url_hash = %lld WHERE id = %lld",
-					  (long long)ds_history_url_hash((const char *)sqlite3_column_text(st, 1)),
-					  (long long)sqlite3_column_int64(st, 0));
-		sql(db, u);
-		sqlite3_free(u);
-	}
-	sqlite3_finalize(st);
-	sqlite3_close(db);
-}
-
 static void open_engine(struct fx *f, const struct ds_history_options *opt)
 {
 	struct ds_history_store *s;
@@ -136,7 +64,7 @@ static int setup(void **state)
 		assert_non_null(mkdtemp(f->dir));
 	}
 	snprintf(f->path, sizeof(f->path), "%s/places-%d-%u.sqlite", f->dir, (int)getpid(), ++seq);
-	make_places(f->path);
+	ffx_make_places(f->path);
 	f->now_ms = NOW_MS;
 	open_engine(f, NULL);
 	assert_int_equal(sqlite3_open(f->path, &f->db), SQLITE_OK);
@@ -242,7 +170,7 @@ static void test_timestamps_are_integer_microseconds(void **state)
 	assert_int_equal(apply(f, "placeEEEEEEE", "{\"id\":\"placeEEEEEEE\",\"histUri\":"
 			       "\"https://e.example/\",\"title\":\"E\",\"visits\":[{\"date\":"
 			       "1700000000000000,\"type\":1}]}"), 0);
-	assert_int_equal(sql_int(f->db, "SELECT visit_date FROM moz_historyvisits v JOIN moz_places p"
+	assert_int_equal(ffx_sql_int(f->db, "SELECT visit_date FROM moz_historyvisits v JOIN moz_places p"
 				 " ON p.id = v.place_id WHERE p.guid = 'placeEEEEEEE'"), INT64_C(1700000000000000));
 	assert_int_equal(f->e->ops->get(f->e, "placeEEEEEEE", &r), 0);
 	/* written as an integer, never 1.7e+15 */
@@ -259,8 +187,8 @@ static void test_places_keyed_by_url_guid_change_renames_local_place(void **stat
 	assert_int_equal(apply(f, "remoteAAAAAA", "{\"id\":\"remoteAAAAAA\",\"histUri\":"
 			       "\"https://example.com/a\",\"title\":\"Example A\",\"visits\":[{\"date\":"
 			       "1764000000000000,\"type\":2}]}"), 0);
-	assert_int_equal(sql_int(f->db, "SELECT count(*) FROM moz_places WHERE url = 'https://example.com/a'"), 1);
-	assert_int_equal(sql_int(f->db, "SELECT count(*) FROM moz_places WHERE guid = 'placeBBBBBBB'"), 0);
+	assert_int_equal(ffx_sql_int(f->db, "SELECT count(*) FROM moz_places WHERE url = 'https://example.com/a'"), 1);
+	assert_int_equal(ffx_sql_int(f->db, "SELECT count(*) FROM moz_places WHERE guid = 'placeBBBBBBB'"), 0);
 	o = get_json(f, "remoteAAAAAA");
 	assert_non_null(o);
 	assert_int_equal(n_visits(o), 2); /* the local visit and the remote one */
@@ -271,7 +199,7 @@ static void test_guid_change_moves_a_pending_change_to_the_new_guid(void **state
 {
 	struct fx *f = *state;
 
-	sql(f->db, "INSERT INTO moz_historyvisits(from_visit, place_id, visit_date, visit_type, session)"
+	ffx_sql(f->db, "INSERT INTO moz_historyvisits(from_visit, place_id, visit_date, visit_type, session)"
 		   " VALUES(0, 2, 1764500000000000, 1, 0)");
 	assert_true(is_pending(f, "placeBBBBBBB"));
 	assert_int_equal(apply(f, "remoteAAAAAA", "{\"id\":\"remoteAAAAAA\",\"histUri\":"
@@ -291,12 +219,12 @@ static void test_visits_merged_and_deduplicated_by_date_and_type(void **state)
 
 	assert_int_equal(apply(f, "placeAAAAAAA", rec), 0);
 	/* local had (..547, 1) and (..460, 2); remote adds (..547, 2) and (..000, 1) */
-	assert_int_equal(sql_int(f->db, "SELECT count(*) FROM moz_historyvisits WHERE place_id = 1"), 4);
+	assert_int_equal(ffx_sql_int(f->db, "SELECT count(*) FROM moz_historyvisits WHERE place_id = 1"), 4);
 	/* idempotent */
 	assert_int_equal(apply(f, "placeAAAAAAA", rec), 0);
-	assert_int_equal(sql_int(f->db, "SELECT count(*) FROM moz_historyvisits WHERE place_id = 1"), 4);
-	assert_int_equal(sql_int(f->db, "SELECT visit_count FROM moz_places WHERE id = 1"), 4);
-	assert_int_equal(sql_int(f->db, "SELECT last_visit_date FROM moz_places WHERE id = 1"),
+	assert_int_equal(ffx_sql_int(f->db, "SELECT count(*) FROM moz_historyvisits WHERE place_id = 1"), 4);
+	assert_int_equal(ffx_sql_int(f->db, "SELECT visit_count FROM moz_places WHERE id = 1"), 4);
+	assert_int_equal(ffx_sql_int(f->db, "SELECT last_visit_date FROM moz_places WHERE id = 1"),
 			 INT64_C(1764547200000000));
 	o = get_json(f, "placeAAAAAAA");
 	assert_int_equal(n_visits(o), 4);
@@ -308,7 +236,7 @@ static void test_record_carries_at_most_20_newest_visits(void **state)
 	struct fx *f = *state;
 	cJSON *o;
 
-	sql(f->db, "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 30)"
+	ffx_sql(f->db, "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 30)"
 		   " INSERT INTO moz_historyvisits(from_visit, place_id, visit_date, visit_type, session)"
 		   " SELECT 0, 2, 1765000000000000 + i, 1, 0 FROM n");
 	o = get_json(f, "placeBBBBBBB");
@@ -324,13 +252,13 @@ static void test_first_upload_marks_only_5000_most_recent_places(void **state)
 	uint64_t n = 0;
 
 	/* 5,010 more places, each visited once, place 10 the oldest */
-	sql(f->db, "BEGIN; WITH RECURSIVE n(i) AS (SELECT 10 UNION ALL SELECT i + 1 FROM n WHERE i < 5019)"
+	ffx_sql(f->db, "BEGIN; WITH RECURSIVE n(i) AS (SELECT 10 UNION ALL SELECT i + 1 FROM n WHERE i < 5019)"
 		   " INSERT INTO moz_places(id, url, guid, last_visit_date, url_hash)"
 		   " SELECT i, 'https://bulk.example/' || i, printf('bulk%08d', i), 1760000000000000 + i, 0"
 		   " FROM n; COMMIT");
-	sql(f->db, "DELETE FROM datasync_changes");
+	ffx_sql(f->db, "DELETE FROM datasync_changes");
 	assert_int_equal(f->e->ops->mark_all(f->e), 0);
-	n = (uint64_t)sql_int(f->db, "SELECT count(*) FROM datasync_changes");
+	n = (uint64_t)ffx_sql_int(f->db, "SELECT count(*) FROM datasync_changes");
 	assert_int_equal(n, 5000);
 	/* the three fixture places are the most recent; the oldest bulk places are left out */
 	assert_true(is_pending(f, "placeAAAAAAA"));
@@ -345,7 +273,7 @@ static void test_future_visit_dates_clamped_to_now(void **state)
 
 	assert_int_equal(apply(f, "placeFFFFFFF", "{\"id\":\"placeFFFFFFF\",\"histUri\":"
 			       "\"https://future.example/\",\"visits\":[{\"date\":4102444800000000,\"type\":1}]}"), 0);
-	assert_int_equal(sql_int(f->db, "SELECT max(visit_date) FROM moz_historyvisits"), NOW_MS * 1000);
+	assert_int_equal(ffx_sql_int(f->db, "SELECT max(visit_date) FROM moz_historyvisits"), NOW_MS * 1000);
 }
 
 static void test_visits_before_1993_dropped(void **state)
@@ -363,7 +291,7 @@ static void test_visits_before_1993_dropped(void **state)
 	/* only ancient visits: nothing to store, not an error */
 	assert_int_equal(apply(f, "placeHHHHHHH", "{\"id\":\"placeHHHHHHH\",\"histUri\":"
 			       "\"https://older.example/\",\"visits\":[{\"date\":1000,\"type\":1}]}"), 0);
-	assert_int_equal(sql_int(f->db, "SELECT count(*) FROM moz_places WHERE guid = 'placeHHHHHHH'"), 0);
+	assert_int_equal(ffx_sql_int(f->db, "SELECT count(*) FROM moz_places WHERE guid = 'placeHHHHHHH'"), 0);
 }
 
 static void test_long_titles_cut_at_4096_bytes_on_a_character_boundary(void **state)
@@ -379,7 +307,7 @@ static void test_long_titles_cut_at_4096_bytes_on_a_character_boundary(void **st
 		n += snprintf(rec + n, sizeof(rec) - (size_t)n, "\u00e9");
 	snprintf(rec + n, sizeof(rec) - (size_t)n, "\",\"visits\":[{\"date\":1764000000000000,\"type\":1}]}");
 	assert_int_equal(apply(f, "placeTTTTTTT", rec), 0);
-	assert_int_equal(sql_int(f->db, "SELECT length(CAST(title AS BLOB)) FROM moz_places WHERE guid = 'placeTTTTTTT'"), 4095);
+	assert_int_equal(ffx_sql_int(f->db, "SELECT length(CAST(title AS BLOB)) FROM moz_places WHERE guid = 'placeTTTTTTT'"), 4095);
 	o = get_json(f, "placeTTTTTTT");
 	assert_int_equal(strlen(cJSON_GetObjectItem(o, "title")->valuestring), 4095);
 	cJSON_Delete(o);
@@ -402,7 +330,7 @@ static void test_unknown_visit_types_skipped(void **state)
 static void test_malformed_records_refused_without_change(void **state)
 {
 	struct fx *f = *state;
-	int64_t before = sql_int(f->db, "SELECT count(*) FROM moz_places");
+	int64_t before = ffx_sql_int(f->db, "SELECT count(*) FROM moz_places");
 
 	assert_int_equal(apply(f, "placeJJJJJJJ", "{not json"), -EBADMSG);
 	assert_int_equal(apply(f, "placeJJJJJJJ", "{\"histUri\":\"\",\"visits\":[]}"), -EBADMSG);
@@ -414,11 +342,11 @@ static void test_malformed_records_refused_without_change(void **state)
 	/* a URL held under another guid, renamed to a guid another place holds */
 	assert_int_equal(apply(f, "placeDDDDDDD", "{\"histUri\":\"https://example.com/a\","
 			       "\"visits\":[{\"date\":1764000000000000,\"type\":1}]}"), -EBADMSG);
-	assert_int_equal(sql_int(f->db, "SELECT count(*) FROM moz_historyvisits WHERE place_id = 4"), 0);
+	assert_int_equal(ffx_sql_int(f->db, "SELECT count(*) FROM moz_historyvisits WHERE place_id = 4"), 0);
 	/* a known guid with another URL */
 	assert_int_equal(apply(f, "placeAAAAAAA", "{\"histUri\":\"https://other.example/\","
 			       "\"visits\":[{\"date\":1764000000000000,\"type\":1}]}"), -EBADMSG);
-	assert_int_equal(sql_int(f->db, "SELECT count(*) FROM moz_places"), before);
+	assert_int_equal(ffx_sql_int(f->db, "SELECT count(*) FROM moz_places"), before);
 }
 
 static void test_tombstone_removes_history_keeps_bookmarked_place(void **state)
@@ -426,15 +354,15 @@ static void test_tombstone_removes_history_keeps_bookmarked_place(void **state)
 	struct fx *f = *state;
 
 	assert_int_equal(apply(f, "placeBBBBBBB", NULL), 0);
-	assert_int_equal(sql_int(f->db, "SELECT count(*) FROM moz_places WHERE guid = 'placeBBBBBBB'"), 0);
-	assert_int_equal(sql_int(f->db, "SELECT count(*) FROM moz_historyvisits WHERE place_id = 2"), 0);
+	assert_int_equal(ffx_sql_int(f->db, "SELECT count(*) FROM moz_places WHERE guid = 'placeBBBBBBB'"), 0);
+	assert_int_equal(ffx_sql_int(f->db, "SELECT count(*) FROM moz_historyvisits WHERE place_id = 2"), 0);
 	assert_false(is_pending(f, "placeBBBBBBB"));
 	/* the bookmarked place stays (without visits) */
-	sql(f->db, "INSERT INTO moz_historyvisits(from_visit, place_id, visit_date, visit_type, session)"
+	ffx_sql(f->db, "INSERT INTO moz_historyvisits(from_visit, place_id, visit_date, visit_type, session)"
 		   " VALUES(0, 4, 1764500000000000, 3, 0)");
 	assert_int_equal(apply(f, "placeDDDDDDD", NULL), 0);
-	assert_int_equal(sql_int(f->db, "SELECT count(*) FROM moz_places WHERE guid = 'placeDDDDDDD'"), 1);
-	assert_int_equal(sql_int(f->db, "SELECT count(*) FROM moz_historyvisits WHERE place_id = 4"), 0);
+	assert_int_equal(ffx_sql_int(f->db, "SELECT count(*) FROM moz_places WHERE guid = 'placeDDDDDDD'"), 1);
+	assert_int_equal(ffx_sql_int(f->db, "SELECT count(*) FROM moz_historyvisits WHERE place_id = 4"), 0);
 	/* unknown guid: nothing to do */
 	assert_int_equal(apply(f, "nosuchplace1", NULL), 0);
 }
@@ -468,14 +396,14 @@ static void test_browser_writes_logged_engine_writes_not(void **state)
 	assert_int_equal(apply(f, "placeKKKKKKK", "{\"id\":\"placeKKKKKKK\",\"histUri\":"
 			       "\"https://k.example/\",\"visits\":[{\"date\":1764000000000000,\"type\":1}]}"), 0);
 	/* a bookmark never visited is not history: renaming it is not a change */
-	sql(f->db, "UPDATE moz_places SET title = 'Renamed bookmark' WHERE guid = 'placeDDDDDDD'");
+	ffx_sql(f->db, "UPDATE moz_places SET title = 'Renamed bookmark' WHERE guid = 'placeDDDDDDD'");
 	assert_int_equal(f->e->ops->changes(f->e, collect_cb, &c), 0);
 	assert_int_equal(c.n, 0);
 	/* the browser: a visit, a title, a removal */
-	sql(f->db, "INSERT INTO moz_historyvisits(from_visit, place_id, visit_date, visit_type, session)"
+	ffx_sql(f->db, "INSERT INTO moz_historyvisits(from_visit, place_id, visit_date, visit_type, session)"
 		   " VALUES(0, 1, 1764600000000000, 1, 0)");
-	sql(f->db, "UPDATE moz_places SET title = 'New title' WHERE guid = 'placeCCCCCCC'");
-	sql(f->db, "DELETE FROM moz_historyvisits WHERE place_id = 2; DELETE FROM moz_places WHERE id = 2");
+	ffx_sql(f->db, "UPDATE moz_places SET title = 'New title' WHERE guid = 'placeCCCCCCC'");
+	ffx_sql(f->db, "DELETE FROM moz_historyvisits WHERE place_id = 2; DELETE FROM moz_places WHERE id = 2");
 	assert_int_equal(f->e->ops->changes(f->e, collect_cb, &c), 0);
 	assert_int_equal(c.n, 3);
 	assert_string_equal(c.ids[0], "placeAAAAAAA");
@@ -504,12 +432,12 @@ static void test_forget_keeps_a_newer_change(void **state)
 	struct ds_pending_info pi;
 	uint64_t first;
 
-	sql(f->db, "INSERT INTO moz_historyvisits(from_visit, place_id, visit_date, visit_type, session)"
+	ffx_sql(f->db, "INSERT INTO moz_historyvisits(from_visit, place_id, visit_date, visit_type, session)"
 		   " VALUES(0, 1, 1764600000000000, 1, 0)");
 	assert_int_equal(f->e->ops->pending(f->e, "placeAAAAAAA", &pi), 0);
 	first = pi.change_seq;
 	assert_true(pi.modified_ms > 0);
-	sql(f->db, "INSERT INTO moz_historyvisits(from_visit, place_id, visit_date, visit_type, session)"
+	ffx_sql(f->db, "INSERT INTO moz_historyvisits(from_visit, place_id, visit_date, visit_type, session)"
 		   " VALUES(0, 1, 1764700000000000, 1, 0)");
 	assert_int_equal(f->e->ops->begin(f->e), 0);
 	assert_int_equal(f->e->ops->forget(f->e, "placeAAAAAAA", first), 0);
@@ -557,11 +485,11 @@ static void test_allocation_failures_leave_places_unchanged(void **state)
 		ds_alloc_fail_after(0);
 		if (rc) {
 			assert_int_equal(rc, -ENOMEM);
-			assert_int_equal(sql_int(f->db, "SELECT count(*) FROM moz_places WHERE guid = 'placeLLLLLLL'"), 0);
+			assert_int_equal(ffx_sql_int(f->db, "SELECT count(*) FROM moz_places WHERE guid = 'placeLLLLLLL'"), 0);
 		}
 	}
 	assert_int_equal(rc, 0);
-	assert_int_equal(sql_int(f->db, "SELECT visit_count FROM moz_places WHERE guid = 'placeLLLLLLL'"), 2);
+	assert_int_equal(ffx_sql_int(f->db, "SELECT visit_count FROM moz_places WHERE guid = 'placeLLLLLLL'"), 2);
 	for (rc = -1, k = 1; k < 200 && rc != 0; k++) {
 		ds_alloc_fail_after(k);
 		rc = f->e->ops->get(f->e, "placeLLLLLLL", &r);
@@ -579,7 +507,7 @@ static void test_allocation_failures_leave_places_unchanged(void **state)
 static void test_record_round_trips_from_vectors(void **state)
 {
 	struct fx *f = *state;
-	char *text = read_data("records/history.json");
+	char *text = ffx_read_data("records/history.json");
 	cJSON *doc = cJSON_Parse(text), *v;
 	int n = 0;
 
@@ -619,7 +547,7 @@ static void test_not_a_places_database_refused(void **state)
 
 	snprintf(other, sizeof(other), "%s.other", f->path);
 	assert_int_equal(sqlite3_open(other, &db), SQLITE_OK);
-	sql(db, "CREATE TABLE moz_places(id INTEGER PRIMARY KEY, url TEXT)");
+	ffx_sql(db, "CREATE TABLE moz_places(id INTEGER PRIMARY KEY, url TEXT)");
 	sqlite3_close(db);
 	assert_int_equal(ds_history_places_open(other, &s), -EPROTO);
 	assert_null(s);
@@ -639,8 +567,8 @@ static void test_unregister_removes_triggers_and_side_tables(void **state)
 	f->e->ops->close(f->e);
 	f->e = NULL;
 	assert_int_equal(ds_history_engine_unregister(cfg), 0);
-	assert_int_equal(sql_int(f->db, "SELECT count(*) FROM sqlite_master WHERE name LIKE 'datasync%'"), 0);
-	assert_int_equal(sql_int(f->db, "SELECT count(*) FROM moz_places"), 4);
+	assert_int_equal(ffx_sql_int(f->db, "SELECT count(*) FROM sqlite_master WHERE name LIKE 'datasync%'"), 0);
+	assert_int_equal(ffx_sql_int(f->db, "SELECT count(*) FROM moz_places"), 4);
 	/* through the factory, as a stored registration opens it */
 	assert_int_equal(ds_engine_open(cfg, &f->e), 0);
 	assert_string_equal(f->e->ops->kind, "history");

@@ -9,6 +9,7 @@
 #include "remote/sync15/ds_sync15_storage.h"
 #include "store/ds_store.h"
 #include "sync/ds_sync.h"
+#include "test/support/firefox_fixture.h"
 #include "test/support/fake_remote.h"
 #include "test/support/fake_sync15.h"
 
@@ -50,79 +51,6 @@ static int64_t fake_now(void *user_data)
 	return NOW_MS;
 }
 
-static char *read_data(const char *name)
-{
-	const char *src = getenv("DS_SRC");
-	char path[1200];
-	FILE *f;
-	char *buf;
-	long n;
-
-	if (src) {
-		snprintf(path, sizeof(path), "%s/test/data/firefox/%s", src, name);
-	} else {
-		const char *slash = strrchr(__FILE__, '/');
-		int len = slash ? (int)(slash - __FILE__) : 1;
-
-		snprintf(path, sizeof(path), "%.*s/../data/firefox/%s", len, slash ? __FILE__ : ".", name);
-	}
-	f = fopen(path, "rb");
-	assert_non_null(f);
-	assert_int_equal(fseek(f, 0, SEEK_END), 0);
-	n = ftell(f);
-	assert_true(n > 0);
-	rewind(f);
-	buf = malloc((size_t)n + 1);
-	assert_non_null(buf);
-	assert_int_equal(fread(buf, 1, (size_t)n, f), (size_t)n);
-	buf[n] = '\0';
-	fclose(f);
-	return buf;
-}
-
-static void sql(sqlite3 *db, const char *s)
-{
-	char *err = NULL;
-
-	if (sqlite3_exec(db, s, NULL, NULL, &err) != SQLITE_OK)
-		fail_msg("SQL failed: %s: %s", s, err ? err : "?");
-}
-
-static int64_t sql_int(sqlite3 *db, const char *q)
-{
-	sqlite3_stmt *st;
-	int64_t v = -1;
-
-	assert_int_equal(sqlite3_prepare_v2(db, q, -1, &st, NULL), SQLITE_OK);
-	if (sqlite3_step(st) == SQLITE_ROW)
-		v = sqlite3_column_int64(st, 0);
-	sqlite3_finalize(st);
-	return v;
-}
-
-/* places.sql with Firefox's url_hash filled in, as a browser profile would hold it. */
-static void make_places(const char *path)
-{
-	char *text = read_data("places.sql");
-	sqlite3 *db;
-	sqlite3_stmt *st;
-
-	unlink(path);
-	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
-	sql(db, text);
-	free(text);
-	assert_int_equal(sqlite3_prepare_v2(db, "SELECT id, url FROM moz_places", -1, &st, NULL), SQLITE_OK);
-	while (sqlite3_step(st) == SQLITE_ROW) {
-		char *u = sqlite3_mprintf("UPDATE moz_places SET url_hash = %lld WHERE id = %lld",
-					  (long long)ds_history_url_hash((const char *)sqlite3_column_text(st, 1)),
-					  (long long)sqlite3_column_int64(st, 0));
-		sql(db, u);
-		sqlite3_free(u);
-	}
-	sqlite3_finalize(st);
-	sqlite3_close(db);
-}
-
 static enum ds_direction next_direction = DS_DIR_TWO_WAY;
 
 static void dev_open_opts(struct fx *f, struct dev *d, bool empty, size_t max_places, unsigned page)
@@ -139,11 +67,11 @@ static void dev_open_opts(struct fx *f, struct dev *d, bool empty, size_t max_pl
 	memset(d, 0, sizeof(*d));
 	snprintf(d->meta, sizeof(d->meta), "%s/hs-%d-%u.db", f->dir, (int)getpid(), ++seq);
 	snprintf(d->places, sizeof(d->places), "%s/hs-%d-%u.sqlite", f->dir, (int)getpid(), seq);
-	make_places(d->places);
+	ffx_make_places(d->places);
 	assert_int_equal(sqlite3_open(d->places, &d->db), SQLITE_OK);
 	sqlite3_busy_timeout(d->db, 2000);
 	if (empty)
-		sql(d->db, "DELETE FROM moz_historyvisits; DELETE FROM moz_places");
+		ffx_sql(d->db, "DELETE FROM moz_historyvisits; DELETE FROM moz_places");
 	assert_int_equal(ds_store_open(d->meta, &d->store), 0);
 	assert_int_equal(ds_history_places_open(d->places, &s), 0);
 	assert_int_equal(ds_history_engine_new(s, &o, &e), 0);
@@ -260,7 +188,7 @@ static void visit(sqlite3 *db, const char *guid, long long date_us, int type)
 				  " visit_type, session) SELECT 0, id, %lld, %d, 0 FROM moz_places"
 				  " WHERE guid = %Q", date_us, type, guid);
 
-	sql(db, q);
+	ffx_sql(db, q);
 	sqlite3_free(q);
 }
 
@@ -272,16 +200,16 @@ static void test_two_devices_converge_on_history(void **state)
 	struct fx *f = *state;
 	const char *p;
 
-	sql(f->b.db, "INSERT INTO moz_places(id, url, title, guid, url_hash, rev_host, frecency)"
+	ffx_sql(f->b.db, "INSERT INTO moz_places(id, url, title, guid, url_hash, rev_host, frecency)"
 		     " VALUES(10, 'https://example.com/a', 'A on B', 'localBBBBBBB', 0, 'moc.elpmaxe.', 1),"
 		     " (11, 'https://b-only.example/', 'Only B', 'bonlyBBBBBBB', 0, 'elpmaxe.ylno-b.', 1)");
-	sql(f->b.db, "UPDATE moz_places SET url_hash = 0");
+	ffx_sql(f->b.db, "UPDATE moz_places SET url_hash = 0");
 	{
 		/* Firefox's url_hash, as the browser would have written it */
 		char *q = sqlite3_mprintf("UPDATE moz_places SET url_hash = %lld WHERE id = 10",
 					  (long long)ds_history_url_hash("https://example.com/a"));
 
-		sql(f->b.db, q);
+		ffx_sql(f->b.db, q);
 		sqlite3_free(q);
 	}
 	visit(f->b.db, "localBBBBBBB", 1764000000000000LL, 2);
@@ -295,10 +223,10 @@ static void test_two_devices_converge_on_history(void **state)
 	sync_ok(&f->b);
 	sync_ok(&f->a);
 	assert_same_history(f);
-	assert_int_equal(sql_int(f->b.db, "SELECT count(*) FROM moz_places WHERE url = 'https://example.com/a'"), 1);
+	assert_int_equal(ffx_sql_int(f->b.db, "SELECT count(*) FROM moz_places WHERE url = 'https://example.com/a'"), 1);
 	/* nothing left pending on either side */
-	assert_int_equal(sql_int(f->a.db, "SELECT count(*) FROM datasync_changes"), 0);
-	assert_int_equal(sql_int(f->b.db, "SELECT count(*) FROM datasync_changes"), 0);
+	assert_int_equal(ffx_sql_int(f->a.db, "SELECT count(*) FROM datasync_changes"), 0);
+	assert_int_equal(ffx_sql_int(f->b.db, "SELECT count(*) FROM datasync_changes"), 0);
 	{
 		char *a = history_text(f->a.db);
 
@@ -331,7 +259,7 @@ static void test_concurrent_visits_merge_on_both_devices(void **state)
 	sync_ok(&f->b);
 	visit(f->a.db, "placeAAAAAAA", 1765000000000000LL, 1);
 	visit(f->b.db, "placeAAAAAAA", 1765000000000001LL, 2);
-	sql(f->b.db, "UPDATE moz_places SET title = 'Mozilla (B)' WHERE guid = 'placeAAAAAAA'");
+	ffx_sql(f->b.db, "UPDATE moz_places SET title = 'Mozilla (B)' WHERE guid = 'placeAAAAAAA'");
 	sync_ok(&f->a);
 	sync_ok(&f->b);
 	sync_ok(&f->a);
@@ -350,7 +278,7 @@ static void test_removed_page_reaches_the_other_device(void **state)
 
 	sync_ok(&f->a);
 	sync_ok(&f->b);
-	sql(f->a.db, "DELETE FROM moz_historyvisits WHERE place_id = 3; DELETE FROM moz_places WHERE id = 3");
+	ffx_sql(f->a.db, "DELETE FROM moz_historyvisits WHERE place_id = 3; DELETE FROM moz_places WHERE id = 3");
 	sync_ok(&f->a);
 	assert_non_null(ds_fake_sync15_payload(f->srv, "history", "placeCCCCCCC"));
 	sync_ok(&f->b);
@@ -373,10 +301,10 @@ static void test_clearing_history_on_one_device_keeps_it_elsewhere(void **state)
 	sync_ok(&f->a);
 	sync_ok(&f->b);
 	ts = ds_fake_sync15_coll_ts(f->srv, "history");
-	sql(f->a.db, "DELETE FROM moz_historyvisits; DELETE FROM moz_places WHERE foreign_count = 0");
-	assert_true(sql_int(f->a.db, "SELECT count(*) FROM datasync_changes WHERE deleted = 1") >= 3);
+	ffx_sql(f->a.db, "DELETE FROM moz_historyvisits; DELETE FROM moz_places WHERE foreign_count = 0");
+	assert_true(ffx_sql_int(f->a.db, "SELECT count(*) FROM datasync_changes WHERE deleted = 1") >= 3);
 	sync_ok(&f->a);
-	assert_int_equal(sql_int(f->a.db, "SELECT count(*) FROM datasync_changes"), 0);
+	assert_int_equal(ffx_sql_int(f->a.db, "SELECT count(*) FROM datasync_changes"), 0);
 	assert_true(ds_fake_sync15_coll_ts(f->srv, "history") == ts); /* nothing was written */
 	sync_ok(&f->b);
 	b = history_text(f->b.db);
@@ -386,9 +314,9 @@ static void test_clearing_history_on_one_device_keeps_it_elsewhere(void **state)
 	free(b);
 	/* a single removal still travels once the device has history again */
 	visit(f->b.db, "placeAAAAAAA", 1766000000000000LL, 1);
-	sql(f->b.db, "DELETE FROM moz_historyvisits WHERE place_id = 3; DELETE FROM moz_places WHERE id = 3");
+	ffx_sql(f->b.db, "DELETE FROM moz_historyvisits WHERE place_id = 3; DELETE FROM moz_places WHERE id = 3");
 	sync_ok(&f->b);
-	assert_int_equal(sql_int(f->b.db, "SELECT count(*) FROM datasync_changes"), 0);
+	assert_int_equal(ffx_sql_int(f->b.db, "SELECT count(*) FROM datasync_changes"), 0);
 }
 
 /* sync15.md §11 U8 and the limit on uploads: a device uploads only its most recently visited
@@ -405,13 +333,13 @@ static void test_most_recent_places_uploaded_and_applied_in_bounded_pages(void *
 	dev_close(&f->b);
 	dev_open_opts(f, &f->a, false, 300, 100);
 	dev_open_opts(f, &f->b, true, 300, 100);
-	sql(f->a.db, "BEGIN; WITH RECURSIVE n(i) AS (SELECT 10 UNION ALL SELECT i + 1 FROM n WHERE i < 319)"
+	ffx_sql(f->a.db, "BEGIN; WITH RECURSIVE n(i) AS (SELECT 10 UNION ALL SELECT i + 1 FROM n WHERE i < 319)"
 		     " INSERT INTO moz_places(id, url, guid, last_visit_date, url_hash, rev_host)"
 		     " SELECT i, 'https://bulk.example/' || i, printf('bulk%08d', i), 1760000000000000 + i, 0,"
 		     " 'elpmaxe.klub.' FROM n;"
 		     " INSERT INTO moz_historyvisits(from_visit, place_id, visit_date, visit_type, session)"
 		     " SELECT 0, id, last_visit_date, 1, 0 FROM moz_places WHERE id >= 10; COMMIT");
-	sql(f->a.db, "DELETE FROM datasync_changes");
+	ffx_sql(f->a.db, "DELETE FROM datasync_changes");
 	sync_ok(&f->a);
 	assert_int_equal(ds_fake_sync15_count(f->srv, "history"), 300);
 	/* the three fixture places are the newest, then bulk places 319 down to 23 */
@@ -421,8 +349,8 @@ static void test_most_recent_places_uploaded_and_applied_in_bounded_pages(void *
 	memset(&st, 0, sizeof(st));
 	assert_int_equal(ds_sync_run(f->b.c, f->b.store, &st, NULL, NULL), 0);
 	assert_int_equal(st.applied, 300);
-	assert_int_equal(sql_int(f->b.db, "SELECT count(*) FROM moz_places"), 300);
-	assert_int_equal(sql_int(f->b.db, "SELECT count(*) FROM moz_historyvisits"), 301);
+	assert_int_equal(ffx_sql_int(f->b.db, "SELECT count(*) FROM moz_places"), 300);
+	assert_int_equal(ffx_sql_int(f->b.db, "SELECT count(*) FROM moz_historyvisits"), 301);
 	assert_true(ds_fake_sync15_count_requests(f->srv, "GET storage/history") >= 3);
 }
 
@@ -438,7 +366,7 @@ static void test_import_only_device_reads_and_never_writes(void **state)
 	next_direction = DS_DIR_IMPORT_ONLY;
 	dev_open(f, &f->b, true);
 	next_direction = DS_DIR_TWO_WAY;
-	sql(f->b.db, "INSERT INTO moz_places(id, url, title, guid, url_hash, rev_host, frecency)"
+	ffx_sql(f->b.db, "INSERT INTO moz_places(id, url, title, guid, url_hash, rev_host, frecency)"
 		     " VALUES(10, 'https://tv-only.example/', 'TV', 'tvonlyBBBBBB', 0, 'elpmaxe.ylno-vt.', 1)");
 	visit(f->b.db, "tvonlyBBBBBB", 1764100000000000LL, 2);
 	sync_ok(&f->a);
@@ -464,20 +392,20 @@ static void test_first_download_limited_by_the_remote(void **state)
 	dev_open_opts(f, &f->a, false, 300, 100);
 	dev_open_opts(f, &f->b, true, 300, 100);
 	assert_int_equal(ds_sync15_remote_set_download_limit(f->b.c->remote, 250, "newest"), 0);
-	sql(f->a.db, "BEGIN; WITH RECURSIVE n(i) AS (SELECT 10 UNION ALL SELECT i + 1 FROM n WHERE i < 319)"
+	ffx_sql(f->a.db, "BEGIN; WITH RECURSIVE n(i) AS (SELECT 10 UNION ALL SELECT i + 1 FROM n WHERE i < 319)"
 		     " INSERT INTO moz_places(id, url, guid, last_visit_date, url_hash, rev_host)"
 		     " SELECT i, 'https://bulk.example/' || i, printf('bulk%08d', i), 1760000000000000 + i, 0,"
 		     " 'elpmaxe.klub.' FROM n;"
 		     " INSERT INTO moz_historyvisits(from_visit, place_id, visit_date, visit_type, session)"
 		     " SELECT 0, id, last_visit_date, 1, 0 FROM moz_places WHERE id >= 10; COMMIT");
-	sql(f->a.db, "DELETE FROM datasync_changes");
+	ffx_sql(f->a.db, "DELETE FROM datasync_changes");
 	sync_ok(&f->a);
 	sync_ok(&f->b);
-	assert_int_equal(sql_int(f->b.db, "SELECT count(*) FROM moz_places"), 250);
+	assert_int_equal(ffx_sql_int(f->b.db, "SELECT count(*) FROM moz_places"), 250);
 	visit(f->a.db, "placeAAAAAAA", 1766000000000000LL, 1);
 	sync_ok(&f->a);
 	sync_ok(&f->b);
-	assert_int_equal(sql_int(f->b.db, "SELECT count(*) FROM moz_historyvisits v JOIN moz_places p"
+	assert_int_equal(ffx_sql_int(f->b.db, "SELECT count(*) FROM moz_historyvisits v JOIN moz_places p"
 				 " ON p.id = v.place_id WHERE p.guid = 'placeAAAAAAA'"
 				 " AND v.visit_date = 1766000000000000"), 1);
 }

@@ -1,0 +1,77 @@
+/* Shared fixture of the browser engines' tests: Firefox's own databases built from test/data/firefox/. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "test/support/firefox_fixture.h"
+
+char *ffx_read_data(const char *name)
+{
+	const char *src = getenv("DS_SRC");
+	char path[1200];
+	FILE *f;
+	char *buf;
+	long n;
+
+	if (src) {
+		snprintf(path, sizeof(path), "%s/test/data/firefox/%s", src, name);
+	} else {
+		const char *slash = strrchr(__FILE__, '/');
+		int len = slash ? (int)(slash - __FILE__) : 1;
+
+		snprintf(path, sizeof(path), "%.*s/../data/firefox/%s", len, slash ? __FILE__ : ".", name);
+	}
+	f = fopen(path, "rb");
+	assert_non_null(f);
+	assert_int_equal(fseek(f, 0, SEEK_END), 0);
+	n = ftell(f);
+	assert_true(n > 0);
+	rewind(f);
+	buf = malloc((size_t)n + 1);
+	assert_non_null(buf);
+	assert_int_equal(fread(buf, 1, (size_t)n, f), (size_t)n);
+	buf[n] = '\0';
+	fclose(f);
+	return buf;
+}
+
+void ffx_sql(sqlite3 *db, const char *s)
+{
+	char *err = NULL;
+
+	if (sqlite3_exec(db, s, NULL, NULL, &err) != SQLITE_OK)
+		fail_msg("SQL failed: %s: %s", s, err ? err : "?");
+}
+
+int64_t ffx_sql_int(sqlite3 *db, const char *q)
+{
+	sqlite3_stmt *st;
+	int64_t v = -1;
+
+	assert_int_equal(sqlite3_prepare_v2(db, q, -1, &st, NULL), SQLITE_OK);
+	if (sqlite3_step(st) == SQLITE_ROW)
+		v = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	return v;
+}
+
+void ffx_make_formhistory(const char *path)
+{
+	char *text = ffx_read_data("formhistory.sql");
+	sqlite3 *db;
+
+	unlink(path);
+	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+	ffx_sql(db, text);
+	free(text);
+	sqlite3_close(db);
+}
+
