@@ -15,6 +15,24 @@
 #if IS_ENABLED(CONFIG_DS_ENGINE_FORMS)
 #include "engine/forms/ds_forms.h"
 #endif
+#if IS_ENABLED(CONFIG_DS_ENGINE_BOOKMARKS)
+#include "engine/bookmarks/ds_bookmarks.h"
+#endif
+#if IS_ENABLED(CONFIG_DS_ENGINE_PASSWORDS)
+#include "engine/passwords/ds_passwords.h"
+#endif
+#if IS_ENABLED(CONFIG_DS_ENGINE_TABS)
+#include "engine/tabs/ds_tabs.h"
+#endif
+#if IS_ENABLED(CONFIG_DS_ENGINE_CLIENTS)
+#include "engine/clients/ds_clients.h"
+#endif
+#if IS_ENABLED(CONFIG_DS_ENGINE_PREFS)
+#include "engine/prefs/ds_prefs.h"
+#endif
+#if IS_ENABLED(CONFIG_DS_ENGINE_ADDONS)
+#include "engine/addons/ds_addons.h"
+#endif
 
 #include <cjson/cJSON.h>
 #include <string.h>
@@ -34,6 +52,24 @@ static const struct engine_entry engines[] = {
 #endif
 #if IS_ENABLED(CONFIG_DS_ENGINE_FORMS)
 	{ "forms", ds_forms_engine_open, ds_forms_engine_unregister },
+#endif
+#if IS_ENABLED(CONFIG_DS_ENGINE_BOOKMARKS)
+	{ "bookmarks", ds_bookmarks_engine_open, ds_bookmarks_engine_unregister },
+#endif
+#if IS_ENABLED(CONFIG_DS_ENGINE_PASSWORDS)
+	{ "passwords", ds_passwords_engine_open, ds_passwords_engine_unregister },
+#endif
+#if IS_ENABLED(CONFIG_DS_ENGINE_TABS)
+	{ "tabs", ds_tabs_engine_open, ds_tabs_engine_unregister },
+#endif
+#if IS_ENABLED(CONFIG_DS_ENGINE_CLIENTS)
+	{ "clients", ds_clients_engine_open, ds_clients_engine_unregister },
+#endif
+#if IS_ENABLED(CONFIG_DS_ENGINE_PREFS)
+	{ "prefs", ds_prefs_engine_open, ds_prefs_engine_unregister },
+#endif
+#if IS_ENABLED(CONFIG_DS_ENGINE_ADDONS)
+	{ "addons", ds_addons_engine_open, ds_addons_engine_unregister },
 #endif
 	{ NULL, NULL, NULL },
 };

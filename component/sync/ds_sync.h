@@ -44,6 +44,11 @@ struct ds_record {
 	bool deleted;         /* tombstone */
 	int64_t modified_ms;  /* remote: server time of the last write; local: time of the change */
 	uint64_t change_seq;  /* local side: the change-log counter this version corresponds to */
+	/* Local side, for remotes that keep them (Sync 1.5 BSO "ttl" and "sortindex"): seconds the
+	 * server may keep this version (0: no expiry), and its rank in "sort=index" reads (0: none
+	 * sent, the server's default). Set by the engine; other remotes ignore them. */
+	uint32_t ttl_s;
+	int32_t sortindex;
 };
 
 void ds_record_clear(struct ds_record *r);
