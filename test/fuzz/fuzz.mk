@@ -56,6 +56,10 @@ src-kinto := $(core) $(crypto) component/remote/kinto/kinto_json.c \
 	$(wildcard component/remote/kinto/kinto_token.c) $(fxa) \
 	component/net/http_headers.c component/net/http_url.c component/sync/record.c \
 	port/posix/clock.c test/fuzz/fuzz_canned.c
+# The whole Kinto remote for its upload: the batch answers reach send_batch/read_one in kinto_remote.c.
+src-kinto_batch := $(core) $(crypto) $(wildcard component/remote/kinto/kinto_*.c) $(fxa) \
+	component/net/http_headers.c component/net/http_url.c component/sync/record.c \
+	port/posix/clock.c test/fuzz/fuzz_canned.c
 browser := component/engine/browser/browser_sqlite.c component/engine/browser/browser_util.c
 src-history := $(core) $(browser) component/engine/history/history_engine.c \
 	component/engine/history/history_places.c component/sync/record.c port/posix/clock.c \
@@ -76,7 +80,7 @@ src-account := $(core) $(crypto) component/account/keys.c component/account/hawk
 ldflags-account := -Wl,--wrap=ds_account_stretch_v1 -Wl,--wrap=ds_account_stretch_v2
 
 TARGETS := http dir_batch dir_header ipc conf sim_script table_record encoding account_bundle \
-	sync15 sync15_setup sync15_remote account kinto history forms
+	sync15 sync15_setup sync15_remote account kinto kinto_batch history forms
 
 obj = $(patsubst %.c,$(OUT)/obj/%.o,$(1))
 
