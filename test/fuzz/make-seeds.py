@@ -305,6 +305,59 @@ put("kinto", "errors", b"\x00" + answers(
 for i, p in enumerate(kpayloads):
     put("kinto", "payload-%d" % i, b"\x01" + p.encode())
 
+# ---- kinto_batch: mode byte (bits 0-1: 1..4 records a1 b2 c3 d4; bit 2: cursor), POST /batch answers --
+# The shapes of Kinto 26's answers (kinto/core/views/batch.py; errors of kinto/core/errors.py).
+KPATH = "/v1/buckets/default/collections/notes/records"
+KH = {"Content-Type": "application/json", "ETag": '"1700000000020"'}
+
+
+def ksub(status, rid, body, headers=KH):
+    return {"status": status, "path": KPATH + ("/" + rid if rid else ""), "body": body, "headers": headers}
+
+
+def kerr(code, errno, error, **extra):
+    return dict({"code": code, "errno": errno, "error": error}, **extra)
+
+
+def kcheck(*ids):
+    return ksub(200, "", {"data": [{"id": i, "last_modified": ms} for i, ms in ids]})
+
+
+KOK = [ksub(201, "a1", {"data": {"id": "a1", "last_modified": 1700000000020, "title": "new", "n": 1}}),
+       ksub(200, "b2", {"data": {"id": "b2", "last_modified": 1700000000021, "title": "edited", "n": 2}}),
+       ksub(200, "c3", {"data": {"id": "c3", "last_modified": 1700000000022, "deleted": True}}),
+       ksub(404, "d4", kerr(404, 110, "Not Found", details={"id": "d4", "resource_name": "record"}))]
+put("kinto_batch", "success", b"\x07" + answers((200, [], {"responses": KOK + [
+    kcheck(("a1", 1700000000020), ("b2", 1700000000021), ("c3", 1700000000022))]})))
+put("kinto_batch", "create-only", b"\x00" + answers((200, [("Backoff", "10")], {"responses": [
+    KOK[0], kcheck(("a1", 1700000000020))]})))
+# b2 changed meanwhile at a time the cursor covers: retried with If-Match on that version.
+K412 = ksub(412, "b2", kerr(412, 114, "Precondition Failed", message="Resource was modified meanwhile",
+                            details={"existing": {"id": "b2", "last_modified": 1700000000005, "title": "theirs"}}))
+put("kinto_batch", "412-retried", b"\x05" + answers(
+    (200, [], {"responses": [KOK[0], K412, kcheck(("a1", 1700000000020), ("b2", 1700000000005))]}),
+    (200, [], {"responses": [KOK[1], kcheck(("a1", 1700000000020), ("b2", 1700000000021))]})))
+# A newer version than the cursor: a real conflict, the upload ends -ESTALE.
+put("kinto_batch", "412-conflict", b"\x07" + answers((200, [], {"responses": [
+    KOK[0], ksub(412, "b2", kerr(412, 114, "Precondition Failed", details={"existing": {
+        "id": "b2", "last_modified": 1700000000050, "title": "theirs"}})), KOK[2], KOK[3],
+    kcheck(("a1", 1700000000020), ("b2", 1700000000050))]})))
+put("kinto_batch", "400-mixed", b"\x03" + answers((200, [], {"responses": [
+    ksub(400, "a1", kerr(400, 107, "Invalid parameters", message="data.title in body: Required",
+                          details=[{"location": "body", "name": "data.title", "description": "Required"}])),
+    KOK[1], KOK[2],
+    ksub(403, "d4", kerr(403, 121, "Forbidden", message="This user cannot access this resource.")),
+    kcheck(("b2", 1700000000021), ("x9", 1700000000030))]})))
+put("kinto_batch", "503-in-batch", b"\x01" + answers((200, [], {"responses": [
+    ksub(503, "a1", kerr(503, 201, "Service Unavailable"), {"Retry-After": "30"}),
+    ksub(503, "b2", kerr(503, 201, "Service Unavailable")), ksub(503, "", kerr(503, 201, "Service Unavailable"))]})))
+put("kinto_batch", "batch-refused", b"\x03" + answers(
+    (400, [], kerr(400, 107, "Invalid parameters", message="requests in body: Number of requests is limited to 25",
+                   details=[{"location": "body", "name": "requests", "description": "Number of requests is limited to 25"}]))))
+put("kinto_batch", "check-next-page", b"\x04" + answers((200, [], {"responses": [KOK[0], ksub(
+    200, "", {"data": [{"id": "a1", "last_modified": 1700000000020}]},
+    dict(KH, **{"Next-Page": "http://127.0.0.1:8888" + KPATH + "?_token=abc"}))]})))
+
 # ---- history, forms: "<id>\n<payload>" records joined by NUL (test/data/firefox/records) ----------
 for target, fixture in (("history", "history.json"), ("forms", "forms.json")):
     vecs = json.load(open(os.path.join(SRC, "test", "data", "firefox", "records", fixture)))["vectors"]
