@@ -7,3 +7,5 @@ lib-$(CONFIG_DS_REMOTE_SYNC15) += component/remote/sync15/bso.c component/remote
 testsupport-$(CONFIG_DS_REMOTE_SYNC15) += test/support/fake_sync15.c
 unit-$(CONFIG_DS_REMOTE_SYNC15) += test/unit/sync15_crypto_test.c test/unit/sync15_client_test.c test/unit/sync15_global_test.c \
 	test/unit/sync15_remote_test.c test/unit/sync15_server_test.c test/unit/sync15_account_test.c
+# Acceptance tests AT-01..AT-20 (docs/sync15-acceptance.md).
+unit-$(CONFIG_DS_REMOTE_SYNC15) += test/unit/sync15_at_crypto_test.c
