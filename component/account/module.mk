@@ -12,6 +12,7 @@ unit-$(CONFIG_DS_ACCOUNT) += test/unit/hawk_test.c
 lib-$(CONFIG_DS_ACCOUNT) += component/account/tokenserver.c
 unit-$(CONFIG_DS_ACCOUNT) += test/unit/tokenserver_test.c
 lib-$(CONFIG_DS_ACCOUNT) += component/account/fxa.c component/account/fxa_session.c \
+	component/account/fxa_servers.c \
 	component/account/fxa_jwe.c
 unit-$(CONFIG_DS_ACCOUNT) += test/unit/fxa_test.c
 # The daemon's login/login-verify/logout commands and datasyncctl's side of them.
