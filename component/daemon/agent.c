@@ -13,6 +13,9 @@
 #if IS_ENABLED(CONFIG_DS_REMOTE_SYNC15)
 #include "remote/sync15/ds_sync15.h"
 #endif
+#if IS_ENABLED(CONFIG_DS_ACCOUNT)
+#include "account/ds_fxa_servers.h"
+#endif
 
 #include <signal.h>
 #include <stdio.h>
@@ -168,6 +171,11 @@ static void on_signal(int signo, void *user_data)
  * names its own. Set before the worker starts and on every reload. */
 static int remotes_use_account_servers(const struct ds_agent *a)
 {
+#if IS_ENABLED(CONFIG_DS_ACCOUNT)
+	/* Other remotes' account tokens (Kinto's "token_scope"). */
+	if (ds_fxa_servers_set(a->conf.fxa_url, a->conf.ca_bundle))
+		DS_LOG_ERR("[accounts] fxa_url or ca_bundle too long");
+#endif
 #if IS_ENABLED(CONFIG_DS_REMOTE_SYNC15)
 	struct ds_sync15_account_config ac = { .fxa_url = a->conf.fxa_url,
 					       .tokenserver_url = a->conf.tokenserver_url,
