@@ -5,7 +5,8 @@
 # the FxA server's JWKS and the scope (test/servers/kinto/fxa_auth.py). A token the server
 # refuses is replaced once from FxA and the run goes on; a device that is not signed in, or
 # asks for a scope the server does not accept, gets a clear error and applies nothing; no token
-# is left in the agent's folders.
+# is left in the agent's folders. Inside datasyncd, a registration without "fxa_url" uses the
+# daemon's [accounts] fxa_url.
 set -u
 . "$DS_SRC/test/integration/kinto_common.inc"
 grep -q '^CONFIG_DS_ACCOUNT=y' "$B/.config" || { echo "accounts not built (CONFIG_DS_ACCOUNT)"; exit 77; }
@@ -101,4 +102,20 @@ grep -q "HTTP 401" "$T/out" || fail "no 401 for another scope"
 for h in a b; do
 	grep -rlq 'eyJ' "$T/home-$h/data" && fail "a token is in $h's data folder"
 done
+
+# Inside datasyncd, a registration that names no accounts server uses the daemon's [accounts]
+# fxa_url (the build's default is unreachable here): a's daemon syncs with tokens only.
+sqlite3 "$T/da.db" "CREATE TABLE notes(id INTEGER PRIMARY KEY, title TEXT, n REAL)"
+printf '{"name":"dnotes","engine":{"kind":"table","db":"%s","table":"notes"},"remote":{"kind":"kinto","url":"%s","collection":"notes","token_scope":"%s"}}\n' \
+	"$T/da.db" "$KURL" "$SCOPE" >"$T/da.reg.json"
+grep -q fxa_url "$T/da.reg.json" && fail "the daemon's registration names an accounts server"
+"$D" -f -c "$T/ds-a.conf" 2>>"$T/daemon-a.log" &
+DPID=$!
+i=0; until "$C" -c "$T/ds-a.conf" status >/dev/null 2>&1; do
+	i=$((i + 1)); [ $i -lt 100 ] || fail "no daemon for a"; sleep 0.1; done
+"$C" -c "$T/ds-a.conf" register --json "$T/da.reg.json" >"$T/out" 2>&1 || fail "register in the daemon"
+"$C" -c "$T/ds-a.conf" sync dnotes --wait >"$T/out" 2>&1 || fail "the daemon's sync with the [accounts] fxa_url failed"
+grep -q "^dnotes: ok" "$T/out" || fail "daemon sync: $(cat "$T/out")"
+[ "$(sqlite3 "$T/da.db" "SELECT count(*) FROM notes")" -eq 3 ] || fail "the daemon's table did not get the 3 notes"
+kill $DPID; wait $DPID 2>/dev/null; DPID=
 echo "kinto_account_token: all checks passed"

@@ -19,6 +19,7 @@
 
 #if IS_ENABLED(CONFIG_DS_ACCOUNT)
 #include "account/ds_fxa.h"
+#include "account/ds_fxa_servers.h"
 
 #include <pthread.h>
 #include <stdio.h>
@@ -28,7 +29,7 @@
 
 static struct {
 	pthread_mutex_t lock;
-	char key[1024];  /* scope, FxA url, CA bundle of the cached token */
+	char key[1600];  /* scope, FxA url, CA bundle of the cached token */
 	char *access;    /* a secret: wiped when dropped */
 	int64_t until_ms; /* monotonic */
 } cache = { .lock = PTHREAD_MUTEX_INITIALIZER };
@@ -43,9 +44,10 @@ static void drop_access(void)
 	cache.until_ms = 0;
 }
 
-static int new_access(const struct ds_kinto_api *a)
+static int new_access(const struct ds_kinto_api *a, const char *fxa_url, const char *ca)
 {
-	struct ds_fxa_config fc = { .fxa_url = a->fxa_url, .ca_bundle = a->fxa_ca };
+	struct ds_fxa_config fc = { .fxa_url = *fxa_url ? fxa_url : NULL,
+				    .ca_bundle = *ca ? ca : NULL };
 	struct ds_fxa_session *s = ds_calloc(1, sizeof(*s));
 	struct ds_fxa_token tok = { 0 };
 	struct ds_fxa *f = NULL;
@@ -83,15 +85,36 @@ static int new_access(const struct ds_kinto_api *a)
 	return rc;
 }
 
+/*
+ * The accounts server: the registration's "fxa_url" / "fxa_ca_bundle", else the daemon's
+ * [accounts] fxa_url / ca_bundle (ds_fxa_servers.h, set by datasyncd), else ("") the build's
+ * default and the OS trust store - the order the Sync remote follows (docs/accounts.md).
+ */
+static int servers_of(const struct ds_kinto_api *a, char *url, char *ca, size_t cap)
+{
+	int rc = ds_fxa_servers_get(url, cap, ca, cap);
+
+	if (rc)
+		return rc;
+	if (a->fxa_url && snprintf(url, cap, "%s", a->fxa_url) >= (int)cap)
+		return -ENAMETOOLONG;
+	if (a->fxa_ca && snprintf(ca, cap, "%s", a->fxa_ca) >= (int)cap)
+		return -ENAMETOOLONG;
+	return 0;
+}
+
 int ds_kinto_token_auth(struct ds_kinto_api *a, bool fresh)
 {
 	char key[sizeof(cache.key)];
+	char url[DS_FXA_SERVER_URL_MAX], ca[DS_FXA_SERVER_URL_MAX];
 	int rc = 0, n;
 
 	if (!a->token_scope)
 		return -EINVAL;
-	n = snprintf(key, sizeof(key), "%s\n%s\n%s", a->token_scope, a->fxa_url ? a->fxa_url : "",
-		     a->fxa_ca ? a->fxa_ca : "");
+	rc = servers_of(a, url, ca, sizeof(url));
+	if (rc)
+		return rc;
+	n = snprintf(key, sizeof(key), "%s\n%s\n%s", a->token_scope, url, ca);
 	if (n < 0 || (size_t)n >= sizeof(key))
 		return -ENAMETOOLONG;
 	pthread_mutex_lock(&cache.lock);
@@ -99,7 +122,7 @@ int ds_kinto_token_auth(struct ds_kinto_api *a, bool fresh)
 	    ds_port_mono_ms() >= cache.until_ms) {
 		drop_access();
 		snprintf(cache.key, sizeof(cache.key), "%s", key);
-		rc = new_access(a);
+		rc = new_access(a, url, ca);
 	}
 	if (rc == 0) {
 		char *auth = ds_asprintf("Bearer %s", cache.access);
