@@ -123,6 +123,17 @@ static int64_t visit_date_at(cJSON *o, int i)
 					    "date")->valuedouble;
 }
 
+/* The browser visiting place id now (SQLite's clock, the one the triggers read). */
+static void visit_now(struct fx *f, int id)
+{
+	char q[256];
+
+	snprintf(q, sizeof(q), "INSERT INTO moz_historyvisits(from_visit, place_id, visit_date,"
+		 " visit_type, session) VALUES(0, %d, CAST((julianday('now') - 2440587.5)"
+		 " * 86400000000 AS INTEGER), 1, 0)", id);
+	ffx_sql(f->db, q);
+}
+
 static bool is_pending(struct fx *f, const char *id)
 {
 	struct ds_pending_info pi;
@@ -387,6 +398,15 @@ static int collect_cb(const struct ds_record *r, void *user_data)
 	return 0;
 }
 
+static int ttl_cb(const struct ds_record *r, void *user_data)
+{
+	struct collect *c = user_data;
+
+	assert_int_equal(r->ttl_s, DS_HISTORY_TTL_S);
+	c->n++;
+	return 0;
+}
+
 static void test_browser_writes_logged_engine_writes_not(void **state)
 {
 	struct fx *f = *state;
@@ -403,6 +423,7 @@ static void test_browser_writes_logged_engine_writes_not(void **state)
 	ffx_sql(f->db, "INSERT INTO moz_historyvisits(from_visit, place_id, visit_date, visit_type, session)"
 		   " VALUES(0, 1, 1764600000000000, 1, 0)");
 	ffx_sql(f->db, "UPDATE moz_places SET title = 'New title' WHERE guid = 'placeCCCCCCC'");
+	visit_now(f, 2);
 	ffx_sql(f->db, "DELETE FROM moz_historyvisits WHERE place_id = 2; DELETE FROM moz_places WHERE id = 2");
 	assert_int_equal(f->e->ops->changes(f->e, collect_cb, &c), 0);
 	assert_int_equal(c.n, 3);
@@ -575,6 +596,207 @@ static void test_unregister_removes_triggers_and_side_tables(void **state)
 	cJSON_Delete(cfg);
 }
 
+/* Firefox's expiration (nsPlacesExpiration.sys.mjs) removes the oldest visits, never one of the
+ * last 7 days, then the orphan places: none of that is uploaded, not even a change the place had
+ * pending (it would go out as a tombstone and delete the page on the other devices). */
+static void test_expiration_of_old_places_is_not_uploaded_as_removals(void **state)
+{
+	struct fx *f = *state;
+	struct collect c = { 0 };
+
+	/* place B visited in 2020 (pending), place C's visits all old, bookmarked D too */
+	ffx_sql(f->db, "INSERT INTO moz_historyvisits(from_visit, place_id, visit_date, visit_type, session)"
+		   " VALUES(0, 2, 1577836800000000, 1, 0), (0, 4, 1577836800000000, 1, 0)");
+	ffx_sql(f->db, "DELETE FROM datasync_changes WHERE guid <> 'placeBBBBBBB'");
+	assert_true(is_pending(f, "placeBBBBBBB"));
+	/* QUERY_EXPIRE_VISITS, then QUERY_EXPIRE_URIS (orphans, not bookmarked) */
+	ffx_sql(f->db, "DELETE FROM moz_historyvisits WHERE place_id IN (2, 3, 4)");
+	ffx_sql(f->db, "DELETE FROM moz_places WHERE id IN (2, 3) AND foreign_count = 0");
+	assert_int_equal(f->e->ops->changes(f->e, collect_cb, &c), 0);
+	assert_int_equal(c.n, 0);
+	/* the side table of marks stays empty */
+	assert_int_equal(ffx_sql_int(f->db, "SELECT count(*) FROM datasync_history_removed"), 0);
+	/* a place that keeps a visit after some old ones expired is not a change either */
+	ffx_sql(f->db, "INSERT INTO moz_historyvisits(from_visit, place_id, visit_date, visit_type, session)"
+		   " VALUES(0, 1, 1577836800000000, 1, 0)");
+	ffx_sql(f->db, "DELETE FROM datasync_changes");
+	ffx_sql(f->db, "DELETE FROM moz_historyvisits WHERE visit_date = 1577836800000000");
+	assert_false(is_pending(f, "placeAAAAAAA"));
+}
+
+/* The user removing a page ("forget about this site", "delete page": its visits, the recent ones
+ * too, then the place) is uploaded as a tombstone; a bookmarked page keeps its place and loses
+ * its history, which is a tombstone too; a place deleted with its visits still attached is the
+ * user's as well (expiration only deletes places without visits). */
+static void test_user_removal_of_a_page_uploaded_as_tombstone(void **state)
+{
+	struct fx *f = *state;
+	struct collect c = { 0 };
+	struct ds_pending_info pi;
+
+	visit_now(f, 2);
+	visit_now(f, 4);
+	ffx_sql(f->db, "DELETE FROM datasync_changes");
+	ffx_sql(f->db, "BEGIN; DELETE FROM moz_historyvisits WHERE place_id IN (2, 4);"
+		   " DELETE FROM moz_places WHERE id IN (2, 4) AND foreign_count = 0; COMMIT");
+	assert_int_equal(f->e->ops->pending(f->e, "placeBBBBBBB", &pi), 0);
+	assert_true(pi.deleted);
+	assert_int_equal(f->e->ops->pending(f->e, "placeDDDDDDD", &pi), 0);
+	assert_true(pi.deleted);
+	/* the marks are gone with the places' history */
+	assert_int_equal(ffx_sql_int(f->db, "SELECT count(*) FROM datasync_history_removed"), 0);
+	/* place C (old visits only) deleted with its visits still there: the user's */
+	ffx_sql(f->db, "DELETE FROM moz_places WHERE id = 3");
+	assert_int_equal(f->e->ops->pending(f->e, "placeCCCCCCC", &pi), 0);
+	assert_true(pi.deleted);
+	assert_int_equal(f->e->ops->changes(f->e, collect_cb, &c), 0);
+	assert_int_equal(c.n, 3);
+	assert_true(c.deleted[0] && c.deleted[1] && c.deleted[2]);
+	/* removing only the last hour of a page that keeps older visits is no removal, and its
+	 * mark lasts until the next run's prepare, so a later expiration stays an expiration */
+	visit_now(f, 1);
+	ffx_sql(f->db, "DELETE FROM datasync_changes");
+	ffx_sql(f->db, "DELETE FROM moz_historyvisits WHERE place_id = 1 AND visit_date > 1765000000000000");
+	assert_false(is_pending(f, "placeAAAAAAA"));
+	assert_int_equal(f->e->ops->prepare(f->e), 0);
+	assert_int_equal(ffx_sql_int(f->db, "SELECT count(*) FROM datasync_history_removed"), 0);
+	ffx_sql(f->db, "DELETE FROM moz_historyvisits WHERE place_id = 1; DELETE FROM moz_places WHERE id = 1");
+	assert_false(is_pending(f, "placeAAAAAAA"));
+}
+
+/* Records carry the BSO ttl of 60 days (5,184,000 s) and the page's frecency as sortindex, as
+ * desktop and application-services send them; tombstones and merged records carry the ttl too. */
+static void test_records_carry_60_day_ttl_and_frecency_as_sortindex(void **state)
+{
+	struct fx *f = *state;
+	struct ds_record r, remote = { .id = "placeAAAAAAA", .payload = "{\"id\":\"placeAAAAAAA\","
+		"\"histUri\":\"https://www.mozilla.org/\",\"title\":\"Remote\","
+		"\"visits\":[{\"date\":1764000000000000,\"type\":3}]}" }, out;
+	struct collect c = { 0 };
+
+	assert_int_equal(DS_HISTORY_TTL_S, 5184000);
+	ffx_sql(f->db, "UPDATE moz_places SET frecency = 4321 WHERE id = 1");
+	assert_int_equal(f->e->ops->get(f->e, "placeAAAAAAA", &r), 0);
+	assert_int_equal(r.ttl_s, 5184000);
+	assert_int_equal(r.sortindex, 4321);
+	assert_int_equal(f->e->ops->merge(f->e, &r, &remote, &out), 0);
+	assert_int_equal(out.ttl_s, 5184000);
+	assert_int_equal(out.sortindex, 4321);
+	ds_record_clear(&out);
+	ds_record_clear(&r);
+	/* Places' "not computed yet" (-1) sends no sortindex; a huge one is capped at 9 digits */
+	ffx_sql(f->db, "UPDATE moz_places SET frecency = -1 WHERE id = 2; UPDATE moz_places SET"
+		   " frecency = 12345678901 WHERE id = 3");
+	assert_int_equal(f->e->ops->get(f->e, "placeBBBBBBB", &r), 0);
+	assert_int_equal(r.sortindex, 0);
+	ds_record_clear(&r);
+	assert_int_equal(f->e->ops->get(f->e, "placeCCCCCCC", &r), 0);
+	assert_int_equal(r.sortindex, 999999999);
+	ds_record_clear(&r);
+	/* a tombstone */
+	visit_now(f, 2);
+	ffx_sql(f->db, "DELETE FROM moz_historyvisits WHERE place_id = 2; DELETE FROM moz_places WHERE id = 2");
+	assert_int_equal(f->e->ops->changes(f->e, ttl_cb, &c), 0);
+	assert_true(c.n >= 1);
+}
+
+/* sync15.md §12 AT-18, in one record: µs dates kept exact, 20-visit cap (the newest), future
+ * dates clamped to now, pre-1993 visits dropped, duplicates by (date, type) merged; a record
+ * whose id is not a Places guid (12 base64url characters) is rejected and stores nothing. */
+static void test_AT18_history_record_rules(void **state)
+{
+	struct fx *f = *state;
+	char rec[4096];
+	size_t n = 0;
+	int i;
+	cJSON *o;
+	static const char *const bad_ids[] = { "short", "placeAAAAAA!", "placeAAAAAAAA",
+					       "place AAAAAA", "{9a0e5c71-bd}" };
+
+	n += (size_t)snprintf(rec + n, sizeof(rec) - n, "{\"id\":\"at18AAAAAAAA\",\"histUri\":"
+			      "\"https://at18.example/\",\"title\":\"AT-18\",\"visits\":[");
+	for (i = 0; i < 25; i++)
+		n += (size_t)snprintf(rec + n, sizeof(rec) - n, "{\"date\":%lld,\"type\":1},",
+				      1765000000000001LL + i);
+	n += (size_t)snprintf(rec + n, sizeof(rec) - n, "{\"date\":1765000000000001,\"type\":1},"
+			      "{\"date\":4102444800000000,\"type\":2},{\"date\":727747199999999,\"type\":1}]}");
+	assert_int_equal(apply(f, "at18AAAAAAAA", rec), 0);
+	/* 25 distinct + the clamped future one; the duplicate and the 1993 one are gone */
+	assert_int_equal(ffx_sql_int(f->db, "SELECT count(*) FROM moz_historyvisits v JOIN moz_places p"
+				 " ON p.id = v.place_id WHERE p.guid = 'at18AAAAAAAA'"), 26);
+	assert_int_equal(ffx_sql_int(f->db, "SELECT max(visit_date) FROM moz_historyvisits"), NOW_MS * 1000);
+	o = get_json(f, "at18AAAAAAAA");
+	assert_int_equal(n_visits(o), 20);
+	assert_true(visit_date_at(o, 0) == NOW_MS * 1000);
+	assert_true(visit_date_at(o, 1) == INT64_C(1765000000000025));
+	assert_true(visit_date_at(o, 19) == INT64_C(1765000000000007));
+	cJSON_Delete(o);
+	for (i = 0; i < (int)DS_ARRAY_SIZE(bad_ids); i++) {
+		char bad[512];
+
+		snprintf(bad, sizeof(bad), "{\"id\":\"%s\",\"histUri\":\"https://bad.example/\","
+			 "\"visits\":[{\"date\":1765000000000000,\"type\":1}]}", bad_ids[i]);
+		assert_int_equal(apply(f, bad_ids[i], bad), -EBADMSG);
+		assert_int_equal(apply(f, bad_ids[i], NULL), -EBADMSG);
+	}
+	assert_int_equal(ffx_sql_int(f->db, "SELECT count(*) FROM moz_places WHERE url = 'https://bad.example/'"), 0);
+}
+
+/* sync15.md §11 U8: the core applies a 5,000-record first download in chunks, each its own
+ * begin/commit, several per fetched page. The engine holds nothing between calls: records
+ * applied in any chunking land the same, none is logged as a local change, a chunk rolled back
+ * leaves nothing behind, and the browser writing between two chunks is logged. */
+static void test_U8_first_download_applied_in_chunked_transactions(void **state)
+{
+	struct fx *f = *state;
+	const int total = 5000, chunk = 500;
+	int i;
+
+	ffx_sql(f->db, "DELETE FROM moz_historyvisits; DELETE FROM moz_places WHERE foreign_count = 0;"
+		   " DELETE FROM datasync_changes");
+	for (i = 0; i < total; i += chunk) {
+		int j;
+
+		assert_int_equal(f->e->ops->begin(f->e), 0);
+		for (j = i; j < i + chunk; j++) {
+			char id[16], payload[256];
+			struct ds_record r = { .id = id, .payload = payload };
+
+			snprintf(id, sizeof(id), "u8%010d", j);
+			snprintf(payload, sizeof(payload), "{\"id\":\"%s\",\"histUri\":\"https://u8.example/%d\","
+				 "\"title\":\"U8 %d\",\"visits\":[{\"date\":%lld,\"type\":1}]}", id, j, j,
+				 1760000000000000LL + j);
+			assert_int_equal(f->e->ops->apply(f->e, &r), 0);
+		}
+		if (i == chunk) {
+			/* a run stopped in the middle of a chunk: that chunk is gone, the earlier stays */
+			assert_int_equal(f->e->ops->rollback(f->e), 0);
+			assert_int_equal(ffx_sql_int(f->db, "SELECT count(*) FROM moz_places"), 1 + chunk);
+			assert_int_equal(f->e->ops->begin(f->e), 0);
+			for (j = i; j < i + chunk; j++) {
+				char id[16], payload[256];
+				struct ds_record r = { .id = id, .payload = payload };
+
+				snprintf(id, sizeof(id), "u8%010d", j);
+				snprintf(payload, sizeof(payload), "{\"id\":\"%s\",\"histUri\":"
+					 "\"https://u8.example/%d\",\"title\":\"U8 %d\",\"visits\":"
+					 "[{\"date\":%lld,\"type\":1}]}", id, j, j, 1760000000000000LL + j);
+				assert_int_equal(f->e->ops->apply(f->e, &r), 0);
+			}
+		}
+		assert_int_equal(f->e->ops->commit(f->e), 0);
+		if (i == 2 * chunk) /* the browser between two chunks */
+			ffx_sql(f->db, "INSERT INTO moz_historyvisits(from_visit, place_id, visit_date,"
+				   " visit_type, session) SELECT 0, id, 1765000000000000, 2, 0 FROM"
+				   " moz_places WHERE guid = 'u80000000007'");
+	}
+	assert_int_equal(ffx_sql_int(f->db, "SELECT count(*) FROM moz_places"), 1 + total);
+	assert_int_equal(ffx_sql_int(f->db, "SELECT count(*) FROM moz_historyvisits"), total + 1);
+	assert_int_equal(ffx_sql_int(f->db, "SELECT count(*) FROM datasync_changes"), 1);
+	assert_true(is_pending(f, "u80000000007"));
+	assert_int_equal(ffx_sql_int(f->db, "SELECT applying FROM datasync_state"), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -600,6 +822,11 @@ int main(void)
 		T(test_record_round_trips_from_vectors),
 		T(test_not_a_places_database_refused),
 		T(test_unregister_removes_triggers_and_side_tables),
+		T(test_expiration_of_old_places_is_not_uploaded_as_removals),
+		T(test_user_removal_of_a_page_uploaded_as_tombstone),
+		T(test_records_carry_60_day_ttl_and_frecency_as_sortindex),
+		T(test_AT18_history_record_rules),
+		T(test_U8_first_download_applied_in_chunked_transactions),
 #undef T
 	};
 

@@ -192,6 +192,18 @@ static void visit(sqlite3 *db, const char *guid, long long date_us, int type)
 	sqlite3_free(q);
 }
 
+/* The browser visiting a page now (SQLite's clock, the one the triggers read): a page the user
+ * removes is one they visited lately, which Firefox's expiration never touches. */
+static void visit_now(sqlite3 *db, const char *guid)
+{
+	char *q = sqlite3_mprintf("INSERT INTO moz_historyvisits(from_visit, place_id, visit_date,"
+				  " visit_type, session) SELECT 0, id, CAST((julianday('now') - 2440587.5)"
+				  " * 86400000000 AS INTEGER), 1, 0 FROM moz_places WHERE guid = %Q", guid);
+
+	ffx_sql(db, q);
+	sqlite3_free(q);
+}
+
 /* A's profile and B's own history meet: the same URL under two guids becomes one place with the
  * guid A uploaded first and the visits of both; B's own place reaches A; nothing is in clear
  * on the server. */
@@ -278,6 +290,7 @@ static void test_removed_page_reaches_the_other_device(void **state)
 
 	sync_ok(&f->a);
 	sync_ok(&f->b);
+	visit_now(f->a.db, "placeCCCCCCC");
 	ffx_sql(f->a.db, "DELETE FROM moz_historyvisits WHERE place_id = 3; DELETE FROM moz_places WHERE id = 3");
 	sync_ok(&f->a);
 	assert_non_null(ds_fake_sync15_payload(f->srv, "history", "placeCCCCCCC"));
@@ -301,6 +314,9 @@ static void test_clearing_history_on_one_device_keeps_it_elsewhere(void **state)
 	sync_ok(&f->a);
 	sync_ok(&f->b);
 	ts = ds_fake_sync15_coll_ts(f->srv, "history");
+	visit_now(f->a.db, "placeAAAAAAA");
+	visit_now(f->a.db, "placeBBBBBBB");
+	visit_now(f->a.db, "placeCCCCCCC");
 	ffx_sql(f->a.db, "DELETE FROM moz_historyvisits; DELETE FROM moz_places WHERE foreign_count = 0");
 	assert_true(ffx_sql_int(f->a.db, "SELECT count(*) FROM datasync_changes WHERE deleted = 1") >= 3);
 	sync_ok(&f->a);
@@ -314,6 +330,7 @@ static void test_clearing_history_on_one_device_keeps_it_elsewhere(void **state)
 	free(b);
 	/* a single removal still travels once the device has history again */
 	visit(f->b.db, "placeAAAAAAA", 1766000000000000LL, 1);
+	visit_now(f->b.db, "placeCCCCCCC");
 	ffx_sql(f->b.db, "DELETE FROM moz_historyvisits WHERE place_id = 3; DELETE FROM moz_places WHERE id = 3");
 	sync_ok(&f->b);
 	assert_int_equal(ffx_sql_int(f->b.db, "SELECT count(*) FROM datasync_changes"), 0);
@@ -391,6 +408,8 @@ static void test_first_download_limited_by_the_remote(void **state)
 	dev_close(&f->b);
 	dev_open_opts(f, &f->a, false, 300, 100);
 	dev_open_opts(f, &f->b, true, 300, 100);
+	/* the remote's default for history is the engine's upload limit: 5,000 both ways */
+	assert_int_equal(DS_SYNC15_HISTORY_DOWNLOAD_LIMIT, DS_HISTORY_MAX_PLACES);
 	assert_int_equal(ds_sync15_remote_set_download_limit(f->b.c->remote, 250, "newest"), 0);
 	ffx_sql(f->a.db, "BEGIN; WITH RECURSIVE n(i) AS (SELECT 10 UNION ALL SELECT i + 1 FROM n WHERE i < 319)"
 		     " INSERT INTO moz_places(id, url, guid, last_visit_date, url_hash, rev_host)"

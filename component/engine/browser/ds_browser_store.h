@@ -89,6 +89,10 @@ struct ds_history_place {
 	char *title;                     /* may be NULL */
 	struct ds_history_visit *visits; /* newest first */
 	size_t n_visits;
+	/* The browser's rank of the page (Firefox's moz_places.frecency; -1 or 0: not computed),
+	 * sent as the record's sortindex like desktop and application-services do. get fills it;
+	 * put ignores it (the browser ranks its pages itself). */
+	int64_t frecency;
 };
 
 void ds_history_place_clear(struct ds_history_place *p);

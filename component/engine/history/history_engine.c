@@ -12,7 +12,12 @@
  *    first upload;
  *  - future visit dates are clamped to now, visits before 1993-01-23 dropped, unknown
  *    transition types skipped; a record left without a visit is not applied;
- *  - URLs that are empty, longer than 65,536 bytes or without a scheme are refused.
+ *  - URLs that are empty, longer than 65,536 bytes or without a scheme are refused, and so are
+ *    ids that are not 12 base64url characters (desktop PlacesUtils.isValidGuid, AS
+ *    Guid::is_valid_for_places): Places could not store them;
+ *  - records go out with a BSO ttl of 60 days and the page's frecency as sortindex (AS
+ *    history_sync/plan.rs, desktop history.sys.mjs createRecord), so that the server's
+ *    "sort=index" download of the newest 5,000 gives the pages the user visits most.
  */
 #define DS_LOG_TAG "history"
 #define DS_LOG_LEVEL CONFIG_DS_LOG_LEVEL_ENGINE
@@ -253,6 +258,27 @@ static int h_rollback(struct ds_engine *e)
 	return h->store->ops->track.rollback(S(h));
 }
 
+/* Places' guid: 12 characters of the base64url alphabet (PlacesUtils.isValidGuid). */
+static bool valid_guid(const char *id)
+{
+	size_t i;
+
+	for (i = 0; id[i]; i++)
+		if (!((id[i] >= 'a' && id[i] <= 'z') || (id[i] >= 'A' && id[i] <= 'Z') ||
+		      (id[i] >= '0' && id[i] <= '9') || id[i] == '-' || id[i] == '_'))
+			return false;
+	return i == 12;
+}
+
+/* A frecency as a BSO sortindex: at most 9 digits (storage apis-1.5 "sortindex"); Places'
+ * "not computed yet" (-1) and 0 send none. */
+static int32_t sortindex_of(int64_t frecency)
+{
+	if (frecency <= 0)
+		return 0;
+	return frecency > 999999999 ? 999999999 : (int32_t)frecency;
+}
+
 /* Current state of guid as a record: payload, or a tombstone when it is gone. */
 static int current(struct history_engine *h, const char *guid, struct ds_record *out, bool must_exist)
 {
@@ -261,6 +287,7 @@ static int current(struct history_engine *h, const char *guid, struct ds_record 
 
 	memset(out, 0, sizeof(*out));
 	rc = h->store->ops->get(S(h), guid, h->opt.max_visits, &p);
+	out->ttl_s = DS_HISTORY_TTL_S;
 	if (rc == -ENOENT && !must_exist) {
 		out->deleted = true;
 		out->id = ds_strdup(guid);
@@ -268,6 +295,7 @@ static int current(struct history_engine *h, const char *guid, struct ds_record 
 	}
 	if (rc)
 		return rc;
+	out->sortindex = sortindex_of(p.frecency);
 	visits_normalise(&p, h->opt.max_visits);
 	rc = encode_place(&p, &out->payload);
 	ds_history_place_clear(&p);
@@ -334,8 +362,10 @@ static int h_apply(struct ds_engine *e, const struct ds_record *r)
 	char other[DS_BROWSER_ID_MAX];
 	int rc;
 
-	if (!r->id || !*r->id || strlen(r->id) >= sizeof(p.guid))
+	if (!r->id || !valid_guid(r->id)) {
+		DS_LOG_DBG("history record with an id Places cannot store skipped");
 		return -EBADMSG;
+	}
 	if (r->deleted || !r->payload) {
 		rc = h->store->ops->remove(S(h), r->id);
 		return rc ? rc : ds_browser_unknown_keep(&h->store->ops->track, S(h), r->id, NULL, KNOWN_FIELDS);
@@ -429,6 +459,16 @@ static int h_merge(struct ds_engine *e, const struct ds_record *local, const str
 	}
 	if (rc == 0 && !(out->id = ds_strdup(remote->id)))
 		rc = -ENOMEM;
+	out->ttl_s = DS_HISTORY_TTL_S;
+	if (rc == 0) {
+		/* The local place's rank: the remote's is not ours to know. */
+		struct ds_history_place cur;
+
+		if (h->store->ops->get(S(h), remote->id, 1, &cur) == 0) {
+			out->sortindex = sortindex_of(cur.frecency);
+			ds_history_place_clear(&cur);
+		}
+	}
 	ds_history_place_clear(&p);
 	if (rc)
 		ds_record_clear(out);

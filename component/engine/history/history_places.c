@@ -21,29 +21,68 @@
 #include <stdio.h>
 #include <string.h>
 
-/* Firefox logs a place when a visit is added, its title changes or it is removed. Visits it
- * removes alone (expiration of old visits) are not changes: history records only add visits.
- * A title change of a place without visits (a bookmark never visited) is not history: logged,
- * it would go out as a tombstone for the place's guid. */
+/*
+ * What the triggers log (docs/engine-history.md, "Removals: the user's, not expiration's"):
+ *  - a visit added, a title changed (of a place that has visits: a bookmark never visited is not
+ *    history) or a guid changed: the place changed;
+ *  - a place removed by the user: a tombstone. Firefox also removes history by itself
+ *    (nsPlacesExpiration.sys.mjs): it deletes the oldest visits when history is over its size
+ *    limit, never one from the last 7 days (QUERY_FIND_VISITS_TO_EXPIRE: visit_date before the
+ *    start of the local day minus 7 days; the "exotic" ones only after 60 or 90 days), then the
+ *    orphan places, which have no visit left (QUERY_FIND_URIS_TO_EXPIRE). A user's removal
+ *    (History.remove: the page's visits, then the place unless bookmarked) takes every visit,
+ *    the recent ones too. So a removed visit newer than 7 days marks its place in
+ *    datasync_history_removed as removed by the user; when such a place loses its last visit, or
+ *    when a place is deleted with visits still attached, its removal is logged. A place that loses
+ *    its last visit or its row without the mark was expired: nothing is uploaded, and a pending
+ *    change it had is dropped (uploading it would send a tombstone). Visits removed alone are
+ *    never changes: history records only add visits.
+ * The triggers use SQLite's own clock because Firefox fires them on its connection.
+ */
+#define RECENT_US "((julianday('now') - 2440587.5) * 86400000000.0 - 604800000000.0)"
+#define HAS_VISITS(P) "EXISTS (SELECT 1 FROM moz_historyvisits WHERE place_id = " P ")"
+#define USER_MARK(P) "EXISTS (SELECT 1 FROM datasync_history_removed WHERE place_id = " P ")"
+
 static const char TRIGGERS_SQL[] =
+	"CREATE TABLE IF NOT EXISTS datasync_history_removed(place_id INTEGER PRIMARY KEY);"
 	"CREATE TRIGGER IF NOT EXISTS datasync_history_visit_ai AFTER INSERT ON moz_historyvisits"
 	" WHEN " DS_BROWSER_NOT_APPLYING " BEGIN"
+	" DELETE FROM datasync_history_removed WHERE place_id = NEW.place_id;"
 	DS_BROWSER_LOG_SQL("(SELECT guid FROM moz_places WHERE id = NEW.place_id)", "0") " END;"
+	"CREATE TRIGGER IF NOT EXISTS datasync_history_visit_ad AFTER DELETE ON moz_historyvisits"
+	" WHEN " DS_BROWSER_NOT_APPLYING " BEGIN"
+	" INSERT OR IGNORE INTO datasync_history_removed(place_id) SELECT OLD.place_id"
+	" WHERE OLD.visit_date >= " RECENT_US ";"
+	" DELETE FROM datasync_changes WHERE deleted = 0 AND guid = (SELECT guid FROM moz_places"
+	" WHERE id = OLD.place_id) AND NOT " HAS_VISITS("OLD.place_id") " AND NOT "
+	USER_MARK("OLD.place_id") ";"
+	DS_BROWSER_LOG_SQL("(SELECT guid FROM moz_places WHERE id = OLD.place_id AND NOT "
+			   HAS_VISITS("OLD.place_id") " AND " USER_MARK("OLD.place_id") ")", "1")
+	" DELETE FROM datasync_history_removed WHERE place_id = OLD.place_id AND NOT "
+	HAS_VISITS("OLD.place_id") ";"
+	" END;"
 	"CREATE TRIGGER IF NOT EXISTS datasync_history_title_au AFTER UPDATE OF title ON moz_places"
-	" WHEN " DS_BROWSER_NOT_APPLYING " AND OLD.title IS NOT NEW.title AND EXISTS (SELECT 1"
-	" FROM moz_historyvisits WHERE place_id = NEW.id) BEGIN"
-	DS_BROWSER_LOG_SQL("NEW.guid", "0") " END;"
+	" WHEN " DS_BROWSER_NOT_APPLYING " AND OLD.title IS NOT NEW.title AND " HAS_VISITS("NEW.id")
+	" BEGIN" DS_BROWSER_LOG_SQL("NEW.guid", "0") " END;"
 	"CREATE TRIGGER IF NOT EXISTS datasync_history_guid_au AFTER UPDATE OF guid ON moz_places"
 	" WHEN " DS_BROWSER_NOT_APPLYING " AND OLD.guid IS NOT NEW.guid BEGIN"
 	DS_BROWSER_LOG_SQL("OLD.guid", "1") DS_BROWSER_LOG_SQL("NEW.guid", "0") " END;"
 	"CREATE TRIGGER IF NOT EXISTS datasync_history_place_ad AFTER DELETE ON moz_places"
-	" WHEN " DS_BROWSER_NOT_APPLYING " BEGIN" DS_BROWSER_LOG_SQL("OLD.guid", "1") " END;";
+	" WHEN " DS_BROWSER_NOT_APPLYING " AND (" HAS_VISITS("OLD.id") " OR " USER_MARK("OLD.id")
+	") BEGIN" DS_BROWSER_LOG_SQL("OLD.guid", "1")
+	" DELETE FROM datasync_history_removed WHERE place_id = OLD.id; END;"
+	"CREATE TRIGGER IF NOT EXISTS datasync_history_place_expired_ad AFTER DELETE ON moz_places"
+	" WHEN " DS_BROWSER_NOT_APPLYING " AND NOT " HAS_VISITS("OLD.id") " AND NOT "
+	USER_MARK("OLD.id") " BEGIN"
+	" DELETE FROM datasync_changes WHERE guid = OLD.guid AND deleted = 0; END;";
 
-static const char DROP_SQL[] =
+static const char DROP_TRIGGERS_SQL[] =
 	"DROP TRIGGER IF EXISTS datasync_history_visit_ai;"
+	"DROP TRIGGER IF EXISTS datasync_history_visit_ad;"
 	"DROP TRIGGER IF EXISTS datasync_history_title_au;"
 	"DROP TRIGGER IF EXISTS datasync_history_guid_au;"
-	"DROP TRIGGER IF EXISTS datasync_history_place_ad;";
+	"DROP TRIGGER IF EXISTS datasync_history_place_ad;"
+	"DROP TRIGGER IF EXISTS datasync_history_place_expired_ad;";
 
 /* Columns we read or write: a places.sqlite without them is not one we understand. */
 static const char SCHEMA_CHECK_SQL[] =
@@ -165,7 +204,7 @@ static int p_get(void *s, const char *guid, size_t max_visits, struct ds_history
 	memset(out, 0, sizeof(*out));
 	if (strlen(guid) >= sizeof(out->guid))
 		return -ENOENT;
-	rc = st_prepare(db, "SELECT id, url, title FROM moz_places WHERE guid = ?", &st);
+	rc = st_prepare(db, "SELECT id, url, title, frecency FROM moz_places WHERE guid = ?", &st);
 	if (rc)
 		return rc;
 	sqlite3_bind_text(st, 1, guid, -1, SQLITE_STATIC);
@@ -175,6 +214,7 @@ static int p_get(void *s, const char *guid, size_t max_visits, struct ds_history
 		const char *t = (const char *)sqlite3_column_text(st, 2);
 
 		id = sqlite3_column_int64(st, 0);
+		out->frecency = sqlite3_column_int64(st, 3);
 		snprintf(out->guid, sizeof(out->guid), "%s", guid);
 		out->url = ds_strdup(u ? u : "");
 		out->title = t ? ds_strdup(t) : NULL;
@@ -427,7 +467,14 @@ static int t_mark_all(void *s, size_t limit)
 
 static int t_forget_if_cleared(void *s)
 {
-	return ds_browser_log_forget_if_cleared(db_of(s), "SELECT 1 FROM moz_historyvisits LIMIT 1");
+	/* A user's mark on a place that still has visits (some recent visits removed, not the
+	 * page) lasts until the next run only: were its old visits expired later, the mark would
+	 * turn that expiration into a removal. */
+	int rc = ds_browser_exec(db_of(s), "DELETE FROM datasync_history_removed WHERE place_id IN"
+				 " (SELECT place_id FROM moz_historyvisits)");
+
+	return rc ? rc : ds_browser_log_forget_if_cleared(db_of(s),
+							  "SELECT 1 FROM moz_historyvisits LIMIT 1");
 }
 
 static int t_unknown_get(void *s, const char *guid, char **json)
@@ -492,9 +539,19 @@ int ds_history_places_open(const char *path, struct ds_history_store **out)
 	rc = open_db(path, &db);
 	if (rc)
 		return rc;
-	rc = ds_browser_log_install(db);
-	if (rc == 0)
-		rc = ds_browser_exec(db, TRIGGERS_SQL);
+	/* The triggers are written again at every open, in one transaction, so that a database
+	 * set up by an older version gets the current rules. */
+	rc = ds_browser_exec(db, "BEGIN IMMEDIATE");
+	if (rc == 0) {
+		rc = ds_browser_log_install(db);
+		if (rc == 0)
+			rc = ds_browser_exec(db, DROP_TRIGGERS_SQL);
+		if (rc == 0)
+			rc = ds_browser_exec(db, TRIGGERS_SQL);
+		rc = rc ? rc : ds_browser_exec(db, "COMMIT");
+		if (rc && !sqlite3_get_autocommit(db))
+			ds_browser_exec(db, "ROLLBACK");
+	}
 	s = rc ? NULL : ds_calloc(1, sizeof(*s));
 	if (!s) {
 		sqlite3_close(db);
@@ -513,7 +570,9 @@ int ds_history_places_uninstall(const char *path)
 
 	if (rc)
 		return rc;
-	rc = ds_browser_exec(db, DROP_SQL);
+	rc = ds_browser_exec(db, DROP_TRIGGERS_SQL);
+	if (rc == 0)
+		rc = ds_browser_exec(db, "DROP TABLE IF EXISTS datasync_history_removed");
 	if (rc == 0)
 		rc = ds_browser_log_uninstall(db);
 	sqlite3_close(db);
