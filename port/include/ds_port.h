@@ -246,6 +246,33 @@ struct ds_board {
 
 const struct ds_board *ds_board_get(void);
 
+/* ---- fault injection (tests) ---------------------------------------------------------------- */
+
+#ifdef CONFIG_DS_PORT_FAULT_HOOK
+/*
+ * The file-operation counterpart of ds_alloc_fail_after(): torture tests make the Nth write,
+ * sync or rename from now on fail, and every one after it, as a full or failing disk does.
+ * Whatever performs a file operation asks ds_port_fault_hit() first: a port with its own file
+ * layer does it there; on Linux, where datasync and SQLite call libc directly, the torture test
+ * routes libc's write/pwrite/writev, fsync/fdatasync and rename/link to it
+ * (test/unit/io_torture_test.c). Compiled only with CONFIG_DS_PORT_FAULT_HOOK (test boards).
+ */
+enum ds_port_fault {
+	DS_PORT_FAULT_WRITE,  /* write(), pwrite(), writev() to a file */
+	DS_PORT_FAULT_SYNC,   /* fsync(), fdatasync() of a file or directory */
+	DS_PORT_FAULT_RENAME, /* rename(), link(): a file getting its name */
+	DS_PORT_FAULT_KINDS
+};
+/*
+ * From now on, the nth operation of kind (1-based) and every later one fail with -err (err > 0,
+ * e.g. ENOSPC); n = 0 turns failing off for kind. Returns how many operations of kind were seen
+ * since the last call for kind, so a test first counts a scenario, then fails each in turn.
+ */
+unsigned long ds_port_fault_after(enum ds_port_fault kind, unsigned long n, int err);
+/* Count one operation of kind: 0 to go ahead, or the negative errno it must fail with. */
+int ds_port_fault_hit(enum ds_port_fault kind);
+#endif
+
 /* ---- sim port only -------------------------------------------------------------------------- */
 
 #ifdef CONFIG_DS_PORT_SIM
