@@ -44,7 +44,9 @@ run_one() { # target
 	t=$1
 	bin=$OUT/bin/fuzz_$t
 	log=$OUT/logs/$t.log
-	tmp=$(mktemp -d)
+	# Scratch files in memory when the system has a tmpfs there: the targets that keep SQLite
+	# files (kinto_batch's id map) sync them for every input, 4 times slower on a disk.
+	tmp=$(mktemp -d -p /dev/shm 2>/dev/null || mktemp -d)
 	mkdir -p "$OUT/logs" "$OUT/grown/$t" "$OUT/artifacts/$t"
 	: >"$log"
 	if [ -d "$CORPUS/$t" ] && [ -n "$(ls "$CORPUS/$t")" ]; then
