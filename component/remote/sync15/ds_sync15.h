@@ -364,6 +364,9 @@ char *ds_sync15_client_record(const struct ds_sync15_device *d);
  */
 int ds_sync15_client_put(struct ds_sync15_client *c, struct ds_sync15_global *g,
 			 const struct ds_sync15_device *d);
+/* The clients engine writes our record from now on in this process, commands included: the
+ * remote's own writer stands down (one writer of our record). */
+void ds_sync15_client_engine_active(void);
 
 /* ---- the remote (sync15_remote.c) ---------------------------------------------------------- */
 
