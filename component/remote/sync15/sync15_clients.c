@@ -3,8 +3,12 @@
  * collection's records in a run (sync15.md: the clients collection comes first), so other
  * Firefoxes list this device among the account's devices ("Send tab to", the synced devices).
  *
- * Only our own record, no commands: the full clients engine (reading other records, commands
- * addressed to us, removing stale ones) belongs with the browser engines. Fields follow Firefox
+ * One writer of our record: this file while no clients engine runs in the process; once the
+ * clients engine (component/engine/clients/, docs/engine-clients.md) is in use it writes the
+ * record itself, with the commands other devices left in it, and this writer stands down
+ * (ds_sync15_client_engine_active). In a build with that engine, a run before it was opened
+ * (a collection synced alone after a restart) only creates the record when the server has none
+ * (X-If-Unmodified-Since: 0): a command waiting in it is never overwritten. Fields follow Firefox
  * desktop's ClientEngine._updateRecord / application-services clients_engine ClientRecord:
  * id, name, type, protocols ["1.5"], commands [], fxaDeviceId. The id is the FxA device id, so
  * the record and the account's device list name the same device (AS). TTL 180 days, refreshed
@@ -18,10 +22,18 @@
 #include "remote/sync15/ds_sync15.h"
 
 #include <cjson/cJSON.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 
 #define CLIENTS "clients"
+
+static atomic_bool engine_active;
+
+void ds_sync15_client_engine_active(void)
+{
+	atomic_store(&engine_active, true);
+}
 
 char *ds_sync15_client_record(const struct ds_sync15_device *d)
 {
@@ -68,10 +80,14 @@ static int put_record(struct ds_sync15_client *c, const struct ds_sync15_global 
 		rc = -ENOMEM;
 		goto out;
 	}
-	rc = ds_sync15_request(c, "PUT", path, -1, body, strlen(body), &resp);
+	rc = ds_sync15_request(c, "PUT", path, IS_ENABLED(CONFIG_DS_ENGINE_CLIENTS) ? 0 : -1, body,
+			       strlen(body), &resp);
 	if (rc < 0)
 		goto out;
-	if (resp.status != 200 && resp.status != 201 && resp.status != 204) {
+	if (IS_ENABLED(CONFIG_DS_ENGINE_CLIENTS) && resp.status == 412) {
+		/* The record is there; the clients engine keeps it current with its commands. */
+		DS_LOG_DBG("this device's client record exists; left to the clients engine");
+	} else if (resp.status != 200 && resp.status != 201 && resp.status != 204) {
 		ds_sync15_client_set_error(c, "writing this device's client record: the server "
 					      "answered %d", resp.status);
 		rc = -EPROTO;
@@ -93,6 +109,8 @@ int ds_sync15_client_put(struct ds_sync15_client *c, struct ds_sync15_global *g,
 
 	if (!g->ready || !d->id[0])
 		return -EINVAL;
+	if (atomic_load(&engine_active))
+		return 0;
 	if (g->client_put_mono_ms && now - g->client_put_mono_ms < DS_SYNC15_CLIENT_REFRESH_MS)
 		return 0;
 	if (!ds_sync15_id_valid(d->id)) {
