@@ -9,3 +9,6 @@ unit-$(CONFIG_DS_REMOTE_SYNC15) += test/unit/sync15_crypto_test.c test/unit/sync
 	test/unit/sync15_remote_test.c test/unit/sync15_server_test.c test/unit/sync15_account_test.c
 # Acceptance tests AT-01..AT-20 (docs/sync15-acceptance.md).
 unit-$(CONFIG_DS_REMOTE_SYNC15) += test/unit/sync15_at_crypto_test.c test/unit/sync15_at_storage_test.c
+ifeq ($(CONFIG_DS_REMOTE_SYNC15)$(CONFIG_DS_ENGINE_HISTORY),yy)
+unit-y += test/unit/sync15_at_history_test.c
+endif
