@@ -13,8 +13,9 @@
  *  - a command applied and still on the server (our upload met a 412 and the record is read
  *    again with a command another device added) is not applied twice ("handled");
  *  - the hooks run after the page's transaction committed (a wipe of tabs, a reset of another
- *    collection, touch other connections); one that fails puts its command back and fails the
- *    run, as AS aborts the sync on a command error;
+ *    collection, touch other connections); one that fails fails the run before anything is
+ *    uploaded, as AS aborts the sync on a command error, and the command, still in the server's
+ *    copy, is applied on the next run;
  *  - our record is written at least every DS_SYNC15_CLIENT_REFRESH_MS, and whenever what we
  *    would write differs from the last upload (a new name).
  */
@@ -363,7 +364,12 @@ static int refresh_hidden(struct clients_engine *c)
 	return rc;
 }
 
-/* A hook failed: its command goes back into our record, so it is tried again. */
+/*
+ * A hook failed: the command is no longer "handled", so the server's copy of our record, which
+ * still holds it (the failed run uploads nothing), differs from ours and is applied again on
+ * the next run. Putting it among the kept commands instead would make the two copies equal and
+ * the command would never be tried again.
+ */
 static void put_back(struct clients_engine *c, const cJSON *cmd)
 {
 	struct own_row o;
@@ -373,8 +379,7 @@ static void put_back(struct clients_engine *c, const cJSON *cmd)
 	for (int i = cJSON_GetArraySize(o.handled) - 1; i >= 0; i--)
 		if (cJSON_Compare(cJSON_GetArrayItem(o.handled, i), cmd, 1))
 			cJSON_DeleteItemFromArray(o.handled, i);
-	cJSON_AddItemToArray(o.commands, cJSON_Duplicate(cmd, true));
-	own_store(c, o.commands, o.handled, true, now(c));
+	own_store(c, NULL, o.handled, false, 0);
 	own_row_clear(&o);
 }
 
