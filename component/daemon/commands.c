@@ -8,6 +8,7 @@
 #include "core/ds_core.h"
 #include "daemon/ds_account_cmd.h"
 #include "daemon/ds_agent.h"
+#include "daemon/ds_browser_cmd.h"
 #include "daemon/ds_sim_cmd.h"
 #include "daemon/ds_tasks.h"
 #include "daemon/ds_worker.h"
@@ -472,6 +473,8 @@ int ds_agent_handle_request(struct ds_ipc_server *s, uint64_t conn, int64_t id, 
 	struct request r = { user_data, s, conn, id, req };
 
 	DS_LOG_DBG("request %lld: %s", (long long)id, cmd);
+	if (IS_ENABLED(CONFIG_DS_ENGINE_CLIENTS))
+		ds_browser_cmd_attach(r.a); /* commands from other devices reach the collections */
 	if (!strcmp(cmd, "status")) {
 		cJSON *st = ds_agent_status_json(r.a);
 
@@ -500,6 +503,8 @@ int ds_agent_handle_request(struct ds_ipc_server *s, uint64_t conn, int64_t id, 
 		return cmd_push(&r);
 	if (ds_tasks_cmd_is(cmd))
 		return ds_tasks_cmd_handle(r.a, s, conn, id, cmd, req);
+	if ((IS_ENABLED(CONFIG_DS_ENGINE_TABS) || IS_ENABLED(CONFIG_DS_ENGINE_CLIENTS)) && ds_browser_cmd_is(cmd))
+		return ds_browser_cmd_handle(r.a, s, conn, id, cmd, req);
 	if (IS_ENABLED(CONFIG_DS_PORT_SIM) && ds_sim_cmd_is(cmd))
 		return ds_sim_cmd_handle(r.a, s, conn, id, cmd, req);
 	return fail(&r, -ENOTSUP, "unknown command '%.40s' (status, version, list, sync, register, "
