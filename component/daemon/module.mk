@@ -10,5 +10,9 @@ daemon-y += component/daemon/main.c
 lib-y += component/daemon/tasks.c
 lib-$(CONFIG_DS_ENGINE_TABLE) += component/daemon/changes.c
 lib-$(CONFIG_DS_PORT_SIM) += component/daemon/sim_cmd.c
+# The browser's tabs, other devices and their commands (tabs and clients engines).
+ifneq ($(CONFIG_DS_ENGINE_TABS)$(CONFIG_DS_ENGINE_CLIENTS),)
+lib-y += component/daemon/browser_cmd.c
+endif
 unit-$(CONFIG_DS_ENGINE_TABLE) += test/unit/table_pending_test.c
 endif
