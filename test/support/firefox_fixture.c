@@ -11,6 +11,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "engine/prefs/ds_prefs.h"
 #include "test/support/firefox_fixture.h"
 
 char *ffx_read_data(const char *name)
@@ -75,3 +76,25 @@ void ffx_make_formhistory(const char *path)
 	sqlite3_close(db);
 }
 
+
+/* A device's settings (docs/engine-prefs.md): synced by the allow-list or by control rows, and
+ * settings that never travel. */
+void ffx_make_prefs(const char *path)
+{
+	sqlite3 *db;
+
+	unlink(path);
+	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+	ffx_sql(db, DS_PREFS_SCHEMA_SQL);
+	ffx_sql(db, "INSERT INTO prefs(name, type, value) VALUES"
+		    " ('browser.startup.homepage', 'string', 'https://start.example/'),"
+		    " ('layout.spellcheckDefault', 'int', 1),"
+		    " ('services.sync.prefs.sync.layout.spellcheckDefault', 'bool', 0),"
+		    " ('privacy.donottrackheader.enabled', 'bool', 1),"
+		    " ('services.sync.prefs.sync.privacy.donottrackheader.enabled', 'bool', 1),"
+		    " ('device.serial', 'string', 'TV-0001'),"
+		    " ('general.smoothScroll', 'bool', NULL),"
+		    " ('browser.tabs.max', 'int', 50),"
+		    " ('services.sync.prefs.sync.browser.tabs.max', 'bool', 1)");
+	sqlite3_close(db);
+}

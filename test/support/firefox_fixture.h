@@ -15,5 +15,7 @@ int64_t ffx_sql_int(struct sqlite3 *db, const char *q);
 /* A new formhistory.sqlite / places.sqlite at path (places with Firefox's url_hash filled in). */
 void ffx_make_formhistory(const char *path);
 void ffx_make_places(const char *path);
+/* A new prefs.sqlite (engine/prefs/ds_prefs.h schema) with a few settings. */
+void ffx_make_prefs(const char *path);
 
 #endif
