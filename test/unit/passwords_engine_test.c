@@ -606,20 +606,41 @@ static void test_same_login_from_server_takes_over_local_one(void **state)
 	cJSON_Delete(c);
 }
 
-static void test_cleared_store_drops_pending_deletions(void **state)
+/* Every login removed at once while they were synced: no deletion goes up, and the logins
+ * come back as the server held them at the last sync; a login never synced stays gone. */
+static void test_cleared_store_reimported_never_deleted_remotely(void **state)
 {
 	struct fx *f = *state;
+	struct ds_login l;
 
-	save(f, "clearAAAAAAA", "https://a.example", "u", "p");
+	assert_int_equal(apply(f, "clearAAAAAAA", "{\"id\":\"clearAAAAAAA\",\"hostname\":"
+			       "\"https://a.example\",\"formSubmitURL\":\"\",\"username\":\"u\","
+			       "\"password\":\"from-server\",\"extra\":\"kept\"}", 1), 0);
 	save(f, "clearBBBBBBB", "https://b.example", "u", "p");
-	forget(f, "clearAAAAAAA");
-	forget(f, "clearBBBBBBB");
-	assert_int_equal(ds_passwords_login_delete(f->s, "clearAAAAAAA"), 0);
-	assert_int_equal(ds_passwords_login_delete(f->s, "clearBBBBBBB"), 0);
+	forget(f, "clearBBBBBBB"); /* uploaded */
+	save(f, "clearCCCCCCC", "https://c.example", "u", "never synced");
+	sql(f->db, "DELETE FROM logins");
 	assert_true(is_pending(f, "clearAAAAAAA"));
 	assert_int_equal(f->e->ops->prepare(f->e), 0);
 	assert_false(is_pending(f, "clearAAAAAAA"));
 	assert_false(is_pending(f, "clearBBBBBBB"));
+	assert_false(is_pending(f, "clearCCCCCCC"));
+	assert_int_equal(sql_int(f->db, "SELECT count(*) FROM logins"), 2);
+	assert_int_equal(ds_passwords_login_load(f->s, "clearAAAAAAA", &l), 0);
+	assert_string_equal(l.password, "from-server");
+	ds_login_clear(&l);
+	{
+		cJSON *o = get_json(f, "clearAAAAAAA");
+
+		assert_string_equal(jstr(o, "extra"), "kept");
+		cJSON_Delete(o);
+	}
+	assert_int_equal(ds_passwords_login_load(f->s, "clearCCCCCCC", &l), -ENOENT);
+	/* One login removed is an ordinary deletion. */
+	assert_int_equal(ds_passwords_login_delete(f->s, "clearBBBBBBB"), 0);
+	assert_int_equal(f->e->ops->prepare(f->e), 0);
+	assert_true(is_pending(f, "clearBBBBBBB"));
+	assert_int_equal(sql_int(f->db, "SELECT count(*) FROM logins"), 1);
 }
 
 /* Both sides changed: the merge takes each field from the side that changed it since the shared
@@ -719,7 +740,7 @@ int main(void)
 		T(test_app_save_validates),
 		T(test_invalid_local_login_not_uploaded),
 		T(test_same_login_from_server_takes_over_local_one),
-		T(test_cleared_store_drops_pending_deletions),
+		T(test_cleared_store_reimported_never_deleted_remotely),
 		T(test_merge_through_engine_uses_shared_version),
 		T(test_mark_all_forgets_shared_versions),
 		T(test_unregister_keeps_logins_and_key),

@@ -100,6 +100,10 @@ struct ds_passwords_store_ops {
 	int (*shared_set)(void *s, const char *guid);
 	/* Forget every shared version (first sync, reset: the server's state is unknown). */
 	int (*shared_clear)(void *s);
+	/* Put back every login that has a shared version but is gone, as it was shared, without
+	 * logging it (between begin and commit): the re-import of a cleared store. The number
+	 * restored, or -errno. */
+	int (*shared_restore)(void *s);
 	/* Log guid as changed (time 0) unless it is already pending, also between begin and
 	 * commit: the engine's write differs from the server's version and must go up. */
 	int (*mark)(void *s, const char *guid);

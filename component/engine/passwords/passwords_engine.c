@@ -118,8 +118,25 @@ static int current(struct pw_engine *p, const char *guid, struct ds_record *out,
 static int p_prepare(struct ds_engine *e)
 {
 	struct pw_engine *p = PE(e);
+	int rc = OPS(p)->track.forget_if_cleared ? OPS(p)->track.forget_if_cleared(S(p)) : 0;
 
-	return ds_browser_track_prepare(&OPS(p)->track, S(p));
+	if (rc <= 0)
+		return rc;
+	/* The store was emptied while it held synced logins ("remove all logins", a restored
+	 * backup): the other devices keep theirs (no tombstone goes up), and this device gets
+	 * them back, re-imported from the versions the server held at the last sync; newer
+	 * server changes follow with this run's fetch (Gaia: a cleared store is re-imported,
+	 * sync15.md §10). */
+	rc = OPS(p)->track.begin(S(p));
+	if (rc)
+		return rc;
+	rc = OPS(p)->shared_restore(S(p));
+	if (rc < 0) {
+		OPS(p)->track.rollback(S(p));
+		return rc;
+	}
+	DS_LOG_INF("the logins were cleared on this device: %d re-imported from the last sync", rc);
+	return OPS(p)->track.commit(S(p));
 }
 
 static int p_begin(struct ds_engine *e)

@@ -373,11 +373,11 @@ static int run_guid(sqlite3 *db, const char *sql, const char *guid)
 	return step_done(st);
 }
 
+/* The kept unknown fields stay: a tombstone from the server drops them (through unknown_put),
+ * and a cleared store's re-import puts them back with the login. */
 static int s_remove(void *s, const char *guid)
 {
-	int rc = run_guid(L(s)->db, "DELETE FROM logins WHERE guid = ?", guid);
-
-	return rc ? rc : run_guid(L(s)->db, "DELETE FROM datasync_logins_unknown WHERE guid = ?", guid);
+	return run_guid(L(s)->db, "DELETE FROM logins WHERE guid = ?", guid);
 }
 
 /* ---- unknown fields, sealed -------------------------------------------------------------- */
@@ -541,6 +541,19 @@ static int s_shared_clear(void *s)
 	return ds_browser_exec(L(s)->db, "DELETE FROM datasync_logins_shared");
 }
 
+static int s_shared_restore(void *s)
+{
+	sqlite3 *db = L(s)->db;
+	int rc = ds_browser_exec(db, "INSERT INTO logins(" LOGIN_COLUMNS ") SELECT guid, origin,"
+				     " formActionOrigin, httpRealm, ifnull(usernameField, ''),"
+				     " ifnull(passwordField, ''), ifnull(timeCreated, 0),"
+				     " ifnull(timePasswordChanged, 0), ifnull(timeLastUsed, 0),"
+				     " ifnull(timesUsed, 0), timeLastBreachAlertDismissed, secFields"
+				     " FROM datasync_logins_shared WHERE guid NOT IN (SELECT guid FROM logins)");
+
+	return rc ? rc : sqlite3_changes(db);
+}
+
 static int s_mark(void *s, const char *guid)
 {
 	char *q, *lit = sqlite3_mprintf("%Q", guid);
@@ -628,6 +641,7 @@ static const struct ds_passwords_store_ops logins_ops = {
 	.shared_get = s_shared_get,
 	.shared_set = s_shared_set,
 	.shared_clear = s_shared_clear,
+	.shared_restore = s_shared_restore,
 	.mark = s_mark,
 };
 
