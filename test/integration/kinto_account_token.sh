@@ -6,7 +6,7 @@
 # refuses is replaced once from FxA and the run goes on; a device that is not signed in, or
 # asks for a scope the server does not accept, gets a clear error and applies nothing; no token
 # is left in the agent's folders. Inside datasyncd, a registration without "fxa_url" uses the
-# daemon's [accounts] fxa_url.
+# daemon's [accounts] fxa_url. A file upload retries once on a 401 with a new token.
 set -u
 . "$DS_SRC/test/integration/kinto_common.inc"
 grep -q '^CONFIG_DS_ACCOUNT=y' "$B/.config" || { echo "accounts not built (CONFIG_DS_ACCOUNT)"; exit 77; }
@@ -102,6 +102,29 @@ grep -q "HTTP 401" "$T/out" || fail "no 401 for another scope"
 for h in a b; do
 	grep -rlq 'eyJ' "$T/home-$h/data" && fail "a token is in $h's data folder"
 done
+
+# A file upload whose token is refused (401) asks FxA for a new one and sends the file again.
+mkdir -p "$T/files-f" "$T/files-g" "$T/home-f" "$T/home-g"
+cp -r "$T/home-a/secrets" "$T/home-f/secrets"; cp -r "$T/home-a/secrets" "$T/home-g/secrets"
+sqlite3 "$T/f.db" "CREATE TABLE notes(id INTEGER PRIMARY KEY, title TEXT, n REAL, file TEXT)"
+cp "$T/f.db" "$T/g.db"
+RF=$(printf '{"kind":"kinto","url":"%s","collection":"docs","token_scope":"%s","fxa_url":"%s","files":{"field":"file","dir":"%%s"}}' "$KURL" "$SCOPE" "$FXA")
+new_device f "$(printf "$RF" "$T/files-f")"
+new_device g "$(printf "$RF" "$T/files-g")"
+head -c 100000 /dev/urandom >"$T/files-f/doc.bin"
+sql f "INSERT INTO notes VALUES(1, 'doc', 1, NULL)"
+sync_ok f  # the record first, with the token in cache
+sql f "UPDATE notes SET file = 'doc.bin'"
+http GET /__test__/bearer >"$T/bearer"
+before=$("$PY" -c 'import json,sys; print(json.load(sys.stdin)["accepted"])' <"$T/bearer")
+fault '{"fail_request": {"method": "POST", "contains": "/attachment", "status": 401, "count": 1}}'
+sync_ok f uploaded=1
+http GET /__test__/bearer >"$T/bearer"
+after=$("$PY" -c 'import json,sys; print(json.load(sys.stdin)["accepted"])' <"$T/bearer")
+# One token for the run (each dsdev process asks for its own), one more after the 401.
+[ "$after" -eq $((before + 2)) ] || fail "no new token after the upload's 401 ($before -> $after)"
+sync_ok g applied=1
+cmp -s "$T/files-f/doc.bin" "$T/files-g/doc.bin" || fail "the file did not go up after the 401"
 
 # Inside datasyncd, a registration that names no accounts server uses the daemon's [accounts]
 # fxa_url (the build's default is unreachable here): a's daemon syncs with tokens only.

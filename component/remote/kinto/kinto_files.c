@@ -331,9 +331,9 @@ static int64_t etag_ms(const struct ds_http_response *r)
 	return ms;
 }
 
-int ds_kinto_file_upload(struct ds_kinto_api *a, const struct ds_kinto_key *key, const char *coll,
-			 const char *rec_path, const char *id, const char *path,
-			 struct ds_kinto_file_result *res)
+static int upload_once(struct ds_kinto_api *a, const struct ds_kinto_key *key, const char *coll,
+		       const char *rec_path, const char *id, const char *path,
+		       const struct ds_kinto_upload_opts *o, struct ds_kinto_file_result *res)
 {
 	struct up_src s = { .fd = -1 };
 	struct ds_http_response resp = { 0 };
@@ -366,8 +366,14 @@ int ds_kinto_file_upload(struct ds_kinto_api *a, const struct ds_kinto_key *key,
 	snprintf(ctype, sizeof(ctype), "multipart/form-data; boundary=%s", boundary);
 	/* The stored name says nothing about the file: the record id, and ".enc" when sealed.
 	 * kinto-attachment checks extensions against its allow-list (kinto.md §5). */
-	s.pre = ds_asprintf("--%s\r\nContent-Disposition: form-data; name=\"attachment\"; "
+	/* "data" (the record's fields, kinto.md §5) goes first: kinto-attachment writes it and the
+	 * attachment object into the record as one update. */
+	s.pre = ds_asprintf("%s%s%s%s%s--%s\r\nContent-Disposition: form-data; name=\"attachment\"; "
 			    "filename=\"%s.%s\"\r\nContent-Type: application/octet-stream\r\n\r\n",
+			    o && o->data ? "--" : "", o && o->data ? boundary : "",
+			    o && o->data ? "\r\nContent-Disposition: form-data; name=\"data\"\r\n"
+					   "Content-Type: application/json\r\n\r\n" : "",
+			    o && o->data ? o->data : "", o && o->data ? "\r\n" : "",
 			    boundary, id, s.enc ? "enc" : "bin");
 	s.post = ds_asprintf("\r\n--%s--\r\n", boundary);
 	url = ds_asprintf("%s%s/records/%s/attachment", a->base, rec_path, id);
@@ -390,9 +396,18 @@ int ds_kinto_file_upload(struct ds_kinto_api *a, const struct ds_kinto_key *key,
 			goto out;
 	}
 	{
-		struct ds_http_header h[2] = { { "Content-Type", ctype }, { "Authorization", a->auth } };
+		char etag[32];
+		struct ds_http_header h[3] = { { "Content-Type", ctype }, { "If-Match", etag },
+					       { "Authorization", a->auth } };
+		size_t nh = 2;
+
+		snprintf(etag, sizeof(etag), "\"%" PRId64 "\"", o ? o->if_match : 0);
+		if (!o || o->if_match <= 0)
+			h[1] = h[2], nh = 1;
+		if (a->auth)
+			nh++;
 		struct ds_http_request req = {
-			.method = "POST", .url = url, .headers = h, .n_headers = a->auth ? 2 : 1,
+			.method = "POST", .url = url, .headers = h, .n_headers = nh,
 			.body_len = strlen(s.pre) + (size_t)att_len + strlen(s.post),
 			.body_read = up_read, .body_user_data = &s,
 		};
@@ -400,6 +415,14 @@ int ds_kinto_file_upload(struct ds_kinto_api *a, const struct ds_kinto_key *key,
 	}
 	if (rc) {
 		DS_LOG_ERR("%s: uploading a file failed: %s", a->name, ds_http_last_error(a->http));
+		goto out;
+	}
+	if (resp.status == 401 && a->token_scope && o && o->retry_401) {
+		rc = -EKEYEXPIRED; /* the caller asks for a new token and sends it again */
+		goto out;
+	}
+	if (resp.status == 412 && o && o->if_match > 0) {
+		rc = -ESTALE; /* changed since read: the caller reads it again */
 		goto out;
 	}
 	if (resp.status < 200 || resp.status >= 300) {
@@ -442,6 +465,35 @@ out:
 	ds_free(s.in);
 	ds_free(s.buf);
 	return rc;
+}
+
+int ds_kinto_file_upload_opts(struct ds_kinto_api *a, const struct ds_kinto_key *key,
+			      const char *coll, const char *rec_path, const char *id,
+			      const char *path, const struct ds_kinto_upload_opts *opts,
+			      struct ds_kinto_file_result *res)
+{
+	struct ds_kinto_upload_opts o = opts ? *opts : (struct ds_kinto_upload_opts){ 0 };
+	int rc;
+
+	/* An account token refused (expired early, revoked): one new one and the file again from
+	 * its start, as ds_kinto_api_call() does for other requests; a second 401 is the answer. */
+	o.retry_401 = true;
+	rc = upload_once(a, key, coll, rec_path, id, path, &o, res);
+	if (rc == -EKEYEXPIRED) {
+		DS_LOG_INF("%s: the server refused the account's token; asking for a new one", a->name);
+		o.retry_401 = false;
+		rc = ds_kinto_token_auth(a, true);
+		if (rc == 0)
+			rc = upload_once(a, key, coll, rec_path, id, path, &o, res);
+	}
+	return rc;
+}
+
+int ds_kinto_file_upload(struct ds_kinto_api *a, const struct ds_kinto_key *key, const char *coll,
+			 const char *rec_path, const char *id, const char *path,
+			 struct ds_kinto_file_result *res)
+{
+	return ds_kinto_file_upload_opts(a, key, coll, rec_path, id, path, NULL, res);
 }
 
 /* ---- download ----------------------------------------------------------------------------- */

@@ -254,6 +254,36 @@ out:
 	return rc;
 }
 
+int ds_kinto_files_on_skipped(struct ds_kinto_files *f, struct ds_kinto_state *st,
+			      const char *raw, size_t raw_len, const char *id)
+{
+	struct att_find af = { 0 };
+	struct synced was;
+	char hash[65] = "";
+	int rc;
+
+	if (!f)
+		return 0;
+	rc = ds_kinto_json_object_each(raw, raw_len, find_att, &af);
+	if (rc)
+		return rc;
+	rc = af.val ? att_set(st, id, af.val, af.len) : att_set(st, id, "", 0);
+	if (rc || !af.val)
+		return rc;
+	{
+		cJSON *j = cJSON_ParseWithLength(af.val, af.len);
+		const cJSON *h = cJSON_GetObjectItemCaseSensitive(j, "hash");
+
+		if (cJSON_IsString(h) && strlen(h->valuestring) == 64)
+			memcpy(hash, h->valuestring, 65);
+		cJSON_Delete(j);
+	}
+	/* The same file, now sealed: the local copy stays the synced one. */
+	if (hash[0] && synced_get(st, id, &was) == 0)
+		rc = synced_set(st, id, was.local, hash);
+	return rc;
+}
+
 /* A principal as Kinto writes them (kinto.md §4): "account:bob", "system.Authenticated",
  * "/buckets/b/groups/g", ...: printable, no spaces, no quotes or backslashes. */
 static bool principal_ok(const char *p, size_t n)

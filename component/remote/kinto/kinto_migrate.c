@@ -7,8 +7,10 @@
  * The payload that goes up is the server's own record decoded as cleartext and encoded under the
  * key: the same bytes the devices already hold. The new version names the one it replaces, so a
  * device that had synced that one skips it instead of seeing a remote change, which would be a
- * conflict with its own pending edit of the record (docs/sync.md) and could cost that edit. Tombstones stay tombstones (no payload to
- * hide). A record under another key stops the switch: that collection belongs to other keys.
+ * conflict with its own pending edit of the record (docs/sync.md) and could cost that edit.
+ * Tombstones stay tombstones (no payload to hide). A record under another key stops the switch:
+ * that collection belongs to other keys. Records with a file switch one by one, file and record
+ * together (kinto_migrate_files.c).
  */
 #define DS_LOG_TAG "kinto"
 #define DS_LOG_LEVEL CONFIG_DS_LOG_LEVEL_REMOTE
@@ -32,7 +34,9 @@ struct pass {
 	size_t n;
 	size_t written;
 	size_t stale;       /* 412: changed since listed, for the next pass */
-	bool attachment;    /* the record being scanned has a Kinto attachment */
+	struct ds_kinto_reenc r;
+	const char *att;    /* the scanned record's Kinto attachment, NULL: none */
+	size_t att_len;
 	const char *data;
 	size_t data_len;
 };
@@ -165,11 +169,24 @@ static int find_attachment(const char *key, size_t klen, const char *val, size_t
 {
 	struct pass *p = ud;
 
-	DS_UNUSED(val);
-	DS_UNUSED(vlen);
-	if (klen == 10 && memcmp(key, "attachment", 10) == 0)
-		p->attachment = true;
+	if (klen == 10 && memcmp(key, "attachment", 10) == 0 &&
+	    !(vlen == 4 && memcmp(val, "null", 4) == 0)) {
+		p->att = val;
+		p->att_len = vlen;
+	}
 	return 0;
+}
+
+/* A switch step done out of the batch: count it like the batch's answers. */
+static int count_step(struct pass *p, int rc)
+{
+	if (rc == -ESTALE) {
+		p->stale++;
+		return 0;
+	}
+	if (rc > 0)
+		p->written++;
+	return rc > 0 ? 0 : rc;
 }
 
 static int scan_one(const char *val, size_t vlen, void *ud)
@@ -182,8 +199,14 @@ static int scan_one(const char *val, size_t vlen, void *ud)
 	if (rc == -ENOKEY) {
 		/* Encrypted already: ours, or damaged (left to the fetch, which counts it). */
 		rc = ds_kinto_decode(p->key, p->coll, val, vlen, &rec);
-		if (rc == 0)
+		if (rc == 0) {
+			/* A switch of a record with a file cut after its first step. */
+			if (!rec.deleted)
+				rc = count_step(p, ds_kinto_reenc_leftover(&p->r, val, vlen, rec.id,
+									   rec.modified_ms));
 			ds_record_clear(&rec);
+			return rc;
+		}
 		if (rc == -EKEYREJECTED) {
 			DS_LOG_ERR("%s: the collection holds records encrypted under another key; "
 				   "not switched to this device's key", p->a->name);
@@ -199,16 +222,14 @@ static int scan_one(const char *val, size_t vlen, void *ud)
 		ds_record_clear(&rec);
 		return 0;
 	}
-	p->attachment = false;
+	p->att = NULL;
 	rc = ds_kinto_json_object_each(val, vlen, find_attachment, p);
-	if (rc == 0 && p->attachment) {
-		DS_LOG_ERR("%s: record %s has a file in clear; switching a collection with files to "
-			   "encrypted is not supported (register a new collection id)", p->a->name,
-			   rec.id);
-		rc = -ENOTSUP;
-	}
-	if (rc == 0)
+	if (rc == 0 && p->att) {
+		rc = ds_kinto_reenc_file(&p->r, val, vlen, &rec, p->att, p->att_len);
+		rc = count_step(p, rc == 0 ? 1 : rc);
+	} else if (rc == 0) {
 		rc = add_put(p, &rec);
+	}
 	ds_record_clear(&rec);
 	return rc;
 }
@@ -277,10 +298,13 @@ static int one_pass(struct pass *p, unsigned page_size)
 }
 
 int ds_kinto_reencrypt(struct ds_kinto_api *a, const struct ds_kinto_key *key, const char *coll,
-		       const char *coll_path, size_t batch_max, unsigned page_size)
+		       const char *coll_path, size_t batch_max, unsigned page_size,
+		       const char *work_path)
 {
 	struct pass p = { .a = a, .key = key, .coll = coll, .coll_path = coll_path,
-			  .batch_max = batch_max ? batch_max : 1 };
+			  .batch_max = batch_max ? batch_max : 1,
+			  .r = { .api = a, .key = key, .coll = coll, .coll_path = coll_path,
+				 .work_path = work_path } };
 	size_t total = 0;
 	int rc = 0;
 
@@ -384,7 +408,7 @@ int ds_kinto_encryption_prepare(const struct ds_kinto_coll *c, const cJSON *meta
 
 			DS_LOG_INF("%s: switching the collection to encrypted", c->name);
 			rc = ds_kinto_reencrypt(c->api, c->key, c->coll, c->coll_path,
-						c->batch_max, c->page_size);
+						c->batch_max, c->page_size, c->work_path);
 			if (rc)
 				return rc;
 			body = ds_asprintf("{\"data\":{\"" DS_KINTO_KID_FIELD "\":\"%s\",\"" SWITCH_FIELD
@@ -396,7 +420,7 @@ int ds_kinto_encryption_prepare(const struct ds_kinto_coll *c, const cJSON *meta
 				return rc;
 		}
 		rc = ds_kinto_reencrypt(c->api, c->key, c->coll, c->coll_path,
-					c->batch_max, c->page_size);
+					c->batch_max, c->page_size, c->work_path);
 		if (rc == 0)
 			rc = patch_meta(c, "{\"data\":{\"" SWITCH_FIELD "\":\"done\"}}", 0);
 		if (rc)

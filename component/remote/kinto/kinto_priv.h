@@ -170,6 +170,17 @@ int ds_kinto_file_sha256(const char *path, char hex[65], uint64_t *size);
 int ds_kinto_file_upload(struct ds_kinto_api *a, const struct ds_kinto_key *key, const char *coll,
 			 const char *rec_path, const char *id, const char *path,
 			 struct ds_kinto_file_result *res);
+struct ds_kinto_upload_opts {
+	const char *data; /* NULL, or the record's new "data" (JSON object) written with the file */
+	int64_t if_match; /* > 0: only over that version of the record (412: -ESTALE) */
+	bool retry_401;   /* internal */
+};
+/* As ds_kinto_file_upload, with the options above; a 401 on an account token is retried once
+ * with a new token. */
+int ds_kinto_file_upload_opts(struct ds_kinto_api *a, const struct ds_kinto_key *key,
+			      const char *coll, const char *rec_path, const char *id,
+			      const char *path, const struct ds_kinto_upload_opts *opts,
+			      struct ds_kinto_file_result *res);
 /* The attachment object att (JSON text) -> path, resuming "<path>.dspart" left by a cut. */
 int ds_kinto_file_download(struct ds_kinto_api *a, const struct ds_kinto_key *key, const char *coll,
 			   const char *id, const char *att, size_t att_len, const char *path,
@@ -195,14 +206,19 @@ int ds_kinto_files_on_fetch(struct ds_kinto_files *f, struct ds_kinto_api *a,
 			    const char *coll, const char *raw, size_t raw_len,
 			    const struct ds_record *rec);
 
+/* A record skipped at fetch as re-encrypted (same payload): its attachment object, sealed now,
+ * is what the next write of the row carries, and the file need not come down again. */
+int ds_kinto_files_on_skipped(struct ds_kinto_files *f, struct ds_kinto_state *st,
+			      const char *raw, size_t raw_len, const char *id);
+
 /* ---- kinto_migrate.c ----------------------------------------------------------------------- */
 
 /* Member of a re-encrypted record: the cleartext version it replaced (same payload). */
 #define DS_KINTO_REENC_FIELD "ds_reenc"
 
 /* Every cleartext record of the collection re-uploaded under key (If-Match on the version
- * read); -EKEYREJECTED when records under another key are there, -ENOTSUP for a record with a
- * file, -EAGAIN when records keep changing. Idempotent: records already encrypted are left. */
+ * read; records with a file: kinto_migrate_files.c); -EKEYREJECTED when records under another
+ * key are there, -EAGAIN when records keep changing. Idempotent: records already encrypted are left. */
 /* Collection metadata of an encrypted collection: the key's fingerprint. */
 #define DS_KINTO_KID_FIELD "datasync_kid"
 
@@ -217,6 +233,7 @@ struct ds_kinto_coll {
 	size_t batch_max;
 	unsigned page_size;
 	bool shared_reader;
+	const char *work_path; /* the state map's path: work files go next to it */
 };
 
 /* At prepare, with the collection's metadata: stop a device without the key (or with another)
@@ -224,6 +241,26 @@ struct ds_kinto_coll {
 int ds_kinto_encryption_prepare(const struct ds_kinto_coll *c, const struct cJSON *meta);
 
 int ds_kinto_reencrypt(struct ds_kinto_api *a, const struct ds_kinto_key *key, const char *coll,
-		       const char *coll_path, size_t batch_max, unsigned page_size);
+		       const char *coll_path, size_t batch_max, unsigned page_size,
+		       const char *work_path);
+
+/* ---- kinto_migrate_files.c ----------------------------------------------------------------- */
+
+struct ds_kinto_reenc {
+	struct ds_kinto_api *api;
+	const struct ds_kinto_key *key;
+	const char *coll;
+	const char *coll_path;
+	const char *work_path; /* "<work_path>.reenc" holds a clear file while it is switched */
+};
+
+/* A clear record (raw, decoded as rec) with its attachment att: the file sealed and the record
+ * encrypted in one update, then its leftover null fields dropped. -ESTALE: changed meanwhile. */
+int ds_kinto_reenc_file(const struct ds_kinto_reenc *r, const char *raw, size_t raw_len,
+			const struct ds_record *rec, const char *att, size_t att_len);
+/* An encrypted record left with null clear fields by a cut switch: 1 rewritten without them,
+ * 0 nothing to do, -ESTALE changed meanwhile. */
+int ds_kinto_reenc_leftover(const struct ds_kinto_reenc *r, const char *raw, size_t raw_len,
+			    const char *id, int64_t version);
 
 #endif /* DS_KINTO_PRIV_H */

@@ -347,6 +347,7 @@ static int kinto_prepare(struct ds_remote *r, struct ds_remote_info *info)
 			.api = &k->api, .state = k->state, .key = &k->key, .name = k->name,
 			.coll = k->coll, .coll_path = k->coll_path, .batch_max = k->batch_max,
 			.page_size = k->page_size, .shared_reader = k->shared_reader,
+			.work_path = k->state_path,
 		};
 
 		rc = ds_kinto_encryption_prepare(&c, meta);
@@ -424,6 +425,8 @@ static int skip_reencrypted(struct fetch_ctx *c, const char *val, size_t vlen,
 	if (rec->modified_ms > c->last_ms)
 		c->last_ms = rec->modified_ms;
 	rc = ds_kinto_state_put(c->k->state, rec->id, rec->modified_ms, false);
+	if (rc == 0)
+		rc = ds_kinto_files_on_skipped(c->k->files, c->k->state, val, vlen, rec->id);
 	return rc ? rc : 1;
 }
 

@@ -21,6 +21,11 @@ POST /__test__/fault with a JSON body (every field optional):
                                                  between a device's fetch and its upload
   {"cut_download": 5000}                         the next attachment download sends that many
                                                  bytes of the file and drops the connection
+  {"fail_request": {"method": "POST", "contains": "/attachment", "skip": 1, "count": 1}}
+                                                 the matching requests (method and a part of
+                                                 the path), after skipping that many, get a
+                                                 503 (or "status") without reaching Kinto: a
+                                                 cut upload, a token refused
   {"revoke_bearer": true}                        every FxA bearer token seen so far is refused
                                                  from now on (401); see fxa_auth.py
   {"refuse_bearer": 1}                           the next valid bearer token presented is
@@ -62,6 +67,7 @@ class Faults:
         self.exit_after = 0
         self.before_batch = None
         self.cut_download = 0
+        self.fail_request = None
 
     def serve_attachment(self, path, environ, start_response):
         rel = path[len("/attachments/"):]
@@ -109,6 +115,18 @@ class Faults:
                     sys.stderr.write("server.py: exiting on request as asked\n")
                     sys.stderr.flush()
                     os._exit(3)
+            fr = self.fail_request
+            if fr and environ.get("REQUEST_METHOD") == fr.get("method", "POST") and \
+                    fr.get("contains", "") in path:
+                if fr.get("skip", 0) > 0:
+                    fr["skip"] -= 1
+                elif fr.get("count", 1) > 0:
+                    fr["count"] = fr.get("count", 1) - 1
+                    sys.stderr.write("server.py: failing %s %s as asked\n" % (fr.get("method"), path))
+                    st = int(fr.get("status", 503))
+                    start_response("%d Injected" % st, [("Content-Type", "application/json")])
+                    return [json.dumps({"code": st, "errno": 104 if st == 401 else 201,
+                                        "error": "Injected", "message": "injected"}).encode()]
             if self.count > 0 and self.status:
                 self.count -= 1
                 status = self.status
@@ -163,6 +181,8 @@ class Faults:
                     self.before_batch = f["before_batch"]
                 if "cut_download" in f:
                     self.cut_download = int(f["cut_download"])
+                if "fail_request" in f:
+                    self.fail_request = f["fail_request"]
                 if "exit_after" in f:
                     self.exit_after = int(f["exit_after"])
             if f.get("revoke_bearer") or "refuse_bearer" in f:
