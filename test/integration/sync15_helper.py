@@ -11,6 +11,13 @@ lowercase hex). It reads and writes a user's storage through the storage test se
   sync15_helper.py rotate NODE UID KSYNC_HEX COLL    new random crypto/keys; the collection's
                                                      records re-encrypted under them (what a
                                                      client that changes the keys does)
+  sync15_helper.py delete NODE UID PATH              a third client's Hawk-signed DELETE of PATH
+                                                     under its api_endpoint ("" = the whole
+                                                     storage, "storage/meta/global" = one item),
+                                                     with a token from the node's token control
+  sync15_helper.py writes NODE SINCE_SEQ             the protocol writes (PUT, POST, DELETE) the
+                                                     node logged after SINCE_SEQ, one a line
+  sync15_helper.py seq NODE                          the node's last log sequence number
 """
 import base64
 import hashlib
@@ -20,6 +27,7 @@ import os
 import sys
 import urllib.request
 
+import mohawk
 from cryptography.hazmat.primitives import padding
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
@@ -107,6 +115,24 @@ def main(argv):
                 "default": [base64.b64encode(new[0]).decode(), base64.b64encode(new[1]).decode()]}
         seed(node, uid, "crypto", [{"id": "keys", "payload": encrypt(sync_bundle(ksync), keys)}])
         seed(node, uid, coll, [{"id": r["id"], "payload": encrypt(new, r)} for r in recs])
+    elif cmd == "delete":
+        node, uid, path = argv[2:5]
+        tok = call(node.rstrip("/") + "/__testing__/token", "POST", {"uid": int(uid), "node": node})
+        url = tok["api_endpoint"] + ("/" + path if path else "")
+        # Hawk as a Sync client signs it: sha256, no payload hash (sync15.md, accounts.md)
+        sender = mohawk.Sender({"id": tok["id"], "key": tok["key"], "algorithm": "sha256"},
+                               url, "DELETE", always_hash_content=False)
+        req = urllib.request.Request(url, method="DELETE",
+                                     headers={"Authorization": sender.request_header})
+        with urllib.request.urlopen(req) as r:
+            print(r.status)
+    elif cmd == "writes":
+        for e in call("%s/__testing__/log?since=%s" % (argv[2], argv[3])):
+            if e["method"] in ("PUT", "POST", "DELETE"):
+                print(e["method"], e["target"], e["status"])
+    elif cmd == "seq":
+        log = call("%s/__testing__/log" % argv[2])
+        print(log[-1]["seq"] if log else 0)
     else:
         raise SystemExit("unknown command " + cmd)
 
