@@ -7,6 +7,7 @@
 #include "core/ds_conf.h"
 #include "ctl/ds_ctl.h"
 #include "ctl/ds_ctl_account.h"
+#include "ctl/ds_ctl_browser.h"
 #include "ctl/ds_ctl_task.h"
 #include <datasync/datasync.h>
 
@@ -40,6 +41,9 @@ static void usage(FILE *f)
 		"  task unregister APP TASK | task list [APP]\n"
 		"  task wait APP [TASK]        block until a task of APP is due, print it\n"
 		"  task done APP TASK [--failed MESSAGE]   the woken task's work ended\n"
+		"  tabs set FILE|- | tabs list   this device's open tabs (a JSON array); other devices' tabs\n"
+		"  clients [--all]             other devices of the account (--all: stale ones too)\n"
+		"  events [--after SEQ]        tabs sent to this device\n"
 		"  login EMAIL [--code CODE]   sign in to a Firefox Account (password from the terminal\n"
 		"                              or the first line of stdin; a code when asked)\n"
 		"  login --code CODE           finish a sign-in that waits for its verification code\n"
@@ -190,6 +194,13 @@ int main(int argc, char **argv)
 		if (!t)
 			return CTL_USAGE;
 		req = t;
+	} else if (ds_ctl_is_browser_cmd(cmd)) {
+		cJSON *b = ds_ctl_build_browser(cmd, argc - i, argv + i, &json);
+
+		cJSON_Delete(req);
+		if (!b)
+			return CTL_USAGE;
+		req = b;
 	} else if (ds_ctl_is_account_cmd(cmd)) {
 		if (ds_ctl_account_parse(cmd, argc - i, argv + i, &acct)) {
 			cJSON_Delete(req);
@@ -260,6 +271,8 @@ int main(int argc, char **argv)
 			ds_ctl_print_schedule(name, get_schedule(r));
 		else if (!strcmp(cmd, "task") && !rc)
 			ds_ctl_print_task(name, r);
+		else if (ds_ctl_is_browser_cmd(cmd) && !rc)
+			ds_ctl_print_browser(cmd, r);
 		else if (!rc) {
 			const cJSON *w, *it;
 
