@@ -90,6 +90,25 @@ int ds_client_task_wait(struct ds_client *c, const char *app, const char *task, 
 int ds_client_task_done(struct ds_client *c, const char *app, const char *task, bool ok, const char *message,
 			char **response_json);
 
+/*
+ * The browser's side of the tabs and clients engines (docs/engine-tabs.md, engine-clients.md).
+ * tabs_json: the device's open tabs, a JSON array of {"title", "urlHistory":[current URL,
+ * back...] (or "url"), "icon", "lastUsed" (seconds), "inactive", "pinned"}; the daemon keeps
+ * what Firefox Sync may carry and uploads this device's tabs record when they changed. A list
+ * too long for one request (CONFIG_DS_IPC_MAX_MESSAGE) is sent without its least recently used
+ * tabs. The reply says {"changed": bool}.
+ */
+int ds_client_tabs_set(struct ds_client *c, const char *tabs_json, char **response_json);
+/* Other devices' tabs: {"clients":[{"id","clientName","lastModified"(ms),"tabs":[{"title","url",
+ * "urlHistory","icon","lastUsed","inactive","pinned"}]}]}; devices known to be gone are left out. */
+int ds_client_tabs_list(struct ds_client *c, char **response_json);
+/* Other devices of the account: {"clients":[{"id","name","type","fxaDeviceId","lastModified",..}]};
+ * stale ones (an old copy of a device) are left out unless all is set. */
+int ds_client_clients_list(struct ds_client *c, bool all, char **response_json);
+/* Events for the UI after seq (0: all kept): {"events":[{"seq","type":"tab-received","uri",
+ * "title","sender","senderName","wall_ms"}]}. */
+int ds_client_events(struct ds_client *c, long long after, char **response_json);
+
 #ifdef __cplusplus
 }
 #endif
