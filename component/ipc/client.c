@@ -503,3 +503,102 @@ int ds_client_task_done(struct ds_client *c, const char *app, const char *task, 
 	}
 	return call_built(c, req, response_json);
 }
+
+/* lastUsed as the daemon reads it (a number or a numeric string of seconds). */
+static double tab_last_used(const cJSON *t)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(t, "lastUsed");
+
+	if (cJSON_IsNumber(v))
+		return v->valuedouble;
+	return cJSON_IsString(v) ? strtod(v->valuestring, NULL) : 0;
+}
+
+/* Drop the least recently used tab of list (U7: the newest tabs are the ones worth sending). */
+static void drop_oldest_tab(cJSON *list)
+{
+	cJSON *t, *oldest = NULL;
+
+	cJSON_ArrayForEach(t, list)
+		if (!oldest || tab_last_used(t) < tab_last_used(oldest))
+			oldest = t;
+	if (oldest)
+		cJSON_Delete(cJSON_DetachItemViaPointer(list, oldest));
+}
+
+int ds_client_tabs_set(struct ds_client *c, const char *tabs_json, char **response_json)
+{
+	cJSON *req, *list;
+	char *text;
+	int rc;
+
+	if (response_json)
+		*response_json = NULL;
+	if (!c || !tabs_json)
+		return -EINVAL;
+	req = new_request("tabs-set");
+	if (!req)
+		return -ENOMEM;
+	rc = add_json(c, req, "tabs", tabs_json, false);
+	if (rc) {
+		cJSON_Delete(req);
+		return rc;
+	}
+	list = cJSON_GetObjectItemCaseSensitive(req, "tabs");
+	if (cJSON_IsObject(list))
+		list = cJSON_GetObjectItemCaseSensitive(list, "tabs");
+	/* The daemon refuses a request line over CONFIG_DS_IPC_MAX_MESSAGE: leave out the oldest
+	 * tabs, a sixteenth at a time, until it fits (the id and newline need a few bytes). */
+	while (cJSON_IsArray(list) && (text = cJSON_PrintUnformatted(req)) != NULL) {
+		size_t len = strlen(text);
+		int n = cJSON_GetArraySize(list), cut;
+
+		cJSON_free(text);
+		if (len + 32 < (size_t)CONFIG_DS_IPC_MAX_MESSAGE || n == 0)
+			break;
+		for (cut = n / 16 + 1; cut > 0; cut--)
+			drop_oldest_tab(list);
+	}
+	return call_built(c, req, response_json);
+}
+
+int ds_client_tabs_list(struct ds_client *c, char **response_json)
+{
+	if (response_json)
+		*response_json = NULL;
+	if (!c)
+		return -EINVAL;
+	return call_built(c, new_request("tabs-list"), response_json);
+}
+
+int ds_client_clients_list(struct ds_client *c, bool all, char **response_json)
+{
+	cJSON *req;
+
+	if (response_json)
+		*response_json = NULL;
+	if (!c)
+		return -EINVAL;
+	req = new_request("clients-list");
+	if (req && all && !cJSON_AddBoolToObject(req, "all", true)) {
+		cJSON_Delete(req);
+		req = NULL;
+	}
+	return call_built(c, req, response_json);
+}
+
+int ds_client_events(struct ds_client *c, long long after, char **response_json)
+{
+	cJSON *req;
+
+	if (response_json)
+		*response_json = NULL;
+	if (!c)
+		return -EINVAL;
+	req = new_request("events");
+	if (req && after > 0 && !cJSON_AddNumberToObject(req, "after", (double)after)) {
+		cJSON_Delete(req);
+		req = NULL;
+	}
+	return call_built(c, req, response_json);
+}
