@@ -183,6 +183,8 @@ int main(int argc, char **argv)
 		}
 	}
 
+	/* Before any thread exists: the allocator's settings for a small idle footprint. */
+	ds_port_memory_tune();
 	if (ds_conf_init(&conf)) {
 		fprintf(stderr, "datasyncd: out of memory\n");
 		return 1;
@@ -256,6 +258,8 @@ int main(int argc, char **argv)
 	sa.sa_flags = SA_RESTART;
 	sigaction(SIGHUP, &sa, NULL);
 	tell_parent(&ready_fd, 0);
+	/* What the start-up freed (configuration, store schema checks) goes back before idling. */
+	ds_port_memory_trim();
 
 	rc = ds_agent_run(agent);
 	DS_LOG_INF("stopping%s", rc ? " after a loop failure" : "");

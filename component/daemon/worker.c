@@ -306,6 +306,13 @@ static void *worker_main(void *arg)
 		} else {
 			job_free(j);
 		}
+		if (!w->queue) {
+			/* A run's buffers (pages of records, JSON trees, SQLite caches of the app
+			 * databases it closed) are free now; the daemon may idle for hours. */
+			pthread_mutex_unlock(&w->lock);
+			ds_port_memory_trim();
+			pthread_mutex_lock(&w->lock);
+		}
 	}
 	pthread_mutex_unlock(&w->lock);
 	return NULL;

@@ -220,6 +220,22 @@ int ds_port_secret_erase(const char *name);
  */
 int ds_port_protect_memory(void);
 
+/* ---- memory --------------------------------------------------------------------------------- */
+
+/*
+ * A long-lived process's allocator settings for a small resident set, called once at start
+ * before any thread is created. glibc: one malloc arena for every thread (M_ARENA_MAX 1), so
+ * what the sync worker frees returns to the heap the whole process shares and a trim reaches it.
+ * Best effort; a no-op where the C library has no such knob.
+ */
+void ds_port_memory_tune(void);
+/*
+ * Give the memory freed since the last call back to the OS (glibc: malloc_trim(0), which also
+ * releases free pages inside the heap). Called when a burst of work is over, such as after a
+ * sync job. Best effort.
+ */
+void ds_port_memory_trim(void);
+
 /* ---- paths ---------------------------------------------------------------------------------- */
 
 enum ds_port_path {
