@@ -74,11 +74,14 @@ arm_objects() { # build dir
 	echo "$(tdb "$a"/*.o) $fails"
 }
 
-# VmRSS counts every resident page of the shared libraries (lws, OpenSSL, SQLite, mbedTLS, libc),
-# clean file pages included, although other processes share them or the kernel can drop them;
-# "dirty" (smaps_rollup Private_Dirty: heap, stacks, written library data) is the memory this
-# process alone pins.
-idle_rss() { # build dir -> "VmRSS VmHWM dirty" in kB, or "- - -"
+# Idle memory of datasyncd with three table collections on the dir remote, each synced once
+# through datasyncctl, two seconds after the last run (the daemon trims its heap after a job,
+# docs/performance.md). From /proc/PID/smaps_rollup: Rss counts every resident page of the
+# shared libraries (lws, OpenSSL, SQLite, mbedTLS, libc), clean file pages included, although
+# other processes share them or the kernel can drop them; Pss shares them out; Anonymous is the
+# memory this process alone pins (heap, stacks, written library data). Without IPC or the table
+# engine: no collections. FOOTPRINT_IDLE_COLLECTIONS changes the names (empty: none).
+idle_rss() { # build dir -> "Rss Pss Anonymous Private_Dirty" in kB, or "- - - -"
 	o=$1; t=$(mktemp -d)
 	cat >"$t/ds.conf" <<CONF
 data_dir = $t/data
@@ -93,12 +96,43 @@ CONF
 	i=0
 	# Started when its socket is there (or, without IPC, after a moment).
 	while [ $i -lt 50 ] && ! [ -S "$t/run/datasyncd.sock" ]; do sleep 0.1; i=$((i + 1)); done
-	sleep 1
-	r=$(awk '/^VmRSS|^VmHWM/ { printf "%s ", $2 }' "/proc/$pid/status" 2>/dev/null)
-	p=$(awk '/^Private_Dirty:/ { print $2 }' "/proc/$pid/smaps_rollup" 2>/dev/null)
+	if [ -S "$t/run/datasyncd.sock" ] && grep -q '^CONFIG_DS_ENGINE_TABLE=y' "$o/.config" &&
+		grep -q '^CONFIG_DS_REMOTE_DIR=y' "$o/.config"; then
+		for n in ${FOOTPRINT_IDLE_COLLECTIONS-notes tasks alarms}; do
+			mkdir -p "$t/shared/$n"
+			sqlite3 "$t/$n.db" "CREATE TABLE $n(id INTEGER PRIMARY KEY, body TEXT);
+				INSERT INTO $n VALUES (1, 'one'), (2, 'two');"
+			"$o/datasyncctl" -c "$t/ds.conf" register "$n" --engine table --db "$t/$n.db" \
+				--table "$n" --remote dir --dir "$t/shared/$n" --no-encryption >/dev/null &&
+				"$o/datasyncctl" -c "$t/ds.conf" sync "$n" --wait >/dev/null ||
+				echo "footprint: collection $n not synced" >&2
+		done
+	fi
+	sleep 2
+	r=$(awk '/^(Rss|Pss|Anonymous|Private_Dirty):/ { v[$1] = $2 }
+		END { if (v["Rss:"] != "") print v["Rss:"], v["Pss:"], v["Anonymous:"], v["Private_Dirty:"] }' \
+		"/proc/$pid/smaps_rollup" 2>/dev/null)
 	kill "$pid" 2>/dev/null; wait "$pid" 2>/dev/null
 	rm -rf "$t"
-	[ -n "$r" ] && [ -n "$p" ] && echo "$r$p" || echo "- - -"
+	[ -n "$r" ] && echo "$r" || echo "- - - -"
+}
+
+# The floor under the daemon's Rss: an empty program linked against the same libraries
+# (loading them relocates and initialises them; OpenSSL's libcrypto alone is about 1.4 MB).
+libs_rss() { # -> "Rss Anonymous" in kB, or "- -"
+	t=$(mktemp -d)
+	printf '#include <unistd.h>\nint main(void) { for (;;) pause(); }\n' >"$t/e.c"
+	# shellcheck disable=SC2046
+	if ! cc -O2 "$t/e.c" -o "$t/e" -Wl,--no-as-needed $(pkg-config --libs libwebsockets libcjson sqlite3) \
+		-lmbedtls -lmbedx509 -lmbedcrypto -lpthread 2>/dev/null; then
+		rm -rf "$t"; echo "- -"; return
+	fi
+	"$t/e" & pid=$!
+	sleep 0.5
+	r=$(awk '/^(Rss|Anonymous):/ { v[$1] = $2 } END { print v["Rss:"], v["Anonymous:"] }' "/proc/$pid/smaps_rollup")
+	kill "$pid"; wait "$pid" 2>/dev/null
+	rm -rf "$t"
+	echo "$r"
 }
 
 # Allocations of one first sync that uploads n rows, and of the sync that applies them on a
@@ -130,7 +164,7 @@ per_record() { # build dir -> "upload download" allocations per record
 }
 
 {
-echo "| configuration | datasyncd stripped | libdatasync.so stripped | libdatasync.so text/data/bss | own objects x86-64 (text+data) | own objects ARMv7 (text+data) | idle VmRSS / VmHWM (private dirty) | allocations per record (upload / apply) |"
+echo "| configuration | datasyncd stripped | libdatasync.so stripped | libdatasync.so text/data/bss | own objects x86-64 (text+data) | own objects ARMv7 (text+data) | idle Rss / Pss / Anonymous (private dirty) | allocations per record (upload / apply) |"
 echo "|---|---|---|---|---|---|---|---|"
 } >"$REPORT"
 for c in $CONFIGS; do
@@ -154,7 +188,7 @@ for c in $CONFIGS; do
 		[ "$4" -gt 0 ] && arm="$arm, without $(tr '\n' ' ' <"$o/arm/failed")(they need OpenSSL's per-architecture headers)"
 	fi
 	set -- $(idle_rss "$o")
-	rss="$1 kB / $2 kB ($3 kB dirty)"
+	rss="$1 / $2 / $3 kB ($4 kB dirty)"
 	apr="- (needs the table engine, the dir remote and the allocator hook)"
 	[ -x "$o/test/tools/dsdev" ] && apr=$(per_record "$o" | awk '{ print $1 " / " $2 }')
 	echo "| $c | $(kb "$dsz") KB | $(kb "$lsz") KB | $lib_tdb | $own | $arm | $rss | $apr |" >>"$REPORT"
@@ -164,5 +198,9 @@ echo
 echo "Measured $(date -u +%Y-%m-%d) with $(gcc --version | head -n1), CFLAGS=-O2; $(nproc) CPUs," \
 	"$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n1), kernel $(uname -r)."
 echo "minimal = host with $MINIMAL_OFF. Rows for the allocation slope: $ROWS."
+set -- $(libs_rss)
+echo "Idle: three table collections on the dir remote, synced once (none without the table" \
+	"engine or the dir remote). An empty program linked against the same libraries: Rss $1 kB," \
+	"Anonymous $2 kB."
 } >>"$REPORT"
 cat "$REPORT"
