@@ -11,6 +11,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "engine/addons/ds_addons.h"
 #include "engine/prefs/ds_prefs.h"
 #include "test/support/firefox_fixture.h"
 
@@ -96,5 +97,22 @@ void ffx_make_prefs(const char *path)
 		    " ('general.smoothScroll', 'bool', NULL),"
 		    " ('browser.tabs.max', 'int', 50),"
 		    " ('services.sync.prefs.sync.browser.tabs.max', 'bool', 1)");
+	sqlite3_close(db);
+}
+
+/* A device's installed items (docs/engine-addons.md): two from the store for Firefox (one
+ * disabled), one sideloaded, one for another application. */
+void ffx_make_addons(const char *path)
+{
+	sqlite3 *db;
+
+	unlink(path);
+	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+	ffx_sql(db, DS_ADDONS_SCHEMA_SQL);
+	ffx_sql(db, "INSERT INTO addons(guid, addonID, applicationID, enabled, source) VALUES"
+		    " ('addonAAAAAAA', 'uBlock0@raymondhill.net', '" DS_ADDONS_FIREFOX_APP_ID "', 1, 'amo'),"
+		    " ('addonBBBBBBB', 'jid1-MnnxcxisBPnSXQ@jetpack', '" DS_ADDONS_FIREFOX_APP_ID "', 0, 'amo'),"
+		    " ('addonCCCCCCC', 'vendor-tv-guide@example.com', '" DS_ADDONS_FIREFOX_APP_ID "', 1, 'vendor'),"
+		    " ('addonDDDDDDD', 'other-app@example.com', '{3550f703-e582-4d05-9a08-453d09bdfdc6}', 1, 'amo')");
 	sqlite3_close(db);
 }

@@ -17,5 +17,7 @@ void ffx_make_formhistory(const char *path);
 void ffx_make_places(const char *path);
 /* A new prefs.sqlite (engine/prefs/ds_prefs.h schema) with a few settings. */
 void ffx_make_prefs(const char *path);
+/* A new addons.sqlite (engine/addons/ds_addons.h schema) with a few installed items. */
+void ffx_make_addons(const char *path);
 
 #endif
