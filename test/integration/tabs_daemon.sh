@@ -1,0 +1,166 @@
+#!/bin/sh
+# The tabs and clients engines inside datasyncd against the Sync 1.5 test stack
+# (test/servers/stack.py), with another client written in Python (sync15_helper.py's crypto):
+#  1. the browser's tabs (datasyncctl tabs set) go up as this device's tabs record, local URLs
+#     left out; the clients engine writes this device's client record (id = FxA device id);
+#  2. the other client puts its own client and tabs records, and into our client record a
+#     wipeEngine tabs, a displayURI and a command nobody knows;
+#  3. our clients run applies them: the tab received is an event (datasyncctl events), the
+#     unknown command stays in our record, the applied ones leave it; the tabs collection is
+#     wiped and reset, so its next run reads the other device's tabs again (datasyncctl tabs
+#     list), and datasyncctl clients lists the other device.
+set -u
+B=${DS_BUILD:?}; T=${DS_TMP:?}; S=${DS_SRC:?}
+D="$B/datasyncd"; C="$B/datasyncctl"
+for sym in DS_ACCOUNT DS_REMOTE_SYNC15 DS_ENGINE_TABS DS_ENGINE_CLIENTS DS_IPC; do
+	grep -q "^CONFIG_$sym=y" "$B/.config" || { echo "CONFIG_$sym not built"; exit 77; }
+done
+PY=$(sh "$S/test/servers/setup-venv.sh" 2>"$T/venv.log" | tail -n 1)
+[ -x "$PY" ] || { echo "test servers' virtualenv unavailable (see setup-venv.sh)"; exit 77; }
+H="$S/test/integration/sync15_helper.py"
+
+pid_a=
+cleanup() {
+	[ -n "$pid_a" ] && kill "$pid_a" 2>/dev/null
+	[ -f "$T/stack.json" ] && "$PY" "$S/test/servers/stack.py" stop "$T/stack.json" >/dev/null 2>&1
+	wait 2>/dev/null
+}
+trap cleanup EXIT
+fail() {
+	echo "FAIL: $*"
+	echo "--- datasyncd (tail)"; tail -n 40 "$T/a.log" 2>/dev/null
+	echo "--- last output"; cat "$T/out" 2>/dev/null
+	exit 1
+}
+jget() { # key... < JSON
+	"$PY" -c '
+import json, sys
+v = json.load(sys.stdin)
+for k in sys.argv[1:]:
+    v = v[int(k)] if isinstance(v, list) else v[k]
+print(json.dumps(v) if isinstance(v, (list, dict)) else v)' "$@"
+}
+post() { # URL JSON
+	"$PY" -c '
+import sys, urllib.request
+r = urllib.request.Request(sys.argv[1], data=sys.argv[2].encode(), method="POST",
+                           headers={"Content-Type": "application/json"})
+print(urllib.request.urlopen(r).read().decode())' "$1" "$2"
+}
+# The other client writes cleartext records (a JSON list) into a collection, encrypted.
+other_put() { # COLL JSON_LIST
+	PYTHONPATH="$S/test/integration" "$PY" -c '
+import json, sys
+import sync15_helper as h
+node, uid, ksync, coll, recs = sys.argv[1:6]
+kb = h.coll_bundle(node, uid, ksync, coll)
+h.seed(node, uid, coll, [{"id": r["id"], "payload": h.encrypt(kb, r)} for r in json.loads(recs)])
+' "$N0" "$UID_" "$KSYNC" "$1" "$2" || fail "the other client could not write $1"
+}
+
+"$PY" "$S/test/servers/stack.py" start --out "$T/stack.json" --nodes 1 >"$T/stack.out" 2>&1 ||
+	{ cat "$T/stack.out"; fail "the test stack did not start"; }
+FXA=$(jget fxa_url <"$T/stack.json")
+TS=$(jget tokenserver_url <"$T/stack.json")
+N0=$(jget storage_urls 0 <"$T/stack.json")
+EMAIL="tabs@example.org"
+PASSWORD="tabs and clients $$"
+post "$FXA/__test__/account" "{\"email\":\"$EMAIL\",\"password\":\"$PASSWORD\",\"verify\":\"none\"}" >"$T/acct.json" ||
+	fail "cannot create the account"
+KSYNC=$("$PY" -c '
+import sys
+from fxa import crypto
+print(crypto.derive_key(bytes.fromhex(sys.argv[1]), "oldsync", 64).hex())' "$(jget kB <"$T/acct.json")")
+printf '%s\n' "$PASSWORD" >"$T/pw"
+
+cat >"$T/a.conf" <<CONF
+data_dir = $T/a/data
+run_dir = $T/a/run
+secret_dir = $T/a/secrets
+log_output = stderr
+log_level = info
+sync_interval_s = 0
+device_name = Living room
+[accounts]
+fxa_url = $FXA
+tokenserver_url = $TS
+CONF
+ctl() { "$C" -c "$T/a.conf" "$@"; }
+ok() { "$@" >"$T/out" 2>&1 || fail "'$*' failed"; }
+sync_ok() { # NAME
+	ctl sync "$1" --wait >"$T/out" 2>&1 || fail "sync of $1 failed"
+	grep -q "^$1: ok" "$T/out" || fail "sync of $1: $(cat "$T/out")"
+}
+records() { "$PY" "$H" records "$N0" "$UID_" "$KSYNC" "$1"; }
+
+"$D" -f -c "$T/a.conf" 2>>"$T/a.log" &
+pid_a=$!
+i=0; until ctl status >/dev/null 2>&1; do i=$((i + 1)); [ $i -lt 100 ] || fail "datasyncd did not start"; sleep 0.1; done
+ok ctl login "$EMAIL" <"$T/pw"
+grep -q "^signed in as $EMAIL" "$T/out" || fail "login: $(cat "$T/out")"
+cat >"$T/clients.json" <<JSON
+{"name":"clients","engine":{"kind":"clients"},"remote":{"kind":"sync15","collection":"clients"}}
+JSON
+cat >"$T/tabs.json" <<JSON
+{"name":"tabs","engine":{"kind":"tabs"},"remote":{"kind":"sync15","collection":"tabs"}}
+JSON
+ok ctl register --json "$T/clients.json"
+ok ctl register --json "$T/tabs.json"
+
+# 1. Our tabs and our client record.
+cat >"$T/mytabs.json" <<JSON
+[{"title":"News","urlHistory":["https://news.example/","https://news.example/front"],"lastUsed":1700000100},
+ {"title":"Settings","urlHistory":["about:preferences"],"lastUsed":1700000200},
+ {"title":"Docs","url":"https://docs.example/","lastUsed":"1700000050.5","pinned":true}]
+JSON
+ok ctl tabs set "$T/mytabs.json"
+grep -q "stored" "$T/out" || fail "tabs set: $(cat "$T/out")"
+ok ctl tabs set - <"$T/mytabs.json"
+grep -q "unchanged" "$T/out" || fail "the same tabs again: $(cat "$T/out")"
+sync_ok clients
+sync_ok tabs
+UID_=$("$PY" "$H" uid "$TS") || fail "no storage user"
+ctl --json status >"$T/st.json"
+DEV=$(jget account device_id <"$T/st.json") || fail "no device id: $(cat "$T/st.json")"
+records clients >"$T/recs"
+grep "\"id\": \"$DEV\"" "$T/recs" >"$T/own" || fail "no client record for $DEV: $(cat "$T/recs")"
+[ "$(jget fxaDeviceId <"$T/own")" = "$DEV" ] || fail "client record: $(cat "$T/own")"
+[ "$(jget commands <"$T/own")" = "[]" ] || fail "client record commands: $(cat "$T/own")"
+records tabs >"$T/recs"
+grep "\"id\": \"$DEV\"" "$T/recs" >"$T/owntabs" || fail "no tabs record for $DEV: $(cat "$T/recs")"
+[ "$(jget clientName <"$T/owntabs")" = "Living room" ] || fail "tabs record: $(cat "$T/owntabs")"
+[ "$(jget tabs 0 title <"$T/owntabs")" = "News" ] || fail "tabs order: $(cat "$T/owntabs")"
+[ "$(jget tabs 1 title <"$T/owntabs")" = "Docs" ] || fail "tabs: $(cat "$T/owntabs")"
+grep -q "about:" "$T/owntabs" && fail "a local URL left the device: $(cat "$T/owntabs")"
+
+# 2. Another client: its records, and commands for us.
+other_put clients '[{"id":"otherdevice01","name":"Work laptop","type":"desktop","commands":[],
+  "fxaDeviceId":"otherdevice01","protocols":["1.5"]}]'
+other_put tabs '[{"id":"otherdevice01","clientName":"Work laptop","tabs":[{"title":"Bug 1",
+  "urlHistory":["https://bugs.example/1"],"icon":null,"lastUsed":1700000300.25}]}]'
+other_put clients "[{\"id\":\"$DEV\",\"name\":\"Living room\",\"type\":\"tv\",\"fxaDeviceId\":\"$DEV\",
+  \"protocols\":[\"1.5\"],\"commands\":[{\"command\":\"wipeEngine\",\"args\":[\"tabs\"]},
+  {\"command\":\"displayURI\",\"args\":[\"https://sent.example/\",\"otherdevice01\",\"Sent page\"]},
+  {\"command\":\"frobnicate\",\"args\":[\"x\"]}]}]"
+
+# 3. Applied on our next clients run.
+sync_ok clients
+ok ctl events
+grep -q "https://sent.example/" "$T/out" || fail "no tab-received event: $(cat "$T/out")"
+grep -q "Work laptop" "$T/out" || fail "the event lacks its sender: $(cat "$T/out")"
+records clients | grep "\"id\": \"$DEV\"" >"$T/own"
+[ "$(jget commands 0 command <"$T/own")" = "frobnicate" ] || fail "unknown command not kept: $(cat "$T/own")"
+[ "$(jget commands <"$T/own" | grep -c command)" -ge 1 ] || fail "commands: $(cat "$T/own")"
+grep -q "wipeEngine\|displayURI" "$T/own" && fail "applied commands still in our record: $(cat "$T/own")"
+grep -q "wiped and reset" "$T/a.log" || fail "the tabs collection was not wiped and reset"
+ok ctl clients
+grep -q "Work laptop (desktop)" "$T/out" || fail "clients: $(cat "$T/out")"
+sync_ok tabs
+ok ctl tabs list
+grep -q "Work laptop" "$T/out" || fail "tabs list: $(cat "$T/out")"
+grep -q "https://bugs.example/1" "$T/out" || fail "tabs list: $(cat "$T/out")"
+ok ctl --json tabs list
+[ "$(jget clients 0 tabs 0 lastUsed <"$T/out")" = 1700000300 ] || fail "lastUsed: $(cat "$T/out")"
+# Our own tabs went up again after the reset, unchanged.
+records tabs | grep "\"id\": \"$DEV\"" | jget tabs 0 title | grep -qx News || fail "our tabs after the reset"
+echo "tabs_daemon: ok"
