@@ -329,12 +329,22 @@ static int drop_unsynced(struct bm_engine *b, const char *g)
 static int adopt(struct bm_engine *b, const char *g, const char *folder)
 {
 	struct ds_bookmark_item it, probe;
+	struct ds_bookmark_meta m;
 	char dupe[DS_BROWSER_ID_MAX];
+	bool server_agrees;
 	int rc = OPS(b)->get(S(b), g, &it);
 
 	if (rc)
 		return rc == -ENOENT ? 0 : rc;
 	if (strcmp(it.parent, folder) == 0)
+		goto out;
+	/* The server's record of g names this folder only if g waited for it. */
+	rc = OPS(b)->meta_get(S(b), g, &m);
+	server_agrees = strcmp(m.want_parent, folder) == 0;
+	ds_bookmark_meta_clear(&m);
+	if (rc == 0 && !server_agrees)
+		rc = log_change(b, g);
+	if (rc)
 		goto out;
 	rc = is_ancestor(b, g, folder);
 	if (rc != 0) {
@@ -841,9 +851,23 @@ static int current(struct bm_engine *b, const char *g, struct ds_record *out, bo
 	return rc;
 }
 
+/* Inside the page transaction the engine decides (see the top of this file): what get() and
+ * pending() answer there only makes the core hand every record to apply(), where the local
+ * state and change are looked up. Outside it, they tell the truth. */
 static int b_get(struct ds_engine *e, const char *id, struct ds_record *out)
 {
-	return current(B(e), ds_bookmarks_local_id(id), out, true);
+	struct bm_engine *b = B(e);
+
+	if (b->in_txn) {
+		memset(out, 0, sizeof(*out));
+		out->id = ds_strdup(id);
+		out->payload = ds_strdup("{}");
+		if (out->id && out->payload)
+			return 0;
+		ds_record_clear(out);
+		return -ENOMEM;
+	}
+	return current(b, ds_bookmarks_local_id(id), out, true);
 }
 
 struct changes_ctx {
@@ -889,8 +913,6 @@ static int b_changes(struct ds_engine *e, ds_record_cb cb, void *user_data)
 	return b_changes_after(e, 0, NULL, cb, user_data);
 }
 
-/* Inside the page transaction the engine decides (see the top of this file): no local change
- * is reported, so every remote record reaches apply(). */
 static int b_pending(struct ds_engine *e, const char *id, struct ds_pending_info *out)
 {
 	struct bm_engine *b = B(e);
