@@ -82,6 +82,12 @@ ldflags-account := -Wl,--wrap=ds_account_stretch_v1 -Wl,--wrap=ds_account_stretc
 TARGETS := http dir_batch dir_header ipc conf sim_script table_record encoding account_bundle \
 	sync15 sync15_setup sync15_remote account kinto kinto_batch history forms
 
+# Tab and client records (engine/tabs, engine/clients): the pure codecs.
+src-tabs := $(core) component/engine/tabs/tabs_record.c
+src-clients := $(core) $(crypto) $(sync15) component/engine/clients/clients_record.c \
+	component/remote/sync15/sync15_clients.c
+TARGETS += tabs clients
+
 obj = $(patsubst %.c,$(OUT)/obj/%.o,$(1))
 
 all: $(addprefix $(OUT)/bin/fuzz_,$(TARGETS))
