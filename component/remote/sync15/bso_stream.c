@@ -72,7 +72,7 @@ static int take(struct ds_sync15_splitter *s, const char *p, size_t n)
 	if (n > s->max_object - s->len)
 		return fail(s, -EMSGSIZE);
 	if (s->len + n > s->cap) {
-		size_t cap = s->cap ? s->cap : 1024;
+		size_t cap = s->cap ? s->cap : DS_MIN((size_t)1024, s->max_object);
 		char *b;
 
 		while (cap < s->len + n)
