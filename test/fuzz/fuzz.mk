@@ -41,7 +41,7 @@ src-table_record := $(core) $(crypto) component/engine/table/table_codec.c \
 	component/engine/table/table_triggers.c component/engine/table/table_apply.c
 src-encoding := $(core) $(crypto)
 src-account_bundle := $(core) $(crypto) component/account/keys.c
-sync15 := component/remote/sync15/bso.c component/remote/sync15/keys.c \
+sync15 := component/remote/sync15/bso.c component/remote/sync15/bso_stream.c component/remote/sync15/keys.c \
 	component/remote/sync15/global_state.c component/remote/sync15/storage_client.c \
 	component/account/hawk.c component/net/http_headers.c component/net/http_url.c \
 	component/sync/record.c port/posix/clock.c test/fuzz/fuzz_canned.c
