@@ -377,6 +377,27 @@ put("forms", "bounds", b"\x00".join([
     b'f2\n{"id":"f2","name":"email","value":"' + "\u00e9".encode() * 100 + b'"}',
     b'f3\n{"id":"f3","name":"email","value":"bob@example.com"}', b'f4\n{"id":"f4","name":"email","value":"bob@example.com"}']))
 
+# ---- prefs, addons: the same record format; prefs' one id is Firefox's (engine/prefs/ds_prefs.h) ----
+PREFS_ID = "e2VjODAzMGY3LWMyMGEtNDY0Zi05YjBlLTEzYTNhOWU5NzM4NH0="
+for i, v in enumerate(json.load(open(os.path.join(SRC, "test", "data", "firefox", "records", "prefs.json")))["vectors"]):
+    put("prefs", "vector-%02d" % i, (PREFS_ID + "\n" + json.dumps(v["in"])).encode())
+put("prefs", "types-and-tombstone", b"\x00".join([
+    (PREFS_ID + '\n{"id":"' + PREFS_ID + '","value":{"browser.tabs.max":1.5,"general.smoothScroll":4294967296,'
+     '"browser.startup.homepage":true,"privacy.donottrackheader.enabled":null,"desktop.only":{"a":[1]},'
+     '"services.sync.prefs.sync.device.serial":true},"extra":1}').encode(),
+    b'Pz8-\n{"id":"Pz8-","value":{"browser.tabs.max":2}}', PREFS_ID.encode()]))
+FX_APP = "{ec8030f7-c20a-464f-9b0e-13a3a9e97384}"
+def addon(guid, addon_id, enabled=True, app=FX_APP, source="amo", **extra):
+    return (guid + "\n" + json.dumps(dict({"id": guid, "addonID": addon_id, "applicationID": app,
+                                           "enabled": enabled, "source": source}, **extra))).encode()
+put("addons", "installed-and-wanted", b"\x00".join([
+    addon("addonBBBBBBB", "jid1-MnnxcxisBPnSXQ@jetpack"), addon("remoteAAAAAA", "uBlock0@raymondhill.net", False),
+    addon("remoteNNNNNN", "new@example.com", newer=[1]), b"addonAAAAAAA", b"remoteNNNNNN"]))
+put("addons", "other-app-and-source", b"\x00".join([
+    addon("remoteXXXXXX", "x@example.com", app="{3550f703-e582-4d05-9a08-453d09bdfdc6}"),
+    addon("remoteYYYYYY", "vendor-tv-guide@example.com", source="url"),
+    addon("addonCCCCCCC", "uBlock0@raymondhill.net"), b'bad,id\n{}']))
+
 # ---- sync15_remote: mode byte (1: read-only, 2: upload), then the setup's and the run's answers ---
 SETUP = [(200, LM, INFO), (200, [], {"max_post_records": 1, "max_total_records": 100}),
          (200, LM, bso("global", json.dumps(META))), (200, LM, bso("keys", KEYS_PAYLOAD))]
