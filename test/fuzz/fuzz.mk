@@ -71,6 +71,9 @@ src-prefs := $(core) $(browser) component/crypto/encoding.c component/engine/pre
 	component/engine/prefs/prefs_db.c component/sync/record.c test/fuzz/fuzz_engine.c
 src-addons := $(core) $(browser) component/engine/addons/addons_engine.c component/sync/record.c \
 	test/fuzz/fuzz_engine.c
+src-passwords := $(core) $(crypto) $(browser) $(wildcard component/engine/passwords/passwords_*.c) \
+	component/sync/record.c port/posix/clock.c port/common/secret.c port/common/paths.c \
+	port/common/names.c test/fuzz/fuzz_engine.c
 src-sync15_remote := $(core) $(crypto) $(sync15) component/remote/sync15/sync15_remote.c \
 	component/remote/sync15/post_queue.c component/remote/sync15/sync15_clients.c \
 	component/remote/sync15/sync15_account.c component/account/tokenserver.c $(fxa) \
@@ -84,7 +87,7 @@ src-account := $(core) $(crypto) component/account/keys.c component/account/hawk
 ldflags-account := -Wl,--wrap=ds_account_stretch_v1 -Wl,--wrap=ds_account_stretch_v2
 
 TARGETS := http dir_batch dir_header ipc conf sim_script table_record encoding account_bundle \
-	sync15 sync15_setup sync15_remote account kinto kinto_batch history forms prefs addons
+	sync15 sync15_setup sync15_remote account kinto kinto_batch history forms prefs addons passwords
 
 # Tab and client records (engine/tabs, engine/clients): the pure codecs.
 src-tabs := $(core) component/engine/tabs/tabs_record.c
