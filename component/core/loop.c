@@ -30,6 +30,14 @@
 #include <unistd.h>
 
 /* Byte written to the self-pipe by ds_loop_stop(); any other byte is a signal number. */
+/* Descriptors the loop's lws context watches at most: lws' own few, ours, and each control
+ * client (CONFIG_DS_IPC_MAX_CLIENTS) with room for the ones being refused. */
+#if IS_ENABLED(CONFIG_DS_IPC)
+#define LOOP_MAX_FDS (32 + 2 * CONFIG_DS_IPC_MAX_CLIENTS)
+#else
+#define LOOP_MAX_FDS 32
+#endif
+
 #define STOP_BYTE 0
 
 struct watch {
@@ -471,6 +479,13 @@ int ds_loop_new(struct ds_loop **out)
 	 * second TLS-initialised context next to theirs makes lws 4.1.6 leak an SSL_CTX at exit.
 	 * Nor the OS CA store, which lws would otherwise load for nothing (about 0.6 MB of heap). */
 	info.options = LWS_SERVER_OPTION_EXPLICIT_VHOSTS | LWS_SERVER_OPTION_DISABLE_OS_CA_CERTS;
+	/*
+	 * By default lws sizes its fd tables by RLIMIT_NOFILE and zeroes them: 320 KB of resident
+	 * memory at a limit of 20,000, for a loop that watches a handful of descriptors (its pipe,
+	 * the port's, the control socket and its clients, an account job's pipe). With a limit
+	 * lws looks fds up by a slower search over that many slots instead (lws-context-vhost.h).
+	 */
+	info.fd_limit_per_thread = LOOP_MAX_FDS;
 	info.gid = -1;
 	info.uid = -1;
 	info.user = l;
