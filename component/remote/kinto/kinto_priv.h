@@ -5,6 +5,7 @@
  *   kinto_state.c   the per-collection map id -> last known server last_modified
  *   kinto_api.c     one request: URL, authentication, errors, Backoff/Retry-After/Alert
  *   kinto_secret.c  enrolment: credentials and key sealed through the port
+ *   kinto_remote.c, kinto_fetch.c, kinto_upload.c  the remote operations (kinto_remote_int.h)
  *   kinto_files.c   files of records as kinto-attachment attachments, streamed both ways
  *   kinto_filesync.c  when a record's file goes up or comes down
  *   kinto_migrate.c the encryption marker; a collection switched from clear to encrypted

@@ -1,0 +1,226 @@
+/*
+ * kinto_fetch.c - the Kinto remote's fetch (docs/remote-kinto.md, "fetch"):
+ * GET .../records?_sort=last_modified&_since=<cursor>, oldest first, one page per call,
+ * Next-Page followed (kinto.md §2: oldest-first resumes safely after a cut).
+ */
+#define DS_LOG_TAG "kinto"
+#define DS_LOG_LEVEL CONFIG_DS_LOG_LEVEL_REMOTE
+#include "core/ds_core.h"
+#include "net/ds_http.h"
+#include "remote/kinto/kinto_remote_int.h"
+
+#include <cjson/cJSON.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+
+/* ---- fetch -------------------------------------------------------------------------------- */
+
+struct fetch_ctx {
+	struct kinto_remote *k;
+	ds_record_cb cb;
+	void *ud;
+	int64_t last_ms;
+	unsigned n;
+	const char *data;
+	size_t data_len;
+};
+
+static int find_data(const char *key, size_t klen, const char *val, size_t vlen, void *ud)
+{
+	struct fetch_ctx *c = ud;
+
+	if (klen == 4 && memcmp(key, "data", 4) == 0) {
+		c->data = val;
+		c->data_len = vlen;
+	}
+	return 0;
+}
+
+static int find_reenc(const char *key, size_t klen, const char *val, size_t vlen, void *ud)
+{
+	int64_t *prev = ud;
+
+	if (klen == strlen(DS_KINTO_REENC_FIELD) && memcmp(key, DS_KINTO_REENC_FIELD, klen) == 0 &&
+	    ds_kinto_json_int64(val, vlen, prev))
+		*prev = 0;
+	return 0;
+}
+
+/*
+ * A record re-uploaded encrypted by the switch (kinto_migrate.c) carries the version it
+ * replaced. When that version is the last we saw (we synced it in clear; the device that made
+ * the switch left it in its map too), the payload is one the core already has: 1 (skip it;
+ * only the map and cursor move on), so a pending edit of that row is not turned into a
+ * conflict it could lose. A device that never saw it (no entry) gets the record.
+ */
+static int skip_reencrypted(struct fetch_ctx *c, const char *val, size_t vlen,
+			    const struct ds_record *rec)
+{
+	int64_t prev = 0, ms = 0;
+	bool gone = false;
+	int rc;
+
+	if (rec->deleted)
+		return 0;
+	rc = ds_kinto_json_object_each(val, vlen, find_reenc, &prev);
+	if (rc || prev <= 0)
+		return 0;
+	rc = ds_kinto_state_get(c->k->state, rec->id, &ms, &gone);
+	if (rc == -ENOENT || (rc == 0 && (gone || ms != prev)))
+		return 0;
+	if (rc)
+		return rc;
+	if (rec->modified_ms > c->last_ms)
+		c->last_ms = rec->modified_ms;
+	rc = ds_kinto_state_put(c->k->state, rec->id, rec->modified_ms, false);
+	if (rc == 0)
+		rc = ds_kinto_files_on_skipped(c->k->files, c->k->state, val, vlen, rec->id);
+	return rc ? rc : 1;
+}
+
+static int fetch_one(const char *val, size_t vlen, void *ud)
+{
+	struct fetch_ctx *c = ud;
+	struct kinto_remote *k = c->k;
+	struct ds_record rec;
+	int rc = ds_kinto_decode(&k->key, k->coll, val, vlen, &rec);
+
+	c->n++;
+	if (rc == -ENOKEY) {
+		DS_LOG_ERR("%s: the server holds encrypted records and this collection has no key "
+			   "(register it with \"encrypt\")", k->name);
+		return rc;
+	}
+	if (rc == -EKEYREJECTED) {
+		DS_LOG_ERR("%s: records are encrypted under another key than this device's", k->name);
+		return rc;
+	}
+	if (rc == -EBADMSG || rc == -EACCES) {
+		/* A wrong key was caught above by its kid: a record failing its tag under our own
+		 * key was damaged or moved by the server, and only that record is refused.
+		 * Hand the core a record with neither payload nor deletion: it counts it as an
+		 * error and never applies it. The id still moves to the map: its version was seen. */
+		struct ds_record bad = { 0 };
+		int mrc = ds_kinto_record_meta(val, vlen, &bad.id, &bad.modified_ms);
+
+		DS_LOG_WRN("%s: a record %s; skipped", k->name,
+			   rc == -EACCES ? "is in clear in an encrypted collection" :
+					   "failed to decode or decrypt");
+		if (mrc == -ENOMEM)
+			return mrc;
+		if (!bad.id)
+			return 0; /* no usable id: nothing to tell the core */
+		if (bad.modified_ms > c->last_ms)
+			c->last_ms = bad.modified_ms;
+		rc = ds_kinto_state_put(k->state, bad.id, bad.modified_ms, false);
+		if (rc == 0)
+			rc = c->cb(&bad, c->ud);
+		ds_record_clear(&bad);
+		return rc;
+	}
+	if (rc)
+		return rc;
+	if (k->key.set) {
+		rc = skip_reencrypted(c, val, vlen, &rec);
+		if (rc) {
+			ds_record_clear(&rec);
+			return rc > 0 ? 0 : rc;
+		}
+	}
+	/* The file first: when the core applies the row, the file it names is in place. A
+	 * failed download fails the page, which is fetched again (and the file resumed). */
+	rc = ds_kinto_files_on_fetch(k->files, &k->api, k->state, &k->key, k->coll, val, vlen, &rec);
+	if (rc) {
+		ds_record_clear(&rec);
+		return rc;
+	}
+	if (rec.modified_ms > c->last_ms)
+		c->last_ms = rec.modified_ms;
+	rc = ds_kinto_state_put(k->state, rec.id, rec.modified_ms, rec.deleted);
+	if (rc == 0)
+		rc = c->cb(&rec, c->ud);
+	ds_record_clear(&rec);
+	return rc;
+}
+
+static bool same_origin(const struct kinto_remote *k, const char *url)
+{
+	size_t n = strlen(k->api.origin);
+
+	return strncmp(url, k->api.origin, n) == 0 && url[n] == '/';
+}
+
+int ds_kinto_fetch(struct ds_remote *r, const char *cursor, ds_record_cb cb, void *user_data,
+		   struct ds_fetch_page *page)
+{
+	struct kinto_remote *k = kr_of(r);
+	struct fetch_ctx c = { .k = k, .cb = cb, .ud = user_data };
+	struct ds_http_response resp;
+	const char *next;
+	char *path;
+	int rc;
+
+	memset(page, 0, sizeof(*page));
+	if (!ds_kinto_cursor_valid(cursor)) {
+		DS_LOG_ERR("%s: stored cursor '%s' is not a Kinto timestamp", k->name, cursor);
+		return -EINVAL;
+	}
+	c.last_ms = ds_kinto_cursor_ms(cursor);
+	if (k->next_url && strcmp(k->next_for, cursor) == 0)
+		path = ds_strdup(k->next_url);
+	else
+		path = ds_asprintf("%s/records?_sort=last_modified&_limit=%u%s%s", k->coll_path,
+				   k->page_size, cursor[0] ? "&_since=" : "", cursor);
+	ds_free(k->next_url);
+	k->next_url = NULL;
+	if (!path)
+		return -ENOMEM;
+	rc = ds_kinto_api_call(&k->api, "GET", path, NULL, NULL, &resp);
+	ds_free(path);
+	if (rc)
+		return rc;
+	if (resp.status != 200) {
+		rc = ds_kinto_api_error(&k->api, "fetching records", &resp);
+		goto out;
+	}
+	rc = ds_kinto_json_object_each(resp.body ? resp.body : "", resp.body_len, find_data, &c);
+	if (rc == 0 && !c.data)
+		rc = -EBADMSG;
+	if (rc) {
+		DS_LOG_ERR("%s: the server's record list is not JSON", k->name);
+		rc = -EPROTO;
+		goto out;
+	}
+	rc = ds_kinto_state_begin(k->state);
+	if (rc)
+		goto out;
+	rc = ds_kinto_json_array_each(c.data, c.data_len, fetch_one, &c);
+	if (rc == -EBADMSG)
+		rc = -EPROTO;
+	if (rc == 0)
+		rc = ds_kinto_state_commit(k->state);
+	else
+		ds_kinto_state_rollback(k->state);
+	if (rc)
+		goto out;
+	snprintf(page->next_cursor, sizeof(page->next_cursor), "%" PRId64, c.last_ms);
+	if (c.last_ms == 0)
+		snprintf(page->next_cursor, sizeof(page->next_cursor), "%s", cursor);
+	next = ds_http_header(&resp, "next-page");
+	if (next && *next && c.n > 0) {
+		page->more = true;
+		/* Followed only on our own server: the URL carries nothing secret, but our
+		 * credentials go with the request. Elsewhere, _since from the cursor does the same. */
+		if (same_origin(k, next)) {
+			k->next_url = ds_strdup(next);
+			snprintf(k->next_for, sizeof(k->next_for), "%s", page->next_cursor);
+		} else {
+			DS_LOG_WRN("%s: Next-Page points to another server; not followed", k->name);
+		}
+	}
+out:
+	ds_http_response_free(&resp);
+	return rc;
+}
+
