@@ -304,7 +304,7 @@ static int p_merge(struct ds_engine *e, const struct ds_record *local, const str
 {
 	struct pw_engine *p = PE(e);
 	struct ds_login lo, re, base, merged;
-	struct ds_pending_info pi;
+	struct ds_pending_info pi = { 0 };
 	bool has_base, remote_newer;
 	char *unk = NULL;
 	int rc;
@@ -324,9 +324,13 @@ static int p_merge(struct ds_engine *e, const struct ds_record *local, const str
 	has_base = rc == 0;
 	if (rc == 0 || rc == -ENOENT)
 		rc = OPS(p)->track.pending(S(p), remote->id, &pi);
+	if (rc == -ENOENT) {
+		pi.modified_ms = 0; /* no local change left: the server's version is the newer */
+		rc = 0;
+	}
 	/* Ties go to the server, as newest-wins decides them (component/sync/reconcile.c). */
-	remote_newer = rc != 0 || pi.modified_ms <= remote->modified_ms;
-	if (rc == 0 || rc == -ENOENT)
+	remote_newer = pi.modified_ms <= remote->modified_ms;
+	if (rc == 0)
 		rc = ds_passwords_login_merge(&lo, &re, has_base ? &base : NULL, remote_newer, &merged);
 	if (rc == 0) {
 		rc = ds_passwords_login_encode(&merged, &out->payload);
