@@ -364,6 +364,28 @@ static int refresh_hidden(struct clients_engine *c)
 	return rc;
 }
 
+/* Two commands are the same when they print the same: cJSON_Compare never finds an object
+ * with a repeated key equal to itself (found by fuzz/clients), which would apply it twice. */
+static bool same_cmd(const cJSON *a, const cJSON *b)
+{
+	char *x = cJSON_PrintUnformatted(a), *y = x ? cJSON_PrintUnformatted(b) : NULL;
+	bool eq = x && y && !strcmp(x, y);
+
+	cJSON_free(x);
+	cJSON_free(y);
+	return eq;
+}
+
+static bool in_list(const cJSON *list, const cJSON *item)
+{
+	const cJSON *it;
+
+	cJSON_ArrayForEach(it, list)
+		if (same_cmd(it, item))
+			return true;
+	return false;
+}
+
 /*
  * A hook failed: the command is no longer "handled", so the server's copy of our record, which
  * still holds it (the failed run uploads nothing), differs from ours and is applied again on
@@ -507,28 +529,6 @@ static int c_pending(struct ds_engine *e, const char *id, struct ds_pending_info
 	DS_UNUSED(id);
 	DS_UNUSED(out);
 	return -ENOENT;
-}
-
-/* Two commands are the same when they print the same: cJSON_Compare never finds an object
- * with a repeated key equal to itself (found by fuzz/clients), which would apply it twice. */
-static bool same_cmd(const cJSON *a, const cJSON *b)
-{
-	char *x = cJSON_PrintUnformatted(a), *y = x ? cJSON_PrintUnformatted(b) : NULL;
-	bool eq = x && y && !strcmp(x, y);
-
-	cJSON_free(x);
-	cJSON_free(y);
-	return eq;
-}
-
-static bool in_list(const cJSON *list, const cJSON *item)
-{
-	const cJSON *it;
-
-	cJSON_ArrayForEach(it, list)
-		if (same_cmd(it, item))
-			return true;
-	return false;
 }
 
 static int add_event(struct clients_engine *c, const cJSON *cmd)
