@@ -4,18 +4,26 @@
  * A collection = an engine (where the data lives on the device) + a remote (the protocol and the
  * server) + an optional transform (client-side crypto) + a policy. One loop serves them all:
  *
- *   prepare remote -> fetch changes since the stored cursor (paged) -> stage -> merge with the
- *   engine's pending local changes -> apply locally in one transaction -> upload outgoing
- *   records with a precondition (remote unchanged since the cursor; on -ESTALE refetch, re-merge
- *   and retry a bounded number of times) -> commit cursors.
+ *   prepare remote -> fetch changes since the stored cursor (paged) -> merge each record with
+ *   the engine's pending local change and apply it, in local transactions of at most
+ *   CONFIG_DS_SYNC_APPLY_CHUNK records as the page arrives -> upload outgoing records with a
+ *   precondition (remote unchanged since the cursor; on -ESTALE refetch, re-merge and retry a
+ *   bounded number of times) -> commit cursors.
  *
- * A run holds one fetched page and one upload batch, whatever the number of pending changes:
- * the fetch asks the engine about each record's id (pending()) and the upload reads the pending
- * changes in rounds of one batch (changes_after() stopped with DS_RECORD_STOP).
+ * A run holds one chunk of fetched records and one upload batch, whatever the size of a page
+ * or the number of pending changes: the fetch asks the engine about each record's id
+ * (pending()) and the upload reads the pending changes in rounds of one batch (changes_after()
+ * stopped with DS_RECORD_STOP).
  *
  * Crash safety rests on two rules, so that a run killed at any instant converges next time:
- *  1. Applying a remote record is idempotent, and the cursor is committed only after the local
- *     transaction that applied the page. A crash in between re-fetches the page and re-applies it.
+ *  1. Applying a remote record is idempotent, and the cursor is committed only after the last
+ *     chunk of the page committed. The chunks before it may be committed already: a crash, a
+ *     cut connection or a failed chunk in the middle of a page leaves the page's first chunks
+ *     applied (with the pending changes they settled forgotten) and the cursor at the page's
+ *     start; the next run fetches the whole page again and re-applies them, which changes
+ *     nothing (no pending change left, or one the same rule keeps again). So a remote hands a
+ *     record to the core only once that record is verified on its own: a check that covers a
+ *     whole page must pass before the page's first record goes out.
  *  2. A local change is forgotten only after the remote acknowledged it, and only up to the
  *     change counter that was uploaded (edits made during the upload stay pending). A crash
  *     after the upload but before that re-uploads nothing new: the next fetch returns our own

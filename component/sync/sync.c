@@ -1,9 +1,12 @@
 /*
- * One sync run of a collection: prepare -> fetch pages -> reconcile and apply each page in one
- * local transaction -> upload pending changes in batches under a precondition -> cursors.
+ * One sync run of a collection: prepare -> fetch pages -> reconcile and apply the records of a
+ * page as they arrive, in local transactions of at most CONFIG_DS_SYNC_APPLY_CHUNK records ->
+ * upload pending changes in batches under a precondition -> cursors.
  *
  * The two crash-safety rules of ds_sync.h are enforced here by ordering alone:
- *  - a page's cursor is stored only after the local transaction that applied it committed;
+ *  - a page's cursor is stored only after the last transaction that applied its records
+ *    committed (earlier chunks of the page may be committed already: applying is idempotent,
+ *    so a page cut short is fetched and applied again from its start);
  *  - a pending change is forgotten only after the remote accepted the batch holding it, and
  *    only up to the change_seq that was read for that upload, then the new cursor is stored.
  * Everything between two of those writes can be lost to a crash and is simply done again.
@@ -34,9 +37,11 @@ struct run {
 	char saved_cursor[DS_CURSOR_MAX]; /* what the store holds */
 	char saved_epoch[DS_CURSOR_MAX];
 
-	/* The records of the page being fetched (cleartext), applied once it is complete. */
+	/* The records of the page being fetched (cleartext) not applied yet: at most one chunk
+	 * (CONFIG_DS_SYNC_APPLY_CHUNK), applied when it is full and at the end of the page. */
 	struct ds_record *page;
 	size_t page_n, page_cap;
+	unsigned long page_applied; /* records of the current page through apply_chunk() */
 };
 
 static void progress(struct run *run, const char *phase, unsigned long done, unsigned long total)
@@ -113,6 +118,8 @@ static int save_cursor(struct run *run, const char *cursor)
 
 /* ---- fetch -------------------------------------------------------------------------------- */
 
+static int apply_chunk(struct run *run);
+
 static int stage_record(const struct ds_record *in, void *user_data)
 {
 	struct run *run = user_data;
@@ -127,16 +134,12 @@ static int stage_record(const struct ds_record *in, void *user_data)
 		DS_LOG_WRN("%s: the remote sent a record without id; skipped", run->c->name);
 		return 0;
 	}
-	/* The remote chooses its page size; this bound keeps a lying or broken one from making
-	 * the device hold an unbounded page (docs/security.md). */
-	if (run->page_n >= DS_SYNC_MAX_PAGE) {
-		DS_LOG_ERR("%s: the remote sent a page of more than %d records; stopped",
-			   run->c->name, DS_SYNC_MAX_PAGE);
-		return -EPROTO;
-	}
 	if (run->page_n == run->page_cap) {
 		size_t cap = run->page_cap ? run->page_cap * 2 : 32;
-		struct ds_record *v = ds_realloc(run->page, cap * sizeof(*v));
+		struct ds_record *v;
+
+		cap = DS_MIN(cap, (size_t)CONFIG_DS_SYNC_APPLY_CHUNK);
+		v = ds_realloc(run->page, cap * sizeof(*v));
 		if (!v)
 			return -ENOMEM;
 		run->page = v;
@@ -177,6 +180,11 @@ static int stage_record(const struct ds_record *in, void *user_data)
 		return 0;
 	}
 	run->page[run->page_n++] = rec;
+	/* A full chunk is applied now, whatever the remote's page size: what the run holds from
+	 * a page is bounded by the chunk, and the engine's write lock is held for one chunk at a
+	 * time, never across the remote's network reads (sync15.md U8). */
+	if (run->page_n >= CONFIG_DS_SYNC_APPLY_CHUNK)
+		return apply_chunk(run);
 	return 0;
 }
 
@@ -194,7 +202,7 @@ static int apply_one(struct run *run, const struct ds_record *rec)
 		return run_fail(run, rc, "reading a local record failed");
 	has_local = rc == 0 && !local.deleted;
 
-	/* One indexed lookup per record, inside the page transaction: see apply_page(). */
+	/* One indexed lookup per record, inside the chunk transaction: see apply_chunk(). */
 	struct ds_pending_info pinfo;
 	rc = e->ops->pending(e, rec->id, &pinfo);
 	if (rc < 0 && rc != -ENOENT) {
@@ -252,7 +260,8 @@ static int apply_one(struct run *run, const struct ds_record *rec)
 	return 0;
 }
 
-static int apply_page(struct run *run)
+/* Apply the staged records in one local transaction, then drop them (applied or not). */
+static int apply_chunk(struct run *run)
 {
 	struct ds_engine *e = run->e;
 	int rc;
@@ -260,18 +269,21 @@ static int apply_page(struct run *run)
 	if (run->page_n == 0)
 		return 0;
 	rc = e->ops->begin(e);
-	if (rc < 0)
+	if (rc < 0) {
+		page_clear(run);
 		return run_fail(run, rc, "starting a local transaction failed");
+	}
 	/*
 	 * Each record's pending change is looked up inside the transaction: with an engine whose
 	 * begin takes the write lock (BEGIN IMMEDIATE), an app write cannot slip between this
 	 * check and the apply and be overwritten unseen (Kinto.js issues #16, #34, #788). A
 	 * lookup per record keeps the cost of a page proportional to the page, not to the number
-	 * of pending changes.
+	 * of pending changes. App writes may land between two chunks: the next chunk's lookups
+	 * see them.
 	 */
 	for (size_t i = 0; rc == 0 && i < run->page_n; i++) {
 		rc = apply_one(run, &run->page[i]);
-		progress(run, "apply", i + 1, run->page_n);
+		progress(run, "apply", ++run->page_applied, 0);
 	}
 	if (rc == 0) {
 		rc = e->ops->commit(e);
@@ -280,6 +292,7 @@ static int apply_page(struct run *run)
 	}
 	if (rc < 0)
 		e->ops->rollback(e);
+	page_clear(run);
 	return rc;
 }
 
@@ -290,16 +303,18 @@ static int fetch_all(struct run *run)
 		int rc;
 
 		memset(&pg, 0, sizeof(pg));
+		run->page_applied = 0;
 		rc = run->r->ops->fetch(run->r, run->cursor, stage_record, run, &pg);
 		if (rc < 0) {
-			/* A page that fails as a whole (e.g. its integrity check) aborts the run: nothing
-			 * of it is applied and the cursor stays, so the next run asks again. */
+			/* The page stopped short (a cut connection, a record the remote could not
+			 * read, a failed chunk): the records staged since the last chunk are dropped
+			 * unapplied, the chunks before stay (applying is idempotent), and the cursor
+			 * stays at the page's start, so the next run fetches the whole page again. */
 			page_clear(run);
 			return remote_fail(run, rc, "fetching from the remote failed");
 		}
 		pg.next_cursor[DS_CURSOR_MAX - 1] = '\0';
-		rc = apply_page(run);
-		page_clear(run);
+		rc = apply_chunk(run);
 		if (rc < 0)
 			return rc;
 		if (pg.more && (!pg.next_cursor[0] || strcmp(pg.next_cursor, run->cursor) == 0))
@@ -370,16 +385,25 @@ static int outgoing(struct run *run, const struct ds_record *r, struct ds_record
 	}
 	clear.change_seq = r->change_seq;
 	clear.modified_ms = r->modified_ms;
+	clear.ttl_s = r->ttl_s;
+	clear.sortindex = r->sortindex;
 	if (!run->c->transform) {
 		*out = clear;
 		return 0;
 	}
 	rc = run->c->transform->ops->encode(run->c->transform, &clear, out);
-	ds_record_clear(&clear);
 	if (rc < 0) {
+		ds_record_clear(&clear);
 		ds_record_clear(out);
 		return run_fail(run, rc, "encoding a record for the remote failed");
 	}
+	/* A transform builds a new record: the engine's storage hints go with it unless the
+	 * transform set its own. */
+	if (!out->ttl_s)
+		out->ttl_s = clear.ttl_s;
+	if (!out->sortindex)
+		out->sortindex = clear.sortindex;
+	ds_record_clear(&clear);
 	return 0;
 }
 

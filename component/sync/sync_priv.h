@@ -53,15 +53,10 @@ int ds_policy_from_json(const struct cJSON *reg, struct ds_policy *out);
 #define DS_SYNC_DEFAULT_RETRIES 3
 #define DS_SYNC_DEFAULT_BATCH 100
 /*
- * Most records one upload holds, whatever max_batch the remote announces: with the fetch page,
- * the bound of what a run keeps in memory (docs/sync.md, "Limits").
+ * Most records one upload holds, whatever max_batch the remote announces: with the apply chunk
+ * (CONFIG_DS_SYNC_APPLY_CHUNK), the bound of what a run keeps in memory (docs/sync.md,
+ * "Limits"). A fetched page has no bound of its own: its records are applied chunk by chunk.
  */
-/* Most records the core holds from one fetched page; a remote that sends more is refused
- * (-EPROTO). Remotes page well below it (dir: CONFIG_DS_REMOTE_DIR_PAGE_RECORDS). */
-#ifndef DS_SYNC_MAX_PAGE
-#define DS_SYNC_MAX_PAGE 10000
-#endif
-
 #ifndef DS_SYNC_MAX_BATCH
 #define DS_SYNC_MAX_BATCH 1000
 #endif

@@ -171,24 +171,185 @@ static void test_paged_fetch_resumes_at_the_last_applied_page(void **state)
 	fx_free(f);
 }
 
-/* A remote that pages beyond DS_SYNC_MAX_PAGE (10,000) is refused, nothing applied. */
-static void test_oversized_page_is_refused_and_nothing_applied(void **state)
+/* ---- a page applied in chunks (ds_sync.h rule 1, sync15.md U8) ------------------------------- */
+
+#define CHUNK ((unsigned long)CONFIG_DS_SYNC_APPLY_CHUNK)
+
+/* A page far larger than a chunk: one local transaction per chunk, every record applied, and the
+ * page is no longer bounded by the core (it holds one chunk, see sync_memory_test.c). */
+static void test_large_page_is_applied_in_chunks(void **state)
 {
 	struct fx *f = fx_new(NULL);
+	unsigned long n = 10 * CHUNK + 7, begins;
 	char cur[DS_CURSOR_MAX], ep[DS_CURSOR_MAX];
 	struct ds_run_stats st;
 
 	DS_UNUSED(state);
-	ds_fake_server_set_page_size(f->srv, 20000);
-	server_put_n(f->srv, "r", 10001);
-	assert_int_equal(ds_fake_device_sync(&f->a, &st), -EPROTO);
-	assert_int_equal(ds_fake_engine_rows(f->a.e), 0);
+	ds_fake_server_set_page_size(f->srv, 1000000);
+	server_put_n(f->srv, "r", (int)n);
+	begins = ds_fake_engine_calls(f->a.e, DS_FAKE_ENGINE_BEGIN);
+	st = sync_ok(&f->a);
+	assert_int_equal(st.fetched, n);
+	assert_int_equal(st.applied, n);
+	assert_int_equal(ds_fake_engine_rows(f->a.e), n);
+	assert_int_equal(ds_fake_engine_calls(f->a.e, DS_FAKE_ENGINE_BEGIN) - begins, 11);
+	assert_int_equal(ds_fake_remote_calls(f->a.r, DS_FAKE_REMOTE_FETCH), 1);
+	cursor_of(f, cur, ep);
+	assert_int_equal(strtoul(cur, NULL, 10), n);
+	fx_free(f);
+}
+
+/* A remote whose connection is cut after cut_after records of a page: a wrapper around the fake
+ * remote, taking its place in the device's collection for one run. */
+struct cut_remote {
+	struct ds_remote base;
+	struct ds_remote *inner;
+	unsigned long cut_after, seen;
+	ds_record_cb cb;
+	void *ud;
+};
+
+static int cut_cb(const struct ds_record *r, void *user_data)
+{
+	struct cut_remote *x = user_data;
+
+	if (x->seen++ == x->cut_after)
+		return -ECONNRESET;
+	return x->cb(r, x->ud);
+}
+
+static int cut_prepare(struct ds_remote *r, struct ds_remote_info *info)
+{
+	struct cut_remote *x = r->priv;
+
+	return x->inner->ops->prepare(x->inner, info);
+}
+
+static int cut_fetch(struct ds_remote *r, const char *cursor, ds_record_cb cb, void *ud,
+		     struct ds_fetch_page *page)
+{
+	struct cut_remote *x = r->priv;
+
+	x->cb = cb;
+	x->ud = ud;
+	x->seen = 0;
+	return x->inner->ops->fetch(x->inner, cursor, cut_cb, x, page);
+}
+
+static int cut_upload(struct ds_remote *r, const char *cursor, const struct ds_record *recs,
+		      size_t n, struct ds_upload_result *res)
+{
+	struct cut_remote *x = r->priv;
+
+	return x->inner->ops->upload(x->inner, cursor, recs, n, res);
+}
+
+static int64_t cut_backoff(struct ds_remote *r)
+{
+	DS_UNUSED(r);
+	return 0;
+}
+
+static const struct ds_remote_ops cut_ops = {
+	.kind = "cut", .prepare = cut_prepare, .fetch = cut_fetch, .upload = cut_upload,
+	.backoff_s = cut_backoff,
+};
+
+/* One run of the device with its page cut after cut_after records. */
+static int sync_cut(struct fx *f, unsigned long cut_after, struct ds_run_stats *st)
+{
+	struct cut_remote x = { .base = { .ops = &cut_ops, .priv = &x }, .inner = f->a.r,
+				.cut_after = cut_after };
+	int rc;
+
+	f->a.c->remote = &x.base;
+	rc = ds_fake_device_sync(&f->a, st);
+	f->a.c->remote = f->a.r;
+	return rc;
+}
+
+/* A page of 5,000 records (U8's first history download) cut between two chunks and inside one:
+ * the chunks before the cut stay applied, the cursor stays at the page's start, the records of
+ * the chunk in progress are not applied, and the next run re-applies the page and converges,
+ * with local changes settled by the policy as if nothing had been cut. */
+static void test_page_cut_between_chunks_converges(void **state)
+{
+	struct ds_fake_device_opts o = { .policy = { .conflict = DS_CONFLICT_CLIENT_WINS } };
+	struct fx *f = fx_new(&o);
+	char cur[DS_CURSOR_MAX], ep[DS_CURSOR_MAX];
+	unsigned long n = 5000;
+	struct ds_run_stats st;
+
+	DS_UNUSED(state);
+	ds_fake_server_set_page_size(f->srv, 1000000);
+	server_put_n(f->srv, "r", (int)n);
+	/* Local edits of a record in the first chunk and of one after the cut. */
+	assert_int_equal(ds_fake_engine_put(f->a.e, "r1", "{\"local\":1}"), 0);
+	assert_int_equal(ds_fake_engine_put(f->a.e, "r4999", "{\"local\":4999}"), 0);
+
+	/* Cut exactly after two chunks, then in the middle of the third. */
+	assert_int_equal(sync_cut(f, 2 * CHUNK, &st), -ECONNRESET);
+	assert_int_equal(ds_fake_engine_rows(f->a.e), 2 * CHUNK + 1); /* + the local r4999 */
 	cursor_of(f, cur, ep);
 	assert_string_equal(cur, "");
-	/* A remote within the bound is fine. */
-	ds_fake_server_set_page_size(f->srv, 10000);
+	assert_int_equal(sync_cut(f, 2 * CHUNK + CHUNK / 2, &st), -ECONNRESET);
+	assert_int_equal(ds_fake_engine_rows(f->a.e), 2 * CHUNK + 1);
+	cursor_of(f, cur, ep);
+	assert_string_equal(cur, "");
+	/* client-wins: the local edits stayed pending through the applied chunks. */
+	assert_string_equal(ds_fake_engine_payload(f->a.e, "r1"), "{\"local\":1}");
+	assert_true(ds_fake_engine_is_pending(f->a.e, "r1"));
+	assert_int_equal(ds_fake_server_log_len(f->srv), n);
+
 	st = sync_ok(&f->a);
-	assert_int_equal(ds_fake_engine_rows(f->a.e), 10001);
+	assert_int_equal(st.fetched, n);
+	assert_int_equal(ds_fake_engine_rows(f->a.e), n);
+	assert_int_equal(ds_fake_engine_pending(f->a.e), 0);
+	assert_string_equal(ds_fake_server_payload(f->srv, "r1"), "{\"local\":1}");
+	assert_string_equal(ds_fake_server_payload(f->srv, "r4999"), "{\"local\":4999}");
+	assert_string_equal(ds_fake_engine_payload(f->a.e, "r2"), "{\"r\":2}");
+	/* Nothing uploaded twice, nothing else written. */
+	assert_int_equal(ds_fake_server_log_len(f->srv), n + 2);
+	sync_ok(&f->a);
+	assert_int_equal(ds_fake_server_log_len(f->srv), n + 2);
+	fx_free(f);
+}
+
+/* server-wins: a pending local change met in a chunk that committed is forgotten with it; the
+ * re-applied page after a cut finds nothing pending and applies the same record again. A chunk
+ * whose commit fails is rolled back whole: its local change stays pending. */
+static void test_failed_chunk_rolls_back_alone_and_converges(void **state)
+{
+	struct fx *f = fx_new(NULL);
+	char cur[DS_CURSOR_MAX], ep[DS_CURSOR_MAX];
+	char id_late[32];
+	struct ds_run_stats st;
+
+	DS_UNUSED(state);
+	ds_fake_server_set_page_size(f->srv, 1000000);
+	server_put_n(f->srv, "r", (int)(3 * CHUNK));
+	snprintf(id_late, sizeof(id_late), "r%lu", 2 * CHUNK + 1);
+	assert_int_equal(ds_fake_engine_put(f->a.e, "r1", "{\"local\":1}"), 0);
+	assert_int_equal(ds_fake_engine_put(f->a.e, id_late, "{\"local\":2}"), 0);
+
+	/* The third chunk's commit fails (disk full): the first two stay. */
+	ds_fake_engine_fail(f->a.e, DS_FAKE_ENGINE_COMMIT, 3, -ENOSPC);
+	assert_int_equal(ds_fake_device_sync(&f->a, &st), -ENOSPC);
+	assert_non_null(strstr(st.message, "committing the local transaction failed"));
+	assert_int_equal(ds_fake_engine_rows(f->a.e), 2 * CHUNK + 1);
+	assert_string_equal(ds_fake_engine_payload(f->a.e, "r1"), "{\"r\":1}");
+	assert_false(ds_fake_engine_is_pending(f->a.e, "r1"));
+	assert_string_equal(ds_fake_engine_payload(f->a.e, id_late), "{\"local\":2}");
+	assert_true(ds_fake_engine_is_pending(f->a.e, id_late));
+	cursor_of(f, cur, ep);
+	assert_string_equal(cur, "");
+
+	st = sync_ok(&f->a);
+	assert_int_equal(st.fetched, 3 * CHUNK);
+	assert_int_equal(ds_fake_engine_rows(f->a.e), 3 * CHUNK);
+	assert_int_equal(ds_fake_engine_pending(f->a.e), 0);
+	assert_int_equal(st.uploaded, 0);
+	assert_int_equal(ds_fake_server_log_len(f->srv), 3 * CHUNK);
 	fx_free(f);
 }
 
@@ -554,7 +715,9 @@ int main(void)
 		cmocka_unit_test(test_cursor_persists_across_runs_and_restarts),
 		cmocka_unit_test(test_nothing_to_do_rewrites_one_history_row),
 		cmocka_unit_test(test_paged_fetch_resumes_at_the_last_applied_page),
-		cmocka_unit_test(test_oversized_page_is_refused_and_nothing_applied),
+		cmocka_unit_test(test_large_page_is_applied_in_chunks),
+		cmocka_unit_test(test_page_cut_between_chunks_converges),
+		cmocka_unit_test(test_failed_chunk_rolls_back_alone_and_converges),
 		cmocka_unit_test(test_upload_goes_in_batches_of_max_batch),
 		cmocka_unit_test(test_wiped_remote_is_refused_then_reset_uploads_again),
 		cmocka_unit_test(test_replaced_remote_with_other_data_is_refused),
