@@ -1,1 +1,365 @@
-int main(void) { return 0; }
+/*
+ * Bookmarks between devices through the sync core and the in-memory remote (fake_remote.h),
+ * each device with its own places.sqlite in Firefox's schema: the acceptance tests U1-U3 of
+ * sync15.md §11 and the delete-versus-change rules of docs/engine-bookmarks.md.
+ */
+#include "core/ds_core.h"
+#include "engine/bookmarks/ds_bookmarks.h"
+#include "store/ds_store.h"
+#include "sync/ds_sync.h"
+#include "test/support/bookmarks_fixture.h"
+#include "test/support/fake_remote.h"
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <cjson/cJSON.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+struct fx {
+	struct ds_fake_server *srv;
+	struct bmf_dev a, b;
+	char dir[512];
+};
+
+static int64_t wall_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int setup(void **state)
+{
+	struct fx *f = calloc(1, sizeof(*f));
+
+	assert_non_null(f);
+	bmf_tmpdir(f->dir, sizeof(f->dir));
+	f->srv = ds_fake_server_new();
+	/* The server's clock: the machine's, like the local change times the triggers record. */
+	ds_fake_server_set_time(f->srv, wall_ms());
+	bmf_dev_open(&f->a, f->dir, f->srv, DS_DIR_TWO_WAY);
+	bmf_dev_open(&f->b, f->dir, f->srv, DS_DIR_TWO_WAY);
+	*state = f;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct fx *f = *state;
+
+	bmf_dev_close(&f->a);
+	bmf_dev_close(&f->b);
+	ds_fake_server_free(f->srv);
+	free(f);
+	return 0;
+}
+
+static void assert_same_trees(struct fx *f)
+{
+	char *a = bmf_tree(f->a.db, 1), *b = bmf_tree(f->b.db, 1);
+
+	if (strcmp(a, b) != 0)
+		fail_msg("devices differ:\nA:\n%sB:\n%s", a, b);
+	assert_null(strstr(a, "(position gap)"));
+	free(a);
+	free(b);
+}
+
+static void assert_tree_has(struct bmf_dev *d, const char *text, bool want)
+{
+	char *t = bmf_tree(d->db, 1);
+
+	if ((strstr(t, text) != NULL) != want)
+		fail_msg("%s %s in:\n%s", want ? "missing" : "unexpected", text, t);
+	free(t);
+}
+
+static int64_t count_where(struct bmf_dev *d, const char *where)
+{
+	char *q = sqlite3_mprintf("SELECT count(*) FROM moz_bookmarks WHERE %s", where);
+	int64_t n = bmf_int(d->db, q);
+
+	sqlite3_free(q);
+	return n;
+}
+
+/* The same small tree, made on a device with its own guids (prefix p, 1 char). */
+static void make_tree(struct bmf_dev *d, char p)
+{
+	char g[6][13];
+
+	for (int i = 0; i < 6; i++)
+		snprintf(g[i], sizeof(g[i]), "%c%cxxxxxxxxxx", p, 'a' + i);
+	/* The folder's guid sorts after its children's, so the server sends children first. */
+	g[0][1] = 'z';
+	bmf_add_folder(d->db, g[0], "menu________", "Work");
+	bmf_add_bookmark(d->db, g[1], g[0], "Mozilla", "https://www.mozilla.org/");
+	bmf_add_separator(d->db, g[2], g[0]);
+	bmf_add_bookmark(d->db, g[3], g[0], "Example", "https://example.com/");
+	bmf_add_bookmark(d->db, g[4], "toolbar_____", "News", "https://news.example.com/");
+	bmf_add_folder(d->db, g[5], "toolbar_____", "Empty");
+}
+
+/* U1: two devices with identical trees sync: no duplicates on either device or the server,
+ * the second device takes the first one's guids; more runs upload nothing. */
+static void test_u1_identical_trees_give_no_duplicates_and_repeat_syncs_are_idempotent(void **state)
+{
+	struct fx *f = *state;
+	struct ds_run_stats st;
+
+	make_tree(&f->a, 'A');
+	make_tree(&f->b, 'B');
+	bmf_sync(&f->a, NULL);
+	bmf_sync(&f->b, &st);
+	assert_int_equal(st.uploaded, 0);
+	bmf_sync(&f->a, &st);
+	assert_int_equal(st.uploaded, 0);
+	assert_same_trees(f);
+	assert_int_equal(count_where(&f->b, "guid LIKE 'B%'"), 0);
+	assert_int_equal(ds_fake_server_count(f->srv), 4 + 6);
+	for (int i = 0; i < 2; i++) {
+		bmf_sync(&f->a, &st);
+		assert_int_equal(st.uploaded, 0);
+		bmf_sync(&f->b, &st);
+		assert_int_equal(st.uploaded, 0);
+	}
+	assert_same_trees(f);
+}
+
+/* Content dedupe only takes new local items: one that was synced before is never merged into
+ * an incoming item with the same content (that would lose one of two real bookmarks). */
+static void test_dedupe_only_takes_items_never_synced(void **state)
+{
+	struct fx *f = *state;
+
+	bmf_add_bookmark(f->a.db, "twinAAAAAAAA", "unfiled_____", "Twin", "https://example.com/twin");
+	bmf_sync(&f->a, NULL);
+	bmf_sync(&f->b, NULL);
+	/* B makes a second one with the same content; A too, on its own. */
+	bmf_add_bookmark(f->b.db, "twinBBBBBBBB", "unfiled_____", "Twin", "https://example.com/twin");
+	bmf_sync(&f->b, NULL);
+	bmf_sync(&f->a, NULL);
+	assert_int_equal(count_where(&f->a, "title = 'Twin'"), 2);
+	assert_same_trees(f);
+}
+
+/* U2: a device that was away gets the deletions; it neither keeps nor re-uploads them. */
+static void test_u2_tombstones_applied_on_a_stale_device_never_reuploaded(void **state)
+{
+	struct fx *f = *state;
+	struct ds_run_stats st;
+
+	make_tree(&f->a, 'A');
+	bmf_sync(&f->a, NULL);
+	bmf_sync(&f->b, NULL);
+	assert_same_trees(f);
+	bmf_remove(f->a.db, "Aexxxxxxxxxx"); /* News */
+	bmf_remove(f->a.db, "Azxxxxxxxxxx"); /* Work and its three children */
+	bmf_sync(&f->a, NULL);
+	bmf_sync(&f->b, &st);
+	assert_int_equal(st.uploaded, 0);
+	assert_tree_has(&f->b, "News", false);
+	assert_tree_has(&f->b, " 2 Work ", false);
+	assert_tree_has(&f->b, "Mozilla", false);
+	assert_null(ds_fake_server_payload(f->srv, "Aexxxxxxxxxx"));
+	assert_null(ds_fake_server_payload(f->srv, "Abxxxxxxxxxx"));
+	bmf_sync(&f->a, NULL);
+	assert_same_trees(f);
+}
+
+/* A bookmark deleted here and changed there comes back, changed (dogear: a remote non-folder
+ * change revives a local deletion); no tombstone goes up. */
+static void test_remote_change_revives_a_bookmark_deleted_here(void **state)
+{
+	struct fx *f = *state;
+
+	make_tree(&f->a, 'A');
+	bmf_sync(&f->a, NULL);
+	bmf_sync(&f->b, NULL);
+	bmf_remove(f->a.db, "Adxxxxxxxxxx");
+	bmf_sql(f->b.db, "UPDATE moz_bookmarks SET title = 'Example, renamed' WHERE guid = 'Adxxxxxxxxxx'");
+	bmf_sync(&f->b, NULL);
+	bmf_sync(&f->a, NULL);
+	assert_tree_has(&f->a, "Example, renamed", true);
+	assert_non_null(ds_fake_server_payload(f->srv, "Adxxxxxxxxxx"));
+	bmf_sync(&f->b, NULL);
+	assert_same_trees(f);
+}
+
+/* A folder deleted here stays deleted though it changed there; its children that changed
+ * there (or are new there) come back in its parent; the others go. */
+static void test_local_folder_deletion_wins_changed_children_move_up(void **state)
+{
+	struct fx *f = *state;
+
+	make_tree(&f->a, 'A');
+	bmf_sync(&f->a, NULL);
+	bmf_sync(&f->b, NULL);
+	bmf_remove(f->a.db, "Azxxxxxxxxxx");
+	bmf_sql(f->b.db, "UPDATE moz_bookmarks SET title = 'Mozilla, renamed' WHERE guid = 'Abxxxxxxxxxx'");
+	bmf_add_bookmark(f->b.db, "newInWorkBBB", "Azxxxxxxxxxx", "Added on B", "https://example.com/new");
+	bmf_sync(&f->b, NULL);
+	bmf_sync(&f->a, NULL);
+	assert_tree_has(&f->a, " 2 Work ", false);
+	assert_int_equal(count_where(&f->a, "guid = 'Abxxxxxxxxxx' AND parent = 2"), 1);
+	assert_int_equal(count_where(&f->a, "guid = 'newInWorkBBB' AND parent = 2"), 1);
+	assert_int_equal(count_where(&f->a, "guid = 'Adxxxxxxxxxx'"), 0);
+	bmf_sync(&f->b, NULL);
+	assert_same_trees(f);
+	assert_null(ds_fake_server_payload(f->srv, "Azxxxxxxxxxx"));
+}
+
+/* A folder deleted there wins over changes here; the children changed or added here move to
+ * the folder's parent and go back up; the others are deleted. */
+static void test_remote_folder_deletion_keeps_changed_children_in_the_parent(void **state)
+{
+	struct fx *f = *state;
+	struct ds_run_stats st;
+
+	make_tree(&f->a, 'A');
+	bmf_sync(&f->a, NULL);
+	bmf_sync(&f->b, NULL);
+	bmf_remove(f->a.db, "Azxxxxxxxxxx");
+	bmf_sync(&f->a, NULL);
+	bmf_sql(f->b.db, "UPDATE moz_bookmarks SET title = 'Mozilla, renamed' WHERE guid = 'Abxxxxxxxxxx'");
+	bmf_add_bookmark(f->b.db, "newInWorkBBB", "Azxxxxxxxxxx", "Added on B", "https://example.com/new");
+	bmf_sync(&f->b, &st);
+	assert_true(st.uploaded >= 3);
+	assert_tree_has(&f->b, " 2 Work ", false);
+	assert_int_equal(count_where(&f->b, "guid = 'Abxxxxxxxxxx' AND parent = 2"), 1);
+	assert_int_equal(count_where(&f->b, "guid = 'newInWorkBBB' AND parent = 2"), 1);
+	assert_int_equal(count_where(&f->b, "guid = 'Adxxxxxxxxxx'"), 0);
+	bmf_sync(&f->a, NULL);
+	assert_same_trees(f);
+}
+
+/* U3: a device offline for 60 days (its own edits 60 days old) meets newer remote changes:
+ * items it did not touch take the server's version, an item both changed takes the newer
+ * (the server's), and its own untouched-elsewhere edit still goes up. */
+static void test_u3_offline_device_does_not_overwrite_newer_remote_changes(void **state)
+{
+	struct fx *f = *state;
+	int64_t now = wall_ms();
+	char *q;
+
+	make_tree(&f->a, 'A');
+	bmf_sync(&f->a, NULL);
+	bmf_sync(&f->b, NULL);
+	/* B, offline: edits made 60 days ago. */
+	bmf_sql(f->b.db, "UPDATE moz_bookmarks SET title = 'Mozilla (old edit)' WHERE guid = 'Abxxxxxxxxxx'");
+	bmf_sql(f->b.db, "UPDATE moz_bookmarks SET title = 'Empty (B only)' WHERE guid = 'Afxxxxxxxxxx'");
+	q = sqlite3_mprintf("UPDATE datasync_bm_changes SET ms = %lld", (long long)(now - 60LL * 86400000));
+	bmf_sql(f->b.db, q);
+	sqlite3_free(q);
+	/* A, meanwhile: renames two items and moves one. */
+	bmf_sql(f->a.db, "UPDATE moz_bookmarks SET title = 'Mozilla (new)' WHERE guid = 'Abxxxxxxxxxx'");
+	bmf_sql(f->a.db, "UPDATE moz_bookmarks SET title = 'News (new)' WHERE guid = 'Aexxxxxxxxxx'");
+	bmf_sql(f->a.db, "UPDATE moz_bookmarks SET position = 2 WHERE guid = 'Abxxxxxxxxxx';"
+			 "UPDATE moz_bookmarks SET position = 0 WHERE guid = 'Adxxxxxxxxxx'");
+	bmf_sync(&f->a, NULL);
+	bmf_sync(&f->b, NULL);
+	assert_tree_has(&f->b, "Mozilla (new)", true);
+	assert_tree_has(&f->b, "Mozilla (old edit)", false);
+	assert_tree_has(&f->b, "News (new)", true);
+	assert_tree_has(&f->b, "Empty (B only)", true);
+	assert_int_equal(bmf_int(f->b.db, "SELECT position FROM moz_bookmarks WHERE guid = 'Adxxxxxxxxxx'"), 0);
+	bmf_sync(&f->a, NULL);
+	assert_same_trees(f);
+}
+
+/* Import-only: the device takes the server's bookmarks and never writes to the server, not
+ * even the repairs its merge would upload. */
+static void test_import_only_device_reads_and_never_writes(void **state)
+{
+	struct fx *f = *state;
+	struct ds_run_stats st;
+	size_t before;
+
+	make_tree(&f->a, 'A');
+	bmf_sync(&f->a, NULL);
+	bmf_dev_reopen(&f->b, f->srv, DS_DIR_IMPORT_ONLY);
+	bmf_add_bookmark(f->b.db, "onlyOnBBBBBB", "menu________", "B's own", "https://example.com/bown");
+	before = ds_fake_server_log_len(f->srv);
+	bmf_sync(&f->b, &st);
+	assert_int_equal(st.uploaded, 0);
+	assert_int_equal(ds_fake_server_log_len(f->srv), before);
+	assert_tree_has(&f->b, "Mozilla", true);
+	assert_tree_has(&f->b, "B's own", true);
+	assert_null(ds_fake_server_payload(f->srv, "onlyOnBBBBBB"));
+}
+
+/* Clearing every bookmark on one device ("delete all", a restore of an empty backup) deletes
+ * nothing elsewhere, and the device gets the whole tree back (from the engine's mirror of the
+ * server, since the core's cursor says it has everything already). */
+static void test_cleared_store_deletes_nothing_remotely(void **state)
+{
+	struct fx *f = *state;
+
+	make_tree(&f->a, 'A');
+	bmf_sync(&f->a, NULL);
+	bmf_sync(&f->b, NULL);
+	bmf_remove(f->b.db, "Azxxxxxxxxxx");
+	bmf_remove(f->b.db, "Aexxxxxxxxxx");
+	bmf_remove(f->b.db, "Afxxxxxxxxxx");
+	bmf_sync(&f->b, NULL);
+	assert_tree_has(&f->b, "Mozilla", true);
+	assert_same_trees(f);
+	assert_non_null(ds_fake_server_payload(f->srv, "Azxxxxxxxxxx"));
+	assert_non_null(ds_fake_server_payload(f->srv, "Abxxxxxxxxxx"));
+	bmf_sync(&f->a, NULL);
+	assert_tree_has(&f->a, "Mozilla", true);
+	assert_tree_has(&f->a, "News", true);
+}
+
+/* Both devices edit different parts, add and move things: they converge. */
+static void test_two_devices_converge(void **state)
+{
+	struct fx *f = *state;
+
+	make_tree(&f->a, 'A');
+	bmf_sync(&f->a, NULL);
+	bmf_sync(&f->b, NULL);
+	bmf_add_folder(f->a.db, "newFolderAAA", "toolbar_____", "From A");
+	bmf_add_bookmark(f->a.db, "newBmkAAAAAA", "newFolderAAA", "In A's folder", "https://a.example/");
+	bmf_sql(f->a.db, "UPDATE moz_bookmarks SET parent = (SELECT id FROM moz_bookmarks WHERE"
+			 " guid = 'newFolderAAA'), position = 1 WHERE guid = 'Aexxxxxxxxxx';"
+			 "UPDATE moz_bookmarks SET position = position - 1 WHERE parent = 3 AND position > 0");
+	bmf_add_bookmark(f->b.db, "newBmkBBBBBB", "Azxxxxxxxxxx", "From B", "https://b.example/");
+	bmf_add_separator(f->b.db, "newSepBBBBBB", "mobile______");
+	bmf_sync(&f->a, NULL);
+	bmf_sync(&f->b, NULL);
+	bmf_sync(&f->a, NULL);
+	assert_same_trees(f);
+	assert_tree_has(&f->a, "From B", true);
+	assert_tree_has(&f->b, "In A's folder", true);
+	assert_int_equal(count_where(&f->b, "guid = 'Aexxxxxxxxxx' AND parent = (SELECT id FROM"
+				     " moz_bookmarks WHERE guid = 'newFolderAAA')"), 1);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_u1_identical_trees_give_no_duplicates_and_repeat_syncs_are_idempotent, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_dedupe_only_takes_items_never_synced, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_u2_tombstones_applied_on_a_stale_device_never_reuploaded, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_remote_change_revives_a_bookmark_deleted_here, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_local_folder_deletion_wins_changed_children_move_up, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_remote_folder_deletion_keeps_changed_children_in_the_parent, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_u3_offline_device_does_not_overwrite_newer_remote_changes, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_import_only_device_reads_and_never_writes, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_cleared_store_deletes_nothing_remotely, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_two_devices_converge, setup, teardown),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -644,8 +644,11 @@ static int apply_record(struct bm_engine *b, const char *g, const struct ds_reco
 		if (rc)
 			goto out;
 		cur.synced = true;
+		cur.flags |= DS_BM_NEEDS_CHECK;
 		snprintf(cur.want_parent, sizeof(cur.want_parent), "%s", m.want_parent);
-		rc = OPS(b)->meta_put(S(b), g, &cur);
+		ds_free(cur.server_payload);
+		cur.server_payload = ds_strdup(r->payload);
+		rc = cur.server_payload ? OPS(b)->meta_put(S(b), g, &cur) : -ENOMEM;
 		ds_bookmark_meta_clear(&cur);
 		if (rc)
 			goto out;
@@ -665,6 +668,8 @@ out:
 }
 
 /* ---- structure: at a page's commit and before an upload --------------------------------- */
+
+static int current(struct bm_engine *b, const char *g, struct ds_record *out, bool must_exist);
 
 /* Folders touched by the page: children in the remote order, local-only ones after. */
 static int order_folders(struct bm_engine *b)
@@ -703,6 +708,44 @@ static bool same_list(const struct glist *a, const struct glist *c)
 		if (strcmp(a->v[i], c->v[i]) != 0)
 			return false;
 	return true;
+}
+
+/* Two records say the same (parentName is the sender's view of the parent's title). */
+static bool same_record(const char *a, const char *c)
+{
+	cJSON *x = cJSON_Parse(a), *y = cJSON_Parse(c);
+	bool eq;
+
+	cJSON_DeleteItemFromObjectCaseSensitive(x, "parentName");
+	cJSON_DeleteItemFromObjectCaseSensitive(y, "parentName");
+	eq = x && y && cJSON_Compare(x, y, 1);
+	cJSON_Delete(x);
+	cJSON_Delete(y);
+	return eq;
+}
+
+/* A local change that ends up equal to what the server holds (the merge took it, or both
+ * devices made the same edit) has nothing to upload. */
+static int settle(struct bm_engine *b, const char *g, const struct ds_bookmark_meta *m)
+{
+	struct ds_pending_info p;
+	struct ds_record cur;
+	int rc;
+
+	if (!m->server_payload)
+		return 0;
+	rc = real_pending(b, g, &p);
+	if (rc <= 0 || p.deleted)
+		return rc;
+	rc = current(b, g, &cur, true);
+	if (rc == -ENOENT)
+		return 0;
+	if (rc)
+		return rc;
+	if (same_record(cur.payload, m->server_payload))
+		rc = OPS(b)->track.forget(S(b), g, p.change_seq);
+	ds_record_clear(&cur);
+	return rc;
 }
 
 /*
@@ -752,6 +795,8 @@ static int check_structure(struct bm_engine *b)
 		struct glist remote = { 0 }, local = { 0 };
 
 		rc = OPS(b)->meta_get(S(b), f.v[i], &m);
+		if (rc == 0 && (m.flags & DS_BM_NEEDS_CHECK))
+			rc = settle(b, f.v[i], &m);
 		if (rc == 0 && (m.flags & DS_BM_NEEDS_CHECK) && m.remote_children) {
 			rc = json_glist(m.remote_children, &remote);
 			if (rc == 0)
@@ -775,11 +820,62 @@ static int check_structure(struct bm_engine *b)
 
 /* ---- engine ops ------------------------------------------------------------------------- */
 
+static int apply_record(struct bm_engine *b, const char *g, const struct ds_record *r);
+
+/* Records re-applied from the mirror per local transaction. */
+#define BM_REIMPORT_CHUNK 200
+
+/*
+ * The bookmarks were cleared here (a restore, "delete all"): the store dropped the pending
+ * deletions, so nothing goes to the other devices, and the server's tree comes back from the
+ * mirror, which holds every record the server has, in bounded transactions.
+ */
+static int reimport(struct bm_engine *b)
+{
+	struct glist l;
+	int rc = list(b, DS_BM_LIST_MIRRORED, NULL, &l);
+	size_t done = 0;
+
+	while (rc == 0 && done < l.n) {
+		rc = OPS(b)->track.begin(S(b));
+		for (size_t i = done; rc == 0 && i < l.n && i < done + BM_REIMPORT_CHUNK; i++) {
+			struct ds_bookmark_meta m;
+			struct ds_record r = { 0 };
+
+			rc = OPS(b)->meta_get(S(b), l.v[i], &m);
+			if (rc || !m.server_payload) {
+				ds_bookmark_meta_clear(&m);
+				continue;
+			}
+			r.id = (char *)ds_bookmarks_record_id(l.v[i]);
+			r.payload = m.server_payload;
+			rc = apply_record(b, l.v[i], &r);
+			if (rc == -EBADMSG || rc == -EILSEQ)
+				rc = 0;
+			ds_bookmark_meta_clear(&m);
+		}
+		if (rc == 0)
+			rc = order_folders(b);
+		if (rc == 0)
+			rc = OPS(b)->track.commit(S(b));
+		else
+			OPS(b)->track.rollback(S(b));
+		done += BM_REIMPORT_CHUNK;
+	}
+	if (rc == 0 && l.n)
+		DS_LOG_INF("bookmarks re-imported from the last sync: %zu records", l.n);
+	glist_free(&l);
+	return rc;
+}
+
 static int b_prepare(struct ds_engine *e)
 {
 	struct bm_engine *b = B(e);
+	int rc = OPS(b)->track.forget_if_cleared ? OPS(b)->track.forget_if_cleared(S(b)) : 0;
 
-	return ds_browser_track_prepare(&OPS(b)->track, S(b));
+	if (rc == 1)
+		rc = reimport(b);
+	return rc < 0 ? rc : 0;
 }
 
 static int b_begin(struct ds_engine *e)
@@ -938,7 +1034,7 @@ static int b_apply(struct ds_engine *e, const struct ds_record *r)
 	return apply_record(b, g, r);
 }
 
-/* The server took our version: it is what the server's folder lists from now on. */
+/* The server took our version: it is the server's record (the mirror) from now on. */
 static int b_forget(struct ds_engine *e, const char *id, uint64_t change_seq)
 {
 	struct bm_engine *b = B(e);
@@ -950,17 +1046,26 @@ static int b_forget(struct ds_engine *e, const char *id, uint64_t change_seq)
 
 	if (rc || b->in_txn == false || OPS(b)->get(S(b), g, &it) != 0)
 		return rc;
-	if (it.kind == DS_BM_FOLDER && list(b, DS_BM_LIST_CHILDREN, g, &ch) == 0) {
-		rc = OPS(b)->meta_get(S(b), g, &m);
+	rc = OPS(b)->meta_get(S(b), g, &m);
+	if (rc == 0 && it.kind == DS_BM_FOLDER && (rc = list(b, DS_BM_LIST_CHILDREN, g, &ch)) == 0) {
 		ds_free(m.remote_children);
 		m.remote_children = NULL;
-		if (rc == 0)
-			rc = glist_json(&ch, &m.remote_children);
-		if (rc == 0)
-			rc = OPS(b)->meta_put(S(b), g, &m);
-		ds_bookmark_meta_clear(&m);
+		rc = glist_json(&ch, &m.remote_children);
 		glist_free(&ch);
 	}
+	if (rc == 0) {
+		struct ds_record cur;
+
+		rc = current(b, g, &cur, true);
+		if (rc == 0) {
+			ds_free(m.server_payload);
+			m.server_payload = cur.payload;
+			cur.payload = NULL;
+			ds_record_clear(&cur);
+			rc = OPS(b)->meta_put(S(b), g, &m);
+		}
+	}
+	ds_bookmark_meta_clear(&m);
 	ds_bookmark_item_clear(&it);
 	return rc;
 }

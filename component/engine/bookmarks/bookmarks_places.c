@@ -52,7 +52,7 @@ static const char SIDE_SQL[] =
 	" WITHOUT ROWID;"
 	"CREATE TABLE IF NOT EXISTS datasync_bm_meta(guid TEXT PRIMARY KEY, synced INTEGER NOT NULL"
 	" DEFAULT 0, want_parent TEXT, remote_children TEXT, flags INTEGER NOT NULL DEFAULT 0,"
-	" kind INTEGER) WITHOUT ROWID;"
+	" kind INTEGER, server TEXT) WITHOUT ROWID;"
 	"CREATE INDEX IF NOT EXISTS datasync_bm_meta_want ON datasync_bm_meta(want_parent);"
 	"CREATE TABLE IF NOT EXISTS datasync_bm_tomb(guid TEXT PRIMARY KEY, parent TEXT) WITHOUT ROWID;";
 
@@ -366,6 +366,8 @@ static int p_list(void *s, enum ds_bookmarks_list which, const char *arg, ds_boo
 		[DS_BM_LIST_FLAGGED] = "SELECT guid FROM datasync_bm_meta WHERE flags <> 0 ORDER BY guid",
 		[DS_BM_LIST_PARKED] = "SELECT guid FROM datasync_bm_meta WHERE want_parent IS NOT NULL"
 				      " ORDER BY guid",
+		[DS_BM_LIST_MIRRORED] = "SELECT guid FROM datasync_bm_meta WHERE server IS NOT NULL"
+					" ORDER BY guid",
 	};
 	struct guid_list l = { 0 };
 	int rc;
@@ -859,7 +861,7 @@ static int p_log_change(void *s, const char *guid, int64_t ms)
 static int p_meta_get(void *s, const char *guid, struct ds_bookmark_meta *out)
 {
 	sqlite3_stmt *st;
-	int rc = prep(db_of(s), "SELECT synced, want_parent, remote_children, flags FROM"
+	int rc = prep(db_of(s), "SELECT synced, want_parent, remote_children, flags, server FROM"
 				" datasync_bm_meta WHERE guid = ?1", &st);
 
 	memset(out, 0, sizeof(*out));
@@ -876,6 +878,10 @@ static int p_meta_get(void *s, const char *guid, struct ds_bookmark_meta *out)
 		rc = 0;
 		if (sqlite3_column_type(st, 2) != SQLITE_NULL && !(out->remote_children = col_dup(st, 2)))
 			rc = -ENOMEM;
+		if (sqlite3_column_type(st, 4) != SQLITE_NULL && !(out->server_payload = col_dup(st, 4)))
+			rc = -ENOMEM;
+		if (rc)
+			ds_bookmark_meta_clear(out);
 	} else {
 		rc = rc == SQLITE_DONE ? 0 : ds_browser_sqlerr(rc);
 	}
@@ -891,9 +897,10 @@ static int p_meta_put(void *s, const char *guid, const struct ds_bookmark_meta *
 	if (!m)
 		return run3(db_of(s), "DELETE FROM datasync_bm_meta WHERE guid = ?1", guid, NULL, 0);
 	rc = prep(db_of(s), "INSERT INTO datasync_bm_meta(guid, synced, want_parent, remote_children,"
-			    " flags) VALUES(?1, ?2, ?3, ?4, ?5) ON CONFLICT(guid) DO UPDATE SET"
+			    " flags, server) VALUES(?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT(guid) DO UPDATE SET"
 			    " synced = excluded.synced, want_parent = excluded.want_parent,"
-			    " remote_children = excluded.remote_children, flags = excluded.flags", &st);
+			    " remote_children = excluded.remote_children, flags = excluded.flags,"
+			    " server = excluded.server", &st);
 	if (rc)
 		return rc;
 	sqlite3_bind_text(st, 1, guid, -1, SQLITE_STATIC);
@@ -903,6 +910,8 @@ static int p_meta_put(void *s, const char *guid, const struct ds_bookmark_meta *
 	if (m->remote_children)
 		sqlite3_bind_text(st, 4, m->remote_children, -1, SQLITE_STATIC);
 	sqlite3_bind_int(st, 5, (int)m->flags);
+	if (m->server_payload)
+		sqlite3_bind_text(st, 6, m->server_payload, -1, SQLITE_STATIC);
 	return step_done(st);
 }
 
@@ -1078,7 +1087,8 @@ static int t_forget_if_cleared(void *s)
 		return 0;
 	DS_LOG_WRN("the bookmarks were cleared: %d pending deletions dropped, the other devices keep"
 		   " theirs", n);
-	/* What the server holds is to be fetched again: nothing here is synced any more. */
+	/* What the server holds is read again from the mirror (the engine re-imports it): until
+	 * then nothing here is synced. */
 	rc = ds_browser_exec(db, "DELETE FROM datasync_bm_tomb; UPDATE datasync_bm_meta SET synced = 0,"
 				 " want_parent = NULL, remote_children = NULL, flags = 0");
 	return rc ? rc : 1;

@@ -68,6 +68,7 @@ void ds_bookmark_meta_clear(struct ds_bookmark_meta *m)
 	if (!m)
 		return;
 	ds_free(m->remote_children);
+	ds_free(m->server_payload);
 	memset(m, 0, sizeof(*m));
 }
 

@@ -65,6 +65,7 @@ struct ds_bookmark_meta {
 	bool synced;                         /* the server has (had) this item */
 	char want_parent[DS_BROWSER_ID_MAX]; /* remote parent not here yet (orphan), "" none */
 	char *remote_children;               /* folder: JSON array of the remote children (local guids) */
+	char *server_payload;                /* the record the server holds (the mirror), NULL unknown */
 	unsigned flags;
 };
 
@@ -77,6 +78,7 @@ enum ds_bookmarks_list {
 	DS_BM_LIST_WANTING,   /* arg: folder; guids whose want_parent is arg */
 	DS_BM_LIST_FLAGGED,   /* arg: NULL; guids with any meta flag */
 	DS_BM_LIST_PARKED,    /* arg: NULL; guids with a want_parent */
+	DS_BM_LIST_MIRRORED,  /* arg: NULL; guids with a server_payload */
 };
 
 struct ds_bookmarks_store_ops {
