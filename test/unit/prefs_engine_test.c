@@ -300,6 +300,47 @@ static void test_merge_applies_remote_prefs_over_local(void **state)
 	ds_record_clear(&out);
 }
 
+/* With a base (the version both sides last agreed on: the last record applied or acknowledged),
+ * a conflict takes from the remote only the prefs it changed since; the local changes of the
+ * others stay. */
+static void test_merge_keeps_local_changes_the_remote_did_not_make(void **state)
+{
+	struct fx *f = *state;
+	struct ds_record local, out;
+	struct ds_record remote = { .id = FX_ID, .payload = "{\"id\":\"" FX_ID "\",\"value\":{"
+				    "\"browser.startup.homepage\":\"https://base.example/\","
+				    "\"browser.tabs.max\":4}}" };
+	struct ds_pending_info pi;
+	cJSON *o, *v;
+
+	assert_int_equal(apply(f, FX_ID, "{\"id\":\"" FX_ID "\",\"value\":{"
+			       "\"browser.startup.homepage\":\"https://base.example/\",\"browser.tabs.max\":3}}"), 0);
+	ffx_sql(f->db, "UPDATE prefs SET value = 'https://local.example/' WHERE name = 'browser.startup.homepage'");
+	assert_true(is_pending(f));
+	assert_int_equal(f->e->ops->begin(f->e), 0);
+	assert_int_equal(f->e->ops->get(f->e, FX_ID, &local), 0);
+	assert_int_equal(f->e->ops->merge(f->e, &local, &remote, &out), 0);
+	o = cJSON_Parse(out.payload);
+	v = cJSON_GetObjectItem(o, "value");
+	assert_string_equal(cJSON_GetObjectItem(v, "browser.startup.homepage")->valuestring,
+			    "https://local.example/");
+	assert_int_equal(cJSON_GetObjectItem(v, "browser.tabs.max")->valueint, 4);
+	cJSON_Delete(o);
+	assert_int_equal(f->e->ops->apply(f->e, &out), 0);
+	assert_int_equal(f->e->ops->commit(f->e), 0);
+	assert_pref(f, "browser.tabs.max", "int:4");
+	assert_pref(f, "browser.startup.homepage", "string:https://local.example/");
+	/* the base is the server's version until the merged record is acknowledged */
+	assert_int_equal(ffx_sql_int(f->db, "SELECT value LIKE '%base.example%' FROM datasync_prefs_base"), 1);
+	assert_int_equal(f->e->ops->pending(f->e, FX_ID, &pi), 0);
+	assert_int_equal(f->e->ops->begin(f->e), 0);
+	assert_int_equal(f->e->ops->forget(f->e, FX_ID, pi.change_seq), 0);
+	assert_int_equal(f->e->ops->commit(f->e), 0);
+	assert_int_equal(ffx_sql_int(f->db, "SELECT value LIKE '%local.example%' FROM datasync_prefs_base"), 1);
+	ds_record_clear(&local);
+	ds_record_clear(&out);
+}
+
 /* Another allow-list syncs other prefs: the record is pending; the same list, or the first
  * registration, is no change (a new device's values are not news to the account). */
 static void test_allow_list_change_marks_the_record(void **state)
@@ -448,6 +489,7 @@ int main(void)
 		T(test_settings_writes_of_synced_prefs_logged),
 		T(test_other_apps_records_and_tombstones_ignored),
 		T(test_merge_applies_remote_prefs_over_local),
+		T(test_merge_keeps_local_changes_the_remote_did_not_make),
 		T(test_allow_list_change_marks_the_record),
 		T(test_malformed_records_refused_without_change),
 		T(test_first_sync_marks_the_one_record),

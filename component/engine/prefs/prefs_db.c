@@ -31,7 +31,9 @@
 static const char SIDE_SQL[] =
 	"CREATE TABLE IF NOT EXISTS datasync_prefs_allow(name TEXT PRIMARY KEY) WITHOUT ROWID;"
 	"CREATE TABLE IF NOT EXISTS datasync_prefs_conf(id INTEGER PRIMARY KEY CHECK (id = 1),"
-	" record_id TEXT NOT NULL);";
+	" record_id TEXT NOT NULL);"
+	"CREATE TABLE IF NOT EXISTS datasync_prefs_base(id INTEGER PRIMARY KEY CHECK (id = 1),"
+	" value TEXT NOT NULL);";
 
 /* A settings write logs the one record as changed when the pref syncs, or when a control row
  * changes (the set of synced prefs did). */
@@ -164,7 +166,8 @@ int ds_prefs_uninstall(const char *path)
 	rc = ds_browser_exec(db, DROP_TRIGGERS_SQL);
 	if (rc == 0)
 		rc = ds_browser_exec(db, "DROP TABLE IF EXISTS datasync_prefs_allow;"
-				     "DROP TABLE IF EXISTS datasync_prefs_conf;");
+				     "DROP TABLE IF EXISTS datasync_prefs_conf;"
+				     "DROP TABLE IF EXISTS datasync_prefs_base;");
 	if (rc == 0)
 		rc = ds_browser_log_uninstall(db);
 	sqlite3_close(db);
@@ -253,6 +256,40 @@ int prefs_db_set(sqlite3 *db, const char *name, const char *type, const struct p
 		else
 			sqlite3_bind_int64(st, 3, v->num);
 	}
+	rc = sqlite3_step(st);
+	sqlite3_finalize(st);
+	return rc == SQLITE_DONE ? 0 : ds_browser_sqlerr(rc);
+}
+
+int prefs_db_base_get(sqlite3 *db, char **json)
+{
+	sqlite3_stmt *st;
+	int rc = prepare(db, "SELECT value FROM datasync_prefs_base", &st);
+
+	*json = NULL;
+	if (rc)
+		return rc;
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		const char *t = (const char *)sqlite3_column_text(st, 0);
+
+		*json = ds_strdup(t ? t : "{}");
+		rc = *json ? 0 : -ENOMEM;
+	} else {
+		rc = rc == SQLITE_DONE ? -ENOENT : ds_browser_sqlerr(rc);
+	}
+	sqlite3_finalize(st);
+	return rc;
+}
+
+int prefs_db_base_put(sqlite3 *db, const char *json)
+{
+	sqlite3_stmt *st;
+	int rc = prepare(db, "INSERT OR REPLACE INTO datasync_prefs_base(id, value) VALUES(1, ?)", &st);
+
+	if (rc)
+		return rc;
+	sqlite3_bind_text(st, 1, json, -1, SQLITE_STATIC);
 	rc = sqlite3_step(st);
 	sqlite3_finalize(st);
 	return rc == SQLITE_DONE ? 0 : ds_browser_sqlerr(rc);

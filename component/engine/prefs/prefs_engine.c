@@ -16,7 +16,11 @@
  *    an object or an array is not applied (desktop's setter throws and skips the pref);
  *  - prefs of the record that this device does not sync (other devices' settings) are kept
  *    beside the record and sent back with it, so that this device never drops them;
- *  - conflicts (policy "merge"): the remote record is applied pref by pref over the local one;
+ *  - conflicts (policy "merge"): the remote record is applied pref by pref over the local one,
+ *    for the prefs it changed since the version both sides last agreed on (the base, kept beside
+ *    the record); the local values of the others stay and go up with the merged record. Without
+ *    a base (a device's first sync), every remote pref wins: the account's values over a new
+ *    device's defaults;
  *  - a tombstone of the record changes nothing (settings are never deleted by a record).
  */
 #define DS_LOG_TAG "prefs"
@@ -39,6 +43,9 @@ struct prefs_engine {
 	struct ds_engine e;
 	sqlite3 *db;
 	char id[RECORD_ID_MAX];
+	/* merge() stored the remote's version as the base: the apply of the merged record that
+	 * follows must not replace it with a version the server does not hold yet. */
+	bool merged;
 };
 
 static struct prefs_engine *PE(struct ds_engine *e)
@@ -288,6 +295,21 @@ out:
 	return rc;
 }
 
+/* The base becomes payload's "value" object. */
+static int keep_base(struct prefs_engine *p, const char *payload)
+{
+	cJSON *o = cJSON_Parse(payload);
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, "value");
+	char *text = NULL;
+	int rc = cJSON_IsObject(v) ? print_json(v, &text) : -EBADMSG;
+
+	if (rc == 0)
+		rc = prefs_db_base_put(p->db, text);
+	ds_free(text);
+	cJSON_Delete(o);
+	return rc;
+}
+
 /* ---- engine ops ------------------------------------------------------------------------- */
 
 static int p_prepare(struct ds_engine *e)
@@ -297,6 +319,7 @@ static int p_prepare(struct ds_engine *e)
 
 static int p_begin(struct ds_engine *e)
 {
+	PE(e)->merged = false;
 	return ds_browser_log_begin(PE(e)->db);
 }
 
@@ -365,6 +388,7 @@ static int p_pending(struct ds_engine *e, const char *id, struct ds_pending_info
 static int p_apply(struct ds_engine *e, const struct ds_record *r)
 {
 	struct prefs_engine *p = PE(e);
+	int rc;
 
 	if (!r->id)
 		return -EBADMSG;
@@ -375,26 +399,64 @@ static int p_apply(struct ds_engine *e, const struct ds_record *r)
 	}
 	if (r->deleted || !r->payload)
 		return 0;
-	return apply_payload(p, r->payload);
+	rc = apply_payload(p, r->payload);
+	if (rc == 0 && !p->merged)
+		rc = keep_base(p, r->payload);
+	p->merged = false;
+	return rc;
 }
 
+/* The server acknowledged the record: unless the settings changed again since, what it holds
+ * is the local record, the new base. */
 static int p_forget(struct ds_engine *e, const char *id, uint64_t change_seq)
 {
-	return ds_browser_log_forget(PE(e)->db, id, change_seq);
+	struct prefs_engine *p = PE(e);
+	struct ds_pending_info pi;
+	struct ds_record r;
+	int rc = ds_browser_log_forget(p->db, id, change_seq);
+
+	if (rc || strcmp(id, p->id) != 0)
+		return rc;
+	rc = ds_browser_log_pending(p->db, id, &pi);
+	if (rc != -ENOENT)
+		return rc < 0 ? rc : 0;
+	rc = local_record(p, &r);
+	if (rc == 0)
+		rc = keep_base(p, r.payload);
+	ds_record_clear(&r);
+	return rc;
 }
 
-/* Both sides changed: the local record with the remote's prefs applied over it, one by one. */
+/* A pref the remote changed since the base (or every pref, without a base). */
+static bool remote_changed(const cJSON *base, const cJSON *pv)
+{
+	const cJSON *bp;
+
+	if (!base)
+		return true;
+	bp = cJSON_GetObjectItemCaseSensitive(base, pv->string);
+	return !bp || !cJSON_Compare(bp, pv, true);
+}
+
+/* Both sides changed: the local record with the prefs the remote changed applied over it. */
 static int p_merge(struct ds_engine *e, const struct ds_record *local, const struct ds_record *remote,
 		   struct ds_record *out)
 {
-	cJSON *l = NULL, *r = NULL, *lv, *f;
+	struct prefs_engine *p = PE(e);
+	cJSON *l = NULL, *r = NULL, *base = NULL, *lv, *f;
 	const cJSON *rv, *pv;
-	int rc = -EBADMSG;
+	char *base_text = NULL;
+	int rc;
 
-	DS_UNUSED(e);
 	memset(out, 0, sizeof(*out));
 	if (!local->payload || !remote->payload)
 		return ds_record_copy(out, remote->payload ? remote : local);
+	rc = prefs_db_base_get(p->db, &base_text);
+	if (rc && rc != -ENOENT)
+		return rc;
+	base = base_text ? cJSON_Parse(base_text) : NULL;
+	ds_free(base_text);
+	rc = -EBADMSG;
 	l = cJSON_Parse(local->payload);
 	r = cJSON_Parse(remote->payload);
 	lv = cJSON_GetObjectItemCaseSensitive(l, "value");
@@ -403,8 +465,12 @@ static int p_merge(struct ds_engine *e, const struct ds_record *local, const str
 		goto out;
 	rc = 0;
 	cJSON_ArrayForEach(pv, rv) {
-		cJSON *dup = cJSON_Duplicate(pv, true);
+		cJSON *dup;
 
+		if (cJSON_GetObjectItemCaseSensitive(lv, pv->string) &&
+		    !remote_changed(cJSON_IsObject(base) ? base : NULL, pv))
+			continue;
+		dup = cJSON_Duplicate(pv, true);
 		if (!dup) {
 			rc = -ENOMEM;
 			goto out;
@@ -438,7 +504,13 @@ static int p_merge(struct ds_engine *e, const struct ds_record *local, const str
 	rc = print_json(l, &out->payload);
 	if (rc == 0 && !(out->id = ds_strdup(remote->id)))
 		rc = -ENOMEM;
+	/* What the server holds is the new base; the merged record is not, until it is uploaded. */
+	if (rc == 0 && strcmp(remote->id, p->id) == 0) {
+		rc = keep_base(p, remote->payload);
+		p->merged = rc == 0;
+	}
 out:
+	cJSON_Delete(base);
 	cJSON_Delete(l);
 	cJSON_Delete(r);
 	if (rc)

@@ -29,4 +29,9 @@ int prefs_db_type(sqlite3 *db, const char *name, char type[8]);
  * the pref to its default (value NULL). */
 int prefs_db_set(sqlite3 *db, const char *name, const char *type, const struct prefs_value *v);
 
+/* The "value" object (JSON text) of the record both sides last agreed on: the one applied
+ * from the server or acknowledged by it. -ENOENT before the first sync. */
+int prefs_db_base_get(sqlite3 *db, char **json);
+int prefs_db_base_put(sqlite3 *db, const char *json);
+
 #endif /* DS_PREFS_INT_H */
