@@ -16,11 +16,11 @@
 /* The whole of FILE ("-": stdin), at most 64 MiB. */
 static char *slurp(const char *path)
 {
-	FILE *f = strcmp(path, "-") ? fopen(path, "rb") : stdin;
+	FILE *opened = strcmp(path, "-") ? fopen(path, "rb") : NULL, *f = opened ? opened : stdin;
 	size_t len = 0, cap = 0;
 	char *buf = NULL;
 
-	if (!f) {
+	if (!opened && strcmp(path, "-")) {
 		fprintf(stderr, "datasyncctl: cannot read %s\n", path);
 		return NULL;
 	}
@@ -44,8 +44,8 @@ static char *slurp(const char *path)
 	}
 	if (buf)
 		buf[len] = '\0';
-	if (f != stdin)
-		fclose(f);
+	if (opened)
+		fclose(opened);
 	return buf;
 }
 
