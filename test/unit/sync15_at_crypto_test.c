@@ -397,6 +397,7 @@ static char *responder_stop(struct responder *r)
 	char *buf = calloc(1, 65536);
 	size_t n = 0;
 
+	assert_non_null(buf);
 	kill(r->pid, SIGTERM);
 	waitpid(r->pid, NULL, 0);
 	f = fopen(r->log, "r");

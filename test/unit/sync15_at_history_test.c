@@ -58,6 +58,7 @@ static int setup(void **state)
 	struct ds_engine *e;
 	struct ds_remote *r;
 
+	assert_non_null(f);
 	if (t && *t)
 		snprintf(f->dir, sizeof(f->dir), "%s", t);
 	else {

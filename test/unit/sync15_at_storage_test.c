@@ -164,6 +164,7 @@ static int setup(void **state)
 	const char *t = getenv("DS_TEST_TMP");
 	struct ds_sync15_client_config cc = { 0 };
 
+	assert_non_null(f);
 	if (t && *t)
 		snprintf(f->dir, sizeof(f->dir), "%s", t);
 	else {
@@ -371,7 +372,7 @@ static int upload_to(struct fx *f, const char *coll, size_t n, size_t plen,
 	payload[plen] = '\0';
 	assert_int_equal(ds_sync15_post_queue_new(f->c, coll, &f->l, 0, &q), 0);
 	for (size_t i = 0; rc == 0 && i < n; i++) {
-		char id[16], *bso;
+		char id[32], *bso;
 		snprintf(id, sizeof(id), "r%02zu", i);
 		bso = ds_sync15_bso_to_json(id, payload, NULL, 0);
 		rc = ds_sync15_post_queue_add(q, id, bso, plen);
