@@ -94,6 +94,8 @@ src-tabs := $(core) component/engine/tabs/tabs_record.c
 src-clients := $(core) $(crypto) $(sync15) component/engine/clients/clients_record.c \
 	component/remote/sync15/sync15_clients.c
 TARGETS += tabs clients
+src-bookmarks := $(core) $(browser) $(wildcard component/engine/bookmarks/*.c) component/sync/record.c port/posix/clock.c port/common/entropy.c test/fuzz/fuzz_engine.c
+TARGETS += bookmarks
 
 obj = $(patsubst %.c,$(OUT)/obj/%.o,$(1))
 
