@@ -13,3 +13,5 @@ tool-$(CONFIG_DS_IPC) += test/tools/app_task.c
 # persisted 401 backoff) and the benchmark against the Sync 1.5 storage test server.
 unit-$(CONFIG_DS_REMOTE_SYNC15) += test/unit/sync15_protocol_test.c test/unit/sync15_protocol_server_test.c
 bench-$(CONFIG_DS_REMOTE_SYNC15) += test/bench/bench_sync15.c
+# Browser data: a large account's first sync through the sync core (docs/performance.md).
+bench-$(CONFIG_DS_ENGINE_HISTORY) += test/bench/bench_browser.c
