@@ -54,6 +54,16 @@ if [ -x "$B/test/bench/bench_sync15" ]; then
 		echo "sync15: skipped (no Python venv for the storage test server)"
 	fi
 fi
+# Browser data: a large account's first sync through the sync core and the sync15 remote against
+# the in-process storage node (test/bench/bench_browser.c). BENCH_BROWSER_PLACES="5000".
+if [ -x "$B/test/bench/bench_browser" ]; then
+	for n in ${BENCH_BROWSER_PLACES:-5000}; do
+		echo
+		mkdir -p "$WORK/browser-$n"
+		"$B/test/bench/bench_browser" --src "$SRC" --places "$n" --work "$WORK/browser-$n"
+		rm -rf "$WORK/browser-$n"
+	done
+fi
 # Kinto: the agent and Kinto.js doing the same syncs against a local Kinto (test/js/bench_kinto.sh;
 # needs the test servers' venv, and node/npm for Kinto.js). BENCH_KINTO_ROWS="10000".
 for n in ${BENCH_KINTO_ROWS:-10000}; do
