@@ -6,8 +6,8 @@
 # One datasyncd on the sim board (virtual clock moved with sim-advance), signed in on the test
 # stack (test/servers/stack.py), one Sync collection synced every hour. The storage node counts
 # every request it gets (/__testing__/stats): over 6 simulated hours with nothing changed there
-# are exactly 6 runs and 6 requests, all GET info/collections; half-hours in between bring
-# nothing; after a 4 h X-Weave-Backoff nothing reaches the node for 4 h, then the hourly runs
+# are exactly 6 runs and 6 requests, all GET info/collections, and at most one token request a
+# run at the tokenserver; half-hours in between bring nothing to either; after a 4 h X-Weave-Backoff nothing reaches the node for 4 h, then the hourly runs
 # resume.
 set -u
 B=${DS_BUILD:?}; T=${DS_TMP:?}; S=${DS_SRC:?}
@@ -117,14 +117,19 @@ idle_after 1
 R=1
 stats_reset
 
+tokens() { get "$TS/__testing__/stats" | jget token_requests; }
+TOK0=$(tokens)
+
 # 6 hours, nothing changed anywhere: one run an hour, one GET info/collections each; the
-# half-hours in between bring no request at all.
+# half-hours in between bring no request at all, to the storage node or the tokenserver.
 h=0
 while [ $h -lt 6 ]; do
+	tok=$(tokens)
 	advance 30m
 	sleep 0.3
 	[ "$(runs)" = "$R" ] || fail "a run before its hour ($(runs) runs)"
 	[ "$(stats | jget requests)" = "$h" ] || fail "requests between the scheduled runs: $(stats)"
+	[ "$(tokens)" = "$tok" ] || fail "token requests between the scheduled runs"
 	advance 30m
 	R=$((R + 1)); h=$((h + 1))
 	idle_after $R
@@ -137,6 +142,7 @@ s = json.load(open(sys.argv[1]))
 assert s["requests"] == 6, s
 assert s["by_endpoint"] == {"GET info/collections": 6}, s["by_endpoint"]
 EOF
+[ $(( $(tokens) - TOK0 )) -le 6 ] || fail "more than one token request a run: $(( $(tokens) - TOK0 )) in 6 runs"
 
 # AT-13: the node asks for 4 hours of quiet (X-Weave-Backoff on a 200): the next hours bring
 # no request, then the hourly runs resume.
