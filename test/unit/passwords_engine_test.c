@@ -674,6 +674,7 @@ static void test_merge_through_engine_uses_shared_version(void **state)
 	assert_int_equal(cJSON_GetObjectItem(o, "timesUsed")->valueint, 6); /* 3 + 1 + 2 */
 	assert_int_equal(cJSON_GetObjectItem(o, "newField")->valueint, 1);
 	assert_int_equal(out.sortindex, 1);
+	assert_true(is_pending(f, "mergeAAAAAAA")); /* the merged version goes up */
 	cJSON_Delete(o);
 	ds_record_clear(&out);
 	ds_record_clear(&local);
@@ -681,6 +682,30 @@ static void test_merge_through_engine_uses_shared_version(void **state)
 	remote.payload = "{\"id\":\"mergeAAAAAAA\",\"hostname\":\"\",\"password\":\"x\"}";
 	assert_int_equal(f->e->ops->get(f->e, "mergeAAAAAAA", &local), 0);
 	assert_int_equal(f->e->ops->merge(f->e, &local, &remote, &out), -EBADMSG);
+	ds_record_clear(&local);
+}
+
+/* After a sign-in every login is pending; one that only differs from the server's copy in how
+ * desktop writes it (null target, no use counts, another field order) is not uploaded again. */
+static void test_merge_equal_to_server_uploads_nothing(void **state)
+{
+	struct fx *f = *state;
+	const char *desk = "{\"id\":\"{desk-0001}\",\"hostname\":\"https://a.example\","
+			   "\"formSubmitURL\":\"https://a.example\",\"httpRealm\":null,\"username\":"
+			   "\"u\",\"password\":\"p\",\"usernameField\":\"\",\"passwordField\":\"\","
+			   "\"timeCreated\":10,\"timePasswordChanged\":20,\"future\":true}";
+	struct ds_record local, remote = { .id = "{desk-0001}", .modified_ms = 1 }, out;
+
+	remote.payload = (char *)desk;
+	assert_int_equal(apply(f, "{desk-0001}", desk, 1), 0);
+	assert_int_equal(f->e->ops->mark_all(f->e), 0);
+	assert_true(is_pending(f, "{desk-0001}"));
+	assert_int_equal(f->e->ops->get(f->e, "{desk-0001}", &local), 0);
+	assert_int_equal(f->e->ops->begin(f->e), 0);
+	assert_int_equal(f->e->ops->merge(f->e, &local, &remote, &out), 0);
+	assert_int_equal(f->e->ops->commit(f->e), 0);
+	assert_false(is_pending(f, "{desk-0001}"));
+	ds_record_clear(&out);
 	ds_record_clear(&local);
 }
 
@@ -742,6 +767,7 @@ int main(void)
 		T(test_same_login_from_server_takes_over_local_one),
 		T(test_cleared_store_reimported_never_deleted_remotely),
 		T(test_merge_through_engine_uses_shared_version),
+		T(test_merge_equal_to_server_uploads_nothing),
 		T(test_mark_all_forgets_shared_versions),
 		T(test_unregister_keeps_logins_and_key),
 #undef T

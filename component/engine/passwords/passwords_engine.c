@@ -305,8 +305,8 @@ static int p_merge(struct ds_engine *e, const struct ds_record *local, const str
 	struct pw_engine *p = PE(e);
 	struct ds_login lo, re, base, merged;
 	struct ds_pending_info pi = { 0 };
-	bool has_base, remote_newer;
-	char *unk = NULL;
+	bool has_base, pending, remote_newer;
+	char *unk = NULL, *theirs = NULL;
 	int rc;
 
 	memset(out, 0, sizeof(*out));
@@ -324,6 +324,7 @@ static int p_merge(struct ds_engine *e, const struct ds_record *local, const str
 	has_base = rc == 0;
 	if (rc == 0 || rc == -ENOENT)
 		rc = OPS(p)->track.pending(S(p), remote->id, &pi);
+	pending = rc == 0;
 	if (rc == -ENOENT) {
 		pi.modified_ms = 0; /* no local change left: the server's version is the newer */
 		rc = 0;
@@ -341,6 +342,10 @@ static int p_merge(struct ds_engine *e, const struct ds_record *local, const str
 		rc = ds_browser_unknown_split(remote->payload, KNOWN_FIELDS, &unk);
 	if (rc == 0 && unk)
 		rc = ds_browser_unknown_join(&out->payload, unk);
+	if (rc == 0)
+		rc = ds_passwords_login_encode(&re, &theirs);
+	if (rc == 0 && unk)
+		rc = ds_browser_unknown_join(&theirs, unk);
 	ds_free(unk);
 	unk = NULL;
 	if (rc == 0)
@@ -350,6 +355,13 @@ static int p_merge(struct ds_engine *e, const struct ds_record *local, const str
 	ds_free(unk);
 	if (rc == 0 && !(out->id = ds_strdup(remote->id)))
 		rc = -ENOMEM;
+	/* The merge gave the server's version back (the two differed only in how they were
+	 * written: another client's field order, nulls, absent times): the device now holds what
+	 * the server holds, so nothing goes up. This keeps a sign-in on an account filled by
+	 * desktop from re-uploading every login. Both texts come from one encoder. */
+	if (rc == 0 && pending && strcmp(out->payload, theirs) == 0)
+		rc = OPS(p)->track.forget(S(p), remote->id, pi.change_seq);
+	free_payload(theirs);
 	out->sortindex = DS_PASSWORDS_SORTINDEX;
 	if (has_base)
 		ds_login_clear(&base);

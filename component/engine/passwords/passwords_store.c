@@ -173,7 +173,7 @@ static int unseal(const uint8_t key[KEY_LEN], const char *aad, const void *blob,
 	if (rc) {
 		ds_memzero(p, len);
 		ds_free(p);
-		return rc == -EBADMSG ? -EBADMSG : rc;
+		return rc;
 	}
 	p[len] = '\0';
 	if (strlen(p) != len) { /* a NUL inside: not a text we sealed */
