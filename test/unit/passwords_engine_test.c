@@ -356,6 +356,15 @@ static void test_wrong_key_is_refused_never_garbage(void **state)
 	assert_string_equal(l.password, "p2");
 	ds_login_clear(&l);
 
+	/* The damaged row reads as absent to the engine, and the server's version repairs it. */
+	assert_int_equal(f->e->ops->get(f->e, "wrongKey0001", &(struct ds_record){ 0 }), -ENOENT);
+	assert_int_equal(apply(f, "wrongKey0001", "{\"id\":\"wrongKey0001\",\"hostname\":"
+			       "\"https://a.example\",\"formSubmitURL\":\"\",\"username\":\"u\","
+			       "\"password\":\"from-server\"}", 1), 0);
+	assert_int_equal(ds_passwords_login_load(f->s, "wrongKey0001", &l), 0);
+	assert_string_equal(l.password, "from-server");
+	ds_login_clear(&l);
+
 	key_name(f, name);
 	memset(other, 0x5a, sizeof(other));
 	assert_int_equal(ds_port_secret_seal(name, other, sizeof(other)), 0);

@@ -156,7 +156,12 @@ static int p_rollback(struct ds_engine *e)
 
 static int p_get(struct ds_engine *e, const char *id, struct ds_record *out)
 {
-	return current(PE(e), id, out, true, false);
+	int rc = current(PE(e), id, out, true, false);
+
+	/* A row whose secret fields do not authenticate (the key is checked at open, so the row
+	 * itself was damaged) has no usable local state: the server's version may replace it,
+	 * and one damaged row never stops the collection's sync (sync15.md §11 U4). */
+	return rc == -EBADMSG ? -ENOENT : rc;
 }
 
 struct changes_ctx {
@@ -280,7 +285,7 @@ static int p_apply(struct ds_engine *e, const struct ds_record *r)
 	if (rc)
 		return rc;
 	rc = OPS(p)->get(S(p), in.guid, &have);
-	if (rc == 0) {
+	if (rc == 0 || rc == -EBADMSG) { /* a damaged row is replaced */
 		ds_login_clear(&have);
 		rc = OPS(p)->put(S(p), &in);
 	} else if (rc == -ENOENT) {
