@@ -12,10 +12,17 @@
  * node's copy of the records, so also the RSS before the phase), bytes the process wrote
  * (/proc/self/io wchar: SQLite's pages, journals and the metadata store), the engine's local
  * transactions (begin..commit, timed by a wrapper engine) and the longest of them.
+ *
+ * Bookmarks (when the engine is compiled in): device A holds 2,000 items in a deep tree (a chain
+ * of 20 folders under the menu, each holding 99 bookmarks and the next folder), device B the
+ * empty roots of a new profile; the same phases.
  * Not part of the test suite: test/bench/run-bench.sh runs it (make bench).
  */
 #include "core/ds_core.h"
 #include "engine/history/ds_history.h"
+#if IS_ENABLED(CONFIG_DS_ENGINE_BOOKMARKS)
+#include "engine/bookmarks/ds_bookmarks.h"
+#endif
 #include "remote/sync15/ds_sync15.h"
 #include "remote/sync15/ds_sync15_storage.h"
 #include "store/ds_store.h"
@@ -318,27 +325,44 @@ static void make_places(const char *src, const char *path, unsigned long n, unsi
 }
 
 static void device_open(struct device *d, struct ds_fake_sync15 *srv, const char *work,
-			const char *name)
+			const char *name, const char *kind)
 {
-	struct ds_sync15_remote_config rc = { .collection = "history", .engine_version = 1 };
+	struct ds_sync15_remote_config rc = { .collection = kind, .engine_version = 1 };
 	struct ds_policy p = { .direction = DS_DIR_TWO_WAY, .conflict = DS_CONFLICT_MERGE,
 			       .max_retries = 3 };
-	struct ds_history_store *s;
-	struct ds_engine *e;
+	struct ds_engine *e = NULL;
 	struct ds_remote *r;
 
 	snprintf(d->meta, sizeof(d->meta), "%s/%s-meta.db", work, name);
 	unlink(d->meta);
-	if (ds_store_open(d->meta, &d->store) || ds_history_places_open(d->places, &s) ||
-	    ds_history_engine_new(s, NULL, &e))
-		die("cannot open a device");
+	if (ds_store_open(d->meta, &d->store))
+		die("cannot open a device's metadata store");
+	if (strcmp(kind, "history") == 0) {
+		struct ds_history_store *s;
+
+		if (ds_history_places_open(d->places, &s) || ds_history_engine_new(s, NULL, &e))
+			die("cannot open the history engine");
+	}
+#if IS_ENABLED(CONFIG_DS_ENGINE_BOOKMARKS)
+	else {
+		struct ds_bookmarks_store *s;
+
+		rc.engine_version = 2;
+		p.conflict = DS_CONFLICT_SERVER_WINS;
+		if (ds_bookmarks_places_open(d->places, &s) || ds_bookmarks_engine_new(s, NULL, &e))
+			die("cannot open the bookmarks engine");
+	}
+#endif
+	if (!e)
+		die("no such engine");
 	d->timed = timed_new(e);
 	rc.auth = ds_fake_sync15_auth(srv);
 	rc.transport = ds_fake_sync15_transport(srv);
 	rc.global = &d->g;
 	if (ds_sync15_remote_new(&rc, &r) ||
-	    ds_sync15_remote_set_download_limit(r, DS_HISTORY_MAX_PLACES, "newest") ||
-	    ds_fake_collection_new("history", &d->timed->e, r, NULL, &p, &d->c))
+	    (strcmp(kind, "history") == 0 &&
+	     ds_sync15_remote_set_download_limit(r, DS_HISTORY_MAX_PLACES, "newest")) ||
+	    ds_fake_collection_new(kind, &d->timed->e, r, NULL, &p, &d->c))
 		die("cannot make the collection");
 }
 
@@ -393,6 +417,115 @@ static int64_t count(const char *path, const char *q)
 	return v;
 }
 
+#if IS_ENABLED(CONFIG_DS_ENGINE_BOOKMARKS)
+/* Firefox's schema with a new profile's bookmark roots (test/data/firefox/bookmarks_roots.sql);
+ * with deep, a chain of 20 folders under the menu, each holding 99 bookmarks then the next. */
+static void make_bookmarks(const char *src, const char *path, bool deep)
+{
+	char file[1100];
+	char *sql;
+	sqlite3 *db;
+	sqlite3_stmt *pl, *bm;
+	int k, j;
+	int64_t id = 100;
+
+	make_places(src, path, 0, 1);
+	snprintf(file, sizeof(file), "%s/test/data/firefox/bookmarks_roots.sql", src);
+	sql = read_file(file);
+	if (sqlite3_open(path, &db) != SQLITE_OK)
+		die("cannot open bookmarks places.sqlite");
+	exec_sql(db, sql);
+	free(sql);
+	if (!deep) {
+		sqlite3_close(db);
+		return;
+	}
+	exec_sql(db, "BEGIN");
+	if (sqlite3_prepare_v2(db, "INSERT INTO moz_places(url, title, rev_host, guid, url_hash,"
+			       " frecency, foreign_count) VALUES(?1, ?2, 'gro.elpmaxe.skramkoob.',"
+			       " ?3, ?4, 100, 1)", -1, &pl, NULL) != SQLITE_OK ||
+	    sqlite3_prepare_v2(db, "INSERT INTO moz_bookmarks(id, type, fk, parent, position, title,"
+			       " dateAdded, lastModified, guid, syncStatus, syncChangeCounter)"
+			       " VALUES(?1, ?2, ?3, ?4, ?5, ?6, 1764547200000000, 1764547200000000, ?7,"
+			       " 1, 1)", -1, &bm, NULL) != SQLITE_OK)
+		die("prepare bookmarks");
+	for (k = 0; k < 20; k++) {
+		int64_t folder = id++, parent = k == 0 ? 2 : folder - 100;
+		char guid[16], title[64];
+
+		snprintf(guid, sizeof(guid), "bmfold%06d", k);
+		snprintf(title, sizeof(title), "Folder level %d", k + 1);
+		sqlite3_reset(bm);
+		sqlite3_bind_int64(bm, 1, folder);
+		sqlite3_bind_int(bm, 2, 2);
+		sqlite3_bind_null(bm, 3);
+		sqlite3_bind_int64(bm, 4, parent);
+		sqlite3_bind_int(bm, 5, k == 0 ? 0 : 99);
+		sqlite3_bind_text(bm, 6, title, -1, SQLITE_TRANSIENT);
+		sqlite3_bind_text(bm, 7, guid, -1, SQLITE_TRANSIENT);
+		if (sqlite3_step(bm) != SQLITE_DONE)
+			die("insert folder");
+		for (j = 0; j < 99; j++) {
+			char url[128], pguid[16];
+
+			snprintf(url, sizeof(url), "https://bookmarks.example.org/%d/%d", k, j);
+			snprintf(pguid, sizeof(pguid), "bmplac%03d%03d", k, j);
+			snprintf(guid, sizeof(guid), "bmbook%03d%03d", k, j);
+			snprintf(title, sizeof(title), "Bookmark %d.%d", k, j);
+			sqlite3_reset(pl);
+			sqlite3_bind_text(pl, 1, url, -1, SQLITE_TRANSIENT);
+			sqlite3_bind_text(pl, 2, title, -1, SQLITE_TRANSIENT);
+			sqlite3_bind_text(pl, 3, pguid, -1, SQLITE_TRANSIENT);
+			sqlite3_bind_int64(pl, 4, ds_history_url_hash(url));
+			if (sqlite3_step(pl) != SQLITE_DONE)
+				die("insert bookmark place");
+			sqlite3_reset(bm);
+			sqlite3_bind_int64(bm, 1, id++);
+			sqlite3_bind_int(bm, 2, 1);
+			sqlite3_bind_int64(bm, 3, sqlite3_last_insert_rowid(db));
+			sqlite3_bind_int64(bm, 4, folder);
+			sqlite3_bind_int(bm, 5, j);
+			sqlite3_bind_text(bm, 6, title, -1, SQLITE_TRANSIENT);
+			sqlite3_bind_text(bm, 7, guid, -1, SQLITE_TRANSIENT);
+			if (sqlite3_step(bm) != SQLITE_DONE)
+				die("insert bookmark");
+		}
+	}
+	sqlite3_finalize(pl);
+	sqlite3_finalize(bm);
+	exec_sql(db, "COMMIT");
+	sqlite3_close(db);
+}
+
+static void bookmarks(const char *src, struct ds_fake_sync15 *srv, const char *work)
+{
+	struct device a, b;
+
+	memset(&a, 0, sizeof(a));
+	memset(&b, 0, sizeof(b));
+	snprintf(a.places, sizeof(a.places), "%s/a-bookmarks.sqlite", work);
+	snprintf(b.places, sizeof(b.places), "%s/b-bookmarks.sqlite", work);
+	make_bookmarks(src, a.places, true);
+	make_bookmarks(src, b.places, false);
+	printf("\nbookmarks, 2,000 items: 20 nested folders of 99 bookmarks each:\n");
+	device_open(&a, srv, work, "abm", "bookmarks");
+	phase("first sync, upload", &a);
+	device_open(&b, srv, work, "bbm", "bookmarks");
+	phase("first sync, download", &b);
+	phase("next sync, nothing new", &b);
+	printf("  device B holds %" PRId64 " bookmarks and folders under the menu\n",
+	       count(b.places, "WITH RECURSIVE t(id) AS (SELECT id FROM moz_bookmarks WHERE guid ="
+			       " 'menu________' UNION ALL SELECT b.id FROM moz_bookmarks b JOIN t ON"
+			       " b.parent = t.id) SELECT count(*) - 1 FROM t"));
+	device_close(&a);
+	device_close(&b);
+	unlink(a.places);
+	unlink(b.places);
+	unlink(a.meta);
+	unlink(b.meta);
+}
+#endif
+
 int main(int argc, char **argv)
 {
 	const char *src = NULL, *work = NULL;
@@ -436,9 +569,9 @@ int main(int argc, char **argv)
 		die("no storage node");
 	printf("history, %lu places x %u visits (storage format 5, in-process storage node):\n",
 	       places, visits);
-	device_open(&a, srv, work, "a");
+	device_open(&a, srv, work, "a", "history");
 	phase("first sync, upload", &a);
-	device_open(&b, srv, work, "b");
+	device_open(&b, srv, work, "b", "history");
 	phase("first sync, download", &b);
 	phase("next sync, nothing new", &b);
 	printf("  device B holds %" PRId64 " places, %" PRId64 " visits; places.sqlite %.1f MiB\n",
@@ -448,10 +581,13 @@ int main(int argc, char **argv)
 				       " pragma_page_size()") / (1024.0 * 1024.0));
 	device_close(&a);
 	device_close(&b);
-	ds_fake_sync15_free(srv);
 	unlink(a.places);
 	unlink(b.places);
 	unlink(a.meta);
 	unlink(b.meta);
+#if IS_ENABLED(CONFIG_DS_ENGINE_BOOKMARKS)
+	bookmarks(src, srv, work);
+#endif
+	ds_fake_sync15_free(srv);
 	return 0;
 }
