@@ -49,6 +49,45 @@ static char *slurp(const char *path)
 	return buf;
 }
 
+/* lastUsed as the daemon reads it (a number or a numeric string of seconds). */
+static double last_used(const cJSON *t)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(t, "lastUsed");
+
+	if (cJSON_IsNumber(v))
+		return v->valuedouble;
+	return cJSON_IsString(v) ? strtod(v->valuestring, NULL) : 0;
+}
+
+/* The daemon refuses a request over CONFIG_DS_IPC_MAX_MESSAGE: leave out the least recently
+ * used tabs, a sixteenth at a time, until the request fits (as ds_client_tabs_set does). */
+static void fit_request(cJSON *req, cJSON *tabs)
+{
+	int dropped = 0;
+
+	for (;;) {
+		char *text = cJSON_PrintUnformatted(req);
+		size_t len = text ? strlen(text) : 0;
+		int n = cJSON_GetArraySize(tabs);
+
+		cJSON_free(text);
+		if (!text || len + 32 < (size_t)CONFIG_DS_IPC_MAX_MESSAGE || n == 0)
+			break;
+		for (int cut = n / 16 + 1; cut > 0; cut--) {
+			cJSON *t, *oldest = NULL;
+
+			cJSON_ArrayForEach(t, tabs)
+				if (!oldest || last_used(t) < last_used(oldest))
+					oldest = t;
+			cJSON_Delete(cJSON_DetachItemViaPointer(tabs, oldest));
+			dropped++;
+		}
+	}
+	if (dropped)
+		fprintf(stderr, "datasyncctl: %d least recently used tabs left out (one request holds at most "
+			"%d bytes)\n", dropped, CONFIG_DS_IPC_MAX_MESSAGE);
+}
+
 static cJSON *usage(const char *msg)
 {
 	fprintf(stderr, "datasyncctl: %s\n", msg);
@@ -77,6 +116,10 @@ cJSON *ds_ctl_build_browser(const char *cmd, int argc, char **argv, bool *json)
 			}
 			cJSON_AddStringToObject(req, "cmd", "tabs-set");
 			cJSON_AddItemToObject(req, "tabs", tabs);
+			if (cJSON_IsObject(tabs))
+				tabs = cJSON_GetObjectItemCaseSensitive(tabs, "tabs");
+			if (cJSON_IsArray(tabs))
+				fit_request(req, tabs);
 			i = 2;
 		} else if (!strcmp(sub, "list")) {
 			cJSON_AddStringToObject(req, "cmd", "tabs-list");

@@ -163,4 +163,18 @@ ok ctl --json tabs list
 [ "$(jget clients 0 tabs 0 lastUsed <"$T/out")" = 1700000300 ] || fail "lastUsed: $(cat "$T/out")"
 # Our own tabs went up again after the reset, unchanged.
 records tabs | grep "\"id\": \"$DEV\"" | jget tabs 0 title | grep -qx News || fail "our tabs after the reset"
+
+# 4. U7: 5,000 tabs from the shell still go up, the newest ones, within the request and payload
+#    limits.
+"$PY" -c '
+import json
+print(json.dumps([{"title": "Tab %d" % i, "urlHistory": ["https://many.example/%d/a/longer/path" % i],
+                   "lastUsed": 1700001000 + i} for i in range(5000)]))' >"$T/many.json"
+ok ctl tabs set "$T/many.json"
+grep -q "stored" "$T/out" || fail "5,000 tabs: $(cat "$T/out")"
+sync_ok tabs
+records tabs | grep "\"id\": \"$DEV\"" >"$T/owntabs"
+[ "$(jget tabs 0 title <"$T/owntabs")" = "Tab 4999" ] || fail "the newest tab is not first"
+n=$(jget tabs <"$T/owntabs" | "$PY" -c 'import json, sys; print(len(json.load(sys.stdin)))')
+[ "$n" -gt 100 ] && [ "$n" -lt 5000 ] || fail "5,000 tabs: $n in the record"
 echo "tabs_daemon: ok"
