@@ -346,6 +346,120 @@ static void test_two_devices_converge(void **state)
 				     " moz_bookmarks WHERE guid = 'newFolderAAA')"), 1);
 }
 
+/* ---- memory of a large tree --------------------------------------------------------------- */
+
+struct hdr {
+	size_t n;
+	size_t pad; /* keeps the user pointer 16-byte aligned, as malloc's */
+};
+
+static size_t g_live, g_peak;
+
+static void account(size_t add, size_t sub)
+{
+	g_live = g_live + add - sub;
+	if (g_live > g_peak)
+		g_peak = g_live;
+}
+
+static void *count_malloc(size_t n, void *user_data)
+{
+	struct hdr *h = malloc(sizeof(*h) + n);
+
+	DS_UNUSED(user_data);
+	if (!h)
+		return NULL;
+	h->n = n;
+	account(n, 0);
+	return h + 1;
+}
+
+static void *count_realloc(void *p, size_t n, void *user_data)
+{
+	struct hdr *h = p ? (struct hdr *)p - 1 : NULL;
+	size_t old = h ? h->n : 0;
+
+	DS_UNUSED(user_data);
+	h = realloc(h, sizeof(*h) + n);
+	if (!h)
+		return NULL;
+	h->n = n;
+	account(n, old);
+	return h + 1;
+}
+
+static void count_free(void *p, void *user_data)
+{
+	struct hdr *h;
+
+	DS_UNUSED(user_data);
+	if (!p)
+		return;
+	h = (struct hdr *)p - 1;
+	account(0, h->n);
+	free(h);
+}
+
+static const struct ds_allocator counting = {
+	.malloc_fn = count_malloc,
+	.realloc_fn = count_realloc,
+	.free_fn = count_free,
+};
+
+static int setup_counted(void **state)
+{
+	if (!IS_ENABLED(CONFIG_DS_ALLOC_HOOK) || ds_set_allocator(&counting) != 0) {
+		*state = NULL;
+		return 0;
+	}
+	return setup(state);
+}
+
+static int teardown_counted(void **state)
+{
+	if (!*state)
+		return 0;
+	teardown(state);
+	ds_set_allocator(NULL);
+	return 0;
+}
+
+/* 2,000 bookmarks in 40 folders reach an empty device, and each run holds a bounded amount of
+ * memory of its own (what the engine and core allocate, measured; SQLite's page cache aside):
+ * a page of records, one folder's children, the lists of folders to check. */
+static void test_a_tree_of_2000_items_syncs_in_bounded_memory(void **state)
+{
+	struct fx *f = *state;
+	struct ds_run_stats st;
+	size_t before;
+
+	if (!f)
+		skip();
+	bmf_sql(f->a.db, "BEGIN");
+	for (int i = 0; i < 40; i++) {
+		char fg[13], bg[13], url[64];
+
+		snprintf(fg, sizeof(fg), "fold%08d", i);
+		bmf_add_folder(f->a.db, fg, i % 2 ? "menu________" : "toolbar_____", "Folder");
+		for (int j = 0; j < 50; j++) {
+			snprintf(bg, sizeof(bg), "b%03d%08d", i, j);
+			snprintf(url, sizeof(url), "https://example.com/%d/%d", i, j);
+			bmf_add_bookmark(f->a.db, bg, fg, "Bookmark", url);
+		}
+	}
+	bmf_sql(f->a.db, "COMMIT");
+	bmf_sync(&f->a, &st);
+	assert_int_equal(st.uploaded, 2044);
+	before = g_live;
+	g_peak = g_live;
+	bmf_sync(&f->b, &st);
+	assert_int_equal(st.fetched, 2044);
+	if (g_peak - before > 400 * 1024)
+		fail_msg("the run held %zu bytes", g_peak - before);
+	assert_int_equal(bmf_int(f->b.db, "SELECT count(*) FROM moz_bookmarks"), 2044 + 2);
+	assert_same_trees(f);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -359,6 +473,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_import_only_device_reads_and_never_writes, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_cleared_store_deletes_nothing_remotely, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_two_devices_converge, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_a_tree_of_2000_items_syncs_in_bounded_memory,
+						setup_counted, teardown_counted),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

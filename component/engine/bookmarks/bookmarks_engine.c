@@ -187,12 +187,10 @@ static int flag(struct bm_engine *b, const char *g, unsigned flags)
 
 static bool exists(struct bm_engine *b, const char *g)
 {
-	struct ds_bookmark_item it;
+	char parent[DS_BROWSER_ID_MAX];
+	enum ds_bookmark_kind k;
 
-	if (OPS(b)->get(S(b), g, &it) != 0)
-		return false;
-	ds_bookmark_item_clear(&it);
-	return true;
+	return OPS(b)->locate(S(b), g, parent, &k) == 0;
 }
 
 static int set_want(struct bm_engine *b, const char *g, const char *want)
@@ -215,18 +213,16 @@ static int is_ancestor(struct bm_engine *b, const char *anc, const char *g)
 
 	snprintf(cur, sizeof(cur), "%s", g);
 	for (int depth = 0; depth < DS_BM_MAX_DEPTH && cur[0]; depth++) {
-		struct ds_bookmark_item it;
+		enum ds_bookmark_kind k;
 		int rc;
 
 		if (strcmp(cur, anc) == 0)
 			return 1;
-		rc = OPS(b)->get(S(b), cur, &it);
+		rc = OPS(b)->locate(S(b), cur, cur, &k);
 		if (rc == -ENOENT)
 			return 0;
 		if (rc)
 			return rc;
-		snprintf(cur, sizeof(cur), "%s", it.parent);
-		ds_bookmark_item_clear(&it);
 	}
 	return 0;
 }
@@ -249,19 +245,17 @@ static int resolve_parent(struct bm_engine *b, const char *g, const char *want,
 	snprintf(out, DS_BROWSER_ID_MAX, "%s", DS_BM_ROOT_UNFILED);
 	*st = P_INVALID;
 	for (int depth = 0; depth < DS_BM_MAX_DEPTH; depth++) {
-		struct ds_bookmark_item it;
+		char up[DS_BROWSER_ID_MAX];
+		enum ds_bookmark_kind k;
 		struct ds_pending_info p;
 		int rc;
 
 		if (!cur[0] || strcmp(cur, g) == 0 || strcmp(cur, DS_BM_ROOT_PLACES) == 0 ||
 		    strcmp(cur, DS_BM_ROOT_TAGS) == 0)
 			return 0;
-		rc = OPS(b)->get(S(b), cur, &it);
+		rc = OPS(b)->locate(S(b), cur, up, &k);
 		if (rc == 0) {
-			bool folder = it.kind == DS_BM_FOLDER;
-
-			ds_bookmark_item_clear(&it);
-			if (!folder)
+			if (k != DS_BM_FOLDER)
 				return 0;
 			rc = is_ancestor(b, g, cur);
 			if (rc < 0)
@@ -675,7 +669,7 @@ static int current(struct bm_engine *b, const char *g, struct ds_record *out, bo
 static int order_folders(struct bm_engine *b)
 {
 	struct glist f;
-	int rc = list(b, DS_BM_LIST_FLAGGED, NULL, &f);
+	int rc = list(b, DS_BM_LIST_UNORDERED, NULL, &f);
 
 	for (size_t i = 0; rc == 0 && i < f.n; i++) {
 		struct ds_bookmark_meta m;

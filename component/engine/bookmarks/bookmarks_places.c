@@ -313,6 +313,33 @@ static int p_get(void *s, const char *guid, struct ds_bookmark_item *out)
 	return rc;
 }
 
+static int p_locate(void *s, const char *guid, char parent_out[DS_BROWSER_ID_MAX],
+		    enum ds_bookmark_kind *kind)
+{
+	sqlite3_stmt *st;
+	int rc = prep(db_of(s), "SELECT b.type, p.guid, m.kind FROM moz_bookmarks b LEFT JOIN"
+				" moz_bookmarks p ON p.id = b.parent LEFT JOIN datasync_bm_meta m ON"
+				" m.guid = b.guid WHERE b.guid = ?1 AND " SYNCABLE("b"), &st);
+
+	if (rc)
+		return rc;
+	sqlite3_bind_text(st, 1, guid, -1, SQLITE_STATIC);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		const char *p = (const char *)sqlite3_column_text(st, 1);
+		int t = sqlite3_column_int(st, 0);
+
+		snprintf(parent_out, DS_BROWSER_ID_MAX, "%s", p ? p : "");
+		*kind = t == 3 ? DS_BM_SEPARATOR : t != 2 ? DS_BM_BOOKMARK :
+			sqlite3_column_int(st, 2) == DS_BM_LIVEMARK ? DS_BM_LIVEMARK : DS_BM_FOLDER;
+		rc = 0;
+	} else {
+		rc = rc == SQLITE_DONE ? -ENOENT : ds_browser_sqlerr(rc);
+	}
+	sqlite3_finalize(st);
+	return rc;
+}
+
 struct guid_list {
 	char (*v)[DS_BROWSER_ID_MAX];
 	size_t n, cap;
@@ -368,6 +395,7 @@ static int p_list(void *s, enum ds_bookmarks_list which, const char *arg, ds_boo
 				      " ORDER BY guid",
 		[DS_BM_LIST_MIRRORED] = "SELECT guid FROM datasync_bm_meta WHERE server IS NOT NULL"
 					" ORDER BY guid",
+		[DS_BM_LIST_UNORDERED] = "SELECT guid FROM datasync_bm_meta WHERE flags & 1 ORDER BY guid",
 	};
 	struct guid_list l = { 0 };
 	int rc;
@@ -1142,6 +1170,7 @@ static const struct ds_bookmarks_store_ops places_ops = {
 		.close = t_close,
 	},
 	.get = p_get,
+	.locate = p_locate,
 	.list = p_list,
 	.put = p_put,
 	.order = p_order,

@@ -79,6 +79,7 @@ enum ds_bookmarks_list {
 	DS_BM_LIST_FLAGGED,   /* arg: NULL; guids with any meta flag */
 	DS_BM_LIST_PARKED,    /* arg: NULL; guids with a want_parent */
 	DS_BM_LIST_MIRRORED,  /* arg: NULL; guids with a server_payload */
+	DS_BM_LIST_UNORDERED, /* arg: NULL; guids flagged DS_BM_NEEDS_ORDER */
 };
 
 struct ds_bookmarks_store_ops {
@@ -86,6 +87,10 @@ struct ds_bookmarks_store_ops {
 	/* -ENOENT when guid is not a bookmark item (the places root, tags and their entries are
 	 * not items either). */
 	int (*get)(void *s, const char *guid, struct ds_bookmark_item *out);
+	/* Just where guid is and what it is (folder or not), for tree walks: get's -ENOENT cases;
+	 * kind is DS_BM_FOLDER, DS_BM_LIVEMARK, DS_BM_SEPARATOR or DS_BM_BOOKMARK (queries too). */
+	int (*locate)(void *s, const char *guid, char parent_out[DS_BROWSER_ID_MAX],
+		      enum ds_bookmark_kind *kind);
 	/* Guids of a list (enum ds_bookmarks_list). Collected before cb runs, so cb may write. */
 	int (*list)(void *s, enum ds_bookmarks_list which, const char *arg, ds_bookmarks_guid_cb cb,
 		    void *user_data);
