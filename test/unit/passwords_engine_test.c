@@ -718,6 +718,84 @@ static void test_merge_equal_to_server_uploads_nothing(void **state)
 	ds_record_clear(&local);
 }
 
+/* One scenario (a record for a new id taking over a local login, a merge, the upload list),
+ * with each of its allocations failing in turn: every step fails cleanly with -ENOMEM and
+ * rolls back, nothing leaks (ASan, valgrind), and the scenario then runs to the end. */
+static int torture_step(struct fx *f, unsigned iter, bool *committed)
+{
+	char id[DS_BROWSER_ID_MAX], payload[400];
+	struct ds_record r = { 0 }, local = { 0 }, out = { 0 };
+	cJSON *c;
+	int rc;
+
+	snprintf(id, sizeof(id), "{torture-%u}", iter);
+	snprintf(payload, sizeof(payload), "{\"id\":\"%s\",\"hostname\":\"https://t.example\","
+		 "\"formSubmitURL\":\"https://t.example\",\"username\":\"u%u\",\"password\":"
+		 "\"p\",\"extra\":[1]}", id, iter);
+	r.id = id;
+	r.payload = payload;
+	r.modified_ms = NOW_MS + 1;
+	rc = f->e->ops->begin(f->e);
+	if (rc == 0)
+		rc = f->e->ops->apply(f->e, &r);
+	if (rc == 0)
+		rc = f->e->ops->get(f->e, id, &local);
+	if (rc == 0)
+		rc = f->e->ops->merge(f->e, &local, &r, &out);
+	ds_record_clear(&local);
+	ds_record_clear(&out);
+	*committed = false;
+	if (rc == 0) {
+		rc = f->e->ops->commit(f->e);
+		*committed = rc == 0;
+	} else {
+		f->e->ops->rollback(f->e);
+	}
+	if (rc == 0) {
+		c = cJSON_CreateArray();
+		rc = f->e->ops->changes(f->e, collect, c);
+		cJSON_Delete(c);
+	}
+	return rc;
+}
+
+static void test_allocation_failures_fail_cleanly(void **state)
+{
+	struct fx *f = *state;
+	unsigned long n;
+	unsigned iter = 0;
+	bool committed;
+	char q[200];
+
+	if (!IS_ENABLED(CONFIG_DS_ALLOC_HOOK))
+		skip();
+	save(f, "", "https://t.example", "u0", "p");
+	ds_alloc_fail_after(0);
+	assert_int_equal(torture_step(f, iter++, &committed), 0);
+	n = ds_alloc_fail_after(0);
+	assert_true(n > 10);
+	for (unsigned long i = 1; i <= n; i++, iter++) {
+		char user[32];
+		int rc;
+
+		/* A local login the record takes over, each time. */
+		snprintf(user, sizeof(user), "u%u", iter);
+		save(f, "", "https://t.example", user, "p");
+		ds_alloc_fail_after(i);
+		rc = torture_step(f, iter, &committed);
+		ds_alloc_fail_after(0);
+		if (rc != -ENOMEM && rc != 0)
+			fail_msg("allocation %lu failing: %d", i, rc);
+		/* Rolled back: the record left no trace. */
+		snprintf(q, sizeof(q), "SELECT count(*) FROM logins WHERE guid = '{torture-%u}'", iter);
+		assert_int_equal(sql_int(f->db, q), committed ? 1 : 0);
+		/* Taken over, or left under its own guid: one login per round, never two. */
+		assert_int_equal(sql_int(f->db, "SELECT count(*) FROM logins"), (int64_t)iter + 1);
+	}
+	assert_int_equal(torture_step(f, iter, &committed), 0);
+	assert_true(committed);
+}
+
 static void test_mark_all_forgets_shared_versions(void **state)
 {
 	struct fx *f = *state;
@@ -777,6 +855,7 @@ int main(void)
 		T(test_cleared_store_reimported_never_deleted_remotely),
 		T(test_merge_through_engine_uses_shared_version),
 		T(test_merge_equal_to_server_uploads_nothing),
+		T(test_allocation_failures_fail_cleanly),
 		T(test_mark_all_forgets_shared_versions),
 		T(test_unregister_keeps_logins_and_key),
 #undef T
