@@ -136,6 +136,39 @@ static void test_u1_identical_trees_give_no_duplicates_and_repeat_syncs_are_idem
 	assert_same_trees(f);
 }
 
+/* U1 with nested folders whose records come children first (a subfolder before its folder):
+ * the parked remote subfolder meets its local twin when its folder arrives, and they merge. */
+static void test_u1_nested_folders_sent_children_first_give_no_duplicates(void **state)
+{
+	struct fx *f = *state;
+	struct ds_run_stats st;
+
+	for (int d = 0; d < 2; d++) {
+		struct bmf_dev *dev = d ? &f->b : &f->a;
+		char p = d ? 'B' : 'A', g[4][13];
+
+		for (int i = 0; i < 4; i++)
+			snprintf(g[i], sizeof(g[i]), "%c%cnested%04d", p, 'z' - i, i);
+		bmf_add_folder(dev->db, g[0], "toolbar_____", "Top");
+		bmf_add_folder(dev->db, g[1], g[0], "Middle");
+		bmf_add_folder(dev->db, g[2], g[1], "Bottom");
+		bmf_add_bookmark(dev->db, g[3], g[2], "Deep", "https://deep.example/");
+	}
+	/* A uploads its changes in log order: reversed, the deepest item reaches the server first. */
+	bmf_sql(f->a.db, "UPDATE datasync_bm_changes SET seq = 1000 - seq");
+	bmf_sql(f->a.db, "UPDATE datasync_bm_state SET seq = 1000");
+	bmf_sync(&f->a, NULL);
+	bmf_sync(&f->b, &st);
+	assert_same_trees(f);
+	assert_int_equal(count_where(&f->b, "title = 'Middle'"), 1);
+	assert_int_equal(count_where(&f->b, "title = 'Deep'"), 1);
+	assert_int_equal(count_where(&f->b, "guid LIKE 'B%'"), 0);
+	bmf_sync(&f->a, NULL);
+	bmf_sync(&f->b, &st);
+	assert_int_equal(st.uploaded, 0);
+	assert_same_trees(f);
+}
+
 /* Content dedupe only takes new local items: one that was synced before is never merged into
  * an incoming item with the same content (that would lose one of two real bookmarks). */
 static void test_dedupe_only_takes_items_never_synced(void **state)
@@ -464,6 +497,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_u1_identical_trees_give_no_duplicates_and_repeat_syncs_are_idempotent, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_u1_nested_folders_sent_children_first_give_no_duplicates, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_dedupe_only_takes_items_never_synced, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_u2_tombstones_applied_on_a_stale_device_never_reuploaded, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_remote_change_revives_a_bookmark_deleted_here, setup, teardown),

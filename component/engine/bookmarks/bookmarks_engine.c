@@ -318,8 +318,46 @@ static int drop_unsynced(struct bm_engine *b, const char *g)
 	return rc;
 }
 
-/* Remote item g belongs in folder: a new local non-folder with its content there is the same
- * bookmark made on this device before the first sync, and goes (U1). */
+/*
+ * Remote folder f (arrived before its parent, so it was not deduplicated then) meets dupe, a
+ * new local folder with its title in the same parent: they are one folder made on two devices
+ * before their first sync (U1). f's children move into dupe, each one taking over its own new
+ * local twin there (recursively for folders); then dupe takes f's guid and f's sync state.
+ */
+static int merge_into_dupe(struct bm_engine *b, const char *f, const char *dupe, int depth)
+{
+	struct glist ch;
+	int rc = list(b, DS_BM_LIST_CHILDREN, f, &ch);
+
+	for (size_t i = 0; rc == 0 && i < ch.n; i++) {
+		struct ds_bookmark_item it;
+		char twin[DS_BROWSER_ID_MAX];
+
+		rc = OPS(b)->get(S(b), ch.v[i], &it);
+		if (rc)
+			break;
+		snprintf(it.parent, sizeof(it.parent), "%s", dupe);
+		rc = OPS(b)->put(S(b), &it);
+		if (rc == 0 && OPS(b)->find_dupe(S(b), &it, twin) == 0) {
+			if (it.kind != DS_BM_FOLDER)
+				rc = drop_unsynced(b, twin);
+			else if (depth < DS_BM_MAX_DEPTH)
+				rc = merge_into_dupe(b, it.guid, twin, depth + 1);
+		}
+		ds_bookmark_item_clear(&it);
+	}
+	glist_free(&ch);
+	if (rc == 0)
+		rc = OPS(b)->remove(S(b), f);
+	if (rc == 0)
+		rc = OPS(b)->set_guid(S(b), dupe, f);
+	if (rc == 0)
+		rc = flag(b, f, DS_BM_NEEDS_ORDER | DS_BM_NEEDS_CHECK);
+	return rc;
+}
+
+/* Remote item g belongs in folder: a new local item with its content there is the same item
+ * made on this device before the first sync, and goes into it (U1). */
 static int adopt(struct bm_engine *b, const char *g, const char *folder)
 {
 	struct ds_bookmark_item it, probe;
@@ -347,7 +385,15 @@ static int adopt(struct bm_engine *b, const char *g, const char *folder)
 	}
 	probe = it;
 	snprintf(probe.parent, sizeof(probe.parent), "%s", folder);
-	if (it.kind != DS_BM_FOLDER && OPS(b)->find_dupe(S(b), &probe, dupe) == 0) {
+	if (OPS(b)->find_dupe(S(b), &probe, dupe) == 0) {
+		if (it.kind == DS_BM_FOLDER) {
+			rc = merge_into_dupe(b, g, dupe, 0);
+			if (rc == 0)
+				rc = flag(b, it.parent, DS_BM_NEEDS_ORDER | DS_BM_NEEDS_CHECK);
+			if (rc == 0)
+				rc = flag(b, folder, DS_BM_NEEDS_ORDER | DS_BM_NEEDS_CHECK);
+			goto out;
+		}
 		rc = drop_unsynced(b, dupe);
 		if (rc)
 			goto out;
