@@ -115,7 +115,7 @@ static int setup(void **state)
 	seq++;
 	snprintf(f->db, sizeof(f->db), "%s/cl-%d-%u.db", f->dir, (int)getpid(), seq);
 	snprintf(f->meta, sizeof(f->meta), "%s/clm-%d-%u.db", f->dir, (int)getpid(), seq);
-	f->now = 1000 * DAY;
+	f->now = 1700000000000LL; /* the fake storage node's clock starts there */
 	f->srv = ds_fake_sync15_new(KSYNC);
 	assert_int_equal(ds_store_open(f->meta, &f->store), 0);
 	assert_int_equal(ds_clients_db_open(f->db, &f->ui), 0);
@@ -370,6 +370,12 @@ static void test_other_clients_listed(void **state)
 	run(f, 0);
 	assert_int_equal(ds_clients_list(f->ui, false, &l), 0);
 	assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(l, "clients")), 1);
+	cJSON_Delete(l);
+	/* Expired on the server (no rewrite within the 180-day ttl; expiry sends no tombstone). */
+	f->now += 181 * DAY;
+	run(f, 0);
+	assert_int_equal(ds_clients_list(f->ui, false, &l), 0);
+	assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(l, "clients")), 0);
 	cJSON_Delete(l);
 }
 

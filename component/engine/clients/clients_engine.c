@@ -237,6 +237,8 @@ static bool is_own(struct clients_engine *c, const char *id)
 
 /* ---- engine ops ----------------------------------------------------------------------------- */
 
+static int refresh_hidden(struct clients_engine *c);
+
 static int default_device(struct ds_sync15_device *out, void *user_data)
 {
 	DS_UNUSED(user_data);
@@ -252,6 +254,10 @@ static int c_prepare(struct ds_engine *e)
 
 	/* One writer of our record: this engine, commands included (sync15_clients.c). */
 	ds_sync15_client_engine_active();
+	/* Records expire with time alone: judge them at every run, not only when a page comes. */
+	rc = refresh_hidden(c);
+	if (rc)
+		return rc;
 	if (c->device(&c->me, c->device_user_data) || !ds_sync15_id_valid(c->me.id)) {
 		DS_LOG_INF("this device has no client id yet: other devices are read, ours is not written");
 		memset(&c->me, 0, sizeof(c->me));
@@ -342,6 +348,12 @@ static int refresh_hidden(struct clients_engine *c)
 	if (rc == 0 && n) {
 		ds_clients_stale(n, (const char *const *)ids, (const char *const *)names,
 				 (const char *const *)fxa, mod, c->me.id[0] ? c->me.name : NULL, now(c), hidden);
+		/* A record nobody rewrote within its ttl is gone from the server (a live client
+		 * refreshes its record weekly), and expiry sends no tombstone: AS reads the whole
+		 * collection each run and would no longer see it, so it is hidden here too. */
+		for (size_t i = 0; i < n; i++)
+			if (now(c) - mod[i] > DS_SYNC15_CLIENT_TTL_S * 1000LL)
+				hidden[i] = true;
 		rc = sqlerr(sqlite3_prepare_v2(c->db, "UPDATE clients_remote SET hidden = ? WHERE id = ?", -1, &st, NULL));
 		for (size_t i = 0; rc == 0 && i < n; i++) {
 			sqlite3_bind_int(st, 1, hidden[i]);
