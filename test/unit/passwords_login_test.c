@@ -76,6 +76,16 @@ static void test_origins_normalised_as_as_does(void **state)
 	assert_true(n >= 20);
 	cJSON_Delete(doc);
 	free(text);
+	/* Host bytes that are not UTF-8 cannot be written in ASCII form. */
+	{
+		char *out = NULL;
+
+		assert_int_equal(ds_passwords_origin_normalize("https://a\xff.example", &out), -EBADMSG);
+		assert_int_equal(ds_passwords_origin_normalize("https://a\xc3.example", &out), -EBADMSG);
+		assert_int_equal(ds_passwords_origin_normalize("https://\xed\xa0\x80.example", &out),
+				 -EBADMSG);
+		assert_null(out);
+	}
 }
 
 static void test_validation_and_fixup_table(void **state)

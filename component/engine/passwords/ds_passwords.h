@@ -54,8 +54,9 @@ int ds_login_copy(struct ds_login *dst, const struct ds_login *src);
  */
 int ds_passwords_login_fixup(struct ds_login *l);
 /* The origin of a URL as AS stores it: scheme://host[:port] with scheme and host lower-cased
- * for http(s)/ftp/ws(s), the default port dropped, no user, path, query or fragment; "file://"
- * for any file URL. *out is a new ds_malloc'ed string; -EBADMSG when in is not a URL. */
+ * for http(s)/ftp/ws(s), non-ASCII host labels in Punycode ("xn--"), the default port dropped,
+ * no user, path, query or fragment; "file://" for any file URL. *out is a new ds_malloc'ed
+ * string; -EBADMSG when in is not a URL. */
 int ds_passwords_origin_normalize(const char *in, char **out);
 
 /* A record's cleartext payload -> login (id taken from id; fields of the wrong type read as

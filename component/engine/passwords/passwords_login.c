@@ -79,6 +79,181 @@ static const struct { const char *scheme; const char *port; } SPECIAL[] = {
 	{ "http", "80" }, { "https", "443" }, { "ftp", "21" }, { "ws", "80" }, { "wss", "443" },
 };
 
+/* ---- IDNA: host labels with non-ASCII characters as "xn--" + Punycode (RFC 3492) ------------ */
+
+#define PUNY_BASE 36
+#define PUNY_TMIN 1
+#define PUNY_TMAX 26
+#define PUNY_SKEW 38
+#define PUNY_DAMP 700
+#define PUNY_BIAS 72
+#define PUNY_N 128
+#define LABEL_MAX 63 /* RFC 1035 §2.3.4 */
+
+static uint32_t puny_adapt(uint32_t delta, uint32_t points, bool first)
+{
+	uint32_t k = 0;
+
+	delta = first ? delta / PUNY_DAMP : delta / 2;
+	delta += delta / points;
+	while (delta > ((PUNY_BASE - PUNY_TMIN) * PUNY_TMAX) / 2) {
+		delta /= PUNY_BASE - PUNY_TMIN;
+		k += PUNY_BASE;
+	}
+	return k + (PUNY_BASE - PUNY_TMIN + 1) * delta / (delta + PUNY_SKEW);
+}
+
+static char puny_digit(uint32_t d)
+{
+	return (char)(d < 26 ? 'a' + d : '0' + d - 26);
+}
+
+/* UTF-8 of one label -> code points (ASCII letters lower-cased); -EBADMSG when not UTF-8. */
+static int utf8_label(const unsigned char *s, size_t n, uint32_t *cp, size_t *ncp)
+{
+	size_t i = 0, k = 0;
+
+	while (i < n) {
+		uint32_t c = s[i], min;
+		size_t more;
+
+		if (c < 0x80) {
+			more = 0;
+			min = 0;
+		} else if ((c & 0xe0) == 0xc0) {
+			more = 1;
+			c &= 0x1f;
+			min = 0x80;
+		} else if ((c & 0xf0) == 0xe0) {
+			more = 2;
+			c &= 0x0f;
+			min = 0x800;
+		} else if ((c & 0xf8) == 0xf0) {
+			more = 3;
+			c &= 0x07;
+			min = 0x10000;
+		} else {
+			return -EBADMSG;
+		}
+		if ((more && i + more >= n) || k == LABEL_MAX)
+			return -EBADMSG;
+		for (size_t j = 1; j <= more; j++) {
+			if ((s[i + j] & 0xc0) != 0x80)
+				return -EBADMSG;
+			c = c << 6 | (s[i + j] & 0x3f);
+		}
+		if (c < min || c > 0x10ffff || (c >= 0xd800 && c <= 0xdfff))
+			return -EBADMSG;
+		cp[k++] = c < 0x80 ? (uint32_t)tolower((int)c) : c;
+		i += more + 1;
+	}
+	*ncp = k;
+	return 0;
+}
+
+/* Code points -> "xn--" + Punycode into out (cap bytes with the NUL). */
+static int puny_label(const uint32_t *cp, size_t n, char *out, size_t cap)
+{
+	uint32_t code = PUNY_N, delta = 0, bias = PUNY_BIAS;
+	size_t h, b = 0, o = 4;
+
+	memcpy(out, "xn--", 4);
+	for (size_t i = 0; i < n; i++)
+		if (cp[i] < 0x80) {
+			if (o + 1 >= cap)
+				return -EBADMSG;
+			out[o++] = (char)cp[i];
+			b++;
+		}
+	if (b > 0) {
+		if (o + 1 >= cap)
+			return -EBADMSG;
+		out[o++] = '-';
+	}
+	for (h = b; h < n; code++, delta++) {
+		uint32_t m = UINT32_MAX;
+
+		for (size_t i = 0; i < n; i++)
+			if (cp[i] >= code && cp[i] < m)
+				m = cp[i];
+		/* Labels are at most 63 code points below 0x110000: no overflow. */
+		delta += (m - code) * (uint32_t)(h + 1);
+		code = m;
+		for (size_t i = 0; i < n; i++) {
+			if (cp[i] < code)
+				delta++;
+			if (cp[i] != code)
+				continue;
+			uint32_t q = delta;
+
+			for (uint32_t k = PUNY_BASE;; k += PUNY_BASE) {
+				uint32_t t = k <= bias ? PUNY_TMIN : k >= bias + PUNY_TMAX ? PUNY_TMAX : k - bias;
+
+				if (q < t)
+					break;
+				if (o + 1 >= cap)
+					return -EBADMSG;
+				out[o++] = puny_digit(t + (q - t) % (PUNY_BASE - t));
+				q = (q - t) / (PUNY_BASE - t);
+			}
+			if (o + 1 >= cap)
+				return -EBADMSG;
+			out[o++] = puny_digit(q);
+			bias = puny_adapt(delta, (uint32_t)(h + 1), h == b);
+			delta = 0;
+			h++;
+		}
+	}
+	out[o] = '\0';
+	return 0;
+}
+
+/* A host with non-ASCII labels in its ASCII form, as the URL parser of AS writes it (WHATWG
+ * "domain to ASCII"; without UTS 46's mapping of non-ASCII case and compatibility forms). */
+static int host_to_ascii(const char *host, size_t hlen, char **out)
+{
+	/* Each label's ASCII form is at most LABEL_MAX bytes, or the label's own bytes. */
+	size_t cap = hlen + (hlen / 2 + 1) * (LABEL_MAX + 1), o = 0;
+	char *buf = ds_malloc(cap);
+	const char *p = host, *end = host + hlen;
+	int rc = 0;
+
+	if (!buf)
+		return -ENOMEM;
+	while (rc == 0 && p <= end) {
+		const char *dot = memchr(p, '.', (size_t)(end - p));
+		size_t len = (size_t)((dot ? dot : end) - p);
+		bool ascii = true;
+
+		for (size_t i = 0; i < len; i++)
+			ascii = ascii && (unsigned char)p[i] < 0x80;
+		if (ascii) {
+			memcpy(buf + o, p, len);
+			o += len;
+		} else {
+			uint32_t cp[LABEL_MAX];
+			size_t n;
+
+			rc = utf8_label((const unsigned char *)p, len, cp, &n);
+			if (rc == 0)
+				rc = puny_label(cp, n, buf + o, LABEL_MAX + 1);
+			if (rc == 0)
+				o += strlen(buf + o);
+		}
+		if (!dot)
+			break;
+		buf[o++] = '.';
+		p = dot + 1;
+	}
+	if (rc) {
+		ds_free(buf);
+		return rc;
+	}
+	buf[o] = '\0';
+	*out = buf;
+	return 0;
+}
+
 int ds_passwords_origin_normalize(const char *in, char **out)
 {
 	const char *p = in, *auth, *end, *at, *host, *colon = NULL;
@@ -160,10 +335,27 @@ int ds_passwords_origin_normalize(const char *in, char **out)
 		}
 		if (plen == 0 || (dflt && plen == strlen(dflt) && memcmp(port, dflt, plen) == 0))
 			plen = 0;
+		char *ascii = NULL;
+
 		if (plen > 5)
 			return -EBADMSG;
+		if (special) {
+			bool idn = false;
+
+			for (size_t i = 0; i < hlen; i++)
+				idn = idn || (unsigned char)host[i] >= 0x80;
+			if (idn) {
+				int rc = host_to_ascii(host, hlen, &ascii);
+
+				if (rc)
+					return rc;
+				host = ascii;
+				hlen = strlen(ascii);
+			}
+		}
 		o = ds_asprintf("%s://%.*s%s%.*s", scheme, (int)hlen, host, plen ? ":" : "", (int)plen,
 				plen ? port : "");
+		ds_free(ascii);
 		if (!o)
 			return -ENOMEM;
 		if (special)
