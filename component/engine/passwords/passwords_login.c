@@ -337,7 +337,9 @@ int ds_passwords_origin_normalize(const char *in, char **out)
 			plen = 0;
 		char *ascii = NULL;
 
-		if (plen > 5)
+		/* "https://:8080" has no host: not a URL a login was saved on (and what it would
+		 * become, "https://", is refused). */
+		if (plen > 5 || (special && hlen == 0))
 			return -EBADMSG;
 		if (special) {
 			bool idn = false;
