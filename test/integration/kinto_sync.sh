@@ -109,4 +109,23 @@ new_device n "$(remote_json notes alice "alice pw" '"settings_max_age_s":0')"
 sync_ok n
 r0=$(reqs); sync_ok n fetched=0; r1=$(reqs)
 [ $((r1 - r0)) -eq 3 ] || fail "without the settings cache a run took $((r1 - r0)) requests, expected 3 (root, collection, fetch)"
+
+# 9. Full batches go without the closing check (batch limit 4: 8 changes = 2 requests). Another
+# client writes between A's fetch and A's first batch: the cursor must not pass its write, and
+# A's own 8 writes must not come back to the core. The next run hands exactly that one record.
+sql a "DELETE FROM notes WHERE id >= 100"
+sync_ok a
+sync_ok b
+fault '{"before_batch":{"method":"PUT","path":"/v1/buckets/default/collections/notes/records/WzMwMF0","body":{"data":{"~id":300,"title":"racing writer","n":3.0}},"user":"alice:alice pw"}}'
+for i in 101 102 103 104 105 106 107 108; do sql a "INSERT INTO notes VALUES($i, 'full $i', 1.0)"; done
+r0=$(reqs)
+sync_ok a uploaded=8
+r1=$(reqs)
+grep -q "before_batch PUT .*WzMwMF0 -> 201" "$T/kinto.log" || fail "the racing write was not made"
+[ $((r1 - r0)) -eq 4 ] || fail "8 changes in full batches took $((r1 - r0)) requests, expected 4 (collection, fetch, 2 batches)"
+sync_ok a fetched=1 applied=1 uploaded=0
+[ "$(sql a "SELECT title FROM notes WHERE id = 300")" = "racing writer" ] || fail "the racing write was missed"
+sync_ok a fetched=0
+sync_ok b fetched=9 applied=9
+same a b
 echo "kinto_sync: all checks passed"

@@ -22,6 +22,7 @@ struct fetch_ctx {
 	void *ud;
 	int64_t last_ms;
 	unsigned n;
+	unsigned ours;      /* our own writes met (not handed to the core) */
 	const char *data;
 	size_t data_len;
 };
@@ -79,14 +80,49 @@ static int skip_reencrypted(struct fetch_ctx *c, const char *val, size_t vlen,
 	return rc ? rc : 1;
 }
 
+/*
+ * Our own write coming back: the map holds exactly this version as one this device wrote (an
+ * acknowledged PUT or DELETE, kinto_upload.c). Kinto gives every change of a collection its own
+ * timestamp (kinto.md §2), so (id, version) names that one write: the core has it already. It
+ * is not handed over again, only the cursor moves over it. This is what lets a full batch go
+ * without the closing check (docs/remote-kinto.md, "Cursor after an upload"). Anything else -
+ * another client's write, even over our record, or a version fetched but not yet applied - has
+ * another version or no "ours" mark and goes to the core.
+ * Returns 1 (skipped), 0 (not ours) or a negative errno.
+ */
+static int skip_ours(struct fetch_ctx *c, const char *val, size_t vlen)
+{
+	char *id = NULL;
+	int64_t ms = 0, known = 0;
+	bool gone = false, ours = false;
+	int rc = ds_kinto_record_meta(val, vlen, &id, &ms);
+
+	if (rc)
+		return rc == -ENOMEM ? rc : 0; /* malformed: decoding reports it */
+	rc = ds_kinto_state_get_ours(c->k->state, id, &known, &gone, &ours);
+	ds_free(id);
+	if (rc == -ENOENT || (rc == 0 && (!ours || known != ms || ms <= 0)))
+		return 0;
+	if (rc)
+		return rc;
+	if (ms > c->last_ms)
+		c->last_ms = ms;
+	c->ours++;
+	return 1;
+}
+
 static int fetch_one(const char *val, size_t vlen, void *ud)
 {
 	struct fetch_ctx *c = ud;
 	struct kinto_remote *k = c->k;
 	struct ds_record rec;
-	int rc = ds_kinto_decode(&k->key, k->coll, val, vlen, &rec);
+	int rc;
 
 	c->n++;
+	rc = skip_ours(c, val, vlen);
+	if (rc)
+		return rc > 0 ? 0 : rc;
+	rc = ds_kinto_decode(&k->key, k->coll, val, vlen, &rec);
 	if (rc == -ENOKEY) {
 		DS_LOG_ERR("%s: the server holds encrypted records and this collection has no key "
 			   "(register it with \"encrypt\")", k->name);

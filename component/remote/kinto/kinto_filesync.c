@@ -136,7 +136,7 @@ int ds_kinto_files_on_written(struct ds_kinto_files *f, struct ds_kinto_api *a,
 	if (rc == 0 && res.att)
 		rc = att_set(st, rec->id, res.att, strlen(res.att));
 	if (rc == 0 && res.new_ms)
-		rc = ds_kinto_state_put(st, rec->id, res.new_ms, false);
+		rc = ds_kinto_state_put_ours(st, rec->id, res.new_ms, false, true);
 	*new_ms = res.new_ms;
 out:
 	ds_free(res.att);

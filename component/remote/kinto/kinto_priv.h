@@ -10,7 +10,6 @@
  *   kinto_filesync.c  when a record's file goes up or comes down
  *   kinto_migrate.c the encryption marker; a collection switched from clear to encrypted
  *   kinto_token.c   bearer tokens from the signed-in Firefox Account
- *   kinto_remote.c  the ds_remote_ops
  */
 #ifndef DS_KINTO_PRIV_H
 #define DS_KINTO_PRIV_H
@@ -87,6 +86,11 @@ void ds_kinto_state_rollback(struct ds_kinto_state *s);
 int ds_kinto_state_get(struct ds_kinto_state *s, const char *id, int64_t *ms, bool *deleted);
 /* Remember a version; an older one never replaces a newer one. */
 int ds_kinto_state_put(struct ds_kinto_state *s, const char *id, int64_t ms, bool deleted);
+/* The same, saying whether this device wrote that version (acknowledged writes: ours). */
+int ds_kinto_state_put_ours(struct ds_kinto_state *s, const char *id, int64_t ms, bool deleted,
+			    bool ours);
+int ds_kinto_state_get_ours(struct ds_kinto_state *s, const char *id, int64_t *ms, bool *deleted,
+			    bool *ours);
 int ds_kinto_state_kv_get(struct ds_kinto_state *s, const char *k, char *out, size_t cap);
 int ds_kinto_state_kv_set(struct ds_kinto_state *s, const char *k, const char *v);
 /* <data dir>/kinto-<hash of url, user, collection>.db (ds_malloc'd). */

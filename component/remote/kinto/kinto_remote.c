@@ -322,11 +322,13 @@ static int kinto_prepare(struct ds_remote *r, struct ds_remote_info *info)
 		return rc;
 	snprintf(info->epoch, sizeof(info->epoch), "%s", epoch);
 	/*
-	 * One request of each batch is the closing check (upload below). Full batches without it
-	 * would save one batch in 25, but the next fetch would then bring every record we wrote
-	 * back (bytes, time to compare, and each a conflict candidate for a row edited meanwhile).
+	 * Full batches: a batch with room left ends with the closing check that lets the cursor
+	 * jump over our writes (kinto_upload.c); a full one goes without it, and the next fetch
+	 * meets those writes and skips them as ours without handing them to the core
+	 * (kinto_fetch.c, skip_ours): one request per batch_max records instead of per
+	 * batch_max - 1, paid for with their bytes at the next fetch.
 	 */
-	info->max_batch = k->batch_max > 1 ? k->batch_max - 1 : 1;
+	info->max_batch = k->batch_max;
 	return 0;
 }
 

@@ -1,8 +1,9 @@
 /*
  * The remote's own state, one small SQLite file per collection in the agent's data folder:
- *   ids(id PRIMARY KEY, ms, deleted)  the newest server version of each record this device has
- *                                    seen (fetched or written): the If-Match value of the next
- *                                    update or delete (kinto.md §3, "If-Match: <last_modified>")
+ *   ids(id PRIMARY KEY, ms, deleted, ours)  the newest server version of each record this
+ *                                    device has seen (fetched or written): the If-Match value
+ *                                    of the next update or delete (kinto.md §3); ours: that
+ *                                    version is one this device wrote (kinto_fetch.c skips it)
  *   kv(k PRIMARY KEY, v)             batch limit learnt from GET /v1/, the Next-Page URL, ...
  *
  * Invariant the upload relies on: every version up to the core's stored cursor is in the map,
@@ -22,6 +23,7 @@
 struct ds_kinto_state {
 	sqlite3 *db;
 	sqlite3_stmt *get, *put, *kv_get, *kv_set;
+	sqlite3_stmt *probe;
 };
 
 static int map_rc(sqlite3 *db, int rc)
@@ -77,13 +79,21 @@ int ds_kinto_state_open(const char *path, struct ds_kinto_state **out)
 				  " deleted INTEGER NOT NULL) WITHOUT ROWID;"
 				  "CREATE TABLE IF NOT EXISTS kv(k TEXT PRIMARY KEY, v TEXT NOT NULL);",
 				  NULL, NULL, NULL);
+	/* "ours" (a version this device wrote) came after the first release of this file. */
+	if (rc == SQLITE_OK &&
+	    sqlite3_prepare_v2(s->db, "SELECT ours FROM ids LIMIT 0", -1, &s->probe, NULL) != SQLITE_OK)
+		rc = sqlite3_exec(s->db, "ALTER TABLE ids ADD COLUMN ours INTEGER NOT NULL DEFAULT 0",
+				  NULL, NULL, NULL);
+	sqlite3_finalize(s->probe);
+	s->probe = NULL;
 	if (rc == SQLITE_OK)
-		rc = sqlite3_prepare_v2(s->db, "SELECT ms, deleted FROM ids WHERE id = ?", -1, &s->get,
-					NULL);
+		rc = sqlite3_prepare_v2(s->db, "SELECT ms, deleted, ours FROM ids WHERE id = ?", -1,
+					&s->get, NULL);
 	if (rc == SQLITE_OK)
 		rc = sqlite3_prepare_v2(s->db,
-					"INSERT INTO ids(id, ms, deleted) VALUES(?, ?, ?) ON CONFLICT(id) "
-					"DO UPDATE SET ms = excluded.ms, deleted = excluded.deleted "
+					"INSERT INTO ids(id, ms, deleted, ours) VALUES(?, ?, ?, ?) "
+					"ON CONFLICT(id) DO UPDATE SET ms = excluded.ms, "
+					"deleted = excluded.deleted, ours = excluded.ours "
 					"WHERE excluded.ms > ids.ms",
 					-1, &s->put, NULL);
 	if (rc == SQLITE_OK)
@@ -120,6 +130,14 @@ void ds_kinto_state_rollback(struct ds_kinto_state *s)
 
 int ds_kinto_state_get(struct ds_kinto_state *s, const char *id, int64_t *ms, bool *deleted)
 {
+	bool ours;
+
+	return ds_kinto_state_get_ours(s, id, ms, deleted, &ours);
+}
+
+int ds_kinto_state_get_ours(struct ds_kinto_state *s, const char *id, int64_t *ms, bool *deleted,
+			    bool *ours)
+{
 	int rc;
 
 	sqlite3_bind_text(s->get, 1, id, -1, SQLITE_STATIC);
@@ -127,6 +145,7 @@ int ds_kinto_state_get(struct ds_kinto_state *s, const char *id, int64_t *ms, bo
 	if (rc == SQLITE_ROW) {
 		*ms = sqlite3_column_int64(s->get, 0);
 		*deleted = sqlite3_column_int(s->get, 1) != 0;
+		*ours = sqlite3_column_int(s->get, 2) != 0;
 		rc = 0;
 	} else {
 		rc = rc == SQLITE_DONE ? -ENOENT : map_rc(s->db, rc);
@@ -138,11 +157,18 @@ int ds_kinto_state_get(struct ds_kinto_state *s, const char *id, int64_t *ms, bo
 
 int ds_kinto_state_put(struct ds_kinto_state *s, const char *id, int64_t ms, bool deleted)
 {
+	return ds_kinto_state_put_ours(s, id, ms, deleted, false);
+}
+
+int ds_kinto_state_put_ours(struct ds_kinto_state *s, const char *id, int64_t ms, bool deleted,
+			    bool ours)
+{
 	int rc;
 
 	sqlite3_bind_text(s->put, 1, id, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(s->put, 2, ms);
 	sqlite3_bind_int(s->put, 3, deleted);
+	sqlite3_bind_int(s->put, 4, ours);
 	rc = map_rc(s->db, sqlite3_step(s->put));
 	sqlite3_reset(s->put);
 	sqlite3_clear_bindings(s->put);

@@ -197,7 +197,8 @@ static int read_one(struct up *u, struct op *o, const cJSON *resp, size_t *accep
 		u->written++;
 		if (ms > u->max_ms)
 			u->max_ms = ms;
-		return ms ? ds_kinto_state_put(k->state, o->rec->id, ms, o->rec->deleted) : 0;
+		return ms ? ds_kinto_state_put_ours(k->state, o->rec->id, ms, o->rec->deleted, true)
+			  : 0;
 	}
 	if (status == 404 && o->rec->deleted) {
 		o->done = true; /* already gone: the deletion is done (kinto.md §3) */
@@ -338,6 +339,11 @@ int ds_kinto_upload(struct ds_remote *r, const char *cursor, const struct ds_rec
 	snprintf(res->new_cursor, sizeof(res->new_cursor), "%s", cursor);
 	if (n == 0)
 		return 0;
+	/* A first sync's cursor that cannot jump (no room for the check) still leaves "never
+	 * synced": "0" (Kinto timestamps are > 0) fetches everything, our writes skipped as ours,
+	 * instead of the core starting the collection over at the next run. */
+	if (!cursor[0])
+		snprintf(res->new_cursor, sizeof(res->new_cursor), "0");
 	if (strcmp(k->acc_cursor, cursor) != 0) {
 		snprintf(k->acc_cursor, sizeof(k->acc_cursor), "%s", cursor);
 		k->acc_written = 0;
@@ -398,6 +404,8 @@ int ds_kinto_upload(struct ds_remote *r, const char *cursor, const struct ds_rec
 			goto out;
 	}
 	k->acc_written += u.written;
+	if (!cursor[0]) /* the next call comes with "0": the same place, writes counted on */
+		snprintf(k->acc_cursor, sizeof(k->acc_cursor), "0");
 	res->accepted = accepted;
 	res->failed = failed;
 	res->modified_ms = u.max_ms;
