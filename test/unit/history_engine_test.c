@@ -746,11 +746,12 @@ static void test_AT18_history_record_rules(void **state)
  * begin/commit, several per fetched page. The engine holds nothing between calls: records
  * applied in any chunking land the same, none is logged as a local change, a chunk rolled back
  * leaves nothing behind, and the browser writing between two chunks is logged. Three chunks of
- * 500 here, so that the test stays quick under valgrind; make bench times the 5,000. */
+ * 100 here, so that the test stays quick under valgrind; make bench times the 5,000 (in chunks
+ * of CONFIG_DS_SYNC_APPLY_CHUNK). */
 static void test_U8_first_download_applied_in_chunked_transactions(void **state)
 {
 	struct fx *f = *state;
-	const int total = 1500, chunk = 500;
+	const int total = 300, chunk = 100;
 	int i;
 
 	ffx_sql(f->db, "DELETE FROM moz_historyvisits; DELETE FROM moz_places WHERE foreign_count = 0;"
