@@ -555,6 +555,11 @@ static void test_app_save_validates(void **state)
 	assert_int_equal(ds_passwords_login_save(f->s, &l), -EBADMSG);
 	ds_free(l.password);
 	l.password = ds_strdup("p");
+	snprintf(l.guid, sizeof(l.guid), "a,b");
+	assert_int_equal(ds_passwords_login_save(f->s, &l), -EINVAL);
+	snprintf(l.guid, sizeof(l.guid), "a b");
+	assert_int_equal(ds_passwords_login_save(f->s, &l), -EINVAL);
+	l.guid[0] = '\0';
 	assert_int_equal(ds_passwords_login_save(f->s, &l), 0);
 	assert_int_equal(strlen(l.guid), 12);
 	ds_login_clear(&l);

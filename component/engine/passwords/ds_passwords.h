@@ -47,7 +47,8 @@ int ds_login_copy(struct ds_login *dst, const struct ds_login *src);
 /*
  * Check a login and fix what AS logins/src/login.rs fixes: -EBADMSG when the origin is empty or
  * not a URL, the password is empty, neither formSubmitURL nor httpRealm is present, or a field
- * holds a NUL (or a newline outside username/password); both targets present -> httpRealm is
+ * holds a newline outside username/password (a NUL is refused by the decoder, C strings hold
+ * none), usernameField is "."; both targets present -> httpRealm is
  * dropped; origins are cut to their origin ("https://a.example:8443"), formSubmitURL "." -> "",
  * "javascript:" kept; usernameField/passwordField emptied without formSubmitURL; negative times
  * and counts -> 0. 0 when the login is (now) valid.
@@ -135,8 +136,9 @@ int ds_passwords_logins_uninstall(const char *path);
 
 /*
  * Save a login: validated and fixed up as a synced one is (-EBADMSG otherwise); an empty guid
- * gets a new random one (written back into l->guid); timeCreated 0 -> now; a changed password
- * with an unchanged timePasswordChanged gets now.
+ * gets a new random one (written back into l->guid), a given one must be a Sync id (printable
+ * ASCII but ',' and space, -EINVAL otherwise); timeCreated 0 -> now; a changed password with an
+ * unchanged timePasswordChanged gets now.
  */
 int ds_passwords_login_save(struct ds_passwords_store *s, struct ds_login *l);
 int ds_passwords_login_load(struct ds_passwords_store *s, const char *guid, struct ds_login *out);

@@ -897,6 +897,10 @@ int ds_passwords_login_save(struct ds_passwords_store *s, struct ds_login *l)
 
 	if (!lg || !l)
 		return -EINVAL;
+	/* Ids the server takes: 0x21..0x7E but ',' (AS support/guid; sync15.md §2). */
+	for (const char *c = l->guid; *c; c++)
+		if (*c < 0x21 || *c > 0x7e || *c == ',')
+			return -EINVAL;
 	rc = ds_passwords_login_fixup(l);
 	if (rc)
 		return rc;
