@@ -268,11 +268,18 @@ static void test_orphan_parked_in_unfiled_then_moved_to_its_parent(void **state)
 	bmf_sync(&f->a, NULL);
 	assert_parent(f->a.db, "kidCCCCCCCCC", "unfiled_____");
 	assert_srv_str(f, "kidCCCCCCCCC", "parentid", "unfiled");
+	/* Another parked one is moved by its own newer record before its old folder ever comes. */
+	srv_put(f, "{\"id\":\"kidDDDDDDDDD\",\"type\":\"bookmark\",\"parentid\":\"neverComesFF\","
+		   "\"title\":\"D\",\"bmkUri\":\"https://example.com/d\"}");
+	bmf_sync(&f->a, NULL);
+	srv_put(f, "{\"id\":\"kidDDDDDDDDD\",\"type\":\"bookmark\",\"parentid\":\"toolbar\","
+		   "\"title\":\"D\",\"bmkUri\":\"https://example.com/d\"}");
 	srv_put(f, "{\"id\":\"folderBBBBBB\",\"type\":\"folder\",\"parentid\":\"menu\",\"title\":\"FB\","
 		   "\"children\":[\"kidCCCCCCCCC\"]}");
 	bmf_sync(&f->a, NULL);
 	assert_parent(f->a.db, "kidCCCCCCCCC", "folderBBBBBB");
 	assert_srv_str(f, "kidCCCCCCCCC", "parentid", "folderBBBBBB");
+	assert_parent(f->a.db, "kidDDDDDDDDD", "toolbar_____");
 	assert_int_equal(count_where(f->a.db, "parent = 5"), 0);
 }
 

@@ -596,9 +596,16 @@ static int apply_record(struct bm_engine *b, const char *g, const struct ds_reco
 	rc = OPS(b)->meta_get(S(b), g, &m);
 	if (rc)
 		goto out;
+	/* A folder's children list that named g (want_parent) places it, if that folder is here;
+	 * else the record's own parentid, which is newer than a parent g waited for in vain. */
 	snprintf(want, sizeof(want), "%s", m.want_parent[0] ? m.want_parent : it->parent);
 	if (!root) {
 		rc = resolve_parent(b, g, want, parent, &pst);
+		if (rc == 0 && pst != P_FOUND && m.want_parent[0] &&
+		    strcmp(m.want_parent, it->parent) != 0) {
+			snprintf(want, sizeof(want), "%s", it->parent);
+			rc = resolve_parent(b, g, want, parent, &pst);
+		}
 		if (rc)
 			goto out;
 	}
