@@ -311,6 +311,8 @@ static int drop_unsynced(struct bm_engine *b, const char *g)
 {
 	int rc = OPS(b)->remove(S(b), g);
 
+	if (rc == -ENOTEMPTY)
+		return 0; /* a container with items of its own: kept, it is not only a twin */
 	if (rc == 0)
 		rc = forget_pending(b, g);
 	if (rc == 0)
@@ -443,7 +445,7 @@ static int delete_folder(struct bm_engine *b, const char *f, const char *target,
 				rc = log_change(b, it.guid);
 			if (rc == 0)
 				rc = log_change(b, target);
-		} else if (rc == 0 && it.kind == DS_BM_FOLDER) {
+		} else if (rc == 0 && (it.kind == DS_BM_FOLDER || it.kind == DS_BM_LIVEMARK)) {
 			rc = delete_folder(b, it.guid, target, depth + 1);
 		} else if (rc == 0) {
 			rc = OPS(b)->remove(S(b), it.guid);
@@ -493,7 +495,7 @@ static int apply_tombstone(struct bm_engine *b, const char *g)
 		ds_bookmark_item_clear(&it);
 		return rc;
 	}
-	if (it.kind == DS_BM_FOLDER)
+	if (it.kind == DS_BM_FOLDER || it.kind == DS_BM_LIVEMARK)
 		rc = delete_folder(b, g, it.parent, 0);
 	else
 		rc = OPS(b)->remove(S(b), g);

@@ -852,6 +852,7 @@ static int p_find_dupe(void *s, const struct ds_bookmark_item *it, char guid_out
 			  " AND ifnull(m.synced, 0) = 0 AND " SYNCABLE("b") " AND b.guid NOT IN"
 			  " ('menu________', 'toolbar_____', 'unfiled_____', 'mobile______') AND"
 			  " CASE ?3 WHEN 3 THEN b.position = ?5 WHEN 2 THEN ifnull(b.title, '') = ?4"
+			  " AND (ifnull(m.kind, 0) = 4) = (?7 = 4)"
 			  " ELSE ifnull(b.title, '') = ?4 AND h.url = ?6 END ORDER BY b.position LIMIT 1",
 			  &st);
 
@@ -864,6 +865,7 @@ static int p_find_dupe(void *s, const struct ds_bookmark_item *it, char guid_out
 	sqlite3_bind_int(st, 5, it->position);
 	if (it->url)
 		sqlite3_bind_text(st, 6, it->url, -1, SQLITE_STATIC);
+	sqlite3_bind_int(st, 7, it->kind);
 	rc = sqlite3_step(st);
 	if (rc == SQLITE_ROW) {
 		const char *g = (const char *)sqlite3_column_text(st, 0);
