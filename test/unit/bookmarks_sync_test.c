@@ -379,6 +379,56 @@ static void test_two_devices_converge(void **state)
 				     " moz_bookmarks WHERE guid = 'newFolderAAA')"), 1);
 }
 
+static void other_device_writes(struct ds_remote *r, void *user_data)
+{
+	struct fx *f = user_data;
+	static int once;
+
+	DS_UNUSED(r);
+	if (once++)
+		return;
+	ds_fake_server_put(f->srv, "lateAAAAAAAA", "{\"id\":\"lateAAAAAAAA\",\"type\":\"bookmark\","
+			   "\"parentid\":\"Azxxxxxxxxxx\",\"title\":\"Late\",\"bmkUri\":\"https://late.example/\"}");
+	ds_fake_server_put(f->srv, "Azxxxxxxxxxx", "{\"id\":\"Azxxxxxxxxxx\",\"type\":\"folder\","
+			   "\"parentid\":\"menu\",\"title\":\"Work\",\"children\":[\"Abxxxxxxxxxx\","
+			   "\"Acxxxxxxxxxx\",\"Adxxxxxxxxxx\",\"lateAAAAAAAA\"]}");
+}
+
+/* Another device writes between our fetch and our upload (412 -> -ESTALE): the core fetches
+ * again, the engine merges the new records into the same folder, and the upload that follows
+ * carries both; a lost upload reply (the run dies after the server took the records) is
+ * settled by the next run without duplicates. */
+static void test_concurrent_writer_and_lost_reply_converge(void **state)
+{
+	struct fx *f = *state;
+	struct ds_run_stats st;
+	cJSON *o;
+	int rc;
+
+	make_tree(&f->a, 'A');
+	bmf_sync(&f->a, NULL);
+	bmf_sync(&f->b, NULL);
+	bmf_add_bookmark(f->b.db, "fromBBBBBBBB", "Azxxxxxxxxxx", "From B", "https://b.example/");
+	ds_fake_remote_before_upload(f->b.c->remote, other_device_writes, f);
+	bmf_sync(&f->b, NULL);
+	assert_tree_has(&f->b, "Late", true);
+	o = cJSON_Parse(ds_fake_server_payload(f->srv, "Azxxxxxxxxxx"));
+	assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(o, "children")), 5);
+	cJSON_Delete(o);
+
+	bmf_add_bookmark(f->a.db, "lostReplyAAA", "toolbar_____", "Lost reply", "https://lost.example/");
+	ds_fake_remote_fail_after_upload(f->a.c->remote, 1, -EIO);
+	memset(&st, 0, sizeof(st));
+	rc = ds_sync_run(f->a.c, f->a.store, &st, NULL, NULL);
+	assert_int_not_equal(rc, 0);
+	bmf_sync(&f->a, NULL);
+	bmf_sync(&f->b, NULL);
+	bmf_sync(&f->a, &st);
+	assert_int_equal(st.uploaded, 0);
+	assert_same_trees(f);
+	assert_int_equal(count_where(&f->a, "title = 'Lost reply'"), 1);
+}
+
 /* ---- memory of a large tree --------------------------------------------------------------- */
 
 struct hdr {
@@ -512,6 +562,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_import_only_device_reads_and_never_writes, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_cleared_store_deletes_nothing_remotely, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_two_devices_converge, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_concurrent_writer_and_lost_reply_converge, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_a_tree_of_2000_items_syncs_in_bounded_memory,
 						setup_counted, teardown_counted),
 	};
