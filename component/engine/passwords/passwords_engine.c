@@ -258,8 +258,17 @@ static int apply_dupe(struct pw_engine *p, const struct ds_record *r, const stru
 		rc = ds_passwords_login_encode(&merged, &text);
 	if (rc == 0)
 		rc = ds_passwords_login_encode(in, &theirs);
-	if (rc == 0 && strcmp(text, theirs) != 0)
+	if (rc == 0 && strcmp(text, theirs) != 0) {
 		rc = OPS(p)->mark(S(p), in->guid);
+	} else if (rc == 0) {
+		/* The same login on both sides: the local one's pending creation (moved with it to
+		 * the server's guid) has nothing left to send. */
+		rc = OPS(p)->track.pending(S(p), in->guid, &pi);
+		if (rc == 0)
+			rc = OPS(p)->track.forget(S(p), in->guid, pi.change_seq);
+		else if (rc == -ENOENT)
+			rc = 0;
+	}
 	ds_login_clear(&merged);
 	free_payload(theirs);
 	free_payload(text);
