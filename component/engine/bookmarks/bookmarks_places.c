@@ -537,6 +537,20 @@ static int put_keyword(sqlite3 *db, int64_t place, const char *kw)
 	return rc ? rc : recount(db, other);
 }
 
+/* Close the gap an item leaves at position pos of parent. */
+static int close_gap(sqlite3 *db, int64_t parent, int64_t pos)
+{
+	sqlite3_stmt *st;
+	int rc = prep(db, "UPDATE moz_bookmarks SET position = position - 1 WHERE parent = ?1"
+			  " AND position > ?2", &st);
+
+	if (rc)
+		return rc;
+	sqlite3_bind_int64(st, 1, parent);
+	sqlite3_bind_int64(st, 2, pos);
+	return step_done(st);
+}
+
 static int put_tags(sqlite3 *db, int64_t place, const struct ds_bookmark_item *it, int64_t now_us)
 {
 	sqlite3_stmt *st;
@@ -580,14 +594,15 @@ static int put_tags(sqlite3 *db, int64_t place, const struct ds_bookmark_item *i
 	}
 	if (rc)
 		return rc;
-	/* Entries of tags the record does not name go, then tags left empty. */
-	rc = prep(db, "SELECT e.id, t.title FROM moz_bookmarks e JOIN moz_bookmarks t ON t.id = e.parent"
-		      " WHERE e.fk = ?1 AND t.parent = " TAGS_ID, &st);
+	/* Entries of tags the record does not name go, then tags left empty; positions in the
+	 * folders that lost an item are renumbered (Places keeps them 0..n-1). */
+	rc = prep(db, "SELECT e.id, t.title, e.parent, e.position FROM moz_bookmarks e JOIN"
+		      " moz_bookmarks t ON t.id = e.parent WHERE e.fk = ?1 AND t.parent = " TAGS_ID, &st);
 	if (rc)
 		return rc;
 	sqlite3_bind_int64(st, 1, place);
 	{
-		int64_t drop[64];
+		struct { int64_t id, parent, pos; } drop[64];
 		size_t nd = 0;
 
 		while ((rc = sqlite3_step(st)) == SQLITE_ROW && nd < DS_ARRAY_SIZE(drop)) {
@@ -596,33 +611,42 @@ static int put_tags(sqlite3 *db, int64_t place, const struct ds_bookmark_item *i
 
 			for (size_t i = 0; t && i < it->n_tags; i++)
 				keep = keep || strcmp(it->tags[i], t) == 0;
-			if (!keep)
-				drop[nd++] = sqlite3_column_int64(st, 0);
+			if (!keep) {
+				drop[nd].id = sqlite3_column_int64(st, 0);
+				drop[nd].parent = sqlite3_column_int64(st, 2);
+				drop[nd++].pos = sqlite3_column_int64(st, 3);
+			}
 		}
 		sqlite3_finalize(st);
 		rc = rc == SQLITE_DONE || rc == SQLITE_ROW ? 0 : ds_browser_sqlerr(rc);
-		for (size_t i = 0; rc == 0 && i < nd; i++)
-			rc = run3(db, "DELETE FROM moz_bookmarks WHERE id = ?3", NULL, NULL, drop[i]);
+		for (size_t i = 0; rc == 0 && i < nd; i++) {
+			rc = run3(db, "DELETE FROM moz_bookmarks WHERE id = ?3", NULL, NULL, drop[i].id);
+			if (rc == 0)
+				rc = close_gap(db, drop[i].parent, drop[i].pos);
+		}
 	}
-	if (rc == 0)
-		rc = ds_browser_exec(db, "DELETE FROM moz_bookmarks WHERE parent = " TAGS_ID " AND type = 2"
-					 " AND NOT EXISTS (SELECT 1 FROM moz_bookmarks c WHERE"
-					 " c.parent = moz_bookmarks.id)");
+	while (rc == 0) {
+		int64_t empty = 0, pos = 0;
+
+		rc = query_int(db, "SELECT id FROM moz_bookmarks t WHERE parent = " TAGS_ID " AND type = 2"
+			       " AND NOT EXISTS (SELECT 1 FROM moz_bookmarks c WHERE c.parent = t.id)"
+			       " ORDER BY id LIMIT 1", NULL, 0, &empty);
+		if (rc == -ENOENT)
+			return 0;
+		if (rc == 0)
+			rc = query_int(db, "SELECT position FROM moz_bookmarks WHERE id = ?2", NULL, empty, &pos);
+		if (rc == 0)
+			rc = run3(db, "DELETE FROM moz_bookmarks WHERE id = ?3", NULL, NULL, empty);
+		if (rc == 0) {
+			int64_t tags = 0;
+
+			rc = query_int(db, "SELECT id FROM moz_bookmarks WHERE guid = 'tags________'", NULL, 0,
+				       &tags);
+			if (rc == 0)
+				rc = close_gap(db, tags, pos);
+		}
+	}
 	return rc;
-}
-
-/* Close the gap an item leaves at position pos of parent. */
-static int close_gap(sqlite3 *db, int64_t parent, int64_t pos)
-{
-	sqlite3_stmt *st;
-	int rc = prep(db, "UPDATE moz_bookmarks SET position = position - 1 WHERE parent = ?1"
-			  " AND position > ?2", &st);
-
-	if (rc)
-		return rc;
-	sqlite3_bind_int64(st, 1, parent);
-	sqlite3_bind_int64(st, 2, pos);
-	return step_done(st);
 }
 
 static int p_put(void *s, const struct ds_bookmark_item *it)
