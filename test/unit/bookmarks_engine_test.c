@@ -409,6 +409,26 @@ static void test_unregister_removes_triggers_and_side_tables(void **state)
 	bmf_add_bookmark(f->a.db, "afterAAAAAAA", "menu________", "A", "https://example.com/a2");
 }
 
+/* The registration's engine object opens the engine through the factory, with the same
+ * "places" key as history; a missing key or file is refused. */
+static void test_registration_opens_through_the_factory(void **state)
+{
+	struct fx *f = *state;
+	cJSON *cfg = cJSON_CreateObject();
+	struct ds_engine *e = NULL;
+
+	cJSON_AddStringToObject(cfg, "kind", "bookmarks");
+	assert_int_equal(ds_engine_open(cfg, &e), -EINVAL);
+	cJSON_AddStringToObject(cfg, "places", f->a.places);
+	assert_int_equal(ds_engine_open(cfg, &e), 0);
+	assert_string_equal(e->ops->kind, "bookmarks");
+	assert_int_equal(e->ops->prepare(e), 0);
+	e->ops->close(e);
+	cJSON_ReplaceItemInObject(cfg, "places", cJSON_CreateString("no-such-profile/places.sqlite"));
+	assert_int_not_equal(ds_engine_open(cfg, &e), 0);
+	cJSON_Delete(cfg);
+}
+
 /* A profile without Firefox's bookmark roots is refused. */
 static void test_profile_without_roots_refused(void **state)
 {
@@ -432,6 +452,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_local_tags_and_keyword_uploaded, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_malformed_records_skipped, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_unregister_removes_triggers_and_side_tables, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_registration_opens_through_the_factory, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_profile_without_roots_refused, setup, teardown),
 	};
 
