@@ -393,6 +393,19 @@ static void test_not_a_logins_database_is_refused(void **state)
 	fclose(fp);
 	assert_int_equal(ds_passwords_logins_open(path, fake_now, NULL, &s), -EPROTO);
 	unlink(path);
+	/* Another program's database: refused, and left without our tables. */
+	{
+		sqlite3 *db;
+
+		assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+		sql(db, "CREATE TABLE moz_places(id INTEGER PRIMARY KEY, url TEXT)");
+		assert_int_equal(ds_passwords_logins_open(path, fake_now, NULL, &s), -EPROTO);
+		assert_int_equal(ds_passwords_logins_uninstall(path), -EPROTO);
+		assert_int_equal(sql_int(db, "SELECT count(*) FROM sqlite_master"), 1);
+		sqlite3_close(db);
+		unlink(path);
+	}
+	assert_null(s);
 }
 
 /* ---- records ------------------------------------------------------------------------------ */

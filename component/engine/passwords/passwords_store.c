@@ -744,6 +744,25 @@ static int key_load(sqlite3 *db, sqlite3_stmt *name_st, uint8_t key[KEY_LEN])
 	return rc;
 }
 
+/* A new (empty) database, or one holding logins_meta: never add our tables to another
+ * program's database that a configuration pointed at by mistake. */
+static int ours_or_empty(sqlite3 *db)
+{
+	sqlite3_stmt *st;
+	int rc = st_prepare(db, "SELECT count(*), count(*) FILTER (WHERE name = 'logins_meta')"
+				" FROM sqlite_master", &st);
+
+	if (rc)
+		return rc;
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		rc = sqlite3_column_int(st, 0) == 0 || sqlite3_column_int(st, 1) == 1 ? 0 : -EPROTO;
+	else
+		rc = ds_browser_sqlerr(rc);
+	sqlite3_finalize(st);
+	return rc;
+}
+
 static int open_db(const char *path, bool create, sqlite3 **db)
 {
 	int flags = SQLITE_OPEN_READWRITE | (create ? SQLITE_OPEN_CREATE : 0);
@@ -761,12 +780,17 @@ static int open_db(const char *path, bool create, sqlite3 **db)
 	}
 	/* The app holds the database open too: wait for its short transactions. */
 	sqlite3_busy_timeout(*db, 5000);
-	rc = ds_browser_exec(*db, SCHEMA_SQL);
+	rc = ours_or_empty(*db);
+	if (rc == 0 && create)
+		rc = ds_browser_exec(*db, SCHEMA_SQL);
+	else if (rc == 0)
+		rc = ds_browser_exec(*db, "SELECT guid, secFields FROM logins LIMIT 0;"
+					  "SELECT name, value FROM logins_meta LIMIT 0;");
 	if (rc) {
 		DS_LOG_ERR("%s is not a logins database", path);
 		sqlite3_close(*db);
 		*db = NULL;
-		return rc == -EILSEQ ? -EPROTO : rc;
+		return rc == -EILSEQ || rc == -EIO ? -EPROTO : rc;
 	}
 	return 0;
 }
