@@ -749,7 +749,7 @@ static int key_load(sqlite3 *db, sqlite3_stmt *name_st, uint8_t key[KEY_LEN])
 static int ours_or_empty(sqlite3 *db)
 {
 	sqlite3_stmt *st;
-	int rc = st_prepare(db, "SELECT count(*), count(*) FILTER (WHERE name = 'logins_meta')"
+	int rc = st_prepare(db, "SELECT count(*), ifnull(sum(name = 'logins_meta'), 0)"
 				" FROM sqlite_master", &st);
 
 	if (rc)
