@@ -361,6 +361,11 @@ static void test_wrong_key_is_refused_never_garbage(void **state)
 	assert_string_equal(l.password, "p2");
 	ds_login_clear(&l);
 
+	/* A damaged row is nobody's duplicate: a record with its identity still applies. */
+	assert_int_equal(apply(f, "{same-as-damaged}", "{\"id\":\"{same-as-damaged}\",\"hostname\":"
+			       "\"https://a.example\",\"formSubmitURL\":\"https://a.example\","
+			       "\"username\":\"u\",\"password\":\"x\"}", 1), 0);
+	assert_int_equal(sql_int(f->db, "SELECT count(*) FROM logins WHERE guid = 'wrongKey0001'"), 1);
 	/* The damaged row reads as absent to the engine, and the server's version repairs it. */
 	assert_int_equal(f->e->ops->get(f->e, "wrongKey0001", &(struct ds_record){ 0 }), -ENOENT);
 	assert_int_equal(apply(f, "wrongKey0001", "{\"id\":\"wrongKey0001\",\"hostname\":"

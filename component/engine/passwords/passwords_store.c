@@ -506,6 +506,8 @@ static int s_find_dupe(void *s, const struct ds_login *l, char guid_out[DS_BROWS
 			break;
 		}
 		step = read_row(lg, st, &c);
+		if (step == -EBADMSG)
+			continue; /* a damaged row is nobody's duplicate */
 		if (step) {
 			rc = step;
 			break;
