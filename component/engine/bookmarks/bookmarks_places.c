@@ -908,8 +908,11 @@ static int p_log_change(void *s, const char *guid, int64_t ms)
 	sqlite3 *db = db_of(s);
 	int rc = ds_browser_exec(db, "UPDATE datasync_bm_state SET seq = seq + 1");
 
+	/* ms <= 0: the database's clock, the one the triggers stamp the browser's changes with. */
 	return rc ? rc : run3(db, "INSERT OR REPLACE INTO datasync_bm_changes(guid, seq, ms, deleted)"
-			      " SELECT ?1, seq, ?3, 0 FROM datasync_bm_state", guid, NULL, ms);
+			      " SELECT ?1, seq, CASE WHEN ?3 > 0 THEN ?3 ELSE CAST((julianday('now')"
+			      " - 2440587.5) * 86400000 AS INTEGER) END, 0 FROM datasync_bm_state",
+			      guid, NULL, ms);
 }
 
 static int p_meta_get(void *s, const char *guid, struct ds_bookmark_meta *out)

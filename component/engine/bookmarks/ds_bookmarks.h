@@ -105,7 +105,8 @@ struct ds_bookmarks_store_ops {
 	/* An item of it->parent, not it->guid, never synced, with it's content: title and URL for
 	 * bookmarks and queries, title for folders and livemarks, position for separators. */
 	int (*find_dupe)(void *s, const struct ds_bookmark_item *it, char guid_out[DS_BROWSER_ID_MAX]);
-	/* Log guid as a local change at ms (the merge decided the server must get it). */
+	/* Log guid as a local change at ms (the merge decided the server must get it); ms 0: now,
+	 * by the clock that stamps the browser's own changes. */
 	int (*log_change)(void *s, const char *guid, int64_t ms);
 	int (*meta_get)(void *s, const char *guid, struct ds_bookmark_meta *out); /* absent: zeroes */
 	int (*meta_put)(void *s, const char *guid, const struct ds_bookmark_meta *m); /* NULL: drop */
@@ -119,7 +120,8 @@ struct ds_bookmarks_store {
 };
 
 struct ds_bookmarks_options {
-	/* Wall clock in ms (dates of changes the merge logs); NULL: the port's. */
+	/* Clock in ms for the changes the merge logs (tests); NULL: the store stamps them with the
+	 * clock of the browser's own changes. */
 	int64_t (*now_ms)(void *user_data);
 	void *now_user_data;
 };
