@@ -379,6 +379,62 @@ static void test_other_clients_listed(void **state)
 	cJSON_Delete(l);
 }
 
+static void target_rewrites(struct ds_fake_sync15 *s, const char *method, const char *path,
+			    unsigned long nth, void *user_data)
+{
+	struct fx *f = user_data;
+
+	(void)s;
+	(void)nth;
+	if (f->concurrent && !strcmp(method, "POST") && !strncmp(path, "storage/clients", 15)) {
+		f->concurrent = 0;
+		put(f, "laptop1", "{\"id\":\"laptop1\",\"name\":\"Laptop, renamed\",\"type\":\"desktop\","
+		    "\"commands\":[{\"command\":\"frobnicate\",\"args\":[]}]}");
+	}
+}
+
+/* Sending (AS clients_engine, DESK _addClientCommand): appended to the target's record,
+ * deduplicated by (command, args); a target that rewrites its record during our upload (412)
+ * keeps its change and gets the command. */
+static void test_send_command(void **state)
+{
+	struct fx *f = *state;
+	cJSON *args = cJSON_Parse("[\"https://mozilla.org/\",\"" OWN "\",\"Mozilla\"]");
+	const char *payload;
+	char *clear = NULL;
+	size_t len;
+
+	run(f, 0);
+	assert_int_equal(ds_clients_send(f->ui, "laptop1", "displayURI", args), -ENOENT); /* unknown yet */
+	put(f, "laptop1", "{\"id\":\"laptop1\",\"name\":\"Laptop\",\"type\":\"desktop\",\"commands\":[]}");
+	run(f, 0);
+	assert_int_equal(ds_clients_send(f->ui, "laptop1", "displayURI", args), 0);
+	assert_int_equal(ds_clients_send(f->ui, "laptop1", "displayURI", args), 0); /* deduplicated */
+	assert_int_equal(ds_clients_send(f->ui, "laptop1", "", NULL), -EINVAL);
+	f->concurrent = 1;
+	ds_fake_sync15_set_hook(f->srv, target_rewrites, f);
+	run(f, 0);
+	ds_fake_sync15_set_hook(f->srv, NULL, NULL);
+	assert_int_equal(f->concurrent, 0);
+	payload = ds_fake_sync15_payload(f->srv, "clients", "laptop1");
+	assert_int_equal(ds_sync15_decrypt(ds_sync15_keyring_get(&f->g.keys, "clients"), payload, &clear, &len), 0);
+	cJSON *o = cJSON_Parse(clear);
+	ds_free(clear);
+	assert_string_equal(cJSON_GetObjectItem(o, "name")->valuestring, "Laptop, renamed");
+	const cJSON *cmds = cJSON_GetObjectItem(o, "commands");
+	assert_int_equal(cJSON_GetArraySize(cmds), 2);
+	assert_string_equal(cJSON_GetObjectItem(cJSON_GetArrayItem(cmds, 1), "command")->valuestring, "displayURI");
+	cJSON_Delete(o);
+	/* Delivered: nothing more goes up, and sending it again while it is there queues nothing. */
+	ds_fake_sync15_clear_log(f->srv);
+	run(f, 0);
+	assert_int_equal(ds_fake_sync15_count_requests(f->srv, "POST"), 0);
+	assert_int_equal(ds_clients_send(f->ui, "laptop1", "displayURI", args), 0);
+	run(f, 0);
+	assert_int_equal(ds_fake_sync15_count_requests(f->srv, "POST"), 0);
+	cJSON_Delete(args);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -388,6 +444,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_no_hooks_keeps, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_concurrent_command_not_lost, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_other_clients_listed, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_send_command, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

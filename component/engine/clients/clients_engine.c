@@ -28,6 +28,7 @@
 #include <pthread.h>
 #include <sqlite3.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 static pthread_mutex_t hooks_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -218,6 +219,8 @@ static int c_prepare(struct ds_engine *e)
 	ds_sync15_client_engine_active();
 	/* Records expire with time alone: judge them at every run, not only when a page comes. */
 	rc = refresh_hidden(c);
+	if (rc == 0)
+		rc = ds_clients_outgoing_prune(c->db, NULL);
 	if (rc)
 		return rc;
 	if (c->device(&c->me, c->device_user_data) || !ds_sync15_id_valid(c->me.id)) {
@@ -386,28 +389,87 @@ static int c_get(struct ds_engine *e, const char *id, struct ds_record *out)
 	return rc;
 }
 
+struct item {
+	char id[65];
+	uint64_t seq;
+	bool own;
+};
+
+static int item_order(const void *a, const void *b)
+{
+	const struct item *x = a, *y = b;
+
+	if (x->seq != y->seq)
+		return x->seq < y->seq ? -1 : 1;
+	return strcmp(x->id, y->id);
+}
+
+/* The pending changes: our record (when it waits for upload) and the records of devices we
+ * send commands to, in (seq, id) order as the core pages through them. */
 static int c_changes_after(struct ds_engine *e, uint64_t after_seq, const char *after_id,
 			   ds_record_cb cb, void *user_data)
 {
 	struct clients_engine *c = CE(e);
+	struct ds_clients_outgoing *out = NULL;
+	struct item *items = NULL;
 	struct own_row o;
-	struct ds_record r;
+	size_t n = 0, k = 0;
 	int rc;
 
-	if (!c->me.id[0])
-		return 0;
-	rc = own_load(c, &o);
-	if (rc == 0 && o.pending &&
-	    (!after_id || o.seq > after_seq || (o.seq == after_seq && strcmp(c->me.id, after_id) > 0))) {
-		rc = own_record(c, &o, &r);
-		if (rc == 0) {
+	memset(&o, 0, sizeof(o));
+	rc = ds_clients_outgoing_list(c->db, &out, &n);
+	if (rc)
+		return rc;
+	items = ds_calloc(n + 1, sizeof(*items));
+	if (!items)
+		rc = -ENOMEM;
+	for (size_t i = 0; rc == 0 && i < n; i++) {
+		if (is_own(c, out[i].target))
+			continue; /* never to ourselves */
+		snprintf(items[k].id, sizeof(items[k].id), "%s", out[i].target);
+		items[k++].seq = out[i].seq;
+	}
+	if (rc == 0 && c->me.id[0])
+		rc = own_load(c, &o);
+	if (rc == 0 && c->me.id[0] && o.pending) {
+		snprintf(items[k].id, sizeof(items[k].id), "%s", c->me.id);
+		items[k].seq = o.seq;
+		items[k++].own = true;
+	}
+	if (rc == 0)
+		qsort(items, k, sizeof(*items), item_order);
+	for (size_t i = 0; rc == 0 && i < k; i++) {
+		struct ds_record r;
+
+		if (after_id && (items[i].seq < after_seq ||
+				 (items[i].seq == after_seq && strcmp(items[i].id, after_id) <= 0)))
+			continue;
+		memset(&r, 0, sizeof(r));
+		if (items[i].own) {
+			rc = own_record(c, &o, &r);
+		} else {
+			rc = ds_clients_outgoing_record(c->db, items[i].id, items[i].seq, &r.payload);
+			if (rc == 1 || rc == -ENOENT) {
+				rc = 0; /* nothing to add, or no copy of it: the next prune drops them */
+				continue;
+			}
+			if (rc == 0 && !(r.id = ds_strdup(items[i].id)))
+				rc = -ENOMEM;
+			r.change_seq = items[i].seq;
+			r.modified_ms = now(c);
+			r.ttl_s = (uint32_t)DS_SYNC15_CLIENT_TTL_S;
+		}
+		if (rc == 0)
 			rc = cb(&r, user_data);
-			ds_record_clear(&r);
-			if (rc == DS_RECORD_STOP)
-				rc = 0;
+		ds_record_clear(&r);
+		if (rc == DS_RECORD_STOP) {
+			rc = 0;
+			break;
 		}
 	}
 	own_row_clear(&o);
+	ds_free(items);
+	ds_free(out);
 	return rc;
 }
 
@@ -593,7 +655,7 @@ static int c_apply(struct ds_engine *e, const struct ds_record *r)
 		sqlite3_bind_text(st, 1, r->id, -1, SQLITE_STATIC);
 		rc = sqlerr(sqlite3_step(st));
 		sqlite3_finalize(st);
-		return rc;
+		return rc ? rc : ds_clients_outgoing_prune(c->db, r->id);
 	}
 	rc = ds_clients_record_parse(r->payload, &parsed);
 	cJSON_Delete(parsed);
@@ -608,7 +670,8 @@ static int c_apply(struct ds_engine *e, const struct ds_record *r)
 	sqlite3_bind_int64(st, 3, r->modified_ms);
 	rc = sqlerr(sqlite3_step(st));
 	sqlite3_finalize(st);
-	return rc;
+	/* Commands queued for it that this copy already holds are delivered. */
+	return rc ? rc : ds_clients_outgoing_prune(c->db, r->id);
 }
 
 static int c_forget(struct ds_engine *e, const char *id, uint64_t change_seq)
@@ -620,7 +683,7 @@ static int c_forget(struct ds_engine *e, const char *id, uint64_t change_seq)
 	int rc;
 
 	if (!is_own(c, id))
-		return 0;
+		return ds_clients_outgoing_forget(c->db, id, change_seq);
 	rc = own_load(c, &o);
 	if (rc)
 		return rc;

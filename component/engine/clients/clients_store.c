@@ -4,6 +4,7 @@
  *   clients_own     our record's state: commands kept (unknown ones), commands applied since our
  *                   last upload ("handled"), change counter, pending flag, last upload time
  *   clients_events  "tab received" events (legacy displayURI) for the UI
+ *   clients_outgoing commands this device sends to others (clients_send.c)
  */
 #define DS_LOG_TAG "clients"
 #define DS_LOG_LEVEL CONFIG_DS_LOG_LEVEL_ENGINE
@@ -24,7 +25,9 @@ static const char SCHEMA[] =
 	" seq INTEGER NOT NULL DEFAULT 1, ms INTEGER NOT NULL DEFAULT 0, pending INTEGER NOT NULL DEFAULT 1,"
 	" uploaded_ms INTEGER NOT NULL DEFAULT 0, sent TEXT);"
 	"INSERT OR IGNORE INTO clients_own(k) VALUES (1);"
-	"CREATE TABLE IF NOT EXISTS clients_events(seq INTEGER PRIMARY KEY AUTOINCREMENT, json TEXT NOT NULL);";
+	"CREATE TABLE IF NOT EXISTS clients_events(seq INTEGER PRIMARY KEY AUTOINCREMENT, json TEXT NOT NULL);"
+	"CREATE TABLE IF NOT EXISTS clients_outgoing(seq INTEGER PRIMARY KEY AUTOINCREMENT, target TEXT NOT NULL,"
+	" cmd TEXT NOT NULL, UNIQUE (target, cmd));";
 
 int ds_clients_sqlerr(int rc)
 {

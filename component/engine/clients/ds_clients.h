@@ -104,6 +104,13 @@ int ds_clients_list(struct sqlite3 *db, bool all, struct cJSON **out);
 /* {"events":[{"seq","type":"tab-received","uri","title","sender","senderName","wall_ms"}]}:
  * events with seq > after, oldest first. */
 int ds_clients_events(struct sqlite3 *db, int64_t after, struct cJSON **out);
+/*
+ * Send a command to another device (sync15.md §7): queued, deduplicated by (command, args), and
+ * added to the target's record by the next clients run. args: an array of strings or nulls
+ * (NULL: none). -ENOENT: no device with that id among the clients read; -EINVAL: bad input.
+ * A command the target's record already holds is not queued again (0).
+ */
+int ds_clients_send(struct sqlite3 *db, const char *target, const char *command, const struct cJSON *args);
 /* wipeEngine clients: the other devices' records go (read again on the next run). */
 int ds_clients_wipe_remote(struct sqlite3 *db);
 
