@@ -3,6 +3,7 @@
  *   {"cmd":"tabs-set","tabs":[...]}        -> {"changed":bool}  (the device's open tabs)
  *   {"cmd":"tabs-list"}                    -> {"clients":[{id, clientName, lastModified, tabs}]}
  *   {"cmd":"clients-list"[,"all":true]}    -> {"clients":[{id, name, type, ...}]}
+ *   {"cmd":"clients-send","target":id,"command":c[,"args":[..]]} -> {}  (a command to a device)
  *   {"cmd":"events"[,"after":seq]}         -> {"events":[{seq, type:"tab-received", uri, ...}]}
  * and the hooks the clients engine calls for commands from other devices (ds_clients.h): a
  * reset is what `datasyncctl reset` does (ds_sync_reset: cursor forgotten, local data marked for
@@ -176,6 +177,37 @@ static int clients_read(struct ds_agent *a, struct ds_ipc_server *s, uint64_t co
 	return ds_ipc_reply(s, conn, id, out), 0;
 }
 
+static int clients_send(struct ds_agent *a, struct ds_ipc_server *s, uint64_t conn, int64_t id, cJSON *req)
+{
+	const cJSON *target = cJSON_GetObjectItemCaseSensitive(req, "target");
+	const cJSON *command = cJSON_GetObjectItemCaseSensitive(req, "command");
+	const cJSON *args = cJSON_GetObjectItemCaseSensitive(req, "args");
+	char name[65], *path;
+	sqlite3 *db = NULL;
+	int rc;
+
+	if (!cJSON_IsString(target) || !cJSON_IsString(command) || (args && !cJSON_IsArray(args)))
+		return fail(s, conn, id, -EINVAL, "clients-send needs \"target\" (a device id), \"command\" "
+			    "and \"args\" (an array of strings)");
+	path = browser_db(a->store, "clients", name);
+	rc = path ? ds_clients_db_open(path, &db) : -ENOMEM;
+	ds_free(path);
+	if (rc == 0)
+		rc = ds_clients_send(db, target->valuestring, command->valuestring, args);
+	sqlite3_close(db);
+	if (rc == -ENOENT) {
+		ds_ipc_reply_error(s, conn, id, rc, "clients-send: no device '%.64s' among the clients read "
+				   "(datasyncctl clients)", target->valuestring);
+		return 0;
+	}
+	if (rc)
+		return fail(s, conn, id, rc, "clients-send");
+	/* The command goes out with the next clients run: make it due now. */
+	if (name[0] && a->sched && ds_sched_push_wakeup(a->sched, name, ds_port_mono_ms()) == 0)
+		ds_agent_sched_kick(a);
+	return ds_ipc_reply(s, conn, id, NULL), 0;
+}
+
 /* ---- commands from other devices (the clients engine's hooks) ------------------------------ */
 
 struct reset_ctx {
@@ -283,6 +315,8 @@ int ds_browser_cmd_handle(struct ds_agent *a, struct ds_ipc_server *s, uint64_t 
 #if IS_ENABLED(CONFIG_DS_ENGINE_CLIENTS)
 	if (!strcmp(cmd, "clients-list") || !strcmp(cmd, "events"))
 		return clients_read(a, s, conn, id, cmd, req);
+	if (!strcmp(cmd, "clients-send"))
+		return clients_send(a, s, conn, id, req);
 #endif
 	DS_UNUSED(a);
 	DS_UNUSED(req);

@@ -18,10 +18,10 @@ struct ds_ipc_server;
 static inline bool ds_browser_cmd_is(const char *cmd)
 {
 	return !strcmp(cmd, "tabs-set") || !strcmp(cmd, "tabs-list") || !strcmp(cmd, "clients-list") ||
-	       !strcmp(cmd, "events");
+	       !strcmp(cmd, "clients-send") || !strcmp(cmd, "events");
 }
 
-/* tabs-set, tabs-list, clients-list, events: 0 after replying. */
+/* tabs-set, tabs-list, clients-list, clients-send, events: 0 after replying. */
 int ds_browser_cmd_handle(struct ds_agent *a, struct ds_ipc_server *s, uint64_t conn, int64_t id,
 			  const char *cmd, struct cJSON *req);
 
