@@ -3,6 +3,7 @@
  *   tabs set FILE|-      the device's open tabs (a JSON array) from a file or stdin
  *   tabs list            other devices' tabs
  *   clients [--all]      other devices of the account (--all: stale ones too)
+ *   clients send ID COMMAND [ARG...]   a command to another device
  *   events [--after N]   "tab received" events
  */
 #include "core/ds_core.h"
@@ -127,6 +128,14 @@ cJSON *ds_ctl_build_browser(const char *cmd, int argc, char **argv, bool *json)
 			cJSON_Delete(req);
 			return usage("usage: tabs set FILE|- | tabs list");
 		}
+	} else if (!strcmp(cmd, "clients") && argc >= 3 && !strcmp(argv[0], "send")) {
+		cJSON *args = cJSON_AddArrayToObject(req, "args");
+
+		cJSON_AddStringToObject(req, "cmd", "clients-send");
+		cJSON_AddStringToObject(req, "target", argv[1]);
+		cJSON_AddStringToObject(req, "command", argv[2]);
+		for (i = 3; i < argc && strcmp(argv[i], "--json"); i++)
+			cJSON_AddItemToArray(args, cJSON_CreateString(argv[i]));
 	} else if (!strcmp(cmd, "clients")) {
 		cJSON_AddStringToObject(req, "cmd", "clients-list");
 	} else {
@@ -141,7 +150,8 @@ cJSON *ds_ctl_build_browser(const char *cmd, int argc, char **argv, bool *json)
 			cJSON_AddNumberToObject(req, "after", strtod(argv[++i], NULL));
 		} else {
 			cJSON_Delete(req);
-			return usage("usage: tabs set FILE|- | tabs list | clients [--all] | events [--after SEQ]");
+			return usage("usage: tabs set FILE|- | tabs list | clients [--all] | clients send ID COMMAND "
+				     "[ARG...] | events [--after SEQ]");
 		}
 	}
 	return req;
@@ -164,6 +174,10 @@ void ds_ctl_print_browser(const char *cmd, const cJSON *r)
 			       cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(it, "seq")), str(it, "type"),
 			       str(it, "uri"), str(it, "title"),
 			       *str(it, "senderName") ? str(it, "senderName") : *str(it, "sender") ? str(it, "sender") : "?");
+		return;
+	}
+	if (!cJSON_GetObjectItemCaseSensitive(r, "clients") && !cJSON_GetObjectItemCaseSensitive(r, "changed")) {
+		printf("command queued: it goes out with the next clients sync\n");
 		return;
 	}
 	if (cJSON_GetObjectItemCaseSensitive(r, "changed")) {

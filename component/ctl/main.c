@@ -43,6 +43,7 @@ static void usage(FILE *f)
 		"  task done APP TASK [--failed MESSAGE]   the woken task's work ended\n"
 		"  tabs set FILE|- | tabs list   this device's open tabs (a JSON array); other devices' tabs\n"
 		"  clients [--all]             other devices of the account (--all: stale ones too)\n"
+		"  clients send ID COMMAND [ARG...]   a command to another device (e.g. displayURI URL ME TITLE)\n"
 		"  events [--after SEQ]        tabs sent to this device\n"
 		"  login EMAIL [--code CODE]   sign in to a Firefox Account (password from the terminal\n"
 		"                              or the first line of stdin; a code when asked)\n"
