@@ -105,6 +105,11 @@ int ds_client_tabs_list(struct ds_client *c, char **response_json);
 /* Other devices of the account: {"clients":[{"id","name","type","fxaDeviceId","lastModified",..}]};
  * stale ones (an old copy of a device) are left out unless all is set. */
 int ds_client_clients_list(struct ds_client *c, bool all, char **response_json);
+/* Send a command to another device (its id from ds_client_clients_list), e.g. "displayURI"
+ * with args_json ["https://...", "<this device's id>", "title"]; deduplicated by (command,
+ * args); it goes out with the next clients run. args_json NULL: no arguments. */
+int ds_client_clients_send(struct ds_client *c, const char *target, const char *command,
+			   const char *args_json, char **response_json);
 /* Events for the UI after seq (0: all kept): {"events":[{"seq","type":"tab-received","uri",
  * "title","sender","senderName","wall_ms"}]}. */
 int ds_client_events(struct ds_client *c, long long after, char **response_json);
