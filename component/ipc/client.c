@@ -602,3 +602,27 @@ int ds_client_events(struct ds_client *c, long long after, char **response_json)
 	}
 	return call_built(c, req, response_json);
 }
+
+int ds_client_clients_send(struct ds_client *c, const char *target, const char *command,
+			   const char *args_json, char **response_json)
+{
+	cJSON *req;
+	int rc;
+
+	if (response_json)
+		*response_json = NULL;
+	if (!c || !target || !command)
+		return -EINVAL;
+	req = new_request("clients-send");
+	if (!req || !cJSON_AddStringToObject(req, "target", target) ||
+	    !cJSON_AddStringToObject(req, "command", command)) {
+		cJSON_Delete(req);
+		return -ENOMEM;
+	}
+	rc = add_json(c, req, "args", args_json, false);
+	if (rc) {
+		cJSON_Delete(req);
+		return rc;
+	}
+	return call_built(c, req, response_json);
+}
