@@ -8,7 +8,8 @@
 #  3. our clients run applies them: the tab received is an event (datasyncctl events), the
 #     unknown command stays in our record, the applied ones leave it; the tabs collection is
 #     wiped and reset, so its next run reads the other device's tabs again (datasyncctl tabs
-#     list), and datasyncctl clients lists the other device.
+#     list), and datasyncctl clients lists the other device, to which a command is sent once;
+#  4. 5,000 tabs from the shell still go up (U7).
 set -u
 B=${DS_BUILD:?}; T=${DS_TMP:?}; S=${DS_SRC:?}
 D="$B/datasyncd"; C="$B/datasyncctl"
@@ -155,6 +156,18 @@ grep -q "wipeEngine\|displayURI" "$T/own" && fail "applied commands still in our
 grep -q "wiped and reset" "$T/a.log" || fail "the tabs collection was not wiped and reset"
 ok ctl clients
 grep -q "Work laptop (desktop)" "$T/out" || fail "clients: $(cat "$T/out")"
+# Sending a command to the other device: added to its record, once.
+ok ctl clients send otherdevice01 displayURI https://from-tv.example/ "$DEV" "From the TV"
+ok ctl clients send otherdevice01 displayURI https://from-tv.example/ "$DEV" "From the TV"
+refused() { "$@" >"$T/out" 2>&1 && fail "'$*' succeeded"; true; }
+refused ctl clients send nosuchdevice displayURI https://x/
+sync_ok clients
+records clients | grep '"id": "otherdevice01"' >"$T/other"
+n=$(jget commands <"$T/other" | "$PY" -c '
+import json, sys
+print(sum(1 for c in json.load(sys.stdin) if "https://from-tv.example/" in (c.get("args") or [])))')
+[ "$n" = 1 ] || fail "command not sent once: $(cat "$T/other")"
+[ "$(jget commands 0 command <"$T/other")" = displayURI ] || fail "sent command: $(cat "$T/other")"
 sync_ok tabs
 ok ctl tabs list
 grep -q "Work laptop" "$T/out" || fail "tabs list: $(cat "$T/out")"
