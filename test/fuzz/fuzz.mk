@@ -49,7 +49,8 @@ src-sync15 := $(core) $(crypto) $(sync15)
 src-sync15_setup := $(core) $(crypto) $(sync15)
 fxa := component/account/keys.c component/account/hawk.c component/account/fxa.c \
 	component/account/fxa_session.c component/account/fxa_jwe.c port/common/secret.c \
-	port/common/paths.c port/common/names.c board/sim/board.c
+	port/common/paths.c port/common/names.c board/sim/board.c \
+	component/account/fxa_servers.c
 # kinto_token.c (bearer tokens from the account, used by kinto_api.c) while it is being added.
 src-kinto := $(core) $(crypto) component/remote/kinto/kinto_json.c \
 	component/remote/kinto/kinto_codec.c component/remote/kinto/kinto_api.c \
