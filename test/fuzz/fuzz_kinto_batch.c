@@ -1,7 +1,7 @@
 /*
  * What a Kinto server answers to an upload: the body of a POST /v1/batch (kinto.md §3:
  * "responses", one {status, path, body, headers} per sub-request, in the order sent), read by
- * the Kinto remote's upload (remote/kinto/kinto_remote.c send_batch, read_one, read_check):
+ * the Kinto remote's upload (remote/kinto/kinto_upload.c send_batch, read_one, read_check):
  * 2xx with the record's new last_modified, 412 with details.existing (retried up to twice
  * against the existing version when the cursor covers it), 404 on a delete, 400 and others
  * refused per record, 5xx/401/409 ending the upload, and the closing GET that lets the cursor
