@@ -142,6 +142,10 @@ put("sync15", "bso-history", b"\x00" + json.dumps(
     [{"id": "_9sCUbahs0ay", "modified": 1388635807.41, "sortindex": 100, "payload": HISTORY_PAYLOAD},
      {"id": "{braces}", "modified": "12.5", "payload": "{}"}, {"id": "a,b", "modified": 1, "payload": ""}]).encode())
 put("sync15", "bso-roundtrip", b"\x04" + b"0123456789abcdef" + b'{"id":"x","deleted":true}')
+# A GET answer for the streamed splitter, fed 4 bytes at a time (mode 0x18): strings holding the
+# frame's own characters, a nested object.
+put("sync15", "answer-stream", b"\x18" + b'[{"id":"a","modified":1.5,"payload":"{\\"x\\":\\"}]\\"}"},\n'
+    b'{"id":"b","modified":2,"payload":"","n":{"a":[1,{}]}}]')
 put("sync15", "keys-clear", b"\x01" + vector(SF5, "plaintext", 4).encode())
 put("sync15", "keys-colls", b"\x01" + json.dumps(
     {"default": ["/XKu2GgjfQfrqoIJOQxdBkO++atxe0xO6C3fJaeAbmg=", "cVehNzSJd0YDn3JaPz7alyuOuDW1iHmCzlJMZqJdfTc="],
