@@ -29,6 +29,7 @@
 #include <cjson/cJSON.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -95,10 +96,26 @@ static void read_servers(const struct ds_agent *a, struct servers *srv)
 	snprintf(srv->ca_bundle, sizeof(srv->ca_bundle), "%s", c->ca_bundle ? c->ca_bundle : "");
 }
 
+/* Set by ds_account_cmd_signed_out_elsewhere() from a sync thread; the loop thread acts on it. */
+static atomic_bool signed_out_elsewhere;
+
+void ds_account_cmd_signed_out_elsewhere(void)
+{
+	atomic_store(&signed_out_elsewhere, true);
+}
+
 static void load_once(void)
 {
 	int rc;
 
+	/* Another device's logout command erased the sealed session during a run: the state the
+	 * loop holds must follow, or status would keep saying "signed-in" until a restart. */
+	if (atomic_exchange(&signed_out_elsewhere, false) && g.state == ST_SIGNED_IN) {
+		ds_fxa_session_wipe(&g.s);
+		g.state = ST_SIGNED_OUT;
+		snprintf(g.last_error, sizeof(g.last_error), "signed out by a logout command from another device");
+		DS_LOG_INF("signed out: another device sent a logout command");
+	}
 	if (g.loaded)
 		return;
 	g.loaded = true;

@@ -7,6 +7,7 @@
 #include "core/ds_core.h"
 #include "core/ds_loop.h"
 #include "daemon/ds_agent.h"
+#include "daemon/ds_browser_cmd.h"
 #include "daemon/ds_worker.h"
 #include "ipc/ds_ipc.h"
 #include "store/ds_store.h"
@@ -257,6 +258,8 @@ int ds_agent_new(struct ds_conf *conf, const char *config_path, bool config_expl
 	rc = ds_worker_start(a->loop, a->db_path, a->device_id, ds_agent_sync_done, a, &a->worker);
 	if (rc)
 		goto fail;
+	if (IS_ENABLED(CONFIG_DS_ENGINE_CLIENTS))
+		ds_browser_cmd_attach(a); /* commands from other devices reach the collections */
 	rc = ds_agent_sched_start(a);
 	if (rc) {
 		DS_LOG_ERR("cannot start the scheduler: %s", ds_strerror(rc));

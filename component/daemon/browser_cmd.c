@@ -16,6 +16,7 @@
 #define DS_LOG_LEVEL CONFIG_DS_LOG_LEVEL_CORE
 #include "core/ds_core.h"
 #include "daemon/ds_agent.h"
+#include "daemon/ds_account_cmd.h"
 #include "daemon/ds_browser_cmd.h"
 #include "ipc/ds_ipc.h"
 #include "store/ds_store.h"
@@ -283,9 +284,14 @@ static int hook_reset(const char *engine, bool wipe, void *user_data)
 
 static int hook_logout(void *user_data)
 {
+	int rc;
+
 	DS_UNUSED(user_data);
 	/* The account's secrets (session, keys) leave the device; syncing stops at the next token. */
-	return ds_fxa_session_erase();
+	rc = ds_fxa_session_erase();
+	if (rc == 0 || rc == -ENOENT)
+		ds_account_cmd_signed_out_elsewhere();
+	return rc;
 }
 #endif
 

@@ -473,8 +473,6 @@ int ds_agent_handle_request(struct ds_ipc_server *s, uint64_t conn, int64_t id, 
 	struct request r = { user_data, s, conn, id, req };
 
 	DS_LOG_DBG("request %lld: %s", (long long)id, cmd);
-	if (IS_ENABLED(CONFIG_DS_ENGINE_CLIENTS))
-		ds_browser_cmd_attach(r.a); /* commands from other devices reach the collections */
 	if (!strcmp(cmd, "status")) {
 		cJSON *st = ds_agent_status_json(r.a);
 

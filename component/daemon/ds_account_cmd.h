@@ -25,6 +25,10 @@ int ds_account_cmd_handle(struct ds_agent *a, struct ds_ipc_server *s, uint64_t 
 			  const char *cmd, struct cJSON *req);
 /* Add "account" ({state, email, uid, device_name, device_id, ...}: nothing secret) to status. */
 void ds_account_cmd_status(struct ds_agent *a, struct cJSON *status);
+/* The sealed session was erased outside the account commands (another device's "logout"
+ * command, applied by a sync thread): any thread may call this; the state follows at the
+ * next account command or status. */
+void ds_account_cmd_signed_out_elsewhere(void);
 #else
 static inline int ds_account_cmd_handle(struct ds_agent *a, struct ds_ipc_server *s, uint64_t conn,
 					int64_t id, const char *cmd, struct cJSON *req)
@@ -35,6 +39,9 @@ static inline int ds_account_cmd_handle(struct ds_agent *a, struct ds_ipc_server
 static inline void ds_account_cmd_status(struct ds_agent *a, struct cJSON *status)
 {
 	(void)a, (void)status;
+}
+static inline void ds_account_cmd_signed_out_elsewhere(void)
+{
 }
 #endif
 

@@ -9,7 +9,8 @@
 #     unknown command stays in our record, the applied ones leave it; the tabs collection is
 #     wiped and reset, so its next run reads the other device's tabs again (datasyncctl tabs
 #     list), and datasyncctl clients lists the other device, to which a command is sent once;
-#  4. 5,000 tabs from the shell still go up (U7).
+#  4. 5,000 tabs from the shell still go up (U7);
+#  5. a logout command from the other device signs this one out (status says so at once).
 set -u
 B=${DS_BUILD:?}; T=${DS_TMP:?}; S=${DS_SRC:?}
 D="$B/datasyncd"; C="$B/datasyncctl"
@@ -190,4 +191,13 @@ records tabs | grep "\"id\": \"$DEV\"" >"$T/owntabs"
 [ "$(jget tabs 0 title <"$T/owntabs")" = "Tab 4999" ] || fail "the newest tab is not first"
 n=$(jget tabs <"$T/owntabs" | "$PY" -c 'import json, sys; print(len(json.load(sys.stdin)))')
 [ "$n" -gt 100 ] && [ "$n" -lt 5000 ] || fail "5,000 tabs: $n in the record"
+
+# 5. A logout command from another device: the account's secrets leave this device and status
+#    says so at once, not after a restart.
+other_put clients "[{\"id\":\"$DEV\",\"name\":\"Living room\",\"type\":\"tv\",\"fxaDeviceId\":\"$DEV\",
+  \"protocols\":[\"1.5\"],\"commands\":[{\"command\":\"logout\",\"args\":[]}]}]"
+ctl sync clients --wait >"$T/out" 2>&1 || true
+ctl --json status >"$T/st.json" || fail "status after logout: $(cat "$T/st.json")"
+[ "$(jget account state <"$T/st.json")" = signed-out ] || fail "still signed in after a logout command: $(cat "$T/st.json")"
+ctl sync tabs --wait >"$T/out" 2>&1 && fail "a sync after the logout command succeeded: $(cat "$T/out")"
 echo "tabs_daemon: ok"
