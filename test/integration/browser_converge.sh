@@ -1,0 +1,296 @@
+#!/bin/sh
+# Browser data in every collection: two devices (datasyncd A and B, each with its own Firefox-like
+# profile) and a desktop-like writer (test/integration/browser_writer.py: independent format 5
+# code, Hawk-signed POSTs) on one account of the test stack (test/servers/stack.py) converge on
+# a mix of edits, moves and deletes.
+#
+#  1. A and B sign in; each registers history, bookmarks, passwords, forms, prefs, addons, tabs
+#     and clients over its profile (places.sqlite, formhistory.sqlite, logins.sqlite,
+#     prefs.sqlite, addons.sqlite; the engines' documented schemas and test/data/firefox).
+#  2. A holds data in every collection; the writer puts desktop's records on the server
+#     (test/data/browser/desktop.json): a bookmark folder with a separator, history with visits,
+#     a login with a {uuid} id, form entries, the prefs record, add-ons, its tabs and client.
+#  3. A, B, A sync (then again until quiet): every device holds the union.
+#  4. A renames a bookmark and moves another to the writer's folder; B deletes a bookmark of that
+#     folder and adds a password; the writer deletes a history page, changes a pref and a form
+#     entry. Everyone syncs twice; the server's records (decrypted by the writer) and each
+#     device's databases agree in every collection, nothing twice (U1), nothing deleted back (U2).
+#  5. One more round uploads nothing (the node's write log).
+# "agree" compares one canonical line per item (browser_writer.py local/server) with cmp.
+set -u
+B=${DS_BUILD:?}; T=${DS_TMP:?}; S=${DS_SRC:?}
+D="$B/datasyncd"; C="$B/datasyncctl"
+for sym in DS_ACCOUNT DS_REMOTE_SYNC15 DS_IPC DS_ENGINE_HISTORY DS_ENGINE_BOOKMARKS \
+	DS_ENGINE_PASSWORDS DS_ENGINE_FORMS DS_ENGINE_PREFS DS_ENGINE_ADDONS DS_ENGINE_TABS \
+	DS_ENGINE_CLIENTS; do
+	grep -q "^CONFIG_$sym=y" "$B/.config" || { echo "CONFIG_$sym not built"; exit 77; }
+done
+command -v sqlite3 >/dev/null || { echo "sqlite3 CLI missing"; exit 77; }
+PY=$(sh "$S/test/servers/setup-venv.sh" 2>"$T/venv.log" | tail -n 1)
+[ -x "$PY" ] || { echo "test servers' virtualenv unavailable (see setup-venv.sh)"; exit 77; }
+H="$S/test/integration/sync15_helper.py"
+W="$S/test/integration/browser_writer.py"
+COLLS="clients history bookmarks passwords forms prefs addons tabs"
+KINDS="history bookmarks passwords forms prefs addons"
+ALLOW="browser.startup.homepage,general.smoothScroll,browser.tabs.max"
+
+pid_a=; pid_b=
+cleanup() {
+	[ -n "$pid_a" ] && kill "$pid_a" 2>/dev/null
+	[ -n "$pid_b" ] && kill "$pid_b" 2>/dev/null
+	[ -f "$T/stack.json" ] && "$PY" "$S/test/servers/stack.py" stop "$T/stack.json" >/dev/null 2>&1
+	wait 2>/dev/null
+}
+trap cleanup EXIT
+STEP=setup
+fail() {
+	echo "FAIL [$STEP]: $*"
+	for d in a b; do echo "--- datasyncd $d (tail)"; tail -n 30 "$T/$d.log" 2>/dev/null; done
+	echo "--- last output"; cat "$T/out" 2>/dev/null
+	exit 1
+}
+jget() { "$PY" -c '
+import json, sys
+v = json.load(sys.stdin)
+for k in sys.argv[1:]:
+    v = v[int(k)] if isinstance(v, list) else v[k]
+print(json.dumps(v) if isinstance(v, (list, dict)) else v)' "$@"; }
+post() { "$PY" -c '
+import sys, urllib.request
+r = urllib.request.Request(sys.argv[1], data=sys.argv[2].encode(), method="POST",
+                           headers={"Content-Type": "application/json"})
+print(urllib.request.urlopen(r).read().decode())' "$1" "$2"; }
+
+"$PY" "$S/test/servers/stack.py" start --out "$T/stack.json" --nodes 1 >"$T/stack.out" 2>&1 ||
+	{ cat "$T/stack.out"; fail "the test stack did not start"; }
+FXA=$(jget fxa_url <"$T/stack.json")
+TS=$(jget tokenserver_url <"$T/stack.json")
+NODE=$(jget storage_urls 0 <"$T/stack.json")
+EMAIL="browser-converge@example.org"
+PASSWORD="browser data $$"
+post "$FXA/__test__/account" "{\"email\":\"$EMAIL\",\"password\":\"$PASSWORD\",\"verify\":\"none\"}" >"$T/acct.json" ||
+	fail "cannot create the account"
+KSYNC=$("$PY" -c '
+import sys
+from fxa import crypto
+print(crypto.derive_key(bytes.fromhex(sys.argv[1]), "oldsync", 64).hex())' "$(jget kB <"$T/acct.json")")
+printf '%s\n' "$PASSWORD" >"$T/pw"
+
+# ---- 1. two devices, their profiles and registrations ------------------------------------------
+for d in a b; do
+	P="$T/$d/profile"
+	"$PY" "$W" profile "$P" "$d" || fail "building profile $d"
+	cat >"$T/$d.conf" <<CONF
+data_dir = $T/$d/data
+run_dir = $T/$d/run
+secret_dir = $T/$d/secrets
+log_output = stderr
+log_level = info
+sync_interval_s = 0
+device_name = Device $d
+[accounts]
+fxa_url = $FXA
+tokenserver_url = $TS
+CONF
+	s15() { printf '"remote":{"kind":"sync15","collection":"%s","engine_version":%s}' "$1" "$2"; }
+	cat >"$T/$d.regs" <<JSON
+{"name":"clients","engine":{"kind":"clients"},$(s15 clients 1)}
+{"name":"history","engine":{"kind":"history","places":"$P/places.sqlite"},$(s15 history 1),"conflict":"merge"}
+{"name":"bookmarks","engine":{"kind":"bookmarks","places":"$P/places.sqlite"},$(s15 bookmarks 2)}
+{"name":"passwords","engine":{"kind":"passwords","logins":"$P/logins.sqlite"},$(s15 passwords 1),"conflict":"merge"}
+{"name":"forms","engine":{"kind":"forms","formhistory":"$P/formhistory.sqlite"},$(s15 forms 1),"conflict":"newest-wins"}
+{"name":"prefs","engine":{"kind":"prefs","prefs":"$P/prefs.sqlite","allow":["browser.startup.homepage","general.smoothScroll","browser.tabs.max"]},$(s15 prefs 2),"conflict":"merge"}
+{"name":"addons","engine":{"kind":"addons","addons":"$P/addons.sqlite"},$(s15 addons 1),"conflict":"newest-wins"}
+{"name":"tabs","engine":{"kind":"tabs"},$(s15 tabs 1)}
+JSON
+done
+ctl() { d=$1; shift; "$C" -c "$T/$d.conf" "$@"; }
+start() {
+	"$D" -f -c "$T/$1.conf" 2>>"$T/$1.log" &
+	eval "pid_$1=$!"
+	i=0; until ctl "$1" status >/dev/null 2>&1; do i=$((i + 1)); [ $i -lt 100 ] || fail "daemon $1 did not start"; sleep 0.1; done
+}
+ok() { "$@" >"$T/out" 2>&1 || fail "'$*' failed"; }
+register_all() {
+	while IFS= read -r line; do
+		printf '%s\n' "$line" >"$T/reg.json"
+		ok ctl "$1" register --json "$T/reg.json"
+	done <"$T/$1.regs"
+}
+# Every collection of a device (the daemon takes them in name order); each must end "ok".
+sync_all() { # DEVICE
+	ctl "$1" sync --wait >"$T/out" 2>&1 || fail "sync of $1 failed"
+	cp "$T/out" "$T/last.$1"
+	for c in $COLLS; do
+		grep -q "^$c: ok" "$T/out" || fail "sync of $1, $c: $(grep "^$c:" "$T/out")"
+	done
+}
+seq() { "$PY" "$H" seq "$NODE"; }
+writes() { "$PY" "$H" writes "$NODE" "$1" | grep -v "__testing__"; }
+# One canonical line per item: a device (a, b) or the server (s); exit 3 on a duplicate (U1).
+view() { # WHO KIND
+	if [ "$1" = s ]; then
+		"$PY" "$W" server "$2" "$NODE" "$UID_" "$KSYNC" "$ALLOW"
+	else
+		"$PY" "$W" local "$2" "$T/$1/profile" "$T/$1/secrets" "$ALLOW"
+	fi
+}
+# The three sides agree on every browser collection; the differences are reported per collection.
+agree() {
+	bad=
+	for k in $KINDS; do
+		for w in a b s; do
+			view $w $k >"$T/$k.$w" 2>"$T/$k.$w.err" || { bad="$bad $k($w: $(cat "$T/$k.$w.err"))"; continue; }
+		done
+		for w in a b; do
+			cmp -s "$T/$k.$w" "$T/$k.s" || {
+				echo "--- $k: server (<) vs device $w (>)"; diff "$T/$k.s" "$T/$k.$w"
+				bad="$bad $k($w)"; }
+		done
+	done
+	[ -z "$bad" ] || fail "the sides differ:$bad"
+}
+has() { # KIND LINE-REGEX: on the server (hence on both devices once they agree)
+	grep -Eq -- "$2" "$T/$1.s" || fail "$1 lacks /$2/: $(cat "$T/$1.s")"
+}
+hasnt() {
+	grep -Eq -- "$2" "$T/$1.s" && fail "$1 holds /$2/: $(cat "$T/$1.s")"
+	true
+}
+# A device's view of the other devices (tabs list, clients list) holds IDs.
+lists() { # DEVICE WHAT ID...
+	d=$1; w=$2; shift 2
+	ctl "$d" --json $w >"$T/out" 2>&1 || fail "$w on $d"
+	for id in "$@"; do grep -q "\"$id\"" "$T/out" || fail "$w on $d lacks $id: $(cat "$T/out")"; done
+}
+# The collection's records on the server, by id.
+ids() { "$PY" "$H" records "$NODE" "$UID_" "$KSYNC" "$1" |
+	"$PY" -c 'import json, sys; [print(json.loads(l)["id"]) for l in sys.stdin if l.strip()]'; }
+
+start a
+start b
+ok ctl a login "$EMAIL" <"$T/pw"
+register_all a
+printf '%s\n' '[{"title":"A tab","urlHistory":["https://tab.a.example/"],"lastUsed":1764550100}]' >"$T/tabs.a"
+printf '%s\n' '[{"title":"B tab","urlHistory":["https://tab.b.example/"],"lastUsed":1764550200}]' >"$T/tabs.b"
+ok ctl a tabs set "$T/tabs.a"
+
+# ---- 2. seeds: A's data, then the writer's records ---------------------------------------------
+STEP="2 seed"
+sync_all a
+UID_=$("$PY" "$H" uid "$TS") || fail "no storage user"
+[ -f "$T/a/profile/logins.sqlite" ] || fail "logins.sqlite not created by the passwords engine"
+"$PY" "$W" login-add "$T/a/profile/logins.sqlite" "$T/a/secrets" \
+	'{"guid":"aLogin000001","origin":"https://login.a.example","username":"alice","password":"a secret"}' ||
+	fail "saving A's login"
+"$PY" "$W" seed "$NODE" "$UID_" "$KSYNC" "$S/test/data/browser/desktop.json" || fail "the writer's seed"
+ok ctl b login "$EMAIL" <"$T/pw"
+register_all b
+ok ctl b tabs set "$T/tabs.b"
+
+# ---- 3. A, B, A: the union everywhere ----------------------------------------------------------
+STEP="3 union"
+sync_all a; sync_all b; sync_all a; sync_all b
+agree
+has history '^placeAAAAAAA\|https://www.mozilla.org/\|Mozilla\|'
+has history '^dtHist000001\|https://history.desktop.example/one\|'
+has history '^placeCCCCCCC\|'
+has bookmarks '^aFolder00001\|folder\|menu\|A folder\|aBmk00000001,aBmk00000002$'
+has bookmarks '^dtFolder0001\|folder\|menu\|Desktop folder\|dtBmk0000001,dtSep0000001,dtBmk0000002$'
+has bookmarks '^menu\|folder\|places\|\|(aFolder00001,dtFolder0001|dtFolder0001,aFolder00001)$'
+has bookmarks '^dtSep0000001\|separator\|dtFolder0001'
+has bookmarks '^aBmk00000003\|bookmark\|toolbar\|Three\|https://a.example/three$'
+has passwords '^\{3f2b8c1e-7d4a-4b9e-a1c2-5e6f7a8b9c0d\}\|https://login.desktop.example\|desk-user\|desktop secret 1$'
+has passwords '^aLogin000001\|https://login.a.example\|alice\|a secret$'
+has forms '^formAAAAAAAA\|q\|datasync$'
+has forms '^dtForm000001\|city\|Berlin$'
+has prefs '^browser.startup.homepage\|"https://start.desktop.example/"$'
+has prefs '^browser.tabs.max\|20$'
+has addons '^dark-theme@example.org\|True$'
+has addons '^reader@example.org\|False$'
+hasnt addons 'vendor-tool'
+# the writer's pref that no device syncs stays in the one record
+"$PY" "$H" records "$NODE" "$UID_" "$KSYNC" prefs | grep -q '"layout.spellcheckDefault": 1' ||
+	fail "the desktop's own pref was dropped from the prefs record"
+grep -q "device.local.only" "$T/prefs.s" && fail "a pref outside the allow-list left A"
+ctl a --json status >"$T/st.a"; DEV_A=$(jget account device_id <"$T/st.a")
+ctl b --json status >"$T/st.b"; DEV_B=$(jget account device_id <"$T/st.b")
+ids clients | sort >"$T/clients.s"
+for id in "$DEV_A" "$DEV_B" dEsKtOpWrItE; do grep -qx "$id" "$T/clients.s" || fail "client record $id missing"; done
+ids tabs | sort >"$T/tabs.s"
+for id in "$DEV_A" "$DEV_B" dEsKtOpWrItE; do grep -qx "$id" "$T/tabs.s" || fail "tabs record $id missing"; done
+lists a clients "$DEV_B" dEsKtOpWrItE
+lists b clients "$DEV_A" dEsKtOpWrItE
+lists a "tabs list" "https://tab.b.example/" "https://tab.desktop.example/"
+lists b "tabs list" "https://tab.a.example/" "https://tab.desktop.example/"
+
+# ---- 4. a mix of edits, moves and deletes on all three sides ----------------------------------
+STEP="4 mix"
+# A: a title edited; the toolbar bookmark moved to the end of the writer's folder, positions kept
+# contiguous as Firefox keeps them.
+sqlite3 -cmd ".timeout 5000" "$T/a/profile/places.sqlite" "
+UPDATE moz_bookmarks SET title = 'Two, renamed on A', lastModified = lastModified + 1
+ WHERE guid = 'aBmk00000002';
+UPDATE moz_bookmarks SET position = position - 1
+ WHERE parent = (SELECT parent FROM moz_bookmarks WHERE guid = 'aBmk00000003')
+   AND position > (SELECT position FROM moz_bookmarks WHERE guid = 'aBmk00000003');
+UPDATE moz_bookmarks SET
+ parent = (SELECT id FROM moz_bookmarks WHERE guid = 'dtFolder0001'),
+ position = (SELECT count(*) FROM moz_bookmarks WHERE parent = (SELECT id FROM moz_bookmarks WHERE guid = 'dtFolder0001'))
+ WHERE guid = 'aBmk00000003';" || fail "A's bookmark edits"
+# B: a bookmark of the writer's folder deleted (Firefox's way: the row, the positions after it,
+# the place's foreign_count); a password added.
+sqlite3 -cmd ".timeout 5000" "$T/b/profile/places.sqlite" "
+UPDATE moz_places SET foreign_count = foreign_count - 1
+ WHERE id = (SELECT fk FROM moz_bookmarks WHERE guid = 'dtBmk0000002');
+UPDATE moz_bookmarks SET position = position - 1
+ WHERE parent = (SELECT parent FROM moz_bookmarks WHERE guid = 'dtBmk0000002')
+   AND position > (SELECT position FROM moz_bookmarks WHERE guid = 'dtBmk0000002');
+DELETE FROM moz_bookmarks WHERE guid = 'dtBmk0000002';" || fail "B's bookmark deletion"
+"$PY" "$W" login-add "$T/b/profile/logins.sqlite" "$T/b/secrets" \
+	'{"guid":"bLogin000001","origin":"https://login.b.example","username":"bob","password":"b secret"}' ||
+	fail "saving B's login"
+# The writer: a history page deleted (a tombstone), a pref changed, a form entry changed.
+"$PY" "$W" put "$NODE" "$UID_" "$KSYNC" history '[{"id":"placeCCCCCCC","deleted":true}]' ||
+	fail "the writer's history tombstone"
+"$PY" "$W" set-pref "$NODE" "$UID_" "$KSYNC" "{ec8030f7-c20a-464f-9b0e-13a3a9e97384}" \
+	browser.startup.homepage '"https://changed.desktop.example/"' || fail "the writer's pref"
+"$PY" "$W" put "$NODE" "$UID_" "$KSYNC" forms '[{"id":"dtForm000001","name":"city","value":"Paris"}]' ||
+	fail "the writer's form entry"
+for round in 1 2; do sync_all a; sync_all b; done
+agree
+has bookmarks '^aBmk00000002\|bookmark\|aFolder00001\|Two, renamed on A\|https://a.example/two$'
+has bookmarks '^dtFolder0001\|folder\|menu\|Desktop folder\|dtBmk0000001,dtSep0000001,aBmk00000003$'
+has bookmarks '^aBmk00000003\|bookmark\|dtFolder0001\|Three\|'
+has bookmarks '^toolbar\|folder\|places\|\|dtBmk0000003$'
+hasnt bookmarks '^dtBmk0000002\|'     # U2: not resurrected by A's change of its folder
+"$PY" "$H" records "$NODE" "$UID_" "$KSYNC" bookmarks | grep -q '"id": "dtBmk0000002".*' &&
+	{ "$PY" "$H" records "$NODE" "$UID_" "$KSYNC" bookmarks | grep '"id": "dtBmk0000002"' | grep -q '"deleted": true' ||
+		fail "dtBmk0000002 is on the server, not as a tombstone"; }
+hasnt history '^placeCCCCCCC\|'
+for d in a b; do
+	[ "$(sqlite3 "$T/$d/profile/places.sqlite" "SELECT count(*) FROM moz_places WHERE url = 'https://example.com/b'")" -eq 0 ] ||
+		fail "device $d still has the page the writer deleted"
+done
+has passwords '^bLogin000001\|https://login.b.example\|bob\|b secret$'
+has prefs '^browser.startup.homepage\|"https://changed.desktop.example/"$'
+has forms '^dtForm000001\|city\|Paris$'
+hasnt forms 'Berlin'
+
+# ---- 5. idempotence: one more round uploads nothing --------------------------------------------
+STEP="5 idempotence"
+S0=$(seq)
+sync_all a; sync_all b
+writes "$S0" >"$T/writes"
+[ -s "$T/writes" ] && fail "a quiet round wrote: $(cat "$T/writes")"
+agree
+
+STEP=end
+for d in a b; do
+	kill "$(eval echo \$pid_$d)"; rc=0; wait "$(eval echo \$pid_$d)" || rc=$?
+	eval "pid_$d="
+	[ $rc -eq 0 ] || fail "datasyncd $d exited $rc"
+done
+grep -q "$PASSWORD" "$T/a.log" "$T/b.log" && fail "the account password was logged"
+grep -q "desktop secret 1\|a secret\|b secret" "$T/a.log" "$T/b.log" && fail "a login's password was logged"
+echo "browser_converge: ok"
