@@ -143,7 +143,7 @@ static int reg_policy(struct ds_agent *a, const char *name, const cJSON *reg, st
 		      char *server, size_t scap, char *err, size_t ecap)
 {
 	const cJSON *remote = cJSON_GetObjectItemCaseSensitive(reg, "remote");
-	const cJSON *kind = cJSON_GetObjectItemCaseSensitive(remote, "kind");
+	const cJSON *kind = cJSON_GetObjectItemCaseSensitive(remote, "kind"), *ekind;
 	const char *where = NULL;
 	char key[DS_SCHED_NAME_MAX + 8], text[512];
 	int rc;
@@ -170,7 +170,14 @@ static int reg_policy(struct ds_agent *a, const char *name, const cJSON *reg, st
 			break;
 		}
 	}
+	/* Every Sync 1.5 collection of the account lives on the account's one storage node: its
+	 * X-Weave-Backoff quiets them all (sync15.md §6). */
+	if (cJSON_IsString(kind) && !strcmp(kind->valuestring, "sync15") && !where)
+		where = "account";
 	snprintf(server, scap, "%s:%s", cJSON_IsString(kind) ? kind->valuestring : "?", where ? where : name);
+	/* The clients collection leads a batch (sync15.md §5: it comes first in every run). */
+	ekind = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(reg, "engine"), "kind");
+	p->lead = cJSON_IsString(ekind) && !strcmp(ekind->valuestring, "clients");
 	return 0;
 }
 

@@ -68,6 +68,9 @@ struct ds_sched_policy {
 	struct ds_sched_constraints c;
 	enum ds_sched_priority priority;
 	bool one_shot;      /* app task: removed after its first successful delivery */
+	/* Runs ahead of the other collections of a batch (Sync 1.5's clients collection: commands
+	 * addressed to this device, such as a reset, come before the collections they act on). */
+	bool lead;
 };
 
 /* Why a collection is in a batch. */

@@ -594,12 +594,15 @@ size_t ds_sched_poll(struct ds_sched *s, int64_t now_ms, struct ds_sched_batch *
 	}
 	if (!lead && !opportunity)
 		return 0;
-	for (size_t i = 0; i < s->n && out->n < DS_SCHED_BATCH_MAX; i++) {
-		struct sched_entry *e = &s->e[i];
+	/* Two passes: the collections that lead a batch, then the others, each in their order. */
+	for (size_t k = 0; k < 2 * s->n && out->n < DS_SCHED_BATCH_MAX; k++) {
+		struct sched_entry *e = &s->e[k % s->n];
 		enum ds_sched_reason why;
 		int64_t due = ds_sched__due(s, e, &why);
 		struct ds_sched_batch_item *it;
 
+		if (e->pol.lead != (k < s->n))
+			continue;
 		if (due < 0 || !e->enabled || !in_window(s, e, now_ms) ||
 		    ds_sched__block(s, e, now_ms, NULL, 0) != DS_SCHED_OK)
 			continue;

@@ -518,6 +518,28 @@ static void test_network_loss_during_a_run_resumes_without_backoff(void **state)
 	ds_sched_free(s);
 }
 
+/* sync15.md §5: the clients collection comes first in every run, whatever order the
+ * collections were registered in. */
+static void test_a_leading_collection_runs_first_in_its_batch(void **state)
+{
+	struct ds_sched *s = mk();
+	struct ds_sched_policy p = pol(3600), lead = pol(3600);
+	char names[128];
+
+	DS_UNUSED(state);
+	lead.lead = true;
+	net(s, DS_NET_WIFI, 0);
+	assert_int_equal(ds_sched_add(s, "history", NULL, "sync15:account", &p, false, 0), 0);
+	assert_int_equal(ds_sched_add(s, "bookmarks", NULL, "sync15:account", &p, false, 0), 0);
+	assert_int_equal(ds_sched_add(s, "clients", NULL, "sync15:account", &lead, false, 0), 0);
+	assert_int_equal(run(s, 0, 0, names, sizeof(names)), 3);
+	assert_string_equal(names, "clients,history,bookmarks");
+	/* Still first when it joins a later batch through its flex window. */
+	assert_int_equal(run(s, HOUR(1), 0, names, sizeof(names)), 3);
+	assert_string_equal(names, "clients,history,bookmarks");
+	ds_sched_free(s);
+}
+
 static void test_push_wakes_only_its_collection(void **state)
 {
 	struct ds_sched *s = mk();
@@ -680,6 +702,7 @@ int main(void)
 		cmocka_unit_test(test_error_backoff_exponential_with_jitter_and_reset),
 		cmocka_unit_test(test_nothing_runs_offline_and_a_run_follows_reconnection),
 		cmocka_unit_test(test_network_loss_during_a_run_resumes_without_backoff),
+		cmocka_unit_test(test_a_leading_collection_runs_first_in_its_batch),
 		cmocka_unit_test(test_push_wakes_only_its_collection),
 		cmocka_unit_test(test_app_task_like_request_sync),
 		cmocka_unit_test(test_budget_cut_resumes_later),
