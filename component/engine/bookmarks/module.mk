@@ -7,3 +7,7 @@ lib-$(CONFIG_DS_ENGINE_BOOKMARKS) += component/engine/browser/browser_sqlite.c \
 unit-$(CONFIG_DS_ENGINE_BOOKMARKS) += test/unit/bookmarks_engine_test.c \
 	test/unit/bookmarks_sync_test.c
 testsupport-$(CONFIG_DS_ENGINE_BOOKMARKS) += test/support/bookmarks_fixture.c
+# With history on too: both engines on one places.sqlite.
+ifeq ($(CONFIG_DS_ENGINE_HISTORY),y)
+unit-$(CONFIG_DS_ENGINE_BOOKMARKS) += test/unit/bookmarks_history_test.c
+endif
