@@ -187,50 +187,24 @@ static bool same_origin(const struct kinto_remote *k, const char *url)
 	return strncmp(url, k->api.origin, n) == 0 && url[n] == '/';
 }
 
-int ds_kinto_fetch(struct ds_remote *r, const char *cursor, ds_record_cb cb, void *user_data,
-		   struct ds_fetch_page *page)
+/* One page's answer (the body of GET .../records, and its Next-Page header) for cursor. */
+static int fetch_body(struct kinto_remote *k, const char *cursor, const char *body, size_t len,
+		      const char *next, ds_record_cb cb, void *user_data, struct ds_fetch_page *page)
 {
-	struct kinto_remote *k = kr_of(r);
 	struct fetch_ctx c = { .k = k, .cb = cb, .ud = user_data };
-	struct ds_http_response resp;
-	const char *next;
-	char *path;
 	int rc;
 
-	memset(page, 0, sizeof(*page));
-	if (!ds_kinto_cursor_valid(cursor)) {
-		DS_LOG_ERR("%s: stored cursor '%s' is not a Kinto timestamp", k->name, cursor);
-		return -EINVAL;
-	}
 	c.last_ms = ds_kinto_cursor_ms(cursor);
-	if (k->next_url && strcmp(k->next_for, cursor) == 0)
-		path = ds_strdup(k->next_url);
-	else
-		path = ds_asprintf("%s/records?_sort=last_modified&_limit=%u%s%s", k->coll_path,
-				   k->page_size, cursor[0] ? "&_since=" : "", cursor);
-	ds_free(k->next_url);
-	k->next_url = NULL;
-	if (!path)
-		return -ENOMEM;
-	rc = ds_kinto_api_call(&k->api, "GET", path, NULL, NULL, &resp);
-	ds_free(path);
-	if (rc)
-		return rc;
-	if (resp.status != 200) {
-		rc = ds_kinto_api_error(&k->api, "fetching records", &resp);
-		goto out;
-	}
-	rc = ds_kinto_json_object_each(resp.body ? resp.body : "", resp.body_len, find_data, &c);
+	rc = ds_kinto_json_object_each(body ? body : "", len, find_data, &c);
 	if (rc == 0 && !c.data)
 		rc = -EBADMSG;
 	if (rc) {
 		DS_LOG_ERR("%s: the server's record list is not JSON", k->name);
-		rc = -EPROTO;
-		goto out;
+		return -EPROTO;
 	}
 	rc = ds_kinto_state_begin(k->state);
 	if (rc)
-		goto out;
+		return rc;
 	rc = ds_kinto_json_array_each(c.data, c.data_len, fetch_one, &c);
 	if (rc == -EBADMSG)
 		rc = -EPROTO;
@@ -239,11 +213,12 @@ int ds_kinto_fetch(struct ds_remote *r, const char *cursor, ds_record_cb cb, voi
 	else
 		ds_kinto_state_rollback(k->state);
 	if (rc)
-		goto out;
+		return rc;
+	if (c.ours)
+		DS_LOG_DBG("%s: %u of our own writes skipped", k->name, c.ours);
 	snprintf(page->next_cursor, sizeof(page->next_cursor), "%" PRId64, c.last_ms);
 	if (c.last_ms == 0)
 		snprintf(page->next_cursor, sizeof(page->next_cursor), "%s", cursor);
-	next = ds_http_header(&resp, "next-page");
 	if (next && *next && c.n > 0) {
 		page->more = true;
 		/* Followed only on our own server: the URL carries nothing secret, but our
@@ -255,8 +230,68 @@ int ds_kinto_fetch(struct ds_remote *r, const char *cursor, ds_record_cb cb, voi
 			DS_LOG_WRN("%s: Next-Page points to another server; not followed", k->name);
 		}
 	}
-out:
+	snprintf(k->hint, sizeof(k->hint), "%s", page->next_cursor);
+	return 0;
+}
+
+char *ds_kinto_page_path(const struct kinto_remote *k, const char *cursor)
+{
+	return ds_asprintf("%s/records?_sort=last_modified&_limit=%u%s%s", k->coll_path,
+			   k->page_size, cursor[0] ? "&_since=" : "", cursor);
+}
+
+void ds_kinto_prefetch_drop(struct kinto_remote *k)
+{
+	ds_free(k->pre.body);
+	ds_free(k->pre.next);
+	memset(&k->pre, 0, sizeof(k->pre));
+}
+
+int ds_kinto_fetch(struct ds_remote *r, const char *cursor, ds_record_cb cb, void *user_data,
+		   struct ds_fetch_page *page)
+{
+	struct kinto_remote *k = kr_of(r);
+	struct ds_http_response resp;
+	char *path;
+	int rc;
+
+	memset(page, 0, sizeof(*page));
+	if (!ds_kinto_cursor_valid(cursor)) {
+		DS_LOG_ERR("%s: stored cursor '%s' is not a Kinto timestamp", k->name, cursor);
+		ds_kinto_prefetch_drop(k);
+		return -EINVAL;
+	}
+	/* The first page, read by prepare in the same request as the collection, when it was
+	 * asked for this very cursor (kinto_remote.c, read_collection). Used once. */
+	if (k->pre.set && strcmp(k->pre.cursor, cursor) == 0) {
+		struct kinto_prefetch pre = k->pre;
+
+		memset(&k->pre, 0, sizeof(k->pre));
+		ds_free(k->next_url);
+		k->next_url = NULL;
+		rc = fetch_body(k, cursor, pre.body, pre.len, pre.next, cb, user_data, page);
+		ds_free(pre.body);
+		ds_free(pre.next);
+		return rc;
+	}
+	ds_kinto_prefetch_drop(k);
+	if (k->next_url && strcmp(k->next_for, cursor) == 0)
+		path = ds_strdup(k->next_url);
+	else
+		path = ds_kinto_page_path(k, cursor);
+	ds_free(k->next_url);
+	k->next_url = NULL;
+	if (!path)
+		return -ENOMEM;
+	rc = ds_kinto_api_call(&k->api, "GET", path, NULL, NULL, &resp);
+	ds_free(path);
+	if (rc)
+		return rc;
+	if (resp.status != 200)
+		rc = ds_kinto_api_error(&k->api, "fetching records", &resp);
+	else
+		rc = fetch_body(k, cursor, resp.body, resp.body_len,
+				ds_http_header(&resp, "next-page"), cb, user_data, page);
 	ds_http_response_free(&resp);
 	return rc;
 }
-

@@ -13,6 +13,15 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* The first page of records, read with the collection in one POST /batch (prepare). */
+struct kinto_prefetch {
+	bool set;
+	char cursor[DS_CURSOR_MAX]; /* the cursor it was asked for */
+	char *body;                 /* the GET's body, byte for byte */
+	size_t len;
+	char *next;                 /* its Next-Page header, NULL when none */
+};
+
 struct kinto_remote {
 	struct ds_remote base;
 	struct ds_kinto_api api;
@@ -36,6 +45,11 @@ struct kinto_remote {
 	 * (add_check) lists at least that many. */
 	char acc_cursor[DS_CURSOR_MAX];
 	size_t acc_written;
+	/* The cursor last handed to the core (a page's or an upload's): the one the next run is
+	 * likely to start from, so prepare can read its first page along with the collection.
+	 * Kept in the state map's kv at close. */
+	char hint[DS_CURSOR_MAX];
+	struct kinto_prefetch pre;
 };
 
 static inline struct kinto_remote *kr_of(struct ds_remote *r)
@@ -47,6 +61,9 @@ static inline struct kinto_remote *kr_of(struct ds_remote *r)
 bool ds_kinto_cursor_valid(const char *c);
 int64_t ds_kinto_cursor_ms(const char *c);
 
+/* GET path of the records page after cursor (ds_malloc'd). */
+char *ds_kinto_page_path(const struct kinto_remote *k, const char *cursor);
+void ds_kinto_prefetch_drop(struct kinto_remote *k);
 int ds_kinto_fetch(struct ds_remote *r, const char *cursor, ds_record_cb cb, void *user_data,
 		   struct ds_fetch_page *page);
 int ds_kinto_upload(struct ds_remote *r, const char *cursor, const struct ds_record *recs,

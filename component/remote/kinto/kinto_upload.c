@@ -329,6 +329,7 @@ int ds_kinto_upload(struct ds_remote *r, const char *cursor, const struct ds_rec
 	int rc = 0;
 
 	memset(res, 0, sizeof(*res));
+	ds_kinto_prefetch_drop(k);
 	if (!ds_kinto_cursor_valid(cursor))
 		return -EINVAL;
 	if (k->shared_reader && n) {
@@ -420,6 +421,7 @@ int ds_kinto_upload(struct ds_remote *r, const char *cursor, const struct ds_rec
 	 * writes, and ours again, which the core finds equal to its rows. */
 	if (u.check_ok && u.check_n > 0 && u.check_ms >= u.max_ms)
 		snprintf(res->new_cursor, sizeof(res->new_cursor), "%" PRId64, u.check_ms);
+	snprintf(k->hint, sizeof(k->hint), "%s", res->new_cursor);
 out:
 	ds_free(u.ops);
 	return rc;
