@@ -127,20 +127,16 @@ sync_all() { # DEVICE
 }
 seq() { "$PY" "$H" seq "$NODE"; }
 writes() { "$PY" "$H" writes "$NODE" "$1" | grep -v "__testing__"; }
-# One canonical line per item: a device (a, b) or the server (s); exit 3 on a duplicate (U1).
-view() { # WHO KIND
-	if [ "$1" = s ]; then
-		"$PY" "$W" server "$2" "$NODE" "$UID_" "$KSYNC" "$ALLOW"
-	else
-		"$PY" "$W" local "$2" "$T/$1/profile" "$T/$1/secrets" "$ALLOW"
-	fi
-}
-# The three sides agree on every browser collection; the differences are reported per collection.
+# The three sides agree on every browser collection: one canonical line per item from the server
+# (s, decrypted by the writer) and each device (a, b); an item twice is a U1 failure. The
+# differences are reported per collection.
 agree() {
+	"$PY" "$W" views "$T" "$NODE" "$UID_" "$KSYNC" "$ALLOW" \
+		a "$T/a/profile" "$T/a/secrets" b "$T/b/profile" "$T/b/secrets" || fail "reading the three sides"
 	bad=
 	for k in $KINDS; do
 		for w in a b s; do
-			view $w $k >"$T/$k.$w" 2>"$T/$k.$w.err" || { bad="$bad $k($w: $(cat "$T/$k.$w.err"))"; continue; }
+			[ -s "$T/$k.$w.err" ] && bad="$bad $k($w: $(cat "$T/$k.$w.err"))"
 		done
 		for w in a b; do
 			cmp -s "$T/$k.$w" "$T/$k.s" || {
@@ -149,6 +145,16 @@ agree() {
 		done
 	done
 	[ -z "$bad" ] || fail "the sides differ:$bad"
+}
+# Rounds of A then B until one writes nothing to the node (at most 4).
+until_quiet() {
+	n=0
+	while :; do
+		S0=$(seq); sync_all a; sync_all b
+		writes "$S0" >"$T/writes"
+		[ -s "$T/writes" ] || break
+		n=$((n + 1)); [ $n -lt 4 ] || fail "still writing after 4 rounds: $(cat "$T/writes")"
+	done
 }
 has() { # KIND LINE-REGEX: on the server (hence on both devices once they agree)
 	grep -Eq -- "$2" "$T/$1.s" || fail "$1 lacks /$2/: $(cat "$T/$1.s")"
@@ -190,7 +196,8 @@ ok ctl b tabs set "$T/tabs.b"
 
 # ---- 3. A, B, A: the union everywhere ----------------------------------------------------------
 STEP="3 union"
-sync_all a; sync_all b; sync_all a; sync_all b
+sync_all a; sync_all b; sync_all a
+until_quiet
 agree
 has history '^placeAAAAAAA\|https://www.mozilla.org/\|Mozilla\|'
 has history '^dtHist000001\|https://history.desktop.example/one\|'
@@ -257,7 +264,20 @@ DELETE FROM moz_bookmarks WHERE guid = 'dtBmk0000002';" || fail "B's bookmark de
 	browser.startup.homepage '"https://changed.desktop.example/"' || fail "the writer's pref"
 "$PY" "$W" put "$NODE" "$UID_" "$KSYNC" forms '[{"id":"dtForm000001","name":"city","value":"Paris"}]' ||
 	fail "the writer's form entry"
+# At the same time, not in conflict with the above: A changes another synced pref, B visits a
+# page the writer visited (the visits are merged) and opens another tab.
+sqlite3 -cmd ".timeout 5000" "$T/a/profile/prefs.sqlite" \
+	"UPDATE prefs SET value = 30 WHERE name = 'browser.tabs.max';" || fail "A's pref"
+sqlite3 -cmd ".timeout 5000" "$T/b/profile/places.sqlite" "
+INSERT INTO moz_historyvisits (from_visit, place_id, visit_date, visit_type, session)
+ SELECT 0, id, 1764560000000000, 2, 0 FROM moz_places WHERE guid = 'dtHist000002';
+UPDATE moz_places SET visit_count = visit_count + 1, last_visit_date = 1764560000000000
+ WHERE guid = 'dtHist000002';" || fail "B's visit"
+printf '%s\n' '[{"title":"B tab 2","urlHistory":["https://tab2.b.example/"],"lastUsed":1764550300}]' >"$T/tabs.b"
+ok ctl b tabs set "$T/tabs.b"
+S0=$(seq)
 for round in 1 2; do sync_all a; sync_all b; done
+[ -n "$(writes "$S0")" ] || fail "no write reached the node in the mixed rounds"
 agree
 has bookmarks '^aBmk00000002\|bookmark\|aFolder00001\|Two, renamed on A\|https://a.example/two$'
 has bookmarks '^dtFolder0001\|folder\|menu\|Desktop folder\|dtBmk0000001,dtSep0000001,aBmk00000003$'
@@ -276,6 +296,11 @@ has passwords '^bLogin000001\|https://login.b.example\|bob\|b secret$'
 has prefs '^browser.startup.homepage\|"https://changed.desktop.example/"$'
 has forms '^dtForm000001\|city\|Paris$'
 hasnt forms 'Berlin'
+has prefs '^browser.tabs.max\|30$'
+has history '^dtHist000002\|https://history.desktop.example/two\|Desktop page two\|1764560000000000:2,1764545000000000:1$'
+"$PY" "$H" records "$NODE" "$UID_" "$KSYNC" history | grep '"id": "placeCCCCCCC"' | grep -q '"deleted": true' ||
+	fail "the writer's history tombstone is gone from the server"
+lists a "tabs list" "https://tab2.b.example/" "https://tab.desktop.example/"
 
 # ---- 5. idempotence: one more round uploads nothing --------------------------------------------
 STEP="5 idempotence"
@@ -283,6 +308,9 @@ S0=$(seq)
 sync_all a; sync_all b
 writes "$S0" >"$T/writes"
 [ -s "$T/writes" ] && fail "a quiet round wrote: $(cat "$T/writes")"
+for d in a b; do
+	grep -q "uploaded [1-9]" "$T/last.$d" && fail "$d reports uploads in a quiet round: $(cat "$T/last.$d")"
+done
 agree
 
 STEP=end

@@ -14,8 +14,11 @@ databases and for the server's records, so that the script compares the three si
   browser_writer.py login-add DB SECRET_DIR JSON    a login saved as the app's API would
   browser_writer.py local KIND DIR SECRET_DIR ALLOW canonical lines of a device's store
   browser_writer.py server KIND NODE UID KSYNC ALLOW  canonical lines of the server's records
+  browser_writer.py views OUTDIR NODE UID KSYNC ALLOW [WHO DIR SECRET_DIR]...
+                                                    all kinds, the server (WHO "s") and each
+                                                    device, into OUTDIR/KIND.WHO (+ .err)
 KIND: history, bookmarks, passwords, forms, prefs, addons. ALLOW: the synced prefs, comma
-separated (prefs only). local/server exit 3 when the same item is there twice (U1).
+separated (prefs only). The same item twice (U1) fails local/server, is the .err of views.
 """
 import base64
 import importlib.util
@@ -40,6 +43,7 @@ FIREFOX_APP = "{ec8030f7-c20a-464f-9b0e-13a3a9e97384}"
 ROOTS = {"menu________": "menu", "toolbar_____": "toolbar", "unfiled_____": "unfiled",
          "mobile______": "mobile"}
 PARENTS = dict(ROOTS, root________="places")
+KINDS = ("history", "bookmarks", "passwords", "forms", "prefs", "addons")
 
 
 def fixture_module():
@@ -329,16 +333,31 @@ def server(kind, node, uid, ksync, allow):
     raise SystemExit("unknown kind " + kind)
 
 
-def emit(res):
+def emit(res, f=sys.stdout):
+    """The lines; None, or the first item found twice."""
     out, keys = res
     for o in sorted("|".join(str(x) for x in o) for o in out):
-        print(o)
+        print(o, file=f)
     seen = set()
     for k in keys:
         if k in seen:
-            print("duplicate: %s" % (k,), file=sys.stderr)
-            sys.exit(3)
+            return "duplicate: %s" % (k,)
         seen.add(k)
+    return None
+
+
+def views(outdir, node, uid, ksync, allow, sides):
+    """Every kind from the server and each device: OUTDIR/KIND.WHO, a problem in KIND.WHO.err."""
+    for kind in KINDS:
+        for who, d, sec in [("s", None, None)] + sides:
+            with open(os.path.join(outdir, "%s.%s" % (kind, who)), "w") as f:
+                try:
+                    err = emit(server(kind, node, uid, ksync, allow) if who == "s"
+                               else local(kind, d, sec, allow), f)
+                except Exception as e:  # reported by the script with the kind and side
+                    err = "%s: %s" % (type(e).__name__, e)
+            with open(os.path.join(outdir, "%s.%s.err" % (kind, who)), "w") as f:
+                f.write(err or "")
 
 
 def main(a):
@@ -354,9 +373,16 @@ def main(a):
     elif cmd == "login-add":
         login_add(a[2], a[3], a[4])
     elif cmd == "local":
-        emit(local(a[2], a[3], a[4], [x for x in a[5].split(",") if x]))
+        err = emit(local(a[2], a[3], a[4], [x for x in a[5].split(",") if x]))
+        if err:
+            raise SystemExit(err)
     elif cmd == "server":
-        emit(server(a[2], a[3], a[4], a[5], [x for x in a[6].split(",") if x]))
+        err = emit(server(a[2], a[3], a[4], a[5], [x for x in a[6].split(",") if x]))
+        if err:
+            raise SystemExit(err)
+    elif cmd == "views":
+        views(a[2], a[3], a[4], a[5], [x for x in a[6].split(",") if x],
+              [(a[i], a[i + 1], a[i + 2]) for i in range(7, len(a), 3)])
     else:
         raise SystemExit("unknown command " + cmd)
 
