@@ -42,6 +42,9 @@ struct run {
 	struct ds_record *page;
 	size_t page_n, page_cap;
 	unsigned long page_applied; /* records of the current page through apply_chunk() */
+	/* The remote refused part of an upload: the stored cursor stays where it was for the rest
+	 * of the run (run->cursor still moves, for the next request's precondition). */
+	bool cursor_held;
 };
 
 static void progress(struct run *run, const char *phase, unsigned long done, unsigned long total)
@@ -103,7 +106,8 @@ static int save_cursor(struct run *run, const char *cursor)
 
 	if (!cursor[0])
 		cursor = run->cursor; /* "" from a remote means "no news", never "start over" */
-	if (strcmp(cursor, run->saved_cursor) == 0 && strcmp(run->info.epoch, run->saved_epoch) == 0) {
+	if (run->cursor_held ||
+	    (strcmp(cursor, run->saved_cursor) == 0 && strcmp(run->info.epoch, run->saved_epoch) == 0)) {
 		snprintf(run->cursor, sizeof(run->cursor), "%s", cursor);
 		return 0;
 	}
@@ -521,9 +525,13 @@ static int upload_rounds(struct run *run, struct batch *b)
 		} else {
 			/* The result does not say which records were refused: keep the whole batch
 			 * pending (re-sending accepted ones next run is an idempotent overwrite). The
-			 * next round starts after it, so this run does not send it again. */
+			 * next round starts after it, so this run does not send it again. The stored
+			 * cursor stays before this write (sync15.md AT-10: last-sync not advanced on
+			 * failure): the next run fetches the accepted records back, finds them equal
+			 * to the rows and forgets their pending changes. */
 			DS_LOG_WRN("%s: the remote took %zu of %zu records; the batch stays pending",
 				   run->c->name, res.accepted, b->n);
+			run->cursor_held = true;
 			rc = 0;
 		}
 		batch_advance(b);
