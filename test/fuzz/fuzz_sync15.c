@@ -9,7 +9,11 @@
  *      its payload goes through ds_sync15_decrypt under a fixed key bundle (the TV-4 default
  *      keys of test/vectors/storage_format5.txt): a refusal hands out no cleartext. Mode bit 2:
  *      the harness encrypts the text itself (IV from the input) and the decryption must give it
- *      back byte for byte.
+ *      back byte for byte. The same text also goes through the streamed answer's splitter
+ *      (bso_stream.c), fed in pieces of (mode >> 3) + 1 bytes and again whole: both feeds give
+ *      the same result and objects; every object starts with '{', ends with '}' and stays
+ *      within the bound (and its buffer too); an accepted answer is a JSON array of exactly
+ *      those objects, and an array of objects within the bound that cJSON accepts is accepted.
  *   1  crypto/keys cleartext (ds_sync15_keyring_parse): accepted keys print, re-parse and
  *      compare equal; a refused one leaves an empty keyring. The text also goes through
  *      ds_sync15_keyring_decrypt under the TV-4 kSync bundle as a crypto/keys payload.
@@ -23,6 +27,7 @@
 #include "test/fuzz/fuzz_common.h"
 #include "crypto/ds_crypto.h"
 #include "remote/sync15/ds_sync15.h"
+#include "remote/sync15/ds_sync15_stream.h"
 
 #include <cjson/cJSON.h>
 #include <stdio.h>
@@ -89,6 +94,114 @@ static void check_bso(const cJSON *o)
 	ds_sync15_bso_clear(&b);
 }
 
+/* ---- the streamed answer's splitter ------------------------------------------------------ */
+
+#define SPLIT_MAX 512
+
+struct split_out {
+	cJSON *objs;
+	size_t n;
+};
+
+static int split_cb(const char *json, size_t len, void *user_data)
+{
+	struct split_out *o = user_data;
+	cJSON *j;
+
+	if (!len || len > SPLIT_MAX || json[0] != '{' || json[len - 1] != '}')
+		fuzz_fail("the splitter handed out something that is not one object within the bound");
+	o->n++;
+	j = cJSON_ParseWithLength(json, len);
+	if (!j)
+		j = cJSON_CreateNull(); /* structure fine, content broken: the remote skips it */
+	if (!j || !cJSON_AddItemToArray(o->objs, j))
+		fuzz_fail("out of memory in the harness");
+	return 0;
+}
+
+static int split(const uint8_t *data, size_t size, size_t piece, struct split_out *o)
+{
+	struct ds_sync15_splitter sp;
+	int rc = 0;
+
+	o->objs = cJSON_CreateArray();
+	o->n = 0;
+	ds_sync15_splitter_init(&sp, SPLIT_MAX, split_cb, o);
+	for (size_t off = 0; rc == 0 && off < size; off += piece)
+		rc = ds_sync15_splitter_feed(&sp, data + off, DS_MIN(piece, size - off));
+	if (rc == 0)
+		rc = ds_sync15_splitter_finish(&sp);
+	if (sp.cap > SPLIT_MAX)
+		fuzz_fail("the splitter's buffer grew past its bound");
+	ds_sync15_splitter_clear(&sp);
+	if (rc != 0 && rc != -EPROTO && rc != -EMSGSIZE && rc != -ENOMEM)
+		fuzz_fail("the splitter: unexpected error");
+	return rc;
+}
+
+/* Text both parsers read alike: no control bytes but JSON's whitespace (cJSON skips every byte
+ * up to 0x20 as whitespace) and no UTF-8 byte order mark (cJSON skips it). */
+static bool plain_json_text(const uint8_t *data, size_t size)
+{
+	if (size >= 1 && data[0] == 0xEF)
+		return false;
+	for (size_t i = 0; i < size; i++)
+		if (data[i] < 0x20 && data[i] != '\t' && data[i] != '\r' && data[i] != '\n')
+			return false;
+	return true;
+}
+
+static bool all_objects(const cJSON *arr)
+{
+	const cJSON *it;
+
+	cJSON_ArrayForEach(it, arr)
+		if (!cJSON_IsObject(it))
+			return false;
+	return true;
+}
+
+/* cJSON_Compare is not reflexive on objects with a repeated key: compare printed texts. */
+static bool same_json(const cJSON *x, const cJSON *y)
+{
+	char *px = cJSON_PrintUnformatted(x), *py = cJSON_PrintUnformatted(y);
+	bool same;
+
+	if (!px || !py)
+		fuzz_fail("out of memory in the harness");
+	same = strcmp(px, py) == 0;
+	cJSON_free(px);
+	cJSON_free(py);
+	return same;
+}
+
+static void splitter(uint8_t mode, const uint8_t *data, size_t size, const char *text)
+{
+	struct split_out a, b;
+	int ra = split(data, size, (size_t)(mode >> 3) + 1, &a);
+	int rb = split(data, size, size ? size : 1, &b);
+	bool plain = plain_json_text(data, size);
+	/* Exactly one JSON value and nothing after it but whitespace. */
+	cJSON *whole = plain ? cJSON_ParseWithOpts(text, NULL, 1) : NULL;
+	bool parsed = true;
+	const cJSON *it;
+
+	if (ra != rb || a.n != b.n || !same_json(a.objs, b.objs))
+		fuzz_fail("the splitter's result depends on where the answer is cut");
+	cJSON_ArrayForEach(it, a.objs)
+		parsed = parsed && !cJSON_IsNull(it);
+	/* Accepted, every object parsed: the text is an array of exactly those objects. */
+	if (ra == 0 && parsed && plain && (!cJSON_IsArray(whole) || !same_json(whole, a.objs)))
+		fuzz_fail("the splitter accepted what is not an array of those objects");
+	/* An array of objects within the bound (the whole text is) is accepted whole. */
+	if (cJSON_IsArray(whole) && all_objects(whole) && size <= SPLIT_MAX &&
+	    (ra != 0 || !same_json(whole, a.objs)))
+		fuzz_fail("the splitter refused or changed an array of objects");
+	cJSON_Delete(whole);
+	cJSON_Delete(a.objs);
+	cJSON_Delete(b.objs);
+}
+
 static void bsos(uint8_t mode, const uint8_t *data, size_t size)
 {
 	char *text = fuzz_strndup(data, size);
@@ -102,6 +215,7 @@ static void bsos(uint8_t mode, const uint8_t *data, size_t size)
 		check_bso(j);
 	}
 	cJSON_Delete(j);
+	splitter(mode, data, size, text);
 	check_decrypt(text);
 	if ((mode & 4) && size >= 16) {
 		char *payload = NULL, *clear = NULL;

@@ -7,6 +7,7 @@
  */
 #include "core/ds_core.h"
 #include "remote/sync15/ds_sync15.h"
+#include "remote/sync15/ds_sync15_stream.h"
 #include "store/ds_store.h"
 #include "sync/ds_sync.h"
 #include "test/support/fake_engine.h"
@@ -418,9 +419,19 @@ static void test_engine_reset_or_wipe_never_deletes_local_data(void **state)
 	ds_fake_sync15_put(f->srv, "meta", "global", s);
 	cJSON_free(s);
 	cJSON_Delete(m);
-	assert_int_equal(dev_sync(&f->a, &st), -ESTALE);
-	assert_non_null(strstr(st.message, "wiped or replaced"));
+	/* Another client reset this engine alone (new collection syncID, AT-15): the collection
+	 * starts over in the same run, the device's data kept: every row joins as on a first
+	 * sync, and the server's equal copy settles it (nothing to upload). A row only this
+	 * device has goes up. */
+	ds_fake_engine_put(f->a.e, "mine", "{\"v\":2}");
+	ds_fake_sync15_clear_log(f->srv);
+	assert_int_equal(dev_sync(&f->a, &st), 0);
 	assert_non_null(ds_fake_engine_payload(f->a.e, "keep"));
+	assert_int_equal(ds_fake_sync15_count_requests(f->srv, "GET storage/" COLL "?"), 1);
+	assert_int_equal(ds_fake_sync15_count_requests(f->srv, "POST storage/" COLL), 1);
+	assert_non_null(ds_fake_sync15_payload(f->srv, COLL, "mine"));
+	assert_int_equal(ds_fake_engine_pending(f->a.e), 0);
+	assert_int_equal(dev_sync(&f->a, &st), 0);
 
 	/* A wipe: another device's fresh start. */
 	ds_fake_sync15_wipe(f->srv);
@@ -489,6 +500,256 @@ static void test_oversized_record_reported_and_kept_pending(void **state)
 	assert_null(ds_fake_sync15_payload(f->srv, COLL, "big"));
 }
 
+/* ---- streamed downloads, storage hints -------------------------------------------------------- */
+
+/*
+ * A transport around the in-process node that behaves as the HTTP client does for a streamed
+ * GET: a 2xx body goes to req->body_write in pieces of `piece` bytes instead of to memory; with
+ * cut_at, the connection drops after that many bytes (-ECONNRESET). It also keeps the body of
+ * every POST, for the storage hints.
+ */
+struct wire {
+	const struct ds_sync15_transport *inner;
+	struct ds_sync15_transport t;
+	size_t piece, cut_at;
+	char posts[64][16384];
+	size_t n_posts;
+	unsigned long streamed;
+};
+
+static int wire_perform(void *ctx, const struct ds_http_request *req, struct ds_http_response *resp)
+{
+	struct wire *w = ctx;
+	int rc;
+
+	if (req->method && strcmp(req->method, "POST") == 0 && req->body && w->n_posts < 64)
+		snprintf(w->posts[w->n_posts++], sizeof(w->posts[0]), "%.*s", (int)req->body_len,
+			 (const char *)req->body);
+	rc = w->inner->perform(w->inner->ctx, req, resp);
+	if (rc < 0 || !req->body_write || resp->status < 200 || resp->status > 299 || !resp->body)
+		return rc;
+	for (size_t off = 0; off < resp->body_len; off += w->piece) {
+		size_t n = DS_MIN(w->piece, resp->body_len - off);
+
+		if (w->cut_at && off + n > w->cut_at) {
+			ds_http_response_free(resp);
+			return -ECONNRESET;
+		}
+		rc = req->body_write(resp->body + off, n, req->body_write_user_data);
+		if (rc < 0) {
+			ds_http_response_free(resp);
+			return rc;
+		}
+	}
+	w->streamed++;
+	ds_free(resp->body);
+	resp->body = NULL;
+	return 0;
+}
+
+/* Device a again, its remote on the wire transport. */
+static void dev_open_wire(struct fx *f, struct wire *w, unsigned page)
+{
+	struct ds_sync15_remote_config rc = { .collection = COLL, .engine_version = 1,
+					      .page_records = page };
+	struct ds_policy p = { .conflict = DS_CONFLICT_SERVER_WINS, .max_retries = 3 };
+	struct dev *d = &f->a;
+
+	dev_close(d);
+	w->inner = ds_fake_sync15_transport(f->srv);
+	w->t.perform = wire_perform;
+	w->t.ctx = w;
+	if (!w->piece)
+		w->piece = 7;
+	snprintf(d->path, sizeof(d->path), "%s/s15-%d-%u.db", f->dir, (int)getpid(), ++seq);
+	assert_int_equal(ds_store_open(d->path, &d->store), 0);
+	assert_int_equal(ds_fake_engine_new(false, &d->e), 0);
+	rc.auth = ds_fake_sync15_auth(f->srv);
+	rc.transport = &w->t;
+	rc.global = &d->g;
+	assert_int_equal(ds_sync15_remote_new(&rc, &d->r), 0);
+	assert_int_equal(ds_fake_collection_new(COLL, d->e, d->r, NULL, &p, &d->c), 0);
+}
+
+static void other_client_put_n(struct fx *f, const char *prefix, int n)
+{
+	for (int i = 0; i < n; i++) {
+		char id[32], clear[96];
+
+		snprintf(id, sizeof(id), "%s%d", prefix, i);
+		snprintf(clear, sizeof(clear), "{\"id\":\"%s\",\"n\":%d,\"s\":\"{[\\\"]}\"}", id, i);
+		other_client_put(f, id, clear);
+	}
+}
+
+/* The whole download in one GET without "limit" (the answer read as it arrives, cut in pieces
+ * of 7 bytes), every record applied, the cursor at the answer's X-Last-Modified. */
+static void test_download_streamed_in_one_request(void **state)
+{
+	struct fx *f = *state;
+	struct wire *w = calloc(1, sizeof(*w));
+	struct ds_run_stats st;
+
+	dev_open_wire(f, w, DS_SYNC15_PAGE_UNLIMITED);
+	sync_ok(&f->a);
+	other_client_put_n(f, "s", 1200);
+	ds_fake_sync15_clear_log(f->srv);
+	assert_int_equal(dev_sync(&f->a, &st), 0);
+	assert_int_equal(st.fetched, 1200);
+	assert_int_equal(ds_fake_engine_rows(f->a.e), 1200);
+	assert_true(payload_has(&f->a, "s1199", "\"n\":1199"));
+	assert_int_equal(ds_fake_sync15_count_requests(f->srv, "GET storage/" COLL "?"), 1);
+	for (size_t i = 0; i < ds_fake_sync15_request_total(f->srv); i++)
+		assert_null(strstr(ds_fake_sync15_request_line(f->srv, i), "limit="));
+	assert_true(w->streamed >= 1);
+	/* Nothing new: no download at all. */
+	ds_fake_sync15_clear_log(f->srv);
+	assert_int_equal(dev_sync(&f->a, &st), 0);
+	assert_int_equal(ds_fake_sync15_count_requests(f->srv, "GET storage/" COLL "?"), 0);
+	dev_close(&f->a);
+	free(w);
+}
+
+/* A connection cut in the middle of the answer: the records read so far were applied (in
+ * chunks, or not at all), the cursor did not move, and the next run reads the whole answer
+ * again and converges. */
+static void test_download_cut_mid_answer_keeps_cursor(void **state)
+{
+	struct fx *f = *state;
+	struct wire *w = calloc(1, sizeof(*w));
+	char cur[DS_CURSOR_MAX], ep[DS_CURSOR_MAX], before[DS_CURSOR_MAX];
+	struct ds_run_stats st;
+
+	w->piece = 4096;
+	dev_open_wire(f, w, DS_SYNC15_PAGE_UNLIMITED);
+	sync_ok(&f->a);
+	assert_int_equal(ds_store_cursor_get(f->a.store, COLL, before, sizeof(before), ep, sizeof(ep)), 0);
+	other_client_put_n(f, "c", 1500);
+	w->cut_at = 200 * 1024;
+	assert_int_equal(dev_sync(&f->a, &st), -ECONNRESET);
+	assert_true(st.fetched > 0 && st.fetched < 1500);
+	assert_int_equal(ds_store_cursor_get(f->a.store, COLL, cur, sizeof(cur), ep, sizeof(ep)), 0);
+	assert_string_equal(cur, before);
+	assert_true(ds_fake_engine_rows(f->a.e) < 1500);
+	assert_int_equal(ds_fake_engine_rows(f->a.e) % CONFIG_DS_SYNC_APPLY_CHUNK, 0);
+	w->cut_at = 0;
+	assert_int_equal(dev_sync(&f->a, &st), 0);
+	assert_int_equal(st.fetched, 1500);
+	assert_int_equal(ds_fake_engine_rows(f->a.e), 1500);
+	dev_close(&f->a);
+	free(w);
+}
+
+/* A BSO longer than the server's record limit allows is a clear error, never buffered; the
+ * records before it were applied, the cursor stays. A broken frame is -EPROTO. */
+static void test_oversized_bso_in_answer_is_an_error(void **state)
+{
+	struct fx *f = *state;
+	struct wire *w = calloc(1, sizeof(*w));
+	struct ds_run_stats st;
+	char *huge;
+	size_t n = 600 * 1024;
+
+	w->piece = 65536;
+	dev_open_wire(f, w, DS_SYNC15_PAGE_UNLIMITED);
+	sync_ok(&f->a);
+	other_client_put(f, "a-first", "{\"id\":\"a-first\"}");
+	huge = malloc(n + 1);
+	memset(huge, 'x', n);
+	huge[n] = '\0';
+	ds_fake_sync15_put(f->srv, COLL, "z-huge", huge);
+	free(huge);
+	assert_int_equal(dev_sync(&f->a, &st), -EMSGSIZE);
+	assert_non_null(strstr(ds_sync15_remote_error(f->a.r), "longer than"));
+	assert_non_null(strstr(st.message, "longer than"));
+	/* The chunk in progress ("a-first") was dropped with the page, unapplied. */
+	assert_null(ds_fake_engine_payload(f->a.e, "a-first"));
+	assert_null(ds_fake_engine_payload(f->a.e, "z-huge"));
+	dev_close(&f->a);
+	free(w);
+}
+
+/* The engine's storage hints: a record with ttl_s and sortindex reaches the server with "ttl"
+ * and "sortindex" in its BSO; a record without them carries neither. */
+static const struct ds_engine_ops *hint_inner;
+struct hint_ctx {
+	ds_record_cb cb;
+	void *ud;
+};
+
+static int hint_cb(const struct ds_record *r, void *user_data)
+{
+	struct hint_ctx *h = user_data;
+	struct ds_record c = *r;
+
+	if (r->id && strncmp(r->id, "hist", 4) == 0) {
+		c.ttl_s = 60u * 24 * 3600;
+		c.sortindex = 7;
+	}
+	return h->cb(&c, h->ud);
+}
+
+static int hint_changes_after(struct ds_engine *e, uint64_t after, const char *id, ds_record_cb cb,
+			      void *ud)
+{
+	struct hint_ctx h = { cb, ud };
+
+	return hint_inner->changes_after(e, after, id, hint_cb, &h);
+}
+
+static const cJSON *posted_bso(struct wire *w, const char *id, cJSON **keep)
+{
+	for (size_t i = 0; i < w->n_posts; i++) {
+		cJSON *a = cJSON_Parse(w->posts[i]);
+		const cJSON *it;
+
+		cJSON_ArrayForEach(it, a) {
+			const cJSON *bid = cJSON_GetObjectItemCaseSensitive(it, "id");
+			if (cJSON_IsString(bid) && strcmp(bid->valuestring, id) == 0) {
+				*keep = a;
+				return it;
+			}
+		}
+		cJSON_Delete(a);
+	}
+	return NULL;
+}
+
+static void test_ttl_and_sortindex_on_the_wire(void **state)
+{
+	struct fx *f = *state;
+	struct wire *w = calloc(1, sizeof(*w));
+	struct ds_engine_ops hooked;
+	const cJSON *b, *ttl, *si;
+	cJSON *keep = NULL;
+
+	dev_open_wire(f, w, DS_SYNC15_PAGE_UNLIMITED);
+	hint_inner = f->a.e->ops;
+	hooked = *hint_inner;
+	hooked.changes_after = hint_changes_after;
+	f->a.e->ops = &hooked;
+	ds_fake_engine_put(f->a.e, "hist1", "{\"url\":\"https://example.com/\"}");
+	ds_fake_engine_put(f->a.e, "plain", "{\"v\":1}");
+	sync_ok(&f->a);
+	assert_non_null(ds_fake_sync15_payload(f->srv, COLL, "hist1"));
+
+	b = posted_bso(w, "hist1", &keep);
+	assert_non_null(b);
+	ttl = cJSON_GetObjectItemCaseSensitive(b, "ttl");
+	si = cJSON_GetObjectItemCaseSensitive(b, "sortindex");
+	assert_true(cJSON_IsNumber(ttl) && ttl->valuedouble == 5184000);
+	assert_true(cJSON_IsNumber(si) && si->valuedouble == 7);
+	cJSON_Delete(keep);
+	b = posted_bso(w, "plain", &keep);
+	assert_non_null(b);
+	assert_null(cJSON_GetObjectItemCaseSensitive(b, "ttl"));
+	assert_null(cJSON_GetObjectItemCaseSensitive(b, "sortindex"));
+	cJSON_Delete(keep);
+	f->a.e->ops = hint_inner;
+	dev_close(&f->a);
+	free(w);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -506,6 +767,10 @@ int main(void)
 		T(test_backoff_exposed_to_the_scheduler),
 		T(test_storage_version_6_run_stops_with_upgrade),
 		T(test_oversized_record_reported_and_kept_pending),
+		T(test_download_streamed_in_one_request),
+		T(test_download_cut_mid_answer_keeps_cursor),
+		T(test_oversized_bso_in_answer_is_an_error),
+		T(test_ttl_and_sortindex_on_the_wire),
 #undef T
 	};
 

@@ -144,6 +144,8 @@ int ds_sync15_splitter_feed(struct ds_sync15_splitter *s, const void *data, size
 			if ((rc = take(s, p + i, n)) < 0)
 				return rc;
 			i += n;
+			if (done && s->buf[s->len - 1] != '}')
+				return fail(s, -EPROTO); /* "{...]": not an object, the frame is lost */
 			if (done) {
 				s->objects++;
 				rc = s->fn(s->buf, s->len, s->user_data);

@@ -18,6 +18,7 @@
 #include "account/ds_hawk.h"
 #include "remote/sync15/ds_sync15.h"
 #include "remote/sync15/ds_sync15_storage.h"
+#include "remote/sync15/ds_sync15_stream.h"
 #include "ds_port.h"
 
 #include <cjson/cJSON.h>
@@ -49,6 +50,9 @@ struct ds_sync15_client {
 	char *info_body;
 	int64_t info_lm;
 	unsigned long not_modified;
+	/* The body sink of the streamed GET in progress (ds_sync15_get_stream), else NULL. */
+	int (*stream_write)(const void *data, size_t len, void *user_data);
+	void *stream_ud;
 	char error[512];
 };
 
@@ -257,6 +261,17 @@ static int perform(struct ds_sync15_client *c, const struct ds_http_request *req
 	return rc;
 }
 
+/* A 2xx body of a streamed GET: never handed on once the account moved to another node (the
+ * records there are another incarnation's; the caller starts over). */
+static int stream_sink(const void *data, size_t len, void *user_data)
+{
+	struct ds_sync15_client *c = user_data;
+
+	if (c->reassigned)
+		return -EAGAIN;
+	return c->stream_write(data, len, c->stream_ud);
+}
+
 static int send_once(struct ds_sync15_client *c, const char *method, const char *path,
 		     int64_t xius_ms, int64_t ims_ms, const char *body, size_t body_len,
 		     struct ds_http_response *resp)
@@ -302,6 +317,10 @@ static int send_once(struct ds_sync15_client *c, const char *method, const char 
 	req.n_headers = n;
 	req.body = body;
 	req.body_len = body ? body_len : 0;
+	if (c->stream_write) {
+		req.body_write = stream_sink;
+		req.body_write_user_data = c;
+	}
 	rc = perform(c, &req, resp);
 	ds_memzero(auth, sizeof(auth));
 	ds_free(url);
@@ -384,6 +403,22 @@ int ds_sync15_request(struct ds_sync15_client *c, const char *method, const char
 		      struct ds_http_response *resp)
 {
 	return request(c, method, path, xius_ms, -1, body, body_len, resp);
+}
+
+int ds_sync15_get_stream(struct ds_sync15_client *c, const char *path, int64_t xius_ms,
+			 int (*write)(const void *data, size_t len, void *user_data),
+			 void *user_data, struct ds_http_response *resp)
+{
+	int rc;
+
+	if (!write)
+		return -EINVAL;
+	c->stream_write = write;
+	c->stream_ud = user_data;
+	rc = request(c, "GET", path, xius_ms, -1, NULL, 0, resp);
+	c->stream_write = NULL;
+	c->stream_ud = NULL;
+	return rc;
 }
 
 int ds_sync15_get_if_modified(struct ds_sync15_client *c, const char *path, int64_t ims_ms,

@@ -7,11 +7,15 @@
  *            fresh start or a reset of the engine by another client shows as a replaced remote
  *            and is never turned into local deletions (the core refuses and says so), while a
  *            move to another storage node starts the collection over there (epoch_changed);
- *   fetch    GET storage/<c>?full=1&sort=oldest&limit=N&newer=<cursor>, paged with offset
- *            (DESK Collection.getBatched): follow-up pages carry X-If-Unmodified-Since = the
- *            first page's X-Last-Modified; the cursor of a page in the middle of a download is
- *            "<newer>|<X-Last-Modified>|<offset>", so last-sync moves to X-Last-Modified only
- *            after the last page; a 412 in the middle restarts from <newer> (AT-12);
+ *   fetch    GET storage/<c>?full=1&sort=oldest&newer=<cursor>, without "limit" by default:
+ *            the answer is split as it arrives (bso_stream.c) and each record decrypted and
+ *            handed to the core, which applies them in chunks, so memory does not follow the
+ *            download. With a limit, or a server that pages on its own, X-Weave-Next-Offset
+ *            is followed in the same fetch (DESK Collection.getBatched): follow-up pages carry
+ *            X-If-Unmodified-Since = the first page's X-Last-Modified, and the cursor the
+ *            core stores moves to it only after the last page; a 412 in the middle restarts
+ *            from <newer> once per run (AT-12). A stored "<newer>|<lm>|<offset>" cursor (an
+ *            older build's page in the middle of a download) is still read;
  *   upload   the post queue with X-If-Unmodified-Since = the cursor; 412 -> -ESTALE.
  *
  * Cursors are server timestamps printed exactly (ds_sync15_ts_format()).
@@ -22,6 +26,7 @@
 #include "remote/sync15/ds_remote_sync15.h"
 #include "remote/sync15/ds_sync15.h"
 #include "remote/sync15/ds_sync15_storage.h"
+#include "remote/sync15/ds_sync15_stream.h"
 #include "store/ds_store.h"
 #include "ds_port.h"
 
@@ -49,6 +54,7 @@ struct s15_remote {
 	struct ds_sync15_global *g;
 	struct ds_transform *tr;
 	int64_t coll_ts;          /* the collection's timestamp at prepare, -1: absent */
+	unsigned paging_restarts; /* downloads started again after a 412 mid-paging, this run */
 	bool prepared;
 	unsigned long undecryptable;
 	char error[512];
@@ -146,16 +152,28 @@ static uint32_t node_tag(const char *endpoint)
 
 /* Another node in the stored epoch: the account was moved (sync15.md AT-06; DESK and AS reset
  * every engine's sync state on a changed api_endpoint and sync again at the new node, whose
- * data the devices rebuild), so the collection starts over there. The same node with other
- * syncIDs is a wipe or a reset by another client: refused by the core until the person
- * chooses (datasyncctl reset). */
+ * data the devices rebuild), so the collection starts over there. The same node and global
+ * syncID with another syncID for this collection: another client reset this engine alone
+ * (AT-15; AS coll_state.rs resets that engine's last-sync and syncs it again, data kept), so
+ * it starts over too. Another global syncID at the same node is a wipe or a fresh start by
+ * another client: refused by the core until the person chooses (datasyncctl reset). */
 static int s15_epoch_changed(struct ds_remote *r, const char *stored, const char *now)
 {
+	const char *sd, *nd;
+
 	DS_UNUSED(r);
 	if (strlen(stored) < NODE_TAG_LEN || strlen(now) < NODE_TAG_LEN ||
 	    stored[NODE_TAG_LEN - 1] != ':' || now[NODE_TAG_LEN - 1] != ':')
 		return DS_EPOCH_REFUSE;
-	return strncmp(stored, now, NODE_TAG_LEN) ? DS_EPOCH_RESET : DS_EPOCH_REFUSE;
+	if (strncmp(stored, now, NODE_TAG_LEN))
+		return DS_EPOCH_RESET;
+	/* "<tag>:<global syncID>.<collection syncID>"; syncIDs are base64url, without '.'. */
+	sd = strchr(stored + NODE_TAG_LEN, '.');
+	nd = strchr(now + NODE_TAG_LEN, '.');
+	if (sd && nd && sd - stored == nd - now && !strncmp(stored, now, (size_t)(sd - stored)) &&
+	    strcmp(sd, nd) != 0)
+		return DS_EPOCH_RESET;
+	return DS_EPOCH_REFUSE;
 }
 
 /* Our record in the clients collection goes before this collection's records (sync15.md:
@@ -251,6 +269,7 @@ static int s15_prepare(struct ds_remote *r, struct ds_remote_info *info)
 
 	memset(info, 0, sizeof(*info));
 	x->error[0] = '\0';
+	x->paging_restarts = 0;
 	rc = auth_backoff_check(x);
 	if (rc < 0)
 		return rc;
@@ -294,47 +313,142 @@ static int cursor_parse(const char *s, struct cursor *c)
 	return 0;
 }
 
-/* Hand one BSO to the core, decrypted; one that fails goes as a record with neither payload
- * nor deletion, which the core counts in errors and never applies. */
-static int deliver(struct s15_remote *x, const struct ds_sync15_bso *b, ds_record_cb cb, void *ud)
+/* A re-read of crypto/keys after an HMAC failure is allowed now (DESK HMAC_EVENT_INTERVAL). */
+static bool key_refetch_due(const struct s15_remote *x)
 {
+	int64_t last = x->g->last_hmac_refetch_mono_ms;
+
+	return !last ||
+	       ds_port_mono_ms() - last >= (int64_t)CONFIG_DS_REMOTE_SYNC15_HMAC_REFETCH_S * 1000;
+}
+
+/*
+ * One download's answer, read as it arrives. The records are decrypted and handed to the core
+ * one by one from inside the HTTP client's body callback, where no other request may be made.
+ * A record failing its HMAC while a re-read of crypto/keys is due (another device may have
+ * rotated the keys: DESK re-reads them on HMAC errors) is kept aside in a small stash; once
+ * the answer is complete the keys are re-read and the stashed records decrypted again (the
+ * core applies in arrival order, and one answer holds each id once). When more fail than the
+ * stash holds (the whole collection under new keys), the answer is stopped (want_keys), the
+ * keys re-read and the page asked again: the records already applied apply again, unchanged.
+ */
+#define STASH_RECORDS 64
+#define STASH_BYTES (512u * 1024u)
+
+struct fetch_stream {
+	struct s15_remote *x;
+	ds_record_cb cb;
+	void *ud;
+	struct ds_sync15_splitter sp;
+	bool may_stash;
+	bool want_keys;
+	struct ds_sync15_bso stash[STASH_RECORDS];
+	size_t n_stash, stash_bytes;
+};
+
+static void stash_clear(struct fetch_stream *fs)
+{
+	for (size_t i = 0; i < fs->n_stash; i++)
+		ds_sync15_bso_clear(&fs->stash[i]);
+	fs->n_stash = fs->stash_bytes = 0;
+}
+
+/* Hand one BSO to the core, decrypted; one that fails goes as a record with neither payload
+ * nor deletion, which the core counts in errors and never applies. 1: the BSO went to the
+ * stash, which owns it now. */
+static int deliver(struct fetch_stream *fs, struct ds_sync15_bso *b)
+{
+	struct s15_remote *x = fs->x;
 	struct ds_record in = { .id = b->id, .payload = b->payload, .modified_ms = b->modified_ms };
 	struct ds_record out = { 0 };
 	int rc = x->tr->ops->decode(x->tr, &in, &out);
 
-	if (rc == -EBADMSG) {
-		uint8_t ksync[64];
-		int changed = x->auth.ops->ksync(x->auth.ctx, ksync);
-		if (changed == 0)
-			changed = ds_sync15_global_refetch_keys(x->client, x->g, ksync);
-		ds_memzero(ksync, sizeof(ksync));
-		if (changed < 0)
-			return changed;
-		if (changed > 0) {
-			ds_sync15_transform_set_keys(x->tr, ds_sync15_keyring_get(&x->g->keys, x->collection));
-			rc = x->tr->ops->decode(x->tr, &in, &out);
+	if (rc == -EBADMSG && fs->may_stash && key_refetch_due(x)) {
+		size_t len = strlen(b->payload);
+
+		if (fs->n_stash < STASH_RECORDS && len <= STASH_BYTES - fs->stash_bytes) {
+			fs->stash[fs->n_stash++] = *b;
+			fs->stash_bytes += len;
+			memset(b, 0, sizeof(*b));
+			return 1;
 		}
+		fs->want_keys = true;
+		return -ECANCELED;
 	}
 	if (rc == -EBADMSG || rc == -EILSEQ) {
 		struct ds_record bad = { .id = b->id, .modified_ms = b->modified_ms };
 		x->undecryptable++;
 		DS_LOG_WRN("%s: a record failed to decrypt (%s); skipped", x->collection, ds_strerror(rc));
-		return cb(&bad, ud);
+		return fs->cb(&bad, fs->ud);
 	}
 	if (rc < 0)
 		return rc;
-	rc = cb(&out, ud);
+	rc = fs->cb(&out, fs->ud);
 	ds_record_clear(&out);
 	return rc;
 }
 
-static int fetch_once(struct s15_remote *x, const struct cursor *cur, ds_record_cb cb, void *ud,
+/* The splitter's callback: one BSO object of the answer. */
+static int on_bso(const char *json, size_t len, void *user_data)
+{
+	struct fetch_stream *fs = user_data;
+	struct ds_sync15_bso b;
+	cJSON *o = cJSON_ParseWithLength(json, len);
+	int rc;
+
+	if (!o) {
+		DS_LOG_WRN("%s: a malformed record in the answer; skipped", fs->x->collection);
+		fs->x->undecryptable++;
+		return 0;
+	}
+	rc = ds_sync15_bso_from_json(o, &b);
+	cJSON_Delete(o);
+	if (rc == -EPROTO) {
+		DS_LOG_WRN("%s: a malformed record in the answer; skipped", fs->x->collection);
+		fs->x->undecryptable++;
+		return 0;
+	}
+	if (rc < 0)
+		return rc;
+	rc = deliver(fs, &b);
+	if (rc == 1)
+		return 0;
+	ds_sync15_bso_clear(&b);
+	return rc;
+}
+
+static int on_body(const void *data, size_t len, void *user_data)
+{
+	struct fetch_stream *fs = user_data;
+
+	return ds_sync15_splitter_feed(&fs->sp, data, len);
+}
+
+/* Why the answer stopped, in words, when the splitter or a record stopped it. */
+static int stream_error(struct fetch_stream *fs, int rc)
+{
+	struct s15_remote *x = fs->x;
+
+	if (fs->sp.err == -EMSGSIZE) {
+		ds_sync15_client_set_error(x->client, "reading %s: a record longer than %zu bytes "
+						      "(the server's record size limit) arrived; stopped",
+					   x->collection, fs->sp.max_object);
+		return -EMSGSIZE;
+	}
+	if (fs->sp.err == -EPROTO) {
+		ds_sync15_client_set_error(x->client, "reading %s: the answer is not a list of "
+						      "records", x->collection);
+		return -EPROTO;
+	}
+	return rc;
+}
+
+static int fetch_once(struct s15_remote *x, const struct cursor *cur, struct fetch_stream *fs,
 		      struct ds_fetch_page *page, bool *restart)
 {
 	struct ds_http_response resp;
-	char newer[DS_SYNC15_TS_MAX], *path, *off = NULL;
+	char newer[DS_SYNC15_TS_MAX], lim[24] = "", *path, *off = NULL;
 	const char *next;
-	cJSON *arr = NULL, *it;
 	int64_t lm;
 	int rc;
 	/* The first download of a limited collection: one request for the newest N, the rest is
@@ -343,30 +457,40 @@ static int fetch_once(struct s15_remote *x, const struct cursor *cur, ds_record_
 	bool limited = x->download_limit && cur->newer < 0 && !cur->offset[0];
 
 	*restart = false;
+	fs->want_keys = false;
+	stash_clear(fs);
+	ds_sync15_splitter_clear(&fs->sp);
+	ds_sync15_splitter_init(&fs->sp, ds_sync15_max_bso_text(&x->g->limits), on_bso, fs);
 	if (cur->offset[0] && !(off = ds_sync15_url_escape(cur->offset)))
 		return -ENOMEM;
 	ds_sync15_ts_format(cur->newer, newer);
+	/* No limit by default: the answer is read as it arrives, so one request takes the whole
+	 * download (as AS does) without holding it; a server that pages on its own sends
+	 * X-Weave-Next-Offset, followed below. */
+	if (x->page_records)
+		snprintf(lim, sizeof(lim), "&limit=%u", x->page_records);
 	if (limited)
 		path = ds_asprintf("storage/%s?full=1&sort=%s&limit=%u", x->collection,
 				   x->download_sort, x->download_limit);
 	else
-		path = ds_asprintf("storage/%s?full=1&sort=oldest&limit=%u%s%s%s%s", x->collection,
-				   x->page_records, cur->newer >= 0 ? "&newer=" : "",
-				   cur->newer >= 0 ? newer : "", off ? "&offset=" : "", off ? off : "");
+		path = ds_asprintf("storage/%s?full=1&sort=oldest%s%s%s%s%s", x->collection, lim,
+				   cur->newer >= 0 ? "&newer=" : "", cur->newer >= 0 ? newer : "",
+				   off ? "&offset=" : "", off ? off : "");
 	ds_free(off);
 	if (!path)
 		return -ENOMEM;
-	rc = ds_sync15_request(x->client, "GET", path, cur->offset[0] ? cur->lm : -1, NULL, 0, &resp);
+	rc = ds_sync15_get_stream(x->client, path, cur->offset[0] ? cur->lm : -1, on_body, fs, &resp);
 	ds_free(path);
-	if (rc < 0)
-		return rc;
 	if (ds_sync15_client_take_reassigned(x->client)) {
-		ds_http_response_free(&resp);
+		if (rc == 0)
+			ds_http_response_free(&resp);
 		ds_sync15_global_clear(x->g);
 		ds_sync15_client_set_error(x->client, "the account moved to another storage node; "
 						      "the next run starts over there");
 		return -EAGAIN;
 	}
+	if (rc < 0)
+		return fs->want_keys ? 0 : stream_error(fs, rc);
 	if (cur->offset[0] && (resp.status == 412 || resp.status == 400)) {
 		/* The collection changed between pages, or the offset expired: start this download
 		 * again from where the last complete one ended (DESK aborts; we retry once). */
@@ -388,28 +512,20 @@ static int fetch_once(struct s15_remote *x, const struct cursor *cur, ds_record_
 		return -EPROTO;
 	}
 	lm = ds_sync15_last_modified(&resp);
-	next = ds_http_header(&resp, "x-weave-next-offset");
-	arr = cJSON_Parse(resp.body ? resp.body : "");
-	if (!cJSON_IsArray(arr) || lm < 0) {
+	/* A transport that does not stream kept the body: read it the same way. */
+	rc = resp.body ? ds_sync15_splitter_feed(&fs->sp, resp.body, resp.body_len) : 0;
+	if (rc == 0)
+		rc = ds_sync15_splitter_finish(&fs->sp);
+	if (rc < 0) {
+		ds_http_response_free(&resp);
+		return fs->want_keys ? 0 : stream_error(fs, rc);
+	}
+	if (lm < 0) {
 		ds_sync15_client_set_error(x->client, "reading %s: unusable answer", x->collection);
-		rc = -EPROTO;
-		goto out;
+		ds_http_response_free(&resp);
+		return -EPROTO;
 	}
-	cJSON_ArrayForEach(it, arr) {
-		struct ds_sync15_bso b;
-		rc = ds_sync15_bso_from_json(it, &b);
-		if (rc == -EPROTO) {
-			DS_LOG_WRN("%s: a malformed record in the answer; skipped", x->collection);
-			x->undecryptable++;
-			continue;
-		}
-		if (rc < 0)
-			goto out;
-		rc = deliver(x, &b, cb, ud);
-		ds_sync15_bso_clear(&b);
-		if (rc < 0)
-			goto out;
-	}
+	next = ds_http_header(&resp, "x-weave-next-offset");
 	rc = 0;
 	if (next && *next && !limited) {
 		int64_t first_lm = cur->offset[0] ? cur->lm : lm;
@@ -422,16 +538,43 @@ static int fetch_once(struct s15_remote *x, const struct cursor *cur, ds_record_
 		if (n < 0 || (size_t)n >= sizeof(page->next_cursor)) {
 			ds_sync15_client_set_error(x->client, "the server's paging offset is too long");
 			rc = -EPROTO;
-			goto out;
 		}
 		page->more = true;
 	} else {
 		ds_sync15_ts_format(cur->offset[0] ? cur->lm : lm, page->next_cursor);
 		page->more = false;
 	}
-out:
-	cJSON_Delete(arr);
 	ds_http_response_free(&resp);
+	return rc;
+}
+
+/* A record failed its HMAC: re-read crypto/keys (another device may have rotated them). */
+static int refetch_keys(struct s15_remote *x)
+{
+	uint8_t ksync[64];
+	int changed = x->auth.ops->ksync(x->auth.ctx, ksync);
+
+	if (changed == 0)
+		changed = ds_sync15_global_refetch_keys(x->client, x->g, ksync);
+	ds_memzero(ksync, sizeof(ksync));
+	if (changed > 0)
+		ds_sync15_transform_set_keys(x->tr, ds_sync15_keyring_get(&x->g->keys, x->collection));
+	return changed < 0 ? changed : 0;
+}
+
+/* The answer is complete: re-read the keys once for the records that failed, and hand those on
+ * with whatever keys there are now (a record still failing goes as undecryptable). */
+static int deliver_stash(struct s15_remote *x, struct fetch_stream *fs)
+{
+	int rc;
+
+	if (!fs->n_stash)
+		return 0;
+	fs->may_stash = false;
+	rc = refetch_keys(x);
+	for (size_t i = 0; rc == 0 && i < fs->n_stash; i++)
+		rc = deliver(fs, &fs->stash[i]);
+	stash_clear(fs);
 	return rc;
 }
 
@@ -439,6 +582,7 @@ static int s15_fetch(struct ds_remote *r, const char *cursor, ds_record_cb cb, v
 		     struct ds_fetch_page *page)
 {
 	struct s15_remote *x = rem_of(r);
+	struct fetch_stream *fs;
 	struct cursor cur;
 	bool restart = false;
 	int rc;
@@ -456,18 +600,61 @@ static int s15_fetch(struct ds_remote *r, const char *cursor, ds_record_cb cb, v
 	 * the core reads again. */
 	if (cur.newer < 0 && !cur.offset[0] && x->coll_ts < 0)
 		return 0;
+	fs = ds_calloc(1, sizeof(*fs));
+	if (!fs)
+		return -ENOMEM;
+	fs->x = x;
+	fs->cb = cb;
+	fs->ud = user_data;
+	fs->may_stash = true;
 	lock(x);
-	rc = fetch_once(x, &cur, cb, user_data, page, &restart);
-	if (rc == 0 && restart) {
-		DS_LOG_INF("%s: the collection changed during a paged download; starting it again",
-			   x->collection);
-		cur.lm = -1;
-		cur.offset[0] = '\0';
-		rc = fetch_once(x, &cur, cb, user_data, page, &restart);
-		if (rc == 0 && restart)
-			rc = -EAGAIN;
+	for (;;) {
+		memset(page, 0, sizeof(*page));
+		rc = fetch_once(x, &cur, fs, page, &restart);
+		if (rc == 0 && fs->want_keys) {
+			/* Too many records failed to keep aside: re-read the keys and ask for the
+			 * page again. Once per fetch: a record that still fails is then skipped. */
+			fs->may_stash = false;
+			rc = refetch_keys(x);
+			if (rc < 0)
+				break;
+			continue;
+		}
+		if (rc == 0 && restart) {
+			/* Once per run, not per page: the pages of one download are separate fetches,
+			 * and a client writing all the time must not keep this run restarting (AT-12;
+			 * DESK aborts at the first). The next run starts from the old last-sync. */
+			if (x->paging_restarts++ >= 1) {
+				ds_sync15_client_set_error(x->client, "%s kept changing during a paged "
+								      "download; the next run reads it again",
+							   x->collection);
+				rc = -EAGAIN;
+				break;
+			}
+			DS_LOG_INF("%s: the collection changed during a paged download; starting it again",
+				   x->collection);
+			cur.lm = -1;
+			cur.offset[0] = '\0';
+			continue;
+		}
+		if (rc == 0)
+			rc = deliver_stash(x, fs);
+		if (rc == 0 && page->more) {
+			/* The server paged (our limit, or its own): the next page in the same fetch,
+			 * so the core stores the cursor once, after the whole download (AT-12: the
+			 * old last-sync stays until then). */
+			if (cursor_parse(page->next_cursor, &cur) < 0) {
+				rc = -EPROTO;
+				break;
+			}
+			continue;
+		}
+		break;
 	}
 	unlock(x);
+	stash_clear(fs);
+	ds_sync15_splitter_clear(&fs->sp);
+	ds_free(fs);
 	return rc < 0 ? fail(x, rc) : 0;
 }
 
@@ -501,7 +688,11 @@ static int do_upload(struct s15_remote *x, const char *cursor, const struct ds_r
 		}
 		if (rc < 0)
 			break;
-		bso = ds_sync15_bso_to_json(enc.id, enc.payload, NULL, 0);
+		/* The engine's storage hints (DOCS apis-1.5 BSO "ttl", "sortindex"): the transform
+		 * builds a new record, so they are taken from the core's. */
+		long sortindex = recs[i].sortindex;
+		bso = ds_sync15_bso_to_json(enc.id, enc.payload, recs[i].sortindex ? &sortindex : NULL,
+					    (long)recs[i].ttl_s);
 		if (!bso)
 			rc = -ENOMEM;
 		else
@@ -608,6 +799,8 @@ int ds_sync15_remote_new(const struct ds_sync15_remote_config *cfg, struct ds_re
 	x->read_only = cfg->read_only;
 	x->enable = cfg->enable;
 	x->page_records = cfg->page_records ? cfg->page_records : CONFIG_DS_REMOTE_SYNC15_PAGE_RECORDS;
+	if (x->page_records == DS_SYNC15_PAGE_UNLIMITED)
+		x->page_records = 0;
 	x->download_sort = "newest";
 	x->auth = cfg->auth;
 	x->device = cfg->device;
