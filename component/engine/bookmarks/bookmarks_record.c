@@ -6,6 +6,8 @@
  *   bookmark:  title, bmkUri, keyword, tags[]     query: title, bmkUri ("place:...")
  *   folder:    title, children[] (ordered ids)    livemark: title (feedUri, siteUri round-trip)
  *   separator: pos
+ * A bookmark whose URL is place: is a query and a query whose URL is not is a bookmark (Places
+ * tells them apart by the URL alone).
  * Roots: places|menu|toolbar|unfiled|mobile <-> root________|menu________|toolbar_____|
  * unfiled_____|mobile______ (AS storage/bookmarks/root_guid.rs).
  */
@@ -249,8 +251,9 @@ int ds_bookmarks_decode(const char *id, const char *payload, struct ds_bookmark_
 		if (!cJSON_IsString(uri) || !strchr(uri->valuestring, ':') ||
 		    strlen(uri->valuestring) > 65536)
 			goto out;
-		if (out->item.kind == DS_BM_BOOKMARK && strncmp(uri->valuestring, "place:", 6) == 0)
-			out->item.kind = DS_BM_QUERY;
+		/* The kind follows the URL, as Places stores both as bookmarks: a "query" that is
+		 * not place: reads back as the bookmark it is (and is sent as one). */
+		out->item.kind = strncmp(uri->valuestring, "place:", 6) == 0 ? DS_BM_QUERY : DS_BM_BOOKMARK;
 	}
 	rc = -ENOMEM;
 	if (out->item.kind != DS_BM_SEPARATOR &&
