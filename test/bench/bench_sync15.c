@@ -492,16 +492,47 @@ static void rss_by_file(void)
 		fclose(f);
 }
 
+/*
+ * The peak of RssAnon during a run (the kernel keeps the peak of the total only, VmHWM):
+ * sampled from the run's progress callback, every 100 calls (a call per record fetched and
+ * per record applied), and once at the end of the run.
+ */
+static long g_peak_anon;
+static unsigned long g_progress_calls;
+
+static void sample_anon(void)
+{
+	long anon, file;
+
+	rss_parts(&anon, &file);
+	if (anon > g_peak_anon)
+		g_peak_anon = anon;
+}
+
+static void on_progress(const char *collection, const char *phase, unsigned long done,
+			unsigned long total, void *user_data)
+{
+	DS_UNUSED(collection);
+	DS_UNUSED(phase);
+	DS_UNUSED(done);
+	DS_UNUSED(total);
+	DS_UNUSED(user_data);
+	if (++g_progress_calls % 100 == 0)
+		sample_anon();
+}
+
 static void row(const char *phase, unsigned long n, int64_t wall_us, int64_t cpu, long rss,
 		const struct server_stats *s, unsigned long client_reqs, const struct ds_run_stats *st)
 {
 	long anon, file;
 
+	sample_anon();
 	rss_parts(&anon, &file);
 	if (getenv("BENCH_S15_MAPS"))
 		rss_by_file();
-	printf("| %-26s | %7lu | %8.0f | %7.0f | %7ld | %6ld | %6ld | %5ld | %4ld | %5ld | %6lu | %10ld | %10ld | %lu/%lu/%lu |\n",
-	       phase, n, wall_us / 1000.0, cpu / 1000.0, rss, anon, file, s->requests, s->gets, s->posts,
+	printf("| %-26s | %7lu | %8.0f | %7.0f | %7ld | %7ld | %6ld | %6ld | %5ld | %4ld | %5ld | %6lu | %10ld | %10ld | %lu/%lu/%lu |\n",
+	       phase, n, wall_us / 1000.0, cpu / 1000.0, rss, g_peak_anon, anon, file, s->requests,
+	       s->gets, s->posts,
 	       client_reqs, s->bytes_in, s->bytes_out, st->fetched, st->applied, st->uploaded);
 	fflush(stdout);
 }
@@ -548,7 +579,7 @@ static int phase_run(const char *phase, unsigned long n, const char *work)
 		w0 = mono_us();
 		c0 = cpu_us();
 		memset(&st, 0, sizeof(st));
-		err = ds_sync_run(c, store, &st, NULL, NULL);
+		err = ds_sync_run(c, store, &st, on_progress, NULL);
 		if (err < 0) {
 			fprintf(stderr, "bench_sync15: %s: %s / %s\n", name, st.message,
 				ds_sync15_remote_error(r));
@@ -786,8 +817,8 @@ int main(int argc, char **argv)
 	stats_take(&s);
 	printf("download page: %d records (CONFIG_DS_REMOTE_SYNC15_PAGE_RECORDS)\n\n",
 	       CONFIG_DS_REMOTE_SYNC15_PAGE_RECORDS);
-	printf("| phase                      | records |  wall ms |  cpu ms | RSS KiB |   anon |   file |  reqs | GETs | POSTs | client |   B in srv |  B out srv | fetch/apply/upl |\n");
-	printf("|----------------------------|---------|----------|---------|---------|--------|--------|-------|------|-------|--------|------------|------------|-----------------|\n");
+	printf("| phase                      | records |  wall ms |  cpu ms | RSS KiB | pk anon |   anon |   file |  reqs | GETs | POSTs | client |   B in srv |  B out srv | fetch/apply/upl |\n");
+	printf("|----------------------------|---------|----------|---------|---------|---------|--------|--------|-------|------|-------|--------|------------|------------|-----------------|\n");
 	run_phase(self, "download", n, work);
 	run_phase(self, "restart", n, work);
 	run_phase(self, "upload", n, work);
