@@ -77,7 +77,11 @@ fault '{"fail_request": {"method": "POST", "contains": "/attachment", "skip": 1,
 device a sync >"$T/out" 2>&1 && fail "a sync with a cut upload succeeded"
 check_agree "after a cut upload"
 [ "$(count_enc)" -ge 1 ] || fail "nothing was switched before the cut"
-grep -q '"datasync_reencrypt"' "$T/recs" && fail "marked while records were left"
+# Records with a file switch only once the collection is marked (devices without the key are
+# refused from then on, so none writes in clear while its file is being sealed).
+http GET /v1/buckets/default/collections/notes "" alice:'alice pw' | grep -q '"datasync_reencrypt": *"pending"' ||
+	fail "files were switched before the collection was marked"
+device b sync >"$T/out" 2>&1 && fail "a device without the key synced during the switch"
 
 # Cut again between the switching update and the request that drops the null fields.
 fault '{"fail_request": {"method": "PUT", "contains": "/records/", "count": 1}}'

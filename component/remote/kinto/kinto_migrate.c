@@ -35,6 +35,8 @@ struct pass {
 	size_t written;
 	size_t stale;       /* 412: changed since listed, for the next pass */
 	struct ds_kinto_reenc r;
+	bool with_files;    /* records with a file are switched (after the "pending" mark) */
+	size_t deferred;    /* records with a file left for the pass after the mark */
 	const char *att;    /* the scanned record's Kinto attachment, NULL: none */
 	size_t att_len;
 	const char *data;
@@ -224,7 +226,9 @@ static int scan_one(const char *val, size_t vlen, void *ud)
 	}
 	p->att = NULL;
 	rc = ds_kinto_json_object_each(val, vlen, find_attachment, p);
-	if (rc == 0 && p->att) {
+	if (rc == 0 && p->att && !p->with_files) {
+		p->deferred++;
+	} else if (rc == 0 && p->att) {
 		rc = ds_kinto_reenc_file(&p->r, val, vlen, &rec, p->att, p->att_len);
 		rc = count_step(p, rc == 0 ? 1 : rc);
 	} else if (rc == 0) {
@@ -299,10 +303,10 @@ static int one_pass(struct pass *p, unsigned page_size)
 
 int ds_kinto_reencrypt(struct ds_kinto_api *a, const struct ds_kinto_key *key, const char *coll,
 		       const char *coll_path, size_t batch_max, unsigned page_size,
-		       const char *work_path)
+		       const char *work_path, bool with_files)
 {
 	struct pass p = { .a = a, .key = key, .coll = coll, .coll_path = coll_path,
-			  .batch_max = batch_max ? batch_max : 1,
+			  .batch_max = batch_max ? batch_max : 1, .with_files = with_files,
 			  .r = { .api = a, .key = key, .coll = coll, .coll_path = coll_path,
 				 .work_path = work_path } };
 	size_t total = 0;
@@ -315,6 +319,7 @@ int ds_kinto_reencrypt(struct ds_kinto_api *a, const struct ds_kinto_key *key, c
 	for (int i = 0; i < 4; i++) {
 		p.written = 0;
 		p.stale = 0;
+		p.deferred = 0;
 		rc = one_pass(&p, page_size);
 		total += p.written;
 		if (rc || (p.written == 0 && p.stale == 0))
@@ -327,6 +332,9 @@ int ds_kinto_reencrypt(struct ds_kinto_api *a, const struct ds_kinto_key *key, c
 	}
 	if (rc == 0 && total)
 		DS_LOG_INF("%s: %zu cleartext record(s) re-uploaded encrypted", a->name, total);
+	if (rc == 0 && p.deferred)
+		DS_LOG_INF("%s: %zu record(s) with a file switch after the collection is marked",
+			   a->name, p.deferred);
 	ds_free(p.ids);
 	return rc;
 }
@@ -408,7 +416,7 @@ int ds_kinto_encryption_prepare(const struct ds_kinto_coll *c, const cJSON *meta
 
 			DS_LOG_INF("%s: switching the collection to encrypted", c->name);
 			rc = ds_kinto_reencrypt(c->api, c->key, c->coll, c->coll_path,
-						c->batch_max, c->page_size, c->work_path);
+						c->batch_max, c->page_size, c->work_path, false);
 			if (rc)
 				return rc;
 			body = ds_asprintf("{\"data\":{\"" DS_KINTO_KID_FIELD "\":\"%s\",\"" SWITCH_FIELD
@@ -420,7 +428,7 @@ int ds_kinto_encryption_prepare(const struct ds_kinto_coll *c, const cJSON *meta
 				return rc;
 		}
 		rc = ds_kinto_reencrypt(c->api, c->key, c->coll, c->coll_path,
-					c->batch_max, c->page_size, c->work_path);
+					c->batch_max, c->page_size, c->work_path, true);
 		if (rc == 0)
 			rc = patch_meta(c, "{\"data\":{\"" SWITCH_FIELD "\":\"done\"}}", 0);
 		if (rc)

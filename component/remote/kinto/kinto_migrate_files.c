@@ -6,11 +6,16 @@
  *   1. the clear file is downloaded (streamed to a work file next to the state map, hash
  *      checked; a cut download resumes with Range);
  *   2. ONE request switches both: POST <record>/attachment with the sealed file (streamed,
- *      sealed block by block) and, as its "data" form field, the encrypted record, with
- *      If-Match on the clear version. kinto-attachment stores the file and then writes the
- *      record's data and attachment object as one update (kinto.md §5), so a cut before that
- *      update leaves the clear record with its clear file, and after it the encrypted record
- *      with its sealed file;
+ *      sealed block by block) and, as its "data" form field, the encrypted record.
+ *      kinto-attachment stores the file and then writes the record's data and attachment
+ *      object as one update (kinto.md §5), so a cut before that update leaves the clear record
+ *      with its clear file, and after it the encrypted record with its sealed file.
+ *      kinto-attachment does not check If-Match on that POST (its view rebuilds the request's
+ *      validated fields without the headers; tried against kinto-attachment 7), so the record
+ *      is read again with If-None-Match on the version listed just before it (304: unchanged),
+ *      and records with files are switched only once the collection is marked "pending", when
+ *      devices without the key are refused: what remains is a write by a device with the key
+ *      in the moment between that read and the POST (docs/remote-kinto.md, limits);
  *   3. that update is a merge (the form's Content-Type is not JSON merge-patch), so the clear
  *      fields it cannot remove are set to null by step 2 (no value left in clear), and a PUT
  *      with If-Match on the new version writes the record without them. A cut between 2 and 3
@@ -127,11 +132,34 @@ out:
 	return text;
 }
 
+/* 0: the record is still at version, -ESTALE: changed or gone since listed. */
+static int still_at(const struct ds_kinto_reenc *r, const char *id, int64_t version)
+{
+	char etag[32], *path = ds_asprintf("%s/records/%s", r->coll_path, id);
+	const char *h[] = { "If-None-Match", etag, NULL };
+	struct ds_http_response resp;
+	int rc;
+
+	if (!path)
+		return -ENOMEM;
+	snprintf(etag, sizeof(etag), "\"%" PRId64 "\"", version);
+	rc = ds_kinto_api_call(r->api, "GET", path, NULL, h, &resp);
+	ds_free(path);
+	if (rc)
+		return rc;
+	if (resp.status == 200 || resp.status == 404)
+		rc = -ESTALE;
+	else if (resp.status != 304)
+		rc = ds_kinto_api_error(r->api, "reading a record to switch", &resp);
+	ds_http_response_free(&resp);
+	return rc;
+}
+
 int ds_kinto_reenc_file(const struct ds_kinto_reenc *r, const char *raw, size_t raw_len,
 			const struct ds_record *rec, const char *att, size_t att_len)
 {
 	struct ds_kinto_file_result got = { 0 }, put = { 0 };
-	struct ds_kinto_upload_opts o = { .if_match = rec->modified_ms };
+	struct ds_kinto_upload_opts o = { .if_match = rec->modified_ms }; /* in case it is honoured */
 	char *work = ds_asprintf("%s.reenc", r->work_path);
 	char *data = NULL;
 	cJSON *rec_after = NULL, *att_after = NULL;
@@ -149,7 +177,10 @@ int ds_kinto_reenc_file(const struct ds_kinto_reenc *r, const char *raw, size_t 
 			   r->api->name, ds_strerror(rc));
 		goto out;
 	}
-	/* 2. File sealed and record encrypted in one update. */
+	/* 2. File sealed and record encrypted in one update, if nobody wrote it meanwhile. */
+	rc = still_at(r, rec->id, rec->modified_ms);
+	if (rc)
+		goto out;
 	o.data = data;
 	rc = ds_kinto_file_upload_opts(r->api, r->key, r->coll, r->coll_path, rec->id, work, &o,
 				       &put);

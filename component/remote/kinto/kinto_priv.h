@@ -247,7 +247,7 @@ int ds_kinto_encryption_prepare(const struct ds_kinto_coll *c, const struct cJSO
 
 int ds_kinto_reencrypt(struct ds_kinto_api *a, const struct ds_kinto_key *key, const char *coll,
 		       const char *coll_path, size_t batch_max, unsigned page_size,
-		       const char *work_path);
+		       const char *work_path, bool with_files);
 
 /* ---- kinto_migrate_files.c ----------------------------------------------------------------- */
 
