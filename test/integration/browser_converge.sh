@@ -49,6 +49,11 @@ fail() {
 	echo "--- last output"; cat "$T/out" 2>/dev/null
 	exit 1
 }
+# A convergence check that does not hold: reported, and the scenario goes on so that every
+# collection is judged; the script fails at the end.
+finding() {
+	echo "FAIL [$STEP]: $*" | tee -a "$T/findings"
+}
 jget() { "$PY" -c '
 import json, sys
 v = json.load(sys.stdin)
@@ -144,7 +149,7 @@ agree() {
 				bad="$bad $k($w)"; }
 		done
 	done
-	[ -z "$bad" ] || fail "the sides differ:$bad"
+	[ -z "$bad" ] || finding "the sides differ:$bad"
 }
 # Rounds of A then B until one writes nothing to the node (at most 4).
 until_quiet() {
@@ -157,17 +162,17 @@ until_quiet() {
 	done
 }
 has() { # KIND LINE-REGEX: on the server (hence on both devices once they agree)
-	grep -Eq -- "$2" "$T/$1.s" || fail "$1 lacks /$2/: $(cat "$T/$1.s")"
+	grep -Eq -- "$2" "$T/$1.s" || finding "$1 lacks /$2/: $(cat "$T/$1.s")"
 }
 hasnt() {
-	grep -Eq -- "$2" "$T/$1.s" && fail "$1 holds /$2/: $(cat "$T/$1.s")"
+	grep -Eq -- "$2" "$T/$1.s" && finding "$1 holds /$2/: $(cat "$T/$1.s")"
 	true
 }
 # A device's view of the other devices (tabs list, clients list) holds IDs.
 lists() { # DEVICE WHAT ID...
 	d=$1; w=$2; shift 2
 	ctl "$d" --json $w >"$T/out" 2>&1 || fail "$w on $d"
-	for id in "$@"; do grep -q "\"$id\"" "$T/out" || fail "$w on $d lacks $id: $(cat "$T/out")"; done
+	for id in "$@"; do grep -q "\"$id\"" "$T/out" || finding "$w on $d lacks $id: $(cat "$T/out")"; done
 }
 # The collection's records on the server, by id.
 ids() { "$PY" "$H" records "$NODE" "$UID_" "$KSYNC" "$1" |
@@ -217,15 +222,16 @@ has addons '^dark-theme@example.org\|True$'
 has addons '^reader@example.org\|False$'
 hasnt addons 'vendor-tool'
 # the writer's pref that no device syncs stays in the one record
-"$PY" "$H" records "$NODE" "$UID_" "$KSYNC" prefs | grep -q '"layout.spellcheckDefault": 1' ||
-	fail "the desktop's own pref was dropped from the prefs record"
-grep -q "device.local.only" "$T/prefs.s" && fail "a pref outside the allow-list left A"
+"$PY" "$H" records "$NODE" "$UID_" "$KSYNC" prefs | grep '"layout.spellcheckDefault": 1' >/dev/null ||
+	finding "the desktop's own pref was dropped from the prefs record"
+"$PY" "$H" records "$NODE" "$UID_" "$KSYNC" prefs | grep "device.local.only" >/dev/null &&
+	finding "a pref outside the allow-list left A"
 ctl a --json status >"$T/st.a"; DEV_A=$(jget account device_id <"$T/st.a")
 ctl b --json status >"$T/st.b"; DEV_B=$(jget account device_id <"$T/st.b")
 ids clients | sort >"$T/clients.s"
-for id in "$DEV_A" "$DEV_B" dEsKtOpWrItE; do grep -qx "$id" "$T/clients.s" || fail "client record $id missing"; done
+for id in "$DEV_A" "$DEV_B" dEsKtOpWrItE; do grep -qx "$id" "$T/clients.s" || finding "client record $id missing"; done
 ids tabs | sort >"$T/tabs.s"
-for id in "$DEV_A" "$DEV_B" dEsKtOpWrItE; do grep -qx "$id" "$T/tabs.s" || fail "tabs record $id missing"; done
+for id in "$DEV_A" "$DEV_B" dEsKtOpWrItE; do grep -qx "$id" "$T/tabs.s" || finding "tabs record $id missing"; done
 lists a clients "$DEV_B" dEsKtOpWrItE
 lists b clients "$DEV_A" dEsKtOpWrItE
 lists a "tabs list" "https://tab.b.example/" "https://tab.desktop.example/"
@@ -273,6 +279,17 @@ INSERT INTO moz_historyvisits (from_visit, place_id, visit_date, visit_type, ses
  SELECT 0, id, 1764560000000000, 2, 0 FROM moz_places WHERE guid = 'dtHist000002';
 UPDATE moz_places SET visit_count = visit_count + 1, last_visit_date = 1764560000000000
  WHERE guid = 'dtHist000002';" || fail "B's visit"
+# Add-ons: A's package manager disables its store item; B's installs an item another device has,
+# under the guid of its install wish; the writer uninstalls one (a tombstone).
+sqlite3 -cmd ".timeout 5000" "$T/a/profile/addons.sqlite" \
+	"UPDATE addons SET enabled = 0 WHERE addonID = 'dark-theme@example.org';" || fail "A's add-on"
+sqlite3 -cmd ".timeout 5000" "$T/b/profile/addons.sqlite" "
+INSERT INTO addons SELECT guid, addonID, applicationID, enabled, source FROM addons_wanted
+ WHERE addonID = 'uBlock0@raymondhill.net' AND wish = 'install';" || fail "B's add-on"
+[ "$(sqlite3 "$T/b/profile/addons.sqlite" "SELECT guid FROM addons WHERE addonID = 'uBlock0@raymondhill.net'")" = dtAddon00001 ] ||
+	fail "B had no install wish for the writer's add-on"
+"$PY" "$W" put "$NODE" "$UID_" "$KSYNC" addons '[{"id":"dtAddon00002","deleted":true}]' ||
+	fail "the writer's add-on tombstone"
 printf '%s\n' '[{"title":"B tab 2","urlHistory":["https://tab2.b.example/"],"lastUsed":1764550300}]' >"$T/tabs.b"
 ok ctl b tabs set "$T/tabs.b"
 S0=$(seq)
@@ -284,22 +301,31 @@ has bookmarks '^dtFolder0001\|folder\|menu\|Desktop folder\|dtBmk0000001,dtSep00
 has bookmarks '^aBmk00000003\|bookmark\|dtFolder0001\|Three\|'
 has bookmarks '^toolbar\|folder\|places\|\|dtBmk0000003$'
 hasnt bookmarks '^dtBmk0000002\|'     # U2: not resurrected by A's change of its folder
-"$PY" "$H" records "$NODE" "$UID_" "$KSYNC" bookmarks | grep -q '"id": "dtBmk0000002".*' &&
+"$PY" "$H" records "$NODE" "$UID_" "$KSYNC" bookmarks | grep '"id": "dtBmk0000002".*' >/dev/null &&
 	{ "$PY" "$H" records "$NODE" "$UID_" "$KSYNC" bookmarks | grep '"id": "dtBmk0000002"' | grep -q '"deleted": true' ||
-		fail "dtBmk0000002 is on the server, not as a tombstone"; }
+		finding "dtBmk0000002 is on the server, not as a tombstone"; }
 hasnt history '^placeCCCCCCC\|'
 for d in a b; do
 	[ "$(sqlite3 "$T/$d/profile/places.sqlite" "SELECT count(*) FROM moz_places WHERE url = 'https://example.com/b'")" -eq 0 ] ||
-		fail "device $d still has the page the writer deleted"
+		finding "device $d still has the page the writer deleted"
 done
 has passwords '^bLogin000001\|https://login.b.example\|bob\|b secret$'
 has prefs '^browser.startup.homepage\|"https://changed.desktop.example/"$'
 has forms '^dtForm000001\|city\|Paris$'
 hasnt forms 'Berlin'
 has prefs '^browser.tabs.max\|30$'
+has addons '^dark-theme@example.org\|False$'
+has addons '^uBlock0@raymondhill.net\|True$'
+hasnt addons 'reader@example.org'
+for d in a b; do
+	[ "$(sqlite3 "$T/$d/profile/addons.sqlite" "SELECT count(*) FROM addons_wanted WHERE addonID = 'reader@example.org' AND wish = 'install'")" -eq 0 ] ||
+		finding "$d still wishes for the add-on the writer removed"
+done
+[ "$(sqlite3 "$T/b/profile/addons.sqlite" "SELECT count(*) FROM addons_wanted WHERE addonID = 'uBlock0@raymondhill.net'")" -eq 0 ] ||
+	finding "B's install wish outlived the installation"
 has history '^dtHist000002\|https://history.desktop.example/two\|Desktop page two\|1764560000000000:2,1764545000000000:1$'
 "$PY" "$H" records "$NODE" "$UID_" "$KSYNC" history | grep '"id": "placeCCCCCCC"' | grep -q '"deleted": true' ||
-	fail "the writer's history tombstone is gone from the server"
+	finding "the writer's history tombstone is gone from the server"
 lists a "tabs list" "https://tab2.b.example/" "https://tab.desktop.example/"
 
 # ---- 5. idempotence: one more round uploads nothing --------------------------------------------
@@ -307,9 +333,9 @@ STEP="5 idempotence"
 S0=$(seq)
 sync_all a; sync_all b
 writes "$S0" >"$T/writes"
-[ -s "$T/writes" ] && fail "a quiet round wrote: $(cat "$T/writes")"
+[ -s "$T/writes" ] && finding "a quiet round wrote: $(cat "$T/writes")"
 for d in a b; do
-	grep -q "uploaded [1-9]" "$T/last.$d" && fail "$d reports uploads in a quiet round: $(cat "$T/last.$d")"
+	grep -q "uploaded [1-9]" "$T/last.$d" && finding "$d reports uploads in a quiet round: $(cat "$T/last.$d")"
 done
 agree
 
@@ -321,4 +347,8 @@ for d in a b; do
 done
 grep -q "$PASSWORD" "$T/a.log" "$T/b.log" && fail "the account password was logged"
 grep -q "desktop secret 1\|a secret\|b secret" "$T/a.log" "$T/b.log" && fail "a login's password was logged"
+if [ -s "$T/findings" ]; then
+	echo "browser_converge: $(wc -l <"$T/findings") check(s) failed:"; cat "$T/findings"
+	exit 1
+fi
 echo "browser_converge: ok"
