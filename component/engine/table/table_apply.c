@@ -83,8 +83,8 @@ static int payload_member(const char *name, const struct ds_table_val *v, void *
 	return 0;
 }
 
-static int run(sqlite3 *db, struct ds_table_buf *b, const struct payload *p, bool upd,
-	       int *changed)
+static int run(sqlite3 *db, struct ds_table_stmts *c, struct ds_table_buf *b,
+	       const struct payload *p, bool upd, int *changed)
 {
 	const struct ds_table_shape *s = p->s;
 	sqlite3_stmt *st;
@@ -94,10 +94,11 @@ static int run(sqlite3 *db, struct ds_table_buf *b, const struct payload *p, boo
 
 	if (!sql)
 		return -ENOMEM;
-	rc = sqlite3_prepare_v2(db, sql, -1, &st, NULL);
+	rc = ds_table_stmt_get(c, db, sql, &st);
 	ds_free(sql);
-	if (rc != SQLITE_OK)
-		return ds_table_errno(rc);
+	if (rc)
+		return rc;
+	rc = SQLITE_OK;
 	/* UPDATE binds the set columns then the key; INSERT and DELETE bind the key first. */
 	for (i = upd ? s->npk : 0; i < s->ncol && rc == SQLITE_OK; i++)
 		if (i < s->npk || p->have[i])
@@ -106,10 +107,11 @@ static int run(sqlite3 *db, struct ds_table_buf *b, const struct payload *p, boo
 		rc = ds_table_val_bind(st, idx++, &p->key[i]);
 	if (rc == SQLITE_OK)
 		rc = sqlite3_step(st);
-	sqlite3_finalize(st);
+	if (rc == SQLITE_DONE || rc == SQLITE_ROW)
+		*changed = sqlite3_changes(db);
+	ds_table_stmt_put(c, st);
 	if (rc != SQLITE_DONE && rc != SQLITE_ROW)
 		return rc < 0 ? rc : ds_table_errno(rc);
-	*changed = sqlite3_changes(db);
 	return 0;
 }
 
@@ -125,7 +127,8 @@ static void key_where(struct ds_table_buf *b, const struct ds_table_shape *s, in
 	}
 }
 
-static int write_row(sqlite3 *db, const struct payload *p, bool deleted)
+static int write_row(sqlite3 *db, struct ds_table_stmts *c, const struct payload *p,
+		     bool deleted)
 {
 	const struct ds_table_shape *s = p->s;
 	struct ds_table_buf b = { 0 };
@@ -136,7 +139,7 @@ static int write_row(sqlite3 *db, const struct payload *p, bool deleted)
 		ds_table_buf_puts(&b, "DELETE FROM ");
 		ds_table_buf_ident(&b, s->name);
 		key_where(&b, s, 1);
-		return run(db, &b, p, false, &changed);
+		return run(db, c, &b, p, false, &changed);
 	}
 	for (i = s->npk; i < s->ncol; i++)
 		n += p->have[i];
@@ -152,7 +155,7 @@ static int write_row(sqlite3 *db, const struct payload *p, bool deleted)
 			ds_table_buf_printf(&b, " = ?%d", ++n);
 		}
 		key_where(&b, s, n + 1);
-		rc = run(db, &b, p, true, &changed);
+		rc = run(db, c, &b, p, true, &changed);
 		if (rc < 0)
 			return rc;
 	} else {
@@ -162,14 +165,14 @@ static int write_row(sqlite3 *db, const struct payload *p, bool deleted)
 		ds_table_buf_puts(&b, "SELECT 1 FROM ");
 		ds_table_buf_ident(&b, s->name);
 		key_where(&b, s, 1);
-		rc = b.oom ? SQLITE_NOMEM : sqlite3_prepare_v2(db, b.p, -1, &st, NULL);
+		rc = b.oom ? -ENOMEM : ds_table_stmt_get(c, db, b.p, &st);
 		ds_table_buf_free(&b);
-		if (rc != SQLITE_OK)
-			return ds_table_errno(rc);
+		if (rc)
+			return rc;
 		for (i = 0; i < s->npk && rc == 0; i++)
 			rc = ds_table_val_bind(st, (int)i + 1, &p->key[i]);
 		changed = rc == 0 && sqlite3_step(st) == SQLITE_ROW;
-		sqlite3_finalize(st);
+		ds_table_stmt_put(c, st);
 		if (rc < 0)
 			return rc;
 	}
@@ -188,11 +191,18 @@ static int write_row(sqlite3 *db, const struct payload *p, bool deleted)
 	for (i = 0; i < (size_t)n; i++)
 		ds_table_buf_printf(&b, "%s?%zu", i ? ", " : "", i + 1);
 	ds_table_buf_puts(&b, ")");
-	return run(db, &b, p, false, &changed);
+	return run(db, c, &b, p, false, &changed);
 }
 
 int ds_table_apply(sqlite3 *db, const char *path, const struct ds_table_shape *s,
 		   const struct ds_record *r, char ***warned, size_t *nwarned)
+{
+	return ds_table_apply_c(db, NULL, path, s, r, warned, nwarned);
+}
+
+int ds_table_apply_c(sqlite3 *db, struct ds_table_stmts *c, const char *path,
+		     const struct ds_table_shape *s, const struct ds_record *r, char ***warned,
+		     size_t *nwarned)
 {
 	struct payload p = { s, NULL, NULL, NULL, path, warned, nwarned };
 	struct ds_table_val *key;
@@ -206,12 +216,12 @@ int ds_table_apply(sqlite3 *db, const char *path, const struct ds_table_shape *s
 		goto out;
 	}
 	p.key = key;
-	rc = ds_table_id_decode(db, r->id, key, s->npk);
+	rc = ds_table_id_decode_c(c, db, r->id, key, s->npk);
 	if (rc == -EBADMSG)
 		DS_LOG_WRN("table '%s' of %s: a remote record's id is not a key of this table",
 			   s->name, path);
 	if (rc == 0 && !r->deleted) {
-		rc = r->payload ? ds_table_json_walk(db, r->payload, true, payload_member, &p)
+		rc = r->payload ? ds_table_json_walk_c(c, db, r->payload, true, payload_member, &p)
 				: -EBADMSG;
 		if (rc == -EBADMSG || rc == -ERANGE)
 			DS_LOG_WRN("table '%s' of %s: a remote record is not a JSON object of column "
@@ -224,17 +234,23 @@ int ds_table_apply(sqlite3 *db, const char *path, const struct ds_table_shape *s
 
 	/* The flag is set and cleared inside one savepoint of our write transaction: the triggers
 	 * see it for our statements only, and no other connection ever sees it set. */
-	rc = ds_table_exec(db, "SAVEPOINT ds_table_apply; UPDATE _datasync_state SET applying = 1",
-			   path);
+	rc = ds_table_stmt_run(c, db, "SAVEPOINT ds_table_apply", path);
+	if (rc == 0) {
+		rc = ds_table_stmt_run(c, db, "UPDATE _datasync_state SET applying = 1", path);
+		if (rc < 0)
+			sqlite3_exec(db, "ROLLBACK TO ds_table_apply; RELEASE ds_table_apply", NULL,
+				     NULL, NULL);
+	}
 	if (rc < 0)
 		goto out;
-	rc = write_row(db, &p, r->deleted);
+	rc = write_row(db, c, &p, r->deleted);
 	if (rc < 0)
 		DS_LOG_WRN("table '%s' of %s: a remote record could not be applied: %s", s->name,
 			   path, sqlite3_errmsg(db));
 	if (rc == 0)
-		rc = ds_table_exec(db, "UPDATE _datasync_state SET applying = 0; "
-				       "RELEASE ds_table_apply", path);
+		rc = ds_table_stmt_run(c, db, "UPDATE _datasync_state SET applying = 0", path);
+	if (rc == 0)
+		rc = ds_table_stmt_run(c, db, "RELEASE ds_table_apply", path);
 	if (rc < 0)
 		sqlite3_exec(db, "ROLLBACK TO ds_table_apply; RELEASE ds_table_apply", NULL, NULL,
 			     NULL);

@@ -312,26 +312,31 @@ static int json_atom(sqlite3_stmt *st, struct ds_table_val *v)
 int ds_table_json_walk(sqlite3 *db, const char *json, bool want_object, ds_table_json_cb cb,
 		       void *user_data)
 {
+	return ds_table_json_walk_c(NULL, db, json, want_object, cb, user_data);
+}
+
+int ds_table_json_walk_c(struct ds_table_stmts *c, sqlite3 *db, const char *json,
+			 bool want_object, ds_table_json_cb cb, void *user_data)
+{
 	sqlite3_stmt *st = NULL;
 	const char *type;
 	int rc;
 
-	rc = sqlite3_prepare_v2(db, "SELECT json_type(?1)", -1, &st, NULL);
-	if (rc != SQLITE_OK)
-		return ds_table_errno(rc);
+	rc = ds_table_stmt_get(c, db, "SELECT json_type(?1)", &st);
+	if (rc)
+		return rc;
 	sqlite3_bind_text(st, 1, json, -1, SQLITE_STATIC);
 	rc = sqlite3_step(st);
 	type = rc == SQLITE_ROW ? (const char *)sqlite3_column_text(st, 0) : NULL;
 	if (!type || strcmp(type, want_object ? "object" : "array") != 0) {
-		sqlite3_finalize(st);
+		ds_table_stmt_put(c, st);
 		return rc == SQLITE_NOMEM ? -ENOMEM : -EBADMSG;
 	}
-	sqlite3_finalize(st);
+	ds_table_stmt_put(c, st);
 
-	rc = sqlite3_prepare_v2(db, "SELECT key, type, atom, value FROM json_each(?1)", -1, &st,
-				NULL);
-	if (rc != SQLITE_OK)
-		return ds_table_errno(rc);
+	rc = ds_table_stmt_get(c, db, "SELECT key, type, atom, value FROM json_each(?1)", &st);
+	if (rc)
+		return rc;
 	sqlite3_bind_text(st, 1, json, -1, SQLITE_STATIC);
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		struct ds_table_val v;
@@ -351,7 +356,7 @@ int ds_table_json_walk(sqlite3 *db, const char *json, bool want_object, ds_table
 		if (rc < 0)
 			break;
 	}
-	sqlite3_finalize(st);
+	ds_table_stmt_put(c, st);
 	if (rc == SQLITE_DONE)
 		return 0;
 	return rc < 0 ? rc : ds_table_errno(rc);
@@ -425,6 +430,12 @@ static int id_elem(const char *name, const struct ds_table_val *v, void *user_da
 
 int ds_table_id_decode(sqlite3 *db, const char *id, struct ds_table_val *key, size_t n)
 {
+	return ds_table_id_decode_c(NULL, db, id, key, n);
+}
+
+int ds_table_id_decode_c(struct ds_table_stmts *c, sqlite3 *db, const char *id,
+			 struct ds_table_val *key, size_t n)
+{
 	struct id_walk w = { key, n, 0 };
 	size_t len = id ? strlen(id) : 0;
 	char *json, *again = NULL;
@@ -446,7 +457,7 @@ int ds_table_id_decode(sqlite3 *db, const char *id, struct ds_table_val *key, si
 		ds_free(json);
 		return -EBADMSG;
 	}
-	rc = ds_table_json_walk(db, json, false, id_elem, &w);
+	rc = ds_table_json_walk_c(c, db, json, false, id_elem, &w);
 	ds_free(json);
 	if (rc == 0 && w.got != n)
 		rc = -EBADMSG;

@@ -35,6 +35,7 @@ struct table_engine {
 	sqlite3_stmt *st_logkey; /* the change-log key of bound key values */
 	char **warned;           /* unknown remote columns already reported */
 	size_t nwarned;
+	struct ds_table_stmts cache; /* the apply's statements (table_apply.c) */
 };
 
 static struct table_engine *te_of(struct ds_engine *e)
@@ -49,6 +50,7 @@ static void stmts_free(struct table_engine *te)
 	sqlite3_finalize(te->st_forget);
 	sqlite3_finalize(te->st_pending);
 	sqlite3_finalize(te->st_logkey);
+	ds_table_stmts_free(&te->cache);
 	te->st_row = te->st_page = te->st_forget = te->st_pending = te->st_logkey = NULL;
 }
 
@@ -604,7 +606,8 @@ static int table_apply(struct ds_engine *e, const struct ds_record *r)
 
 	if (rc < 0)
 		return rc;
-	return ds_table_apply(te->db, te->cfg.path, &te->shape, r, &te->warned, &te->nwarned);
+	return ds_table_apply_c(te->db, &te->cache, te->cfg.path, &te->shape, r, &te->warned,
+				&te->nwarned);
 }
 
 static const struct ds_engine_ops table_ops = {

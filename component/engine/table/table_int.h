@@ -69,6 +69,10 @@ void ds_table_json_string(struct ds_table_buf *b, const char *s, size_t n);
 int ds_table_id_encode(const struct ds_table_val *key, size_t n, char **out);
 /* The key values back from an id; -EBADMSG when it is not one of ours or has not n values. */
 int ds_table_id_decode(sqlite3 *db, const char *id, struct ds_table_val *key, size_t n);
+struct ds_table_stmts;
+/* The same with the statements kept in c (NULL: prepared and finalized each time). */
+int ds_table_id_decode_c(struct ds_table_stmts *c, sqlite3 *db, const char *id,
+			 struct ds_table_val *key, size_t n);
 
 /*
  * Walk the members of a JSON object (want_object) or the elements of an array, decoding each
@@ -78,6 +82,8 @@ int ds_table_id_decode(sqlite3 *db, const char *id, struct ds_table_val *key, si
 typedef int (*ds_table_json_cb)(const char *name, const struct ds_table_val *v, void *user_data);
 int ds_table_json_walk(sqlite3 *db, const char *json, bool want_object, ds_table_json_cb cb,
 		       void *user_data);
+int ds_table_json_walk_c(struct ds_table_stmts *c, sqlite3 *db, const char *json,
+			 bool want_object, ds_table_json_cb cb, void *user_data);
 
 /* Parse a change-log key (quote(k1)||','||quote(k2)... as the triggers write it). */
 int ds_table_key_parse(const char *key, struct ds_table_val *vals, size_t n);
@@ -87,6 +93,25 @@ int ds_table_key_parse(const char *key, struct ds_table_val *vals, size_t n);
 int ds_table_errno(int sqlite_rc);
 /* Run SQL without results; on error logs msg with SQLite's message and returns -errno. */
 int ds_table_exec(sqlite3 *db, const char *sql, const char *what);
+
+/*
+ * Statements prepared once and reused, by SQL text: applying a remote page ran the same few
+ * statements (savepoint, flag, UPDATE/INSERT of the row, the JSON walks) for each record,
+ * and preparing them each time was most of the apply's CPU (docs/performance.md). Not
+ * re-entrant for one SQL text: a statement is in use from get to put.
+ */
+#define DS_TABLE_STMT_CACHE 16
+struct ds_table_stmts {
+	char *sql[DS_TABLE_STMT_CACHE];
+	sqlite3_stmt *st[DS_TABLE_STMT_CACHE];
+	unsigned next;
+};
+/* c NULL: a fresh statement, finalized by put. SQLite's errors as -errno. */
+int ds_table_stmt_get(struct ds_table_stmts *c, sqlite3 *db, const char *sql, sqlite3_stmt **out);
+void ds_table_stmt_put(struct ds_table_stmts *c, sqlite3_stmt *st);
+/* get, step to the end, put: for statements without results. */
+int ds_table_stmt_run(struct ds_table_stmts *c, sqlite3 *db, const char *sql, const char *what);
+void ds_table_stmts_free(struct ds_table_stmts *c);
 
 /* ---- schema: configuration, side tables, triggers ------------------------------------------ */
 
@@ -145,6 +170,10 @@ struct ds_record;
  */
 int ds_table_apply(sqlite3 *db, const char *path, const struct ds_table_shape *s,
 		   const struct ds_record *r, char ***warned, size_t *nwarned);
+/* The same with its statements kept in c from one record to the next. */
+int ds_table_apply_c(sqlite3 *db, struct ds_table_stmts *c, const char *path,
+		     const struct ds_table_shape *s, const struct ds_record *r, char ***warned,
+		     size_t *nwarned);
 
 /* Milliseconds since the epoch, evaluated inside SQLite (triggers run in the app's process). */
 #define DS_TABLE_NOW_MS_SQL "CAST(ROUND((julianday('now') - 2440587.5) * 86400000.0) AS INTEGER)"

@@ -159,3 +159,73 @@ int ds_table_exec(sqlite3 *db, const char *sql, const char *what)
 	}
 	return 0;
 }
+
+int ds_table_stmt_get(struct ds_table_stmts *c, sqlite3 *db, const char *sql, sqlite3_stmt **out)
+{
+	unsigned slot;
+	char *copy;
+	int rc;
+
+	*out = NULL;
+	if (!c) {
+		rc = sqlite3_prepare_v2(db, sql, -1, out, NULL);
+		return rc == SQLITE_OK ? 0 : ds_table_errno(rc);
+	}
+	for (unsigned i = 0; i < DS_TABLE_STMT_CACHE; i++) {
+		if (c->sql[i] && strcmp(c->sql[i], sql) == 0) {
+			*out = c->st[i];
+			return 0;
+		}
+	}
+	copy = ds_strdup(sql);
+	if (!copy)
+		return -ENOMEM;
+	rc = sqlite3_prepare_v3(db, sql, -1, SQLITE_PREPARE_PERSISTENT, out, NULL);
+	if (rc != SQLITE_OK) {
+		ds_free(copy);
+		return ds_table_errno(rc);
+	}
+	slot = c->next++ % DS_TABLE_STMT_CACHE;
+	sqlite3_finalize(c->st[slot]);
+	ds_free(c->sql[slot]);
+	c->sql[slot] = copy;
+	c->st[slot] = *out;
+	return 0;
+}
+
+void ds_table_stmt_put(struct ds_table_stmts *c, sqlite3_stmt *st)
+{
+	if (!st)
+		return;
+	if (!c) {
+		sqlite3_finalize(st);
+		return;
+	}
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
+}
+
+int ds_table_stmt_run(struct ds_table_stmts *c, sqlite3 *db, const char *sql, const char *what)
+{
+	sqlite3_stmt *st;
+	int rc = ds_table_stmt_get(c, db, sql, &st);
+
+	if (rc == 0) {
+		while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+			;
+		rc = rc == SQLITE_DONE ? 0 : ds_table_errno(rc);
+		if (rc)
+			DS_LOG_ERR("%s: %s", what, sqlite3_errmsg(db));
+		ds_table_stmt_put(c, st);
+	}
+	return rc;
+}
+
+void ds_table_stmts_free(struct ds_table_stmts *c)
+{
+	for (unsigned i = 0; i < DS_TABLE_STMT_CACHE; i++) {
+		sqlite3_finalize(c->st[i]);
+		ds_free(c->sql[i]);
+	}
+	memset(c, 0, sizeof(*c));
+}
