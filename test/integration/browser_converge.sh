@@ -270,6 +270,11 @@ DELETE FROM moz_bookmarks WHERE guid = 'dtBmk0000002';" || fail "B's bookmark de
 	browser.startup.homepage '"https://changed.desktop.example/"' || fail "the writer's pref"
 "$PY" "$W" put "$NODE" "$UID_" "$KSYNC" forms '[{"id":"dtForm000001","name":"city","value":"Paris"}]' ||
 	fail "the writer's form entry"
+# More deletions: the writer deletes A's login, A deletes a form entry it had.
+"$PY" "$W" put "$NODE" "$UID_" "$KSYNC" passwords '[{"id":"aLogin000001","deleted":true}]' ||
+	fail "the writer's login tombstone"
+sqlite3 -cmd ".timeout 5000" "$T/a/profile/formhistory.sqlite" \
+	"DELETE FROM moz_formhistory WHERE guid = 'formBBBBBBBB';" || fail "A's form deletion"
 # At the same time, not in conflict with the above: A changes another synced pref, B visits a
 # page the writer visited (the visits are merged) and opens another tab.
 sqlite3 -cmd ".timeout 5000" "$T/a/profile/prefs.sqlite" \
@@ -314,6 +319,8 @@ has prefs '^browser.startup.homepage\|"https://changed.desktop.example/"$'
 has forms '^dtForm000001\|city\|Paris$'
 hasnt forms 'Berlin'
 has prefs '^browser.tabs.max\|30$'
+hasnt passwords '^aLogin000001\|'
+hasnt forms '^formBBBBBBBB\|'
 has addons '^dark-theme@example.org\|False$'
 has addons '^uBlock0@raymondhill.net\|True$'
 hasnt addons 'reader@example.org'
@@ -345,6 +352,8 @@ for d in a b; do
 	eval "pid_$d="
 	[ $rc -eq 0 ] || fail "datasyncd $d exited $rc"
 done
+grep -q "runtime error:\|Sanitizer" "$T/a.log" "$T/b.log" &&
+	finding "sanitizer reports: $(grep -h -A5 "runtime error:\|Sanitizer" "$T/a.log" "$T/b.log" | head -n 20)"
 grep -q "$PASSWORD" "$T/a.log" "$T/b.log" && fail "the account password was logged"
 grep -q "desktop secret 1\|a secret\|b secret" "$T/a.log" "$T/b.log" && fail "a login's password was logged"
 if [ -s "$T/findings" ]; then
