@@ -15,6 +15,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -266,6 +267,92 @@ static int sync_cut(struct fx *f, unsigned long cut_after, struct ds_run_stats *
 	rc = ds_fake_device_sync(&f->a, st);
 	f->a.c->remote = f->a.r;
 	return rc;
+}
+
+/* ---- storage hints through a transform ------------------------------------------------------- */
+
+static const struct ds_engine_ops *hint_inner;
+struct hint_ctx {
+	ds_record_cb cb;
+	void *ud;
+};
+
+static int hint_cb(const struct ds_record *r, void *user_data)
+{
+	struct hint_ctx *h = user_data;
+	struct ds_record c = *r;
+
+	if (r->id && strcmp(r->id, "hinted") == 0) {
+		c.ttl_s = 180u * 24 * 3600;
+		c.sortindex = -3;
+	}
+	return h->cb(&c, h->ud);
+}
+
+static int hint_changes_after(struct ds_engine *e, uint64_t after, const char *id, ds_record_cb cb,
+			      void *ud)
+{
+	struct hint_ctx h = { cb, ud };
+
+	return hint_inner->changes_after(e, after, id, hint_cb, &h);
+}
+
+struct seen_hints {
+	uint32_t ttl_hinted, ttl_plain;
+	int32_t si_hinted, si_plain;
+	bool enc_hinted;
+};
+
+static struct seen_hints g_seen;
+
+static int seen_upload(struct ds_remote *r, const char *cursor, const struct ds_record *recs,
+		       size_t n, struct ds_upload_result *res)
+{
+	struct cut_remote *x = r->priv;
+
+	for (size_t i = 0; i < n; i++) {
+		if (strcmp(recs[i].id, "hinted") == 0) {
+			g_seen.ttl_hinted = recs[i].ttl_s;
+			g_seen.si_hinted = recs[i].sortindex;
+			g_seen.enc_hinted = recs[i].payload && !strncmp(recs[i].payload, "enc:", 4);
+		} else {
+			g_seen.ttl_plain = recs[i].ttl_s;
+			g_seen.si_plain = recs[i].sortindex;
+		}
+	}
+	return x->inner->ops->upload(x->inner, cursor, recs, n, res);
+}
+
+/* An engine's ttl_s and sortindex reach the remote with the record, also when a transform
+ * builds the record the remote gets; a record without them carries none. */
+static void test_storage_hints_reach_the_remote_through_a_transform(void **state)
+{
+	struct ds_fake_device_opts o = { .transform = true };
+	struct fx *f = fx_new(&o);
+	struct ds_remote_ops ops = cut_ops;
+	struct cut_remote x = { .base = { .ops = &ops, .priv = &x }, .inner = f->a.r,
+				.cut_after = ULONG_MAX };
+	struct ds_engine_ops hooked;
+
+	DS_UNUSED(state);
+	ops.upload = seen_upload;
+	memset(&g_seen, 0, sizeof(g_seen));
+	hint_inner = f->a.e->ops;
+	hooked = *hint_inner;
+	hooked.changes_after = hint_changes_after;
+	f->a.e->ops = &hooked;
+	assert_int_equal(ds_fake_engine_put(f->a.e, "hinted", "{\"h\":1}"), 0);
+	assert_int_equal(ds_fake_engine_put(f->a.e, "plain", "{\"p\":1}"), 0);
+	f->a.c->remote = &x.base;
+	sync_ok(&f->a);
+	f->a.c->remote = f->a.r;
+	f->a.e->ops = hint_inner;
+	assert_true(g_seen.enc_hinted);
+	assert_int_equal(g_seen.ttl_hinted, 180u * 24 * 3600);
+	assert_int_equal(g_seen.si_hinted, -3);
+	assert_int_equal(g_seen.ttl_plain, 0);
+	assert_int_equal(g_seen.si_plain, 0);
+	fx_free(f);
 }
 
 /* A page of 5,000 records (U8's first history download) cut between two chunks and inside one:
@@ -718,6 +805,7 @@ int main(void)
 		cmocka_unit_test(test_large_page_is_applied_in_chunks),
 		cmocka_unit_test(test_page_cut_between_chunks_converges),
 		cmocka_unit_test(test_failed_chunk_rolls_back_alone_and_converges),
+		cmocka_unit_test(test_storage_hints_reach_the_remote_through_a_transform),
 		cmocka_unit_test(test_upload_goes_in_batches_of_max_batch),
 		cmocka_unit_test(test_wiped_remote_is_refused_then_reset_uploads_again),
 		cmocka_unit_test(test_replaced_remote_with_other_data_is_refused),
