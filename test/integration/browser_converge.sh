@@ -260,6 +260,13 @@ UPDATE moz_bookmarks SET position = position - 1
  WHERE parent = (SELECT parent FROM moz_bookmarks WHERE guid = 'dtBmk0000002')
    AND position > (SELECT position FROM moz_bookmarks WHERE guid = 'dtBmk0000002');
 DELETE FROM moz_bookmarks WHERE guid = 'dtBmk0000002';" || fail "B's bookmark deletion"
+# A conflict: B renames the writer's bookmark, then the writer renames it too (later: it wins).
+sqlite3 -cmd ".timeout 5000" "$T/b/profile/places.sqlite" \
+	"UPDATE moz_bookmarks SET title = 'News, renamed on B' WHERE guid = 'dtBmk0000001';" || fail "B's rename"
+sleep 1
+"$PY" "$W" put "$NODE" "$UID_" "$KSYNC" bookmarks '[{"id":"dtBmk0000001","type":"bookmark","parentid":"dtFolder0001",
+  "parentName":"Desktop folder","title":"News, renamed on desktop","bmkUri":"https://news.desktop.example/",
+  "tags":[],"dateAdded":1764400001000}]' || fail "the writer's rename"
 "$PY" "$W" login-add "$T/b/profile/logins.sqlite" "$T/b/secrets" \
 	'{"guid":"bLogin000001","origin":"https://login.b.example","username":"bob","password":"b secret"}' ||
 	fail "saving B's login"
@@ -320,6 +327,7 @@ has forms '^dtForm000001\|city\|Paris$'
 hasnt forms 'Berlin'
 has prefs '^browser.tabs.max\|30$'
 hasnt passwords '^aLogin000001\|'
+has bookmarks '^dtBmk0000001\|bookmark\|dtFolder0001\|News, renamed on desktop\|'
 hasnt forms '^formBBBBBBBB\|'
 has addons '^dark-theme@example.org\|False$'
 has addons '^uBlock0@raymondhill.net\|True$'
