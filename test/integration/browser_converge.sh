@@ -13,10 +13,16 @@
 #  3. A, B, A sync (then again until quiet): every device holds the union.
 #  4. A renames a bookmark and moves another to the writer's folder; B deletes a bookmark of that
 #     folder and adds a password; the writer deletes a history page, changes a pref and a form
-#     entry. Everyone syncs twice; the server's records (decrypted by the writer) and each
-#     device's databases agree in every collection, nothing twice (U1), nothing deleted back (U2).
+#     entry; and more edits and deletes around them (passwords, forms, add-ons, a bookmark renamed
+#     on B then by the writer). Everyone syncs twice; the server's records (decrypted by the
+#     writer) and each device's databases agree in every collection, nothing twice (U1), nothing
+#     deleted back (U2).
 #  5. One more round uploads nothing (the node's write log).
-# "agree" compares one canonical line per item (browser_writer.py local/server) with cmp.
+# "agree" compares one canonical line per item (browser_writer.py views) with cmp. A check that
+# does not hold is reported with its step and collection and the run goes on; it fails at the
+# end. Logins are saved as the app's API stores them (docs/engine-passwords.md, "Encryption
+# format": sealed with the store's key from the device's secret folder): datasyncctl has no
+# command for them.
 set -u
 B=${DS_BUILD:?}; T=${DS_TMP:?}; S=${DS_SRC:?}
 D="$B/datasyncd"; C="$B/datasyncctl"
