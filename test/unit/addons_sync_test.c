@@ -168,10 +168,29 @@ static void test_two_devices_share_store_items(void **state)
 	assert_int_equal(q(&f->desk, "SELECT count(*) FROM datasync_changes"), 0);
 }
 
+/* The desktop removes an item the TV holds only as an install wish: the tombstone reaches the
+ * TV's engine through the core and withdraws the wish (the package manager never installs it). */
+static void test_removal_withdraws_an_install_wish(void **state)
+{
+	struct fx *f = *state;
+
+	sync_ok(&f->desk);
+	sync_ok(&f->tv);
+	assert_int_equal(q(&f->tv, "SELECT count(*) FROM addons_wanted WHERE guid = 'addonBBBBBBB'"
+			   " AND wish = 'install'"), 1);
+	ffx_sql(f->desk.db, "DELETE FROM addons WHERE guid = 'addonBBBBBBB'");
+	sync_ok(&f->desk);
+	sync_ok(&f->tv);
+	assert_int_equal(q(&f->tv, "SELECT count(*) FROM addons_wanted WHERE guid = 'addonBBBBBBB'"), 0);
+	/* and the TV has nothing to send back */
+	assert_int_equal(q(&f->tv, "SELECT count(*) FROM datasync_changes"), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_two_devices_share_store_items, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_removal_withdraws_an_install_wish, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -98,12 +98,13 @@ static void col(sqlite3_stmt *st, int i, char *buf, size_t size)
 	snprintf(buf, size, "%s", t ? t : "");
 }
 
-/* The installed item with this guid (key "guid") or addonID (key "addonID"): 0, or -ENOENT. */
-static int find(sqlite3 *db, const char *key, const char *v, struct addon *out)
+/* The row of table (addons, or the install wishes) with this guid (key "guid") or addonID (key
+ * "addonID"): 0, or -ENOENT. */
+static int find_in(sqlite3 *db, const char *table, const char *key, const char *v, struct addon *out)
 {
 	sqlite3_stmt *st;
-	char *sql = ds_asprintf("SELECT guid, addonID, applicationID, source, enabled FROM addons"
-				" WHERE %s = ?", key);
+	char *sql = ds_asprintf("SELECT guid, addonID, applicationID, source, enabled FROM %s WHERE %s = ?",
+				table, key);
 	int rc;
 
 	if (!sql)
@@ -126,6 +127,12 @@ static int find(sqlite3 *db, const char *key, const char *v, struct addon *out)
 	}
 	sqlite3_finalize(st);
 	return rc;
+}
+
+/* The installed item with this guid or addonID. */
+static int find(sqlite3 *db, const char *key, const char *v, struct addon *out)
+{
+	return find_in(db, "addons", key, v, out);
 }
 
 static bool syncable(const struct addons_engine *a, const struct addon *x)
@@ -269,7 +276,24 @@ static int current(struct addons_engine *a, const char *guid, struct ds_record *
 
 static int a_get(struct ds_engine *e, const char *id, struct ds_record *out)
 {
-	return current(AE(e), id, out, true);
+	struct addons_engine *a = AE(e);
+	struct addon x;
+	int rc = current(a, id, out, true);
+
+	if (rc != -ENOENT)
+		return rc;
+	/* An item another device installed is here as an install wish: it is the device's state
+	 * of that record, so a later tombstone reaches apply and withdraws the wish (the core
+	 * skips tombstones for ids the engine does not hold). */
+	rc = find_in(a->db, "(SELECT * FROM addons_wanted WHERE wish = 'install')", "guid", id, &x);
+	if (rc)
+		return rc;
+	rc = encode(&x, &out->payload);
+	if (rc == 0 && !(out->id = ds_strdup(id)))
+		rc = -ENOMEM;
+	if (rc)
+		ds_record_clear(out);
+	return rc;
 }
 
 struct changes_ctx {
