@@ -40,7 +40,10 @@ struct ds_http_config {
 	/* NULL: CONFIG_DS_HTTP_CA_BUNDLE. "": the OS trust store. Else a PEM file of CAs. */
 	const char *ca_bundle;
 	int connect_timeout_s; /* <= 0: CONFIG_DS_HTTP_CONNECT_TIMEOUT_S */
-	int timeout_s;         /* whole request; <= 0: CONFIG_DS_HTTP_TIMEOUT_S */
+	/* Whole request; <= 0: CONFIG_DS_HTTP_TIMEOUT_S. While a 2xx body streams to
+	 * body_write, counted from the last piece received instead (a long download whose
+	 * consumer works on each piece is not cut as long as the body keeps coming). */
+	int timeout_s;
 	size_t max_response;   /* largest response body; 0: CONFIG_DS_HTTP_MAX_RESPONSE */
 	const char *user_agent; /* NULL: "datasync/<version>" */
 	/*

@@ -292,6 +292,8 @@ static int sink_active(const struct xfer *x)
 	return x->req->body_write && x->status >= 200 && x->status < 300;
 }
 
+static void deadline_cb(lws_sorted_usec_list_t *sul);
+
 static int body_append(struct xfer *x, const void *data, size_t len)
 {
 	if (sink_active(x)) {
@@ -301,6 +303,11 @@ static int body_append(struct xfer *x, const void *data, size_t len)
 			return -1;
 		}
 		x->body_len += len;
+		/* A streamed body has no size bound, and its consumer may do real work with each
+		 * piece (the Sync 1.5 download applies records as they come): the deadline counts
+		 * from the last piece, so only a body that stops arriving times out. */
+		lws_sul_schedule(x->c->ctx, 0, &x->sul, deadline_cb,
+				 (lws_usec_t)x->c->timeout_s * LWS_US_PER_SEC);
 		return 0;
 	}
 	if (len > x->c->max_response - x->body_len) {

@@ -17,6 +17,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <setjmp.h>
@@ -695,6 +696,54 @@ static void test_stalled_server_times_out(void **state)
 	ds_http_client_free(c);
 }
 
+/* A streamed body whose consumer takes longer in all than the timeout, each piece well within
+ * it: the deadline counts from the last piece, so the download completes. In memory, the same
+ * body stays under the whole-request deadline. */
+struct slow_sink {
+	size_t got;
+	unsigned pieces;
+};
+
+static int slow_write(const void *data, size_t len, void *user_data)
+{
+	struct slow_sink *s = user_data;
+	struct timespec ts = { 0, 60 * 1000 * 1000 };
+
+	for (size_t i = 0; i < len; i++)
+		if (((const unsigned char *)data)[i] != pattern_byte(s->got + i))
+			return -EBADMSG;
+	s->got += len;
+	s->pieces++;
+	nanosleep(&ts, NULL);
+	return 0;
+}
+
+static void test_streamed_body_deadline_counts_from_the_last_piece(void **state)
+{
+	struct ds_http_client *c = client_with(NULL, 1, 0);
+	struct slow_sink s = { 0 };
+	const size_t n = 400 * 1024;
+	struct ds_http_request req = { .method = "GET", .body_write = slow_write,
+				       .body_write_user_data = &s };
+	struct ds_http_response r;
+	char u[64];
+	DS_UNUSED(state);
+
+	snprintf(u, sizeof(u), "/chunked?size=%zu", n);
+	req.url = url(SRV_PLAIN, "127.0.0.1", u);
+	assert_int_equal(ds_http_perform(c, &req, &r), 0);
+	assert_int_equal(r.status, 200);
+	assert_null(r.body);
+	assert_int_equal(r.body_len, n);
+	assert_int_equal(s.got, n);
+	/* More than a second of consuming in all: the whole-request deadline would have hit. */
+	assert_true(s.pieces * 60 > 1500);
+	ds_http_response_free(&r);
+	/* A body that stops arriving still times out. */
+	assert_int_equal(get(c, url(SRV_PLAIN, "127.0.0.1", "/stall"), &r), -ETIMEDOUT);
+	ds_http_client_free(c);
+}
+
 static void test_truncated_response_is_econnreset(void **state)
 {
 	struct ds_http_client *c = client_with(NULL, 0, 0);
@@ -892,6 +941,7 @@ int main(void)
 		cmocka_unit_test(test_get_200_with_protocol_headers),
 		cmocka_unit_test(test_unlisted_custom_header_kept_on_request),
 		cmocka_unit_test(test_get_chunked_300k),
+		cmocka_unit_test(test_streamed_body_deadline_counts_from_the_last_piece),
 		cmocka_unit_test(test_put_post_bodies_echoed),
 		cmocka_unit_test(test_post_put_without_body_send_content_length_0),
 		cmocka_unit_test(test_streamed_upload),
