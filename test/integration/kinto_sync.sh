@@ -128,4 +128,5 @@ sync_ok a fetched=1 applied=1 uploaded=0
 sync_ok a fetched=0
 sync_ok b fetched=9 applied=9
 same a b
+
 echo "kinto_sync: all checks passed"

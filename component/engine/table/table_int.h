@@ -108,7 +108,7 @@ struct ds_table_stmts {
 };
 /* c NULL: a fresh statement, finalized by put. SQLite's errors as -errno. */
 int ds_table_stmt_get(struct ds_table_stmts *c, sqlite3 *db, const char *sql, sqlite3_stmt **out);
-void ds_table_stmt_put(struct ds_table_stmts *c, sqlite3_stmt *st);
+void ds_table_stmt_put(const struct ds_table_stmts *c, sqlite3_stmt *st);
 /* get, step to the end, put: for statements without results. */
 int ds_table_stmt_run(struct ds_table_stmts *c, sqlite3 *db, const char *sql, const char *what);
 void ds_table_stmts_free(struct ds_table_stmts *c);

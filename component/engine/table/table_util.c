@@ -193,7 +193,7 @@ int ds_table_stmt_get(struct ds_table_stmts *c, sqlite3 *db, const char *sql, sq
 	return 0;
 }
 
-void ds_table_stmt_put(struct ds_table_stmts *c, sqlite3_stmt *st)
+void ds_table_stmt_put(const struct ds_table_stmts *c, sqlite3_stmt *st)
 {
 	if (!st)
 		return;

@@ -231,6 +231,7 @@ static int fetch_body(struct kinto_remote *k, const char *cursor, const char *bo
 		}
 	}
 	snprintf(k->hint, sizeof(k->hint), "%s", page->next_cursor);
+	k->echo = 0;
 	return 0;
 }
 
@@ -275,6 +276,32 @@ int ds_kinto_fetch(struct ds_remote *r, const char *cursor, ds_record_cb cb, voi
 		return rc;
 	}
 	ds_kinto_prefetch_drop(k);
+	/* Prepare found that everything from cursor up to jump_ms is our own writes (each an
+	 * "ours" entry of the map at that version, as skip_ours() would find them one by one):
+	 * the page starts after them. */
+	if (k->jump_ms > ds_kinto_cursor_ms(cursor) && strcmp(k->jump_for, cursor) == 0) {
+		char jump[DS_CURSOR_MAX];
+
+		snprintf(jump, sizeof(jump), "%" PRId64, k->jump_ms);
+		k->jump_ms = 0;
+		ds_free(k->next_url);
+		k->next_url = NULL;
+		path = ds_kinto_page_path(k, jump);
+		if (!path)
+			return -ENOMEM;
+		rc = ds_kinto_api_call(&k->api, "GET", path, NULL, NULL, &resp);
+		ds_free(path);
+		if (rc)
+			return rc;
+		if (resp.status != 200)
+			rc = ds_kinto_api_error(&k->api, "fetching records", &resp);
+		else
+			rc = fetch_body(k, jump, resp.body, resp.body_len,
+					ds_http_header(&resp, "next-page"), cb, user_data, page);
+		ds_http_response_free(&resp);
+		return rc;
+	}
+	k->jump_ms = 0;
 	if (k->next_url && strcmp(k->next_for, cursor) == 0)
 		path = ds_strdup(k->next_url);
 	else

@@ -254,7 +254,7 @@ out:
 	return rc;
 }
 
-int ds_kinto_files_on_skipped(struct ds_kinto_files *f, struct ds_kinto_state *st,
+int ds_kinto_files_on_skipped(const struct ds_kinto_files *f, struct ds_kinto_state *st,
 			      const char *raw, size_t raw_len, const char *id)
 {
 	struct att_find af = { 0 };

@@ -213,7 +213,7 @@ int ds_kinto_files_on_fetch(struct ds_kinto_files *f, struct ds_kinto_api *a,
 
 /* A record skipped at fetch as re-encrypted (same payload): its attachment object, sealed now,
  * is what the next write of the row carries, and the file need not come down again. */
-int ds_kinto_files_on_skipped(struct ds_kinto_files *f, struct ds_kinto_state *st,
+int ds_kinto_files_on_skipped(const struct ds_kinto_files *f, struct ds_kinto_state *st,
 			      const char *raw, size_t raw_len, const char *id);
 
 /* ---- kinto_migrate.c ----------------------------------------------------------------------- */

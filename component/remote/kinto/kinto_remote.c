@@ -34,6 +34,7 @@
 #include <cjson/cJSON.h>
 #include <inttypes.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #define EPOCH_FIELD "datasync_epoch"
@@ -276,6 +277,68 @@ out:
 	return rc;
 }
 
+struct prefix {
+	struct kinto_remote *k;
+	int64_t ms;
+	bool stop;
+	const char *data;
+	size_t data_len;
+};
+
+static int prefix_data(const char *key, size_t klen, const char *val, size_t vlen, void *ud)
+{
+	struct prefix *p = ud;
+
+	if (key_is(key, klen, "data")) {
+		p->data = val;
+		p->data_len = vlen;
+	}
+	return 0;
+}
+
+static int prefix_one(const char *val, size_t vlen, void *ud)
+{
+	struct prefix *p = ud;
+	char *id = NULL;
+	int64_t ms = 0, known = 0;
+	bool gone = false, ours = false;
+	int rc;
+
+	if (p->stop)
+		return 0;
+	rc = ds_kinto_record_meta(val, vlen, &id, &ms);
+	if (rc == -ENOMEM)
+		return rc;
+	if (rc == 0)
+		rc = ds_kinto_state_get_ours(p->k->state, id, &known, &gone, &ours);
+	ds_free(id);
+	if (rc == -ENOMEM)
+		return rc;
+	if (rc || !ours || known != ms || ms <= p->ms)
+		p->stop = true;
+	else
+		p->ms = ms;
+	return 0;
+}
+
+/* The listing of versions after the hint (oldest first): how far they are all ours. */
+static int own_prefix(struct kinto_remote *k, const struct sub *l)
+{
+	struct prefix p = { .k = k };
+	int rc = ds_kinto_json_object_each(l->body, l->body_len, prefix_data, &p);
+
+	if (rc == 0 && p.data)
+		rc = ds_kinto_json_array_each(p.data, p.data_len, prefix_one, &p);
+	if (rc == -ENOMEM)
+		return rc;
+	if (rc == 0 && p.ms > ds_kinto_cursor_ms(k->hint)) {
+		k->jump_ms = p.ms;
+		snprintf(k->jump_for, sizeof(k->jump_for), "%s", k->hint);
+		DS_LOG_DBG("%s: the next page starts after our own writes", k->name);
+	}
+	return 0;
+}
+
 /*
  * GET the collection and, in the same POST /batch, the first page of records after the cursor
  * the core was last given (k->hint): an incremental run then costs one request before its
@@ -288,6 +351,7 @@ static int read_collection(struct kinto_remote *k, cJSON **data)
 	struct ds_http_response resp;
 	struct subs x = { 0 };
 	char *page = NULL, *body = NULL;
+	bool listing;
 	int rc;
 
 	*data = NULL;
@@ -300,7 +364,16 @@ static int read_collection(struct kinto_remote *k, cJSON **data)
 	/* A device's first run reads them apart: the first page is one of many there anyway. */
 	if (!k->hint[0])
 		return get_collection(k, data);
-	page = ds_kinto_page_path(k, k->hint);
+	if (!k->echo) {
+		char v[32];
+
+		if (ds_kinto_state_kv_get(k->state, "echo", v, sizeof(v)) == 0)
+			k->echo = (size_t)strtoull(v, NULL, 10);
+	}
+	listing = k->echo > k->page_size;
+	page = listing ? ds_asprintf("%s/records?_sort=last_modified&_fields=id&_limit=%zu&_since=%s",
+				     k->coll_path, DS_MIN(k->echo + 1, (size_t)10000), k->hint)
+		       : ds_kinto_page_path(k, k->hint);
 	body = page ? ds_asprintf("{\"requests\":[{\"method\":\"GET\",\"path\":\"%s\"},"
 				  "{\"method\":\"GET\",\"path\":\"%s\"}]}", k->coll_path, page) : NULL;
 	ds_free(page);
@@ -348,7 +421,7 @@ static int read_collection(struct kinto_remote *k, cJSON **data)
 		cJSON_Delete(j);
 		rc = cJSON_IsObject(*data) ? 0 : -EPROTO;
 		if (rc == 0 && x.s[1].status == 200 && x.s[1].body)
-			rc = keep_page(k, &x.s[1], k->hint);
+			rc = listing ? own_prefix(k, &x.s[1]) : keep_page(k, &x.s[1], k->hint);
 	}
 out:
 	ds_http_response_free(&resp);
@@ -514,8 +587,14 @@ static void kinto_close(struct ds_remote *r)
 	if (!r)
 		return;
 	k = kr_of(r);
-	if (k->hint[0] && ds_kinto_state_kv_set(k->state, "cursor_hint", k->hint))
-		DS_LOG_DBG("%s: the cursor hint could not be kept", k->name);
+	if (k->hint[0]) {
+		char v[32];
+
+		snprintf(v, sizeof(v), "%zu", k->echo);
+		if (ds_kinto_state_kv_set(k->state, "cursor_hint", k->hint) ||
+		    ds_kinto_state_kv_set(k->state, "echo", v))
+			DS_LOG_DBG("%s: the cursor hint could not be kept", k->name);
+	}
 	ds_kinto_prefetch_drop(k);
 	ds_kinto_api_free(&k->api);
 	ds_kinto_state_close(k->state);

@@ -50,6 +50,11 @@ struct kinto_remote {
 	 * Kept in the state map's kv at close. */
 	char hint[DS_CURSOR_MAX];
 	struct kinto_prefetch pre;
+	/* Our writes after hint that no closing check jumped over (full batches): when more than
+	 * a page, prepare lists their versions and the fetch starts after them (jump_ms). */
+	size_t echo;
+	char jump_for[DS_CURSOR_MAX];
+	int64_t jump_ms;
 };
 
 static inline struct kinto_remote *kr_of(struct ds_remote *r)

@@ -421,6 +421,8 @@ int ds_kinto_upload(struct ds_remote *r, const char *cursor, const struct ds_rec
 	 * writes, and ours again, which the core finds equal to its rows. */
 	if (u.check_ok && u.check_n > 0 && u.check_ms >= u.max_ms)
 		snprintf(res->new_cursor, sizeof(res->new_cursor), "%" PRId64, u.check_ms);
+	/* Writes the cursor did not jump over come back at the next fetch, skipped as ours. */
+	k->echo = strcmp(res->new_cursor, cursor) == 0 || !cursor[0] ? k->acc_written : 0;
 	snprintf(k->hint, sizeof(k->hint), "%s", res->new_cursor);
 out:
 	ds_free(u.ops);
