@@ -2,7 +2,7 @@
  * bench_browser - a large account's browser data through the sync core, the sync15 remote (with
  * storage format 5 encryption) and the in-process storage node (test/support/fake_sync15.c).
  *
- *   bench_browser --src SRCDIR [--work DIR] [--places N] [--visits V]
+ *   bench_browser --src SRCDIR [--work DIR] [--places N] [--visits V] [--only history|bookmarks]
  *
  * History: device A holds N places of V visits each (defaults 5,000 x 20: the most a first sync
  * moves, sync15.md §9) in a places.sqlite made from test/data/firefox/places.sql, and makes its
@@ -39,6 +39,10 @@
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
+
+#if IS_ENABLED(CONFIG_DS_ENGINE_BOOKMARKS)
+static void bm_time_store(struct ds_bookmarks_store *s);
+#endif
 
 static const uint8_t KSYNC[64] = { 0x5e, 0x11, [20] = 0x7a, [40] = 0x03, [63] = 0xc4 };
 
@@ -349,7 +353,10 @@ static void device_open(struct device *d, struct ds_fake_sync15 *srv, const char
 
 		rc.engine_version = 2;
 		p.conflict = DS_CONFLICT_SERVER_WINS;
-		if (ds_bookmarks_places_open(d->places, &s) || ds_bookmarks_engine_new(s, NULL, &e))
+		if (ds_bookmarks_places_open(d->places, &s))
+			die("cannot open the bookmarks engine");
+		bm_time_store(s);
+		if (ds_bookmarks_engine_new(s, NULL, &e))
 			die("cannot open the bookmarks engine");
 	}
 #endif
@@ -418,6 +425,64 @@ static int64_t count(const char *path, const char *q)
 }
 
 #if IS_ENABLED(CONFIG_DS_ENGINE_BOOKMARKS)
+/* The bookmarks store's own transactions (the core's chunks and the engine's structure pass,
+ * which the core does not see), timed by wrapping the store's begin/commit/rollback: the time
+ * the browser is locked out of places.sqlite. One store at a time. */
+static struct ds_bookmarks_store_ops bm_timed_ops;
+static const struct ds_bookmarks_store_ops *bm_real_ops;
+static int64_t bm_started, bm_longest;
+static unsigned long bm_n;
+
+static void bm_end(void)
+{
+	int64_t d = mono_us() - bm_started;
+
+	bm_n++;
+	if (d > bm_longest)
+		bm_longest = d;
+}
+
+static int bm_begin(void *s)
+{
+	bm_started = mono_us();
+	return bm_real_ops->track.begin(s);
+}
+
+static int bm_commit(void *s)
+{
+	int rc = bm_real_ops->track.commit(s);
+
+	bm_end();
+	return rc;
+}
+
+static int bm_rollback(void *s)
+{
+	int rc = bm_real_ops->track.rollback(s);
+
+	bm_end();
+	return rc;
+}
+
+static void bm_time_store(struct ds_bookmarks_store *s)
+{
+	bm_real_ops = s->ops;
+	bm_timed_ops = *s->ops;
+	bm_timed_ops.track.begin = bm_begin;
+	bm_timed_ops.track.commit = bm_commit;
+	bm_timed_ops.track.rollback = bm_rollback;
+	s->ops = &bm_timed_ops;
+}
+
+static void bm_phase(const char *what, struct device *d)
+{
+	bm_n = 0;
+	bm_longest = 0;
+	phase(what, d);
+	printf("  %-28s %lu store transactions (structure pass included), longest %.1f ms\n", "",
+	       bm_n, (double)bm_longest / 1000.0);
+}
+
 /* Firefox's schema with a new profile's bookmark roots (test/data/firefox/bookmarks_roots.sql);
  * with deep, a chain of 20 folders under the menu, each holding 99 bookmarks then the next. */
 static void make_bookmarks(const char *src, const char *path, bool deep)
@@ -509,10 +574,10 @@ static void bookmarks(const char *src, struct ds_fake_sync15 *srv, const char *w
 	make_bookmarks(src, b.places, false);
 	printf("\nbookmarks, 2,000 items: 20 nested folders of 99 bookmarks each:\n");
 	device_open(&a, srv, work, "abm", "bookmarks");
-	phase("first sync, upload", &a);
+	bm_phase("first sync, upload", &a);
 	device_open(&b, srv, work, "bbm", "bookmarks");
-	phase("first sync, download", &b);
-	phase("next sync, nothing new", &b);
+	bm_phase("first sync, download", &b);
+	bm_phase("next sync, nothing new", &b);
 	printf("  device B holds %" PRId64 " bookmarks and folders under the menu\n",
 	       count(b.places, "WITH RECURSIVE t(id) AS (SELECT id FROM moz_bookmarks WHERE guid ="
 			       " 'menu________' UNION ALL SELECT b.id FROM moz_bookmarks b JOIN t ON"
@@ -528,7 +593,7 @@ static void bookmarks(const char *src, struct ds_fake_sync15 *srv, const char *w
 
 int main(int argc, char **argv)
 {
-	const char *src = NULL, *work = NULL;
+	const char *src = NULL, *work = NULL, *only = NULL;
 	unsigned long places = DS_HISTORY_MAX_PLACES;
 	unsigned visits = DS_HISTORY_MAX_VISITS;
 	char tmp[600];
@@ -545,8 +610,11 @@ int main(int argc, char **argv)
 			places = strtoul(argv[++i], NULL, 10);
 		else if (strcmp(argv[i], "--visits") == 0 && i + 1 < argc)
 			visits = (unsigned)strtoul(argv[++i], NULL, 10);
+		else if (strcmp(argv[i], "--only") == 0 && i + 1 < argc)
+			only = argv[++i];
 		else
-			die("usage: bench_browser --src SRCDIR [--work DIR] [--places N] [--visits V]");
+			die("usage: bench_browser --src SRCDIR [--work DIR] [--places N] [--visits V]"
+			    " [--only history|bookmarks]");
 	}
 	if (!src || !places || !visits || visits > DS_HISTORY_MAX_VISITS)
 		die("usage: bench_browser --src SRCDIR [--work DIR] [--places N] [--visits 1..20]");
@@ -562,11 +630,13 @@ int main(int argc, char **argv)
 	memset(&b, 0, sizeof(b));
 	snprintf(a.places, sizeof(a.places), "%s/a-places.sqlite", work);
 	snprintf(b.places, sizeof(b.places), "%s/b-places.sqlite", work);
-	make_places(src, a.places, places, visits);
-	make_places(src, b.places, 0, 1);
 	srv = ds_fake_sync15_new(KSYNC);
 	if (!srv)
 		die("no storage node");
+	if (only && strcmp(only, "history") != 0)
+		goto bookmarks_only;
+	make_places(src, a.places, places, visits);
+	make_places(src, b.places, 0, 1);
 	printf("history, %lu places x %u visits (storage format 5, in-process storage node):\n",
 	       places, visits);
 	device_open(&a, srv, work, "a", "history");
@@ -585,8 +655,10 @@ int main(int argc, char **argv)
 	unlink(b.places);
 	unlink(a.meta);
 	unlink(b.meta);
+bookmarks_only:
 #if IS_ENABLED(CONFIG_DS_ENGINE_BOOKMARKS)
-	bookmarks(src, srv, work);
+	if (!only || strcmp(only, "bookmarks") == 0)
+		bookmarks(src, srv, work);
 #endif
 	ds_fake_sync15_free(srv);
 	return 0;

@@ -130,32 +130,111 @@ static const char ROOTS_CHECK_SQL[] =
 /* An item that syncs: not a root of our own making, not a tag or a tag entry. */
 #define SYNCABLE(X) "(" X ".guid NOT IN ('root________', 'tags________') AND NOT " TAGGY(X) ")"
 
-static sqlite3 *db_of(void *s)
+/*
+ * The store: the connection and its prepared statements. A record costs a few dozen statements;
+ * preparing each anew was most of a download's CPU, so each statement of this file is prepared
+ * once per store, found again by its SQL text's address (every SQL given to prep() is a
+ * literal or a static array entry, never built at run time), reset and unbound after each use
+ * (done()) and finalized at close.
+ *
+ * Two traps of such a cache, both of which make a sync hang or fail with -EBUSY:
+ *  - a statement left un-reset after its first row keeps the connection's read transaction
+ *    open past COMMIT: the browser's (or the history engine's) connection then waits for our
+ *    SHARED lock (rollback journal) or we hold an old WAL snapshot, so the next BEGIN IMMEDIATE
+ *    fails; done() therefore always resets, and commit checks that nothing is left running;
+ *  - a cached statement asked for again while its own step loop is running (a callback that
+ *    reaches the same query) would be reset under the loop, which then starts over, forever:
+ *    a statement in use is never handed out twice; the inner use gets a fresh one, finalized
+ *    by its done().
+ */
+#define BM_STMT_SLOTS 80
+
+struct stmt_slot {
+	const char *sql;
+	sqlite3_stmt *st;
+	bool busy;
+};
+
+struct places {
+	sqlite3 *db;
+	struct stmt_slot slot[BM_STMT_SLOTS];
+	size_t n_slots;
+};
+
+static struct places *db_of(void *s)
 {
 	return s;
 }
 
-static int prep(sqlite3 *db, const char *sql, sqlite3_stmt **st)
+static int prep(struct places *P, const char *sql, sqlite3_stmt **st)
 {
-	int rc = sqlite3_prepare_v2(db, sql, -1, st, NULL);
+	struct stmt_slot *free_slot = NULL;
+	int rc;
 
+	for (size_t i = 0; i < P->n_slots; i++) {
+		if (P->slot[i].sql != sql)
+			continue;
+		if (P->slot[i].busy)
+			break; /* re-entrant use: a fresh statement below */
+		P->slot[i].busy = true;
+		*st = P->slot[i].st;
+		return 0;
+	}
+	if (P->n_slots < BM_STMT_SLOTS) {
+		bool known = false;
+
+		for (size_t i = 0; i < P->n_slots; i++)
+			known = known || P->slot[i].sql == sql;
+		if (!known)
+			free_slot = &P->slot[P->n_slots];
+	}
+	rc = sqlite3_prepare_v3(P->db, sql, -1, free_slot ? SQLITE_PREPARE_PERSISTENT : 0, st, NULL);
 	if (rc != SQLITE_OK) {
-		DS_LOG_ERR("SQL prepare failed: %s", sqlite3_errmsg(db));
+		DS_LOG_ERR("SQL prepare failed: %s", sqlite3_errmsg(P->db));
+		sqlite3_finalize(*st);
+		*st = NULL;
 		return ds_browser_sqlerr(rc);
+	}
+	if (free_slot) {
+		free_slot->sql = sql;
+		free_slot->st = *st;
+		free_slot->busy = true;
+		P->n_slots++;
 	}
 	return 0;
 }
 
-static int step_done(sqlite3_stmt *st)
+/* The end of every use of a statement from prep(). */
+static void done(struct places *P, sqlite3_stmt *st)
+{
+	for (size_t i = 0; i < P->n_slots; i++) {
+		if (P->slot[i].st == st) {
+			sqlite3_reset(st);
+			sqlite3_clear_bindings(st);
+			P->slot[i].busy = false;
+			return;
+		}
+	}
+	sqlite3_finalize(st);
+}
+
+static void finalize_all(struct places *P)
+{
+	for (size_t i = 0; i < P->n_slots; i++)
+		sqlite3_finalize(P->slot[i].st);
+	P->n_slots = 0;
+}
+
+static int step_done(struct places *P, sqlite3_stmt *st)
 {
 	int rc = sqlite3_step(st);
 
-	sqlite3_finalize(st);
+	done(P, st);
 	return rc == SQLITE_DONE || rc == SQLITE_ROW ? 0 : ds_browser_sqlerr(rc);
 }
 
 /* Run sql with text parameters a, b (NULL: bound as NULL) and integer n as ?3. */
-static int run3(sqlite3 *db, const char *sql, const char *a, const char *b, int64_t n)
+static int run3(struct places *db, const char *sql, const char *a, const char *b, int64_t n)
 {
 	sqlite3_stmt *st;
 	int rc = prep(db, sql, &st);
@@ -168,11 +247,11 @@ static int run3(sqlite3 *db, const char *sql, const char *a, const char *b, int6
 		sqlite3_bind_text(st, 2, b, -1, SQLITE_STATIC);
 	if (sqlite3_bind_parameter_count(st) >= 3)
 		sqlite3_bind_int64(st, 3, n);
-	return step_done(st);
+	return step_done(db, st);
 }
 
 /* First column of the first row as an integer (*out), or -ENOENT. */
-static int query_int(sqlite3 *db, const char *sql, const char *a, int64_t n, int64_t *out)
+static int query_int(struct places *db, const char *sql, const char *a, int64_t n, int64_t *out)
 {
 	sqlite3_stmt *st;
 	int rc = prep(db, sql, &st);
@@ -190,11 +269,11 @@ static int query_int(sqlite3 *db, const char *sql, const char *a, int64_t n, int
 	} else {
 		rc = rc == SQLITE_ROW || rc == SQLITE_DONE ? -ENOENT : ds_browser_sqlerr(rc);
 	}
-	sqlite3_finalize(st);
+	done(db, st);
 	return rc;
 }
 
-static int item_id(sqlite3 *db, const char *guid, int64_t *id)
+static int item_id(struct places *db, const char *guid, int64_t *id)
 {
 	return query_int(db, "SELECT id FROM moz_bookmarks WHERE guid = ?1", guid, 0, id);
 }
@@ -208,7 +287,7 @@ static char *col_dup(sqlite3_stmt *st, int i)
 
 /* ---- reading ---------------------------------------------------------------------------- */
 
-static int read_tags(sqlite3 *db, int64_t fk, struct ds_bookmark_item *it)
+static int read_tags(struct places *db, int64_t fk, struct ds_bookmark_item *it)
 {
 	sqlite3_stmt *st;
 	int rc = prep(db, "SELECT DISTINCT t.title FROM moz_bookmarks e JOIN moz_bookmarks t ON"
@@ -237,13 +316,13 @@ static int read_tags(sqlite3 *db, int64_t fk, struct ds_bookmark_item *it)
 		}
 		it->n_tags++;
 	}
-	sqlite3_finalize(st);
+	done(db, st);
 	return rc == SQLITE_DONE ? 0 : ds_browser_sqlerr(rc);
 }
 
 static int p_get(void *s, const char *guid, struct ds_bookmark_item *out)
 {
-	sqlite3 *db = db_of(s);
+	struct places *db = db_of(s);
 	sqlite3_stmt *st;
 	int64_t fk = 0;
 	int rc;
@@ -260,7 +339,7 @@ static int p_get(void *s, const char *guid, struct ds_bookmark_item *out)
 	sqlite3_bind_text(st, 1, guid, -1, SQLITE_STATIC);
 	rc = sqlite3_step(st);
 	if (rc != SQLITE_ROW) {
-		sqlite3_finalize(st);
+		done(db, st);
 		return rc == SQLITE_DONE ? -ENOENT : ds_browser_sqlerr(rc);
 	}
 	snprintf(out->guid, sizeof(out->guid), "%s", guid);
@@ -295,7 +374,7 @@ static int p_get(void *s, const char *guid, struct ds_bookmark_item *out)
 		else if (strncmp(out->url, "place:", 6) == 0)
 			out->kind = DS_BM_QUERY;
 	}
-	sqlite3_finalize(st);
+	done(db, st);
 	if (rc == 0 && out->kind == DS_BM_BOOKMARK) {
 		rc = prep(db, "SELECT keyword FROM moz_keywords WHERE place_id = ?1 ORDER BY keyword"
 			      " LIMIT 1", &st);
@@ -303,7 +382,7 @@ static int p_get(void *s, const char *guid, struct ds_bookmark_item *out)
 			sqlite3_bind_int64(st, 1, fk);
 			if (sqlite3_step(st) == SQLITE_ROW && !(out->keyword = col_dup(st, 0)))
 				rc = -ENOMEM;
-			sqlite3_finalize(st);
+			done(db, st);
 		}
 		if (rc == 0)
 			rc = read_tags(db, fk, out);
@@ -316,8 +395,9 @@ static int p_get(void *s, const char *guid, struct ds_bookmark_item *out)
 static int p_locate(void *s, const char *guid, char parent_out[DS_BROWSER_ID_MAX],
 		    enum ds_bookmark_kind *kind)
 {
+	struct places *db = db_of(s);
 	sqlite3_stmt *st;
-	int rc = prep(db_of(s), "SELECT b.type, p.guid, m.kind FROM moz_bookmarks b LEFT JOIN"
+	int rc = prep(db, "SELECT b.type, p.guid, m.kind FROM moz_bookmarks b LEFT JOIN"
 				" moz_bookmarks p ON p.id = b.parent LEFT JOIN datasync_bm_meta m ON"
 				" m.guid = b.guid WHERE b.guid = ?1 AND " SYNCABLE("b"), &st);
 
@@ -336,7 +416,7 @@ static int p_locate(void *s, const char *guid, char parent_out[DS_BROWSER_ID_MAX
 	} else {
 		rc = rc == SQLITE_DONE ? -ENOENT : ds_browser_sqlerr(rc);
 	}
-	sqlite3_finalize(st);
+	done(db, st);
 	return rc;
 }
 
@@ -360,7 +440,7 @@ static int guid_list_add(struct guid_list *l, const char *g)
 	return 0;
 }
 
-static int collect(sqlite3 *db, const char *sql, const char *arg, struct guid_list *l)
+static int collect(struct places *db, const char *sql, const char *arg, struct guid_list *l)
 {
 	sqlite3_stmt *st;
 	int rc = prep(db, sql, &st);
@@ -377,13 +457,14 @@ static int collect(sqlite3 *db, const char *sql, const char *arg, struct guid_li
 			break;
 		}
 	}
-	sqlite3_finalize(st);
+	done(db, st);
 	return rc == SQLITE_DONE ? 0 : ds_browser_sqlerr(rc);
 }
 
 static int p_list(void *s, enum ds_bookmarks_list which, const char *arg, ds_bookmarks_guid_cb cb,
 		  void *user_data)
 {
+	struct places *db = db_of(s);
 	static const char *const SQL[] = {
 		[DS_BM_LIST_CHILDREN] = "SELECT b.guid FROM moz_bookmarks b JOIN moz_bookmarks p ON"
 					" p.id = b.parent WHERE p.guid = ?1 AND " SYNCABLE("b")
@@ -402,7 +483,7 @@ static int p_list(void *s, enum ds_bookmarks_list which, const char *arg, ds_boo
 
 	if ((unsigned)which >= DS_ARRAY_SIZE(SQL))
 		return -EINVAL;
-	rc = collect(db_of(s), SQL[which], arg, &l);
+	rc = collect(db, SQL[which], arg, &l);
 	for (size_t i = 0; rc == 0 && i < l.n; i++)
 		rc = cb(l.v[i], user_data);
 	ds_free(l.v);
@@ -412,7 +493,7 @@ static int p_list(void *s, enum ds_bookmarks_list which, const char *arg, ds_boo
 /* ---- writing ---------------------------------------------------------------------------- */
 
 /* Firefox counts bookmarks and keywords of a place in foreign_count (nsPlacesTriggers.h). */
-static int recount(sqlite3 *db, int64_t place)
+static int recount(struct places *db, int64_t place)
 {
 	sqlite3_stmt *st;
 	int rc;
@@ -425,7 +506,7 @@ static int recount(sqlite3 *db, int64_t place)
 	if (rc)
 		return rc;
 	sqlite3_bind_int64(st, 1, place);
-	return step_done(st);
+	return step_done(db, st);
 }
 
 /* A new moz_places guid: 12 base64url characters, as Places makes them (Helpers.cpp). */
@@ -473,7 +554,7 @@ static char *rev_host(const char *url)
 	return r;
 }
 
-static int place_for(sqlite3 *db, const char *url, const char *title, int64_t *out)
+static int place_for(struct places *db, const char *url, const char *title, int64_t *out)
 {
 	sqlite3_stmt *st;
 	char guid[13], *rh;
@@ -486,10 +567,10 @@ static int place_for(sqlite3 *db, const char *url, const char *title, int64_t *o
 	rc = sqlite3_step(st);
 	if (rc == SQLITE_ROW) {
 		*out = sqlite3_column_int64(st, 0);
-		sqlite3_finalize(st);
+		done(db, st);
 		return 0;
 	}
-	sqlite3_finalize(st);
+	done(db, st);
 	if (rc != SQLITE_DONE)
 		return ds_browser_sqlerr(rc);
 	rc = new_guid(guid);
@@ -508,15 +589,15 @@ static int place_for(sqlite3 *db, const char *url, const char *title, int64_t *o
 		sqlite3_bind_text(st, 3, rh, -1, SQLITE_STATIC);
 		sqlite3_bind_text(st, 4, guid, -1, SQLITE_STATIC);
 		sqlite3_bind_int64(st, 5, ds_bookmarks_url_hash(url));
-		rc = step_done(st);
+		rc = step_done(db, st);
 	}
 	ds_free(rh);
 	if (rc == 0)
-		*out = sqlite3_last_insert_rowid(db);
+		*out = sqlite3_last_insert_rowid(db->db);
 	return rc;
 }
 
-static int put_keyword(sqlite3 *db, int64_t place, const char *kw)
+static int put_keyword(struct places *db, int64_t place, const char *kw)
 {
 	int64_t other = 0;
 	int rc;
@@ -538,7 +619,7 @@ static int put_keyword(sqlite3 *db, int64_t place, const char *kw)
 }
 
 /* Close the gap an item leaves at position pos of parent. */
-static int close_gap(sqlite3 *db, int64_t parent, int64_t pos)
+static int close_gap(struct places *db, int64_t parent, int64_t pos)
 {
 	sqlite3_stmt *st;
 	int rc = prep(db, "UPDATE moz_bookmarks SET position = position - 1 WHERE parent = ?1"
@@ -548,10 +629,10 @@ static int close_gap(sqlite3 *db, int64_t parent, int64_t pos)
 		return rc;
 	sqlite3_bind_int64(st, 1, parent);
 	sqlite3_bind_int64(st, 2, pos);
-	return step_done(st);
+	return step_done(db, st);
 }
 
-static int put_tags(sqlite3 *db, int64_t place, const struct ds_bookmark_item *it, int64_t now_us)
+static int put_tags(struct places *db, int64_t place, const struct ds_bookmark_item *it, int64_t now_us)
 {
 	sqlite3_stmt *st;
 	int rc = 0;
@@ -571,8 +652,8 @@ static int put_tags(sqlite3 *db, int64_t place, const struct ds_bookmark_item *i
 				sqlite3_bind_text(st, 1, it->tags[i], -1, SQLITE_STATIC);
 				sqlite3_bind_int64(st, 2, now_us);
 				sqlite3_bind_text(st, 3, g, -1, SQLITE_STATIC);
-				rc = step_done(st);
-				tag = sqlite3_last_insert_rowid(db);
+				rc = step_done(db, st);
+				tag = sqlite3_last_insert_rowid(db->db);
 			}
 		}
 		if (rc)
@@ -589,7 +670,7 @@ static int put_tags(sqlite3 *db, int64_t place, const struct ds_bookmark_item *i
 			sqlite3_bind_int64(st, 2, tag);
 			sqlite3_bind_int64(st, 3, now_us);
 			sqlite3_bind_text(st, 4, g, -1, SQLITE_STATIC);
-			rc = step_done(st);
+			rc = step_done(db, st);
 		}
 	}
 	if (rc)
@@ -617,7 +698,7 @@ static int put_tags(sqlite3 *db, int64_t place, const struct ds_bookmark_item *i
 				drop[nd++].pos = sqlite3_column_int64(st, 3);
 			}
 		}
-		sqlite3_finalize(st);
+		done(db, st);
 		rc = rc == SQLITE_DONE || rc == SQLITE_ROW ? 0 : ds_browser_sqlerr(rc);
 		for (size_t i = 0; rc == 0 && i < nd; i++) {
 			rc = run3(db, "DELETE FROM moz_bookmarks WHERE id = ?3", NULL, NULL, drop[i].id);
@@ -651,7 +732,7 @@ static int put_tags(sqlite3 *db, int64_t place, const struct ds_bookmark_item *i
 
 static int p_put(void *s, const struct ds_bookmark_item *it)
 {
-	sqlite3 *db = db_of(s);
+	struct places *db = db_of(s);
 	sqlite3_stmt *st;
 	int64_t parent = 0, place = 0, id = 0, old_parent = 0, old_pos = 0, old_fk = 0;
 	int64_t now_us = ds_port_wall_ms() * 1000;
@@ -679,11 +760,11 @@ static int p_put(void *s, const struct ds_bookmark_item *it)
 		old_fk = sqlite3_column_int64(st, 3);
 		/* A root, a tag or a tag entry under this guid is never a record's to rewrite. */
 		if (!sqlite3_column_int(st, 4)) {
-			sqlite3_finalize(st);
+			done(db, st);
 			return -EBADMSG;
 		}
 	}
-	sqlite3_finalize(st);
+	done(db, st);
 	if (!exists && rc != SQLITE_DONE)
 		return ds_browser_sqlerr(rc);
 	if (type == 1) {
@@ -718,7 +799,7 @@ static int p_put(void *s, const struct ds_bookmark_item *it)
 	sqlite3_bind_int64(st, 5, (it->date_added_ms > 0 ? it->date_added_ms : now_us / 1000) * 1000);
 	sqlite3_bind_int64(st, 6, now_us);
 	sqlite3_bind_int64(st, 7, parent);
-	rc = step_done(st);
+	rc = step_done(db, st);
 	if (rc == 0 && exists && old_parent != parent)
 		rc = close_gap(db, old_parent, old_pos);
 	if (rc == 0 && old_fk != place)
@@ -738,7 +819,7 @@ static int p_put(void *s, const struct ds_bookmark_item *it)
 
 static int p_order(void *s, const char *folder, char (*guids)[DS_BROWSER_ID_MAX], size_t n)
 {
-	sqlite3 *db = db_of(s);
+	struct places *db = db_of(s);
 	struct guid_list cur = { 0 };
 	sqlite3_stmt *st = NULL;
 	bool *placed = NULL;
@@ -762,7 +843,7 @@ static int p_order(void *s, const char *folder, char (*guids)[DS_BROWSER_ID_MAX]
 			sqlite3_reset(st);
 			sqlite3_bind_text(st, 1, cur.v[j], -1, SQLITE_STATIC);
 			sqlite3_bind_int64(st, 2, pos++);
-			rc = sqlite3_step(st) == SQLITE_DONE ? 0 : ds_browser_sqlerr(sqlite3_errcode(db));
+			rc = sqlite3_step(st) == SQLITE_DONE ? 0 : ds_browser_sqlerr(sqlite3_errcode(db->db));
 			break;
 		}
 	}
@@ -772,44 +853,36 @@ static int p_order(void *s, const char *folder, char (*guids)[DS_BROWSER_ID_MAX]
 		sqlite3_reset(st);
 		sqlite3_bind_text(st, 1, cur.v[j], -1, SQLITE_STATIC);
 		sqlite3_bind_int64(st, 2, pos++);
-		rc = sqlite3_step(st) == SQLITE_DONE ? 0 : ds_browser_sqlerr(sqlite3_errcode(db));
+		rc = sqlite3_step(st) == SQLITE_DONE ? 0 : ds_browser_sqlerr(sqlite3_errcode(db->db));
 	}
-	sqlite3_finalize(st);
+	done(db, st);
 	ds_free(placed);
 	ds_free(cur.v);
 	return rc;
 }
 
-static int rename_side(sqlite3 *db, const char *table, const char *old_guid, const char *new_guid)
+/* Move a side table's row from old_guid to new_guid (?1, ?2), replacing one new_guid had. */
+static const char *const RENAME_SQL[][2] = {
+	{ "DELETE FROM datasync_bm_changes WHERE guid = ?2 AND EXISTS (SELECT 1 FROM"
+	  " datasync_bm_changes WHERE guid = ?1)",
+	  "UPDATE datasync_bm_changes SET guid = ?2 WHERE guid = ?1" },
+	{ "DELETE FROM datasync_bm_unknown WHERE guid = ?2 AND EXISTS (SELECT 1 FROM"
+	  " datasync_bm_unknown WHERE guid = ?1)",
+	  "UPDATE datasync_bm_unknown SET guid = ?2 WHERE guid = ?1" },
+};
+
+static int rename_side(struct places *db, size_t table, const char *old_guid, const char *new_guid)
 {
-	char *sql = ds_asprintf("DELETE FROM %s WHERE guid = ?2 AND EXISTS (SELECT 1 FROM %s WHERE"
-				" guid = ?1); UPDATE %s SET guid = ?2 WHERE guid = ?1", table, table, table);
-	const char *tail;
 	int rc = 0;
 
-	if (!sql)
-		return -ENOMEM;
-	/* Two statements: run each with the same parameters. */
-	for (const char *p = sql; rc == 0 && p && *p; p = tail) {
-		sqlite3_stmt *st = NULL;
-
-		if (sqlite3_prepare_v2(db, p, -1, &st, &tail) != SQLITE_OK) {
-			rc = ds_browser_sqlerr(sqlite3_errcode(db));
-			break;
-		}
-		if (!st)
-			break;
-		sqlite3_bind_text(st, 1, old_guid, -1, SQLITE_STATIC);
-		sqlite3_bind_text(st, 2, new_guid, -1, SQLITE_STATIC);
-		rc = step_done(st);
-	}
-	ds_free(sql);
+	for (size_t i = 0; rc == 0 && i < 2; i++)
+		rc = run3(db, RENAME_SQL[table][i], old_guid, new_guid, 0);
 	return rc;
 }
 
 static int p_set_guid(void *s, const char *old_guid, const char *new_guid)
 {
-	sqlite3 *db = db_of(s);
+	struct places *db = db_of(s);
 	int64_t id = 0;
 	int rc = item_id(db, new_guid, &id);
 
@@ -819,9 +892,9 @@ static int p_set_guid(void *s, const char *old_guid, const char *new_guid)
 		return rc;
 	rc = run3(db, "UPDATE moz_bookmarks SET guid = ?2 WHERE guid = ?1", old_guid, new_guid, 0);
 	if (rc == 0)
-		rc = rename_side(db, "datasync_bm_changes", old_guid, new_guid);
+		rc = rename_side(db, 0, old_guid, new_guid);
 	if (rc == 0)
-		rc = rename_side(db, "datasync_bm_unknown", old_guid, new_guid);
+		rc = rename_side(db, 1, old_guid, new_guid);
 	/* The new guid's own sync state (a folder named it as a child) is the one to keep. */
 	if (rc == 0)
 		rc = run3(db, "INSERT OR IGNORE INTO datasync_bm_meta(guid, kind) SELECT ?2, kind FROM"
@@ -833,7 +906,7 @@ static int p_set_guid(void *s, const char *old_guid, const char *new_guid)
 
 static int p_remove(void *s, const char *guid)
 {
-	sqlite3 *db = db_of(s);
+	struct places *db = db_of(s);
 	sqlite3_stmt *st;
 	int64_t id, parent, pos, fk;
 	int rc = prep(db, "SELECT id, parent, position, ifnull(fk, 0), EXISTS (SELECT 1 FROM"
@@ -844,7 +917,7 @@ static int p_remove(void *s, const char *guid)
 	sqlite3_bind_text(st, 1, guid, -1, SQLITE_STATIC);
 	rc = sqlite3_step(st);
 	if (rc != SQLITE_ROW) {
-		sqlite3_finalize(st);
+		done(db, st);
 		return rc == SQLITE_DONE ? 0 : ds_browser_sqlerr(rc);
 	}
 	id = sqlite3_column_int64(st, 0);
@@ -852,7 +925,7 @@ static int p_remove(void *s, const char *guid)
 	pos = sqlite3_column_int64(st, 2);
 	fk = sqlite3_column_int64(st, 3);
 	rc = sqlite3_column_int(st, 4) ? -ENOTEMPTY : 0;
-	sqlite3_finalize(st);
+	done(db, st);
 	if (rc == 0)
 		rc = run3(db, "DELETE FROM moz_bookmarks WHERE id = ?3", NULL, NULL, id);
 	if (rc == 0)
@@ -866,7 +939,7 @@ static int p_remove(void *s, const char *guid)
 
 static int p_find_dupe(void *s, const struct ds_bookmark_item *it, char guid_out[DS_BROWSER_ID_MAX])
 {
-	sqlite3 *db = db_of(s);
+	struct places *db = db_of(s);
 	sqlite3_stmt *st;
 	int type = it->kind == DS_BM_SEPARATOR ? 3 :
 		   it->kind == DS_BM_FOLDER || it->kind == DS_BM_LIVEMARK ? 2 : 1;
@@ -899,14 +972,14 @@ static int p_find_dupe(void *s, const struct ds_bookmark_item *it, char guid_out
 	} else {
 		rc = rc == SQLITE_DONE ? -ENOENT : ds_browser_sqlerr(rc);
 	}
-	sqlite3_finalize(st);
+	done(db, st);
 	return rc;
 }
 
 static int p_log_change(void *s, const char *guid, int64_t ms)
 {
-	sqlite3 *db = db_of(s);
-	int rc = ds_browser_exec(db, "UPDATE datasync_bm_state SET seq = seq + 1");
+	struct places *db = db_of(s);
+	int rc = run3(db, "UPDATE datasync_bm_state SET seq = seq + 1", NULL, NULL, 0);
 
 	/* ms <= 0: the database's clock, the one the triggers stamp the browser's changes with. */
 	return rc ? rc : run3(db, "INSERT OR REPLACE INTO datasync_bm_changes(guid, seq, ms, deleted)"
@@ -917,8 +990,9 @@ static int p_log_change(void *s, const char *guid, int64_t ms)
 
 static int p_meta_get(void *s, const char *guid, struct ds_bookmark_meta *out)
 {
+	struct places *db = db_of(s);
 	sqlite3_stmt *st;
-	int rc = prep(db_of(s), "SELECT synced, want_parent, remote_children, flags, server FROM"
+	int rc = prep(db, "SELECT synced, want_parent, remote_children, flags, server FROM"
 				" datasync_bm_meta WHERE guid = ?1", &st);
 
 	memset(out, 0, sizeof(*out));
@@ -942,18 +1016,19 @@ static int p_meta_get(void *s, const char *guid, struct ds_bookmark_meta *out)
 	} else {
 		rc = rc == SQLITE_DONE ? 0 : ds_browser_sqlerr(rc);
 	}
-	sqlite3_finalize(st);
+	done(db, st);
 	return rc;
 }
 
 static int p_meta_put(void *s, const char *guid, const struct ds_bookmark_meta *m)
 {
+	struct places *db = db_of(s);
 	sqlite3_stmt *st;
 	int rc;
 
 	if (!m)
-		return run3(db_of(s), "DELETE FROM datasync_bm_meta WHERE guid = ?1", guid, NULL, 0);
-	rc = prep(db_of(s), "INSERT INTO datasync_bm_meta(guid, synced, want_parent, remote_children,"
+		return run3(db, "DELETE FROM datasync_bm_meta WHERE guid = ?1", guid, NULL, 0);
+	rc = prep(db, "INSERT INTO datasync_bm_meta(guid, synced, want_parent, remote_children,"
 			    " flags, server) VALUES(?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT(guid) DO UPDATE SET"
 			    " synced = excluded.synced, want_parent = excluded.want_parent,"
 			    " remote_children = excluded.remote_children, flags = excluded.flags,"
@@ -969,13 +1044,14 @@ static int p_meta_put(void *s, const char *guid, const struct ds_bookmark_meta *
 	sqlite3_bind_int(st, 5, (int)m->flags);
 	if (m->server_payload)
 		sqlite3_bind_text(st, 6, m->server_payload, -1, SQLITE_STATIC);
-	return step_done(st);
+	return step_done(db, st);
 }
 
 static int p_deleted_parent(void *s, const char *guid, char parent_out[DS_BROWSER_ID_MAX])
 {
+	struct places *db = db_of(s);
 	sqlite3_stmt *st;
-	int rc = prep(db_of(s), "SELECT parent FROM datasync_bm_tomb WHERE guid = ?1 AND parent IS"
+	int rc = prep(db, "SELECT parent FROM datasync_bm_tomb WHERE guid = ?1 AND parent IS"
 				" NOT NULL", &st);
 
 	if (rc)
@@ -988,7 +1064,7 @@ static int p_deleted_parent(void *s, const char *guid, char parent_out[DS_BROWSE
 	} else {
 		rc = rc == SQLITE_DONE ? -ENOENT : ds_browser_sqlerr(rc);
 	}
-	sqlite3_finalize(st);
+	done(db, st);
 	return rc;
 }
 
@@ -996,36 +1072,37 @@ static int p_deleted_parent(void *s, const char *guid, char parent_out[DS_BROWSE
 
 static int t_begin(void *s)
 {
-	int rc = ds_browser_exec(db_of(s), "BEGIN IMMEDIATE");
+	int rc = ds_browser_exec(db_of(s)->db, "BEGIN IMMEDIATE");
 
 	if (rc)
 		return rc;
-	rc = ds_browser_exec(db_of(s), "UPDATE datasync_bm_state SET applying = 1");
+	rc = ds_browser_exec(db_of(s)->db, "UPDATE datasync_bm_state SET applying = 1");
 	if (rc)
-		ds_browser_exec(db_of(s), "ROLLBACK");
+		ds_browser_exec(db_of(s)->db, "ROLLBACK");
 	return rc;
 }
 
 static int t_commit(void *s)
 {
-	int rc = ds_browser_exec(db_of(s), "UPDATE datasync_bm_state SET applying = 0");
+	int rc = ds_browser_exec(db_of(s)->db, "UPDATE datasync_bm_state SET applying = 0");
 
 	if (rc == 0)
-		rc = ds_browser_exec(db_of(s), "COMMIT");
+		rc = ds_browser_exec(db_of(s)->db, "COMMIT");
 	if (rc)
-		ds_browser_exec(db_of(s), "ROLLBACK");
+		ds_browser_exec(db_of(s)->db, "ROLLBACK");
 	return rc;
 }
 
 static int t_rollback(void *s)
 {
-	return sqlite3_get_autocommit(db_of(s)) ? 0 : ds_browser_exec(db_of(s), "ROLLBACK");
+	return sqlite3_get_autocommit(db_of(s)->db) ? 0 : ds_browser_exec(db_of(s)->db, "ROLLBACK");
 }
 
 static int t_pending(void *s, const char *guid, struct ds_pending_info *out)
 {
+	struct places *db = db_of(s);
 	sqlite3_stmt *st;
-	int rc = prep(db_of(s), "SELECT seq, ms, deleted FROM datasync_bm_changes WHERE guid = ?1", &st);
+	int rc = prep(db, "SELECT seq, ms, deleted FROM datasync_bm_changes WHERE guid = ?1", &st);
 
 	if (rc)
 		return rc;
@@ -1039,15 +1116,16 @@ static int t_pending(void *s, const char *guid, struct ds_pending_info *out)
 	} else {
 		rc = rc == SQLITE_DONE ? -ENOENT : ds_browser_sqlerr(rc);
 	}
-	sqlite3_finalize(st);
+	done(db, st);
 	return rc;
 }
 
 static int t_changes_after(void *s, uint64_t after_seq, const char *after_guid,
 			   ds_browser_change_cb cb, void *user_data)
 {
+	struct places *db = db_of(s);
 	sqlite3_stmt *st;
-	int rc = prep(db_of(s), "SELECT guid, seq, ms, deleted FROM datasync_bm_changes"
+	int rc = prep(db, "SELECT guid, seq, ms, deleted FROM datasync_bm_changes"
 				" WHERE ?1 IS NULL OR seq > ?2 OR (seq = ?2 AND guid > ?1)"
 				" ORDER BY seq, guid", &st);
 
@@ -1072,18 +1150,18 @@ static int t_changes_after(void *s, uint64_t after_seq, const char *after_guid,
 		snprintf(g, sizeof(g), "%s", t);
 		rc = cb(g, &info, user_data);
 		if (rc) {
-			sqlite3_finalize(st);
+			done(db, st);
 			return rc > 0 ? 0 : rc;
 		}
 	}
-	sqlite3_finalize(st);
+	done(db, st);
 	return rc == SQLITE_DONE ? 0 : ds_browser_sqlerr(rc);
 }
 
 /* The server took the change: a kept item is synced from now on; a deletion is done with. */
 static int t_forget(void *s, const char *guid, uint64_t seq)
 {
-	sqlite3 *db = db_of(s);
+	struct places *db = db_of(s);
 	int64_t deleted = 0;
 	int rc = query_int(db, "SELECT deleted FROM datasync_bm_changes WHERE guid = ?1 AND seq <= ?2",
 			   guid, (int64_t)seq, &deleted);
@@ -1106,18 +1184,18 @@ static int t_forget(void *s, const char *guid, uint64_t seq)
 
 static int t_mark_all(void *s, size_t limit)
 {
-	sqlite3 *db = db_of(s);
+	struct places *db = db_of(s);
 	int rc;
 
 	DS_UNUSED(limit); /* a bookmark tree is uploaded whole: a part would be a broken tree */
-	rc = ds_browser_exec(db, "SAVEPOINT datasync_bm_mark;"
+	rc = ds_browser_exec(db->db, "SAVEPOINT datasync_bm_mark;"
 				 "INSERT OR IGNORE INTO datasync_bm_changes(guid, seq, ms, deleted)"
 				 " SELECT b.guid, (SELECT seq + 1 FROM datasync_bm_state), 0, 0 FROM"
 				 " moz_bookmarks b WHERE b.guid IS NOT NULL AND " SYNCABLE("b") ";"
 				 "UPDATE datasync_bm_state SET seq = seq + 1;"
 				 "RELEASE datasync_bm_mark;");
-	if (rc && !sqlite3_get_autocommit(db))
-		ds_browser_exec(db, "ROLLBACK TO datasync_bm_mark; RELEASE datasync_bm_mark;");
+	if (rc && !sqlite3_get_autocommit(db->db))
+		ds_browser_exec(db->db, "ROLLBACK TO datasync_bm_mark; RELEASE datasync_bm_mark;");
 	return rc;
 }
 
@@ -1125,7 +1203,7 @@ static int t_mark_all(void *s, size_t limit)
  * a restore), not deleted one by one. */
 static int t_forget_if_cleared(void *s)
 {
-	sqlite3 *db = db_of(s);
+	struct places *db = db_of(s);
 	int64_t one = 0;
 	int rc = query_int(db, "SELECT 1 FROM moz_bookmarks b WHERE " SYNCABLE("b") " AND b.guid NOT"
 			       " IN ('menu________', 'toolbar_____', 'unfiled_____', 'mobile______')"
@@ -1136,25 +1214,26 @@ static int t_forget_if_cleared(void *s)
 		return 0;
 	if (rc != -ENOENT)
 		return rc;
-	rc = ds_browser_exec(db, "DELETE FROM datasync_bm_changes WHERE deleted = 1");
+	rc = ds_browser_exec(db->db, "DELETE FROM datasync_bm_changes WHERE deleted = 1");
 	if (rc)
 		return rc;
-	n = sqlite3_changes(db);
+	n = sqlite3_changes(db->db);
 	if (n == 0)
 		return 0;
 	DS_LOG_WRN("the bookmarks were cleared: %d pending deletions dropped, the other devices keep"
 		   " theirs", n);
 	/* What the server holds is read again from the mirror (the engine re-imports it): until
 	 * then nothing here is synced. */
-	rc = ds_browser_exec(db, "DELETE FROM datasync_bm_tomb; UPDATE datasync_bm_meta SET synced = 0,"
+	rc = ds_browser_exec(db->db, "DELETE FROM datasync_bm_tomb; UPDATE datasync_bm_meta SET synced = 0,"
 				 " want_parent = NULL, remote_children = NULL, flags = 0");
 	return rc ? rc : 1;
 }
 
 static int t_unknown_get(void *s, const char *guid, char **json)
 {
+	struct places *db = db_of(s);
 	sqlite3_stmt *st;
-	int rc = prep(db_of(s), "SELECT fields FROM datasync_bm_unknown WHERE guid = ?1", &st);
+	int rc = prep(db, "SELECT fields FROM datasync_bm_unknown WHERE guid = ?1", &st);
 
 	*json = NULL;
 	if (rc)
@@ -1167,21 +1246,26 @@ static int t_unknown_get(void *s, const char *guid, char **json)
 	} else {
 		rc = rc == SQLITE_DONE ? -ENOENT : ds_browser_sqlerr(rc);
 	}
-	sqlite3_finalize(st);
+	done(db, st);
 	return rc;
 }
 
 static int t_unknown_put(void *s, const char *guid, const char *json)
 {
+	struct places *db = db_of(s);
 	if (!json)
-		return run3(db_of(s), "DELETE FROM datasync_bm_unknown WHERE guid = ?1", guid, NULL, 0);
-	return run3(db_of(s), "INSERT OR REPLACE INTO datasync_bm_unknown(guid, fields) VALUES(?1, ?2)",
+		return run3(db, "DELETE FROM datasync_bm_unknown WHERE guid = ?1", guid, NULL, 0);
+	return run3(db, "INSERT OR REPLACE INTO datasync_bm_unknown(guid, fields) VALUES(?1, ?2)",
 		    guid, json, 0);
 }
 
 static void t_close(void *s)
 {
-	sqlite3_close(db_of(s));
+	struct places *db = db_of(s);
+
+	finalize_all(db);
+	sqlite3_close(db->db);
+	ds_free(db);
 }
 
 static const struct ds_bookmarks_store_ops places_ops = {
@@ -1214,14 +1298,17 @@ static const struct ds_bookmarks_store_ops places_ops = {
 
 static int open_db(const char *path, sqlite3 **db)
 {
+	struct places probe = { 0 };
 	int64_t roots = 0;
 	int rc = ds_browser_db_open(path, db);
 
 	if (rc)
 		return rc;
+	probe.db = *db;
 	rc = ds_browser_exec(*db, SCHEMA_CHECK_SQL);
 	if (rc == 0)
-		rc = query_int(*db, ROOTS_CHECK_SQL, NULL, 0, &roots);
+		rc = query_int(&probe, ROOTS_CHECK_SQL, NULL, 0, &roots);
+	finalize_all(&probe);
 	if (rc || roots != 6) {
 		DS_LOG_ERR("%s does not hold Firefox's bookmarks tables and roots", path);
 		sqlite3_close(*db);
@@ -1234,6 +1321,7 @@ static int open_db(const char *path, sqlite3 **db)
 int ds_bookmarks_places_open(const char *path, struct ds_bookmarks_store **out)
 {
 	struct ds_bookmarks_store *s;
+	struct places *p;
 	sqlite3 *db = NULL;
 	int rc;
 
@@ -1241,16 +1329,26 @@ int ds_bookmarks_places_open(const char *path, struct ds_bookmarks_store **out)
 	rc = open_db(path, &db);
 	if (rc)
 		return rc;
-	rc = ds_browser_exec(db, SIDE_SQL);
+	/* Statement journals in memory: every write of ours that may touch several rows or fires
+	 * a trigger (most of them, on moz_bookmarks) journals the pages it changes for its own
+	 * rollback, and past 64 KiB SQLite spills that journal to a temporary file, for good: a
+	 * 2,000-item download wrote 208 MiB there. Each journal lives for one statement (a few
+	 * pages); the sorts of our small lists are the only other temporary data. */
+	rc = ds_browser_exec(db, "PRAGMA temp_store = MEMORY");
+	if (rc == 0)
+		rc = ds_browser_exec(db, SIDE_SQL);
 	if (rc == 0)
 		rc = ds_browser_exec(db, TRIGGERS_SQL);
 	s = rc ? NULL : ds_calloc(1, sizeof(*s));
-	if (!s) {
+	p = s ? ds_calloc(1, sizeof(*p)) : NULL;
+	if (!p) {
+		ds_free(s);
 		sqlite3_close(db);
 		return rc ? rc : -ENOMEM;
 	}
+	p->db = db;
 	s->ops = &places_ops;
-	s->priv = db;
+	s->priv = p;
 	*out = s;
 	return 0;
 }
