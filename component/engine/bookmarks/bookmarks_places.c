@@ -127,6 +127,15 @@ static const char ROOTS_CHECK_SQL[] =
 	"SELECT count(*) FROM moz_bookmarks WHERE guid IN ('root________', 'menu________',"
 	" 'toolbar_____', 'unfiled_____', 'mobile______', 'tags________') AND type = 2";
 
+/* The position after parent P's last child, through the (parent, position) index: with gaps
+ * left by items that moved out (renumbered at commit), a count would collide. */
+#define NEXT_POS(P) "(SELECT ifnull(max(position) + 1, 0) FROM moz_bookmarks WHERE parent = " P ")"
+
+/* Row B's index among its siblings whatever the gaps (a separator's "pos", its identity in
+ * dedupe); cheap for the few separators a tree holds, so only they use it. */
+#define INDEX_OF(B) "(SELECT count(*) FROM moz_bookmarks s WHERE s.parent = " B ".parent AND" \
+	" (s.position < " B ".position OR (s.position = " B ".position AND s.id < " B ".id)))"
+
 /* An item that syncs: not a root of our own making, not a tag or a tag entry. */
 #define SYNCABLE(X) "(" X ".guid NOT IN ('root________', 'tags________') AND NOT " TAGGY(X) ")"
 
@@ -159,6 +168,12 @@ struct places {
 	sqlite3 *db;
 	struct stmt_slot slot[BM_STMT_SLOTS];
 	size_t n_slots;
+	/* Folders (moz_bookmarks ids) that lost children in the open transaction, renumbered
+	 * once before it commits (gaps_flush) instead of shifting their later children at each
+	 * removal: a folder emptied or left by n items cost n^2/2 row updates, each firing the
+	 * triggers' conditions (2 million for 2,000 orphans leaving unfiled). */
+	int64_t *gaps;
+	size_t n_gaps, cap_gaps;
 };
 
 static struct places *db_of(void *s)
@@ -330,7 +345,8 @@ static int p_get(void *s, const char *guid, struct ds_bookmark_item *out)
 	memset(out, 0, sizeof(*out));
 	if (strlen(guid) >= sizeof(out->guid))
 		return -ENOENT;
-	rc = prep(db, "SELECT b.type, b.title, b.dateAdded, b.position, p.guid, h.url, m.kind, b.fk"
+	rc = prep(db, "SELECT b.type, b.title, b.dateAdded, CASE b.type WHEN 3 THEN " INDEX_OF("b")
+		      " ELSE b.position END, p.guid, h.url, m.kind, b.fk"
 		      " FROM moz_bookmarks b LEFT JOIN moz_bookmarks p ON p.id = b.parent"
 		      " LEFT JOIN moz_places h ON h.id = b.fk LEFT JOIN datasync_bm_meta m"
 		      " ON m.guid = b.guid WHERE b.guid = ?1 AND " SYNCABLE("b"), &st);
@@ -632,6 +648,54 @@ static int close_gap(struct places *db, int64_t parent, int64_t pos)
 	return step_done(db, st);
 }
 
+/* Children of parent numbered 0..n-1 in their order (position, then id: a moved-in item
+ * shares no position, see NEXT_POS). */
+static int renumber(struct places *db, int64_t parent)
+{
+	sqlite3_stmt *st;
+	int rc = prep(db, "UPDATE moz_bookmarks SET position = r.n FROM (SELECT id, row_number() OVER"
+			  " (ORDER BY position, id) - 1 AS n FROM moz_bookmarks WHERE parent = ?1) AS r"
+			  " WHERE moz_bookmarks.id = r.id AND moz_bookmarks.position IS NOT r.n", &st);
+
+	if (rc)
+		return rc;
+	sqlite3_bind_int64(st, 1, parent);
+	return step_done(db, st);
+}
+
+static int gaps_flush(struct places *db)
+{
+	int rc = 0;
+
+	for (size_t i = 0; rc == 0 && i < db->n_gaps; i++)
+		rc = renumber(db, db->gaps[i]);
+	if (rc == 0)
+		db->n_gaps = 0;
+	return rc;
+}
+
+/* An item left position pos of parent: renumbered at commit inside a transaction; outside
+ * one (or without memory for the note), now. */
+static int gap_note(struct places *db, int64_t parent, int64_t pos)
+{
+	if (sqlite3_get_autocommit(db->db))
+		return close_gap(db, parent, pos);
+	for (size_t i = 0; i < db->n_gaps; i++)
+		if (db->gaps[i] == parent)
+			return 0;
+	if (db->n_gaps == db->cap_gaps) {
+		size_t nc = db->cap_gaps ? db->cap_gaps * 2 : 16;
+		int64_t *v = ds_realloc(db->gaps, nc * sizeof(*v));
+
+		if (!v)
+			return close_gap(db, parent, pos);
+		db->gaps = v;
+		db->cap_gaps = nc;
+	}
+	db->gaps[db->n_gaps++] = parent;
+	return 0;
+}
+
 static int put_tags(struct places *db, int64_t place, const struct ds_bookmark_item *it, int64_t now_us)
 {
 	sqlite3_stmt *st;
@@ -646,7 +710,7 @@ static int put_tags(struct places *db, int64_t place, const struct ds_bookmark_i
 		if (rc == -ENOENT && (rc = new_guid(g)) == 0) {
 			rc = prep(db, "INSERT INTO moz_bookmarks(type, parent, position, title, dateAdded,"
 				      " lastModified, guid, syncStatus, syncChangeCounter) SELECT 2, t.id,"
-				      " (SELECT count(*) FROM moz_bookmarks WHERE parent = t.id), ?1, ?2, ?2,"
+				      " " NEXT_POS("t.id") ", ?1, ?2, ?2,"
 				      " ?3, 2, 0 FROM moz_bookmarks t WHERE t.guid = 'tags________'", &st);
 			if (rc == 0) {
 				sqlite3_bind_text(st, 1, it->tags[i], -1, SQLITE_STATIC);
@@ -662,7 +726,7 @@ static int put_tags(struct places *db, int64_t place, const struct ds_bookmark_i
 			return -EIO;
 		rc = prep(db, "INSERT INTO moz_bookmarks(type, fk, parent, position, dateAdded,"
 			      " lastModified, guid, syncStatus, syncChangeCounter) SELECT 1, ?1, ?2,"
-			      " (SELECT count(*) FROM moz_bookmarks WHERE parent = ?2), ?3, ?3, ?4, 2, 0"
+			      " " NEXT_POS("?2") ", ?3, ?3, ?4, 2, 0"
 			      " WHERE NOT EXISTS (SELECT 1 FROM moz_bookmarks WHERE parent = ?2 AND fk = ?1)",
 			  &st);
 		if (rc == 0) {
@@ -777,14 +841,13 @@ static int p_put(void *s, const struct ds_bookmark_item *it)
 	if (exists) {
 		rc = prep(db, "UPDATE moz_bookmarks SET type = ?2, fk = ?3, title = ?4,"
 			      " dateAdded = ?5, lastModified = ?6, parent = ?7, position = CASE WHEN"
-			      " parent = ?7 THEN position ELSE (SELECT count(*) FROM moz_bookmarks"
-			      " WHERE parent = ?7) END WHERE id = ?1", &st);
+			      " parent = ?7 THEN position ELSE " NEXT_POS("?7") " END WHERE id = ?1", &st);
 		if (rc == 0)
 			sqlite3_bind_int64(st, 1, id);
 	} else {
 		rc = prep(db, "INSERT INTO moz_bookmarks(type, fk, title, dateAdded, lastModified,"
 			      " parent, position, guid, syncStatus, syncChangeCounter) VALUES(?2, ?3,"
-			      " ?4, ?5, ?6, ?7, (SELECT count(*) FROM moz_bookmarks WHERE parent = ?7),"
+			      " ?4, ?5, ?6, ?7, " NEXT_POS("?7") ","
 			      " ?8, 2, 0)", &st);
 		if (rc == 0)
 			sqlite3_bind_text(st, 8, it->guid, -1, SQLITE_STATIC);
@@ -801,7 +864,7 @@ static int p_put(void *s, const struct ds_bookmark_item *it)
 	sqlite3_bind_int64(st, 7, parent);
 	rc = step_done(db, st);
 	if (rc == 0 && exists && old_parent != parent)
-		rc = close_gap(db, old_parent, old_pos);
+		rc = gap_note(db, old_parent, old_pos);
 	if (rc == 0 && old_fk != place)
 		rc = recount(db, old_fk);
 	if (rc == 0 && type == 1 && it->kind == DS_BM_BOOKMARK) {
@@ -929,7 +992,7 @@ static int p_remove(void *s, const char *guid)
 	if (rc == 0)
 		rc = run3(db, "DELETE FROM moz_bookmarks WHERE id = ?3", NULL, NULL, id);
 	if (rc == 0)
-		rc = close_gap(db, parent, pos);
+		rc = gap_note(db, parent, pos);
 	if (rc == 0)
 		rc = recount(db, fk);
 	if (rc == 0)
@@ -948,7 +1011,7 @@ static int p_find_dupe(void *s, const struct ds_bookmark_item *it, char guid_out
 			  " ON m.guid = b.guid WHERE p.guid = ?1 AND b.guid <> ?2 AND b.type = ?3"
 			  " AND ifnull(m.synced, 0) = 0 AND " SYNCABLE("b") " AND b.guid NOT IN"
 			  " ('menu________', 'toolbar_____', 'unfiled_____', 'mobile______') AND"
-			  " CASE ?3 WHEN 3 THEN b.position = ?5 WHEN 2 THEN ifnull(b.title, '') = ?4"
+			  " CASE ?3 WHEN 3 THEN " INDEX_OF("b") " = ?5 WHEN 2 THEN ifnull(b.title, '') = ?4"
 			  " AND (ifnull(m.kind, 0) = 4) = (?7 = 4)"
 			  " ELSE ifnull(b.title, '') = ?4 AND h.url = ?6 END ORDER BY b.position LIMIT 1",
 			  &st);
@@ -1074,6 +1137,7 @@ static int t_begin(void *s)
 {
 	int rc = ds_browser_exec(db_of(s)->db, "BEGIN IMMEDIATE");
 
+	db_of(s)->n_gaps = 0;
 	if (rc)
 		return rc;
 	rc = ds_browser_exec(db_of(s)->db, "UPDATE datasync_bm_state SET applying = 1");
@@ -1082,10 +1146,28 @@ static int t_begin(void *s)
 	return rc;
 }
 
+/* A statement still running at commit would keep its read transaction, and the lock or the
+ * WAL snapshot that goes with it, after COMMIT (see struct places). */
+static void check_idle(struct places *db)
+{
+	sqlite3_stmt *st = NULL;
+
+	while ((st = sqlite3_next_stmt(db->db, st)) != NULL) {
+		if (sqlite3_stmt_busy(st)) {
+			DS_LOG_ERR("statement left running at commit, reset: %.60s", sqlite3_sql(st));
+			sqlite3_reset(st);
+		}
+	}
+}
+
 static int t_commit(void *s)
 {
-	int rc = ds_browser_exec(db_of(s)->db, "UPDATE datasync_bm_state SET applying = 0");
+	struct places *db = db_of(s);
+	int rc = gaps_flush(db);
 
+	check_idle(db);
+	if (rc == 0)
+		rc = run3(db, "UPDATE datasync_bm_state SET applying = 0", NULL, NULL, 0);
 	if (rc == 0)
 		rc = ds_browser_exec(db_of(s)->db, "COMMIT");
 	if (rc)
@@ -1095,6 +1177,7 @@ static int t_commit(void *s)
 
 static int t_rollback(void *s)
 {
+	db_of(s)->n_gaps = 0; /* the rollback takes the gaps back too */
 	return sqlite3_get_autocommit(db_of(s)->db) ? 0 : ds_browser_exec(db_of(s)->db, "ROLLBACK");
 }
 
@@ -1265,6 +1348,7 @@ static void t_close(void *s)
 
 	finalize_all(db);
 	sqlite3_close(db->db);
+	ds_free(db->gaps);
 	ds_free(db);
 }
 
