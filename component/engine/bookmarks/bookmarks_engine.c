@@ -236,7 +236,7 @@ enum parent_state { P_FOUND, P_ORPHAN, P_INVALID, P_RELOCATED };
  * has not arrived (P_ORPHAN) or for good when want is no folder, g itself or g's descendant
  * (P_INVALID).
  */
-static int resolve_parent(struct bm_engine *b, const char *g, const char *want,
+static int resolve_parent(struct bm_engine *b, const char *g, bool container, const char *want,
 			  char out[DS_BROWSER_ID_MAX], enum parent_state *st)
 {
 	char cur[DS_BROWSER_ID_MAX];
@@ -258,7 +258,7 @@ static int resolve_parent(struct bm_engine *b, const char *g, const char *want,
 		if (rc == 0) {
 			if (k != DS_BM_FOLDER)
 				return 0;
-			rc = is_ancestor(b, g, cur);
+			rc = container ? is_ancestor(b, g, cur) : 0;
 			if (rc < 0)
 				return rc;
 			if (rc == 1)
@@ -381,7 +381,8 @@ static int adopt(struct bm_engine *b, const char *g, const char *folder)
 		rc = log_change(b, g);
 	if (rc)
 		goto out;
-	rc = is_ancestor(b, g, folder);
+	/* Only a folder can hold its own parent (a cycle). */
+	rc = it.kind == DS_BM_FOLDER || it.kind == DS_BM_LIVEMARK ? is_ancestor(b, g, folder) : 0;
 	if (rc != 0) {
 		rc = rc < 0 ? rc : flag(b, folder, DS_BM_NEEDS_CHECK);
 		goto out;
@@ -567,12 +568,13 @@ static int apply_record(struct bm_engine *b, const char *g, const struct ds_reco
 	struct ds_bookmark_meta m;
 	char parent[DS_BROWSER_ID_MAX], want[DS_BROWSER_ID_MAX];
 	enum parent_state pst = P_FOUND;
-	bool root = user_root(g), remote_wins = true, have_local;
+	bool root = user_root(g), remote_wins = true, have_local, container;
 	int has_p, rc;
 
 	rc = ds_bookmarks_decode(r->id, r->payload, &rec);
 	if (rc)
 		return rc;
+
 	memset(&loc, 0, sizeof(loc));
 	memset(&m, 0, sizeof(m));
 	if (root && it->kind != DS_BM_FOLDER) {
@@ -587,6 +589,10 @@ static int apply_record(struct bm_engine *b, const char *g, const struct ds_reco
 		goto out;
 	have_local = rc == 0;
 	rc = 0;
+	/* An item that holds no children, here or in the record, cannot be an ancestor of its
+	 * parent: no cycle walk for it. */
+	container = it->kind == DS_BM_FOLDER || it->kind == DS_BM_LIVEMARK ||
+		    (have_local && (loc.kind == DS_BM_FOLDER || loc.kind == DS_BM_LIVEMARK));
 	if (!have_local && has_p && p.deleted) {
 		if (it->kind == DS_BM_FOLDER)
 			goto out; /* a folder deleted here stays deleted (dogear) */
@@ -603,11 +609,11 @@ static int apply_record(struct bm_engine *b, const char *g, const struct ds_reco
 	 * else the record's own parentid, which is newer than a parent g waited for in vain. */
 	snprintf(want, sizeof(want), "%s", m.want_parent[0] ? m.want_parent : it->parent);
 	if (!root) {
-		rc = resolve_parent(b, g, want, parent, &pst);
+		rc = resolve_parent(b, g, container, want, parent, &pst);
 		if (rc == 0 && pst != P_FOUND && m.want_parent[0] &&
 		    strcmp(m.want_parent, it->parent) != 0) {
 			snprintf(want, sizeof(want), "%s", it->parent);
-			rc = resolve_parent(b, g, want, parent, &pst);
+			rc = resolve_parent(b, g, container, want, parent, &pst);
 		}
 		if (rc)
 			goto out;

@@ -1000,22 +1000,35 @@ static int p_remove(void *s, const char *guid)
 	return rc;
 }
 
+/* Conditions every twin meets: a new (never synced) item of folder ?1 other than ?2. */
+#define DUPE_COMMON \
+	" p.guid = ?1 AND b.guid <> ?2 AND b.type = ?3 AND ifnull(m.synced, 0) = 0 AND " \
+	SYNCABLE("b") " AND b.guid NOT IN ('menu________', 'toolbar_____', 'unfiled_____'," \
+	" 'mobile______')"
+
 static int p_find_dupe(void *s, const struct ds_bookmark_item *it, char guid_out[DS_BROWSER_ID_MAX])
 {
 	struct places *db = db_of(s);
 	sqlite3_stmt *st;
 	int type = it->kind == DS_BM_SEPARATOR ? 3 :
 		   it->kind == DS_BM_FOLDER || it->kind == DS_BM_LIVEMARK ? 2 : 1;
-	int rc = prep(db, "SELECT b.guid FROM moz_bookmarks b JOIN moz_bookmarks p ON p.id = b.parent"
-			  " LEFT JOIN moz_places h ON h.id = b.fk LEFT JOIN datasync_bm_meta m"
-			  " ON m.guid = b.guid WHERE p.guid = ?1 AND b.guid <> ?2 AND b.type = ?3"
-			  " AND ifnull(m.synced, 0) = 0 AND " SYNCABLE("b") " AND b.guid NOT IN"
-			  " ('menu________', 'toolbar_____', 'unfiled_____', 'mobile______') AND"
-			  " CASE ?3 WHEN 3 THEN " INDEX_OF("b") " = ?5 WHEN 2 THEN ifnull(b.title, '') = ?4"
-			  " AND (ifnull(m.kind, 0) = 4) = (?7 = 4)"
-			  " ELSE ifnull(b.title, '') = ?4 AND h.url = ?6 END ORDER BY b.position LIMIT 1",
-			  &st);
+	int rc;
 
+	/* A bookmark's twin is found from its URL (url_hash, then the place's bookmarks), not by
+	 * reading the folder: folders such as unfiled hold thousands of items. */
+	if (type == 1 && it->url)
+		rc = prep(db, "SELECT b.guid FROM moz_places h CROSS JOIN moz_bookmarks b ON b.fk = h.id"
+			      " JOIN moz_bookmarks p ON p.id = b.parent LEFT JOIN datasync_bm_meta m"
+			      " ON m.guid = b.guid WHERE h.url_hash = ?8 AND h.url = ?6 AND" DUPE_COMMON
+			      " AND ifnull(b.title, '') = ?4 ORDER BY b.position LIMIT 1", &st);
+	else
+		rc = prep(db, "SELECT b.guid FROM moz_bookmarks b JOIN moz_bookmarks p ON p.id = b.parent"
+			      " LEFT JOIN moz_places h ON h.id = b.fk LEFT JOIN datasync_bm_meta m"
+			      " ON m.guid = b.guid WHERE" DUPE_COMMON " AND"
+			      " CASE ?3 WHEN 3 THEN " INDEX_OF("b") " = ?5 WHEN 2 THEN ifnull(b.title, '') = ?4"
+			      " AND (ifnull(m.kind, 0) = 4) = (?7 = 4)"
+			      " ELSE ifnull(b.title, '') = ?4 AND h.url = ?6 END ORDER BY b.position LIMIT 1",
+			      &st);
 	if (rc)
 		return rc;
 	sqlite3_bind_text(st, 1, it->parent, -1, SQLITE_STATIC);
@@ -1026,6 +1039,8 @@ static int p_find_dupe(void *s, const struct ds_bookmark_item *it, char guid_out
 	if (it->url)
 		sqlite3_bind_text(st, 6, it->url, -1, SQLITE_STATIC);
 	sqlite3_bind_int(st, 7, it->kind);
+	if (sqlite3_bind_parameter_count(st) >= 8)
+		sqlite3_bind_int64(st, 8, it->url ? ds_bookmarks_url_hash(it->url) : 0);
 	rc = sqlite3_step(st);
 	if (rc == SQLITE_ROW) {
 		const char *g = (const char *)sqlite3_column_text(st, 0);
