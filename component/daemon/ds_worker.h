@@ -36,9 +36,13 @@ int ds_worker_queue(struct ds_worker *w, const char *name, bool has_waiter, uint
 
 /*
  * Told on the loop thread after every collection run (the scheduler's ds_sched_done()):
- * result 0 or -errno, server_backoff_s what the remote asked (0: nothing).
+ * result 0 or -errno, backoff_s what the remote asked (0: nothing), hard_s the part of it that
+ * binds a person's request too (struct ds_remote_ops.hard_backoff_s). After a run whose server
+ * asked to back off, the worker starts nothing more until this callback has returned, so it
+ * can take the server's other queued runs back (ds_worker_unqueue).
  */
-typedef void (*ds_worker_run_end_fn)(const char *name, int result, int64_t server_backoff_s, void *user_data);
+typedef void (*ds_worker_run_end_fn)(const char *name, int result, int64_t backoff_s, int64_t hard_s,
+				     void *user_data);
 void ds_worker_on_run_end(struct ds_worker *w, ds_worker_run_end_fn fn, void *user_data);
 
 /*

@@ -340,7 +340,7 @@ void ds_agent_sched_kick(struct ds_agent *a)
 	arm(a);
 }
 
-static void on_run_end(const char *name, int result, int64_t backoff_s, void *user_data)
+static void on_run_end(const char *name, int result, int64_t backoff_s, int64_t hard_s, void *user_data)
 {
 	struct ds_agent *a = user_data;
 	struct ds_sched_info info;
@@ -348,9 +348,26 @@ static void on_run_end(const char *name, int result, int64_t backoff_s, void *us
 
 	if (ds_sched_info(a->sched, name, now, &info))
 		return; /* unregistered meanwhile */
-	if (backoff_s > 0)
-		/* The remote's one figure mixes Retry-After and Backoff: honour it as the stricter. */
-		ds_sched_server_backoff(a->sched, info.server, DS_SCHED_BACKOFF_HARD, backoff_s, now);
+	if (backoff_s > 0) {
+		/* Soft (X-Weave-Backoff): the server's other collections wait, a person's request may
+		 * go; hard (Retry-After): everything waits (sync15.md §6, AT-13). */
+		ds_sched_server_backoff(a->sched, info.server, DS_SCHED_BACKOFF_SOFT, backoff_s, now);
+		if (hard_s > 0)
+			ds_sched_server_backoff(a->sched, info.server, DS_SCHED_BACKOFF_HARD, hard_s, now);
+		/* "Finish the current engine only": the batch's queued runs on that server go back to
+		 * the scheduler, which runs them once the backoff is over. */
+		for (size_t i = 0; i < a->batch.n; i++) {
+			struct ds_sched_info o;
+			const char *other = a->batch.item[i].name;
+
+			if (strcmp(other, name) && !ds_sched_info(a->sched, other, now, &o) &&
+			    !strcmp(o.server, info.server) && ds_worker_unqueue(a->worker, other) == 1) {
+				DS_LOG_INF("%s: put off, the server asked to back off %llds", other,
+					   (long long)backoff_s);
+				ds_sched_cut(a->sched, other, now);
+			}
+		}
+	}
 	ds_sched_done(a->sched, name, result, now);
 	ds_agent_sched_kick(a);
 }

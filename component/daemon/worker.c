@@ -30,6 +30,7 @@ struct run_end {
 	char name[128];
 	int result;
 	int64_t backoff_s;
+	int64_t hard_s;
 	struct run_end *next;
 };
 
@@ -51,6 +52,7 @@ struct ds_worker {
 
 	pthread_mutex_t lock; /* guards everything below */
 	pthread_cond_t cond;
+	unsigned long ends_noted, ends_told; /* run ends queued for / handed to run_end */
 	bool stop;
 	struct job *queue, *running;
 	struct job *finished; /* ended jobs for the loop thread to report */
@@ -137,8 +139,9 @@ int ds_worker_last_run(struct ds_worker *w, const char *name, struct ds_run_stat
 }
 
 /* Worker thread: one collection, start to end; the outcome goes into st, the server's
- * backoff request into *backoff_s. */
-static void run_one(struct ds_worker *w, const char *name, struct ds_run_stats *st, int64_t *backoff_s)
+ * backoff request into *backoff_s and its hard part into *hard_s. */
+static void run_one(struct ds_worker *w, const char *name, struct ds_run_stats *st, int64_t *backoff_s,
+		    int64_t *hard_s)
 {
 	struct ds_collection *c = NULL;
 	cJSON *reg = NULL;
@@ -170,6 +173,8 @@ static void run_one(struct ds_worker *w, const char *name, struct ds_run_stats *
 	/* Asked on success too: X-Weave-Backoff comes on 200 replies as well (sync15.md §6). */
 	if (c->remote && c->remote->ops->backoff_s)
 		*backoff_s = c->remote->ops->backoff_s(c->remote);
+	if (*backoff_s > 0)
+		*hard_s = c->remote->ops->hard_backoff_s ? c->remote->ops->hard_backoff_s(c->remote) : *backoff_s;
 	st->result = rc;
 	if (rc)
 		DS_LOG_WRN("%s: sync failed: %s", name, st->message[0] ? st->message : ds_strerror(rc));
@@ -223,34 +228,53 @@ static void report_run_ends(void *user_data)
 		struct run_end *next = r->next;
 
 		if (w->run_end)
-			w->run_end(r->name, r->result, r->backoff_s, w->run_end_data);
+			w->run_end(r->name, r->result, r->backoff_s, r->hard_s, w->run_end_data);
 		ds_free(r);
 		r = next;
+		pthread_mutex_lock(&w->lock);
+		w->ends_told++;
+		pthread_cond_broadcast(&w->cond);
+		pthread_mutex_unlock(&w->lock);
 	}
 }
 
-/* Worker thread: queue a run's end for report_run_ends(). */
-static void note_run_end(struct ds_worker *w, const char *name, int result, int64_t backoff_s)
+/* Worker thread: queue a run's end for report_run_ends(); true when it will be told. */
+static bool note_run_end(struct ds_worker *w, const char *name, int result, int64_t backoff_s, int64_t hard_s)
 {
 	struct run_end *r, **tail;
 
 	if (!w->run_end)
-		return;
+		return false;
 	r = ds_calloc(1, sizeof(*r));
 	if (!r) {
 		DS_LOG_ERR("%s: out of memory: the scheduler misses the end of its run", name);
-		return;
+		return false;
 	}
 	snprintf(r->name, sizeof(r->name), "%s", name);
 	r->result = result;
 	r->backoff_s = backoff_s;
+	r->hard_s = hard_s;
 	pthread_mutex_lock(&w->lock);
 	for (tail = &w->ended; *tail; tail = &(*tail)->next)
 		;
 	*tail = r;
+	w->ends_noted++;
 	pthread_mutex_unlock(&w->lock);
-	if (ds_loop_post(w->loop, report_run_ends, w))
+	if (ds_loop_post(w->loop, report_run_ends, w)) {
 		DS_LOG_ERR("cannot tell the loop a run ended");
+		return false;
+	}
+	return true;
+}
+
+/* Worker thread: wait until the loop has handed every noted run end to the scheduler (or the
+ * worker stops), so that what a server's backoff takes off the queue is not started meanwhile. */
+static void wait_run_ends_told(struct ds_worker *w)
+{
+	pthread_mutex_lock(&w->lock);
+	while (!w->stop && w->ends_told < w->ends_noted)
+		pthread_cond_wait(&w->cond, &w->lock);
+	pthread_mutex_unlock(&w->lock);
 }
 
 static void *worker_main(void *arg)
@@ -276,7 +300,7 @@ static void *worker_main(void *arg)
 		j->results = cJSON_CreateArray();
 		cJSON_ArrayForEach(it, names) {
 			struct ds_run_stats st;
-			int64_t backoff_s = 0;
+			int64_t backoff_s = 0, hard_s = 0;
 			bool stop;
 
 			pthread_mutex_lock(&w->lock);
@@ -288,8 +312,9 @@ static void *worker_main(void *arg)
 			/* Shutting down: the run in progress finished; the rest of the job waits. */
 			if (stop)
 				break;
-			run_one(w, it->valuestring, &st, &backoff_s);
-			note_run_end(w, it->valuestring, st.result, backoff_s);
+			run_one(w, it->valuestring, &st, &backoff_s, &hard_s);
+			if (note_run_end(w, it->valuestring, st.result, backoff_s, hard_s) && backoff_s > 0)
+				wait_run_ends_told(w);
 			if (j->results)
 				cJSON_AddItemToArray(j->results, ds_agent_stats_json(it->valuestring, &st));
 		}

@@ -174,6 +174,10 @@ struct ds_remote_ops {
 		      struct ds_upload_result *res);
 	/* Seconds the server asked us to wait (Retry-After/Backoff), 0 if none. */
 	int64_t (*backoff_s)(struct ds_remote *r);
+	/* Optional: the part of backoff_s that binds a person's request too (Retry-After, a 503);
+	 * the rest is a soft backoff (Sync 1.5 X-Weave-Backoff: the remaining collections wait, a
+	 * person's sync may go). NULL: all of backoff_s is hard. */
+	int64_t (*hard_backoff_s)(struct ds_remote *r);
 	/* Optional: judge a stored epoch that differs from the prepared one (NULL: refuse, see
 	 * struct ds_remote_info). DS_EPOCH_RESET when the remote's protocol says the collection
 	 * starts over there without loss (Sync 1.5: the account moved to another storage node):

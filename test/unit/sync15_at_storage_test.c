@@ -263,6 +263,19 @@ static size_t count_lines(struct fx *f, const char *prefix)
 	return ds_fake_sync15_count_requests(f->srv, prefix);
 }
 
+/* The first "GET storage/<coll>?..." of the log (the collection's download), or NULL. */
+static const char *first_get_of(struct fx *f, const char *coll)
+{
+	char prefix[96];
+	const char *l;
+
+	snprintf(prefix, sizeof(prefix), "GET storage/%s?", coll);
+	for (size_t i = 0; (l = ds_fake_sync15_request_line(f->srv, i)); i++)
+		if (!strncmp(l, prefix, strlen(prefix)))
+			return l;
+	return NULL;
+}
+
 static const char *xius_of(struct fx *f, const char *prefix)
 {
 	const char *l;
@@ -864,8 +877,9 @@ static void new_syncid_for_coll(cJSON *m)
 }
 
 /* AT-15: another client changes the syncID of one engine: that engine is reset (its last-sync
- * dropped, its data kept, downloaded and uploaded again, AS coll_state.rs) and synced in the
- * same run; the device's other engine is untouched (no upload, its last-sync kept). */
+ * dropped, its data kept, everything downloaded again and merged, AS coll_state.rs) and synced in
+ * the same run; the device's other engine is untouched (no upload, its last-sync kept). A
+ * record the server holds unchanged is merged, not uploaded again; one the server lacks goes up. */
 static void test_at15_syncid_change_resets_that_engine_only(void **state)
 {
 	struct fx *f = *state;
@@ -884,7 +898,12 @@ static void test_at15_syncid_change_resets_that_engine_only(void **state)
 	assert_int_equal(run_coll(&f->a, f->a.c, &st), 0);
 	assert_non_null(ds_fake_engine_payload(f->a.e, "one"));
 	assert_non_null(ds_fake_engine_payload(f->a.e, "from-reset"));
-	assert_true(count_lines(f, "POST storage/" COLL) >= 1); /* re-uploaded after the reset */
+	/* the whole collection read again: the download starts from the beginning */
+	assert_true(first_get_of(f, COLL) != NULL);
+	assert_null(strstr(first_get_of(f, COLL), "newer="));
+	/* merged, nothing to send: "one" is on the server as it is here */
+	assert_int_equal(count_lines(f, "POST storage/" COLL), 0);
+	assert_non_null(ds_fake_sync15_payload(f->srv, COLL, "one"));
 	ds_fake_sync15_clear_log(f->srv);
 	assert_int_equal(run_coll(&f->a, f->a.c2, &st), 0);
 	assert_int_equal(count_lines(f, "POST "), 0);

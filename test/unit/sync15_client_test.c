@@ -288,7 +288,8 @@ static void test_409_is_eagain_with_retry_after(void **state)
 	assert_int_equal(ds_sync15_client_backoff_s(f->c), 30);
 }
 
-/* AT-13: X-Weave-Backoff on a 200 is reported; 503 + Retry-After stops with -EAGAIN. */
+/* AT-13: X-Weave-Backoff on a 200 is reported as soft (a person's sync may go); 503 + Retry-After
+ * stops with -EAGAIN and is hard. */
 static void test_backoff_headers_on_any_response(void **state)
 {
 	struct fx *f = *state;
@@ -299,11 +300,17 @@ static void test_backoff_headers_on_any_response(void **state)
 	assert_int_equal(ds_sync15_get_info_collections(f->c, &info), 0);
 	cJSON_Delete(info);
 	assert_int_equal(ds_sync15_client_backoff_s(f->c), 300);
+	assert_int_equal(ds_sync15_client_hard_backoff_s(f->c), 0);
 	ds_fake_sync15_always_header(f->srv, "X-Weave-Backoff", NULL);
 	ds_fake_sync15_inject(f->srv, NULL, "info/collections", 503, "Retry-After: 1200\n", "", 1);
 	assert_int_equal(ds_sync15_get_info_collections(f->c, &info), -EAGAIN);
 	assert_null(info);
 	assert_int_equal(ds_sync15_client_backoff_s(f->c), 1200);
+	assert_int_equal(ds_sync15_client_hard_backoff_s(f->c), 1200);
+	/* X-Weave-Backoff on a 503 binds like Retry-After */
+	ds_fake_sync15_inject(f->srv, NULL, "info/collections", 503, "X-Weave-Backoff: 3600\n", "", 1);
+	assert_int_equal(ds_sync15_get_info_collections(f->c, &info), -EAGAIN);
+	assert_int_equal(ds_sync15_client_hard_backoff_s(f->c), 3600);
 }
 
 /* 513 and a hard-eol alert stop with the server's reason; a soft-eol alert does not. */

@@ -233,8 +233,13 @@ int ds_sync15_request(struct ds_sync15_client *c, const char *method, const char
 const char *ds_sync15_client_endpoint(const struct ds_sync15_client *c);
 /* True once since the last call when the token came with a new api_endpoint. */
 bool ds_sync15_client_take_reassigned(struct ds_sync15_client *c);
+/* The longest wait asked so far (soft or hard), and the hard part of it: Retry-After, a 503,
+ * the 401 backoff. X-Weave-Backoff alone is soft: it stops the remaining collections of this
+ * sync, but a person's own request may go (sync15.md §6, AT-13). */
 int64_t ds_sync15_client_backoff_s(const struct ds_sync15_client *c);
-void ds_sync15_client_raise_backoff(struct ds_sync15_client *c, int64_t s);
+int64_t ds_sync15_client_hard_backoff_s(const struct ds_sync15_client *c);
+void ds_sync15_client_raise_backoff(struct ds_sync15_client *c, int64_t s);      /* hard */
+void ds_sync15_client_raise_soft_backoff(struct ds_sync15_client *c, int64_t s); /* soft */
 const char *ds_sync15_client_error(const struct ds_sync15_client *c);
 void ds_sync15_client_set_error(struct ds_sync15_client *c, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));

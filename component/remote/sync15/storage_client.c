@@ -40,7 +40,8 @@ struct ds_sync15_client {
 	bool soft_eol_said;
 	bool skew_learnt;  /* skew_s came from the storage node's X-Weave-Timestamp */
 	int64_t skew_s;    /* server clock - ours, for Hawk */
-	int64_t backoff_s;
+	int64_t backoff_s;      /* soft or hard */
+	int64_t hard_backoff_s; /* Retry-After, 503, 401s */
 	unsigned long requests;
 	double quota_remaining_kb;  /* the last X-Weave-Quota-Remaining */
 	bool quota_known;
@@ -120,10 +121,22 @@ int64_t ds_sync15_client_backoff_s(const struct ds_sync15_client *c)
 	return c->backoff_s;
 }
 
-void ds_sync15_client_raise_backoff(struct ds_sync15_client *c, int64_t s)
+int64_t ds_sync15_client_hard_backoff_s(const struct ds_sync15_client *c)
+{
+	return c->hard_backoff_s;
+}
+
+void ds_sync15_client_raise_soft_backoff(struct ds_sync15_client *c, int64_t s)
 {
 	if (s > c->backoff_s)
 		c->backoff_s = s;
+}
+
+void ds_sync15_client_raise_backoff(struct ds_sync15_client *c, int64_t s)
+{
+	ds_sync15_client_raise_soft_backoff(c, s);
+	if (s > c->hard_backoff_s)
+		c->hard_backoff_s = s;
 }
 
 const char *ds_sync15_client_error(const struct ds_sync15_client *c)
@@ -195,8 +208,13 @@ static void learn_headers(struct ds_sync15_client *c, const struct ds_http_respo
 	const char *quota = ds_http_header(resp, "x-weave-quota-remaining");
 	int64_t s, ms, skew;
 
-	if (ds_http_backoff(resp, &s) == 1)
-		ds_sync15_client_raise_backoff(c, s);
+	if (ds_http_backoff(resp, &s) == 1) {
+		/* X-Weave-Backoff on an answer that failed for load (503) is as good as Retry-After. */
+		if (resp->status == 503)
+			ds_sync15_client_raise_backoff(c, s);
+		else
+			ds_sync15_client_raise_soft_backoff(c, s);
+	}
 	if (ds_http_retry_after(resp, ds_port_wall_ms() / 1000 + c->skew_s, &s) == 1)
 		ds_sync15_client_raise_backoff(c, s);
 	if (ts && ds_sync15_ts_parse(ts, &ms) == 0 && ds_hawk_skew_from_server(ms / 1000, &skew) == 0) {

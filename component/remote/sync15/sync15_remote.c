@@ -746,6 +746,11 @@ static int64_t s15_backoff_s(struct ds_remote *r)
 	return ds_sync15_client_backoff_s(rem_of(r)->client);
 }
 
+static int64_t s15_hard_backoff_s(struct ds_remote *r)
+{
+	return ds_sync15_client_hard_backoff_s(rem_of(r)->client);
+}
+
 static const char *s15_message(struct ds_remote *r)
 {
 	return rem_of(r)->error;
@@ -771,6 +776,7 @@ static const struct ds_remote_ops s15_ops = {
 	.fetch = s15_fetch,
 	.upload = s15_upload,
 	.backoff_s = s15_backoff_s,
+	.hard_backoff_s = s15_hard_backoff_s,
 	.epoch_changed = s15_epoch_changed,
 	.message = s15_message,
 	.attach_store = ds_sync15_remote_set_store,
