@@ -5,6 +5,7 @@
 # default batch_max_requests 25):
 #   up        device A's first sync of ROWS new rows      inc-up    A syncs CHANGES edited rows
 #   down      device B's first sync, getting them all     inc-down  B syncs those changes
+#   inc-up2, inc-down2: the same again (the agent only)
 # Columns: wall and CPU (user+sys) time, peak RSS, requests counted by the server, and for the
 # uploads the minimum the batch limit allows (ceil(changes / batch_max_requests) POST /batch).
 # dsdev's figures are the whole process (start, open, sync, exit); Kinto.js's are its sync()
@@ -76,6 +77,10 @@ timed down b -
 sqlite3 "$W/a.db" "UPDATE notes SET title = 'changed ' || id WHERE id % 7 = 0 AND id < 7 * $CHANGES"
 timed inc-up a "$(min_batches "$CHANGES")"
 timed inc-down b -
+# A second round: the steady state (the first round follows A's full last batch of the upload).
+sqlite3 "$W/a.db" "UPDATE notes SET n = n + 1 WHERE id % 7 = 1 AND id < 7 * $CHANGES"
+timed inc-up2 a "$(min_batches "$CHANGES")"
+timed inc-down2 b -
 cmp -s "$(dev a dump >"$W/da"; echo "$W/da")" "$(dev b dump >"$W/db"; echo "$W/db")" || { echo "kinto: devices differ after the benchmark"; exit 1; }
 if [ $JS = 1 ]; then
 	node "$S/test/js/kinto_bench.js" "$BASE/v1" "bench:bench pw" bench_js "$ROWS" "$CHANGES" >"$W/js" 2>&1 ||
