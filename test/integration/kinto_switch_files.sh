@@ -2,8 +2,9 @@
 # A collection whose records have files (kinto-attachment) switches from clear to encrypted: each
 # file is re-uploaded sealed (streamed) in the same update that encrypts its record, so at no
 # moment, whatever is cut, does the server hold a record whose fields and file disagree (one
-# encrypted, the other clear). Cut twice: an attachment upload refused mid-switch, then the
-# request that drops the record's leftover null fields; each time the next run finishes. A
+# encrypted, the other clear). Cut three times: an attachment upload refused mid-switch, the
+# request that drops the record's leftover null fields, and the agent killed while the server
+# holds an attachment upload; each time the next run finishes. A
 # device that had the files in clear keeps them (no download again) and its edits keep the
 # sealed file; a new device with the key gets every file opened; no file content in clear is
 # left in the server's attachment store.
@@ -88,6 +89,17 @@ fault '{"fail_request": {"method": "PUT", "contains": "/records/", "count": 1}}'
 device a sync >"$T/out" 2>&1 && fail "a sync with a cut PUT succeeded"
 check_agree "after a cut between the two steps"
 grep -q ': null' "$T/recs" || fail "the cut did not leave the null fields this step is about"
+
+# Killed (-9) while the server holds its next switching upload: the server then completes that
+# update for a client that is gone. Still in step, and the next run finishes.
+fault '{"fail_request": {"method": "POST", "contains": "/attachment", "stall": 2}}'
+"$DSDEV" --home "$T/home-a" sync >"$T/out.killed" 2>&1 &
+SPID=$!
+i=0; until grep -q "stalling POST" "$T/kinto.log"; do
+	i=$((i + 1)); [ $i -lt 200 ] || fail "the switching upload never came"; sleep 0.05; done
+kill -9 $SPID; wait $SPID 2>/dev/null
+sleep 2.5  # the server finishes the request it held
+check_agree "after a kill during a switching upload"
 
 # The next run finishes: every record encrypted, every file sealed, nothing clear in the store.
 sync_ok a

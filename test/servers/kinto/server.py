@@ -26,7 +26,8 @@ POST /__test__/fault with a JSON body (every field optional):
                                                  the matching requests (method and a part of
                                                  the path), after skipping that many, get a
                                                  503 (or "status") without reaching Kinto: a
-                                                 cut upload, a token refused
+                                                 cut upload, a token refused; with "stall": S
+                                                 the first match is served S seconds late
   {"revoke_bearer": true}                        every FxA bearer token seen so far is refused
                                                  from now on (401); see fxa_auth.py
   {"refuse_bearer": 1}                           the next valid bearer token presented is
@@ -108,6 +109,7 @@ class Faults:
             return self.control(path, environ, start_response)
         if path.startswith("/attachments/"):
             return self.serve_attachment(path, environ, start_response)
+        stall = 0
         with self.lock:
             self.requests += 1
             if self.exit_after:
@@ -121,6 +123,11 @@ class Faults:
                     fr.get("contains", "") in path:
                 if fr.get("skip", 0) > 0:
                     fr["skip"] -= 1
+                elif fr.get("stall"):
+                    # Served late instead of refused: the client can be killed meanwhile.
+                    stall, self.fail_request = float(fr["stall"]), None
+                    sys.stderr.write("server.py: stalling %s %s for %.1f s\n" % (fr.get("method"), path, stall))
+                    sys.stderr.flush()
                 elif fr.get("count", 1) > 0:
                     fr["count"] = fr.get("count", 1) - 1
                     sys.stderr.write("server.py: failing %s %s as asked\n" % (fr.get("method"), path))
@@ -155,6 +162,9 @@ class Faults:
             if self.alert is not None:
                 extra.append(("Alert", json.dumps(self.alert)))
 
+        if stall:
+            import time
+            time.sleep(stall)
         if pre:
             import base64
             from webob import Request
