@@ -252,6 +252,72 @@ static void apply_is_idempotent_and_keeps_unsent_columns(void **state)
 	e->ops->close(e);
 }
 
+/* The apply keeps its statements prepared (a cache of DS_TABLE_STMT_CACHE by SQL text): records
+ * carrying every subset of six columns make far more distinct UPDATEs and INSERTs than it holds,
+ * so statements are evicted and prepared again while others stay; each row must still end as
+ * its last record says, in one transaction and across several. An app's ALTER TABLE then
+ * changes the schema under the kept statements. */
+static void apply_statements_are_reused_and_evicted(void **state)
+{
+	static const char *const cols[] = { "a", "b", "c", "d", "e", "f" };
+	char db[600], payload[256], key[16], want[64], sql[128];
+	struct ds_engine *e;
+	struct ds_record r = { 0 };
+	char id[64];
+
+	(void)state;
+	tfx_new_db(db, sizeof(db), "CREATE TABLE t(id INTEGER PRIMARY KEY, a, b, c, d, e, f);");
+	e = tfx_engine(db, "\"table\":\"t\"");
+	assert_int_equal(e->ops->begin(e), 0);
+	for (unsigned round = 0; round < 2; round++) {
+		for (unsigned mask = 0; mask < 64; mask++) {
+			int n = snprintf(payload, sizeof(payload), "{\"id\":%u", mask);
+
+			for (unsigned i = 0; i < 6; i++)
+				if (mask & (1u << i))
+					n += snprintf(payload + n, sizeof(payload) - (size_t)n,
+						      ",\"%s\":%u", cols[i], round * 100 + i);
+			snprintf(payload + n, sizeof(payload) - (size_t)n, "}");
+			snprintf(key, sizeof(key), "[%u]", mask);
+			assert_true(ds_base64url_encode(key, strlen(key), id, sizeof(id)) > 0);
+			r.id = id;
+			r.payload = payload;
+			assert_int_equal(e->ops->apply(e, &r), 0);
+		}
+		if (round == 0) { /* the second round in another transaction */
+			assert_int_equal(e->ops->commit(e), 0);
+			assert_int_equal(e->ops->begin(e), 0);
+		}
+	}
+	assert_int_equal(e->ops->commit(e), 0);
+	assert_int_equal(tfx_app_int(db, "SELECT count(*) FROM t"), 64);
+	for (unsigned mask = 0; mask < 64; mask += 7) {
+		int n = 0;
+
+		snprintf(sql, sizeof(sql), "SELECT quote(a)||','||quote(b)||','||quote(c)||','||"
+			 "quote(d)||','||quote(e)||','||quote(f) FROM t WHERE id = %u", mask);
+		n = 0;
+		for (unsigned i = 0; i < 6; i++)
+			n += mask & (1u << i) ? snprintf(want + n, sizeof(want) - (size_t)n, "%s%u",
+							 i ? "," : "", 100 + i)
+					      : snprintf(want + n, sizeof(want) - (size_t)n, "%sNULL",
+							 i ? "," : "");
+		assert_string_equal(app_text(db, sql), want);
+	}
+	/* Deletions go through the same cache. */
+	for (unsigned mask = 0; mask < 64; mask += 2) {
+		snprintf(key, sizeof(key), "[%u]", mask);
+		assert_int_equal(apply1(e, key, NULL), 0);
+	}
+	assert_int_equal(tfx_app_int(db, "SELECT count(*) FROM t"), 32);
+	/* The app adds a column: the engine reads the schema again and its kept statements go. */
+	tfx_app_exec(db, "ALTER TABLE t ADD COLUMN g");
+	assert_int_equal(e->ops->prepare(e), 0);
+	assert_int_equal(apply1(e, "[1]", "{\"id\":1,\"a\":7,\"g\":\"new\"}"), 0);
+	assert_string_equal(app_text(db, "SELECT a||g FROM t WHERE id = 1"), "7new");
+	e->ops->close(e);
+}
+
 static void rollback_undoes_applied_records(void **state)
 {
 	char db[600], id[32];
@@ -597,6 +663,7 @@ int main(void)
 		cmocka_unit_test(record_ids_are_url_safe_and_lead_back_to_the_row),
 		cmocka_unit_test(forget_drops_a_change_only_up_to_its_counter),
 		cmocka_unit_test(apply_is_idempotent_and_keeps_unsent_columns),
+		cmocka_unit_test(apply_statements_are_reused_and_evicted),
 		cmocka_unit_test(rollback_undoes_applied_records),
 		cmocka_unit_test(mark_all_logs_every_row),
 		cmocka_unit_test(a_column_subset_syncs_the_key_and_those_columns),
