@@ -651,7 +651,7 @@ int ds_kinto_file_download(struct ds_kinto_api *a, const struct ds_kinto_key *ke
 
 	memset(res, 0, sizeof(*res));
 	if (!cJSON_IsString(loc) || !cJSON_IsString(hash) || strlen(hash->valuestring) != 64 ||
-	    !cJSON_IsNumber(size) || size->valuedouble < 0) {
+	    ds_kinto_json_int(size, -1) < 0) {
 		DS_LOG_ERR("%s: a record's attachment is malformed", a->name);
 		goto out;
 	}
@@ -659,7 +659,7 @@ int ds_kinto_file_download(struct ds_kinto_api *a, const struct ds_kinto_key *ke
 		DS_LOG_ERR("%s: an attachment location is not an http(s) URL", a->name);
 		goto out;
 	}
-	total = (uint64_t)size->valuedouble;
+	total = (uint64_t)ds_kinto_json_int(size, 0);
 	part = ds_asprintf("%s%s", path, PART_EXT);
 	tmp = ds_asprintf("%s%s", path, TMP_EXT);
 	rc = -ENOMEM;

@@ -11,6 +11,7 @@
 #include "core/ds_core.h"
 #include "remote/kinto/kinto_priv.h"
 
+#include <cjson/cJSON.h>
 #include <string.h>
 
 #define MAX_DEPTH 64
@@ -246,4 +247,18 @@ int ds_kinto_json_int64(const char *v, size_t n, int64_t *out)
 	}
 	*out = neg ? -x : x;
 	return 0;
+}
+
+int64_t ds_kinto_json_int(const cJSON *v, int64_t fallback)
+{
+	double d;
+
+	if (!cJSON_IsNumber(v))
+		return fallback;
+	d = v->valuedouble;
+	/* 2^53: the largest range where every whole double is exact; Kinto's timestamps (ms) and
+	 * file sizes are far below it. NaN fails both comparisons. */
+	if (!(d >= 0.0 && d <= 9007199254740992.0) || d != (double)(int64_t)d)
+		return fallback;
+	return (int64_t)d;
 }

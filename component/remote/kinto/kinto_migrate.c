@@ -421,7 +421,7 @@ int ds_kinto_encryption_prepare(const struct ds_kinto_coll *c, const cJSON *meta
 				return rc;
 			body = ds_asprintf("{\"data\":{\"" DS_KINTO_KID_FIELD "\":\"%s\",\"" SWITCH_FIELD
 					   "\":\"pending\"}}", c->key->kid);
-			rc = body ? patch_meta(c, body, cJSON_IsNumber(lm) ? (int64_t)lm->valuedouble : 1)
+			rc = body ? patch_meta(c, body, ds_kinto_json_int(lm, 1))
 				  : -ENOMEM;
 			ds_free(body);
 			if (rc)

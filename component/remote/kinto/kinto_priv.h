@@ -84,6 +84,11 @@ int ds_kinto_state_commit(struct ds_kinto_state *s);
 void ds_kinto_state_rollback(struct ds_kinto_state *s);
 /* Last known server version of id: 0 and *ms / *deleted, or -ENOENT. */
 int ds_kinto_state_get(struct ds_kinto_state *s, const char *id, int64_t *ms, bool *deleted);
+struct cJSON;
+/* A whole number from a server's JSON (a timestamp, a size): v when it is a number with no
+ * fraction in [0, 2^53], else fallback. Converting a double outside int64's range is undefined
+ * behaviour, and a server chooses these values (found by the kinto_batch fuzz target). */
+int64_t ds_kinto_json_int(const struct cJSON *v, int64_t fallback);
 /* Remember a version; an older one never replaces a newer one. */
 int ds_kinto_state_put(struct ds_kinto_state *s, const char *id, int64_t ms, bool deleted);
 /* The same, saying whether this device wrote that version (acknowledged writes: ours). */

@@ -139,7 +139,7 @@ static int64_t json_ms(const cJSON *o)
 {
 	const cJSON *lm = cJSON_GetObjectItemCaseSensitive(o, "last_modified");
 
-	return cJSON_IsNumber(lm) ? (int64_t)lm->valuedouble : 0;
+	return ds_kinto_json_int(lm, 0);
 }
 
 /*
