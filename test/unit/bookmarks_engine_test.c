@@ -370,6 +370,95 @@ static void test_local_tags_and_keyword_uploaded(void **state)
 	assert_int_equal(ds_fake_server_count(f->srv), 5 /* 4 roots + the bookmark */);
 }
 
+struct sort_seen {
+	const char *id;
+	int32_t want;
+	bool deleted;
+	bool seen;
+};
+
+static int sort_cb(const struct ds_record *r, void *user_data)
+{
+	struct sort_seen *w = user_data;
+
+	/* No BSO ttl on any bookmark record: desktop and AS let them live for ever. */
+	assert_int_equal(r->ttl_s, 0);
+	for (; w->id; w++) {
+		if (strcmp(w->id, r->id) != 0)
+			continue;
+		if (r->sortindex != w->want || r->deleted != w->deleted)
+			fail_msg("%s: sortindex %d deleted %d, want %d %d", r->id, (int)r->sortindex,
+				 r->deleted, (int)w->want, w->deleted);
+		w->seen = true;
+	}
+	return 0;
+}
+
+/* desktop bookmarks.sys.mjs BookmarksStore._calculateIndex: folders 1,000,000, bookmarks
+ * their URL's frecency (none while it is -1), 150 more directly in the toolbar. */
+static void test_records_carry_desktop_sortindex_and_no_ttl(void **state)
+{
+	struct fx *f = *state;
+	struct sort_seen want[] = {
+		{ "folderAAAAAA", DS_BM_FOLDER_SORTINDEX, false, false },
+		{ "menu", DS_BM_FOLDER_SORTINDEX, false, false },
+		{ "inFolderAAAA", 2500, false, false },
+		{ "onToolbarAAA", DS_BM_TOOLBAR_BOOST + 40, false, false },
+		{ "unrankedAAAA", 0, false, false },
+		{ "separatorAAA", DS_BM_TOOLBAR_BOOST, false, false },
+		{ "goneAAAAAAAA", 0, true, false },
+		{ NULL, 0, false, false },
+	};
+	struct ds_bookmarks_store *s;
+	struct ds_engine *e;
+
+	bmf_add_folder(f->a.db, "folderAAAAAA", "menu________", "F");
+	bmf_add_bookmark(f->a.db, "inFolderAAAA", "folderAAAAAA", "B", "https://example.com/b");
+	bmf_add_bookmark(f->a.db, "onToolbarAAA", "toolbar_____", "T", "https://example.com/t");
+	bmf_add_bookmark(f->a.db, "unrankedAAAA", "unfiled_____", "U", "https://example.com/u");
+	bmf_add_separator(f->a.db, "separatorAAA", "toolbar_____");
+	bmf_add_bookmark(f->a.db, "goneAAAAAAAA", "menu________", "G", "https://example.com/g");
+	bmf_remove(f->a.db, "goneAAAAAAAA");
+	bmf_sql(f->a.db, "UPDATE moz_places SET frecency = 2500 WHERE url = 'https://example.com/b';"
+			 "UPDATE moz_places SET frecency = 40 WHERE url = 'https://example.com/t'");
+	assert_int_equal(ds_bookmarks_places_open(f->a.places, &s), 0);
+	assert_int_equal(ds_bookmarks_engine_new(s, NULL, &e), 0);
+	assert_int_equal(e->ops->mark_all(e), 0);
+	assert_int_equal(e->ops->changes(e, sort_cb, want), 0);
+	e->ops->close(e);
+	for (size_t i = 0; want[i].id; i++)
+		if (!want[i].seen)
+			fail_msg("no record for %s", want[i].id);
+}
+
+/* The store keeps its statements prepared between uses; one left running after its last row
+ * would hold a read transaction (a WAL snapshot, or a SHARED lock in rollback mode) after the
+ * sync: the browser could then not checkpoint its WAL (nor commit, in rollback mode), and the
+ * engine's next BEGIN IMMEDIATE would fail on a stale snapshot. */
+static void test_engine_holds_no_read_transaction_between_syncs(void **state)
+{
+	struct fx *f = *state;
+	int nlog = 0, nckpt = 0;
+
+	bmf_add_folder(f->a.db, "folderAAAAAA", "toolbar_____", "F");
+	bmf_add_bookmark(f->a.db, "inFolderAAAA", "folderAAAAAA", "B", "https://example.com/b");
+	bmf_add_separator(f->a.db, "separatorAAA", "folderAAAAAA");
+	bmf_tag(f->a.db, "https://example.com/b", "red");
+	bmf_sync(&f->a, NULL);
+	srv_put(f, "{\"id\":\"remoteAAAAAA\",\"type\":\"bookmark\",\"parentid\":\"folderAAAAAA\","
+		   "\"title\":\"R\",\"bmkUri\":\"https://example.com/r\",\"tags\":[\"blue\"]}");
+	srv_put(f, "{\"id\":\"orphanAAAAAA\",\"type\":\"bookmark\",\"parentid\":\"laterAAAAAAA\","
+		   "\"title\":\"O\",\"bmkUri\":\"https://example.com/o\"}");
+	bmf_sync(&f->a, NULL);
+	bmf_add_bookmark(f->a.db, "afterAAAAAAA", "menu________", "A", "https://example.com/a");
+	sqlite3_busy_timeout(f->a.db, 0);
+	assert_int_equal(sqlite3_wal_checkpoint_v2(f->a.db, NULL, SQLITE_CHECKPOINT_TRUNCATE, &nlog,
+						   &nckpt), SQLITE_OK);
+	sqlite3_busy_timeout(f->a.db, 2000);
+	bmf_sync(&f->a, NULL);
+	assert_non_null(ds_fake_server_payload(f->srv, "afterAAAAAAA"));
+}
+
 /* Records the engine cannot store are skipped, counted, and change nothing. */
 static void test_malformed_records_skipped(void **state)
 {
@@ -454,6 +543,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_unregister_removes_triggers_and_side_tables, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_registration_opens_through_the_factory, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_profile_without_roots_refused, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_records_carry_desktop_sortindex_and_no_ttl, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_engine_holds_no_read_transaction_between_syncs, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -809,9 +809,27 @@ static int settle(struct bm_engine *b, const char *g, const struct ds_bookmark_m
  * in unfiled; folders whose children differ from the server's list go up with the merged list
  * (dogear: "the remote tree was invalid or diverged: reupload").
  */
+/* Items per local transaction outside the core's chunks (the structure pass, a re-import):
+ * the browser waits for one at most. */
+#define BM_LOCAL_CHUNK 200
+
+/* Commit and go on in a new transaction every BM_LOCAL_CHUNK items. Each item's step stands
+ * on its own (its flags are cleared with its result), so a pass cut between two chunks
+ * resumes with what is left at the next upload. */
+static int chunk_point(struct bm_engine *b, size_t *done)
+{
+	int rc;
+
+	if (++*done % BM_LOCAL_CHUNK != 0)
+		return 0;
+	rc = OPS(b)->track.commit(S(b));
+	return rc ? rc : OPS(b)->track.begin(S(b));
+}
+
 static int check_structure(struct bm_engine *b)
 {
 	struct glist parked, f;
+	size_t done = 0;
 	int rc = list(b, DS_BM_LIST_PARKED, NULL, &parked);
 
 	if (rc == 0 && parked.n == 0) {
@@ -834,6 +852,10 @@ static int check_structure(struct bm_engine *b)
 	for (size_t i = 0; rc == 0 && i < parked.n; i++) {
 		struct ds_bookmark_item it;
 
+		rc = chunk_point(b, &done);
+		if (rc)
+			break;
+
 		if (OPS(b)->get(S(b), parked.v[i], &it) == 0) {
 			rc = log_change(b, it.guid);
 			if (rc == 0)
@@ -850,6 +872,9 @@ static int check_structure(struct bm_engine *b)
 		struct ds_bookmark_meta m;
 		struct glist remote = { 0 }, local = { 0 };
 
+		rc = chunk_point(b, &done);
+		if (rc)
+			break;
 		rc = OPS(b)->meta_get(S(b), f.v[i], &m);
 		if (rc == 0 && (m.flags & DS_BM_NEEDS_CHECK))
 			rc = settle(b, f.v[i], &m);
@@ -878,8 +903,6 @@ static int check_structure(struct bm_engine *b)
 
 static int apply_record(struct bm_engine *b, const char *g, const struct ds_record *r);
 
-/* Records re-applied from the mirror per local transaction. */
-#define BM_REIMPORT_CHUNK 200
 
 /*
  * The bookmarks were cleared here (a restore, "delete all"): the store dropped the pending
@@ -894,7 +917,7 @@ static int reimport(struct bm_engine *b)
 
 	while (rc == 0 && done < l.n) {
 		rc = OPS(b)->track.begin(S(b));
-		for (size_t i = done; rc == 0 && i < l.n && i < done + BM_REIMPORT_CHUNK; i++) {
+		for (size_t i = done; rc == 0 && i < l.n && i < done + BM_LOCAL_CHUNK; i++) {
 			struct ds_bookmark_meta m;
 			struct ds_record r = { 0 };
 
@@ -916,7 +939,7 @@ static int reimport(struct bm_engine *b)
 			rc = OPS(b)->track.commit(S(b));
 		else
 			OPS(b)->track.rollback(S(b));
-		done += BM_REIMPORT_CHUNK;
+		done += BM_LOCAL_CHUNK;
 	}
 	if (rc == 0 && l.n)
 		DS_LOG_INF("bookmarks re-imported from the last sync: %zu records", l.n);
@@ -967,6 +990,22 @@ static int b_rollback(struct ds_engine *e)
 	return OPS(b)->track.rollback(S(b));
 }
 
+/* The BSO sortindex desktop gives an item (bookmarks.sys.mjs BookmarksStore._calculateIndex):
+ * folders first, then by frecency, items of the toolbar a little ahead. Livemarks and
+ * separators have no URL; "not computed" (-1) adds nothing; at most 9 digits (apis-1.5). */
+static int32_t sortindex_of(const struct ds_bookmark_item *it)
+{
+	int64_t v = 0;
+
+	if (it->kind == DS_BM_FOLDER)
+		return DS_BM_FOLDER_SORTINDEX;
+	if (strcmp(it->parent, DS_BM_ROOT_TOOLBAR) == 0)
+		v += DS_BM_TOOLBAR_BOOST;
+	if ((it->kind == DS_BM_BOOKMARK || it->kind == DS_BM_QUERY) && it->frecency > 0)
+		v += it->frecency;
+	return v > 999999999 ? 999999999 : (int32_t)v;
+}
+
 /* The record of local item g: payload, or a tombstone when it is gone. */
 static int current(struct bm_engine *b, const char *g, struct ds_record *out, bool must_exist)
 {
@@ -996,6 +1035,7 @@ static int current(struct bm_engine *b, const char *g, struct ds_record *out, bo
 		rc = ds_browser_unknown_load(&OPS(b)->track, S(b), g, &out->payload);
 	if (rc == 0 && !(out->id = ds_strdup(ds_bookmarks_record_id(g))))
 		rc = -ENOMEM;
+	out->sortindex = sortindex_of(&it);
 	glist_free(&ch);
 	ds_bookmark_item_clear(&it);
 	if (rc)

@@ -346,7 +346,7 @@ static int p_get(void *s, const char *guid, struct ds_bookmark_item *out)
 	if (strlen(guid) >= sizeof(out->guid))
 		return -ENOENT;
 	rc = prep(db, "SELECT b.type, b.title, b.dateAdded, CASE b.type WHEN 3 THEN " INDEX_OF("b")
-		      " ELSE b.position END, p.guid, h.url, m.kind, b.fk"
+		      " ELSE b.position END, p.guid, h.url, m.kind, b.fk, h.frecency"
 		      " FROM moz_bookmarks b LEFT JOIN moz_bookmarks p ON p.id = b.parent"
 		      " LEFT JOIN moz_places h ON h.id = b.fk LEFT JOIN datasync_bm_meta m"
 		      " ON m.guid = b.guid WHERE b.guid = ?1 AND " SYNCABLE("b"), &st);
@@ -385,6 +385,8 @@ static int p_get(void *s, const char *guid, struct ds_bookmark_item *out)
 	if (out->kind == DS_BM_BOOKMARK) {
 		out->url = col_dup(st, 5);
 		fk = sqlite3_column_int64(st, 7);
+		out->frecency = sqlite3_column_type(st, 8) == SQLITE_NULL ? -1 :
+				sqlite3_column_int64(st, 8);
 		if (!out->url)
 			rc = sqlite3_column_type(st, 5) == SQLITE_NULL ? -ENOENT : -ENOMEM;
 		else if (strncmp(out->url, "place:", 6) == 0)

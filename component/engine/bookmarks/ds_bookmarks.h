@@ -30,6 +30,13 @@ struct ds_engine;
 #define DS_BM_ROOT_MOBILE "mobile______"
 #define DS_BM_ROOT_TAGS "tags________"
 
+/* BSO sortindex of folders: desktop ranks them above every bookmark so that a client reading
+ * by index gets the structure first (bookmarks.sys.mjs FOLDER_SORTINDEX); bookmarks get
+ * their URL's frecency, plus DS_BM_TOOLBAR_BOOST directly in the toolbar
+ * (BookmarksStore._calculateIndex). Bookmarks have no BSO ttl: they never expire. */
+#define DS_BM_FOLDER_SORTINDEX 1000000
+#define DS_BM_TOOLBAR_BOOST 150
+
 /* Deepest folder nesting the engine walks (cycle and ancestor checks). */
 #define DS_BM_MAX_DEPTH 64
 
@@ -53,6 +60,9 @@ struct ds_bookmark_item {
 	size_t n_tags;
 	int64_t date_added_ms;
 	int position;  /* index in the parent (get only) */
+	/* The URL's rank in the browser (Firefox's moz_places.frecency; -1: not computed), for
+	 * the record's sortindex (get only; bookmarks and queries). */
+	int64_t frecency;
 };
 
 void ds_bookmark_item_clear(struct ds_bookmark_item *it);
