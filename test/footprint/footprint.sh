@@ -1,6 +1,7 @@
 #!/bin/sh
 # Footprint of datasync (`make footprint`; not part of the tests): for every board's defconfig
-# and a minimal configuration (the host board with every optional feature off):
+# and a minimal configuration (the host board with every optional feature off), and the host
+# board linked with the libraries' static archives (static: make STATIC=1, docs/porting.md):
 #   - stripped file sizes and text/data/bss (size(1)) of datasyncd and libdatasync.so, x86-64;
 #   - the size of our own objects compiled for 32-bit ARM (ARMv7 Thumb-2, Debian armhf) when
 #     arm-linux-gnueabihf-gcc is installed: compile only (-c), so no ARM builds of the
@@ -16,7 +17,7 @@ set -u
 SRC=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$SRC"
 OUT=${FOOTPRINT_OUT:-build/footprint}
-CONFIGS=${FOOTPRINT_CONFIGS:-host phone tv sim minimal}
+CONFIGS=${FOOTPRINT_CONFIGS:-host phone tv sim minimal static}
 ROWS=${FOOTPRINT_ROWS:-200 1200}
 JOBS=$(nproc 2>/dev/null || echo 2)
 ARM_CC=${ARM_CC:-arm-linux-gnueabihf-gcc}
@@ -40,16 +41,17 @@ tdb() {
 
 build() { # config -> build dir ready, 0 or 1
 	c=$1; o=$OUT/$c
-	board=$c; [ "$c" = minimal ] && board=host
+	board=$c; static=
+	case $c in minimal) board=host ;; static) board=host; static=1 ;; esac
 	make -s O="$o" "${board}_defconfig" >/dev/null || return 1
 	if [ "$c" = minimal ]; then
 		# shellcheck disable=SC2086
 		KCONFIG_CONFIG=$o/.config srctree=. /usr/bin/python3 -m setconfig $MINIMAL_OFF >/dev/null || return 1
 	fi
-	make -s -j"$JOBS" O="$o" CFLAGS="-O2" programs >"$o.log" 2>&1 || { cat "$o.log"; return 1; }
+	make -s -j"$JOBS" O="$o" CFLAGS="-O2" STATIC="$static" programs >"$o.log" 2>&1 || { cat "$o.log"; return 1; }
 	if grep -q '^CONFIG_DS_ENGINE_TABLE=y' "$o/.config" && grep -q '^CONFIG_DS_REMOTE_DIR=y' "$o/.config" &&
 		grep -q '^CONFIG_DS_ALLOC_HOOK=y' "$o/.config"; then
-		make -s -j"$JOBS" O="$o" CFLAGS="-O2" "$o/test/tools/dsdev" >>"$o.log" 2>&1 || return 1
+		make -s -j"$JOBS" O="$o" CFLAGS="-O2" STATIC="$static" "$o/test/tools/dsdev" >>"$o.log" 2>&1 || return 1
 	fi
 	return 0
 }
@@ -89,6 +91,10 @@ arm_objects() { # build dir
 # engine: no collections. FOOTPRINT_IDLE_COLLECTIONS changes the names (empty: none).
 idle_rss() { # build dir -> "Rss Pss Anonymous Private_Dirty" in kB, or "- - - -"
 	o=$1; t=$(mktemp -d)
+	# A program just linked or stripped is still dirty in the page cache, and its pages mapped by
+	# this process alone count as Private_Dirty until written back (3 MB more for the static
+	# datasyncd): write them back first.
+	sync
 	cat >"$t/ds.conf" <<CONF
 data_dir = $t/data
 run_dir = $t/run
@@ -188,7 +194,9 @@ for c in $CONFIGS; do
 	set -- $(tdb $(own_objects "$o"))
 	own="$(kb $(($1 + $2))) KB"
 	arm="not measured ($ARM_CC not installed)"
-	if command -v "$ARM_CC" >/dev/null; then
+	if [ "$c" = static ]; then
+		arm="as host (same objects)"
+	elif command -v "$ARM_CC" >/dev/null; then
 		set -- $(arm_objects "$o")
 		arm="$(kb $(($1 + $2))) KB"
 		[ "$4" -gt 0 ] && arm="$arm, without $(tr '\n' ' ' <"$o/arm/failed")(they need OpenSSL's per-architecture headers)"
@@ -199,6 +207,7 @@ for c in $CONFIGS; do
 	[ -x "$o/test/tools/dsdev" ] && apr=$(per_record "$o" | awk '{ print $1 " / " $2 }')
 	echo "| $c | $(kb "$dsz") KB | $(kb "$lsz") KB | $lib_tdb | $own | $arm | $rss | $apr |" >>"$REPORT"
 	[ "$c" = host ] && IDLE_HOST="Idle datasyncd (host board, three collections): Rss $1 kB, Pss $2 kB, Anonymous $3 kB, Private_Dirty $4 kB."
+	[ "$c" = static ] && IDLE_STATIC="Idle datasyncd linked statically (host board, STATIC=1, three collections): Rss $1 kB, Pss $2 kB, Anonymous $3 kB, Private_Dirty $4 kB; still shared: $(ldd "$o/datasyncd" 2>/dev/null | awk '$1 ~ /^lib/ { printf "%s%s", s, $1; s = " " }')."
 done
 {
 echo
@@ -210,5 +219,6 @@ echo "Idle: three table collections on the dir remote, synced once (none without
 	"engine or the dir remote). An empty program linked against the same libraries: Rss $1 kB," \
 	"Anonymous $2 kB."
 [ -n "${IDLE_HOST:-}" ] && echo "$IDLE_HOST"
+[ -n "${IDLE_STATIC:-}" ] && echo "$IDLE_STATIC"
 } >>"$REPORT"
 cat "$REPORT"
