@@ -9,8 +9,9 @@
  *  - the tree stays a tree: every item's parent exists and is a folder, no cycle (every item is
  *    reached from the places root), positions in each folder are 0..n-1 after the commit, the
  *    roots are where Firefox keeps them;
- *  - every record the upload would send is one the decoder accepts, with its own id, and
- *    decoding the record the engine wrote for a decodable input gives back the same kind.
+ *  - every record the upload would send is one the decoder accepts, with its own id, a
+ *    sortindex of 9 digits at most (1,000,000 exactly for folders) and no ttl, and decoding
+ *    the record the engine wrote for a decodable input gives back the same kind.
  */
 #include "test/fuzz/fuzz_common.h"
 #include "test/fuzz/fuzz_engine.h"
@@ -112,10 +113,15 @@ static int check_out(const struct ds_record *r, void *user_data)
 	DS_UNUSED(user_data);
 	if (!r->id || !*r->id)
 		fuzz_fail("an outgoing record without id");
+	/* BSO fields (apis-1.5): a sortindex of at most 9 digits, no ttl for bookmarks. */
+	if (r->sortindex < 0 || r->sortindex > 999999999 || r->ttl_s != 0)
+		fuzz_fail("an outgoing record with a sortindex out of range or a ttl");
 	if (r->deleted)
 		return 0;
 	if (!r->payload || ds_bookmarks_decode(r->id, r->payload, &rec) != 0)
 		fuzz_fail("the engine would upload a record it refuses");
+	if (rec.item.kind == DS_BM_FOLDER && r->sortindex != DS_BM_FOLDER_SORTINDEX)
+		fuzz_fail("a folder's sortindex is not desktop's");
 	ds_bookmark_record_clear(&rec);
 	return 0;
 }
