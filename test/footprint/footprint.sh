@@ -48,6 +48,8 @@ build() { # config -> build dir ready, 0 or 1
 		# shellcheck disable=SC2086
 		KCONFIG_CONFIG=$o/.config srctree=. /usr/bin/python3 -m setconfig $MINIMAL_OFF >/dev/null || return 1
 	fi
+	# A build folder keeps no record of how its programs were linked: relink them.
+	rm -f "$o/datasyncd" "$o/datasyncctl" "$o/test/tools/dsdev"
 	make -s -j"$JOBS" O="$o" CFLAGS="-O2" STATIC="$static" programs >"$o.log" 2>&1 || { cat "$o.log"; return 1; }
 	if grep -q '^CONFIG_DS_ENGINE_TABLE=y' "$o/.config" && grep -q '^CONFIG_DS_REMOTE_DIR=y' "$o/.config" &&
 		grep -q '^CONFIG_DS_ALLOC_HOOK=y' "$o/.config"; then
