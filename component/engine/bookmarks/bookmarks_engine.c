@@ -810,8 +810,8 @@ static int settle(struct bm_engine *b, const char *g, const struct ds_bookmark_m
  * (dogear: "the remote tree was invalid or diverged: reupload").
  */
 /* Items per local transaction outside the core's chunks (the structure pass, a re-import):
- * the browser waits for one at most. */
-#define BM_LOCAL_CHUNK 200
+ * the core's own bound, so the browser never waits for more than one chunk's work. */
+#define BM_LOCAL_CHUNK CONFIG_DS_SYNC_APPLY_CHUNK
 
 /* Commit and go on in a new transaction every BM_LOCAL_CHUNK items. Each item's step stands
  * on its own (its flags are cleared with its result), so a pass cut between two chunks

@@ -54,6 +54,9 @@ static const char SIDE_SQL[] =
 	" DEFAULT 0, want_parent TEXT, remote_children TEXT, flags INTEGER NOT NULL DEFAULT 0,"
 	" kind INTEGER, server TEXT) WITHOUT ROWID;"
 	"CREATE INDEX IF NOT EXISTS datasync_bm_meta_want ON datasync_bm_meta(want_parent);"
+	/* The few flagged guids, read at every commit (folders to order) and before an upload:
+	 * not a scan of every synced item's state. */
+	"CREATE INDEX IF NOT EXISTS datasync_bm_meta_flagged ON datasync_bm_meta(guid) WHERE flags <> 0;"
 	"CREATE TABLE IF NOT EXISTS datasync_bm_tomb(guid TEXT PRIMARY KEY, parent TEXT) WITHOUT ROWID;";
 
 static const char TRIGGERS_SQL[] =
@@ -494,7 +497,8 @@ static int p_list(void *s, enum ds_bookmarks_list which, const char *arg, ds_boo
 				      " ORDER BY guid",
 		[DS_BM_LIST_MIRRORED] = "SELECT guid FROM datasync_bm_meta WHERE server IS NOT NULL"
 					" ORDER BY guid",
-		[DS_BM_LIST_UNORDERED] = "SELECT guid FROM datasync_bm_meta WHERE flags & 1 ORDER BY guid",
+		[DS_BM_LIST_UNORDERED] = "SELECT guid FROM datasync_bm_meta WHERE flags <> 0 AND flags & 1"
+					 " ORDER BY guid",
 	};
 	struct guid_list l = { 0 };
 	int rc;
