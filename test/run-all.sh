@@ -29,6 +29,7 @@ for b in host phone tv sim; do
 	fi
 done
 
+echo "== static link (make STATIC=1)"; test/tools/check-static.sh && TP=$((TP + 1)) || step_fail "static link"
 echo "== make install"
 rm -rf build/ci-install
 if make -s O=build/ci-host install DESTDIR="$SRC/build/ci-install" >build/ci-install.log 2>&1 &&
