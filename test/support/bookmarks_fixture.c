@@ -247,6 +247,35 @@ char *bmf_tree(sqlite3 *db, int with_guids)
 
 static unsigned dev_seq;
 
+/* Every device's store, watched: the most sync states one transaction settled (a meta_put
+ * clearing every flag: the structure pass's step, and forget's after an upload). */
+static struct ds_bookmarks_store_ops watched_ops;
+static const struct ds_bookmarks_store_ops *real_ops;
+static unsigned long settled_now;
+unsigned long bmf_most_settled_per_txn;
+
+static int watched_begin(void *s)
+{
+	settled_now = 0;
+	return real_ops->track.begin(s);
+}
+
+static int watched_meta_put(void *s, const char *guid, const struct ds_bookmark_meta *m)
+{
+	if (m && m->flags == 0 && ++settled_now > bmf_most_settled_per_txn)
+		bmf_most_settled_per_txn = settled_now;
+	return real_ops->meta_put(s, guid, m);
+}
+
+static void watch(struct ds_bookmarks_store *s)
+{
+	real_ops = s->ops;
+	watched_ops = *s->ops;
+	watched_ops.track.begin = watched_begin;
+	watched_ops.meta_put = watched_meta_put;
+	s->ops = &watched_ops;
+}
+
 static void dev_collection(struct bmf_dev *d, struct ds_fake_server *srv, enum ds_direction dir)
 {
 	struct ds_policy p = { .direction = dir, .conflict = DS_CONFLICT_SERVER_WINS, .max_retries = 3 };
@@ -256,6 +285,7 @@ static void dev_collection(struct bmf_dev *d, struct ds_fake_server *srv, enum d
 
 	assert_int_equal(ds_store_open(d->meta, &d->store), 0);
 	assert_int_equal(ds_bookmarks_places_open(d->places, &s), 0);
+	watch(s);
 	assert_int_equal(ds_bookmarks_engine_new(s, NULL, &e), 0);
 	assert_int_equal(ds_fake_remote_new(srv, &r), 0);
 	assert_int_equal(ds_fake_collection_new("bookmarks", e, r, NULL, &p, &d->c), 0);

@@ -51,6 +51,9 @@ void bmf_dev_open(struct bmf_dev *d, const char *dir, struct ds_fake_server *srv
 /* Close the collection only (the files stay): reopen with bmf_dev_reopen. */
 void bmf_dev_reopen(struct bmf_dev *d, struct ds_fake_server *srv, enum ds_direction dir_policy);
 void bmf_dev_close(struct bmf_dev *d);
+/* The most items whose sync state one local transaction settled (flags cleared: the
+ * structure pass's step, and forget's), over every device's store since it was zeroed. */
+extern unsigned long bmf_most_settled_per_txn;
 /* One run that must succeed with no skipped record; the stats out. */
 void bmf_sync(struct bmf_dev *d, struct ds_run_stats *st);
 /* A temp dir: DS_TEST_TMP, else a new one. */
