@@ -15,7 +15,8 @@
  *
  * Bookmarks (when the engine is compiled in): device A holds 2,000 items in a deep tree (a chain
  * of 20 folders under the menu, each holding 99 bookmarks and the next folder), device B the
- * empty roots of a new profile; the same phases.
+ * empty roots of a new profile; the same phases, plus the store's own transactions (the engine's
+ * structure pass commits outside the core's chunks). --only runs one of the two.
  * Not part of the test suite: test/bench/run-bench.sh runs it (make bench).
  */
 #include "core/ds_core.h"
