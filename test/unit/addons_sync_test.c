@@ -7,9 +7,8 @@
 #include "core/ds_core.h"
 #include "engine/addons/ds_addons.h"
 #include "remote/sync15/ds_sync15.h"
-#include "store/ds_store.h"
 #include "sync/ds_sync.h"
-#include "test/support/fake_remote.h"
+#include "test/support/engine_sync_fixture.h"
 #include "test/support/fake_sync15.h"
 #include "test/support/firefox_fixture.h"
 
@@ -23,77 +22,38 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 static const uint8_t KSYNC[64] = { 0x31, 0x41, 0x59, [20] = 0x26, [63] = 0x53 };
 #define FX "{ec8030f7-c20a-464f-9b0e-13a3a9e97384}"
 
-struct dev {
-	struct ds_store *store;
-	struct ds_collection *c;
-	struct ds_sync15_global g;
-	char meta[600];
-	char addons[600];
-	sqlite3 *db; /* the package manager */
-};
-
 struct fx {
 	struct ds_fake_sync15 *srv;
-	struct dev desk, tv;
+	struct esf_dev desk, tv; /* db: the package manager */
 	char dir[512];
 };
 
-static unsigned seq;
-
-static void dev_open(struct fx *f, struct dev *d)
+static void dev_open(struct fx *f, struct esf_dev *d)
 {
-	struct ds_sync15_remote_config rc = { .collection = "addons", .engine_version = 1 };
-	struct ds_policy p = { .direction = DS_DIR_TWO_WAY, .conflict = DS_CONFLICT_NEWEST_WINS,
-			       .max_retries = 3 };
+	static const struct ds_sync15_remote_config rc = { .collection = "addons", .engine_version = 1 };
+	static const struct ds_policy p = { .direction = DS_DIR_TWO_WAY,
+					    .conflict = DS_CONFLICT_NEWEST_WINS, .max_retries = 3 };
 	struct ds_addons_options o = { 0 };
 	struct ds_engine *e;
-	struct ds_remote *r;
 
-	memset(d, 0, sizeof(*d));
-	snprintf(d->meta, sizeof(d->meta), "%s/as-%d-%u.db", f->dir, (int)getpid(), ++seq);
-	snprintf(d->addons, sizeof(d->addons), "%s/as-%d-%u.sqlite", f->dir, (int)getpid(), seq);
-	ffx_make_addons(d->addons);
-	assert_int_equal(sqlite3_open(d->addons, &d->db), SQLITE_OK);
-	sqlite3_busy_timeout(d->db, 2000);
-	assert_int_equal(ds_store_open(d->meta, &d->store), 0);
-	o.path = d->addons;
+	esf_dev_names(d, f->dir, "as");
+	ffx_make_addons(d->path);
+	esf_dev_open_db(d);
+	o.path = d->path;
 	assert_int_equal(ds_addons_engine_new(&o, &e), 0);
-	rc.auth = ds_fake_sync15_auth(f->srv);
-	rc.transport = ds_fake_sync15_transport(f->srv);
-	rc.global = &d->g;
-	assert_int_equal(ds_sync15_remote_new(&rc, &r), 0);
-	assert_int_equal(ds_fake_collection_new("addons", e, r, NULL, &p, &d->c), 0);
-}
-
-static void dev_close(struct dev *d)
-{
-	if (!d->c)
-		return;
-	ds_fake_collection_free(d->c);
-	ds_store_close(d->store);
-	ds_sync15_global_clear(&d->g);
-	sqlite3_close(d->db);
-	unlink(d->meta);
-	unlink(d->addons);
-	memset(d, 0, sizeof(*d));
+	esf_dev_connect(d, f->srv, &rc, &p, e);
 }
 
 static int setup(void **state)
 {
 	struct fx *f = calloc(1, sizeof(*f));
-	const char *t = getenv("DS_TEST_TMP");
 
-	if (t && *t) {
-		snprintf(f->dir, sizeof(f->dir), "%s", t);
-	} else {
-		snprintf(f->dir, sizeof(f->dir), "%s/ds-async-XXXXXX", P_tmpdir);
-		assert_non_null(mkdtemp(f->dir));
-	}
+	assert_non_null(f);
+	esf_tmpdir(f->dir, sizeof(f->dir), "async");
 	f->srv = ds_fake_sync15_new(KSYNC);
 	dev_open(f, &f->desk);
 	dev_open(f, &f->tv);
@@ -108,28 +68,11 @@ static int teardown(void **state)
 {
 	struct fx *f = *state;
 
-	dev_close(&f->desk);
-	dev_close(&f->tv);
+	esf_dev_close(&f->desk);
+	esf_dev_close(&f->tv);
 	ds_fake_sync15_free(f->srv);
 	free(f);
 	return 0;
-}
-
-static void sync_ok(struct dev *d)
-{
-	struct ds_run_stats st;
-	int rc;
-
-	memset(&st, 0, sizeof(st));
-	rc = ds_sync_run(d->c, d->store, &st, NULL, NULL);
-	if (rc)
-		fail_msg("run failed: %d %s / %s", rc, st.message, ds_sync15_remote_error(d->c->remote));
-	assert_int_equal(st.errors, 0);
-}
-
-static int64_t q(struct dev *d, const char *sql)
-{
-	return ffx_sql_int(d->db, sql);
 }
 
 /* The desktop's first sync uploads its store items; the TV's gets the newer enabled state of
@@ -140,32 +83,32 @@ static void test_two_devices_share_store_items(void **state)
 {
 	struct fx *f = *state;
 
-	sync_ok(&f->desk);
+	esf_sync_ok(&f->desk);
 	assert_int_equal(ds_fake_sync15_count(f->srv, "addons"), 2);
 	assert_null(ds_fake_sync15_payload(f->srv, "addons", "addonCCCCCCC"));
 	assert_null(ds_fake_sync15_payload(f->srv, "addons", "addonDDDDDDD"));
-	sync_ok(&f->tv);
-	assert_int_equal(q(&f->tv, "SELECT enabled FROM addons WHERE guid = 'addonAAAAAAA'"), 1);
-	assert_int_equal(q(&f->tv, "SELECT count(*) FROM addons_wanted WHERE guid = 'addonBBBBBBB'"
+	esf_sync_ok(&f->tv);
+	assert_int_equal(esf_q(&f->tv, "SELECT enabled FROM addons WHERE guid = 'addonAAAAAAA'"), 1);
+	assert_int_equal(esf_q(&f->tv, "SELECT count(*) FROM addons_wanted WHERE guid = 'addonBBBBBBB'"
 			   " AND wish = 'install' AND enabled = 0"), 1);
 	/* the package manager installs it under the wished guid */
 	ffx_sql(f->tv.db, "INSERT INTO addons VALUES('addonBBBBBBB', 'jid1-MnnxcxisBPnSXQ@jetpack', '" FX
 			  "', 0, 'amo')");
-	assert_int_equal(q(&f->tv, "SELECT count(*) FROM addons_wanted"), 0);
-	sync_ok(&f->tv);
+	assert_int_equal(esf_q(&f->tv, "SELECT count(*) FROM addons_wanted"), 0);
+	esf_sync_ok(&f->tv);
 	/* the TV disables uBlock and removes the jetpack add-on */
 	ffx_sql(f->tv.db, "UPDATE addons SET enabled = 0 WHERE guid = 'addonAAAAAAA';"
 			  " DELETE FROM addons WHERE guid = 'addonBBBBBBB'");
-	sync_ok(&f->tv);
-	sync_ok(&f->desk);
-	assert_int_equal(q(&f->desk, "SELECT enabled FROM addons WHERE guid = 'addonAAAAAAA'"), 0);
-	assert_int_equal(q(&f->desk, "SELECT count(*) FROM addons_wanted WHERE guid = 'addonBBBBBBB'"
+	esf_sync_ok(&f->tv);
+	esf_sync_ok(&f->desk);
+	assert_int_equal(esf_q(&f->desk, "SELECT enabled FROM addons WHERE guid = 'addonAAAAAAA'"), 0);
+	assert_int_equal(esf_q(&f->desk, "SELECT count(*) FROM addons_wanted WHERE guid = 'addonBBBBBBB'"
 			   " AND wish = 'uninstall'"), 1);
-	assert_int_equal(q(&f->desk, "SELECT count(*) FROM addons"), 4);
-	sync_ok(&f->desk);
-	sync_ok(&f->tv);
-	assert_int_equal(q(&f->tv, "SELECT count(*) FROM datasync_changes"), 0);
-	assert_int_equal(q(&f->desk, "SELECT count(*) FROM datasync_changes"), 0);
+	assert_int_equal(esf_q(&f->desk, "SELECT count(*) FROM addons"), 4);
+	esf_sync_ok(&f->desk);
+	esf_sync_ok(&f->tv);
+	assert_int_equal(esf_q(&f->tv, "SELECT count(*) FROM datasync_changes"), 0);
+	assert_int_equal(esf_q(&f->desk, "SELECT count(*) FROM datasync_changes"), 0);
 }
 
 /* The desktop removes an item the TV holds only as an install wish: the tombstone reaches the
@@ -174,16 +117,17 @@ static void test_removal_withdraws_an_install_wish(void **state)
 {
 	struct fx *f = *state;
 
-	sync_ok(&f->desk);
-	sync_ok(&f->tv);
-	assert_int_equal(q(&f->tv, "SELECT count(*) FROM addons_wanted WHERE guid = 'addonBBBBBBB'"
+	esf_sync_ok(&f->desk);
+	esf_sync_ok(&f->tv);
+	assert_int_equal(esf_q(&f->tv, "SELECT count(*) FROM addons_wanted WHERE guid = 'addonBBBBBBB'"
 			   " AND wish = 'install'"), 1);
 	ffx_sql(f->desk.db, "DELETE FROM addons WHERE guid = 'addonBBBBBBB'");
-	sync_ok(&f->desk);
-	sync_ok(&f->tv);
-	assert_int_equal(q(&f->tv, "SELECT count(*) FROM addons_wanted WHERE guid = 'addonBBBBBBB'"), 0);
+	esf_sync_ok(&f->desk);
+	esf_sync_ok(&f->tv);
+	assert_int_equal(esf_q(&f->tv, "SELECT count(*) FROM addons_wanted"
+				   " WHERE guid = 'addonBBBBBBB'"), 0);
 	/* and the TV has nothing to send back */
-	assert_int_equal(q(&f->tv, "SELECT count(*) FROM datasync_changes"), 0);
+	assert_int_equal(esf_q(&f->tv, "SELECT count(*) FROM datasync_changes"), 0);
 }
 
 int main(void)
