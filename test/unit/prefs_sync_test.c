@@ -6,9 +6,8 @@
 #include "core/ds_core.h"
 #include "engine/prefs/ds_prefs.h"
 #include "remote/sync15/ds_sync15.h"
-#include "store/ds_store.h"
 #include "sync/ds_sync.h"
-#include "test/support/fake_remote.h"
+#include "test/support/engine_sync_fixture.h"
 #include "test/support/fake_sync15.h"
 #include "test/support/firefox_fixture.h"
 
@@ -22,81 +21,42 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 static const uint8_t KSYNC[64] = { 0x24, 0x62, 0x11, [20] = 0x42, [63] = 0x07 };
 #define FX_ID "e2VjODAzMGY3LWMyMGEtNDY0Zi05YjBlLTEzYTNhOWU5NzM4NH0="
 
-struct dev {
-	struct ds_store *store;
-	struct ds_collection *c;
-	struct ds_sync15_global g;
-	char meta[600];
-	char prefs[600];
-	sqlite3 *db; /* the settings service */
-};
-
 struct fx {
 	struct ds_fake_sync15 *srv;
-	struct dev desk, tv;
+	struct esf_dev desk, tv; /* db: the settings service */
 	char dir[512];
 };
-
-static unsigned seq;
 
 static const char *const TV_ALLOW[] = { "browser.startup.homepage", "general.smoothScroll" };
 static const char *const DESK_ALLOW[] = { "browser.startup.homepage", "general.smoothScroll",
 					  "desktop.only" };
 
-static void dev_open(struct fx *f, struct dev *d, const char *const *allow, size_t n)
+static void dev_open(struct fx *f, struct esf_dev *d, const char *const *allow, size_t n)
 {
-	struct ds_sync15_remote_config rc = { .collection = "prefs", .engine_version = 2 };
-	struct ds_policy p = { .direction = DS_DIR_TWO_WAY, .conflict = DS_CONFLICT_MERGE,
-			       .max_retries = 3 };
+	static const struct ds_sync15_remote_config rc = { .collection = "prefs", .engine_version = 2 };
+	static const struct ds_policy p = { .direction = DS_DIR_TWO_WAY, .conflict = DS_CONFLICT_MERGE,
+					    .max_retries = 3 };
 	struct ds_prefs_options o = { .allow = allow, .n_allow = n };
 	struct ds_engine *e;
-	struct ds_remote *r;
 
-	memset(d, 0, sizeof(*d));
-	snprintf(d->meta, sizeof(d->meta), "%s/ps-%d-%u.db", f->dir, (int)getpid(), ++seq);
-	snprintf(d->prefs, sizeof(d->prefs), "%s/ps-%d-%u.sqlite", f->dir, (int)getpid(), seq);
-	ffx_make_prefs(d->prefs);
-	assert_int_equal(sqlite3_open(d->prefs, &d->db), SQLITE_OK);
-	sqlite3_busy_timeout(d->db, 2000);
-	assert_int_equal(ds_store_open(d->meta, &d->store), 0);
-	o.path = d->prefs;
+	esf_dev_names(d, f->dir, "ps");
+	ffx_make_prefs(d->path);
+	esf_dev_open_db(d);
+	o.path = d->path;
 	assert_int_equal(ds_prefs_engine_new(&o, &e), 0);
-	rc.auth = ds_fake_sync15_auth(f->srv);
-	rc.transport = ds_fake_sync15_transport(f->srv);
-	rc.global = &d->g;
-	assert_int_equal(ds_sync15_remote_new(&rc, &r), 0);
-	assert_int_equal(ds_fake_collection_new("prefs", e, r, NULL, &p, &d->c), 0);
-}
-
-static void dev_close(struct dev *d)
-{
-	if (!d->c)
-		return;
-	ds_fake_collection_free(d->c);
-	ds_store_close(d->store);
-	ds_sync15_global_clear(&d->g);
-	sqlite3_close(d->db);
-	unlink(d->meta);
-	unlink(d->prefs);
-	memset(d, 0, sizeof(*d));
+	esf_dev_connect(d, f->srv, &rc, &p, e);
 }
 
 static int setup(void **state)
 {
 	struct fx *f = calloc(1, sizeof(*f));
-	const char *t = getenv("DS_TEST_TMP");
 
-	if (t && *t) {
-		snprintf(f->dir, sizeof(f->dir), "%s", t);
-	} else {
-		snprintf(f->dir, sizeof(f->dir), "%s/ds-psync-XXXXXX", P_tmpdir);
-		assert_non_null(mkdtemp(f->dir));
-	}
+	assert_non_null(f);
+	esf_tmpdir(f->dir, sizeof(f->dir), "psync");
 	f->srv = ds_fake_sync15_new(KSYNC);
 	dev_open(f, &f->desk, DESK_ALLOW, DS_ARRAY_SIZE(DESK_ALLOW));
 	dev_open(f, &f->tv, TV_ALLOW, DS_ARRAY_SIZE(TV_ALLOW));
@@ -108,26 +68,14 @@ static int teardown(void **state)
 {
 	struct fx *f = *state;
 
-	dev_close(&f->desk);
-	dev_close(&f->tv);
+	esf_dev_close(&f->desk);
+	esf_dev_close(&f->tv);
 	ds_fake_sync15_free(f->srv);
 	free(f);
 	return 0;
 }
 
-static void sync_ok(struct dev *d)
-{
-	struct ds_run_stats st;
-	int rc;
-
-	memset(&st, 0, sizeof(st));
-	rc = ds_sync_run(d->c, d->store, &st, NULL, NULL);
-	if (rc)
-		fail_msg("run failed: %d %s / %s", rc, st.message, ds_sync15_remote_error(d->c->remote));
-	assert_int_equal(st.errors, 0);
-}
-
-static char *pref(struct dev *d, const char *name)
+static char *pref(struct esf_dev *d, const char *name)
 {
 	sqlite3_stmt *st;
 	char *out;
@@ -140,7 +88,7 @@ static char *pref(struct dev *d, const char *name)
 	return out;
 }
 
-static void assert_pref(struct dev *d, const char *name, const char *want)
+static void assert_pref(struct esf_dev *d, const char *name, const char *want)
 {
 	char *got = pref(d, name);
 
@@ -159,27 +107,27 @@ static void test_two_devices_share_one_record_and_keep_each_others_prefs(void **
 	ffx_sql(f->desk.db, "UPDATE prefs SET value = 'https://desk.example/' WHERE name = 'browser.startup.homepage';"
 			    " INSERT INTO prefs VALUES('desktop.only', 'int', 7);"
 			    " UPDATE prefs SET value = 1 WHERE name = 'general.smoothScroll'");
-	sync_ok(&f->desk);
+	esf_sync_ok(&f->desk);
 	assert_int_equal(ds_fake_sync15_count(f->srv, "prefs"), 1);
 	assert_non_null(ds_fake_sync15_payload(f->srv, "prefs", FX_ID));
-	sync_ok(&f->tv);
+	esf_sync_ok(&f->tv);
 	assert_pref(&f->tv, "browser.startup.homepage", "https://desk.example/");
 	assert_pref(&f->tv, "general.smoothScroll", "1");
 	assert_pref(&f->tv, "desktop.only", "none");
 	/* the TV resets smooth scrolling and changes its own serial (not synced) */
 	ffx_sql(f->tv.db, "UPDATE prefs SET value = NULL WHERE name = 'general.smoothScroll';"
 			  " UPDATE prefs SET value = 'TV-0002' WHERE name = 'device.serial'");
-	sync_ok(&f->tv);
-	sync_ok(&f->desk);
+	esf_sync_ok(&f->tv);
+	esf_sync_ok(&f->desk);
 	assert_pref(&f->desk, "general.smoothScroll", "NULL");
 	assert_pref(&f->desk, "desktop.only", "7");
 	assert_pref(&f->desk, "device.serial", "TV-0001");
 	/* the desktop changes its own pref: the TV keeps carrying the newest value */
 	ffx_sql(f->desk.db, "UPDATE prefs SET value = 8 WHERE name = 'desktop.only'");
-	sync_ok(&f->desk);
+	esf_sync_ok(&f->desk);
 	ffx_sql(f->tv.db, "UPDATE prefs SET value = 'https://tv.example/' WHERE name = 'browser.startup.homepage'");
-	sync_ok(&f->tv);
-	sync_ok(&f->desk);
+	esf_sync_ok(&f->tv);
+	esf_sync_ok(&f->desk);
 	assert_pref(&f->desk, "desktop.only", "8");
 	assert_pref(&f->desk, "browser.startup.homepage", "https://tv.example/");
 	assert_int_equal(ds_fake_sync15_count(f->srv, "prefs"), 1);
