@@ -6,10 +6,9 @@
 #include "core/ds_core.h"
 #include "engine/forms/ds_forms.h"
 #include "remote/sync15/ds_sync15.h"
-#include "store/ds_store.h"
 #include "sync/ds_sync.h"
 #include "test/support/firefox_fixture.h"
-#include "test/support/fake_remote.h"
+#include "test/support/engine_sync_fixture.h"
 #include "test/support/fake_sync15.h"
 
 #include <setjmp.h>
@@ -23,78 +22,39 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 static const uint8_t KSYNC[64] = { 0x15, 0x26, 0x37, [40] = 0x48, [63] = 0x59 };
 
-struct dev {
-	struct ds_store *store;
-	struct ds_collection *c;
-	struct ds_sync15_global g;
-	char meta[600];
-	char path[600];
-	sqlite3 *db; /* the browser */
-};
-
 struct fx {
 	struct ds_fake_sync15 *srv;
-	struct dev a, b;
+	struct esf_dev a, b; /* db: the browser */
 	char dir[512];
 };
 
-static unsigned seq;
-
-static void dev_open(struct fx *f, struct dev *d, bool empty)
+static void dev_open(struct fx *f, struct esf_dev *d, bool empty)
 {
-	struct ds_sync15_remote_config rc = { .collection = "forms", .engine_version = 1 };
-	struct ds_policy p = { .direction = DS_DIR_TWO_WAY, .conflict = DS_CONFLICT_NEWEST_WINS,
-			       .max_retries = 3 };
+	static const struct ds_sync15_remote_config rc = { .collection = "forms", .engine_version = 1 };
+	static const struct ds_policy p = { .direction = DS_DIR_TWO_WAY,
+					    .conflict = DS_CONFLICT_NEWEST_WINS, .max_retries = 3 };
 	struct ds_forms_store *s;
 	struct ds_engine *e;
-	struct ds_remote *r;
 
-	memset(d, 0, sizeof(*d));
-	snprintf(d->meta, sizeof(d->meta), "%s/fs-%d-%u.db", f->dir, (int)getpid(), ++seq);
-	snprintf(d->path, sizeof(d->path), "%s/fs-%d-%u.sqlite", f->dir, (int)getpid(), seq);
+	esf_dev_names(d, f->dir, "fs");
 	ffx_make_formhistory(d->path);
-	assert_int_equal(sqlite3_open(d->path, &d->db), SQLITE_OK);
-	sqlite3_busy_timeout(d->db, 2000);
+	esf_dev_open_db(d);
 	if (empty)
 		ffx_sql(d->db, "DELETE FROM moz_formhistory");
-	assert_int_equal(ds_store_open(d->meta, &d->store), 0);
 	assert_int_equal(ds_forms_formhistory_open(d->path, NULL, NULL, &s), 0);
 	assert_int_equal(ds_forms_engine_new(s, &e), 0);
-	rc.auth = ds_fake_sync15_auth(f->srv);
-	rc.transport = ds_fake_sync15_transport(f->srv);
-	rc.global = &d->g;
-	assert_int_equal(ds_sync15_remote_new(&rc, &r), 0);
-	assert_int_equal(ds_fake_collection_new("forms", e, r, NULL, &p, &d->c), 0);
-}
-
-static void dev_close(struct dev *d)
-{
-	if (!d->c)
-		return;
-	ds_fake_collection_free(d->c);
-	ds_store_close(d->store);
-	ds_sync15_global_clear(&d->g);
-	sqlite3_close(d->db);
-	unlink(d->meta);
-	unlink(d->path);
-	memset(d, 0, sizeof(*d));
+	esf_dev_connect(d, f->srv, &rc, &p, e);
 }
 
 static int setup(void **state)
 {
 	struct fx *f = calloc(1, sizeof(*f));
-	const char *t = getenv("DS_TEST_TMP");
 
-	if (t && *t) {
-		snprintf(f->dir, sizeof(f->dir), "%s", t);
-	} else {
-		snprintf(f->dir, sizeof(f->dir), "%s/ds-fsync-XXXXXX", P_tmpdir);
-		assert_non_null(mkdtemp(f->dir));
-	}
+	assert_non_null(f);
+	esf_tmpdir(f->dir, sizeof(f->dir), "fsync");
 	f->srv = ds_fake_sync15_new(KSYNC);
 	dev_open(f, &f->a, false);
 	dev_open(f, &f->b, true);
@@ -106,23 +66,11 @@ static int teardown(void **state)
 {
 	struct fx *f = *state;
 
-	dev_close(&f->a);
-	dev_close(&f->b);
+	esf_dev_close(&f->a);
+	esf_dev_close(&f->b);
 	ds_fake_sync15_free(f->srv);
 	free(f);
 	return 0;
-}
-
-static void sync_ok(struct dev *d)
-{
-	struct ds_run_stats st;
-	int rc;
-
-	memset(&st, 0, sizeof(st));
-	rc = ds_sync_run(d->c, d->store, &st, NULL, NULL);
-	if (rc)
-		fail_msg("run failed: %d %s / %s", rc, st.message, ds_sync15_remote_error(d->c->remote));
-	assert_int_equal(st.errors, 0);
 }
 
 static char *forms_text(sqlite3 *db)
@@ -161,11 +109,11 @@ static void test_two_devices_converge_on_forms(void **state)
 
 	ffx_sql(f->b.db, "INSERT INTO moz_formhistory(fieldname, value, timesUsed, firstUsed, lastUsed, guid)"
 		     " VALUES('q', 'datasync', 7, 1, 2, 'bdupBBBBBBBB'), ('city', 'Lyon', 1, 1, 1, 'bcityBBBBBBB')");
-	sync_ok(&f->a);
+	esf_sync_ok(&f->a);
 	assert_int_equal(ds_fake_sync15_count(f->srv, "forms"), 3);
 	assert_null(strstr(ds_fake_sync15_payload(f->srv, "forms", "formBBBBBBBB"), "alice"));
-	sync_ok(&f->b);
-	sync_ok(&f->a);
+	esf_sync_ok(&f->b);
+	esf_sync_ok(&f->a);
 	assert_same_forms(f);
 	a = forms_text(f->a.db);
 	assert_non_null(strstr(a, "formAAAAAAAA q=datasync\n"));
@@ -176,8 +124,8 @@ static void test_two_devices_converge_on_forms(void **state)
 	assert_int_equal(ffx_sql_int(f->a.db, "SELECT count(*) FROM datasync_changes"), 0);
 	assert_int_equal(ffx_sql_int(f->b.db, "SELECT count(*) FROM datasync_changes"), 0);
 	ts = ds_fake_sync15_coll_ts(f->srv, "forms");
-	sync_ok(&f->b);
-	sync_ok(&f->a);
+	esf_sync_ok(&f->b);
+	esf_sync_ok(&f->a);
 	assert_true(ds_fake_sync15_coll_ts(f->srv, "forms") == ts);
 }
 
@@ -187,12 +135,12 @@ static void test_deletes_and_edits_reach_the_other_device(void **state)
 	struct fx *f = *state;
 	char *a;
 
-	sync_ok(&f->a);
-	sync_ok(&f->b);
+	esf_sync_ok(&f->a);
+	esf_sync_ok(&f->b);
 	ffx_sql(f->b.db, "DELETE FROM moz_formhistory WHERE guid = 'formBBBBBBBB'");
 	ffx_sql(f->b.db, "UPDATE moz_formhistory SET value = 'firefox sync 1.5' WHERE guid = 'formCCCCCCCC'");
-	sync_ok(&f->b);
-	sync_ok(&f->a);
+	esf_sync_ok(&f->b);
+	esf_sync_ok(&f->a);
 	assert_same_forms(f);
 	a = forms_text(f->a.db);
 	assert_null(strstr(a, "alice"));
@@ -207,12 +155,12 @@ static void test_clearing_forms_on_one_device_keeps_them_elsewhere(void **state)
 	struct fx *f = *state;
 	int64_t ts;
 
-	sync_ok(&f->a);
-	sync_ok(&f->b);
+	esf_sync_ok(&f->a);
+	esf_sync_ok(&f->b);
 	ts = ds_fake_sync15_coll_ts(f->srv, "forms");
 	ffx_sql(f->b.db, "DELETE FROM moz_formhistory");
-	sync_ok(&f->b);
-	sync_ok(&f->a);
+	esf_sync_ok(&f->b);
+	esf_sync_ok(&f->a);
 	assert_int_equal(ffx_sql_int(f->a.db, "SELECT count(*) FROM moz_formhistory"), 3);
 	assert_int_equal(ds_fake_sync15_count(f->srv, "forms"), 3);
 	assert_true(ds_fake_sync15_coll_ts(f->srv, "forms") == ts); /* nothing was written */
