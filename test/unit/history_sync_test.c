@@ -7,10 +7,9 @@
 #include "engine/history/ds_history.h"
 #include "remote/sync15/ds_sync15.h"
 #include "remote/sync15/ds_sync15_storage.h"
-#include "store/ds_store.h"
 #include "sync/ds_sync.h"
 #include "test/support/firefox_fixture.h"
-#include "test/support/fake_remote.h"
+#include "test/support/engine_sync_fixture.h"
 #include "test/support/fake_sync15.h"
 
 #include <setjmp.h>
@@ -23,27 +22,15 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 static const uint8_t KSYNC[64] = { 0x51, 0x62, 0x73, [20] = 0x19, [63] = 0x93 };
 #define NOW_MS INT64_C(1767225600000)
 
-struct dev {
-	struct ds_store *store;
-	struct ds_collection *c;
-	struct ds_sync15_global g;
-	char meta[600];
-	char places[600];
-	sqlite3 *db; /* the browser */
-};
-
 struct fx {
 	struct ds_fake_sync15 *srv;
-	struct dev a, b;
+	struct esf_dev a, b; /* db: the browser */
 	char dir[512];
 };
-
-static unsigned seq;
 
 static int64_t fake_now(void *user_data)
 {
@@ -53,64 +40,38 @@ static int64_t fake_now(void *user_data)
 
 static enum ds_direction next_direction = DS_DIR_TWO_WAY;
 
-static void dev_open_opts(struct fx *f, struct dev *d, bool empty, size_t max_places, unsigned page)
+static void dev_open_opts(struct fx *f, struct esf_dev *d, bool empty, size_t max_places,
+			  unsigned page)
 {
-	struct ds_sync15_remote_config rc = { .collection = "history", .engine_version = 1,
-					      .page_records = page };
-	struct ds_policy p = { .direction = next_direction, .conflict = DS_CONFLICT_MERGE,
-			       .max_retries = 3 };
+	const struct ds_sync15_remote_config rc = { .collection = "history", .engine_version = 1,
+						    .page_records = page };
+	const struct ds_policy p = { .direction = next_direction, .conflict = DS_CONFLICT_MERGE,
+				     .max_retries = 3 };
 	struct ds_history_options o = { .now_ms = fake_now, .max_places = max_places };
 	struct ds_history_store *s;
 	struct ds_engine *e;
-	struct ds_remote *r;
 
-	memset(d, 0, sizeof(*d));
-	snprintf(d->meta, sizeof(d->meta), "%s/hs-%d-%u.db", f->dir, (int)getpid(), ++seq);
-	snprintf(d->places, sizeof(d->places), "%s/hs-%d-%u.sqlite", f->dir, (int)getpid(), seq);
-	ffx_make_places(d->places);
-	assert_int_equal(sqlite3_open(d->places, &d->db), SQLITE_OK);
-	sqlite3_busy_timeout(d->db, 2000);
+	esf_dev_names(d, f->dir, "hs");
+	ffx_make_places(d->path);
+	esf_dev_open_db(d);
 	if (empty)
 		ffx_sql(d->db, "DELETE FROM moz_historyvisits; DELETE FROM moz_places");
-	assert_int_equal(ds_store_open(d->meta, &d->store), 0);
-	assert_int_equal(ds_history_places_open(d->places, &s), 0);
+	assert_int_equal(ds_history_places_open(d->path, &s), 0);
 	assert_int_equal(ds_history_engine_new(s, &o, &e), 0);
-	rc.auth = ds_fake_sync15_auth(f->srv);
-	rc.transport = ds_fake_sync15_transport(f->srv);
-	rc.global = &d->g;
-	assert_int_equal(ds_sync15_remote_new(&rc, &r), 0);
-	assert_int_equal(ds_fake_collection_new("history", e, r, NULL, &p, &d->c), 0);
+	esf_dev_connect(d, f->srv, &rc, &p, e);
 }
 
-static void dev_open(struct fx *f, struct dev *d, bool empty)
+static void dev_open(struct fx *f, struct esf_dev *d, bool empty)
 {
 	dev_open_opts(f, d, empty, 0, 0);
-}
-
-static void dev_close(struct dev *d)
-{
-	if (!d->c)
-		return;
-	ds_fake_collection_free(d->c);
-	ds_store_close(d->store);
-	ds_sync15_global_clear(&d->g);
-	sqlite3_close(d->db);
-	unlink(d->meta);
-	unlink(d->places);
-	memset(d, 0, sizeof(*d));
 }
 
 static int setup(void **state)
 {
 	struct fx *f = calloc(1, sizeof(*f));
-	const char *t = getenv("DS_TEST_TMP");
 
-	if (t && *t) {
-		snprintf(f->dir, sizeof(f->dir), "%s", t);
-	} else {
-		snprintf(f->dir, sizeof(f->dir), "%s/ds-hsync-XXXXXX", P_tmpdir);
-		assert_non_null(mkdtemp(f->dir));
-	}
+	assert_non_null(f);
+	esf_tmpdir(f->dir, sizeof(f->dir), "hsync");
 	f->srv = ds_fake_sync15_new(KSYNC);
 	dev_open(f, &f->a, false);
 	dev_open(f, &f->b, true);
@@ -122,23 +83,11 @@ static int teardown(void **state)
 {
 	struct fx *f = *state;
 
-	dev_close(&f->a);
-	dev_close(&f->b);
+	esf_dev_close(&f->a);
+	esf_dev_close(&f->b);
 	ds_fake_sync15_free(f->srv);
 	free(f);
 	return 0;
-}
-
-static void sync_ok(struct dev *d)
-{
-	struct ds_run_stats st;
-	int rc;
-
-	memset(&st, 0, sizeof(st));
-	rc = ds_sync_run(d->c, d->store, &st, NULL, NULL);
-	if (rc)
-		fail_msg("run failed: %d %s / %s", rc, st.message, ds_sync15_remote_error(d->c->remote));
-	assert_int_equal(st.errors, 0);
 }
 
 /* Visited places and their visits, one line each, in a fixed order. */
@@ -227,13 +176,13 @@ static void test_two_devices_converge_on_history(void **state)
 	visit(f->b.db, "localBBBBBBB", 1764000000000000LL, 2);
 	visit(f->b.db, "bonlyBBBBBBB", 1764100000000000LL, 1);
 
-	sync_ok(&f->a);
+	esf_sync_ok(&f->a);
 	assert_int_equal(ds_fake_sync15_count(f->srv, "history"), 3);
 	p = ds_fake_sync15_payload(f->srv, "history", "placeAAAAAAA");
 	assert_non_null(p);
 	assert_null(strstr(p, "mozilla.org"));
-	sync_ok(&f->b);
-	sync_ok(&f->a);
+	esf_sync_ok(&f->b);
+	esf_sync_ok(&f->a);
 	assert_same_history(f);
 	assert_int_equal(ffx_sql_int(f->b.db, "SELECT count(*) FROM moz_places WHERE url = 'https://example.com/a'"), 1);
 	/* nothing left pending on either side */
@@ -254,8 +203,8 @@ static void test_two_devices_converge_on_history(void **state)
 	{
 		int64_t ts = ds_fake_sync15_coll_ts(f->srv, "history");
 
-		sync_ok(&f->b);
-		sync_ok(&f->a);
+		esf_sync_ok(&f->b);
+		esf_sync_ok(&f->a);
 		assert_true(ds_fake_sync15_coll_ts(f->srv, "history") == ts);
 	}
 }
@@ -267,14 +216,14 @@ static void test_concurrent_visits_merge_on_both_devices(void **state)
 	struct fx *f = *state;
 	char *a;
 
-	sync_ok(&f->a);
-	sync_ok(&f->b);
+	esf_sync_ok(&f->a);
+	esf_sync_ok(&f->b);
 	visit(f->a.db, "placeAAAAAAA", 1765000000000000LL, 1);
 	visit(f->b.db, "placeAAAAAAA", 1765000000000001LL, 2);
 	ffx_sql(f->b.db, "UPDATE moz_places SET title = 'Mozilla (B)' WHERE guid = 'placeAAAAAAA'");
-	sync_ok(&f->a);
-	sync_ok(&f->b);
-	sync_ok(&f->a);
+	esf_sync_ok(&f->a);
+	esf_sync_ok(&f->b);
+	esf_sync_ok(&f->a);
 	assert_same_history(f);
 	a = history_text(f->a.db);
 	assert_non_null(strstr(a, "[Mozilla] 1765000000000000/1"));
@@ -288,13 +237,13 @@ static void test_removed_page_reaches_the_other_device(void **state)
 	struct fx *f = *state;
 	char *b;
 
-	sync_ok(&f->a);
-	sync_ok(&f->b);
+	esf_sync_ok(&f->a);
+	esf_sync_ok(&f->b);
 	visit_now(f->a.db, "placeCCCCCCC");
 	ffx_sql(f->a.db, "DELETE FROM moz_historyvisits WHERE place_id = 3; DELETE FROM moz_places WHERE id = 3");
-	sync_ok(&f->a);
+	esf_sync_ok(&f->a);
 	assert_non_null(ds_fake_sync15_payload(f->srv, "history", "placeCCCCCCC"));
-	sync_ok(&f->b);
+	esf_sync_ok(&f->b);
 	b = history_text(f->b.db);
 	assert_null(strstr(b, "placeCCCCCCC"));
 	assert_non_null(strstr(b, "placeAAAAAAA"));
@@ -311,18 +260,18 @@ static void test_clearing_history_on_one_device_keeps_it_elsewhere(void **state)
 	int64_t ts;
 	char *b;
 
-	sync_ok(&f->a);
-	sync_ok(&f->b);
+	esf_sync_ok(&f->a);
+	esf_sync_ok(&f->b);
 	ts = ds_fake_sync15_coll_ts(f->srv, "history");
 	visit_now(f->a.db, "placeAAAAAAA");
 	visit_now(f->a.db, "placeBBBBBBB");
 	visit_now(f->a.db, "placeCCCCCCC");
 	ffx_sql(f->a.db, "DELETE FROM moz_historyvisits; DELETE FROM moz_places WHERE foreign_count = 0");
 	assert_true(ffx_sql_int(f->a.db, "SELECT count(*) FROM datasync_changes WHERE deleted = 1") >= 3);
-	sync_ok(&f->a);
+	esf_sync_ok(&f->a);
 	assert_int_equal(ffx_sql_int(f->a.db, "SELECT count(*) FROM datasync_changes"), 0);
 	assert_true(ds_fake_sync15_coll_ts(f->srv, "history") == ts); /* nothing was written */
-	sync_ok(&f->b);
+	esf_sync_ok(&f->b);
 	b = history_text(f->b.db);
 	assert_non_null(strstr(b, "placeAAAAAAA"));
 	assert_non_null(strstr(b, "placeBBBBBBB"));
@@ -332,7 +281,7 @@ static void test_clearing_history_on_one_device_keeps_it_elsewhere(void **state)
 	visit(f->b.db, "placeAAAAAAA", 1766000000000000LL, 1);
 	visit_now(f->b.db, "placeCCCCCCC");
 	ffx_sql(f->b.db, "DELETE FROM moz_historyvisits WHERE place_id = 3; DELETE FROM moz_places WHERE id = 3");
-	sync_ok(&f->b);
+	esf_sync_ok(&f->b);
 	assert_int_equal(ffx_sql_int(f->b.db, "SELECT count(*) FROM datasync_changes"), 0);
 }
 
@@ -346,8 +295,8 @@ static void test_most_recent_places_uploaded_and_applied_in_bounded_pages(void *
 	struct fx *f = *state;
 	struct ds_run_stats st;
 
-	dev_close(&f->a);
-	dev_close(&f->b);
+	esf_dev_close(&f->a);
+	esf_dev_close(&f->b);
 	dev_open_opts(f, &f->a, false, 300, 100);
 	dev_open_opts(f, &f->b, true, 300, 100);
 	ffx_sql(f->a.db, "BEGIN; WITH RECURSIVE n(i) AS (SELECT 10 UNION ALL SELECT i + 1 FROM n WHERE i < 319)"
@@ -357,7 +306,7 @@ static void test_most_recent_places_uploaded_and_applied_in_bounded_pages(void *
 		     " INSERT INTO moz_historyvisits(from_visit, place_id, visit_date, visit_type, session)"
 		     " SELECT 0, id, last_visit_date, 1, 0 FROM moz_places WHERE id >= 10; COMMIT");
 	ffx_sql(f->a.db, "DELETE FROM datasync_changes");
-	sync_ok(&f->a);
+	esf_sync_ok(&f->a);
 	assert_int_equal(ds_fake_sync15_count(f->srv, "history"), 300);
 	/* the three fixture places are the newest, then bulk places 319 down to 23 */
 	assert_null(ds_fake_sync15_payload(f->srv, "history", "bulk00000022"));
@@ -379,16 +328,16 @@ static void test_import_only_device_reads_and_never_writes(void **state)
 	int64_t ts;
 	char *b;
 
-	dev_close(&f->b);
+	esf_dev_close(&f->b);
 	next_direction = DS_DIR_IMPORT_ONLY;
 	dev_open(f, &f->b, true);
 	next_direction = DS_DIR_TWO_WAY;
 	ffx_sql(f->b.db, "INSERT INTO moz_places(id, url, title, guid, url_hash, rev_host, frecency)"
 		     " VALUES(10, 'https://tv-only.example/', 'TV', 'tvonlyBBBBBB', 0, 'elpmaxe.ylno-vt.', 1)");
 	visit(f->b.db, "tvonlyBBBBBB", 1764100000000000LL, 2);
-	sync_ok(&f->a);
+	esf_sync_ok(&f->a);
 	ts = ds_fake_sync15_coll_ts(f->srv, "history");
-	sync_ok(&f->b);
+	esf_sync_ok(&f->b);
 	b = history_text(f->b.db);
 	assert_non_null(strstr(b, "placeAAAAAAA https://www.mozilla.org/ [Mozilla] 1764547200000000/1"));
 	assert_non_null(strstr(b, "tvonlyBBBBBB"));
@@ -404,8 +353,8 @@ static void test_first_download_limited_by_the_remote(void **state)
 {
 	struct fx *f = *state;
 
-	dev_close(&f->a);
-	dev_close(&f->b);
+	esf_dev_close(&f->a);
+	esf_dev_close(&f->b);
 	dev_open_opts(f, &f->a, false, 300, 100);
 	dev_open_opts(f, &f->b, true, 300, 100);
 	/* the remote's default for history is the engine's upload limit: 5,000 both ways */
@@ -418,12 +367,12 @@ static void test_first_download_limited_by_the_remote(void **state)
 		     " INSERT INTO moz_historyvisits(from_visit, place_id, visit_date, visit_type, session)"
 		     " SELECT 0, id, last_visit_date, 1, 0 FROM moz_places WHERE id >= 10; COMMIT");
 	ffx_sql(f->a.db, "DELETE FROM datasync_changes");
-	sync_ok(&f->a);
-	sync_ok(&f->b);
+	esf_sync_ok(&f->a);
+	esf_sync_ok(&f->b);
 	assert_int_equal(ffx_sql_int(f->b.db, "SELECT count(*) FROM moz_places"), 250);
 	visit(f->a.db, "placeAAAAAAA", 1766000000000000LL, 1);
-	sync_ok(&f->a);
-	sync_ok(&f->b);
+	esf_sync_ok(&f->a);
+	esf_sync_ok(&f->b);
 	assert_int_equal(ffx_sql_int(f->b.db, "SELECT count(*) FROM moz_historyvisits v JOIN moz_places p"
 				 " ON p.id = v.place_id WHERE p.guid = 'placeAAAAAAA'"
 				 " AND v.visit_date = 1766000000000000"), 1);
