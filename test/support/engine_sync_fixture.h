@@ -41,12 +41,15 @@ void esf_dev_open_db(struct esf_dev *d);
 void esf_dev_connect(struct esf_dev *d, struct ds_fake_sync15 *srv,
 		     const struct ds_sync15_remote_config *rc, const struct ds_policy *p,
 		     struct ds_engine *e);
-/* Closes the collection and the store and clears the sync15 state; the files stay. */
+/* Closes the collection and the store and clears the sync15 state (a sign-out: a new store at
+ * d->meta is a device signed in afresh); the files stay. */
 void esf_dev_disconnect(struct esf_dev *d);
-/* Disconnects, closes the app's connection and removes both files. */
+/* Disconnects, closes the app's connection and removes both files (no-op on a zeroed d). */
 void esf_dev_close(struct esf_dev *d);
 
-/* One run that must succeed with no record skipped (the remote's error in the message). */
+/* One run that must succeed with exactly errors records skipped (the remote's error in the
+ * message); esf_sync_ok: none skipped. */
+void esf_sync_expect(struct esf_dev *d, unsigned long errors);
 void esf_sync_ok(struct esf_dev *d);
 /* The first column of the first row of sql on the app's connection, or -1 (inline: only the
  * tests that use it need firefox_fixture.c). */

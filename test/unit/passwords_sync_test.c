@@ -8,9 +8,8 @@
 #include "ds_port.h"
 #include "engine/passwords/ds_passwords.h"
 #include "remote/sync15/ds_sync15.h"
-#include "store/ds_store.h"
 #include "sync/ds_sync.h"
-#include "test/support/fake_remote.h"
+#include "test/support/engine_sync_fixture.h"
 #include "test/support/fake_sync15.h"
 
 #include <setjmp.h>
@@ -35,12 +34,8 @@ static char g_base[512];
 static unsigned seq;
 
 struct dev {
-	struct ds_store *store;
-	struct ds_collection *c;
+	struct esf_dev s;               /* s.path: logins.sqlite; s.db unused */
 	struct ds_passwords_store *app; /* the app's own handle on logins.sqlite */
-	struct ds_sync15_global g;
-	char meta[600];
-	char path[600];
 	enum ds_direction dir;
 };
 
@@ -91,51 +86,42 @@ static int group_teardown(void **state)
  * metadata store is a device signed in afresh (no cursor, no remote state). */
 static void dev_connect(struct fx *f, struct dev *d)
 {
-	struct ds_sync15_remote_config rc = { .collection = "passwords", .engine_version = 1 };
-	struct ds_policy p = { .direction = d->dir, .conflict = DS_CONFLICT_MERGE, .max_retries = 3 };
+	static const struct ds_sync15_remote_config rc = { .collection = "passwords",
+							   .engine_version = 1 };
+	const struct ds_policy p = { .direction = d->dir, .conflict = DS_CONFLICT_MERGE,
+				     .max_retries = 3 };
 	struct ds_passwords_store *s;
 	struct ds_engine *e;
-	struct ds_remote *r;
 
-	snprintf(d->meta, sizeof(d->meta), "%s/meta-%u.db", g_base, ++seq);
-	assert_int_equal(ds_store_open(d->meta, &d->store), 0);
-	assert_int_equal(ds_passwords_logins_open(d->path, NULL, NULL, &s), 0);
+	snprintf(d->s.meta, sizeof(d->s.meta), "%s/meta-%u.db", g_base, ++seq);
+	assert_int_equal(ds_passwords_logins_open(d->s.path, NULL, NULL, &s), 0);
 	assert_int_equal(ds_passwords_engine_new(s, &e), 0);
-	rc.auth = ds_fake_sync15_auth(f->srv);
-	rc.transport = ds_fake_sync15_transport(f->srv);
-	rc.global = &d->g;
-	assert_int_equal(ds_sync15_remote_new(&rc, &r), 0);
-	assert_int_equal(ds_fake_collection_new("passwords", e, r, NULL, &p, &d->c), 0);
+	esf_dev_connect(&d->s, f->srv, &rc, &p, e);
 }
 
 /* Sign-out: the sync state goes, the logins stay. */
 static void dev_disconnect(struct dev *d)
 {
-	if (!d->c)
-		return;
-	ds_fake_collection_free(d->c);
-	ds_store_close(d->store);
-	ds_sync15_global_clear(&d->g);
-	memset(&d->g, 0, sizeof(d->g));
-	unlink(d->meta);
-	d->c = NULL;
-	d->store = NULL;
+	esf_dev_disconnect(&d->s);
+	if (d->s.meta[0])
+		unlink(d->s.meta);
+	d->s.meta[0] = '\0';
 }
 
 static void dev_open(struct fx *f, struct dev *d, enum ds_direction dir)
 {
 	memset(d, 0, sizeof(*d));
 	d->dir = dir;
-	snprintf(d->path, sizeof(d->path), "%s/logins-%u.sqlite", g_base, ++seq);
+	snprintf(d->s.path, sizeof(d->s.path), "%s/logins-%u.sqlite", g_base, ++seq);
 	{
 		sqlite3 *db;
 
 		/* WAL (kept in the file): one sync per commit, most of the test's time otherwise. */
-		assert_int_equal(sqlite3_open(d->path, &db), SQLITE_OK);
+		assert_int_equal(sqlite3_open(d->s.path, &db), SQLITE_OK);
 		assert_int_equal(sqlite3_exec(db, "PRAGMA journal_mode=WAL", NULL, NULL, NULL), SQLITE_OK);
 		sqlite3_close(db);
 	}
-	assert_int_equal(ds_passwords_logins_open(d->path, NULL, NULL, &d->app), 0);
+	assert_int_equal(ds_passwords_logins_open(d->s.path, NULL, NULL, &d->app), 0);
 	dev_connect(f, d);
 }
 
@@ -143,8 +129,7 @@ static void dev_close(struct dev *d)
 {
 	dev_disconnect(d);
 	ds_passwords_store_close(d->app);
-	if (d->path[0])
-		unlink(d->path);
+	esf_dev_close(&d->s);
 	memset(d, 0, sizeof(*d));
 }
 
@@ -172,20 +157,12 @@ static int teardown(void **state)
 
 static void sync_expect(struct dev *d, unsigned long errors)
 {
-	struct ds_run_stats st;
-	int rc;
-
-	memset(&st, 0, sizeof(st));
-	rc = ds_sync_run(d->c, d->store, &st, NULL, NULL);
-	if (rc)
-		fail_msg("run failed: %d %s / %s", rc, st.message, ds_sync15_remote_error(d->c->remote));
-	if (st.errors != errors)
-		fail_msg("%lu records skipped, %lu expected: %s", st.errors, errors, st.message);
+	esf_sync_expect(&d->s, errors);
 }
 
 static void sync_ok(struct dev *d)
 {
-	sync_expect(d, 0);
+	esf_sync_ok(&d->s);
 }
 
 static void save(struct dev *d, const char *guid, const char *origin, const char *user,
@@ -231,7 +208,7 @@ static char *logins_text(struct dev *d)
 	char *out = calloc(1, 16384);
 
 	assert_non_null(out);
-	assert_int_equal(sqlite3_open(d->path, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_open(d->s.path, &db), SQLITE_OK);
 	assert_int_equal(sqlite3_prepare_v2(db, "SELECT guid FROM logins ORDER BY origin, guid", -1,
 					    &st, NULL), SQLITE_OK);
 	while (sqlite3_step(st) == SQLITE_ROW && len < 15000) {
@@ -390,7 +367,7 @@ static void test_u4_sign_out_sign_in_keeps_every_password(void **state)
 	assert_int_equal(ds_fake_sync15_count(f->srv, "passwords"), 6); /* 5 + the invalid one */
 
 	/* Signing in again once more (the state reset through the core) changes nothing. */
-	assert_int_equal(ds_sync_reset(f->a.c, f->a.store), 0);
+	assert_int_equal(ds_sync_reset(f->a.s.c, f->a.s.store), 0);
 	sync_expect(&f->a, 1);
 	a = logins_text(&f->a);
 	assert_int_equal(count_lines(a), 5);
@@ -432,7 +409,7 @@ static void test_cleared_store_reimported_not_deleted_elsewhere(void **state)
 	sync_ok(&f->b);
 	sync_ok(&f->a);
 	ts = ds_fake_sync15_coll_ts(f->srv, "passwords");
-	assert_int_equal(sqlite3_open(f->a.path, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_open(f->a.s.path, &db), SQLITE_OK);
 	assert_int_equal(sqlite3_exec(db, "DELETE FROM logins", NULL, NULL, NULL), SQLITE_OK);
 	sqlite3_close(db);
 	sync_ok(&f->a);
