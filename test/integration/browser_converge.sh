@@ -24,85 +24,33 @@
 # format": sealed with the store's key from the device's secret folder): datasyncctl has no
 # command for them.
 set -u
-B=${DS_BUILD:?}; T=${DS_TMP:?}; S=${DS_SRC:?}
-D="$B/datasyncd"; C="$B/datasyncctl"
-for sym in DS_ACCOUNT DS_REMOTE_SYNC15 DS_IPC DS_ENGINE_HISTORY DS_ENGINE_BOOKMARKS \
-	DS_ENGINE_PASSWORDS DS_ENGINE_FORMS DS_ENGINE_PREFS DS_ENGINE_ADDONS DS_ENGINE_TABS \
-	DS_ENGINE_CLIENTS; do
-	grep -q "^CONFIG_$sym=y" "$B/.config" || { echo "CONFIG_$sym not built"; exit 77; }
-done
-command -v sqlite3 >/dev/null || { echo "sqlite3 CLI missing"; exit 77; }
-PY=$(sh "$S/test/servers/setup-venv.sh" 2>"$T/venv.log" | tail -n 1)
-[ -x "$PY" ] || { echo "test servers' virtualenv unavailable (see setup-venv.sh)"; exit 77; }
-H="$S/test/integration/sync15_helper.py"
+S15_SQLITE=1 S15_SYMS="DS_ACCOUNT DS_REMOTE_SYNC15 DS_IPC DS_ENGINE_HISTORY DS_ENGINE_BOOKMARKS
+	DS_ENGINE_PASSWORDS DS_ENGINE_FORMS DS_ENGINE_PREFS DS_ENGINE_ADDONS DS_ENGINE_TABS
+	DS_ENGINE_CLIENTS"
+. "$DS_SRC/test/integration/sync15_common.inc"
+S15_TAIL=30
+STEP=setup
 W="$S/test/integration/browser_writer.py"
 COLLS="clients history bookmarks passwords forms prefs addons tabs"
 KINDS="history bookmarks passwords forms prefs addons"
 ALLOW="browser.startup.homepage,general.smoothScroll,browser.tabs.max"
 
-pid_a=; pid_b=
-cleanup() {
-	[ -n "$pid_a" ] && kill "$pid_a" 2>/dev/null
-	[ -n "$pid_b" ] && kill "$pid_b" 2>/dev/null
-	[ -f "$T/stack.json" ] && "$PY" "$S/test/servers/stack.py" stop "$T/stack.json" >/dev/null 2>&1
-	wait 2>/dev/null
-}
-trap cleanup EXIT
-STEP=setup
-fail() {
-	echo "FAIL [$STEP]: $*"
-	for d in a b; do echo "--- datasyncd $d (tail)"; tail -n 30 "$T/$d.log" 2>/dev/null; done
-	echo "--- last output"; cat "$T/out" 2>/dev/null
-	exit 1
-}
 # A convergence check that does not hold: reported, and the scenario goes on so that every
 # collection is judged; the script fails at the end.
 finding() {
 	echo "FAIL [$STEP]: $*" | tee -a "$T/findings"
 }
-jget() { "$PY" -c '
-import json, sys
-v = json.load(sys.stdin)
-for k in sys.argv[1:]:
-    v = v[int(k)] if isinstance(v, list) else v[k]
-print(json.dumps(v) if isinstance(v, (list, dict)) else v)' "$@"; }
-post() { "$PY" -c '
-import sys, urllib.request
-r = urllib.request.Request(sys.argv[1], data=sys.argv[2].encode(), method="POST",
-                           headers={"Content-Type": "application/json"})
-print(urllib.request.urlopen(r).read().decode())' "$1" "$2"; }
 
-"$PY" "$S/test/servers/stack.py" start --out "$T/stack.json" --nodes 1 >"$T/stack.out" 2>&1 ||
-	{ cat "$T/stack.out"; fail "the test stack did not start"; }
-FXA=$(jget fxa_url <"$T/stack.json")
-TS=$(jget tokenserver_url <"$T/stack.json")
-NODE=$(jget storage_urls 0 <"$T/stack.json")
-EMAIL="browser-converge@example.org"
-PASSWORD="browser data $$"
-post "$FXA/__test__/account" "{\"email\":\"$EMAIL\",\"password\":\"$PASSWORD\",\"verify\":\"none\"}" >"$T/acct.json" ||
-	fail "cannot create the account"
-KSYNC=$("$PY" -c '
-import sys
-from fxa import crypto
-print(crypto.derive_key(bytes.fromhex(sys.argv[1]), "oldsync", 64).hex())' "$(jget kB <"$T/acct.json")")
-printf '%s\n' "$PASSWORD" >"$T/pw"
+s15_stack 1
+NODE=$N0
+s15_account "browser-converge@example.org" "browser data $$"
+s15_ksync
 
 # ---- 1. two devices, their profiles and registrations ------------------------------------------
 for d in a b; do
 	P="$T/$d/profile"
 	"$PY" "$W" profile "$P" "$d" || fail "building profile $d"
-	cat >"$T/$d.conf" <<CONF
-data_dir = $T/$d/data
-run_dir = $T/$d/run
-secret_dir = $T/$d/secrets
-log_output = stderr
-log_level = info
-sync_interval_s = 0
-device_name = Device $d
-[accounts]
-fxa_url = $FXA
-tokenserver_url = $TS
-CONF
+	s15_conf "$d" "Device $d" 0
 	s15() { printf '"remote":{"kind":"sync15","collection":"%s","engine_version":%s}' "$1" "$2"; }
 	cat >"$T/$d.regs" <<JSON
 {"name":"clients","engine":{"kind":"clients"},$(s15 clients 1)}
@@ -115,13 +63,6 @@ CONF
 {"name":"tabs","engine":{"kind":"tabs"},$(s15 tabs 1)}
 JSON
 done
-ctl() { d=$1; shift; "$C" -c "$T/$d.conf" "$@"; }
-start() {
-	"$D" -f -c "$T/$1.conf" 2>>"$T/$1.log" &
-	eval "pid_$1=$!"
-	i=0; until ctl "$1" status >/dev/null 2>&1; do i=$((i + 1)); [ $i -lt 100 ] || fail "daemon $1 did not start"; sleep 0.1; done
-}
-ok() { "$@" >"$T/out" 2>&1 || fail "'$*' failed"; }
 register_all() {
 	while IFS= read -r line; do
 		printf '%s\n' "$line" >"$T/reg.json"
@@ -186,7 +127,7 @@ ids() { "$PY" "$H" records "$NODE" "$UID_" "$KSYNC" "$1" |
 
 start a
 start b
-ok ctl a login "$EMAIL" <"$T/pw"
+s15_login a
 register_all a
 printf '%s\n' '[{"title":"A tab","urlHistory":["https://tab.a.example/"],"lastUsed":1764550100}]' >"$T/tabs.a"
 printf '%s\n' '[{"title":"B tab","urlHistory":["https://tab.b.example/"],"lastUsed":1764550200}]' >"$T/tabs.b"
@@ -201,7 +142,7 @@ UID_=$("$PY" "$H" uid "$TS") || fail "no storage user"
 	'{"guid":"aLogin000001","origin":"https://login.a.example","username":"alice","password":"a secret"}' ||
 	fail "saving A's login"
 "$PY" "$W" seed "$NODE" "$UID_" "$KSYNC" "$S/test/data/browser/desktop.json" || fail "the writer's seed"
-ok ctl b login "$EMAIL" <"$T/pw"
+s15_login b
 register_all b
 ok ctl b tabs set "$T/tabs.b"
 
@@ -361,11 +302,8 @@ done
 agree
 
 STEP=end
-for d in a b; do
-	kill "$(eval echo \$pid_$d)"; rc=0; wait "$(eval echo \$pid_$d)" || rc=$?
-	eval "pid_$d="
-	[ $rc -eq 0 ] || fail "datasyncd $d exited $rc"
-done
+stop a
+stop b
 grep -q "runtime error:\|Sanitizer" "$T/a.log" "$T/b.log" &&
 	finding "sanitizer reports: $(grep -h -A5 "runtime error:\|Sanitizer" "$T/a.log" "$T/b.log" | head -n 20)"
 grep -q "$PASSWORD" "$T/a.log" "$T/b.log" && fail "the account password was logged"

@@ -5,84 +5,31 @@
 # edit) must end as the row expects (a clean error or a success), within its request budget,
 # without A losing a row; then A and B sync normally and hold the same rows.
 set -u
-B=${DS_BUILD:?}; T=${DS_TMP:?}; S=${DS_SRC:?}
-D="$B/datasyncd"; C="$B/datasyncctl"
-grep -q '^CONFIG_DS_PORT_SIM=y' "$B/.config" || { echo "needs the sim board (sim-advance)"; exit 77; }
-for sym in DS_ACCOUNT DS_REMOTE_SYNC15 DS_ENGINE_TABLE DS_IPC; do
-	grep -q "^CONFIG_$sym=y" "$B/.config" || { echo "CONFIG_$sym not built"; exit 77; }
-done
-command -v sqlite3 >/dev/null || { echo "sqlite3 CLI missing"; exit 77; }
-PY=$(sh "$S/test/servers/setup-venv.sh" 2>"$T/venv.log" | tail -n 1)
-[ -x "$PY" ] || { echo "test servers' virtualenv unavailable (see setup-venv.sh)"; exit 77; }
+S15_SIM=1 S15_SQLITE=1 S15_SYMS="DS_ACCOUNT DS_REMOTE_SYNC15 DS_ENGINE_TABLE DS_IPC"
+. "$DS_SRC/test/integration/sync15_common.inc"
+S15_TAIL=20
 
-pids=
-cleanup() {
-	for p in $pids; do kill "$p" 2>/dev/null; done
-	[ -f "$T/stack.json" ] && "$PY" "$S/test/servers/stack.py" stop "$T/stack.json" >/dev/null 2>&1
-	wait 2>/dev/null
-}
-trap cleanup EXIT
-fail() {
-	echo "FAIL: $*"
-	for d in a b; do echo "--- datasyncd $d (tail)"; tail -n 20 "$T/$d.log" 2>/dev/null; done
-	echo "--- last output"; cat "$T/out" 2>/dev/null
-	exit 1
-}
-jget() { "$PY" -c '
-import json, sys
-v = json.load(sys.stdin)
-for k in sys.argv[1:]:
-    v = v[int(k)] if isinstance(v, list) else v[k]
-print(json.dumps(v) if isinstance(v, (list, dict)) else v)' "$@"; }
-post() { "$PY" -c '
-import sys, urllib.request
-r = urllib.request.Request(sys.argv[1], data=sys.argv[2].encode(), method="POST",
-                           headers={"Content-Type": "application/json"})
-print(urllib.request.urlopen(r).read().decode())' "$1" "$2"; }
-get() { "$PY" -c 'import sys, urllib.request; print(urllib.request.urlopen(sys.argv[1]).read().decode())' "$1"; }
-
-"$PY" "$S/test/servers/stack.py" start --out "$T/stack.json" --nodes 1 >"$T/stack.out" 2>&1 ||
-	{ cat "$T/stack.out"; fail "the test stack did not start"; }
-FXA=$(jget fxa_url <"$T/stack.json")
-TS=$(jget tokenserver_url <"$T/stack.json")
-N0=$(jget storage_urls 0 <"$T/stack.json")
+s15_stack 1
 "$PY" "$S/test/servers/faultproxy/proxy.py" --upstream "$N0" >"$T/proxy.port" 2>"$T/proxy.log" &
-pids="$pids $!"
+S15_PIDS="$S15_PIDS $!"
 i=0; until grep -q '^PORT ' "$T/proxy.port" 2>/dev/null; do
 	i=$((i + 1)); [ $i -lt 100 ] || fail "the proxy did not start"; sleep 0.1; done
 P="http://127.0.0.1:$(sed -n 's/^PORT //p' "$T/proxy.port")"
 post "$TS/__testing__/config" "{\"node\": \"$P\"}" >/dev/null || fail "cannot point the tokenserver at the proxy"
-EMAIL="faults@example.org"
-PASSWORD="fault pw $$"
-post "$FXA/__test__/account" "{\"email\":\"$EMAIL\",\"password\":\"$PASSWORD\",\"verify\":\"none\"}" >/dev/null ||
-	fail "cannot create the account"
-printf '%s\n' "$PASSWORD" >"$T/pw"
+s15_account "faults@example.org" "fault pw $$"
 
-ctl() { d=$1; shift; "$C" -c "$T/$d.conf" "$@"; }
 for d in a b; do
-	printf 'data_dir = %s\nrun_dir = %s\nsecret_dir = %s\nlog_output = stderr\nlog_level = info\nsync_interval_s = 0\ndevice_name = Device %s\n[accounts]\nfxa_url = %s\ntokenserver_url = %s\n' \
-		"$T/$d/data" "$T/$d/run" "$T/$d/secrets" "$d" "$FXA" "$TS" >"$T/$d.conf"
+	s15_conf "$d" "Device $d" 0
 	sqlite3 "$T/$d.db" "CREATE TABLE notes(guid TEXT PRIMARY KEY, title TEXT, n INTEGER)"
 	printf '{"name":"notes","engine":{"kind":"table","db":"%s","table":"notes"},"remote":{"kind":"sync15","collection":"notes"},"conflict":"newest-wins"}\n' \
 		"$T/$d.db" >"$T/$d.reg.json"
-	"$D" -f -c "$T/$d.conf" 2>>"$T/$d.log" &
-	pids="$pids $!"
-	i=0; until ctl $d status >/dev/null 2>&1; do i=$((i + 1)); [ $i -lt 100 ] || fail "daemon $d did not start"; sleep 0.1; done
-	ctl $d login "$EMAIL" <"$T/pw" >"$T/out" 2>&1 || fail "login $d"
+	start $d
+	s15_login $d
 	ctl $d register --json "$T/$d.reg.json" >"$T/out" 2>&1 || fail "register $d"
 done
 sqlite3 "$T/a.db" "INSERT INTO notes VALUES ('n1','first',1),('n2','second',2)"
 for d in a b a; do ctl $d sync notes --wait >"$T/out" 2>&1 || fail "first syncs ($d)"; done
-advance() { # DEVICE DURATION: move that daemon's virtual clock
-	"$PY" - "$T/$1/run/datasyncd.sock" "$2" <<'PYEOF' >/dev/null || fail "sim-advance $1"
-import json, socket, sys
-s = socket.socket(socket.AF_UNIX)
-s.connect(sys.argv[1])
-s.sendall((json.dumps({"id": 1, "cmd": "sim-advance", "by": sys.argv[2]}) + "\n").encode())
-r = json.loads(s.makefile().readline())
-sys.exit(0 if r.get("ok") else 1)
-PYEOF
-}
+advance() { s15_advance "$@"; } # DEVICE DURATION: move that daemon's virtual clock
 rows() { sqlite3 -cmd ".timeout 5000" "$T/$1.db" "SELECT guid, title, n FROM notes ORDER BY guid"; }
 
 k=0 failed=0

@@ -8,69 +8,13 @@
 # stack (test/servers/stack.py), two Sync collections due every hour in the same batch; the
 # storage node counts the requests (/__testing__/stats).
 set -u
-B=${DS_BUILD:?}; T=${DS_TMP:?}; S=${DS_SRC:?}
-D="$B/datasyncd"; C="$B/datasyncctl"
-grep -q '^CONFIG_DS_PORT_SIM=y' "$B/.config" || { echo "needs the sim board (sim-advance)"; exit 77; }
-for sym in DS_ACCOUNT DS_REMOTE_SYNC15 DS_ENGINE_TABLE DS_IPC; do
-	grep -q "^CONFIG_$sym=y" "$B/.config" || { echo "CONFIG_$sym not built"; exit 77; }
-done
-command -v sqlite3 >/dev/null || { echo "sqlite3 CLI missing"; exit 77; }
-PY=$(sh "$S/test/servers/setup-venv.sh" 2>"$T/venv.log" | tail -n 1)
-[ -x "$PY" ] || { echo "test servers' virtualenv unavailable (see setup-venv.sh)"; exit 77; }
+S15_SIM=1 S15_SQLITE=1 S15_SYMS="DS_ACCOUNT DS_REMOTE_SYNC15 DS_ENGINE_TABLE DS_IPC"
+. "$DS_SRC/test/integration/sync15_common.inc"
 
-pid=
-cleanup() {
-	[ -n "$pid" ] && kill "$pid" 2>/dev/null
-	[ -f "$T/stack.json" ] && "$PY" "$S/test/servers/stack.py" stop "$T/stack.json" >/dev/null 2>&1
-	wait 2>/dev/null
-}
-trap cleanup EXIT
-fail() {
-	echo "FAIL: $*"
-	echo "--- datasyncd (tail)"; tail -n 40 "$T/d.log" 2>/dev/null
-	echo "--- status"; cat "$T/status.json" 2>/dev/null
-	exit 1
-}
-jget() { "$PY" -c '
-import json, sys
-v = json.load(sys.stdin)
-for k in sys.argv[1:]:
-    v = v[int(k)] if isinstance(v, list) else v[k]
-print(json.dumps(v) if isinstance(v, (list, dict)) else v)' "$@"; }
-post() { "$PY" -c '
-import sys, urllib.request
-r = urllib.request.Request(sys.argv[1], data=sys.argv[2].encode(), method="POST",
-                           headers={"Content-Type": "application/json"})
-print(urllib.request.urlopen(r).read().decode())' "$1" "$2"; }
-get() { "$PY" -c 'import sys, urllib.request; print(urllib.request.urlopen(sys.argv[1]).read().decode())' "$1"; }
-
-"$PY" "$S/test/servers/stack.py" start --out "$T/stack.json" --nodes 1 >"$T/stack.out" 2>&1 ||
-	{ cat "$T/stack.out"; fail "the test stack did not start"; }
-FXA=$(jget fxa_url <"$T/stack.json")
-TS=$(jget tokenserver_url <"$T/stack.json")
-N0=$(jget storage_urls 0 <"$T/stack.json")
-EMAIL="backoff@example.org"
-PASSWORD="backoff pw $$"
-post "$FXA/__test__/account" "{\"email\":\"$EMAIL\",\"password\":\"$PASSWORD\",\"verify\":\"none\"}" >/dev/null ||
-	fail "cannot create the account"
-
-cat >"$T/day.script" <<'SIM'
-0 net wifi
-0 power charging 80
-SIM
-cat >"$T/d.conf" <<CONF
-data_dir = $T/data
-run_dir = $T/run
-secret_dir = $T/secrets
-sim_script = $T/day.script
-log_output = stderr
-log_level = info
-sync_interval_s = 3600
-device_name = Idle TV
-[accounts]
-fxa_url = $FXA
-tokenserver_url = $TS
-CONF
+s15_stack 1
+s15_account "backoff@example.org" "backoff pw $$"
+s15_day
+s15_conf d "Idle TV" 3600 "sim_script = $T/day.script"
 sqlite3 "$T/app.db" "CREATE TABLE notes(guid TEXT PRIMARY KEY, title TEXT, n INTEGER);
 	CREATE TABLE memos(guid TEXT PRIMARY KEY, body TEXT);
 	INSERT INTO notes VALUES ('n1', 'one', 1), ('n2', 'two', 2); INSERT INTO memos VALUES ('m1', 'memo');"
@@ -78,11 +22,9 @@ printf '{"name":"notes","engine":{"kind":"table","db":"%s","table":"notes"},"rem
 	"$T/app.db" >"$T/reg.json"
 printf '{"name":"memos","engine":{"kind":"table","db":"%s","table":"memos"},"remote":{"kind":"sync15","collection":"dsmemos"}}\n' \
 	"$T/app.db" >"$T/reg2.json"
-ctl() { "$C" -c "$T/d.conf" "$@"; }
-"$D" -f -c "$T/d.conf" 2>>"$T/d.log" &
-pid=$!
-i=0; until ctl status >/dev/null 2>&1; do i=$((i + 1)); [ $i -lt 100 ] || fail "datasyncd did not start"; sleep 0.1; done
-printf '%s\n' "$PASSWORD" | ctl login "$EMAIL" >"$T/out" 2>&1 || fail "login: $(cat "$T/out")"
+ctl() { s15_ctl d "$@"; }
+start d
+s15_login d
 ctl register --json "$T/reg.json" >"$T/out" 2>&1 || fail "register: $(cat "$T/out")"
 ctl register --json "$T/reg2.json" >"$T/out" 2>&1 || fail "register: $(cat "$T/out")"
 
@@ -95,16 +37,7 @@ until_json() { # EXPR: poll status (bounded: 150 x 0.1 s) until EXPR is True
 	done
 	return 1
 }
-advance() { # DURATION: move the daemon's virtual clock
-	"$PY" - "$T/run/datasyncd.sock" "$1" <<'PYEOF' >/dev/null || fail "sim-advance $1"
-import json, socket, sys
-s = socket.socket(socket.AF_UNIX)
-s.connect(sys.argv[1])
-s.sendall((json.dumps({"id": 1, "cmd": "sim-advance", "by": sys.argv[2]}) + "\n").encode())
-r = json.loads(s.makefile().readline())
-sys.exit(0 if r.get("ok") else 1)
-PYEOF
-}
+advance() { s15_advance d "$1"; } # DURATION: move the daemon's virtual clock
 runs() { ctl --json status >"$T/status.json" 2>/dev/null; json "r['scheduler']['runs']"; }
 idle_after() { # RUNS: wait until that many runs ended and nothing runs
 	until_json "r['scheduler']['runs'] == $1 and all(c['state'] == 'idle' and c['last'] is not None for c in r['collections'])" ||
@@ -174,8 +107,6 @@ advance 1h
 advance 1m
 until_json "r['scheduler']['runs'] >= $((R + 1)) and not any(c['state'] == 'running' for c in r['collections'])" ||
 	fail "no run after the backoff"
-kill "$pid"; rc=0; wait "$pid" || rc=$?
-pid=
-[ $rc -eq 0 ] || fail "datasyncd exited $rc"
+stop d
 [ $bad -eq 0 ] || fail "$bad backoff rule(s) not met (above)"
 echo "sync15_at_backoff: ok"

@@ -10,78 +10,20 @@
 # run at the tokenserver; half-hours in between bring nothing to either; after a 4 h X-Weave-Backoff nothing reaches the node for 4 h, then the hourly runs
 # resume.
 set -u
-B=${DS_BUILD:?}; T=${DS_TMP:?}; S=${DS_SRC:?}
-D="$B/datasyncd"; C="$B/datasyncctl"
-grep -q '^CONFIG_DS_PORT_SIM=y' "$B/.config" || { echo "needs the sim board (sim-advance)"; exit 77; }
-for sym in DS_ACCOUNT DS_REMOTE_SYNC15 DS_ENGINE_TABLE DS_IPC; do
-	grep -q "^CONFIG_$sym=y" "$B/.config" || { echo "CONFIG_$sym not built"; exit 77; }
-done
-command -v sqlite3 >/dev/null || { echo "sqlite3 CLI missing"; exit 77; }
-PY=$(sh "$S/test/servers/setup-venv.sh" 2>"$T/venv.log" | tail -n 1)
-[ -x "$PY" ] || { echo "test servers' virtualenv unavailable (see setup-venv.sh)"; exit 77; }
+S15_SIM=1 S15_SQLITE=1 S15_SYMS="DS_ACCOUNT DS_REMOTE_SYNC15 DS_ENGINE_TABLE DS_IPC"
+. "$DS_SRC/test/integration/sync15_common.inc"
 
-pid=
-cleanup() {
-	[ -n "$pid" ] && kill "$pid" 2>/dev/null
-	[ -f "$T/stack.json" ] && "$PY" "$S/test/servers/stack.py" stop "$T/stack.json" >/dev/null 2>&1
-	wait 2>/dev/null
-}
-trap cleanup EXIT
-fail() {
-	echo "FAIL: $*"
-	echo "--- datasyncd (tail)"; tail -n 40 "$T/d.log" 2>/dev/null
-	echo "--- status"; cat "$T/status.json" 2>/dev/null
-	exit 1
-}
-jget() { "$PY" -c '
-import json, sys
-v = json.load(sys.stdin)
-for k in sys.argv[1:]:
-    v = v[int(k)] if isinstance(v, list) else v[k]
-print(json.dumps(v) if isinstance(v, (list, dict)) else v)' "$@"; }
-post() { "$PY" -c '
-import sys, urllib.request
-r = urllib.request.Request(sys.argv[1], data=sys.argv[2].encode(), method="POST",
-                           headers={"Content-Type": "application/json"})
-print(urllib.request.urlopen(r).read().decode())' "$1" "$2"; }
-get() { "$PY" -c 'import sys, urllib.request; print(urllib.request.urlopen(sys.argv[1]).read().decode())' "$1"; }
-
-"$PY" "$S/test/servers/stack.py" start --out "$T/stack.json" --nodes 1 >"$T/stack.out" 2>&1 ||
-	{ cat "$T/stack.out"; fail "the test stack did not start"; }
-FXA=$(jget fxa_url <"$T/stack.json")
-TS=$(jget tokenserver_url <"$T/stack.json")
-N0=$(jget storage_urls 0 <"$T/stack.json")
-EMAIL="idle@example.org"
-PASSWORD="idle pw $$"
-post "$FXA/__test__/account" "{\"email\":\"$EMAIL\",\"password\":\"$PASSWORD\",\"verify\":\"none\"}" >/dev/null ||
-	fail "cannot create the account"
-
-cat >"$T/day.script" <<'SIM'
-0 net wifi
-0 power charging 80
-SIM
-cat >"$T/d.conf" <<CONF
-data_dir = $T/data
-run_dir = $T/run
-secret_dir = $T/secrets
-sim_script = $T/day.script
-log_output = stderr
-log_level = info
-sync_interval_s = 3600
-device_name = Idle TV
-[accounts]
-fxa_url = $FXA
-tokenserver_url = $TS
-CONF
+s15_stack 1
+s15_account "idle@example.org" "idle pw $$"
+s15_day
+s15_conf d "Idle TV" 3600 "sim_script = $T/day.script"
 sqlite3 "$T/app.db" "CREATE TABLE notes(guid TEXT PRIMARY KEY, title TEXT, n INTEGER);
 	INSERT INTO notes VALUES ('n1', 'one', 1), ('n2', 'two', 2);"
 printf '{"name":"notes","engine":{"kind":"table","db":"%s","table":"notes"},"remote":{"kind":"sync15","collection":"notes"}}\n' \
 	"$T/app.db" >"$T/reg.json"
-ctl() { "$C" -c "$T/d.conf" "$@"; }
-"$D" -f -c "$T/d.conf" 2>>"$T/d.log" &
-pid=$!
-i=0; until ctl status >/dev/null 2>&1; do i=$((i + 1)); [ $i -lt 100 ] || fail "datasyncd did not start"; sleep 0.1; done
-printf '%s\n' "$PASSWORD" | ctl login "$EMAIL" >"$T/out" 2>&1 || fail "login: $(cat "$T/out")"
+ctl() { s15_ctl d "$@"; }
+start d
+s15_login d
 ctl register --json "$T/reg.json" >"$T/out" 2>&1 || fail "register: $(cat "$T/out")"
 
 json() { "$PY" -c 'import json,sys; r=json.load(open(sys.argv[1])); print(eval(sys.argv[2]))' "$T/status.json" "$1"; }
@@ -93,16 +35,7 @@ until_json() { # EXPR: poll status (bounded: 150 x 0.1 s) until EXPR is True
 	done
 	return 1
 }
-advance() { # DURATION: move the daemon's virtual clock
-	"$PY" - "$T/run/datasyncd.sock" "$1" <<'PYEOF' >/dev/null || fail "sim-advance $1"
-import json, socket, sys
-s = socket.socket(socket.AF_UNIX)
-s.connect(sys.argv[1])
-s.sendall((json.dumps({"id": 1, "cmd": "sim-advance", "by": sys.argv[2]}) + "\n").encode())
-r = json.loads(s.makefile().readline())
-sys.exit(0 if r.get("ok") else 1)
-PYEOF
-}
+advance() { s15_advance d "$1"; } # DURATION: move the daemon's virtual clock
 runs() { ctl --json status >"$T/status.json" 2>/dev/null; json "r['scheduler']['runs']"; }
 idle_after() { # RUNS: wait until that many runs ended and nothing runs
 	until_json "r['scheduler']['runs'] == $1 and r['collections'][0]['state'] == 'idle' and r['collections'][0]['last'] is not None" ||
@@ -162,7 +95,5 @@ advance 1m
 R=$((R + 1)); idle_after $R
 [ "$(stats | jget requests)" = 1 ] || fail "the run after the backoff: $(stats)"
 
-kill "$pid"; rc=0; wait "$pid" || rc=$?
-pid=
-[ $rc -eq 0 ] || fail "datasyncd exited $rc"
+stop d
 echo "sync15_at_idle: ok ($R runs in 11 simulated hours)"

@@ -21,87 +21,23 @@
 # After each, both devices sync, hold the same rows, the server holds exactly those rows
 # (decrypted with the current keys) and meta/global is consistent: "in step".
 set -u
-B=${DS_BUILD:?}; T=${DS_TMP:?}; S=${DS_SRC:?}
-D="$B/datasyncd"; C="$B/datasyncctl"
-for sym in DS_ACCOUNT DS_REMOTE_SYNC15 DS_ENGINE_TABLE DS_IPC; do
-	grep -q "^CONFIG_$sym=y" "$B/.config" || { echo "CONFIG_$sym not built"; exit 77; }
-done
-command -v sqlite3 >/dev/null || { echo "sqlite3 CLI missing"; exit 77; }
-PY=$(sh "$S/test/servers/setup-venv.sh" 2>"$T/venv.log" | tail -n 1)
-[ -x "$PY" ] || { echo "test servers' virtualenv unavailable (see setup-venv.sh)"; exit 77; }
-H="$S/test/integration/sync15_helper.py"
-
-pid_a=; pid_b=
-cleanup() {
-	[ -n "$pid_a" ] && kill "$pid_a" 2>/dev/null
-	[ -n "$pid_b" ] && kill "$pid_b" 2>/dev/null
-	[ -f "$T/stack.json" ] && "$PY" "$S/test/servers/stack.py" stop "$T/stack.json" >/dev/null 2>&1
-	wait 2>/dev/null
-}
-trap cleanup EXIT
+S15_SQLITE=1 S15_SYMS="DS_ACCOUNT DS_REMOTE_SYNC15 DS_ENGINE_TABLE DS_IPC"
+. "$DS_SRC/test/integration/sync15_common.inc"
+S15_TAIL=30
 STEP=setup
-fail() {
-	echo "FAIL [$STEP]: $*"
-	for d in a b; do echo "--- datasyncd $d (tail)"; tail -n 30 "$T/$d.log" 2>/dev/null; done
-	echo "--- last output"; cat "$T/out" 2>/dev/null
-	exit 1
-}
-jget() { "$PY" -c '
-import json, sys
-v = json.load(sys.stdin)
-for k in sys.argv[1:]:
-    v = v[int(k)] if isinstance(v, list) else v[k]
-print(json.dumps(v) if isinstance(v, (list, dict)) else v)' "$@"; }
-post() { "$PY" -c '
-import sys, urllib.request
-r = urllib.request.Request(sys.argv[1], data=sys.argv[2].encode(), method="POST",
-                           headers={"Content-Type": "application/json"})
-print(urllib.request.urlopen(r).read().decode())' "$1" "$2"; }
-delete() { "$PY" -c 'import sys, urllib.request; urllib.request.urlopen(urllib.request.Request(sys.argv[1], method="DELETE"))' "$1"; }
 
-"$PY" "$S/test/servers/stack.py" start --out "$T/stack.json" --nodes 2 >"$T/stack.out" 2>&1 ||
-	{ cat "$T/stack.out"; fail "the test stack did not start"; }
-FXA=$(jget fxa_url <"$T/stack.json")
-TS=$(jget tokenserver_url <"$T/stack.json")
-N0=$(jget storage_urls 0 <"$T/stack.json")
-N1=$(jget storage_urls 1 <"$T/stack.json")
+s15_stack 2
 NODE=$N0
-EMAIL="two-agents@example.org"
-PASSWORD="two agents $$"
-post "$FXA/__test__/account" "{\"email\":\"$EMAIL\",\"password\":\"$PASSWORD\",\"verify\":\"none\"}" >"$T/acct.json" ||
-	fail "cannot create the account"
-KSYNC=$("$PY" -c '
-import sys
-from fxa import crypto
-print(crypto.derive_key(bytes.fromhex(sys.argv[1]), "oldsync", 64).hex())' "$(jget kB <"$T/acct.json")")
-printf '%s\n' "$PASSWORD" >"$T/pw"
+s15_account "two-agents@example.org" "two agents $$"
+s15_ksync
 
 for d in a b; do
-	cat >"$T/$d.conf" <<CONF
-data_dir = $T/$d/data
-run_dir = $T/$d/run
-secret_dir = $T/$d/secrets
-log_output = stderr
-log_level = info
-sync_interval_s = 0
-device_name = Device $d
-[accounts]
-fxa_url = $FXA
-tokenserver_url = $TS
-CONF
+	s15_conf "$d" "Device $d" 0
 	sqlite3 "$T/$d.db" "CREATE TABLE notes(guid TEXT PRIMARY KEY, title TEXT, n INTEGER);
 		CREATE TABLE memos(guid TEXT PRIMARY KEY, body TEXT);"
 	printf '{"name":"notes","engine":{"kind":"table","db":"%s","table":"notes"},"remote":{"kind":"sync15","collection":"notes"},"conflict":"newest-wins"}\n' \
 		"$T/$d.db" >"$T/$d.reg.json"
 done
-ctl() { d=$1; shift; "$C" -c "$T/$d.conf" "$@"; }
-start() {
-	"$D" -f -c "$T/$1.conf" 2>>"$T/$1.log" &
-	eval "pid_$1=$!"
-	i=0; until ctl "$1" status >/dev/null 2>&1; do i=$((i + 1)); [ $i -lt 100 ] || fail "daemon $1 did not start"; sleep 0.1; done
-}
-ok() { "$@" >"$T/out" 2>&1 || fail "'$*' failed"; }
-refused() { "$@" >"$T/out" 2>&1 && fail "'$*' succeeded"; true; }
 sync_ok() { # DEVICE [expected text ...]
 	d=$1; shift
 	ctl "$d" sync notes --wait >"$T/out" 2>&1 || fail "sync of $d failed"
@@ -160,7 +96,7 @@ refused_then_reset() { # DEVICE
 # ---- 1. a fresh account: A creates the Sync user, B reads what A wrote -----------------------
 STEP="1 fresh account"
 start a
-ok ctl a login "$EMAIL" <"$T/pw"
+s15_login a
 sqlite3 "$T/a.db" "INSERT INTO notes VALUES ('n1', 'first', 1), ('n2', 'second', 2), ('n3', 'third', 3);"
 ok ctl a register --json "$T/a.reg.json"
 sync_ok a "uploaded 3"
@@ -169,7 +105,7 @@ meta_consistent
 SYNCID=$(meta | jget syncID)
 [ "$(records notes | wc -l)" -eq 3 ] || fail "A's rows not on the server"
 start b
-ok ctl b login "$EMAIL" <"$T/pw"
+s15_login b
 ok ctl b register --json "$T/b.reg.json"
 S0=$(seq)
 sync_ok b "fetched 3" "applied 3"
@@ -323,11 +259,8 @@ in_step
 [ "$(rows b | wc -l)" -eq 4 ] || fail "rows after the move: $(rows b)"
 
 STEP=end
-for d in a b; do
-	kill "$(eval echo \$pid_$d)"; rc=0; wait "$(eval echo \$pid_$d)" || rc=$?
-	eval "pid_$d="
-	[ $rc -eq 0 ] || fail "datasyncd $d exited $rc"
-done
+stop a
+stop b
 grep -q "$PASSWORD" "$T/a.log" "$T/b.log" && fail "the password was logged"
 grep -qi "$KSYNC" "$T/a.log" "$T/b.log" && fail "kSync was logged"
 echo "sync15_two_agents: ok"

@@ -12,43 +12,9 @@
 #  4. 5,000 tabs from the shell still go up (U7);
 #  5. a logout command from the other device signs this one out (status says so at once).
 set -u
-B=${DS_BUILD:?}; T=${DS_TMP:?}; S=${DS_SRC:?}
-D="$B/datasyncd"; C="$B/datasyncctl"
-for sym in DS_ACCOUNT DS_REMOTE_SYNC15 DS_ENGINE_TABS DS_ENGINE_CLIENTS DS_IPC; do
-	grep -q "^CONFIG_$sym=y" "$B/.config" || { echo "CONFIG_$sym not built"; exit 77; }
-done
-PY=$(sh "$S/test/servers/setup-venv.sh" 2>"$T/venv.log" | tail -n 1)
-[ -x "$PY" ] || { echo "test servers' virtualenv unavailable (see setup-venv.sh)"; exit 77; }
-H="$S/test/integration/sync15_helper.py"
+S15_SYMS="DS_ACCOUNT DS_REMOTE_SYNC15 DS_ENGINE_TABS DS_ENGINE_CLIENTS DS_IPC"
+. "$DS_SRC/test/integration/sync15_common.inc"
 
-pid_a=
-cleanup() {
-	[ -n "$pid_a" ] && kill "$pid_a" 2>/dev/null
-	[ -f "$T/stack.json" ] && "$PY" "$S/test/servers/stack.py" stop "$T/stack.json" >/dev/null 2>&1
-	wait 2>/dev/null
-}
-trap cleanup EXIT
-fail() {
-	echo "FAIL: $*"
-	echo "--- datasyncd (tail)"; tail -n 40 "$T/a.log" 2>/dev/null
-	echo "--- last output"; cat "$T/out" 2>/dev/null
-	exit 1
-}
-jget() { # key... < JSON
-	"$PY" -c '
-import json, sys
-v = json.load(sys.stdin)
-for k in sys.argv[1:]:
-    v = v[int(k)] if isinstance(v, list) else v[k]
-print(json.dumps(v) if isinstance(v, (list, dict)) else v)' "$@"
-}
-post() { # URL JSON
-	"$PY" -c '
-import sys, urllib.request
-r = urllib.request.Request(sys.argv[1], data=sys.argv[2].encode(), method="POST",
-                           headers={"Content-Type": "application/json"})
-print(urllib.request.urlopen(r).read().decode())' "$1" "$2"
-}
 # The other client writes cleartext records (a JSON list) into a collection, encrypted.
 other_put() { # COLL JSON_LIST
 	PYTHONPATH="$S/test/integration" "$PY" -c '
@@ -60,46 +26,19 @@ h.seed(node, uid, coll, [{"id": r["id"], "payload": h.encrypt(kb, r)} for r in j
 ' "$N0" "$UID_" "$KSYNC" "$1" "$2" || fail "the other client could not write $1"
 }
 
-"$PY" "$S/test/servers/stack.py" start --out "$T/stack.json" --nodes 1 >"$T/stack.out" 2>&1 ||
-	{ cat "$T/stack.out"; fail "the test stack did not start"; }
-FXA=$(jget fxa_url <"$T/stack.json")
-TS=$(jget tokenserver_url <"$T/stack.json")
-N0=$(jget storage_urls 0 <"$T/stack.json")
-EMAIL="tabs@example.org"
-PASSWORD="tabs and clients $$"
-post "$FXA/__test__/account" "{\"email\":\"$EMAIL\",\"password\":\"$PASSWORD\",\"verify\":\"none\"}" >"$T/acct.json" ||
-	fail "cannot create the account"
-KSYNC=$("$PY" -c '
-import sys
-from fxa import crypto
-print(crypto.derive_key(bytes.fromhex(sys.argv[1]), "oldsync", 64).hex())' "$(jget kB <"$T/acct.json")")
-printf '%s\n' "$PASSWORD" >"$T/pw"
-
-cat >"$T/a.conf" <<CONF
-data_dir = $T/a/data
-run_dir = $T/a/run
-secret_dir = $T/a/secrets
-log_output = stderr
-log_level = info
-sync_interval_s = 0
-device_name = Living room
-[accounts]
-fxa_url = $FXA
-tokenserver_url = $TS
-CONF
-ctl() { "$C" -c "$T/a.conf" "$@"; }
-ok() { "$@" >"$T/out" 2>&1 || fail "'$*' failed"; }
+s15_stack 1
+s15_account "tabs@example.org" "tabs and clients $$"
+s15_ksync
+s15_conf a "Living room" 0
+ctl() { s15_ctl a "$@"; }
 sync_ok() { # NAME
 	ctl sync "$1" --wait >"$T/out" 2>&1 || fail "sync of $1 failed"
 	grep -q "^$1: ok" "$T/out" || fail "sync of $1: $(cat "$T/out")"
 }
 records() { "$PY" "$H" records "$N0" "$UID_" "$KSYNC" "$1"; }
 
-"$D" -f -c "$T/a.conf" 2>>"$T/a.log" &
-pid_a=$!
-i=0; until ctl status >/dev/null 2>&1; do i=$((i + 1)); [ $i -lt 100 ] || fail "datasyncd did not start"; sleep 0.1; done
-ok ctl login "$EMAIL" <"$T/pw"
-grep -q "^signed in as $EMAIL" "$T/out" || fail "login: $(cat "$T/out")"
+start a
+s15_login a
 cat >"$T/clients.json" <<JSON
 {"name":"clients","engine":{"kind":"clients"},"remote":{"kind":"sync15","collection":"clients"}}
 JSON
@@ -160,7 +99,6 @@ grep -q "Work laptop (desktop)" "$T/out" || fail "clients: $(cat "$T/out")"
 # Sending a command to the other device: added to its record, once.
 ok ctl clients send otherdevice01 displayURI https://from-tv.example/ "$DEV" "From the TV"
 ok ctl clients send otherdevice01 displayURI https://from-tv.example/ "$DEV" "From the TV"
-refused() { "$@" >"$T/out" 2>&1 && fail "'$*' succeeded"; true; }
 refused ctl clients send nosuchdevice displayURI https://x/
 sync_ok clients
 records clients | grep '"id": "otherdevice01"' >"$T/other"
