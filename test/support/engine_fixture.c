@@ -5,8 +5,10 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 #include "core/ds_core.h"
 #include "test/support/engine_sync_fixture.h"
@@ -21,6 +23,29 @@ void esf_tmpdir(char *out, size_t n, const char *tag)
 		snprintf(out, n, "%s/ds-%s-XXXXXX", P_tmpdir, tag);
 		assert_non_null(mkdtemp(out));
 	}
+}
+
+void esf_db_path(char *out, size_t n, const char *tag)
+{
+	static unsigned seq;
+	char dir[512];
+
+	esf_tmpdir(dir, sizeof(dir), tag);
+	snprintf(out, n, "%s/%s-%d-%u.sqlite", dir, tag, (int)getpid(), ++seq);
+}
+
+void esf_open_db(const char *path, struct sqlite3 **db)
+{
+	assert_int_equal(sqlite3_open(path, db), SQLITE_OK);
+	sqlite3_busy_timeout(*db, 2000);
+}
+
+void esf_engine_close(struct ds_engine *e, struct sqlite3 *db, const char *path)
+{
+	if (e)
+		e->ops->close(e);
+	sqlite3_close(db);
+	unlink(path);
 }
 
 int esf_apply(struct ds_engine *e, const char *id, const char *payload)

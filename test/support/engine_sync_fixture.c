@@ -29,8 +29,7 @@ void esf_dev_names(struct esf_dev *d, const char *dir, const char *tag)
 
 void esf_dev_open_db(struct esf_dev *d)
 {
-	assert_int_equal(sqlite3_open(d->path, &d->db), SQLITE_OK);
-	sqlite3_busy_timeout(d->db, 2000);
+	esf_open_db(d->path, &d->db);
 }
 
 void esf_dev_connect(struct esf_dev *d, struct ds_fake_sync15 *srv,

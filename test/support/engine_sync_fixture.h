@@ -59,6 +59,12 @@ static inline int64_t esf_q(struct esf_dev *d, const char *sql)
 }
 
 /* In engine_fixture.c (no remote needed): */
+/* A new database name <tag>-<pid>-<n>.sqlite in the temp directory (esf_tmpdir). */
+void esf_db_path(char *out, size_t n, const char *tag);
+/* The app's own connection to path (waits up to 2 s on the engine's locks). */
+void esf_open_db(const char *path, struct sqlite3 **db);
+/* Closes the engine (if any) and the app's connection, removes the database. */
+void esf_engine_close(struct ds_engine *e, struct sqlite3 *db, const char *path);
 /* One record (payload NULL: a tombstone) applied in its own engine transaction; the apply's
  * result (the transaction rolled back when it fails). */
 int esf_apply(struct ds_engine *e, const char *id, const char *payload);
