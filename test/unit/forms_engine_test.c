@@ -6,6 +6,7 @@
 #include "core/ds_core.h"
 #include "engine/forms/ds_forms.h"
 #include "sync/ds_sync.h"
+#include "test/support/engine_sync_fixture.h"
 #include "test/support/firefox_fixture.h"
 
 #include <setjmp.h>
@@ -24,13 +25,10 @@
 #define NOW_MS INT64_C(1767225600000)
 
 struct fx {
-	char dir[512];
 	char path[600];
 	struct ds_engine *e;
 	sqlite3 *db; /* the browser's own connection */
 };
-
-static unsigned seq;
 
 static int64_t fake_now(void *user_data)
 {
@@ -41,21 +39,14 @@ static int64_t fake_now(void *user_data)
 static int setup(void **state)
 {
 	struct fx *f = calloc(1, sizeof(*f));
-	const char *t = getenv("DS_TEST_TMP");
 	struct ds_forms_store *s;
 
-	if (t && *t) {
-		snprintf(f->dir, sizeof(f->dir), "%s", t);
-	} else {
-		snprintf(f->dir, sizeof(f->dir), "%s/ds-forms-XXXXXX", P_tmpdir);
-		assert_non_null(mkdtemp(f->dir));
-	}
-	snprintf(f->path, sizeof(f->path), "%s/fh-%d-%u.sqlite", f->dir, (int)getpid(), ++seq);
+	assert_non_null(f);
+	esf_db_path(f->path, sizeof(f->path), "fh");
 	ffx_make_formhistory(f->path);
 	assert_int_equal(ds_forms_formhistory_open(f->path, fake_now, NULL, &s), 0);
 	assert_int_equal(ds_forms_engine_new(s, &f->e), 0);
-	assert_int_equal(sqlite3_open(f->path, &f->db), SQLITE_OK);
-	sqlite3_busy_timeout(f->db, 2000);
+	esf_open_db(f->path, &f->db);
 	*state = f;
 	return 0;
 }
@@ -64,26 +55,14 @@ static int teardown(void **state)
 {
 	struct fx *f = *state;
 
-	if (f->e)
-		f->e->ops->close(f->e);
-	sqlite3_close(f->db);
-	unlink(f->path);
+	esf_engine_close(f->e, f->db, f->path);
 	free(f);
 	return 0;
 }
 
 static int apply(struct fx *f, const char *id, const char *payload)
 {
-	struct ds_record r = { .id = (char *)id, .payload = (char *)payload, .deleted = !payload };
-	int rc;
-
-	assert_int_equal(f->e->ops->begin(f->e), 0);
-	rc = f->e->ops->apply(f->e, &r);
-	if (rc == 0)
-		assert_int_equal(f->e->ops->commit(f->e), 0);
-	else
-		assert_int_equal(f->e->ops->rollback(f->e), 0);
-	return rc;
+	return esf_apply(f->e, id, payload);
 }
 
 static bool is_pending(struct fx *f, const char *id)
