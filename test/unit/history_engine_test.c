@@ -6,6 +6,7 @@
 #include "core/ds_core.h"
 #include "engine/history/ds_history.h"
 #include "sync/ds_sync.h"
+#include "test/support/engine_sync_fixture.h"
 #include "test/support/firefox_fixture.h"
 
 #include <setjmp.h>
@@ -25,14 +26,11 @@
 #define NOW_MS INT64_C(1767225600000)
 
 struct fx {
-	char dir[512];
 	char path[600];
 	struct ds_engine *e;
 	sqlite3 *db; /* the browser's own connection */
 	int64_t now_ms;
 };
-
-static unsigned seq;
 
 static int64_t fake_now(void *user_data)
 {
@@ -55,20 +53,13 @@ static void open_engine(struct fx *f, const struct ds_history_options *opt)
 static int setup(void **state)
 {
 	struct fx *f = calloc(1, sizeof(*f));
-	const char *t = getenv("DS_TEST_TMP");
 
-	if (t && *t) {
-		snprintf(f->dir, sizeof(f->dir), "%s", t);
-	} else {
-		snprintf(f->dir, sizeof(f->dir), "%s/ds-hist-XXXXXX", P_tmpdir);
-		assert_non_null(mkdtemp(f->dir));
-	}
-	snprintf(f->path, sizeof(f->path), "%s/places-%d-%u.sqlite", f->dir, (int)getpid(), ++seq);
+	assert_non_null(f);
+	esf_db_path(f->path, sizeof(f->path), "places");
 	ffx_make_places(f->path);
 	f->now_ms = NOW_MS;
 	open_engine(f, NULL);
-	assert_int_equal(sqlite3_open(f->path, &f->db), SQLITE_OK);
-	sqlite3_busy_timeout(f->db, 2000);
+	esf_open_db(f->path, &f->db);
 	*state = f;
 	return 0;
 }
@@ -77,26 +68,14 @@ static int teardown(void **state)
 {
 	struct fx *f = *state;
 
-	if (f->e)
-		f->e->ops->close(f->e);
-	sqlite3_close(f->db);
-	unlink(f->path);
+	esf_engine_close(f->e, f->db, f->path);
 	free(f);
 	return 0;
 }
 
 static int apply(struct fx *f, const char *id, const char *payload)
 {
-	struct ds_record r = { .id = (char *)id, .payload = (char *)payload, .deleted = !payload };
-	int rc;
-
-	assert_int_equal(f->e->ops->begin(f->e), 0);
-	rc = f->e->ops->apply(f->e, &r);
-	if (rc == 0)
-		assert_int_equal(f->e->ops->commit(f->e), 0);
-	else
-		assert_int_equal(f->e->ops->rollback(f->e), 0);
-	return rc;
+	return esf_apply(f->e, id, payload);
 }
 
 static cJSON *get_json(struct fx *f, const char *id)
