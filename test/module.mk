@@ -15,6 +15,7 @@ unit-$(CONFIG_DS_REMOTE_SYNC15) += test/unit/sync15_protocol_test.c test/unit/sy
 bench-$(CONFIG_DS_REMOTE_SYNC15) += test/bench/bench_sync15.c
 # Browser data: a large account's first sync through the sync core (docs/performance.md).
 bench-$(CONFIG_DS_ENGINE_HISTORY) += test/bench/bench_browser.c
-# The browser engines' tests: engine helpers, and devices on the in-process Sync 1.5 node.
-testsupport-y += test/support/engine_fixture.c
+# The browser engines' tests: engine helpers, devices on the in-process Sync 1.5 node, and an
+# allocator counting the bytes a run holds.
+testsupport-y += test/support/engine_fixture.c test/support/count_alloc.c
 testsupport-$(CONFIG_DS_REMOTE_SYNC15) += test/support/engine_sync_fixture.c

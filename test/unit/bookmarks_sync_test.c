@@ -8,6 +8,7 @@
 #include "store/ds_store.h"
 #include "sync/ds_sync.h"
 #include "test/support/bookmarks_fixture.h"
+#include "test/support/count_alloc.h"
 #include "test/support/fake_remote.h"
 
 #include <setjmp.h>
@@ -431,67 +432,9 @@ static void test_concurrent_writer_and_lost_reply_converge(void **state)
 
 /* ---- memory of a large tree --------------------------------------------------------------- */
 
-struct hdr {
-	size_t n;
-	size_t pad; /* keeps the user pointer 16-byte aligned, as malloc's */
-};
-
-static size_t g_live, g_peak;
-
-static void account(size_t add, size_t sub)
-{
-	g_live = g_live + add - sub;
-	if (g_live > g_peak)
-		g_peak = g_live;
-}
-
-static void *count_malloc(size_t n, void *user_data)
-{
-	struct hdr *h = malloc(sizeof(*h) + n);
-
-	DS_UNUSED(user_data);
-	if (!h)
-		return NULL;
-	h->n = n;
-	account(n, 0);
-	return h + 1;
-}
-
-static void *count_realloc(void *p, size_t n, void *user_data)
-{
-	struct hdr *h = p ? (struct hdr *)p - 1 : NULL;
-	size_t old = h ? h->n : 0;
-
-	DS_UNUSED(user_data);
-	h = realloc(h, sizeof(*h) + n);
-	if (!h)
-		return NULL;
-	h->n = n;
-	account(n, old);
-	return h + 1;
-}
-
-static void count_free(void *p, void *user_data)
-{
-	struct hdr *h;
-
-	DS_UNUSED(user_data);
-	if (!p)
-		return;
-	h = (struct hdr *)p - 1;
-	account(0, h->n);
-	free(h);
-}
-
-static const struct ds_allocator counting = {
-	.malloc_fn = count_malloc,
-	.realloc_fn = count_realloc,
-	.free_fn = count_free,
-};
-
 static int setup_counted(void **state)
 {
-	if (!IS_ENABLED(CONFIG_DS_ALLOC_HOOK) || ds_set_allocator(&counting) != 0) {
+	if (!IS_ENABLED(CONFIG_DS_ALLOC_HOOK) || ds_set_allocator(&ds_count_allocator) != 0) {
 		*state = NULL;
 		return 0;
 	}
@@ -539,8 +482,8 @@ static void test_a_tree_of_2000_items_syncs_in_bounded_memory(void **state)
 	bmf_sql(f->a.db, "COMMIT");
 	bmf_sync(&f->a, &st);
 	assert_int_equal(st.uploaded, items + 4);
-	before = g_live;
-	g_peak = g_live;
+	before = ds_count_live();
+	ds_count_mark();
 	bmf_most_settled_per_txn = 0;
 	bmf_sync(&f->b, &st);
 	assert_int_equal(st.fetched, items + 4);
@@ -548,8 +491,8 @@ static void test_a_tree_of_2000_items_syncs_in_bounded_memory(void **state)
 	 * core's size, not in one transaction. */
 	if (bmf_most_settled_per_txn > CONFIG_DS_SYNC_APPLY_CHUNK)
 		fail_msg("one transaction settled %lu items", bmf_most_settled_per_txn);
-	if (g_peak - before > 400 * 1024)
-		fail_msg("the run held %zu bytes", g_peak - before);
+	if (ds_count_peak() - before > 400 * 1024)
+		fail_msg("the run held %zu bytes", ds_count_peak() - before);
 	assert_int_equal(bmf_int(f->b.db, "SELECT count(*) FROM moz_bookmarks"), (int64_t)items + 6);
 	assert_same_trees(f);
 }
