@@ -28,17 +28,7 @@ s15_login d
 ctl register --json "$T/reg.json" >"$T/out" 2>&1 || fail "register: $(cat "$T/out")"
 ctl register --json "$T/reg2.json" >"$T/out" 2>&1 || fail "register: $(cat "$T/out")"
 
-json() { "$PY" -c 'import json,sys; r=json.load(open(sys.argv[1])); print(eval(sys.argv[2]))' "$T/status.json" "$1"; }
-until_json() { # EXPR: poll status (bounded: 150 x 0.1 s) until EXPR is True
-	i=0
-	while [ $i -lt 150 ]; do
-		if ctl --json status >"$T/status.json" 2>/dev/null && [ "$(json "$1")" = "True" ]; then return 0; fi
-		i=$((i + 1)); sleep 0.1
-	done
-	return 1
-}
 advance() { s15_advance d "$1"; } # DURATION: move the daemon's virtual clock
-runs() { ctl --json status >"$T/status.json" 2>/dev/null; json "r['scheduler']['runs']"; }
 idle_after() { # RUNS: wait until that many runs ended and nothing runs
 	until_json "r['scheduler']['runs'] == $1 and all(c['state'] == 'idle' and c['last'] is not None for c in r['collections'])" ||
 		fail "expected $1 runs: $(json "r['scheduler'], r['collections']")"
@@ -47,8 +37,6 @@ last_ok() { # NAME: when that collection's last run ended ok (ms)
 	ctl --json status >"$T/status.json" 2>/dev/null
 	json "[c['last']['finished_ms'] if 'finished_ms' in c['last'] else c['last'] for c in r['collections'] if c['name'] == '$1'][0]"
 }
-stats() { get "$N0/__testing__/stats"; }
-stats_reset() { get "$N0/__testing__/stats?reset=1" >/dev/null; }
 
 # The first syncs (registration) of both collections.
 idle_after 2

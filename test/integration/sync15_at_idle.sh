@@ -26,23 +26,11 @@ start d
 s15_login d
 ctl register --json "$T/reg.json" >"$T/out" 2>&1 || fail "register: $(cat "$T/out")"
 
-json() { "$PY" -c 'import json,sys; r=json.load(open(sys.argv[1])); print(eval(sys.argv[2]))' "$T/status.json" "$1"; }
-until_json() { # EXPR: poll status (bounded: 150 x 0.1 s) until EXPR is True
-	i=0
-	while [ $i -lt 150 ]; do
-		if ctl --json status >"$T/status.json" 2>/dev/null && [ "$(json "$1")" = "True" ]; then return 0; fi
-		i=$((i + 1)); sleep 0.1
-	done
-	return 1
-}
 advance() { s15_advance d "$1"; } # DURATION: move the daemon's virtual clock
-runs() { ctl --json status >"$T/status.json" 2>/dev/null; json "r['scheduler']['runs']"; }
 idle_after() { # RUNS: wait until that many runs ended and nothing runs
 	until_json "r['scheduler']['runs'] == $1 and r['collections'][0]['state'] == 'idle' and r['collections'][0]['last'] is not None" ||
 		fail "expected $1 runs: $(json "r['scheduler'], r['collections'][0]")"
 }
-stats() { get "$N0/__testing__/stats"; }
-stats_reset() { get "$N0/__testing__/stats?reset=1" >/dev/null; }
 
 # The first sync (registration): creates the Sync user and uploads the rows.
 idle_after 1

@@ -38,22 +38,12 @@ JSON
  "remote":{"kind":"sync15","collection":"forms"}}
 JSON
 done
-sync_ok() { # DEVICE [expected "word N" ...]
-	d=$1; shift
-	ctl "$d" sync notes --wait >"$T/out" 2>&1 || fail "sync of $d failed"
-	grep -q "^notes: ok" "$T/out" || fail "sync of $d: $(cat "$T/out")"
-	for kv in "$@"; do grep -q "$kv" "$T/out" || fail "sync of $d: expected '$kv'"; done
-}
 rows() { sqlite3 "$T/$1.db" "SELECT guid, title, n FROM notes ORDER BY guid"; }
 same() {
 	rows a >"$T/rows.a"; rows b >"$T/rows.b"
 	cmp -s "$T/rows.a" "$T/rows.b" || { diff "$T/rows.a" "$T/rows.b"; fail "the devices differ ($*)"; }
 }
 records() { "$PY" "$H" records "$1" "$UID_" "$KSYNC" "$2"; }
-status_has() { # DEVICE TEXT
-	ctl "$1" status >"$T/out" 2>&1
-	grep -qF -- "$2" "$T/out" || fail "status of $1 lacks '$2'"
-}
 
 start a
 s15_login a

@@ -38,18 +38,11 @@ for d in a b; do
 	printf '{"name":"notes","engine":{"kind":"table","db":"%s","table":"notes"},"remote":{"kind":"sync15","collection":"notes"},"conflict":"newest-wins"}\n' \
 		"$T/$d.db" >"$T/$d.reg.json"
 done
-sync_ok() { # DEVICE [expected text ...]
-	d=$1; shift
-	ctl "$d" sync notes --wait >"$T/out" 2>&1 || fail "sync of $d failed"
-	grep -q "^notes: ok" "$T/out" || fail "sync of $d: $(cat "$T/out")"
-	for kv in "$@"; do grep -q "$kv" "$T/out" || fail "sync of $d: expected '$kv'"; done
-}
 rows() { sqlite3 -cmd ".timeout 5000" "$T/$1.db" "SELECT guid, title, n FROM notes ORDER BY guid"; }
 records() { "$PY" "$H" records "$NODE" "$UID_" "$KSYNC" "$1"; }
 meta() { "$PY" "$H" meta "$NODE" "$UID_"; }
 seq() { "$PY" "$H" seq "$NODE"; }
 writes() { "$PY" "$H" writes "$NODE" "$1"; }
-status_has() { ctl "$1" status >"$T/out" 2>&1; grep -qF -- "$2" "$T/out" || fail "status of $1 lacks '$2'"; }
 # meta/global as the protocol wants it: version 5, every default engine of AS in "engines" or
 # "declined", no engine in both (DOCS: engines wins, but a writer must not leave both).
 meta_consistent() {
