@@ -21,8 +21,7 @@ s15_account "faults@example.org" "fault pw $$"
 for d in a b; do
 	s15_conf "$d" "Device $d" 0
 	sqlite3 "$T/$d.db" "CREATE TABLE notes(guid TEXT PRIMARY KEY, title TEXT, n INTEGER)"
-	printf '{"name":"notes","engine":{"kind":"table","db":"%s","table":"notes"},"remote":{"kind":"sync15","collection":"notes"},"conflict":"newest-wins"}\n' \
-		"$T/$d.db" >"$T/$d.reg.json"
+	s15_reg "$T/$d.reg.json" "$T/$d.db" notes notes "" '"conflict":"newest-wins"'
 	start $d
 	s15_login $d
 	ctl $d register --json "$T/$d.reg.json" >"$T/out" 2>&1 || fail "register $d"

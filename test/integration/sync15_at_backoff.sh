@@ -18,10 +18,8 @@ s15_conf d "Idle TV" 3600 "sim_script = $T/day.script"
 sqlite3 "$T/app.db" "CREATE TABLE notes(guid TEXT PRIMARY KEY, title TEXT, n INTEGER);
 	CREATE TABLE memos(guid TEXT PRIMARY KEY, body TEXT);
 	INSERT INTO notes VALUES ('n1', 'one', 1), ('n2', 'two', 2); INSERT INTO memos VALUES ('m1', 'memo');"
-printf '{"name":"notes","engine":{"kind":"table","db":"%s","table":"notes"},"remote":{"kind":"sync15","collection":"notes"}}\n' \
-	"$T/app.db" >"$T/reg.json"
-printf '{"name":"memos","engine":{"kind":"table","db":"%s","table":"memos"},"remote":{"kind":"sync15","collection":"dsmemos"}}\n' \
-	"$T/app.db" >"$T/reg2.json"
+s15_reg "$T/reg.json" "$T/app.db" notes notes
+s15_reg "$T/reg2.json" "$T/app.db" memos dsmemos
 ctl() { s15_ctl d "$@"; }
 start d
 s15_login d

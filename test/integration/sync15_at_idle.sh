@@ -19,8 +19,7 @@ s15_day
 s15_conf d "Idle TV" 3600 "sim_script = $T/day.script"
 sqlite3 "$T/app.db" "CREATE TABLE notes(guid TEXT PRIMARY KEY, title TEXT, n INTEGER);
 	INSERT INTO notes VALUES ('n1', 'one', 1), ('n2', 'two', 2);"
-printf '{"name":"notes","engine":{"kind":"table","db":"%s","table":"notes"},"remote":{"kind":"sync15","collection":"notes"}}\n' \
-	"$T/app.db" >"$T/reg.json"
+s15_reg "$T/reg.json" "$T/app.db" notes notes
 ctl() { s15_ctl d "$@"; }
 start d
 s15_login d

@@ -29,14 +29,8 @@ for d in a b; do
 	s15_conf "$d" "Device $d" 0
 	sqlite3 "$T/$d.db" "CREATE TABLE notes(guid TEXT PRIMARY KEY, title TEXT, n INTEGER);
 		CREATE TABLE memos(guid TEXT PRIMARY KEY, body TEXT);"
-	cat >"$T/$d.reg.json" <<JSON
-{"name":"notes","engine":{"kind":"table","db":"$T/$d.db","table":"notes"},
- "remote":{"kind":"sync15","collection":"notes"},"conflict":"newest-wins"}
-JSON
-	cat >"$T/$d.memos.json" <<JSON
-{"name":"memos","engine":{"kind":"table","db":"$T/$d.db","table":"memos"},
- "remote":{"kind":"sync15","collection":"forms"}}
-JSON
+	s15_reg "$T/$d.reg.json" "$T/$d.db" notes notes "" '"conflict":"newest-wins"'
+	s15_reg "$T/$d.memos.json" "$T/$d.db" memos forms
 done
 rows() { sqlite3 "$T/$1.db" "SELECT guid, title, n FROM notes ORDER BY guid"; }
 same() {

@@ -35,8 +35,7 @@ for d in a b; do
 	s15_conf "$d" "Device $d" 0
 	sqlite3 "$T/$d.db" "CREATE TABLE notes(guid TEXT PRIMARY KEY, title TEXT, n INTEGER);
 		CREATE TABLE memos(guid TEXT PRIMARY KEY, body TEXT);"
-	printf '{"name":"notes","engine":{"kind":"table","db":"%s","table":"notes"},"remote":{"kind":"sync15","collection":"notes"},"conflict":"newest-wins"}\n' \
-		"$T/$d.db" >"$T/$d.reg.json"
+	s15_reg "$T/$d.reg.json" "$T/$d.db" notes notes "" '"conflict":"newest-wins"'
 done
 rows() { sqlite3 -cmd ".timeout 5000" "$T/$1.db" "SELECT guid, title, n FROM notes ORDER BY guid"; }
 records() { "$PY" "$H" records "$NODE" "$UID_" "$KSYNC" "$1"; }
@@ -132,7 +131,7 @@ print(json.dumps(m))
 EOF
 "$PY" "$H" put-meta "$NODE" "$UID_" "$(cat "$T/meta.edit")"
 # A adds a collection of its own: meta/global gets its entry, the rest untouched.
-printf '{"name":"memos","engine":{"kind":"table","db":"%s","table":"memos"},"remote":{"kind":"sync15","collection":"dsmemos"}}\n' "$T/a.db" >"$T/a.memos.json"
+s15_reg "$T/a.memos.json" "$T/a.db" memos dsmemos
 sqlite3 "$T/a.db" "INSERT INTO memos VALUES ('m1', 'memo');"
 ok ctl a register --json "$T/a.memos.json"
 ok ctl a sync memos --wait
@@ -147,7 +146,7 @@ assert "forms" in m["declined"] and "forms" not in m["engines"]
 assert "dsmemos" in m["engines"] and "dsmemos" not in m["declined"]
 EOF
 # B: a collection on the declined engine is refused, nothing written to it ...
-printf '{"name":"memos","engine":{"kind":"table","db":"%s","table":"memos"},"remote":{"kind":"sync15","collection":"forms"}}\n' "$T/b.db" >"$T/b.forms.json"
+s15_reg "$T/b.forms.json" "$T/b.db" memos forms
 sqlite3 "$T/b.db" "INSERT INTO memos VALUES ('m2', 'not for the server');"
 ok ctl b register --json "$T/b.forms.json"
 refused ctl b sync memos --wait
@@ -157,7 +156,7 @@ records forms | grep -q . && fail "a declined engine was written"
 in_step
 # ... until the person enables it there: out of "declined", into "engines".
 ok ctl b unregister memos
-printf '{"name":"memos","engine":{"kind":"table","db":"%s","table":"memos"},"remote":{"kind":"sync15","collection":"forms","enable":true}}\n' "$T/b.db" >"$T/b.forms.json"
+s15_reg "$T/b.forms.json" "$T/b.db" memos forms '"enable":true'
 ok ctl b register --json "$T/b.forms.json"
 ok ctl b sync memos --wait
 meta >"$T/meta.json"
