@@ -3,7 +3,7 @@ lib-$(CONFIG_DS_ENGINE_BOOKMARKS) += component/engine/bookmarks/bookmarks_engine
 	component/engine/bookmarks/bookmarks_places.c component/engine/bookmarks/bookmarks_record.c
 # The shared browser helpers (listed by every engine that uses them; linked once).
 lib-$(CONFIG_DS_ENGINE_BOOKMARKS) += component/engine/browser/browser_sqlite.c \
-	component/engine/browser/browser_util.c
+	component/engine/browser/browser_util.c component/engine/browser/browser_engine.c
 unit-$(CONFIG_DS_ENGINE_BOOKMARKS) += test/unit/bookmarks_engine_test.c \
 	test/unit/bookmarks_sync_test.c
 testsupport-$(CONFIG_DS_ENGINE_BOOKMARKS) += test/support/bookmarks_fixture.c

@@ -3,5 +3,6 @@
 # a SQLite database the device owns. Listed once per engine that uses them; make links each
 # object once.
 ifneq ($(CONFIG_DS_ENGINE_HISTORY)$(CONFIG_DS_ENGINE_FORMS)$(CONFIG_DS_ENGINE_PREFS)$(CONFIG_DS_ENGINE_ADDONS),)
-lib-y += component/engine/browser/browser_sqlite.c component/engine/browser/browser_util.c
+lib-y += component/engine/browser/browser_sqlite.c component/engine/browser/browser_util.c \
+	component/engine/browser/browser_engine.c
 endif

@@ -14,6 +14,7 @@
 #define DS_LOG_TAG "forms"
 #define DS_LOG_LEVEL CONFIG_DS_LOG_LEVEL_ENGINE
 #include "core/ds_core.h"
+#include "engine/browser/ds_browser_engine.h"
 #include "engine/forms/ds_forms.h"
 #include "sync/ds_sync.h"
 
@@ -25,13 +26,13 @@
 static const char *const KNOWN_FIELDS[] = { "id", "name", "value", NULL };
 
 struct forms_engine {
-	struct ds_engine e;
+	struct ds_browser_engine b; /* over the store's tracking ops */
 	struct ds_forms_store *store;
 };
 
 static struct forms_engine *FE(struct ds_engine *e)
 {
-	return DS_CONTAINER_OF(e, struct forms_engine, e);
+	return DS_CONTAINER_OF(e, struct forms_engine, b.e);
 }
 
 static void *S(struct forms_engine *f)
@@ -83,34 +84,6 @@ static int decode(const struct ds_record *r, struct ds_form_entry *out)
 	return rc;
 }
 
-static int f_prepare(struct ds_engine *e)
-{
-	struct forms_engine *f = FE(e);
-
-	return ds_browser_track_prepare(&f->store->ops->track, S(f));
-}
-
-static int f_begin(struct ds_engine *e)
-{
-	struct forms_engine *f = FE(e);
-
-	return f->store->ops->track.begin(S(f));
-}
-
-static int f_commit(struct ds_engine *e)
-{
-	struct forms_engine *f = FE(e);
-
-	return f->store->ops->track.commit(S(f));
-}
-
-static int f_rollback(struct ds_engine *e)
-{
-	struct forms_engine *f = FE(e);
-
-	return f->store->ops->track.rollback(S(f));
-}
-
 static int current(struct forms_engine *f, const char *guid, struct ds_record *out, bool must_exist)
 {
 	struct ds_form_entry fe;
@@ -141,46 +114,9 @@ static int f_get(struct ds_engine *e, const char *id, struct ds_record *out)
 	return current(FE(e), id, out, true);
 }
 
-struct changes_ctx {
-	struct forms_engine *f;
-	ds_record_cb cb;
-	void *user_data;
-};
-
-static int change_one(const char *guid, const struct ds_pending_info *info, void *user_data)
+static int f_current(struct ds_engine *e, const char *guid, struct ds_record *out)
 {
-	struct changes_ctx *c = user_data;
-	struct ds_record r;
-	int rc = current(c->f, guid, &r, false);
-
-	if (rc)
-		return rc;
-	r.change_seq = info->change_seq;
-	r.modified_ms = info->modified_ms;
-	rc = c->cb(&r, c->user_data);
-	ds_record_clear(&r);
-	return rc;
-}
-
-static int f_changes_after(struct ds_engine *e, uint64_t after_seq, const char *after_id,
-			   ds_record_cb cb, void *user_data)
-{
-	struct forms_engine *f = FE(e);
-	struct changes_ctx c = { f, cb, user_data };
-
-	return f->store->ops->track.changes_after(S(f), after_seq, after_id, change_one, &c);
-}
-
-static int f_changes(struct ds_engine *e, ds_record_cb cb, void *user_data)
-{
-	return f_changes_after(e, 0, NULL, cb, user_data);
-}
-
-static int f_pending(struct ds_engine *e, const char *id, struct ds_pending_info *out)
-{
-	struct forms_engine *f = FE(e);
-
-	return f->store->ops->track.pending(S(f), id, out);
+	return current(FE(e), guid, out, false);
 }
 
 static int f_apply(struct ds_engine *e, const struct ds_record *r)
@@ -215,13 +151,6 @@ static int f_apply(struct ds_engine *e, const struct ds_record *r)
 	return rc;
 }
 
-static int f_forget(struct ds_engine *e, const char *id, uint64_t change_seq)
-{
-	struct forms_engine *f = FE(e);
-
-	return f->store->ops->track.forget(S(f), id, change_seq);
-}
-
 static int f_mark_all(struct ds_engine *e)
 {
 	struct forms_engine *f = FE(e);
@@ -243,16 +172,16 @@ static void f_close(struct ds_engine *e)
 
 static const struct ds_engine_ops forms_ops = {
 	.kind = "forms",
-	.prepare = f_prepare,
-	.begin = f_begin,
-	.commit = f_commit,
-	.rollback = f_rollback,
-	.changes = f_changes,
-	.changes_after = f_changes_after,
-	.pending = f_pending,
+	.prepare = ds_browser_engine_prepare,
+	.begin = ds_browser_engine_begin,
+	.commit = ds_browser_engine_commit,
+	.rollback = ds_browser_engine_rollback,
+	.changes = ds_browser_engine_changes,
+	.changes_after = ds_browser_engine_changes_after,
+	.pending = ds_browser_engine_pending,
 	.get = f_get,
 	.apply = f_apply,
-	.forget = f_forget,
+	.forget = ds_browser_engine_forget,
 	.merge = NULL, /* a (name, value) pair has nothing to combine: newest wins */
 	.mark_all = f_mark_all,
 	.close = f_close,
@@ -269,9 +198,12 @@ int ds_forms_engine_new(struct ds_forms_store *store, struct ds_engine **out)
 	if (!f)
 		return -ENOMEM;
 	f->store = store;
-	f->e.ops = &forms_ops;
-	f->e.priv = f;
-	*out = &f->e;
+	f->b.track = &store->ops->track;
+	f->b.s = store->priv;
+	f->b.current = f_current;
+	f->b.e.ops = &forms_ops;
+	f->b.e.priv = f;
+	*out = &f->b.e;
 	return 0;
 }
 

@@ -1,0 +1,81 @@
+/* The engine side shared by the browser engines (ds_browser_engine.h). */
+#include "core/ds_core.h"
+#include "engine/browser/ds_browser_engine.h"
+
+int ds_browser_change_one(const char *guid, const struct ds_pending_info *info, void *user_data)
+{
+	struct ds_browser_changes *c = user_data;
+	struct ds_record r;
+	int rc = c->current(c->e, guid, &r);
+
+	if (rc == DS_BROWSER_SKIP)
+		return 0;
+	if (rc)
+		return rc;
+	r.change_seq = info->change_seq;
+	r.modified_ms = info->modified_ms;
+	rc = c->cb(&r, c->user_data);
+	if (c->clear)
+		c->clear(&r);
+	else
+		ds_record_clear(&r);
+	return rc;
+}
+
+int ds_browser_changes_after(struct ds_engine *e, ds_browser_current_fn current,
+			     const struct ds_browser_tracking_ops *t, void *s, uint64_t after_seq,
+			     const char *after_id, ds_record_cb cb, void *user_data)
+{
+	struct ds_browser_changes c = { e, current, NULL, cb, user_data };
+
+	return t->changes_after(s, after_seq, after_id, ds_browser_change_one, &c);
+}
+
+static struct ds_browser_engine *BE(struct ds_engine *e)
+{
+	return DS_CONTAINER_OF(e, struct ds_browser_engine, e);
+}
+
+int ds_browser_engine_prepare(struct ds_engine *e)
+{
+	return ds_browser_track_prepare(BE(e)->track, BE(e)->s);
+}
+
+int ds_browser_engine_begin(struct ds_engine *e)
+{
+	return BE(e)->track->begin(BE(e)->s);
+}
+
+int ds_browser_engine_commit(struct ds_engine *e)
+{
+	return BE(e)->track->commit(BE(e)->s);
+}
+
+int ds_browser_engine_rollback(struct ds_engine *e)
+{
+	return BE(e)->track->rollback(BE(e)->s);
+}
+
+int ds_browser_engine_pending(struct ds_engine *e, const char *id, struct ds_pending_info *out)
+{
+	return BE(e)->track->pending(BE(e)->s, id, out);
+}
+
+int ds_browser_engine_forget(struct ds_engine *e, const char *id, uint64_t change_seq)
+{
+	return BE(e)->track->forget(BE(e)->s, id, change_seq);
+}
+
+int ds_browser_engine_changes_after(struct ds_engine *e, uint64_t after_seq, const char *after_id,
+				    ds_record_cb cb, void *user_data)
+{
+	struct ds_browser_engine *b = BE(e);
+
+	return ds_browser_changes_after(e, b->current, b->track, b->s, after_seq, after_id, cb,
+					user_data);
+}
+
+int ds_browser_engine_changes(struct ds_engine *e, ds_record_cb cb, void *user_data)
+{
+	return ds_browser_engine_changes_after(e, 0, NULL, cb, user_data);
+}
