@@ -23,6 +23,7 @@
 #define DS_LOG_LEVEL CONFIG_DS_LOG_LEVEL_ENGINE
 #include "core/ds_core.h"
 #include "ds_port.h"
+#include "engine/browser/ds_browser_engine.h"
 #include "engine/history/ds_history.h"
 #include "sync/ds_sync.h"
 
@@ -43,14 +44,14 @@ static const char *const KNOWN_FIELDS[] = { "id", "histUri", "title", "visits", 
 #define HISTORY_MAX_URL 65536
 
 struct history_engine {
-	struct ds_engine e;
+	struct ds_browser_engine b; /* over the store's tracking ops */
 	struct ds_history_store *store;
 	struct ds_history_options opt;
 };
 
 static struct history_engine *H(struct ds_engine *e)
 {
-	return DS_CONTAINER_OF(e, struct history_engine, e);
+	return DS_CONTAINER_OF(e, struct history_engine, b.e);
 }
 
 static void *S(struct history_engine *h)
@@ -230,34 +231,6 @@ out:
 
 /* ---- engine ops ------------------------------------------------------------------------- */
 
-static int h_prepare(struct ds_engine *e)
-{
-	struct history_engine *h = H(e);
-
-	return ds_browser_track_prepare(&h->store->ops->track, S(h));
-}
-
-static int h_begin(struct ds_engine *e)
-{
-	struct history_engine *h = H(e);
-
-	return h->store->ops->track.begin(S(h));
-}
-
-static int h_commit(struct ds_engine *e)
-{
-	struct history_engine *h = H(e);
-
-	return h->store->ops->track.commit(S(h));
-}
-
-static int h_rollback(struct ds_engine *e)
-{
-	struct history_engine *h = H(e);
-
-	return h->store->ops->track.rollback(S(h));
-}
-
 /* Places' guid: 12 characters of the base64url alphabet (PlacesUtils.isValidGuid). */
 static bool valid_guid(const char *id)
 {
@@ -313,46 +286,9 @@ static int h_get(struct ds_engine *e, const char *id, struct ds_record *out)
 	return current(H(e), id, out, true);
 }
 
-struct changes_ctx {
-	struct history_engine *h;
-	ds_record_cb cb;
-	void *user_data;
-};
-
-static int change_one(const char *guid, const struct ds_pending_info *info, void *user_data)
+static int h_current(struct ds_engine *e, const char *guid, struct ds_record *out)
 {
-	struct changes_ctx *c = user_data;
-	struct ds_record r;
-	int rc = current(c->h, guid, &r, false);
-
-	if (rc)
-		return rc;
-	r.change_seq = info->change_seq;
-	r.modified_ms = info->modified_ms;
-	rc = c->cb(&r, c->user_data);
-	ds_record_clear(&r);
-	return rc;
-}
-
-static int h_changes_after(struct ds_engine *e, uint64_t after_seq, const char *after_id,
-			   ds_record_cb cb, void *user_data)
-{
-	struct history_engine *h = H(e);
-	struct changes_ctx c = { h, cb, user_data };
-
-	return h->store->ops->track.changes_after(S(h), after_seq, after_id, change_one, &c);
-}
-
-static int h_changes(struct ds_engine *e, ds_record_cb cb, void *user_data)
-{
-	return h_changes_after(e, 0, NULL, cb, user_data);
-}
-
-static int h_pending(struct ds_engine *e, const char *id, struct ds_pending_info *out)
-{
-	struct history_engine *h = H(e);
-
-	return h->store->ops->track.pending(S(h), id, out);
+	return current(H(e), guid, out, false);
 }
 
 static int h_apply(struct ds_engine *e, const struct ds_record *r)
@@ -407,13 +343,6 @@ static int h_apply(struct ds_engine *e, const struct ds_record *r)
 out:
 	ds_history_place_clear(&p);
 	return rc;
-}
-
-static int h_forget(struct ds_engine *e, const char *id, uint64_t change_seq)
-{
-	struct history_engine *h = H(e);
-
-	return h->store->ops->track.forget(S(h), id, change_seq);
 }
 
 /* Both sides changed: the union of the visits, the remote's title unless it has none. */
@@ -496,16 +425,16 @@ static void h_close(struct ds_engine *e)
 
 static const struct ds_engine_ops history_ops = {
 	.kind = "history",
-	.prepare = h_prepare,
-	.begin = h_begin,
-	.commit = h_commit,
-	.rollback = h_rollback,
-	.changes = h_changes,
-	.changes_after = h_changes_after,
-	.pending = h_pending,
+	.prepare = ds_browser_engine_prepare,
+	.begin = ds_browser_engine_begin,
+	.commit = ds_browser_engine_commit,
+	.rollback = ds_browser_engine_rollback,
+	.changes = ds_browser_engine_changes,
+	.changes_after = ds_browser_engine_changes_after,
+	.pending = ds_browser_engine_pending,
 	.get = h_get,
 	.apply = h_apply,
-	.forget = h_forget,
+	.forget = ds_browser_engine_forget,
 	.merge = h_merge,
 	.mark_all = h_mark_all,
 	.close = h_close,
@@ -529,9 +458,12 @@ int ds_history_engine_new(struct ds_history_store *store, const struct ds_histor
 	if (!h->opt.max_places)
 		h->opt.max_places = DS_HISTORY_MAX_PLACES;
 	h->store = store;
-	h->e.ops = &history_ops;
-	h->e.priv = h;
-	*out = &h->e;
+	h->b.track = &store->ops->track;
+	h->b.s = store->priv;
+	h->b.current = h_current;
+	h->b.e.ops = &history_ops;
+	h->b.e.priv = h;
+	*out = &h->b.e;
 	return 0;
 }
 
