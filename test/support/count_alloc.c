@@ -31,13 +31,14 @@ static void *count_malloc(size_t n, void *user_data)
 
 static void *count_realloc(void *p, size_t n, void *user_data)
 {
-	struct hdr *h = p ? (struct hdr *)p - 1 : NULL;
-	size_t old = h ? h->n : 0;
+	struct hdr *old_h = p ? (struct hdr *)p - 1 : NULL;
+	size_t old = old_h ? old_h->n : 0;
+	struct hdr *h;
 
 	DS_UNUSED(user_data);
-	h = realloc(h, sizeof(*h) + n);
+	h = realloc(old_h, sizeof(*h) + n);
 	if (!h)
-		return NULL;
+		return NULL; /* p stays valid, as realloc's contract says */
 	h->n = n;
 	account(n, old);
 	return h + 1;
