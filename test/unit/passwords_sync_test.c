@@ -3,14 +3,13 @@
  * (test/support/fake_sync15.h): devices with their own logins.sqlite converge, merge field by
  * field, and keep every password across a sign-out and sign-in (sync15.md §11 U4).
  */
-#define _XOPEN_SOURCE 700 /* nftw */
 #include "core/ds_core.h"
-#include "ds_port.h"
 #include "engine/passwords/ds_passwords.h"
 #include "remote/sync15/ds_sync15.h"
 #include "sync/ds_sync.h"
 #include "test/support/engine_sync_fixture.h"
 #include "test/support/fake_sync15.h"
+#include "test/support/port_dir.h"
 
 #include <setjmp.h>
 #include <stdarg.h>
@@ -19,12 +18,10 @@
 #include <cmocka.h>
 
 #include <cjson/cJSON.h>
-#include <ftw.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 static const uint8_t KSYNC[64] = { 0x21, 0x32, 0x43, [40] = 0x54, [63] = 0x65 };
@@ -44,41 +41,16 @@ struct fx {
 	struct dev a, b;
 };
 
-static int rm_entry(const char *p, const struct stat *sb, int flag, struct FTW *ftw)
-{
-	DS_UNUSED(sb);
-	DS_UNUSED(flag);
-	DS_UNUSED(ftw);
-	return remove(p);
-}
-
 static int group_setup(void **state)
 {
-	const char *t = getenv("DS_TEST_TMP");
-	char secrets[600], data[600], run[600];
-
 	DS_UNUSED(state);
-	if (t && *t) {
-		snprintf(g_base, sizeof(g_base), "%s/pws-%d", t, (int)getpid());
-		if (mkdir(g_base, 0700) != 0)
-			return -1;
-	} else {
-		snprintf(g_base, sizeof(g_base), "%s/ds-pws-XXXXXX", P_tmpdir);
-		if (!mkdtemp(g_base))
-			return -1;
-	}
-	snprintf(secrets, sizeof(secrets), "%s/secrets", g_base);
-	snprintf(data, sizeof(data), "%s/data", g_base);
-	snprintf(run, sizeof(run), "%s/run", g_base);
-	return ds_port_init(&(struct ds_port_config){ .data_dir = data, .run_dir = run,
-						      .secret_dir = secrets });
+	return ds_test_port_dir_setup(g_base, sizeof(g_base), "pws");
 }
 
 static int group_teardown(void **state)
 {
 	DS_UNUSED(state);
-	ds_port_deinit();
-	nftw(g_base, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+	ds_test_port_dir_teardown(g_base);
 	return 0;
 }
 
