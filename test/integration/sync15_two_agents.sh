@@ -32,10 +32,7 @@ s15_account "two-agents@example.org" "two agents $$"
 s15_ksync
 
 for d in a b; do
-	s15_conf "$d" "Device $d" 0
-	sqlite3 "$T/$d.db" "CREATE TABLE notes(guid TEXT PRIMARY KEY, title TEXT, n INTEGER);
-		CREATE TABLE memos(guid TEXT PRIMARY KEY, body TEXT);"
-	s15_reg "$T/$d.reg.json" "$T/$d.db" notes notes "" '"conflict":"newest-wins"'
+	s15_table_device "$d"
 done
 rows() { sqlite3 -cmd ".timeout 5000" "$T/$1.db" "SELECT guid, title, n FROM notes ORDER BY guid"; }
 records() { "$PY" "$H" records "$NODE" "$UID_" "$KSYNC" "$1"; }
@@ -253,6 +250,5 @@ in_step
 STEP=end
 stop a
 stop b
-grep -q "$PASSWORD" "$T/a.log" "$T/b.log" && fail "the password was logged"
-grep -qi "$KSYNC" "$T/a.log" "$T/b.log" && fail "kSync was logged"
+s15_secrets_not_logged
 echo "sync15_two_agents: ok"
