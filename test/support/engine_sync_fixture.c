@@ -87,3 +87,21 @@ void esf_sync_ok(struct esf_dev *d)
 {
 	esf_sync_expect(d, 0);
 }
+
+void esf_other_client_put(struct ds_fake_sync15 *srv, const uint8_t ksync[64], const char *coll,
+			  const char *id, const char *clear)
+{
+	struct ds_sync15_keybundle sync_kb;
+	struct ds_sync15_keyring kr;
+	char *payload;
+
+	ds_sync15_keybundle_from_ksync(ksync, &sync_kb);
+	assert_int_equal(ds_sync15_keyring_decrypt(&sync_kb,
+						   ds_fake_sync15_payload(srv, "crypto", "keys"), &kr), 0);
+	assert_int_equal(ds_sync15_encrypt(ds_sync15_keyring_get(&kr, coll), clear, strlen(clear),
+					   NULL, &payload), 0);
+	assert_int_equal(ds_fake_sync15_put(srv, coll, id, payload), 0);
+	ds_free(payload);
+	ds_sync15_keyring_clear(&kr);
+	ds_sync15_keybundle_wipe(&sync_kb);
+}

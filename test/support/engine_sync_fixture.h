@@ -51,6 +51,10 @@ void esf_dev_close(struct esf_dev *d);
  * message); esf_sync_ok: none skipped. */
 void esf_sync_expect(struct esf_dev *d, unsigned long errors);
 void esf_sync_ok(struct esf_dev *d);
+/* Another client's record: clear encrypted with the collection's key of the account's
+ * crypto/keys on srv (ksync: the account's kSync), stored as coll/id. */
+void esf_other_client_put(struct ds_fake_sync15 *srv, const uint8_t ksync[64], const char *coll,
+			  const char *id, const char *clear);
 /* The first column of the first row of sql on the app's connection, or -1 (inline: only the
  * tests that use it need firefox_fixture.c). */
 static inline int64_t esf_q(struct esf_dev *d, const char *sql)

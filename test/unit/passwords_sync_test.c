@@ -219,19 +219,7 @@ static void assert_same_logins(struct fx *f)
 /* Another client's record: encrypted under the keys the server holds now. */
 static void other_client_put(struct fx *f, const char *id, const char *clear)
 {
-	struct ds_sync15_keybundle sync_kb;
-	struct ds_sync15_keyring kr;
-	char *payload;
-
-	ds_sync15_keybundle_from_ksync(KSYNC, &sync_kb);
-	assert_int_equal(ds_sync15_keyring_decrypt(&sync_kb,
-						   ds_fake_sync15_payload(f->srv, "crypto", "keys"), &kr), 0);
-	assert_int_equal(ds_sync15_encrypt(ds_sync15_keyring_get(&kr, "passwords"), clear,
-					   strlen(clear), NULL, &payload), 0);
-	ds_fake_sync15_put(f->srv, "passwords", id, payload);
-	ds_free(payload);
-	ds_sync15_keyring_clear(&kr);
-	ds_sync15_keybundle_wipe(&sync_kb);
+	esf_other_client_put(f->srv, KSYNC, "passwords", id, clear);
 }
 
 /* ---- tests ---------------------------------------------------------------------------------- */
