@@ -70,9 +70,9 @@ int ds_browser_engine_changes_after(struct ds_engine *e, uint64_t after_seq, con
 				    ds_record_cb cb, void *user_data)
 {
 	struct ds_browser_engine *b = BE(e);
+	struct ds_browser_changes c = { e, b->current, b->clear, cb, user_data };
 
-	return ds_browser_changes_after(e, b->current, b->track, b->s, after_seq, after_id, cb,
-					user_data);
+	return b->track->changes_after(b->s, after_seq, after_id, ds_browser_change_one, &c);
 }
 
 int ds_browser_engine_changes(struct ds_engine *e, ds_record_cb cb, void *user_data)

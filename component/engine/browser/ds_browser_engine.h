@@ -47,6 +47,8 @@ struct ds_browser_engine {
 	const struct ds_browser_tracking_ops *track;
 	void *s;
 	ds_browser_current_fn current;
+	/* Frees a record current filled; NULL: ds_record_clear. */
+	void (*clear)(struct ds_record *r);
 };
 
 int ds_browser_engine_prepare(struct ds_engine *e);

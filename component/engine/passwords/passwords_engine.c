@@ -17,6 +17,7 @@
 #define DS_LOG_TAG "passwords"
 #define DS_LOG_LEVEL CONFIG_DS_LOG_LEVEL_ENGINE
 #include "core/ds_core.h"
+#include "engine/browser/ds_browser_engine.h"
 #include "engine/passwords/ds_passwords.h"
 #include "sync/ds_sync.h"
 
@@ -31,13 +32,13 @@ static const char *const KNOWN_FIELDS[] = {
 };
 
 struct pw_engine {
-	struct ds_engine e;
+	struct ds_browser_engine b; /* over the store's tracking ops */
 	struct ds_passwords_store *store;
 };
 
 static struct pw_engine *PE(struct ds_engine *e)
 {
-	return DS_CONTAINER_OF(e, struct pw_engine, e);
+	return DS_CONTAINER_OF(e, struct pw_engine, b.e);
 }
 
 static void *S(struct pw_engine *p)
@@ -139,21 +140,6 @@ static int p_prepare(struct ds_engine *e)
 	return OPS(p)->track.commit(S(p));
 }
 
-static int p_begin(struct ds_engine *e)
-{
-	return OPS(PE(e))->track.begin(S(PE(e)));
-}
-
-static int p_commit(struct ds_engine *e)
-{
-	return OPS(PE(e))->track.commit(S(PE(e)));
-}
-
-static int p_rollback(struct ds_engine *e)
-{
-	return OPS(PE(e))->track.rollback(S(PE(e)));
-}
-
 static int p_get(struct ds_engine *e, const char *id, struct ds_record *out)
 {
 	int rc = current(PE(e), id, out, true, false);
@@ -164,54 +150,26 @@ static int p_get(struct ds_engine *e, const char *id, struct ds_record *out)
 	return rc == -EBADMSG ? -ENOENT : rc;
 }
 
-struct changes_ctx {
-	struct pw_engine *p;
-	ds_record_cb cb;
-	void *user_data;
-};
-
-static int change_one(const char *guid, const struct ds_pending_info *info, void *user_data)
+/* A change as it goes up: only a valid login. */
+static int p_current(struct ds_engine *e, const char *guid, struct ds_record *out)
 {
-	struct changes_ctx *c = user_data;
-	struct ds_record r;
-	int rc = current(c->p, guid, &r, false, true);
+	int rc = current(PE(e), guid, out, false, true);
 
 	if (rc == -EBADMSG) {
 		/* Never upload what other clients would refuse; the change stays pending, so an
 		 * edit that repairs the login goes up then. */
 		DS_LOG_WRN("a local login is not valid (empty password, no target...): not uploaded");
-		return 0;
+		return DS_BROWSER_SKIP;
 	}
-	if (rc)
-		return rc;
-	r.change_seq = info->change_seq;
-	r.modified_ms = info->modified_ms;
-	rc = c->cb(&r, c->user_data);
-	free_payload(r.payload);
-	r.payload = NULL;
-	ds_record_clear(&r);
 	return rc;
 }
 
-static int p_changes_after(struct ds_engine *e, uint64_t after_seq, const char *after_id,
-			   ds_record_cb cb, void *user_data)
+/* The payload holds the password in clear: wiped before it is freed. */
+static void p_clear(struct ds_record *r)
 {
-	struct pw_engine *p = PE(e);
-	struct changes_ctx c = { p, cb, user_data };
-
-	return OPS(p)->track.changes_after(S(p), after_seq, after_id, change_one, &c);
-}
-
-static int p_changes(struct ds_engine *e, ds_record_cb cb, void *user_data)
-{
-	return p_changes_after(e, 0, NULL, cb, user_data);
-}
-
-static int p_pending(struct ds_engine *e, const char *id, struct ds_pending_info *out)
-{
-	struct pw_engine *p = PE(e);
-
-	return OPS(p)->track.pending(S(p), id, out);
+	free_payload(r->payload);
+	r->payload = NULL;
+	ds_record_clear(r);
 }
 
 static int decode_valid(const struct ds_record *r, struct ds_login *out)
@@ -428,12 +386,12 @@ static void p_close(struct ds_engine *e)
 static const struct ds_engine_ops passwords_ops = {
 	.kind = "passwords",
 	.prepare = p_prepare,
-	.begin = p_begin,
-	.commit = p_commit,
-	.rollback = p_rollback,
-	.changes = p_changes,
-	.changes_after = p_changes_after,
-	.pending = p_pending,
+	.begin = ds_browser_engine_begin,
+	.commit = ds_browser_engine_commit,
+	.rollback = ds_browser_engine_rollback,
+	.changes = ds_browser_engine_changes,
+	.changes_after = ds_browser_engine_changes_after,
+	.pending = ds_browser_engine_pending,
 	.get = p_get,
 	.apply = p_apply,
 	.forget = p_forget,
@@ -453,9 +411,13 @@ int ds_passwords_engine_new(struct ds_passwords_store *store, struct ds_engine *
 	if (!p)
 		return -ENOMEM;
 	p->store = store;
-	p->e.ops = &passwords_ops;
-	p->e.priv = p;
-	*out = &p->e;
+	p->b.track = &store->ops->track;
+	p->b.s = store->priv;
+	p->b.current = p_current;
+	p->b.clear = p_clear;
+	p->b.e.ops = &passwords_ops;
+	p->b.e.priv = p;
+	*out = &p->b.e;
 	return 0;
 }
 
