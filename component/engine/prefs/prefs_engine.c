@@ -27,6 +27,7 @@
 #define DS_LOG_LEVEL CONFIG_DS_LOG_LEVEL_ENGINE
 #include "core/ds_core.h"
 #include "crypto/ds_crypto.h"
+#include "engine/browser/ds_browser_engine.h"
 #include "engine/browser/ds_browser_sqlite.h"
 #include "engine/prefs/ds_prefs.h"
 #include "engine/prefs/prefs_int.h"
@@ -343,36 +344,23 @@ static int p_get(struct ds_engine *e, const char *id, struct ds_record *out)
 	return local_record(p, out);
 }
 
-struct changes_ctx {
-	struct prefs_engine *p;
-	ds_record_cb cb;
-	void *user_data;
-};
-
-static int change_one(const char *guid, const struct ds_pending_info *info, void *user_data)
+/* A pending change as a record: only this app id's (an earlier app id's stays logged). */
+static int p_current(struct ds_engine *e, const char *guid, struct ds_record *out)
 {
-	struct changes_ctx *c = user_data;
-	struct ds_record r;
-	int rc;
+	struct prefs_engine *p = PE(e);
 
-	if (strcmp(guid, c->p->id) != 0)
-		return 0; /* logged under an earlier app id: not this record */
-	rc = local_record(c->p, &r);
-	if (rc)
-		return rc;
-	r.change_seq = info->change_seq;
-	r.modified_ms = info->modified_ms;
-	rc = c->cb(&r, c->user_data);
-	ds_record_clear(&r);
-	return rc;
+	if (strcmp(guid, p->id) != 0)
+		return DS_BROWSER_SKIP; /* logged under an earlier app id: not this record */
+	return local_record(p, out);
 }
 
 static int p_changes_after(struct ds_engine *e, uint64_t after_seq, const char *after_id,
 			   ds_record_cb cb, void *user_data)
 {
-	struct changes_ctx c = { PE(e), cb, user_data };
+	struct ds_browser_changes c = { e, p_current, NULL, cb, user_data };
 
-	return ds_browser_log_changes_after(PE(e)->db, after_seq, after_id, change_one, &c);
+	return ds_browser_log_changes_after(PE(e)->db, after_seq, after_id, ds_browser_change_one,
+					    &c);
 }
 
 static int p_changes(struct ds_engine *e, ds_record_cb cb, void *user_data)
