@@ -21,6 +21,7 @@
 #define DS_LOG_LEVEL CONFIG_DS_LOG_LEVEL_ENGINE
 #include "core/ds_core.h"
 #include "engine/addons/ds_addons.h"
+#include "engine/browser/ds_browser_engine.h"
 #include "engine/browser/ds_browser_sqlite.h"
 #include "sync/ds_sync.h"
 
@@ -296,33 +297,18 @@ static int a_get(struct ds_engine *e, const char *id, struct ds_record *out)
 	return rc;
 }
 
-struct changes_ctx {
-	struct addons_engine *a;
-	ds_record_cb cb;
-	void *user_data;
-};
-
-static int change_one(const char *guid, const struct ds_pending_info *info, void *user_data)
+static int a_current(struct ds_engine *e, const char *guid, struct ds_record *out)
 {
-	struct changes_ctx *c = user_data;
-	struct ds_record r;
-	int rc = current(c->a, guid, &r, false);
-
-	if (rc)
-		return rc;
-	r.change_seq = info->change_seq;
-	r.modified_ms = info->modified_ms;
-	rc = c->cb(&r, c->user_data);
-	ds_record_clear(&r);
-	return rc;
+	return current(AE(e), guid, out, false);
 }
 
 static int a_changes_after(struct ds_engine *e, uint64_t after_seq, const char *after_id,
 			   ds_record_cb cb, void *user_data)
 {
-	struct changes_ctx c = { AE(e), cb, user_data };
+	struct ds_browser_changes c = { e, a_current, NULL, cb, user_data };
 
-	return ds_browser_log_changes_after(AE(e)->db, after_seq, after_id, change_one, &c);
+	return ds_browser_log_changes_after(AE(e)->db, after_seq, after_id, ds_browser_change_one,
+					    &c);
 }
 
 static int a_changes(struct ds_engine *e, ds_record_cb cb, void *user_data)
