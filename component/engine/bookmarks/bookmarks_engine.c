@@ -31,6 +31,7 @@
 #include "core/ds_core.h"
 #include "ds_port.h"
 #include "engine/bookmarks/ds_bookmarks.h"
+#include "engine/browser/ds_browser_engine.h"
 #include "sync/ds_sync.h"
 
 #include <cjson/cJSON.h>
@@ -1062,32 +1063,15 @@ static int b_get(struct ds_engine *e, const char *id, struct ds_record *out)
 	return current(b, ds_bookmarks_local_id(id), out, true);
 }
 
-struct changes_ctx {
-	struct bm_engine *b;
-	ds_record_cb cb;
-	void *user_data;
-};
-
-static int change_one(const char *guid, const struct ds_pending_info *info, void *user_data)
+static int b_current(struct ds_engine *e, const char *guid, struct ds_record *out)
 {
-	struct changes_ctx *c = user_data;
-	struct ds_record r;
-	int rc = current(c->b, guid, &r, false);
-
-	if (rc)
-		return rc;
-	r.change_seq = info->change_seq;
-	r.modified_ms = info->modified_ms;
-	rc = c->cb(&r, c->user_data);
-	ds_record_clear(&r);
-	return rc;
+	return current(B(e), guid, out, false);
 }
 
 static int b_changes_after(struct ds_engine *e, uint64_t after_seq, const char *after_id,
 			   ds_record_cb cb, void *user_data)
 {
 	struct bm_engine *b = B(e);
-	struct changes_ctx c = { b, cb, user_data };
 	int rc = 0;
 
 	/* The start of an upload: the fetch is complete, so the structure can be judged. */
@@ -1095,9 +1079,8 @@ static int b_changes_after(struct ds_engine *e, uint64_t after_seq, const char *
 		rc = check_structure(b);
 	if (rc)
 		return rc;
-	return OPS(b)->track.changes_after(S(b), after_seq,
-					   after_id ? ds_bookmarks_local_id(after_id) : NULL,
-					   change_one, &c);
+	return ds_browser_changes_after(e, b_current, &OPS(b)->track, S(b), after_seq,
+					after_id ? ds_bookmarks_local_id(after_id) : NULL, cb, user_data);
 }
 
 static int b_changes(struct ds_engine *e, ds_record_cb cb, void *user_data)
