@@ -307,3 +307,50 @@ int ds_browser_unknown_put(sqlite3 *db, const char *guid, const char *json)
 	return run_bound(db, "INSERT OR REPLACE INTO datasync_unknown(guid, fields) VALUES(?1, ?2)",
 			 guid, json, 0);
 }
+
+/* s points at a struct whose first member is the database handle (ds_browser_sqlite.h). */
+static sqlite3 *track_db(void *s)
+{
+	return *(sqlite3 *const *)s;
+}
+
+int ds_browser_track_begin(void *s)
+{
+	return ds_browser_log_begin(track_db(s));
+}
+
+int ds_browser_track_commit(void *s)
+{
+	return ds_browser_log_commit(track_db(s));
+}
+
+int ds_browser_track_rollback(void *s)
+{
+	return ds_browser_log_rollback(track_db(s));
+}
+
+int ds_browser_track_pending(void *s, const char *guid, struct ds_pending_info *out)
+{
+	return ds_browser_log_pending(track_db(s), guid, out);
+}
+
+int ds_browser_track_changes_after(void *s, uint64_t after_seq, const char *after_guid,
+				   ds_browser_change_cb cb, void *user_data)
+{
+	return ds_browser_log_changes_after(track_db(s), after_seq, after_guid, cb, user_data);
+}
+
+int ds_browser_track_forget(void *s, const char *guid, uint64_t seq)
+{
+	return ds_browser_log_forget(track_db(s), guid, seq);
+}
+
+int ds_browser_track_unknown_get(void *s, const char *guid, char **json)
+{
+	return ds_browser_unknown_get(track_db(s), guid, json);
+}
+
+int ds_browser_track_unknown_put(void *s, const char *guid, const char *json)
+{
+	return ds_browser_unknown_put(track_db(s), guid, json);
+}

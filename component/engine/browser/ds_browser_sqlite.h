@@ -44,6 +44,21 @@ int ds_browser_log_pending(sqlite3 *db, const char *guid, struct ds_pending_info
 int ds_browser_log_changes_after(sqlite3 *db, uint64_t after_seq, const char *after_guid,
 				 ds_browser_change_cb cb, void *user_data);
 int ds_browser_log_forget(sqlite3 *db, const char *guid, uint64_t seq);
+/*
+ * The same tracking ops for a store adapter whose private data (s) starts with its sqlite3
+ * handle: `struct x { sqlite3 *db; ... }`, so that s, converted, points at that handle (C11
+ * 6.7.2.1 §15). They can stand in its struct ds_browser_tracking_ops as they are.
+ */
+int ds_browser_track_begin(void *s);
+int ds_browser_track_commit(void *s);
+int ds_browser_track_rollback(void *s);
+int ds_browser_track_pending(void *s, const char *guid, struct ds_pending_info *out);
+int ds_browser_track_changes_after(void *s, uint64_t after_seq, const char *after_guid,
+				   ds_browser_change_cb cb, void *user_data);
+int ds_browser_track_forget(void *s, const char *guid, uint64_t seq);
+int ds_browser_track_unknown_get(void *s, const char *guid, char **json);
+int ds_browser_track_unknown_put(void *s, const char *guid, const char *json);
+
 /* Log each guid the query returns (a column named g) with time 0, unless already pending. */
 int ds_browser_log_mark_query(sqlite3 *db, const char *select_guids);
 /* forget_if_cleared: when the query any_item returns no row, drop every pending deletion. */

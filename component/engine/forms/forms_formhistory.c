@@ -43,7 +43,7 @@ static const char SCHEMA_CHECK_SQL[] =
 	"SELECT timeDeleted, guid FROM moz_deleted_formhistory LIMIT 0;";
 
 struct formhistory {
-	sqlite3 *db;
+	sqlite3 *db; /* first: the shared tracking ops find it there (ds_browser_sqlite.h) */
 	int64_t (*now_ms)(void *);
 	void *now_user_data;
 };
@@ -185,26 +185,6 @@ static int f_remove(void *s, const char *guid)
 	return step_done(st);
 }
 
-static int t_begin(void *s) { return ds_browser_log_begin(F(s)->db); }
-static int t_commit(void *s) { return ds_browser_log_commit(F(s)->db); }
-static int t_rollback(void *s) { return ds_browser_log_rollback(F(s)->db); }
-
-static int t_pending(void *s, const char *guid, struct ds_pending_info *out)
-{
-	return ds_browser_log_pending(F(s)->db, guid, out);
-}
-
-static int t_changes_after(void *s, uint64_t after_seq, const char *after_guid,
-			   ds_browser_change_cb cb, void *user_data)
-{
-	return ds_browser_log_changes_after(F(s)->db, after_seq, after_guid, cb, user_data);
-}
-
-static int t_forget(void *s, const char *guid, uint64_t seq)
-{
-	return ds_browser_log_forget(F(s)->db, guid, seq);
-}
-
 static int t_mark_all(void *s, size_t limit)
 {
 	char *q = ds_asprintf("SELECT guid AS g FROM moz_formhistory ORDER BY lastUsed DESC LIMIT %lld",
@@ -223,16 +203,6 @@ static int t_forget_if_cleared(void *s)
 	return ds_browser_log_forget_if_cleared(F(s)->db, "SELECT 1 FROM moz_formhistory LIMIT 1");
 }
 
-static int t_unknown_get(void *s, const char *guid, char **json)
-{
-	return ds_browser_unknown_get(F(s)->db, guid, json);
-}
-
-static int t_unknown_put(void *s, const char *guid, const char *json)
-{
-	return ds_browser_unknown_put(F(s)->db, guid, json);
-}
-
 static void t_close(void *s)
 {
 	sqlite3_close(F(s)->db);
@@ -241,16 +211,16 @@ static void t_close(void *s)
 
 static const struct ds_forms_store_ops formhistory_ops = {
 	.track = {
-		.begin = t_begin,
-		.commit = t_commit,
-		.rollback = t_rollback,
-		.pending = t_pending,
-		.changes_after = t_changes_after,
-		.forget = t_forget,
+		.begin = ds_browser_track_begin,
+		.commit = ds_browser_track_commit,
+		.rollback = ds_browser_track_rollback,
+		.pending = ds_browser_track_pending,
+		.changes_after = ds_browser_track_changes_after,
+		.forget = ds_browser_track_forget,
 		.mark_all = t_mark_all,
 		.forget_if_cleared = t_forget_if_cleared,
-		.unknown_get = t_unknown_get,
-		.unknown_put = t_unknown_put,
+		.unknown_get = ds_browser_track_unknown_get,
+		.unknown_put = ds_browser_track_unknown_put,
 		.close = t_close,
 	},
 	.get = f_get,
