@@ -90,7 +90,7 @@ static const char DROP_SQL[] =
 	"DROP TABLE IF EXISTS datasync_logins_unknown;";
 
 struct logins {
-	sqlite3 *db;
+	sqlite3 *db; /* first: the shared tracking ops find it there (ds_browser_sqlite.h) */
 	uint8_t key[KEY_LEN];
 	int64_t (*now_ms)(void *);
 	void *now_user_data;
@@ -574,26 +574,6 @@ static int s_mark(void *s, const char *guid)
 
 /* ---- tracking ---------------------------------------------------------------------------- */
 
-static int t_begin(void *s) { return ds_browser_log_begin(L(s)->db); }
-static int t_commit(void *s) { return ds_browser_log_commit(L(s)->db); }
-static int t_rollback(void *s) { return ds_browser_log_rollback(L(s)->db); }
-
-static int t_pending(void *s, const char *guid, struct ds_pending_info *out)
-{
-	return ds_browser_log_pending(L(s)->db, guid, out);
-}
-
-static int t_changes_after(void *s, uint64_t after_seq, const char *after_guid,
-			   ds_browser_change_cb cb, void *user_data)
-{
-	return ds_browser_log_changes_after(L(s)->db, after_seq, after_guid, cb, user_data);
-}
-
-static int t_forget(void *s, const char *guid, uint64_t seq)
-{
-	return ds_browser_log_forget(L(s)->db, guid, seq);
-}
-
 static int t_mark_all(void *s, size_t limit)
 {
 	char *q = ds_asprintf("SELECT guid AS g FROM logins ORDER BY timeLastUsed DESC LIMIT %lld",
@@ -623,12 +603,12 @@ static void t_close(void *s)
 
 static const struct ds_passwords_store_ops logins_ops = {
 	.track = {
-		.begin = t_begin,
-		.commit = t_commit,
-		.rollback = t_rollback,
-		.pending = t_pending,
-		.changes_after = t_changes_after,
-		.forget = t_forget,
+		.begin = ds_browser_track_begin,
+		.commit = ds_browser_track_commit,
+		.rollback = ds_browser_track_rollback,
+		.pending = ds_browser_track_pending,
+		.changes_after = ds_browser_track_changes_after,
+		.forget = ds_browser_track_forget,
 		.mark_all = t_mark_all,
 		.forget_if_cleared = t_forget_if_cleared,
 		.unknown_get = t_unknown_get,
