@@ -151,9 +151,15 @@ static char *rev_host(const char *url)
 	return r;
 }
 
+/* The store's private data; the database handle first, where the shared tracking ops find it
+ * (ds_browser_sqlite.h). */
+struct places {
+	sqlite3 *db;
+};
+
 static sqlite3 *db_of(void *s)
 {
-	return s;
+	return ((struct places *)s)->db;
 }
 
 static int st_prepare(sqlite3 *db, const char *sql, sqlite3_stmt **st)
@@ -431,26 +437,6 @@ static int p_remove(void *s, const char *guid)
 	return step_done(st);
 }
 
-static int t_begin(void *s) { return ds_browser_log_begin(db_of(s)); }
-static int t_commit(void *s) { return ds_browser_log_commit(db_of(s)); }
-static int t_rollback(void *s) { return ds_browser_log_rollback(db_of(s)); }
-
-static int t_pending(void *s, const char *guid, struct ds_pending_info *out)
-{
-	return ds_browser_log_pending(db_of(s), guid, out);
-}
-
-static int t_changes_after(void *s, uint64_t after_seq, const char *after_guid,
-			   ds_browser_change_cb cb, void *user_data)
-{
-	return ds_browser_log_changes_after(db_of(s), after_seq, after_guid, cb, user_data);
-}
-
-static int t_forget(void *s, const char *guid, uint64_t seq)
-{
-	return ds_browser_log_forget(db_of(s), guid, seq);
-}
-
 static int t_mark_all(void *s, size_t limit)
 {
 	char *q = ds_asprintf("SELECT guid AS g FROM moz_places WHERE last_visit_date IS NOT NULL"
@@ -477,33 +463,24 @@ static int t_forget_if_cleared(void *s)
 							  "SELECT 1 FROM moz_historyvisits LIMIT 1");
 }
 
-static int t_unknown_get(void *s, const char *guid, char **json)
-{
-	return ds_browser_unknown_get(db_of(s), guid, json);
-}
-
-static int t_unknown_put(void *s, const char *guid, const char *json)
-{
-	return ds_browser_unknown_put(db_of(s), guid, json);
-}
-
 static void t_close(void *s)
 {
 	sqlite3_close(db_of(s));
+	ds_free(s);
 }
 
 static const struct ds_history_store_ops places_ops = {
 	.track = {
-		.begin = t_begin,
-		.commit = t_commit,
-		.rollback = t_rollback,
-		.pending = t_pending,
-		.changes_after = t_changes_after,
-		.forget = t_forget,
+		.begin = ds_browser_track_begin,
+		.commit = ds_browser_track_commit,
+		.rollback = ds_browser_track_rollback,
+		.pending = ds_browser_track_pending,
+		.changes_after = ds_browser_track_changes_after,
+		.forget = ds_browser_track_forget,
 		.mark_all = t_mark_all,
 		.forget_if_cleared = t_forget_if_cleared,
-		.unknown_get = t_unknown_get,
-		.unknown_put = t_unknown_put,
+		.unknown_get = ds_browser_track_unknown_get,
+		.unknown_put = ds_browser_track_unknown_put,
 		.close = t_close,
 	},
 	.get = p_get,
@@ -532,6 +509,7 @@ static int open_db(const char *path, sqlite3 **db)
 int ds_history_places_open(const char *path, struct ds_history_store **out)
 {
 	struct ds_history_store *s;
+	struct places *p;
 	sqlite3 *db = NULL;
 	int rc;
 
@@ -553,12 +531,15 @@ int ds_history_places_open(const char *path, struct ds_history_store **out)
 			ds_browser_exec(db, "ROLLBACK");
 	}
 	s = rc ? NULL : ds_calloc(1, sizeof(*s));
-	if (!s) {
+	p = s ? ds_calloc(1, sizeof(*p)) : NULL;
+	if (!p) {
+		ds_free(s);
 		sqlite3_close(db);
 		return rc ? rc : -ENOMEM;
 	}
+	p->db = db;
 	s->ops = &places_ops;
-	s->priv = db;
+	s->priv = p;
 	*out = s;
 	return 0;
 }
