@@ -527,13 +527,7 @@ int ds_addons_uninstall(const char *path)
 
 static const char *addons_path(const cJSON *cfg)
 {
-	const cJSON *p = cJSON_GetObjectItemCaseSensitive(cfg, "addons");
-
-	if (!cJSON_IsString(p) || !*p->valuestring) {
-		DS_LOG_ERR("addons engine: \"addons\" (path of addons.sqlite) is required");
-		return NULL;
-	}
-	return p->valuestring;
+	return ds_browser_cfg_path(cfg, "addons", "addons", "addons.sqlite");
 }
 
 int ds_addons_engine_open(const cJSON *cfg, struct ds_engine **out)

@@ -1206,13 +1206,7 @@ int ds_bookmarks_engine_new(struct ds_bookmarks_store *store, const struct ds_bo
 
 static const char *places_path(const cJSON *cfg)
 {
-	const cJSON *p = cJSON_GetObjectItemCaseSensitive(cfg, "places");
-
-	if (!cJSON_IsString(p) || !*p->valuestring) {
-		DS_LOG_ERR("bookmarks engine: \"places\" (path of places.sqlite) is required");
-		return NULL;
-	}
-	return p->valuestring;
+	return ds_browser_cfg_path(cfg, "bookmarks", "places", "places.sqlite");
 }
 
 int ds_bookmarks_engine_open(const cJSON *cfg, struct ds_engine **out)

@@ -1,4 +1,5 @@
 /* The engine side shared by the browser engines (ds_browser_engine.h). */
+#define DS_LOG_LEVEL CONFIG_DS_LOG_LEVEL_ENGINE
 #include "core/ds_core.h"
 #include "engine/browser/ds_browser_engine.h"
 
@@ -78,4 +79,19 @@ int ds_browser_engine_changes_after(struct ds_engine *e, uint64_t after_seq, con
 int ds_browser_engine_changes(struct ds_engine *e, ds_record_cb cb, void *user_data)
 {
 	return ds_browser_engine_changes_after(e, 0, NULL, cb, user_data);
+}
+
+const char *ds_browser_cfg_path(const cJSON *cfg, const char *engine, const char *key,
+				const char *file)
+{
+	const cJSON *p = cJSON_GetObjectItemCaseSensitive(cfg, key);
+
+	if (!cJSON_IsString(p) || !*p->valuestring) {
+		/* Under the engine's own tag, as if it logged this itself. */
+		if (DS_LOG_ERR <= DS_LOG_LEVEL)
+			ds_log_write(DS_LOG_ERR, engine, "%s engine: \"%s\" (path of %s) is required",
+				     engine, key, file);
+		return NULL;
+	}
+	return p->valuestring;
 }

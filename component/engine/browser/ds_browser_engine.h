@@ -6,6 +6,7 @@
 #ifndef DS_BROWSER_ENGINE_H
 #define DS_BROWSER_ENGINE_H
 
+#include <cjson/cJSON.h>
 #include <stdint.h>
 
 #include "engine/browser/ds_browser_store.h"
@@ -60,5 +61,10 @@ int ds_browser_engine_forget(struct ds_engine *e, const char *id, uint64_t chang
 int ds_browser_engine_changes_after(struct ds_engine *e, uint64_t after_seq, const char *after_id,
 				    ds_record_cb cb, void *user_data);
 int ds_browser_engine_changes(struct ds_engine *e, ds_record_cb cb, void *user_data);
+
+/* The path cfg[key] of the browser file an engine opens (a non-empty string), or NULL after
+ * logging, under the engine's tag, that it is required. file names it in that message. */
+const char *ds_browser_cfg_path(const cJSON *cfg, const char *engine, const char *key,
+				const char *file);
 
 #endif /* DS_BROWSER_ENGINE_H */

@@ -209,13 +209,7 @@ int ds_forms_engine_new(struct ds_forms_store *store, struct ds_engine **out)
 
 static const char *formhistory_path(const cJSON *cfg)
 {
-	const cJSON *p = cJSON_GetObjectItemCaseSensitive(cfg, "formhistory");
-
-	if (!cJSON_IsString(p) || !*p->valuestring) {
-		DS_LOG_ERR("forms engine: \"formhistory\" (path of formhistory.sqlite) is required");
-		return NULL;
-	}
-	return p->valuestring;
+	return ds_browser_cfg_path(cfg, "forms", "formhistory", "formhistory.sqlite");
 }
 
 int ds_forms_engine_open(const cJSON *cfg, struct ds_engine **out)

@@ -469,13 +469,7 @@ int ds_history_engine_new(struct ds_history_store *store, const struct ds_histor
 
 static const char *places_path(const cJSON *cfg)
 {
-	const cJSON *p = cJSON_GetObjectItemCaseSensitive(cfg, "places");
-
-	if (!cJSON_IsString(p) || !*p->valuestring) {
-		DS_LOG_ERR("history engine: \"places\" (path of places.sqlite) is required");
-		return NULL;
-	}
-	return p->valuestring;
+	return ds_browser_cfg_path(cfg, "history", "places", "places.sqlite");
 }
 
 int ds_history_engine_open(const cJSON *cfg, struct ds_engine **out)

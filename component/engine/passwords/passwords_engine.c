@@ -423,13 +423,7 @@ int ds_passwords_engine_new(struct ds_passwords_store *store, struct ds_engine *
 
 static const char *logins_path(const cJSON *cfg)
 {
-	const cJSON *v = cJSON_GetObjectItemCaseSensitive(cfg, "logins");
-
-	if (!cJSON_IsString(v) || !*v->valuestring) {
-		DS_LOG_ERR("passwords engine: \"logins\" (path of logins.sqlite) is required");
-		return NULL;
-	}
-	return v->valuestring;
+	return ds_browser_cfg_path(cfg, "passwords", "logins", "logins.sqlite");
 }
 
 int ds_passwords_engine_open(const cJSON *cfg, struct ds_engine **out)

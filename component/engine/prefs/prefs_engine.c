@@ -574,13 +574,7 @@ int ds_prefs_engine_new(const struct ds_prefs_options *opt, struct ds_engine **o
 
 static const char *prefs_path(const cJSON *cfg)
 {
-	const cJSON *p = cJSON_GetObjectItemCaseSensitive(cfg, "prefs");
-
-	if (!cJSON_IsString(p) || !*p->valuestring) {
-		DS_LOG_ERR("prefs engine: \"prefs\" (path of prefs.sqlite) is required");
-		return NULL;
-	}
-	return p->valuestring;
+	return ds_browser_cfg_path(cfg, "prefs", "prefs", "prefs.sqlite");
 }
 
 int ds_prefs_engine_open(const cJSON *cfg, struct ds_engine **out)
