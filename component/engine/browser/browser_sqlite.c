@@ -234,6 +234,19 @@ int ds_browser_log_rename(sqlite3 *db, const char *old_guid, const char *new_gui
 	return rc;
 }
 
+int ds_browser_log_mark_recent(sqlite3 *db, const char *select_guids, size_t limit)
+{
+	/* LIMIT -1: no limit (SQLite). */
+	char *q = ds_asprintf("%s LIMIT %lld", select_guids, limit ? (long long)limit : -1LL);
+	int rc;
+
+	if (!q)
+		return -ENOMEM;
+	rc = ds_browser_log_mark_query(db, q);
+	ds_free(q);
+	return rc;
+}
+
 int ds_browser_log_mark_query(sqlite3 *db, const char *select_guids)
 {
 	char *sql = ds_asprintf("SAVEPOINT datasync_mark;"

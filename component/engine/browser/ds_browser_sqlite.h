@@ -12,6 +12,7 @@
 #define DS_BROWSER_SQLITE_H
 
 #include <sqlite3.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "engine/browser/ds_browser_store.h"
@@ -61,6 +62,9 @@ int ds_browser_track_unknown_put(void *s, const char *guid, const char *json);
 
 /* Log each guid the query returns (a column named g) with time 0, unless already pending. */
 int ds_browser_log_mark_query(sqlite3 *db, const char *select_guids);
+/* mark_all(limit) over a query of guids (column g) ordered most recently used first: its first
+ * limit rows, every row when limit is 0. */
+int ds_browser_log_mark_recent(sqlite3 *db, const char *select_guids, size_t limit);
 /* forget_if_cleared: when the query any_item returns no row, drop every pending deletion. */
 int ds_browser_log_forget_if_cleared(sqlite3 *db, const char *any_item);
 /* unknown_get / unknown_put over the side table datasync_unknown. */

@@ -187,15 +187,8 @@ static int f_remove(void *s, const char *guid)
 
 static int t_mark_all(void *s, size_t limit)
 {
-	char *q = ds_asprintf("SELECT guid AS g FROM moz_formhistory ORDER BY lastUsed DESC LIMIT %lld",
-			      limit ? (long long)limit : -1LL);
-	int rc;
-
-	if (!q)
-		return -ENOMEM;
-	rc = ds_browser_log_mark_query(F(s)->db, q);
-	ds_free(q);
-	return rc;
+	return ds_browser_log_mark_recent(F(s)->db, "SELECT guid AS g FROM moz_formhistory"
+					  " ORDER BY lastUsed DESC", limit);
 }
 
 static int t_forget_if_cleared(void *s)
