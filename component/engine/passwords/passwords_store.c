@@ -576,15 +576,8 @@ static int s_mark(void *s, const char *guid)
 
 static int t_mark_all(void *s, size_t limit)
 {
-	char *q = ds_asprintf("SELECT guid AS g FROM logins ORDER BY timeLastUsed DESC LIMIT %lld",
-			      limit ? (long long)limit : -1LL);
-	int rc;
-
-	if (!q)
-		return -ENOMEM;
-	rc = ds_browser_log_mark_query(L(s)->db, q);
-	ds_free(q);
-	return rc;
+	return ds_browser_log_mark_recent(L(s)->db, "SELECT guid AS g FROM logins"
+					  " ORDER BY timeLastUsed DESC", limit);
 }
 
 static int t_forget_if_cleared(void *s)
