@@ -439,16 +439,9 @@ static int p_remove(void *s, const char *guid)
 
 static int t_mark_all(void *s, size_t limit)
 {
-	char *q = ds_asprintf("SELECT guid AS g FROM moz_places WHERE last_visit_date IS NOT NULL"
-			      " ORDER BY last_visit_date DESC LIMIT %lld",
-			      limit ? (long long)limit : -1LL);
-	int rc;
-
-	if (!q)
-		return -ENOMEM;
-	rc = ds_browser_log_mark_query(db_of(s), q);
-	ds_free(q);
-	return rc;
+	return ds_browser_log_mark_recent(db_of(s), "SELECT guid AS g FROM moz_places"
+					  " WHERE last_visit_date IS NOT NULL"
+					  " ORDER BY last_visit_date DESC", limit);
 }
 
 static int t_forget_if_cleared(void *s)
