@@ -63,7 +63,7 @@ static const char DROP_TRIGGERS_SQL[] =
 	"DROP TRIGGER IF EXISTS datasync_addons_ad;";
 
 struct addons_engine {
-	struct ds_engine e;
+	struct ds_browser_engine b; /* over ds_browser_log_track on db */
 	sqlite3 *db;
 	char *app_id;
 };
@@ -78,7 +78,7 @@ struct addon {
 
 static struct addons_engine *AE(struct ds_engine *e)
 {
-	return DS_CONTAINER_OF(e, struct addons_engine, e);
+	return DS_CONTAINER_OF(e, struct addons_engine, b.e);
 }
 
 static int prepare(sqlite3 *db, const char *sql, sqlite3_stmt **st)
@@ -226,21 +226,6 @@ static int a_prepare(struct ds_engine *e)
 				" FROM addons LIMIT 0");
 }
 
-static int a_begin(struct ds_engine *e)
-{
-	return ds_browser_log_begin(AE(e)->db);
-}
-
-static int a_commit(struct ds_engine *e)
-{
-	return ds_browser_log_commit(AE(e)->db);
-}
-
-static int a_rollback(struct ds_engine *e)
-{
-	return ds_browser_log_rollback(AE(e)->db);
-}
-
 static int current(struct addons_engine *a, const char *guid, struct ds_record *out, bool must_exist)
 {
 	struct addon x;
@@ -300,25 +285,6 @@ static int a_get(struct ds_engine *e, const char *id, struct ds_record *out)
 static int a_current(struct ds_engine *e, const char *guid, struct ds_record *out)
 {
 	return current(AE(e), guid, out, false);
-}
-
-static int a_changes_after(struct ds_engine *e, uint64_t after_seq, const char *after_id,
-			   ds_record_cb cb, void *user_data)
-{
-	struct ds_browser_changes c = { e, a_current, NULL, cb, user_data };
-
-	return ds_browser_log_changes_after(AE(e)->db, after_seq, after_id, ds_browser_change_one,
-					    &c);
-}
-
-static int a_changes(struct ds_engine *e, ds_record_cb cb, void *user_data)
-{
-	return a_changes_after(e, 0, NULL, cb, user_data);
-}
-
-static int a_pending(struct ds_engine *e, const char *id, struct ds_pending_info *out)
-{
-	return ds_browser_log_pending(AE(e)->db, id, out);
 }
 
 static int wish(struct addons_engine *a, const struct addon *x, const char *what)
@@ -399,11 +365,6 @@ static int a_apply(struct ds_engine *e, const struct ds_record *r)
 	return rc;
 }
 
-static int a_forget(struct ds_engine *e, const char *id, uint64_t change_seq)
-{
-	return ds_browser_log_forget(AE(e)->db, id, change_seq);
-}
-
 static int a_mark_all(struct ds_engine *e)
 {
 	return ds_browser_log_mark_query(AE(e)->db, "SELECT guid AS g FROM addons a WHERE "
@@ -425,15 +386,15 @@ static void a_close(struct ds_engine *e)
 static const struct ds_engine_ops addons_ops = {
 	.kind = "addons",
 	.prepare = a_prepare,
-	.begin = a_begin,
-	.commit = a_commit,
-	.rollback = a_rollback,
-	.changes = a_changes,
-	.changes_after = a_changes_after,
-	.pending = a_pending,
+	.begin = ds_browser_engine_begin,
+	.commit = ds_browser_engine_commit,
+	.rollback = ds_browser_engine_rollback,
+	.changes = ds_browser_engine_changes,
+	.changes_after = ds_browser_engine_changes_after,
+	.pending = ds_browser_engine_pending,
 	.get = a_get,
 	.apply = a_apply,
-	.forget = a_forget,
+	.forget = ds_browser_engine_forget,
 	.mark_all = a_mark_all,
 	.close = a_close,
 };
@@ -503,9 +464,12 @@ int ds_addons_engine_new(const struct ds_addons_options *opt, struct ds_engine *
 		ds_free(a);
 		return rc;
 	}
-	a->e.ops = &addons_ops;
-	a->e.priv = a;
-	*out = &a->e;
+	a->b.track = &ds_browser_log_track;
+	a->b.s = &a->db;
+	a->b.current = a_current;
+	a->b.e.ops = &addons_ops;
+	a->b.e.priv = a;
+	*out = &a->b.e;
 	return 0;
 }
 

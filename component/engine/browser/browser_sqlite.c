@@ -367,3 +367,14 @@ int ds_browser_track_unknown_put(void *s, const char *guid, const char *json)
 {
 	return ds_browser_unknown_put(track_db(s), guid, json);
 }
+
+const struct ds_browser_tracking_ops ds_browser_log_track = {
+	.begin = ds_browser_track_begin,
+	.commit = ds_browser_track_commit,
+	.rollback = ds_browser_track_rollback,
+	.pending = ds_browser_track_pending,
+	.changes_after = ds_browser_track_changes_after,
+	.forget = ds_browser_track_forget,
+	.unknown_get = ds_browser_track_unknown_get,
+	.unknown_put = ds_browser_track_unknown_put,
+};

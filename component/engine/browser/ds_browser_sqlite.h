@@ -59,6 +59,9 @@ int ds_browser_track_changes_after(void *s, uint64_t after_seq, const char *afte
 int ds_browser_track_forget(void *s, const char *guid, uint64_t seq);
 int ds_browser_track_unknown_get(void *s, const char *guid, char **json);
 int ds_browser_track_unknown_put(void *s, const char *guid, const char *json);
+/* Those, as the tracking ops of an engine that keeps the database itself (s: the address of its
+ * sqlite3 handle); it has no mark_all, forget_if_cleared or close. */
+extern const struct ds_browser_tracking_ops ds_browser_log_track;
 
 /* Log each guid the query returns (a column named g) with time 0, unless already pending. */
 int ds_browser_log_mark_query(sqlite3 *db, const char *select_guids);
