@@ -41,7 +41,7 @@
 #define RECORD_ID_MAX (4 * (APP_ID_MAX + 2) / 3 + 1)
 
 struct prefs_engine {
-	struct ds_engine e;
+	struct ds_browser_engine b; /* over ds_browser_log_track on db */
 	sqlite3 *db;
 	char id[RECORD_ID_MAX];
 	/* merge() stored the remote's version as the base: the apply of the merged record that
@@ -51,7 +51,7 @@ struct prefs_engine {
 
 static struct prefs_engine *PE(struct ds_engine *e)
 {
-	return DS_CONTAINER_OF(e, struct prefs_engine, e);
+	return DS_CONTAINER_OF(e, struct prefs_engine, b.e);
 }
 
 int ds_prefs_record_id(const char *app_id, char *buf, size_t size)
@@ -324,16 +324,6 @@ static int p_begin(struct ds_engine *e)
 	return ds_browser_log_begin(PE(e)->db);
 }
 
-static int p_commit(struct ds_engine *e)
-{
-	return ds_browser_log_commit(PE(e)->db);
-}
-
-static int p_rollback(struct ds_engine *e)
-{
-	return ds_browser_log_rollback(PE(e)->db);
-}
-
 static int p_get(struct ds_engine *e, const char *id, struct ds_record *out)
 {
 	struct prefs_engine *p = PE(e);
@@ -352,25 +342,6 @@ static int p_current(struct ds_engine *e, const char *guid, struct ds_record *ou
 	if (strcmp(guid, p->id) != 0)
 		return DS_BROWSER_SKIP; /* logged under an earlier app id: not this record */
 	return local_record(p, out);
-}
-
-static int p_changes_after(struct ds_engine *e, uint64_t after_seq, const char *after_id,
-			   ds_record_cb cb, void *user_data)
-{
-	struct ds_browser_changes c = { e, p_current, NULL, cb, user_data };
-
-	return ds_browser_log_changes_after(PE(e)->db, after_seq, after_id, ds_browser_change_one,
-					    &c);
-}
-
-static int p_changes(struct ds_engine *e, ds_record_cb cb, void *user_data)
-{
-	return p_changes_after(e, 0, NULL, cb, user_data);
-}
-
-static int p_pending(struct ds_engine *e, const char *id, struct ds_pending_info *out)
-{
-	return ds_browser_log_pending(PE(e)->db, id, out);
 }
 
 static int p_apply(struct ds_engine *e, const struct ds_record *r)
@@ -524,11 +495,11 @@ static const struct ds_engine_ops prefs_ops = {
 	.kind = "prefs",
 	.prepare = p_prepare,
 	.begin = p_begin,
-	.commit = p_commit,
-	.rollback = p_rollback,
-	.changes = p_changes,
-	.changes_after = p_changes_after,
-	.pending = p_pending,
+	.commit = ds_browser_engine_commit,
+	.rollback = ds_browser_engine_rollback,
+	.changes = ds_browser_engine_changes,
+	.changes_after = ds_browser_engine_changes_after,
+	.pending = ds_browser_engine_pending,
 	.get = p_get,
 	.apply = p_apply,
 	.forget = p_forget,
@@ -566,9 +537,12 @@ int ds_prefs_engine_new(const struct ds_prefs_options *opt, struct ds_engine **o
 		ds_free(p);
 		return rc;
 	}
-	p->e.ops = &prefs_ops;
-	p->e.priv = p;
-	*out = &p->e;
+	p->b.track = &ds_browser_log_track;
+	p->b.s = &p->db;
+	p->b.current = p_current;
+	p->b.e.ops = &prefs_ops;
+	p->b.e.priv = p;
+	*out = &p->b.e;
 	return 0;
 }
 
