@@ -220,6 +220,33 @@ struct reset_ctx {
 	int rc;
 };
 
+/*
+ * wipeEngine removes the engine's local data before the reset, as desktop's wipeClient does
+ * (services/sync/modules/engines.sys.mjs): the next sync downloads the server's copy. The
+ * engine removes it inside its transaction without logging it, so no deletion goes up. An
+ * engine without a wipe op (or whose store cannot wipe) is only reset.
+ */
+static int wipe_local(struct ds_collection *c)
+{
+	struct ds_engine *e = c->engine;
+	int rc;
+
+	if (!e->ops->wipe)
+		return 0;
+	rc = e->ops->begin(e);
+	if (rc)
+		return rc;
+	rc = e->ops->wipe(e);
+	if (rc == 0)
+		return e->ops->commit(e);
+	e->ops->rollback(e);
+	if (rc == -ENOTSUP) {
+		DS_LOG_INF("%s: its store cannot remove its data: only reset", c->name);
+		return 0;
+	}
+	return rc;
+}
+
 static int reset_one(const cJSON *reg, void *u)
 {
 	struct reset_ctx *x = u;
@@ -254,6 +281,8 @@ static int reset_one(const cJSON *reg, void *u)
 #endif
 	}
 	rc = ds_collection_open(reg, x->a->device_id, &c);
+	if (rc == 0 && x->wipe)
+		rc = wipe_local(c);
 	if (rc == 0)
 		rc = ds_sync_reset(c, x->store);
 	ds_collection_close(c);

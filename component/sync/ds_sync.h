@@ -120,6 +120,11 @@ struct ds_engine_ops {
 	 * remote was wiped and the user chose to re-upload). Rows already pending keep their entry;
 	 * newly marked ones carry modified_ms 0 (age unknown: older than any remote version). */
 	int (*mark_all)(struct ds_engine *e);
+	/* Optional (NULL: the engine cannot wipe; a wipe request then only resets). Remove every
+	 * local item of the collection and drop its pending changes, without logging the removals
+	 * as local changes: nothing goes up as a deletion, the next sync brings the server's copy
+	 * back. Called inside begin/commit (the clients engine's wipeEngine command). */
+	int (*wipe)(struct ds_engine *e);
 	void (*close)(struct ds_engine *e);
 };
 

@@ -497,6 +497,47 @@ static void test_a_tree_of_2000_items_syncs_in_bounded_memory(void **state)
 	assert_same_trees(f);
 }
 
+/* wipeEngine bookmarks (desktop: PlacesSyncUtils.bookmarks.wipe): every item under the roots
+ * and the pending changes go, the roots stay, nothing goes up as a deletion; the next sync
+ * brings the server's tree back. */
+static void test_wipe_removes_local_bookmarks_and_sync_brings_them_back(void **state)
+{
+	struct fx *f = *state;
+	struct ds_engine *e = f->a.c->engine;
+	struct ds_run_stats st;
+	char *before, *after;
+	size_t n_log, n_srv;
+
+	make_tree(&f->a, 'A');
+	bmf_tag(f->a.db, "https://example.com/", "demo");
+	bmf_sync(&f->a, NULL);
+	before = bmf_tree(f->a.db, 1);
+	n_log = ds_fake_server_log_len(f->srv);
+	n_srv = ds_fake_server_count(f->srv);
+	bmf_add_bookmark(f->a.db, "pendingAAAAA", "unfiled_____", "Not yet synced", "https://p.example/");
+	assert_true(bmf_int(f->a.db, "SELECT count(*) FROM datasync_bm_changes") > 0);
+	assert_non_null(e->ops->wipe);
+	assert_int_equal(e->ops->begin(e), 0);
+	assert_int_equal(e->ops->wipe(e), 0);
+	assert_int_equal(e->ops->commit(e), 0);
+	assert_int_equal(ds_sync_reset(f->a.c, f->a.store), 0);
+	assert_int_equal(count_where(&f->a, "1"), 6); /* the roots */
+	assert_int_equal(bmf_int(f->a.db, "SELECT count(*) FROM moz_keywords"), 0);
+	assert_int_equal(bmf_int(f->a.db, "SELECT count(*) FROM moz_places WHERE foreign_count < 0"), 0);
+	assert_int_equal(bmf_int(f->a.db, "SELECT count(*) FROM datasync_bm_changes WHERE deleted = 1"), 0);
+	bmf_sync(&f->a, &st);
+	assert_int_equal(st.uploaded, 0);
+	assert_int_equal(ds_fake_server_log_len(f->srv), n_log); /* nothing went up */
+	assert_int_equal(ds_fake_server_count(f->srv), n_srv);
+	assert_null(ds_fake_server_payload(f->srv, "pendingAAAAA"));
+	after = bmf_tree(f->a.db, 1);
+	if (strcmp(before, after) != 0)
+		fail_msg("tree not restored:\nbefore:\n%safter:\n%s", before, after);
+	assert_int_equal(bmf_int(f->a.db, "SELECT count(*) FROM datasync_bm_changes"), 0);
+	free(before);
+	free(after);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -511,6 +552,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_import_only_device_reads_and_never_writes, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_cleared_store_deletes_nothing_remotely, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_two_devices_converge, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_wipe_removes_local_bookmarks_and_sync_brings_them_back, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_concurrent_writer_and_lost_reply_converge, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_a_tree_of_2000_items_syncs_in_bounded_memory,
 						setup_counted, teardown_counted),

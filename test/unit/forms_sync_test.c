@@ -18,6 +18,7 @@
 #include <cmocka.h>
 
 #include <cjson/cJSON.h>
+#include <errno.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -166,12 +167,56 @@ static void test_clearing_forms_on_one_device_keeps_them_elsewhere(void **state)
 	assert_true(ds_fake_sync15_coll_ts(f->srv, "forms") == ts); /* nothing was written */
 }
 
+/* wipeEngine on device d as the daemon runs it: the engine's wipe in its transaction, then the
+ * reset of the collection's sync state. */
+static void wipe_and_reset(struct esf_dev *d)
+{
+	struct ds_engine *e = d->c->engine;
+
+	assert_non_null(e->ops->wipe);
+	assert_int_equal(e->ops->begin(e), 0);
+	assert_int_equal(e->ops->wipe(e), 0);
+	assert_int_equal(e->ops->commit(e), 0);
+	assert_int_equal(ds_sync_reset(d->c, d->store), 0);
+}
+
+/* wipeEngine forms: the device's values and its pending edits go without a deletion going up;
+ * the next sync brings the server's values back. */
+static void test_wipe_removes_local_forms_and_sync_brings_them_back(void **state)
+{
+	struct fx *f = *state;
+	struct ds_engine *e = f->a.c->engine;
+	int64_t ts;
+	char *a;
+
+	esf_sync_ok(&f->a);
+	ts = ds_fake_sync15_coll_ts(f->srv, "forms");
+	ffx_sql(f->a.db, "INSERT INTO moz_formhistory(fieldname, value, timesUsed, firstUsed, lastUsed, guid)"
+		     " VALUES('city', 'Lyon', 1, 1, 1, 'acityAAAAAAA')");
+	assert_int_equal(ffx_sql_int(f->a.db, "SELECT count(*) FROM datasync_changes"), 1);
+	/* outside a transaction the store refuses: its triggers would log every removal */
+	assert_int_equal(e->ops->wipe(e), -EINVAL);
+	wipe_and_reset(&f->a);
+	assert_int_equal(ffx_sql_int(f->a.db, "SELECT count(*) FROM moz_formhistory"), 0);
+	assert_int_equal(ffx_sql_int(f->a.db, "SELECT count(*) FROM datasync_changes"), 0);
+	esf_sync_ok(&f->a);
+	assert_true(ds_fake_sync15_coll_ts(f->srv, "forms") == ts); /* nothing went up */
+	assert_int_equal(ds_fake_sync15_count(f->srv, "forms"), 3);
+	a = forms_text(f->a.db);
+	assert_non_null(strstr(a, "formAAAAAAAA q=datasync\n"));
+	assert_null(strstr(a, "Lyon"));
+	free(a);
+	assert_int_equal(ffx_sql_int(f->a.db, "SELECT count(*) FROM moz_formhistory"), 3);
+	assert_int_equal(ffx_sql_int(f->a.db, "SELECT count(*) FROM datasync_changes"), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_two_devices_converge_on_forms, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_deletes_and_edits_reach_the_other_device, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_clearing_forms_on_one_device_keeps_them_elsewhere, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_wipe_removes_local_forms_and_sync_brings_them_back, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

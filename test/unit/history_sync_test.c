@@ -378,6 +378,48 @@ static void test_first_download_limited_by_the_remote(void **state)
 				 " AND v.visit_date = 1766000000000000"), 1);
 }
 
+/* wipeEngine on device d as the daemon runs it: the engine's wipe in its transaction, then the
+ * reset of the collection's sync state. */
+static void wipe_and_reset(struct esf_dev *d)
+{
+	struct ds_engine *e = d->c->engine;
+
+	assert_non_null(e->ops->wipe);
+	assert_int_equal(e->ops->begin(e), 0);
+	assert_int_equal(e->ops->wipe(e), 0);
+	assert_int_equal(e->ops->commit(e), 0);
+	assert_int_equal(ds_sync_reset(d->c, d->store), 0);
+}
+
+/* wipeEngine history: every visit and unbookmarked place goes with the pending changes, no
+ * deletion goes up, and the next sync brings the server's history back. */
+static void test_wipe_removes_local_history_and_sync_brings_it_back(void **state)
+{
+	struct fx *f = *state;
+	int64_t ts;
+	char *before, *after;
+
+	esf_sync_ok(&f->a);
+	ts = ds_fake_sync15_coll_ts(f->srv, "history");
+	before = history_text(f->a.db);
+	assert_true(before[0] != '\0');
+	ffx_sql(f->a.db, "INSERT INTO moz_places(url, title, guid, url_hash, foreign_count)"
+		     " VALUES('https://wiped.example/', 'w', 'wipedAAAAAAA', 1, 0)");
+	visit(f->a.db, "wipedAAAAAAA", 1767225000000000LL, 1);
+	assert_true(esf_q(&f->a, "SELECT count(*) FROM datasync_changes") > 0);
+	wipe_and_reset(&f->a);
+	assert_int_equal(esf_q(&f->a, "SELECT count(*) FROM moz_historyvisits"), 0);
+	assert_int_equal(esf_q(&f->a, "SELECT count(*) FROM moz_places WHERE foreign_count = 0"), 0);
+	assert_int_equal(esf_q(&f->a, "SELECT count(*) FROM datasync_changes"), 0);
+	esf_sync_ok(&f->a);
+	assert_true(ds_fake_sync15_coll_ts(f->srv, "history") == ts); /* nothing went up */
+	after = history_text(f->a.db);
+	assert_string_equal(after, before);
+	assert_int_equal(esf_q(&f->a, "SELECT count(*) FROM datasync_changes"), 0);
+	free(before);
+	free(after);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -388,6 +430,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_most_recent_places_uploaded_and_applied_in_bounded_pages, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_import_only_device_reads_and_never_writes, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_first_download_limited_by_the_remote, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_wipe_removes_local_history_and_sync_brings_it_back, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

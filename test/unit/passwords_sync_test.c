@@ -381,6 +381,52 @@ static void test_cleared_store_reimported_not_deleted_elsewhere(void **state)
 	free(a);
 }
 
+static int64_t q(struct dev *d, const char *sql)
+{
+	sqlite3 *db;
+	int64_t v;
+
+	assert_int_equal(sqlite3_open(d->s.path, &db), SQLITE_OK);
+	v = ffx_sql_int(db, sql);
+	sqlite3_close(db);
+	return v;
+}
+
+/* wipeEngine passwords (desktop: Services.logins.removeAllLogins): the device's logins and
+ * pending edits go without a deletion going up; the next sync brings the server's back. */
+static void test_wipe_removes_local_logins_and_sync_brings_them_back(void **state)
+{
+	struct fx *f = *state;
+	struct ds_engine *e = f->a.s.c->engine;
+	char *before, *after;
+	int64_t ts;
+
+	save(&f->a, "{wipe-0001}", "https://one.example", "ann", "pw1");
+	save(&f->a, "{wipe-0002}", "https://two.example", "bob", "pw2");
+	sync_ok(&f->a);
+	ts = ds_fake_sync15_coll_ts(f->srv, "passwords");
+	before = logins_text(&f->a);
+	save(&f->a, "{wipe-0003}", "https://three.example", "cy", "pw3");
+	edit(&f->a, "{wipe-0001}", NULL, "changed");
+	assert_int_equal(q(&f->a, "SELECT count(*) FROM datasync_changes"), 2);
+	assert_non_null(e->ops->wipe);
+	assert_int_equal(e->ops->begin(e), 0);
+	assert_int_equal(e->ops->wipe(e), 0);
+	assert_int_equal(e->ops->commit(e), 0);
+	assert_int_equal(ds_sync_reset(f->a.s.c, f->a.s.store), 0);
+	assert_int_equal(q(&f->a, "SELECT count(*) FROM logins"), 0);
+	assert_int_equal(q(&f->a, "SELECT count(*) FROM datasync_changes"), 0);
+	assert_int_equal(q(&f->a, "SELECT count(*) FROM datasync_logins_shared"), 0);
+	sync_ok(&f->a);
+	assert_true(ds_fake_sync15_coll_ts(f->srv, "passwords") == ts); /* nothing went up */
+	after = logins_text(&f->a);
+	assert_string_equal(after, before);
+	assert_int_equal(count_lines(after), 2);
+	assert_int_equal(q(&f->a, "SELECT count(*) FROM datasync_changes"), 0);
+	free(before);
+	free(after);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -390,6 +436,7 @@ int main(void)
 		T(test_u4_sign_out_sign_in_keeps_every_password),
 		T(test_import_only_never_uploads),
 		T(test_cleared_store_reimported_not_deleted_elsewhere),
+		T(test_wipe_removes_local_logins_and_sync_brings_them_back),
 #undef T
 	};
 

@@ -1168,6 +1168,15 @@ static void b_close(struct ds_engine *e)
 	ds_free(b);
 }
 
+static int b_wipe(struct ds_engine *e)
+{
+	struct bm_engine *b = B(e);
+
+	if (!OPS(b)->track.wipe)
+		return -ENOTSUP;
+	return OPS(b)->track.wipe(S(b));
+}
+
 static const struct ds_engine_ops bookmarks_ops = {
 	.kind = "bookmarks",
 	.prepare = b_prepare,
@@ -1181,6 +1190,7 @@ static const struct ds_engine_ops bookmarks_ops = {
 	.apply = b_apply,
 	.forget = b_forget,
 	.mark_all = b_mark_all,
+	.wipe = b_wipe,
 	.close = b_close,
 };
 

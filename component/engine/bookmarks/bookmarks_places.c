@@ -1333,6 +1333,36 @@ static int t_forget_if_cleared(void *s)
 	return rc ? rc : 1;
 }
 
+#define ROOT_GUIDS "('root________', 'menu________', 'toolbar_____', 'unfiled_____'," \
+	" 'mobile______', 'tags________')"
+
+/*
+ * As desktop's PlacesSyncUtils.bookmarks.wipe (eraseEverything): every item under the roots
+ * goes, tags and keywords with them; the roots stay. Places' foreign_count triggers do not fire
+ * for our writes (see above), so the references dropped are subtracted here first. The sync
+ * state of what is left (the roots) starts over, as after a new profile.
+ */
+static int t_wipe(void *s)
+{
+	struct places *db = db_of(s);
+
+	if (sqlite3_get_autocommit(db->db))
+		return -EINVAL; /* outside begin/commit the triggers would log every removal */
+	db->n_gaps = 0;
+	return ds_browser_exec(db->db,
+		"UPDATE moz_places SET foreign_count = max(0, foreign_count"
+		" - (SELECT count(*) FROM moz_bookmarks b WHERE b.fk = moz_places.id AND b.guid NOT IN "
+		ROOT_GUIDS ") - (SELECT count(*) FROM moz_keywords k WHERE k.place_id = moz_places.id))"
+		" WHERE id IN (SELECT fk FROM moz_bookmarks WHERE fk IS NOT NULL"
+		" UNION SELECT place_id FROM moz_keywords);"
+		"DELETE FROM moz_keywords;"
+		"DELETE FROM moz_bookmarks WHERE guid NOT IN " ROOT_GUIDS ";"
+		"DELETE FROM datasync_bm_changes; DELETE FROM datasync_bm_unknown;"
+		"DELETE FROM datasync_bm_tomb; DELETE FROM datasync_bm_meta WHERE guid NOT IN " ROOT_GUIDS ";"
+		"UPDATE datasync_bm_meta SET synced = 0, want_parent = NULL, remote_children = NULL,"
+		" flags = 0;");
+}
+
 static int t_unknown_get(void *s, const char *guid, char **json)
 {
 	struct places *db = db_of(s);
@@ -1383,6 +1413,7 @@ static const struct ds_bookmarks_store_ops places_ops = {
 		.forget = t_forget,
 		.mark_all = t_mark_all,
 		.forget_if_cleared = t_forget_if_cleared,
+		.wipe = t_wipe,
 		.unknown_get = t_unknown_get,
 		.unknown_put = t_unknown_put,
 		.close = t_close,

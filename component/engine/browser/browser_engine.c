@@ -95,3 +95,10 @@ const char *ds_browser_cfg_path(const cJSON *cfg, const char *engine, const char
 	}
 	return p->valuestring;
 }
+
+int ds_browser_engine_wipe(struct ds_engine *e)
+{
+	struct ds_browser_engine *b = BE(e);
+
+	return b->track->wipe ? b->track->wipe(b->s) : -ENOTSUP;
+}

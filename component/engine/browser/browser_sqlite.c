@@ -290,6 +290,20 @@ int ds_browser_log_forget_if_cleared(sqlite3 *db, const char *any_item)
 	return n > 0 ? 1 : 0;
 }
 
+int ds_browser_log_wipe(sqlite3 *db, const char *delete_items)
+{
+	int rc;
+
+	/* Outside the engine's transaction the triggers would log every removal as a deletion
+	 * for the other devices: refuse rather than delete their data. */
+	if (sqlite3_get_autocommit(db))
+		return -EINVAL;
+	rc = ds_browser_exec(db, delete_items);
+	if (rc == 0)
+		rc = ds_browser_exec(db, "DELETE FROM datasync_changes; DELETE FROM datasync_unknown;");
+	return rc;
+}
+
 int ds_browser_unknown_get(sqlite3 *db, const char *guid, char **json)
 {
 	sqlite3_stmt *st;

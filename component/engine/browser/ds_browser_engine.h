@@ -61,6 +61,8 @@ int ds_browser_engine_forget(struct ds_engine *e, const char *id, uint64_t chang
 int ds_browser_engine_changes_after(struct ds_engine *e, uint64_t after_seq, const char *after_id,
 				    ds_record_cb cb, void *user_data);
 int ds_browser_engine_changes(struct ds_engine *e, ds_record_cb cb, void *user_data);
+/* engine->wipe through the store's tracking wipe; -ENOTSUP when the store has none. */
+int ds_browser_engine_wipe(struct ds_engine *e);
 
 /* The path cfg[key] of the browser file an engine opens (a non-empty string), or NULL after
  * logging, under the engine's tag, that it is required. file names it in that message. */

@@ -70,6 +70,9 @@ int ds_browser_log_mark_query(sqlite3 *db, const char *select_guids);
 int ds_browser_log_mark_recent(sqlite3 *db, const char *select_guids, size_t limit);
 /* forget_if_cleared: when the query any_item returns no row, drop every pending deletion. */
 int ds_browser_log_forget_if_cleared(sqlite3 *db, const char *any_item);
+/* tracking wipe: run delete_items (the adapter's SQL removing its items), then drop every
+ * pending change and kept unknown field. Inside begin/commit, so the triggers log nothing. */
+int ds_browser_log_wipe(sqlite3 *db, const char *delete_items);
 /* unknown_get / unknown_put over the side table datasync_unknown. */
 int ds_browser_unknown_get(sqlite3 *db, const char *guid, char **json);
 int ds_browser_unknown_put(sqlite3 *db, const char *guid, const char *json);

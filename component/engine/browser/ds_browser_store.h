@@ -49,6 +49,10 @@ struct ds_browser_tracking_ops {
 	 * ("clear history", a new profile), not edited item by item. Drop those pending deletions,
 	 * so that clearing one device never deletes the data of the others; 1 when it did, else 0. */
 	int (*forget_if_cleared)(void *s);
+	/* Optional. Remove every item of the collection (items the browser cannot lose, such as
+	 * the bookmark roots, stay), with every pending change and kept unknown field. Called
+	 * between begin and commit, so the removals are not logged as local changes. */
+	int (*wipe)(void *s);
 	/* Optional. Fields of a remote record that the browser has no column for (other clients'
 	 * newer fields), kept beside the item and sent back with it: a JSON object text.
 	 * unknown_get gives a new ds_malloc'ed string or -ENOENT; unknown_put with NULL drops

@@ -184,6 +184,7 @@ static const struct ds_engine_ops forms_ops = {
 	.forget = ds_browser_engine_forget,
 	.merge = NULL, /* a (name, value) pair has nothing to combine: newest wins */
 	.mark_all = f_mark_all,
+	.wipe = ds_browser_engine_wipe,
 	.close = f_close,
 };
 

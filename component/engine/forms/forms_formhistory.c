@@ -196,6 +196,11 @@ static int t_forget_if_cleared(void *s)
 	return ds_browser_log_forget_if_cleared(F(s)->db, "SELECT 1 FROM moz_formhistory LIMIT 1");
 }
 
+static int t_wipe(void *s)
+{
+	return ds_browser_log_wipe(F(s)->db, "DELETE FROM moz_formhistory");
+}
+
 static void t_close(void *s)
 {
 	sqlite3_close(F(s)->db);
@@ -212,6 +217,7 @@ static const struct ds_forms_store_ops formhistory_ops = {
 		.forget = ds_browser_track_forget,
 		.mark_all = t_mark_all,
 		.forget_if_cleared = t_forget_if_cleared,
+		.wipe = t_wipe,
 		.unknown_get = ds_browser_track_unknown_get,
 		.unknown_put = ds_browser_track_unknown_put,
 		.close = t_close,

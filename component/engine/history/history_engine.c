@@ -437,6 +437,7 @@ static const struct ds_engine_ops history_ops = {
 	.forget = ds_browser_engine_forget,
 	.merge = h_merge,
 	.mark_all = h_mark_all,
+	.wipe = ds_browser_engine_wipe,
 	.close = h_close,
 };
 

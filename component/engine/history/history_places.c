@@ -456,6 +456,15 @@ static int t_forget_if_cleared(void *s)
 							  "SELECT 1 FROM moz_historyvisits LIMIT 1");
 }
 
+static int t_wipe(void *s)
+{
+	/* As desktop's PlacesUtils.history.clear: every visit goes, and every place no bookmark
+	 * holds (foreign_count 0). */
+	return ds_browser_log_wipe(db_of(s), "DELETE FROM moz_historyvisits;"
+				   " DELETE FROM moz_places WHERE foreign_count = 0;"
+				   " DELETE FROM datasync_history_removed;");
+}
+
 static void t_close(void *s)
 {
 	sqlite3_close(db_of(s));
@@ -472,6 +481,7 @@ static const struct ds_history_store_ops places_ops = {
 		.forget = ds_browser_track_forget,
 		.mark_all = t_mark_all,
 		.forget_if_cleared = t_forget_if_cleared,
+		.wipe = t_wipe,
 		.unknown_get = ds_browser_track_unknown_get,
 		.unknown_put = ds_browser_track_unknown_put,
 		.close = t_close,

@@ -397,6 +397,7 @@ static const struct ds_engine_ops passwords_ops = {
 	.forget = p_forget,
 	.merge = p_merge,
 	.mark_all = p_mark_all,
+	.wipe = ds_browser_engine_wipe,
 	.close = p_close,
 };
 

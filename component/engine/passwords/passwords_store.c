@@ -585,6 +585,14 @@ static int t_forget_if_cleared(void *s)
 	return ds_browser_log_forget_if_cleared(L(s)->db, "SELECT 1 FROM logins LIMIT 1");
 }
 
+static int t_wipe(void *s)
+{
+	/* As desktop's Services.logins.removeAllLogins; the shared copies (the last state synced)
+	 * and the kept unknown fields go with the logins. */
+	return ds_browser_log_wipe(L(s)->db, "DELETE FROM logins; DELETE FROM datasync_logins_shared;"
+				   " DELETE FROM datasync_logins_unknown;");
+}
+
 static void t_close(void *s)
 {
 	struct logins *lg = L(s);
@@ -604,6 +612,7 @@ static const struct ds_passwords_store_ops logins_ops = {
 		.forget = ds_browser_track_forget,
 		.mark_all = t_mark_all,
 		.forget_if_cleared = t_forget_if_cleared,
+		.wipe = t_wipe,
 		.unknown_get = t_unknown_get,
 		.unknown_put = t_unknown_put,
 		.close = t_close,
