@@ -396,6 +396,11 @@ static const struct ds_engine_ops addons_ops = {
 	.apply = a_apply,
 	.forget = ds_browser_engine_forget,
 	.mark_all = a_mark_all,
+	/* No wipe: desktop's wipe uninstalls the syncable add-ons (addons.sys.mjs AddonsStore.wipe);
+	 * here that would be uninstall wishes, and the package manager carrying one out is a local
+	 * removal (a tombstone, see above), so a wipe would remove the add-ons of every device.
+	 * wipeEngine addons only resets. */
+	.wipe = NULL,
 	.close = a_close,
 };
 

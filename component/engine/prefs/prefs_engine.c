@@ -505,6 +505,9 @@ static const struct ds_engine_ops prefs_ops = {
 	.forget = p_forget,
 	.merge = p_merge,
 	.mark_all = p_mark_all,
+	/* No wipe: desktop's PrefStore.wipe ignores the request (prefs.sys.mjs), the device's
+	 * settings stay; wipeEngine prefs only resets. */
+	.wipe = NULL,
 	.close = p_close,
 };
 
