@@ -61,7 +61,8 @@ src-kinto := $(core) $(crypto) component/remote/kinto/kinto_json.c \
 src-kinto_batch := $(core) $(crypto) $(wildcard component/remote/kinto/kinto_*.c) $(fxa) \
 	component/net/http_headers.c component/net/http_url.c component/sync/record.c \
 	port/posix/clock.c test/fuzz/fuzz_canned.c
-browser := component/engine/browser/browser_sqlite.c component/engine/browser/browser_util.c
+browser := component/engine/browser/browser_sqlite.c component/engine/browser/browser_util.c \
+	component/engine/browser/browser_engine.c
 src-history := $(core) $(browser) component/engine/history/history_engine.c \
 	component/engine/history/history_places.c component/sync/record.c port/posix/clock.c \
 	test/fuzz/fuzz_engine.c
