@@ -151,7 +151,25 @@ until_tasks "not t['news/poll']['waiting'] and t['news/poll']['state'] != 'activ
 until_tasks "t['news/poll']['waiting']" || fail "the app to kill is not waiting: $(cat "$T/tasks.json")"
 n=1
 while [ $n -lt "$max" ]; do
-	python3 -c 'import socket, sys, time; s = socket.socket(socket.AF_UNIX); s.connect(sys.argv[1]); time.sleep(120)' "$SOCK" &
+	# A holder keeps one slot for 120 s. The polling below connects too, so a holder may be
+	# refused while a poll holds a slot: the server then answers or closes, and the holder
+	# connects again until it holds a slot that stays silent.
+	python3 -c '
+import socket, sys, time
+end = time.time() + 120
+while time.time() < end:
+    s = socket.socket(socket.AF_UNIX)
+    try:
+        s.connect(sys.argv[1])
+        s.settimeout(end - time.time())
+        s.recv(256)
+    except socket.timeout:
+        break
+    except OSError:
+        pass
+    s.close()
+    time.sleep(0.05)
+' "$SOCK" &
 	holders="$holders $!"; n=$((n + 1))
 done
 i=0; while ctl status >/dev/null 2>&1 && [ $i -lt 100 ]; do i=$((i + 1)); sleep 0.1; done
