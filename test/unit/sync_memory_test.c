@@ -13,6 +13,7 @@
 #include "store/ds_store.h"
 #include "sync/ds_sync.h"
 #include "sync/sync_priv.h"
+#include "test/support/count_alloc.h"
 #include "test/support/fake_device.h"
 
 #include <setjmp.h>
@@ -25,81 +26,21 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* ---- counting allocator ------------------------------------------------------------------- */
-
-struct hdr {
-	size_t n;
-	size_t pad; /* keeps the user pointer 16-byte aligned, as malloc's */
-};
-
-static size_t g_live, g_peak;
-
-static void account(size_t add, size_t sub)
-{
-	g_live = g_live + add - sub;
-	if (g_live > g_peak)
-		g_peak = g_live;
-}
-
-static void *count_malloc(size_t n, void *user_data)
-{
-	struct hdr *h = malloc(sizeof(*h) + n);
-
-	DS_UNUSED(user_data);
-	if (!h)
-		return NULL;
-	h->n = n;
-	account(n, 0);
-	return h + 1;
-}
-
-static void *count_realloc(void *p, size_t n, void *user_data)
-{
-	struct hdr *h = p ? (struct hdr *)p - 1 : NULL;
-	size_t old = h ? h->n : 0;
-
-	DS_UNUSED(user_data);
-	h = realloc(h, sizeof(*h) + n);
-	if (!h)
-		return NULL;
-	h->n = n;
-	account(n, old);
-	return h + 1;
-}
-
-static void count_free(void *p, void *user_data)
-{
-	struct hdr *h;
-
-	DS_UNUSED(user_data);
-	if (!p)
-		return;
-	h = (struct hdr *)p - 1;
-	account(0, h->n);
-	free(h);
-}
-
-static const struct ds_allocator counting = {
-	.malloc_fn = count_malloc,
-	.realloc_fn = count_realloc,
-	.free_fn = count_free,
-};
-
 /* Everything the tests allocate through ds_malloc goes through the counter, from setup to
  * teardown, so no block crosses allocators. */
 static int setup(void **state)
 {
 	DS_UNUSED(state);
-	g_live = g_peak = 0;
-	return ds_set_allocator(&counting);
+	ds_count_mark();
+	return ds_set_allocator(&ds_count_allocator);
 }
 
 static int teardown(void **state)
 {
 	DS_UNUSED(state);
 	ds_set_allocator(NULL);
-	if (g_live != 0) {
-		fprintf(stderr, "%zu bytes still allocated through ds_malloc\n", g_live);
+	if (ds_count_live() != 0) {
+		fprintf(stderr, "%zu bytes still allocated through ds_malloc\n", ds_count_live());
 		return -1;
 	}
 	return 0;
@@ -152,9 +93,9 @@ static void local_rows(struct fx *f, size_t n)
 /* Bytes a run held for itself at its worst: see the header comment. */
 static size_t run_transient(struct fx *f, struct ds_run_stats *st)
 {
-	g_peak = g_live;
+	ds_count_mark();
 	assert_int_equal(ds_fake_device_sync(&f->a, st), 0);
-	return g_peak - g_live;
+	return ds_count_peak() - ds_count_live();
 }
 
 /* ---- bounded memory ------------------------------------------------------------------------- */
