@@ -8,6 +8,7 @@
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 #include "core/ds_core.h"
@@ -23,6 +24,38 @@ void esf_tmpdir(char *out, size_t n, const char *tag)
 		snprintf(out, n, "%s/ds-%s-XXXXXX", P_tmpdir, tag);
 		assert_non_null(mkdtemp(out));
 	}
+}
+
+char *esf_read_data(const char *folder, const char *name)
+{
+	const char *src = getenv("DS_SRC");
+	char path[1200];
+	FILE *f;
+	char *buf;
+	long n;
+
+	if (src) {
+		snprintf(path, sizeof(path), "%s/test/data/%s/%s", src, folder, name);
+	} else {
+		const char *slash = strrchr(__FILE__, '/');
+		int len = slash ? (int)(slash - __FILE__) : 1;
+
+		snprintf(path, sizeof(path), "%.*s/../data/%s/%s", len, slash ? __FILE__ : ".", folder,
+			 name);
+	}
+	f = fopen(path, "rb");
+	if (!f)
+		fail_msg("cannot open %s", path);
+	assert_int_equal(fseek(f, 0, SEEK_END), 0);
+	n = ftell(f);
+	assert_true(n > 0);
+	rewind(f);
+	buf = malloc((size_t)n + 1);
+	assert_non_null(buf);
+	assert_int_equal(fread(buf, 1, (size_t)n, f), (size_t)n);
+	buf[n] = '\0';
+	fclose(f);
+	return buf;
 }
 
 void esf_db_path(char *out, size_t n, const char *tag)

@@ -63,6 +63,8 @@ static inline int64_t esf_q(struct esf_dev *d, const char *sql)
 }
 
 /* In engine_fixture.c (no remote needed): */
+/* The whole of test/data/<folder>/<name>, NUL-terminated (free()); fails the test if missing. */
+char *esf_read_data(const char *folder, const char *name);
 /* A new database name <tag>-<pid>-<n>.sqlite in the temp directory (esf_tmpdir). */
 void esf_db_path(char *out, size_t n, const char *tag);
 /* The app's own connection to path (waits up to 2 s on the engine's locks). */
