@@ -1,6 +1,7 @@
 # datasync build.
 #
 #   make <board>_defconfig [O=build/<board>]   configure from board/<board>/defconfig
+#   make minimal_defconfig [O=...]             Firefox Sync with history only (board/host/configs/)
 #   make [O=...]                               build datasyncd, datasyncctl, libdatasync
 #   make menuconfig | olddefconfig | savedefconfig
 #   make install DESTDIR=... [PREFIX=/usr]
@@ -108,6 +109,13 @@ DS_CPPFLAGS := -std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -DNDEBUG \
 	-I$(srctree) -DDS_VERSION=\"$(VERSION)\"
 ALL_CFLAGS = $(DS_CPPFLAGS) $(DS_WARN) $(SAN_FLAGS) $(SYSROOT_FLAGS) -fPIC $(DEP_CFLAGS) $(CFLAGS)
 ALL_LDFLAGS = $(SAN_FLAGS) $(SYSROOT_FLAGS) $(LDFLAGS)
+# CONFIG_DS_OPTIMIZE_SIZE (Kconfig): -Os, each function and object in its own section so that
+# the link drops those nothing calls, and no .eh_frame (C code unwinds nothing; debuggers use
+# .debug_frame, which -g still emits). After CFLAGS, so it wins over their -O2.
+ifeq ($(CONFIG_DS_OPTIMIZE_SIZE),y)
+ALL_CFLAGS += -Os -ffunction-sections -fdata-sections -fno-asynchronous-unwind-tables -fno-unwind-tables
+ALL_LDFLAGS += -Wl,--gc-sections
+endif
 
 # ---- source lists, filled by module.mk files -------------------------------------------------
 # lib-y      objects of libdatasync (daemon side: core, sync, engines, remotes, port, board)
@@ -161,10 +169,13 @@ help:
 	@sed -n '2,/^$$/p' $(srctree)/Makefile | sed 's/^# \{0,1\}//'
 
 # ---- configuration -----------------------------------------------------------------------------
+DEFCONFIG_FILE = $(firstword $(wildcard $(srctree)/board/$*/defconfig $(srctree)/board/*/configs/$*_defconfig))
+# A board's defconfig, or a named configuration of a board (board/<board>/configs/<name>_defconfig,
+# e.g. minimal: Firefox Sync with history only on the host board).
 %_defconfig:
-	@test -f $(srctree)/board/$*/defconfig || { echo "no board '$*' (see board/)"; exit 1; }
+	@test -n "$(DEFCONFIG_FILE)" || { echo "no board or configuration '$*' (see board/)"; exit 1; }
 	@mkdir -p $(O)
-	@$(KCONFIG_ENV) $(KCONFIG_PY) -m defconfig --kconfig $(srctree)/Kconfig $(srctree)/board/$*/defconfig
+	@$(KCONFIG_ENV) $(KCONFIG_PY) -m defconfig --kconfig $(srctree)/Kconfig $(DEFCONFIG_FILE)
 	@echo "$*" > $(O)/board
 	@$(MAKE) -s -f $(srctree)/Makefile O=$(O) $(AUTOCONF)
 
