@@ -130,11 +130,118 @@ static void test_removal_withdraws_an_install_wish(void **state)
 	assert_int_equal(esf_q(&f->tv, "SELECT count(*) FROM datasync_changes"), 0);
 }
 
+/* wipeEngine on device d as the daemon runs it (component/daemon/browser_cmd.c): the engine's
+ * wipe in its transaction, then the reset of the collection's sync state. */
+static void wipe_and_reset(struct esf_dev *d)
+{
+	struct ds_engine *e = d->c->engine;
+
+	assert_non_null(e->ops->wipe);
+	/* outside a transaction the engine refuses */
+	assert_int_equal(e->ops->wipe(e), -EINVAL);
+	assert_int_equal(e->ops->begin(e), 0);
+	assert_int_equal(e->ops->wipe(e), 0);
+	assert_int_equal(e->ops->commit(e), 0);
+	assert_int_equal(ds_sync_reset(d->c, d->store), 0);
+}
+
+/* The package manager uninstalls what addons_wanted asks, as it would later, on its own. */
+static void package_manager_uninstalls(struct esf_dev *d)
+{
+	ffx_sql(d->db, "DELETE FROM addons WHERE addonID IN"
+		       " (SELECT addonID FROM addons_wanted WHERE wish = 'uninstall')");
+}
+
+/* wipeEngine addons (desktop AddonsStore.wipe uninstalls every syncable add-on): the TV's store
+ * items become uninstall wishes, the other items and the other devices' install wishes are left
+ * alone or dropped; the package manager carrying the wishes out sends no deletion up, the next
+ * sync turns the server's records into install wishes again, and the desktop keeps its items. */
+static void test_wipe_uninstalls_store_items_without_deleting_them_remotely(void **state)
+{
+	struct fx *f = *state;
+	int64_t ts;
+
+	esf_sync_ok(&f->desk);
+	esf_sync_ok(&f->tv);
+	/* the TV also has a store item of its own, not on the server yet: the wipe takes it too */
+	ffx_sql(f->tv.db, "INSERT INTO addons VALUES('addonEEEEEEE', 'tv-only@example.org', '" FX
+			  "', 1, 'amo'); DELETE FROM datasync_changes");
+	ts = ds_fake_sync15_coll_ts(f->srv, "addons");
+	wipe_and_reset(&f->tv);
+	assert_int_equal(esf_q(&f->tv, "SELECT count(*) FROM addons_wanted"), 2);
+	assert_int_equal(esf_q(&f->tv, "SELECT count(*) FROM addons_wanted WHERE wish = 'uninstall'"
+				       " AND guid IN ('addonAAAAAAA', 'addonEEEEEEE')"), 2);
+	assert_int_equal(esf_q(&f->tv, "SELECT count(*) FROM datasync_changes"), 0);
+	package_manager_uninstalls(&f->tv);
+	assert_int_equal(esf_q(&f->tv, "SELECT count(*) FROM addons"), 2); /* vendor, other app */
+	assert_int_equal(esf_q(&f->tv, "SELECT count(*) FROM addons_wanted"), 0);
+	assert_int_equal(esf_q(&f->tv, "SELECT count(*) FROM datasync_changes"), 0);
+	esf_sync_ok(&f->tv);
+	assert_true(ds_fake_sync15_coll_ts(f->srv, "addons") == ts); /* nothing went up */
+	assert_int_equal(ds_fake_sync15_count(f->srv, "addons"), 2);
+	assert_int_equal(esf_q(&f->tv, "SELECT count(*) FROM addons_wanted WHERE wish = 'install'"), 2);
+	assert_int_equal(esf_q(&f->tv, "SELECT enabled FROM addons_wanted WHERE guid = 'addonAAAAAAA'"
+				       " AND addonID = 'uBlock0@raymondhill.net'"), 1);
+	assert_int_equal(esf_q(&f->tv, "SELECT enabled FROM addons_wanted WHERE guid = 'addonBBBBBBB'"), 0);
+	/* the package manager installs them again: back to where the account is */
+	ffx_sql(f->tv.db, "INSERT INTO addons SELECT guid, addonID, applicationID, enabled, source"
+			  " FROM addons_wanted");
+	assert_int_equal(esf_q(&f->tv, "SELECT count(*) FROM addons_wanted"), 0);
+	esf_sync_ok(&f->tv);
+	esf_sync_ok(&f->desk);
+	assert_int_equal(esf_q(&f->desk, "SELECT count(*) FROM addons_wanted"), 0);
+	assert_int_equal(esf_q(&f->desk, "SELECT count(*) FROM addons"), 4);
+	/* a removal after that is the user's again, and travels */
+	ffx_sql(f->tv.db, "DELETE FROM addons WHERE guid = 'addonAAAAAAA'");
+	assert_int_equal(esf_q(&f->tv, "SELECT deleted FROM datasync_changes WHERE guid = 'addonAAAAAAA'"), 1);
+	esf_sync_ok(&f->tv);
+	esf_sync_ok(&f->desk);
+	assert_int_equal(esf_q(&f->desk, "SELECT count(*) FROM addons_wanted WHERE guid = 'addonAAAAAAA'"
+				       " AND wish = 'uninstall'"), 1);
+}
+
+/* A sync between the wipe and the package manager: the server's records override the uninstall
+ * wishes of the items they cover (the item stays, as desktop would install it again), an item
+ * the server lacks is not uploaded; a declined wish leaves the item an ordinary one. */
+static void test_wipe_wishes_overridden_by_the_server_before_carried_out(void **state)
+{
+	struct fx *f = *state;
+	int64_t ts;
+
+	esf_sync_ok(&f->desk);
+	esf_sync_ok(&f->tv);
+	ffx_sql(f->tv.db, "INSERT INTO addons VALUES('addonEEEEEEE', 'tv-only@example.org', '" FX
+			  "', 1, 'amo'); DELETE FROM datasync_changes");
+	ts = ds_fake_sync15_coll_ts(f->srv, "addons");
+	wipe_and_reset(&f->tv);
+	esf_sync_ok(&f->tv);
+	assert_true(ds_fake_sync15_coll_ts(f->srv, "addons") == ts);
+	assert_int_equal(esf_q(&f->tv, "SELECT count(*) FROM addons_wanted WHERE wish = 'uninstall'"), 1);
+	assert_int_equal(esf_q(&f->tv, "SELECT count(*) FROM addons_wanted WHERE guid = 'addonEEEEEEE'"), 1);
+	assert_int_equal(esf_q(&f->tv, "SELECT count(*) FROM addons_wanted WHERE wish = 'install'"
+				       " AND guid = 'addonBBBBBBB'"), 1);
+	/* uBlock's wish went with the server's record: removing it now is the user's removal */
+	ffx_sql(f->tv.db, "DELETE FROM addons WHERE guid = 'addonAAAAAAA'");
+	assert_int_equal(esf_q(&f->tv, "SELECT deleted FROM datasync_changes WHERE guid = 'addonAAAAAAA'"), 1);
+	ffx_sql(f->tv.db, "INSERT INTO addons VALUES('addonAAAAAAA', 'uBlock0@raymondhill.net', '" FX
+			  "', 1, 'amo')");
+	/* the package manager declines the TV's own item's uninstall: a later change of it travels */
+	ffx_sql(f->tv.db, "DELETE FROM addons_wanted WHERE guid = 'addonEEEEEEE'");
+	ffx_sql(f->tv.db, "UPDATE addons SET enabled = 0 WHERE guid = 'addonEEEEEEE'");
+	esf_sync_ok(&f->tv);
+	assert_int_equal(ds_fake_sync15_count(f->srv, "addons"), 3);
+	assert_non_null(ds_fake_sync15_payload(f->srv, "addons", "addonEEEEEEE"));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_two_devices_share_store_items, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_removal_withdraws_an_install_wish, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_wipe_uninstalls_store_items_without_deleting_them_remotely,
+						setup, teardown),
+		cmocka_unit_test_setup_teardown(test_wipe_wishes_overridden_by_the_server_before_carried_out,
+						setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

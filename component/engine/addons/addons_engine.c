@@ -15,7 +15,9 @@
  *  - the package manager installing, enabling, disabling or removing a synced item is a local
  *    change (a removal is a tombstone); its own writes of other items are not;
  *  - a record without a string addonID, applicationID and source and a boolean enabled is
- *    refused; unknown fields are kept beside the item and sent back.
+ *    refused; unknown fields are kept beside the item and sent back;
+ *  - wipeEngine leaves an "uninstall" wish for every synced item, and the package manager
+ *    carrying one out is no local change (desktop AddonsStore.wipe, see a_wipe).
  */
 #define DS_LOG_TAG "addons"
 #define DS_LOG_LEVEL CONFIG_DS_LOG_LEVEL_ENGINE
@@ -38,10 +40,15 @@ static const char *const KNOWN_FIELDS[] = { "id", "addonID", "applicationID", "e
 static const char SIDE_SQL[] =
 	DS_ADDONS_WANTED_SQL
 	"CREATE TABLE IF NOT EXISTS datasync_addons_conf(id INTEGER PRIMARY KEY CHECK (id = 1),"
-	" app_id TEXT NOT NULL);";
+	" app_id TEXT NOT NULL);"
+	"CREATE TABLE IF NOT EXISTS datasync_addons_wiped(addonID TEXT PRIMARY KEY NOT NULL);";
+
+/* An uninstall wish left by a wipe (below, a_wipe) carries a mark in datasync_addons_wiped. */
+#define WIPED(X) "EXISTS (SELECT 1 FROM datasync_addons_wiped w WHERE w.addonID = " X ".addonID)"
 
 /* The package manager's writes of synced items are local changes; an item arriving or going
- * settles the wish that asked for it. */
+ * settles the wish that asked for it. Removing an item as a wipe asked is not a change: it
+ * drops the item's pending change instead of logging a deletion. */
 static const char TRIGGERS_SQL[] =
 	"CREATE TRIGGER datasync_addons_ai AFTER INSERT ON addons WHEN " DS_BROWSER_NOT_APPLYING
 	" BEGIN DELETE FROM addons_wanted WHERE addonID = NEW.addonID AND wish = 'install';"
@@ -54,13 +61,18 @@ static const char TRIGGERS_SQL[] =
 			   " OR NOT " SYNCABLE("NEW") "))", "1")
 	DS_BROWSER_LOG_SQL("(SELECT NEW.guid WHERE " SYNCABLE("NEW") ")", "0") " END;"
 	"CREATE TRIGGER datasync_addons_ad AFTER DELETE ON addons WHEN " DS_BROWSER_NOT_APPLYING
-	" BEGIN DELETE FROM addons_wanted WHERE addonID = OLD.addonID AND wish = 'uninstall';"
-	DS_BROWSER_LOG_SQL("(SELECT OLD.guid WHERE " SYNCABLE("OLD") ")", "1") " END;";
+	" BEGIN DELETE FROM datasync_changes WHERE guid = OLD.guid AND " WIPED("OLD") ";"
+	DS_BROWSER_LOG_SQL("(SELECT OLD.guid WHERE " SYNCABLE("OLD") " AND NOT " WIPED("OLD") ")", "1")
+	" DELETE FROM addons_wanted WHERE addonID = OLD.addonID AND wish = 'uninstall'; END;"
+	/* A wish gone (carried out, declined, overridden) takes its wipe mark along. */
+	"CREATE TRIGGER datasync_addons_wanted_ad AFTER DELETE ON addons_wanted BEGIN"
+	" DELETE FROM datasync_addons_wiped WHERE addonID = OLD.addonID; END;";
 
 static const char DROP_TRIGGERS_SQL[] =
 	"DROP TRIGGER IF EXISTS datasync_addons_ai;"
 	"DROP TRIGGER IF EXISTS datasync_addons_au;"
-	"DROP TRIGGER IF EXISTS datasync_addons_ad;";
+	"DROP TRIGGER IF EXISTS datasync_addons_ad;"
+	"DROP TRIGGER IF EXISTS datasync_addons_wanted_ad;";
 
 struct addons_engine {
 	struct ds_browser_engine b; /* over ds_browser_log_track on db */
@@ -260,12 +272,34 @@ static int current(struct addons_engine *a, const char *guid, struct ds_record *
 	return rc;
 }
 
+/* 1 when a wipe asked to uninstall addon_id and the wish stands, 0 when not, or -errno. */
+static int is_wiped(sqlite3 *db, const char *addon_id)
+{
+	sqlite3_stmt *st;
+	int rc = prepare(db, "SELECT 1 FROM datasync_addons_wiped WHERE addonID = ?", &st);
+
+	if (rc)
+		return rc;
+	sqlite3_bind_text(st, 1, addon_id, -1, SQLITE_STATIC);
+	rc = sqlite3_step(st);
+	rc = rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : ds_browser_sqlerr(rc);
+	sqlite3_finalize(st);
+	return rc;
+}
+
 static int a_get(struct ds_engine *e, const char *id, struct ds_record *out)
 {
 	struct addons_engine *a = AE(e);
 	struct addon x;
 	int rc = current(a, id, out, true);
 
+	/* An item a wipe asked to uninstall is gone as far as the server's records go: the next
+	 * download applies the server's version (which withdraws the wish) even when it matches. */
+	if (rc == 0 && find(a->db, "guid", id, &x) == 0 && (rc = is_wiped(a->db, x.addon_id)) != 0) {
+		ds_record_clear(out);
+		if (rc > 0)
+			rc = -ENOENT;
+	}
 	if (rc != -ENOENT)
 		return rc;
 	/* An item another device installed is here as an install wish: it is the device's state
@@ -290,9 +324,12 @@ static int a_current(struct ds_engine *e, const char *guid, struct ds_record *ou
 static int wish(struct addons_engine *a, const struct addon *x, const char *what)
 {
 	const char *args[] = { x->guid, x->addon_id, x->app_id, x->source, what };
-	/* One wish per item: a newer record replaces the older wish (its guid too). */
+	/* One wish per item: a newer record replaces the older wish (its guid too), and a wipe's
+	 * mark with it (the replace below fires no delete trigger). */
 	int rc = run(a->db, "DELETE FROM addons_wanted WHERE addonID = ?2 AND guid IS NOT ?1", args, 2, 0);
 
+	if (rc == 0)
+		rc = run(a->db, "DELETE FROM datasync_addons_wiped WHERE addonID = ?", args + 1, 1, 0);
 	if (rc == 0)
 		rc = run(a->db, "INSERT OR REPLACE INTO addons_wanted(guid, addonID, applicationID,"
 			 " source, wish, enabled) VALUES(?, ?, ?, ?, ?, ?)", args, 5, x->enabled);
@@ -365,10 +402,33 @@ static int a_apply(struct ds_engine *e, const struct ds_record *r)
 	return rc;
 }
 
+/* Items a wipe asked to uninstall are on their way out: not marked (desktop has removed them
+ * before its next sync), unless a record from the server overrides the wish first. */
 static int a_mark_all(struct ds_engine *e)
 {
 	return ds_browser_log_mark_query(AE(e)->db, "SELECT guid AS g FROM addons a WHERE "
-					 SYNCABLE("a") " ORDER BY guid");
+					 SYNCABLE("a") " AND NOT " WIPED("a") " ORDER BY guid");
+}
+
+/*
+ * wipeEngine: desktop's AddonsStore.wipe (services/sync/modules/engines/addons.sys.mjs)
+ * uninstalls every syncable add-on while SyncEngine._wipeClient (engines.sys.mjs) has the
+ * tracker ignore the removals, and the next sync installs the server's add-ons again. Here the
+ * uninstalls are wishes for the package manager, each with a wipe mark, so that carrying one out
+ * later, outside the engine's transaction, is no local deletion (see the delete trigger):
+ * nothing goes up, and the next download turns the server's records into install wishes again.
+ * The wishes other devices left are dropped with the rest of the engine's state. Inside
+ * begin/commit (ds_browser_log_wipe refuses otherwise).
+ */
+static int a_wipe(struct ds_engine *e)
+{
+	return ds_browser_log_wipe(AE(e)->db,
+				   "DELETE FROM addons_wanted; DELETE FROM datasync_addons_wiped;"
+				   " INSERT INTO addons_wanted(guid, addonID, applicationID, enabled,"
+				   " source, wish) SELECT guid, addonID, applicationID, enabled, source,"
+				   " 'uninstall' FROM addons a WHERE " SYNCABLE("a") ";"
+				   " INSERT INTO datasync_addons_wiped(addonID) SELECT addonID FROM"
+				   " addons_wanted;");
 }
 
 static void a_close(struct ds_engine *e)
@@ -396,11 +456,7 @@ static const struct ds_engine_ops addons_ops = {
 	.apply = a_apply,
 	.forget = ds_browser_engine_forget,
 	.mark_all = a_mark_all,
-	/* No wipe: desktop's wipe uninstalls the syncable add-ons (addons.sys.mjs AddonsStore.wipe);
-	 * here that would be uninstall wishes, and the package manager carrying one out is a local
-	 * removal (a tombstone, see above), so a wipe would remove the add-ons of every device.
-	 * wipeEngine addons only resets. */
-	.wipe = NULL,
+	.wipe = a_wipe,
 	.close = a_close,
 };
 
@@ -487,7 +543,8 @@ int ds_addons_uninstall(const char *path)
 		return rc;
 	rc = ds_browser_exec(db, DROP_TRIGGERS_SQL);
 	if (rc == 0)
-		rc = ds_browser_exec(db, "DROP TABLE IF EXISTS datasync_addons_conf");
+		rc = ds_browser_exec(db, "DROP TABLE IF EXISTS datasync_addons_conf;"
+				     " DROP TABLE IF EXISTS datasync_addons_wiped");
 	if (rc == 0)
 		rc = ds_browser_log_uninstall(db);
 	sqlite3_close(db);
