@@ -11,6 +11,7 @@
 #   make footprint                             binary sizes, idle memory, allocations per record
 #   make SAN=1 ...                             AddressSanitizer + UndefinedBehaviorSanitizer build
 #   make STATIC=1 ...                          programs linked with the libraries' static archives
+#   make LWS=mbedtls ...                       libwebsockets on mbedTLS (test/tools/build-lws-mbedtls.sh)
 #
 # Cross-compiling: CROSS_COMPILE, CC, AR, CFLAGS, LDFLAGS, PKG_CONFIG and SYSROOT are honoured.
 # Sources are picked from CONFIG_* in module.mk files (Zephyr/hostap style), so a feature that is
@@ -71,9 +72,20 @@ endif
 KCONFIG_ENV := srctree=$(srctree) KCONFIG_CONFIG=$(CONFIG_FILE)
 
 DEP_PKGS := libwebsockets libcjson sqlite3
-DEP_CFLAGS := $(shell $(PKG_CONFIG) --cflags $(DEP_PKGS) 2>/dev/null)
+# LWS=mbedtls: libwebsockets built on mbedTLS by test/tools/build-lws-mbedtls.sh instead of the
+# system's (Debian's is built on OpenSSL); LWS_PREFIX=<dir> takes any lws install prefix.
+# See docs/porting.md, "TLS library".
+ifeq ($(LWS),mbedtls)
+LWS_PREFIX ?= $(srctree)/build/third_party/lws-mbedtls
+endif
+ifneq ($(LWS_PREFIX),)
+DEP_PKGS := $(filter-out libwebsockets,$(DEP_PKGS))
+LWS_CFLAGS := -I$(LWS_PREFIX)/include
+LWS_LIBS := -L$(LWS_PREFIX)/lib -Wl,-rpath,$(LWS_PREFIX)/lib -lwebsockets
+endif
+DEP_CFLAGS := $(LWS_CFLAGS) $(shell $(PKG_CONFIG) --cflags $(DEP_PKGS) 2>/dev/null)
 # libwebsockets' pkg-config also names libcap; Debian's mbedTLS 2.28 ships no .pc file.
-DEP_LIBS := $(shell $(PKG_CONFIG) --libs $(DEP_PKGS) 2>/dev/null) -lmbedtls -lmbedx509 -lmbedcrypto -lpthread
+DEP_LIBS := $(LWS_LIBS) $(shell $(PKG_CONFIG) --libs $(DEP_PKGS) 2>/dev/null) -lmbedtls -lmbedx509 -lmbedcrypto -lpthread
 
 # STATIC=1: executables take every library that has a static archive (lib<name>.a where the
 # compiler looks) from it, and the rest, libc's own libraries always, from its shared object.
@@ -83,13 +95,17 @@ DEP_LIBS := $(shell $(PKG_CONFIG) --libs $(DEP_PKGS) 2>/dev/null) -lmbedtls -lmb
 # See docs/porting.md, "Static linking".
 ifeq ($(STATIC),1)
 STATIC_SYS_LIBS := -lc -lm -ldl -lpthread -lrt -pthread
+ifeq ($(LWS_PREFIX),)
+LWS_STATIC_PKGS := openssl
+LWS_STATIC_LIBS := -lssl -lcrypto -lcap -lz
+endif
 STATIC_WANT := $(filter-out $(STATIC_SYS_LIBS),$(filter -l%,$(shell $(PKG_CONFIG) --static --libs \
-	$(DEP_PKGS) openssl 2>/dev/null)) -lssl -lcrypto -lcap -lz -lmbedtls -lmbedx509 -lmbedcrypto)
+	$(DEP_PKGS) $(LWS_STATIC_PKGS) 2>/dev/null)) $(LWS_STATIC_LIBS) -lmbedtls -lmbedx509 -lmbedcrypto)
 STATIC_HAVE := $(foreach l,$(STATIC_WANT),$(if $(filter /%,$(shell $(CC) $(SYSROOT_FLAGS) \
 	-print-file-name=lib$(l:-l%=%).a)),$(l)))
 # Order matters for archives: the list keeps pkg-config's order (users before what they use)
 # with OpenSSL, libcap and zlib after libwebsockets; a name given twice is only scanned twice.
-EXE_DEP_LIBS := -Wl,-Bstatic $(STATIC_HAVE) -Wl,-Bdynamic $(filter-out $(STATIC_HAVE),$(STATIC_WANT)) \
+EXE_DEP_LIBS := $(if $(LWS_PREFIX),$(LWS_PREFIX)/lib/libwebsockets.a) -Wl,-Bstatic $(STATIC_HAVE) -Wl,-Bdynamic $(filter-out $(STATIC_HAVE),$(STATIC_WANT)) \
 	-lm -ldl -lpthread
 # A position-independent executable carries a relocation for every pointer in the archives'
 # data (about 21,000, 0.5 MB of .rela.dyn for OpenSSL's tables alone) that the loader applies at
