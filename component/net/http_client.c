@@ -457,6 +457,9 @@ static int http_cb(struct lws *wsi, enum lws_callback_reasons reason, void *user
 	case LWS_CALLBACK_CLIENT_CONNECTION_ERROR: {
 		const char *why = in ? (const char *)in : "";
 		rc = map_connect_error(why);
+		if (rc == -EKEYREJECTED && !tl_tls_reason[0])
+			(void)ds_http_tls_reject_reason(wsi, why, x->url->host, tl_tls_reason,
+							sizeof(tl_tls_reason));
 		if (rc == -EKEYREJECTED && tl_tls_reason[0])
 			xfer_fail(x, rc, "TLS: certificate of %s rejected: %s", x->url->host, tl_tls_reason);
 		else if (rc == -EKEYREJECTED)
@@ -591,6 +594,11 @@ int ds_http_client_new(const struct ds_http_config *cfg, struct ds_http_client *
 			if (!(c->keep[i] = lower_dup(cfg->keep_headers[i], strlen(cfg->keep_headers[i]))))
 				goto fail;
 	}
+#if defined(LWS_WITH_MBEDTLS)
+	/* lws on mbedTLS reads no OS trust store by itself (LWS_SSL_CLIENT_USE_OS_CA_CERTS is OpenSSL's). */
+	if (!ca[0])
+		ca = CONFIG_DS_HTTP_OS_CA_FILE;
+#endif
 	if (ca[0]) {
 		FILE *f = fopen(ca, "r");
 		if (!f) {
@@ -612,10 +620,13 @@ int ds_http_client_new(const struct ds_http_config *cfg, struct ds_http_client *
 	info.port = CONTEXT_PORT_NO_LISTEN;
 	info.protocols = protocols;
 	info.options = LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
+#if !defined(LWS_WITH_MBEDTLS)
 	if (c->tls_ctx) {
 		/* Trust is set up in tls_ctx: the bundle alone, or the OS store. */
 		info.provided_client_ssl_ctx = c->tls_ctx;
-	} else if (ca[0]) {
+	} else
+#endif
+	if (ca[0]) {
 		/* A configured bundle is the whole trust: private CAs must not widen to the OS store. */
 		info.client_ssl_ca_filepath = ca;
 		info.options |= LWS_SERVER_OPTION_DISABLE_OS_CA_CERTS;

@@ -18,9 +18,20 @@
 /*
  * New client TLS context verifying peers against ca_file (a PEM bundle), or the OS trust
  * store when ca_file is "". *out is NULL (and 0 returned) when lws uses another TLS library:
- * lws then builds its own. -EINVAL with a reason in err when the bundle is unusable.
+ * lws then builds its own (on mbedTLS from ca_file, which is checked here and must be named).
+ * -EINVAL with a reason in err when the bundle is unusable.
  */
 int ds_http_tls_ctx_new(const char *ca_file, void **out, char *err, size_t errlen);
 void ds_http_tls_ctx_free(void *ctx);
+
+struct lws;
+
+/*
+ * Why lws refused the server certificate of wsi (connection error text why, server host), as
+ * OpenSSL words it, into out: 0, or -ENOENT when why carries no verification result (with
+ * OpenSSL the reason comes from lws' log line instead). http_tls_mbedtls.c.
+ */
+int ds_http_tls_reject_reason(struct lws *wsi, const char *why, const char *host, char *out,
+			      size_t outlen);
 
 #endif /* DS_HTTP_TLS_H */

@@ -50,7 +50,30 @@ void ds_http_tls_ctx_free(void *ctx)
 	SSL_CTX_free(ctx);
 }
 
-#else
+int ds_http_tls_reject_reason(struct lws *wsi, const char *why, const char *host, char *out,
+			      size_t outlen)
+{
+	DS_UNUSED(wsi);
+	DS_UNUSED(why);
+	DS_UNUSED(host);
+	DS_UNUSED(out);
+	DS_UNUSED(outlen);
+	return -ENOENT;
+}
+
+#elif !defined(LWS_WITH_MBEDTLS)
+/* lws without TLS. */
+
+int ds_http_tls_reject_reason(struct lws *wsi, const char *why, const char *host, char *out,
+			      size_t outlen)
+{
+	DS_UNUSED(wsi);
+	DS_UNUSED(why);
+	DS_UNUSED(host);
+	DS_UNUSED(out);
+	DS_UNUSED(outlen);
+	return -ENOENT;
+}
 
 int ds_http_tls_ctx_new(const char *ca_file, void **out, char *err, size_t errlen)
 {
