@@ -18,6 +18,25 @@ struct ds_run_stats;
 struct ds_store;
 
 /*
+ * SQLite through the port (store_vfs.c, CONFIG_DS_PORT_FAULT_HOOK only): registers, once and
+ * thread-safely, a VFS named DS_STORE_VFS_NAME over SQLite's default one as the new default, so
+ * every database opened afterwards (the store's, the engines' app and browser databases, their
+ * journals and WAL files) asks the port's fault hook before each write, truncate, sync, delete
+ * and journal creation. ds_store_open() calls it; code that opens an SQLite database before
+ * any store is opened calls it first. 0 or -errno. Without the hook there is nothing to route:
+ * a no-op, and SQLite's default VFS is used directly.
+ */
+#define DS_STORE_VFS_NAME "ds-port"
+#ifdef CONFIG_DS_PORT_FAULT_HOOK
+int ds_store_vfs_register(void);
+#else
+static inline int ds_store_vfs_register(void)
+{
+	return 0;
+}
+#endif
+
+/*
  * Open (creating and migrating) the store at path. Errors: -ENOTSUP when the file was written
  * by a newer datasync (schema version above this build's), -EILSEQ when it is not an SQLite
  * database or is corrupt, -EROFS, -ENOSPC, -EBUSY, -EACCES, -ENOMEM.

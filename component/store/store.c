@@ -214,6 +214,9 @@ int ds_store_open(const char *path, struct ds_store **out)
 	if (!path || !*path || !out)
 		return -EINVAL;
 	*out = NULL;
+	int vrc = ds_store_vfs_register();
+	if (vrc)
+		return vrc;
 	struct ds_store *s = ds_calloc(1, sizeof(*s));
 	if (!s)
 		return -ENOMEM;

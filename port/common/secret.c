@@ -54,20 +54,14 @@ static int open_secret_dir(void)
 	return fd;
 }
 
-static int write_all(int fd, const unsigned char *p, size_t len)
+/* The *at() operations below ask the fault hook as ds_port_file_*() do (file.c). */
+static int unlink_at(int dfd, const char *name)
 {
-	while (len > 0) {
-		ssize_t w = write(fd, p, len);
+	int rc = ds_port_fault_check(DS_PORT_FAULT_REMOVE);
 
-		if (w < 0) {
-			if (errno == EINTR)
-				continue;
-			return -errno;
-		}
-		p += w;
-		len -= (size_t)w;
-	}
-	return 0;
+	if (rc)
+		return rc;
+	return unlinkat(dfd, name, 0) != 0 ? -errno : 0;
 }
 
 int ds_port_secret_seal(const char *name, const void *data, size_t len)
@@ -89,23 +83,25 @@ int ds_port_secret_seal(const char *name, const void *data, size_t len)
 		goto out;
 	}
 	/* A temp file left by a crash is stale: remove it, then create exclusively. */
-	if (unlinkat(dfd, tmp, 0) != 0 && errno != ENOENT) {
-		rc = -errno;
+	rc = unlink_at(dfd, tmp);
+	if (rc && rc != -ENOENT)
 		goto out_dir;
-	}
-	fd = openat(dfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+	rc = ds_port_fault_check(DS_PORT_FAULT_CREATE);
+	fd = rc ? rc : openat(dfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (fd < 0) {
-		rc = -errno;
+		rc = rc ? rc : -errno;
 		goto out_dir;
 	}
 	/* The umask could only remove bits, but a restrictive one must not leave us unreadable. */
 	rc = fchmod(fd, 0600) != 0 ? -errno : 0;
 	if (!rc)
-		rc = write_all(fd, data, len);
-	if (!rc && fsync(fd) != 0)
-		rc = -errno;
+		rc = ds_port_file_write(fd, data, len);
+	if (!rc)
+		rc = ds_port_file_sync(fd);
 	if (close(fd) != 0 && !rc)
 		rc = -errno;
+	if (!rc)
+		rc = ds_port_fault_check(DS_PORT_FAULT_RENAME);
 	if (!rc && renameat(dfd, tmp, dfd, name) != 0)
 		rc = -errno;
 	if (rc) {
@@ -114,8 +110,7 @@ int ds_port_secret_seal(const char *name, const void *data, size_t len)
 		goto out_dir;
 	}
 	/* The rename is durable only once the directory entry is on disk. */
-	if (fsync(dfd) != 0)
-		rc = -errno;
+	rc = ds_port_file_sync(dfd);
 out_dir:
 	close(dfd);
 out:
@@ -197,10 +192,9 @@ int ds_port_secret_erase(const char *name)
 		rc = dfd;
 		goto out;
 	}
-	if (unlinkat(dfd, name, 0) != 0)
-		rc = -errno;
-	else if (fsync(dfd) != 0)
-		rc = -errno;
+	rc = unlink_at(dfd, name);
+	if (!rc)
+		rc = ds_port_file_sync(dfd);
 	close(dfd);
 out:
 	pthread_mutex_unlock(&g_secret_lock);

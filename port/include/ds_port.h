@@ -262,23 +262,63 @@ struct ds_board {
 
 const struct ds_board *ds_board_get(void);
 
+/* ---- files ---------------------------------------------------------------------------------- */
+
+/*
+ * The file operations datasync performs itself: the dir remote's batches and hints, the port's
+ * secret files, and (through the SQLite VFS of component/store, store_vfs.c) every write, sync
+ * and delete of the SQLite databases. POSIX semantics: flags are <fcntl.h>'s O_* and modes
+ * are permission bits, which the posix and sim ports pass to the C library; another port maps
+ * them. Each returns 0 (ds_port_file_open(): the descriptor) or a negative errno, retries on
+ * EINTR, and asks the fault hook first (see below) when CONFIG_DS_PORT_FAULT_HOOK is on.
+ * Reading (open without O_CREAT, read, stat, readdir) may use the C library directly: only what
+ * changes storage has to come here.
+ */
+/* open(); counts as a creation (DS_PORT_FAULT_CREATE) when flags have O_CREAT. */
+int ds_port_file_open(const char *path, int flags, unsigned int mode);
+/* Write all of buf (looping over short writes) at the file offset / at off. */
+int ds_port_file_write(int fd, const void *buf, size_t len);
+int ds_port_file_pwrite(int fd, const void *buf, size_t len, int64_t off);
+/* ftruncate(): a write (DS_PORT_FAULT_WRITE). */
+int ds_port_file_truncate(int fd, int64_t len);
+/* fsync() and fdatasync(). */
+int ds_port_file_sync(int fd);
+int ds_port_file_datasync(int fd);
+/*
+ * fsync() of a directory, so the names created or removed in it survive a power cut. File
+ * systems that refuse it (EINVAL, ENOTSUP: some FUSE mounts) have nothing to sync: 0.
+ */
+int ds_port_dir_sync(const char *path);
+/* close(); an EINTR counts as closed (Linux releases the descriptor first). */
+int ds_port_file_close(int fd);
+/* rename() and link(): a file getting its name (DS_PORT_FAULT_RENAME). */
+int ds_port_file_rename(const char *from, const char *to);
+int ds_port_file_link(const char *from, const char *to);
+/* unlink() and rmdir() (DS_PORT_FAULT_REMOVE). */
+int ds_port_file_unlink(const char *path);
+int ds_port_file_rmdir(const char *path);
+/* mkdir() (DS_PORT_FAULT_CREATE). */
+int ds_port_file_mkdir(const char *path, unsigned int mode);
+
 /* ---- fault injection (tests) ---------------------------------------------------------------- */
 
-#ifdef CONFIG_DS_PORT_FAULT_HOOK
 /*
  * The file-operation counterpart of ds_alloc_fail_after(): torture tests make the Nth write,
- * sync or rename from now on fail, and every one after it, as a full or failing disk does.
- * Whatever performs a file operation asks ds_port_fault_hit() first: a port with its own file
- * layer does it there; on Linux, where datasync and SQLite call libc directly, the torture test
- * routes libc's write/pwrite/writev, fsync/fdatasync and rename/link to it
- * (test/unit/io_torture_test.c). Compiled only with CONFIG_DS_PORT_FAULT_HOOK (test boards).
+ * sync, rename, creation or removal from now on fail, and every one after it, as a full or
+ * failing disk does. Every file function above, the port's secret files and the SQLite VFS ask
+ * ds_port_fault_check() before the operation. Without CONFIG_DS_PORT_FAULT_HOOK (product
+ * boards) it is a constant 0 and the checks compile away; only the test boards have the hook.
  */
 enum ds_port_fault {
-	DS_PORT_FAULT_WRITE,  /* write(), pwrite(), writev() to a file */
-	DS_PORT_FAULT_SYNC,   /* fsync(), fdatasync() of a file or directory */
-	DS_PORT_FAULT_RENAME, /* rename(), link(): a file getting its name */
+	DS_PORT_FAULT_WRITE,  /* write, pwrite, truncate; SQLite xWrite, xTruncate */
+	DS_PORT_FAULT_SYNC,   /* fsync, fdatasync of a file or directory; SQLite xSync */
+	DS_PORT_FAULT_RENAME, /* rename, link: a file getting its name */
+	DS_PORT_FAULT_CREATE, /* open with O_CREAT, mkdir; SQLite opening a journal or WAL */
+	DS_PORT_FAULT_REMOVE, /* unlink, rmdir; SQLite xDelete (a journal's removal commits) */
 	DS_PORT_FAULT_KINDS
 };
+
+#ifdef CONFIG_DS_PORT_FAULT_HOOK
 /*
  * From now on, the nth operation of kind (1-based) and every later one fail with -err (err > 0,
  * e.g. ENOSPC); n = 0 turns failing off for kind. Returns how many operations of kind were seen
@@ -288,6 +328,17 @@ unsigned long ds_port_fault_after(enum ds_port_fault kind, unsigned long n, int 
 /* Count one operation of kind: 0 to go ahead, or the negative errno it must fail with. */
 int ds_port_fault_hit(enum ds_port_fault kind);
 #endif
+
+/* What a file operation asks before it runs: 0 to go ahead, or the negative errno to fail with. */
+static inline int ds_port_fault_check(enum ds_port_fault kind)
+{
+#ifdef CONFIG_DS_PORT_FAULT_HOOK
+	return ds_port_fault_hit(kind);
+#else
+	(void)kind;
+	return 0;
+#endif
+}
 
 /* ---- sim port only -------------------------------------------------------------------------- */
 

@@ -9,6 +9,7 @@
 #define DS_LOG_LEVEL CONFIG_DS_LOG_LEVEL_REMOTE
 #include "core/ds_core.h"
 #include "remote/dir/dir_priv.h"
+#include "ds_port.h"
 
 #include <dirent.h>
 #include <fcntl.h>
@@ -59,50 +60,27 @@ const char *ds_dir_fs_why(int neg_errno)
 	}
 }
 
-static int write_all(int fd, const uint8_t *p, size_t len)
-{
-	while (len) {
-		ssize_t w = write(fd, p, len);
-		if (w < 0) {
-			if (errno == EINTR)
-				continue;
-			return -errno;
-		}
-		p += w;
-		len -= (size_t)w;
-	}
-	return 0;
-}
-
 int ds_dir_fs_write_new(const char *path, const void *data, size_t len)
 {
-	int fd, rc;
+	int fd, rc, err;
 
-	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+	fd = ds_port_file_open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
 	if (fd < 0)
-		return -errno;
-	rc = write_all(fd, data, len);
-	if (!rc && fsync(fd) < 0)
-		rc = -errno;
-	if (close(fd) < 0 && !rc)
-		rc = -errno;
+		return fd;
+	rc = ds_port_file_write(fd, data, len);
+	if (!rc)
+		rc = ds_port_file_sync(fd);
+	err = ds_port_file_close(fd);
+	if (err && !rc)
+		rc = err;
 	if (rc)
-		unlink(path);
+		ds_port_file_unlink(path);
 	return rc;
 }
 
 int ds_dir_fs_sync_dir(const char *dir)
 {
-	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	int rc = 0;
-
-	if (fd < 0)
-		return -errno;
-	/* Some file systems (and FUSE mounts) refuse fsync on a directory: nothing more to do. */
-	if (fsync(fd) < 0 && errno != EINVAL && errno != ENOTSUP)
-		rc = -errno;
-	close(fd);
-	return rc;
+	return ds_port_dir_sync(dir);
 }
 
 /* link() errors that mean "this file system has no hard links" (FAT, exFAT, some FUSE mounts). */
@@ -125,20 +103,20 @@ static int publish_boxed(const char *tmp, const char *box, const char *inner, co
 {
 	int rc = 0;
 
-	if (mkdir(box, 0755) < 0)
-		return -errno;
-	if (rename(tmp, inner) < 0)
-		rc = -errno;
+	rc = ds_port_file_mkdir(box, 0755);
+	if (rc)
+		return rc;
+	rc = ds_port_file_rename(tmp, inner);
 	if (!rc)
 		rc = ds_dir_fs_sync_dir(box);
-	if (!rc && rename(box, final) < 0) {
-		rc = -errno;
+	if (!rc) {
+		rc = ds_port_file_rename(box, final);
 		if (rc == -ENOTEMPTY || rc == -ENOTDIR || rc == -EISDIR)
 			rc = -EEXIST;
 	}
 	if (rc) {
-		unlink(inner);
-		rmdir(box);
+		ds_port_file_unlink(inner);
+		ds_port_file_rmdir(box);
 	}
 	return rc;
 }
@@ -152,19 +130,17 @@ int ds_dir_fs_publish(const char *tmp, const char *final)
 	int rc = 0;
 
 	if (!dir || !box || !inner) {
-		unlink(tmp);
+		ds_port_file_unlink(tmp);
 		rc = -ENOMEM;
 		goto out;
 	}
 	slash = strrchr(dir, '/');
 	if (slash)
 		*slash = '\0';
-	if (link(tmp, final) < 0) {
-		rc = -errno;
-		if (no_hard_links(-rc))
-			rc = publish_boxed(tmp, box, inner, final);
-	}
-	unlink(tmp);
+	rc = ds_port_file_link(tmp, final);
+	if (rc && no_hard_links(-rc))
+		rc = publish_boxed(tmp, box, inner, final);
+	ds_port_file_unlink(tmp);
 	/* A failed sync leaves the outcome unknown: the caller reports an error and the core
 	 * finds the batch (or not) on its next fetch. */
 	if (!rc)
@@ -260,11 +236,10 @@ int ds_dir_fs_exists(const char *path)
 int ds_dir_fs_mkdir(const char *path)
 {
 	struct stat st;
+	int rc = ds_port_file_mkdir(path, 0755);
 
-	if (mkdir(path, 0755) == 0)
-		return 0;
-	if (errno != EEXIST)
-		return -errno;
+	if (rc != -EEXIST)
+		return rc;
 	if (stat(path, &st) < 0)
 		return -errno;
 	return S_ISDIR(st.st_mode) ? 0 : -ENOTDIR;
@@ -281,18 +256,19 @@ int ds_dir_fs_check_root(const char *root)
 
 int ds_dir_fs_replace(const char *tmp, const char *path, const void *data, size_t len)
 {
-	int fd, rc;
+	int fd, rc, err;
 
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	fd = ds_port_file_open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 	if (fd < 0)
-		return -errno;
-	rc = write_all(fd, data, len);
-	if (close(fd) < 0 && !rc)
-		rc = -errno;
-	if (!rc && rename(tmp, path) < 0)
-		rc = -errno;
+		return fd;
+	rc = ds_port_file_write(fd, data, len);
+	err = ds_port_file_close(fd);
+	if (err && !rc)
+		rc = err;
+	if (!rc)
+		rc = ds_port_file_rename(tmp, path);
 	if (rc)
-		unlink(tmp);
+		ds_port_file_unlink(tmp);
 	return rc;
 }
 
@@ -321,11 +297,11 @@ void ds_dir_fs_clean_stale(const char *dir, const char *prefix, int64_t now_ms, 
 				char *inner = ds_dir_path("%s/" DS_DIR_BOXED_NAME, p);
 
 				if (inner)
-					unlink(inner);
+					ds_port_file_unlink(inner);
 				ds_free(inner);
-				rmdir(p);
+				ds_port_file_rmdir(p);
 			} else {
-				unlink(p);
+				ds_port_file_unlink(p);
 			}
 		}
 		ds_free(p);
