@@ -55,7 +55,7 @@ if [ -x "$B/test/bench/bench_sync15" ]; then
 	fi
 fi
 # Browser data: a large account's first sync through the sync core and the sync15 remote against
-# the in-process storage node (test/bench/bench_browser.c). BENCH_BROWSER_PLACES="5000".
+# a storage node in a process of its own (test/bench/bench_browser.c). BENCH_BROWSER_PLACES="5000".
 if [ -x "$B/test/bench/bench_browser" ]; then
 	for n in ${BENCH_BROWSER_PLACES:-5000}; do
 		echo
