@@ -1,13 +1,20 @@
 #!/bin/sh
-# Footprint of datasync (`make footprint`; not part of the tests): for every board's defconfig
-# and a minimal configuration (the host board with every optional feature off), and the host
+# Footprint of datasync (`make footprint`; not part of the tests): for every board's defconfig,
+# the minimal configuration (`make minimal_defconfig`, board/host/configs/minimal_defconfig:
+# Firefox Sync with history only, compiled for size with CONFIG_DS_OPTIMIZE_SIZE), and the host
 # board linked with the libraries' static archives (static: make STATIC=1, docs/porting.md):
 #   - stripped file sizes and text/data/bss (size(1)) of datasyncd and libdatasync.so, x86-64;
-#   - the size of our own objects compiled for 32-bit ARM (ARMv7 Thumb-2, Debian armhf) when
-#     arm-linux-gnueabihf-gcc is installed: compile only (-c), so no ARM builds of the
-#     libraries are needed, their headers are taken from the host;
+#   - our own code: the text+data of all our objects (datasyncd, datasyncctl and the client
+#     library; .eh_frame included), and what of it the linked datasyncd holds (the input
+#     sections taken from our objects in the linker's map: what a firmware image pays);
+#   - the same for 32-bit ARM (ARMv7 Thumb-2, Debian armhf) when arm-linux-gnueabihf-gcc is
+#     installed: our objects compiled with the configuration's flags, and datasyncd linked from
+#     them with the libraries' symbols left unresolved (no ARM builds of the libraries are
+#     needed, their headers are taken from the host);
 #   - idle memory of datasyncd with three synced collections (smaps_rollup: Rss, Pss,
 #     Anonymous, Private_Dirty; measured, not asserted), and a line with the host board's;
+#   - idle memory of datasyncd signed in to a Firefox Account with history synced once, on the
+#     account test stack (test/footprint/idle_history.sh), where the configuration has them;
 #   - heap allocations per synced record (dsdev --count through the allocator hook, the
 #     difference between two table sizes, so fixed costs cancel out).
 # Prints a Markdown table (also written to build/footprint/footprint.md).
@@ -25,10 +32,6 @@ ARM_CC=${ARM_CC:-arm-linux-gnueabihf-gcc}
 # only; the files that include them through libwebsockets.h (core/loop.c, net/http_*.c) take
 # the host's, which set bignum word sizes that none of them uses.
 HOST_TRIPLET=$(gcc -dumpmachine 2>/dev/null || echo x86_64-linux-gnu)
-# What the minimal configuration turns off: every optional feature of the host board except
-# the control socket, without which datasyncd does not build yet (daemon/agent.c uses
-# CONFIG_DS_IPC_MAX_* unconditionally). FOOTPRINT_MINIMAL_OFF overrides the list.
-MINIMAL_OFF=${FOOTPRINT_MINIMAL_OFF:-DS_ENGINE_TABLE=n DS_REMOTE_DIR=n DS_HTTP=n DS_ALLOC_HOOK=n DS_LOG_SYSLOG=n}
 mkdir -p "$OUT"
 REPORT=$OUT/footprint.md
 
@@ -42,15 +45,14 @@ tdb() {
 build() { # config -> build dir ready, 0 or 1
 	c=$1; o=$OUT/$c
 	board=$c; static=
-	case $c in minimal) board=host ;; static) board=host; static=1 ;; esac
+	case $c in static) board=host; static=1 ;; esac
 	make -s O="$o" "${board}_defconfig" >/dev/null || return 1
-	if [ "$c" = minimal ]; then
-		# shellcheck disable=SC2086
-		KCONFIG_CONFIG=$o/.config srctree=. /usr/bin/python3 -m setconfig $MINIMAL_OFF >/dev/null || return 1
-	fi
-	# A build folder keeps no record of how its programs were linked: relink them.
+	# A build folder keeps no record of how its programs were linked: relink them, each with
+	# its linker map beside it ($@ is expanded by make for each program).
 	rm -f "$o/datasyncd" "$o/datasyncctl" "$o/test/tools/dsdev"
-	make -s -j"$JOBS" O="$o" CFLAGS="-O2" STATIC="$static" programs >"$o.log" 2>&1 || { cat "$o.log"; return 1; }
+	# shellcheck disable=SC2016
+	make -s -j"$JOBS" O="$o" CFLAGS="-O2" LDFLAGS='-Wl,-Map=$@.map' STATIC="$static" programs \
+		>"$o.log" 2>&1 || { cat "$o.log"; return 1; }
 	if grep -q '^CONFIG_DS_ENGINE_TABLE=y' "$o/.config" && grep -q '^CONFIG_DS_REMOTE_DIR=y' "$o/.config" &&
 		grep -q '^CONFIG_DS_ALLOC_HOOK=y' "$o/.config"; then
 		make -s -j"$JOBS" O="$o" CFLAGS="-O2" STATIC="$static" "$o/test/tools/dsdev" >>"$o.log" 2>&1 || return 1
@@ -63,16 +65,55 @@ own_objects() { # build dir
 	find "$1/obj" -name '*.o' ! -path '*/obj/test/*' | sort
 }
 
-# The same sources compiled for ARM with the configuration's autoconf.h; prints
-# "text data bss failed-count".
+# What the objects under a folder put in a linked program: the sizes of the allocated input
+# sections (text, read-only and written data; not bss, debug information or notes) that the
+# linker's map names from files under that folder (our objects and archives, not the system's).
+linked_own() { # map, folder -> bytes
+	awk -v dir="$2/" '
+	function hex(s,  i, n, c) {
+		n = 0; s = tolower(substr(s, 3))
+		for (i = 1; i <= length(s); i++) { c = index("0123456789abcdef", substr(s, i, 1)); n = n * 16 + c - 1 }
+		return n
+	}
+	/^Linker script and memory map/ { on = 1; next }
+	!on { next }
+	/^ \.[^ ]+$/ { sec = $1; next }
+	/^ \.[^ ]+ +0x[0-9a-f]+ +0x[0-9a-f]+ / { sec = $1; sz = $3; f = $4; use() ; sec = ""; next }
+	/^  +0x[0-9a-f]+ +0x[0-9a-f]+ / && sec != "" { sz = $2; f = $3; use(); sec = ""; next }
+	{ sec = "" }
+	function use() {
+		if (index(f, dir) != 1) return
+		if (sec ~ /^\.(debug|comment|note|bss|tbss|ARM\.attributes|gnu\.)/) return
+		total += hex(sz)
+	}
+	END { print total + 0 }' "$1"
+}
+
+# Compile and link flags the configuration adds (Makefile, CONFIG_DS_OPTIMIZE_SIZE).
+size_flags() { # build dir -> "cflags|ldflags"
+	if grep -q '^CONFIG_DS_OPTIMIZE_SIZE=y' "$1/.config"; then
+		echo "-Os -ffunction-sections -fdata-sections -fno-asynchronous-unwind-tables -fno-unwind-tables|-Wl,--gc-sections"
+	else
+		echo "|"
+	fi
+}
+
+# The same sources compiled for ARM with the configuration's autoconf.h and flags, and
+# datasyncd linked from them (the libraries' symbols left unresolved: only our part of the
+# program is measured); prints "text data bss failed-count own-in-datasyncd".
 arm_objects() { # build dir
 	o=$1; a=$o/arm; fails=0
-	rm -rf "$a"; mkdir -p "$a"
+	flags=$(size_flags "$o"); cflags=${flags%|*}; ldflags=${flags#*|}
+	rm -rf "$a"; mkdir -p "$a/lib"
 	for obj in $(own_objects "$o"); do
 		rel=${obj#"$o"/obj/}; src=${rel%.o}.c
-		out=$a/$(echo "$rel" | tr / _)
-		# shellcheck disable=SC2046
-		if ! "$ARM_CC" -std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -DNDEBUG -O2 \
+		out=$a/lib/$(echo "$rel" | tr / _)
+		case $rel in
+		component/daemon/main.o) out=$a/main.o ;;
+		component/ctl/*) out=$a/ctl-$(basename "$rel") ;;
+		esac
+		# shellcheck disable=SC2046,SC2086
+		if ! "$ARM_CC" -std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -DNDEBUG -O2 $cflags \
 			-I"$o/include/generated" -include "$o/include/generated/autoconf.h" \
 			-Icomponent/include -Icomponent -Iport/include -I. -DDS_VERSION=\"fp\" \
 			-idirafter /usr/include -idirafter "/usr/include/$HOST_TRIPLET" \
@@ -81,7 +122,14 @@ arm_objects() { # build dir
 			echo "$src" >>"$a/failed"
 		fi
 	done
-	echo "$(tdb "$a"/*.o) $fails"
+	exe=-
+	# shellcheck disable=SC2086
+	if [ $fails -eq 0 ] && "${ARM_CC%gcc}ar" rcs "$a/libown.a" "$a"/lib/*.o &&
+		"$ARM_CC" -o "$a/datasyncd" "$a/main.o" "$a/libown.a" $ldflags \
+			-Wl,--unresolved-symbols=ignore-all -Wl,-Map="$a/datasyncd.map" 2>>"$a/errors.log"; then
+		exe=$(linked_own "$a/datasyncd.map" "$a")
+	fi
+	echo "$(tdb "$a"/*.o "$a"/lib/*.o) $fails $exe"
 }
 
 # Idle memory of datasyncd with three table collections on the dir remote, each synced once
@@ -178,13 +226,13 @@ per_record() { # build dir -> "upload download" allocations per record
 }
 
 {
-echo "| configuration | datasyncd stripped | libdatasync.so stripped | libdatasync.so text/data/bss | own objects x86-64 (text+data) | own objects ARMv7 (text+data) | idle Rss / Pss / Anonymous (private dirty) | allocations per record (upload / apply) |"
-echo "|---|---|---|---|---|---|---|---|"
+echo "| configuration | datasyncd stripped | libdatasync.so stripped | libdatasync.so text/data/bss | own code x86-64: objects / in datasyncd | own code ARMv7: objects / in datasyncd | idle Rss / Pss / Anonymous (private dirty), table collections | idle Rss / Pss / Anonymous (private dirty), signed in, history | allocations per record (upload / apply) |"
+echo "|---|---|---|---|---|---|---|---|---|"
 } >"$REPORT"
 for c in $CONFIGS; do
 	o=$OUT/$c
 	if ! build "$c"; then
-		echo "| $c | build failed (see $o.log) | | | | | | |" >>"$REPORT"
+		echo "| $c | build failed (see $o.log) | | | | | | | |" >>"$REPORT"
 		continue
 	fi
 	strip -o "$o/datasyncd.stripped" "$o/datasyncd"
@@ -194,20 +242,31 @@ for c in $CONFIGS; do
 	set -- $(tdb "$o/libdatasync.so.stripped")
 	lib_tdb="$1 / $2 / $3"
 	set -- $(tdb $(own_objects "$o"))
-	own="$(kb $(($1 + $2))) KB"
+	own="$(kb $(($1 + $2))) KB / $(kb "$(linked_own "$o/datasyncd.map" "$o")") KB"
 	arm="not measured ($ARM_CC not installed)"
 	if [ "$c" = static ]; then
 		arm="as host (same objects)"
 	elif command -v "$ARM_CC" >/dev/null; then
 		set -- $(arm_objects "$o")
-		arm="$(kb $(($1 + $2))) KB"
+		arm="$(kb $(($1 + $2))) KB / -"
+		[ "$5" != - ] && arm="$(kb $(($1 + $2))) KB / $(kb "$5") KB"
 		[ "$4" -gt 0 ] && arm="$arm, without $(tr '\n' ' ' <"$o/arm/failed")(they need OpenSSL's per-architecture headers)"
 	fi
 	set -- $(idle_rss "$o")
 	rss="$1 / $2 / $3 kB ($4 kB dirty)"
+	hist="- (no account, Sync 1.5 or history)"
+	if [ "${FOOTPRINT_IDLE_HISTORY:-1}" = 0 ]; then
+		hist="not measured"
+	elif r=$(sh test/footprint/idle_history.sh "$o" 2>&1); then
+		set -- $(echo "$r" | tail -n 1)
+		hist="$1 / $2 / $3 kB ($4 kB dirty)"
+	elif [ $? -ne 77 ]; then
+		echo "$r" >"$o.idle-history.log"
+		hist="failed (see $o.idle-history.log)"
+	fi
 	apr="- (needs the table engine, the dir remote and the allocator hook)"
 	[ -x "$o/test/tools/dsdev" ] && apr=$(per_record "$o" | awk '{ print $1 " / " $2 }')
-	echo "| $c | $(kb "$dsz") KB | $(kb "$lsz") KB | $lib_tdb | $own | $arm | $rss | $apr |" >>"$REPORT"
+	echo "| $c | $(kb "$dsz") KB | $(kb "$lsz") KB | $lib_tdb | $own | $arm | $rss | $hist | $apr |" >>"$REPORT"
 	[ "$c" = host ] && IDLE_HOST="Idle datasyncd (host board, three collections): Rss $1 kB, Pss $2 kB, Anonymous $3 kB, Private_Dirty $4 kB."
 	[ "$c" = static ] && IDLE_STATIC="Idle datasyncd linked statically (host board, STATIC=1, three collections): Rss $1 kB, Pss $2 kB, Anonymous $3 kB, Private_Dirty $4 kB; still shared: $(ldd "$o/datasyncd" 2>/dev/null | awk '$1 ~ /^lib/ { printf "%s%s", s, $1; s = " " }')."
 done
@@ -215,10 +274,13 @@ done
 echo
 echo "Measured $(date -u +%Y-%m-%d) with $(gcc --version | head -n1), CFLAGS=-O2; $(nproc) CPUs," \
 	"$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n1), kernel $(uname -r)."
-echo "minimal = host with $MINIMAL_OFF. Rows for the allocation slope: $ROWS."
+echo "minimal = board/host/configs/minimal_defconfig (Firefox Sync with history only, CONFIG_DS_OPTIMIZE_SIZE)." \
+	"Own code: text+data of our objects (with .eh_frame), and what the linked datasyncd takes from" \
+	"them (linker map; without datasyncctl). Rows for the allocation slope: $ROWS."
 set -- $(libs_rss)
 echo "Idle: three table collections on the dir remote, synced once (none without the table" \
-	"engine or the dir remote). An empty program linked against the same libraries: Rss $1 kB," \
+	"engine or the dir remote); or signed in on the account test stack with history synced once" \
+	"(test/footprint/idle_history.sh). An empty program linked against the same libraries: Rss $1 kB," \
 	"Anonymous $2 kB."
 [ -n "${IDLE_HOST:-}" ] && echo "$IDLE_HOST"
 [ -n "${IDLE_STATIC:-}" ] && echo "$IDLE_STATIC"
