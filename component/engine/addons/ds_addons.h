@@ -45,6 +45,9 @@ struct ds_engine;
  * device has and this one does not (with the enabled state it should get), "uninstall" for an
  * installed item another device removed. The package manager reads it; the engine drops an
  * "install" row when the item gets installed and an "uninstall" row when it is removed.
+ * Another device's wipeEngine command leaves an "uninstall" row for every store item; removing
+ * such an item is not logged as a local deletion (docs/engine-addons.md, "wipeEngine"), and
+ * deleting the row instead declines the wish.
  */
 #define DS_ADDONS_WANTED_SQL \
 	"CREATE TABLE IF NOT EXISTS addons_wanted(guid TEXT PRIMARY KEY NOT NULL," \
