@@ -145,6 +145,21 @@ void bmf_add_separator(sqlite3 *db, const char *guid, const char *parent)
 	add_row(db, guid, parent, 3, NULL, NULL);
 }
 
+void bmf_move(sqlite3 *db, const char *guid, const char *folder)
+{
+	char *q = sqlite3_mprintf(
+		"UPDATE moz_bookmarks SET position = position - 1 WHERE parent = (SELECT parent FROM"
+		" moz_bookmarks WHERE guid = %Q) AND position > (SELECT position FROM moz_bookmarks"
+		" WHERE guid = %Q);"
+		"UPDATE moz_bookmarks SET parent = (SELECT id FROM moz_bookmarks WHERE guid = %Q),"
+		" position = (SELECT count(*) FROM moz_bookmarks WHERE parent = (SELECT id FROM"
+		" moz_bookmarks WHERE guid = %Q)) WHERE guid = %Q",
+		guid, guid, folder, folder, guid);
+
+	bmf_sql(db, q);
+	sqlite3_free(q);
+}
+
 void bmf_remove(sqlite3 *db, const char *guid)
 {
 	char *q = sqlite3_mprintf(

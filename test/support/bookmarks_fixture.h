@@ -19,6 +19,8 @@ void bmf_add_bookmark(struct sqlite3 *db, const char *guid, const char *parent, 
 		      const char *url);
 void bmf_add_folder(struct sqlite3 *db, const char *guid, const char *parent, const char *title);
 void bmf_add_separator(struct sqlite3 *db, const char *guid, const char *parent);
+/* Move an item to the end of folder, closing the gap it leaves (as Places does). */
+void bmf_move(struct sqlite3 *db, const char *guid, const char *folder);
 /* Remove an item and, for a folder, everything under it (children first, as Places does). */
 void bmf_remove(struct sqlite3 *db, const char *guid);
 /* Tag the URL of a bookmark (a tag folder under the tags root and an entry in it). */

@@ -311,6 +311,87 @@ static void test_u3_offline_device_does_not_overwrite_newer_remote_changes(void 
 	assert_same_trees(f);
 }
 
+/* Every pending change of d as made at ms (the device's clock, against the server's). */
+static void set_change_times(struct bmf_dev *d, int64_t ms)
+{
+	char *q = sqlite3_mprintf("UPDATE datasync_bm_changes SET ms = %lld", (long long)ms);
+
+	bmf_sql(d->db, q);
+	sqlite3_free(q);
+}
+
+static void assert_children(struct fx *f, const char *id, const char *want_json)
+{
+	cJSON *o = cJSON_Parse(ds_fake_server_payload(f->srv, id));
+	cJSON *want = cJSON_Parse(want_json);
+
+	if (!o || !cJSON_Compare(cJSON_GetObjectItemCaseSensitive(o, "children"), want, 1))
+		fail_msg("server %s: want children %s, have %s", id, want_json,
+			 ds_fake_server_payload(f->srv, id) ? ds_fake_server_payload(f->srv, id) : "(none)");
+	cJSON_Delete(o);
+	cJSON_Delete(want);
+}
+
+/* dogear's structure rule (src/merge.rs resolve_structure_conflict): both devices moved one
+ * bookmark, to different folders; this one later than the other's upload. The remote toolbar
+ * (older) lists it, but the newer local move wins: it stays in Empty, and the toolbar goes back
+ * up without it, so the server's folders agree with each other and with the item's parentid. */
+static void test_structure_conflict_newer_local_move_wins(void **state)
+{
+	struct fx *f = *state;
+	int64_t t0 = wall_ms() - 10LL * 86400000;
+
+	make_tree(&f->a, 'A');
+	bmf_sync(&f->a, NULL);
+	bmf_sync(&f->b, NULL);
+	ds_fake_server_set_time(f->srv, t0);
+	bmf_move(f->b.db, "Abxxxxxxxxxx", "toolbar_____");
+	bmf_sync(&f->b, NULL);
+	assert_children(f, "toolbar", "[\"Aexxxxxxxxxx\",\"Afxxxxxxxxxx\",\"Abxxxxxxxxxx\"]");
+	/* A moves it into Empty a day after B's records went up, before syncing. */
+	bmf_move(f->a.db, "Abxxxxxxxxxx", "Afxxxxxxxxxx");
+	set_change_times(&f->a, t0 + 86400000);
+	bmf_sync(&f->a, NULL);
+	assert_int_equal(count_where(&f->a, "guid = 'Abxxxxxxxxxx' AND parent = (SELECT id FROM"
+				     " moz_bookmarks WHERE guid = 'Afxxxxxxxxxx')"), 1);
+	assert_children(f, "toolbar", "[\"Aexxxxxxxxxx\",\"Afxxxxxxxxxx\"]");
+	assert_children(f, "Afxxxxxxxxxx", "[\"Abxxxxxxxxxx\"]");
+	assert_children(f, "Azxxxxxxxxxx", "[\"Acxxxxxxxxxx\",\"Adxxxxxxxxxx\"]");
+	assert_int_equal(bmf_int(f->a.db, "SELECT count(*) FROM datasync_bm_changes"), 0);
+	{
+		cJSON *o = cJSON_Parse(ds_fake_server_payload(f->srv, "Abxxxxxxxxxx"));
+
+		assert_string_equal(cJSON_GetObjectItemCaseSensitive(o, "parentid")->valuestring,
+				    "Afxxxxxxxxxx");
+		cJSON_Delete(o);
+	}
+	bmf_sync(&f->b, NULL);
+	assert_same_trees(f);
+}
+
+/* The same two moves the other way round: the other device's move is the newer one, so the
+ * remote structure wins here. */
+static void test_structure_conflict_newer_remote_move_wins(void **state)
+{
+	struct fx *f = *state;
+	int64_t t0 = wall_ms() - 10LL * 86400000;
+
+	make_tree(&f->a, 'A');
+	bmf_sync(&f->a, NULL);
+	bmf_sync(&f->b, NULL);
+	bmf_move(f->a.db, "Abxxxxxxxxxx", "Afxxxxxxxxxx");
+	set_change_times(&f->a, t0);
+	ds_fake_server_set_time(f->srv, t0 + 86400000);
+	bmf_move(f->b.db, "Abxxxxxxxxxx", "toolbar_____");
+	bmf_sync(&f->b, NULL);
+	bmf_sync(&f->a, NULL);
+	assert_int_equal(count_where(&f->a, "guid = 'Abxxxxxxxxxx' AND parent = 3"), 1);
+	assert_children(f, "toolbar", "[\"Aexxxxxxxxxx\",\"Afxxxxxxxxxx\",\"Abxxxxxxxxxx\"]");
+	assert_children(f, "Afxxxxxxxxxx", "[]");
+	bmf_sync(&f->b, NULL);
+	assert_same_trees(f);
+}
+
 /* Import-only: the device takes the server's bookmarks and never writes to the server, not
  * even the repairs its merge would upload. */
 static void test_import_only_device_reads_and_never_writes(void **state)
@@ -549,6 +630,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_local_folder_deletion_wins_changed_children_move_up, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_remote_folder_deletion_keeps_changed_children_in_the_parent, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_u3_offline_device_does_not_overwrite_newer_remote_changes, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_structure_conflict_newer_local_move_wins, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_structure_conflict_newer_remote_move_wins, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_import_only_device_reads_and_never_writes, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_cleared_store_deletes_nothing_remotely, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_two_devices_converge, setup, teardown),

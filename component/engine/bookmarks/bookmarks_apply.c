@@ -175,10 +175,36 @@ int ds_bm_apply_tombstone(struct ds_bm_engine *b, const char *g)
 
 /* ---- remote records --------------------------------------------------------------------- */
 
+/*
+ * Folder g's record (server time remote_ms) lists c, which is elsewhere here: does c stay
+ * where it is? dogear's structure rule (src/merge.rs, resolve_structure_conflict): if only one
+ * side changed where c is, that side wins; if both did, the newer. Here c was moved here when
+ * both c and its folder carry a local change from before this sync (a move logs the item and
+ * both folders; changes the merge itself logged in this sync do not count), and the remote
+ * side moved it, since the folder's record lists it. The local move wins when it is newer
+ * than the record; a first sync's marks (time 0) never do.
+ */
+static int local_move_wins(struct ds_bm_engine *b, const char *c, int64_t remote_ms)
+{
+	char parent[DS_BROWSER_ID_MAX];
+	enum ds_bookmark_kind k;
+	struct ds_pending_info pc, pp;
+	int rc = OPS(b)->locate(S(b), c, parent, &k);
+
+	if (rc)
+		return rc == -ENOENT ? 0 : rc;
+	rc = ds_bm_real_pending(b, c, &pc);
+	if (rc <= 0 || pc.deleted || (b->fetch_seq_known && pc.change_seq > b->fetch_seq))
+		return rc < 0 ? rc : 0;
+	rc = ds_bm_real_pending(b, parent, &pp);
+	if (rc <= 0 || pp.deleted || (b->fetch_seq_known && pp.change_seq > b->fetch_seq))
+		return rc < 0 ? rc : 0;
+	return pc.modified_ms > remote_ms ? 1 : 0;
+}
+
 /* A folder record: its children list is the structure. */
 static int apply_children(struct ds_bm_engine *b, const char *g,
-			  const struct ds_bookmark_record *rec,
-			  bool remote_wins)
+			  const struct ds_bookmark_record *rec, bool remote_wins, int64_t remote_ms)
 {
 	struct ds_bookmark_meta m;
 	struct ds_bm_glist l = { rec->children, rec->n_children, rec->n_children }, w;
@@ -206,8 +232,14 @@ static int apply_children(struct ds_bm_engine *b, const char *g,
 		if (rc < 0)
 			break;
 		if (ds_bm_exists(b, c)) {
-			/* Here already, maybe elsewhere: the folder's list says where it is. */
-			rc = ds_bm_adopt(b, c, g);
+			/* Here already, maybe elsewhere: the folder's list says where it is, unless
+			 * this device moved it since, later than that list was written. Then the
+			 * folder goes back up without it (and its new folder, changed here, too). */
+			rc = local_move_wins(b, c, remote_ms);
+			if (rc == 1)
+				rc = ds_bm_log_change(b, g);
+			else if (rc == 0)
+				rc = ds_bm_adopt(b, c, g);
 		} else {
 			/* Not here yet: its record will find its folder through this. */
 			rc = ds_bm_set_want(b, c, g);
@@ -373,7 +405,7 @@ int ds_bm_apply_record(struct ds_bm_engine *b, const char *g, const struct ds_re
 			goto out;
 	}
 	if (it->kind == DS_BM_FOLDER) {
-		rc = apply_children(b, g, &rec, remote_wins || !have_local);
+		rc = apply_children(b, g, &rec, remote_wins || !have_local, r->modified_ms);
 		if (rc)
 			goto out;
 	}

@@ -45,6 +45,11 @@ static int b_prepare(struct ds_engine *e)
 
 	if (rc == 1)
 		rc = ds_bm_reimport(b);
+	b->fetch_seq_known = false;
+	if (rc >= 0 && OPS(b)->last_seq) {
+		rc = OPS(b)->last_seq(S(b), &b->fetch_seq);
+		b->fetch_seq_known = rc == 0;
+	}
 	return rc < 0 ? rc : 0;
 }
 

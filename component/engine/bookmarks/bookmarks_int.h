@@ -21,6 +21,10 @@ struct ds_bm_engine {
 	struct ds_bookmarks_options opt;
 	bool in_txn;   /* between begin and commit/rollback */
 	bool applied;  /* a remote record was applied in this transaction */
+	/* The change log's counter when this sync started (prepare): a pending change with a
+	 * higher change_seq was logged by the merge (or during the sync), not made before it. */
+	uint64_t fetch_seq;
+	bool fetch_seq_known;
 };
 
 static inline struct ds_bm_engine *B(struct ds_engine *e)

@@ -318,6 +318,15 @@ static int t_pending(void *s, const char *guid, struct ds_pending_info *out)
 	return rc;
 }
 
+static int p_last_seq(void *s, uint64_t *out)
+{
+	int64_t v = 0;
+	int rc = ds_bmp_query_int(db_of(s), "SELECT seq FROM datasync_bm_state", NULL, 0, &v);
+
+	*out = rc == 0 && v > 0 ? (uint64_t)v : 0;
+	return rc;
+}
+
 static int t_changes_after(void *s, uint64_t after_seq, const char *after_guid,
 			   ds_browser_change_cb cb, void *user_data)
 {
@@ -524,6 +533,7 @@ static const struct ds_bookmarks_store_ops places_ops = {
 	.meta_get = ds_bmp_meta_get,
 	.meta_put = ds_bmp_meta_put,
 	.deleted_parent = ds_bmp_deleted_parent,
+	.last_seq = p_last_seq,
 };
 
 static int open_db(const char *path, sqlite3 **db)

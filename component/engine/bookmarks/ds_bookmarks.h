@@ -122,6 +122,9 @@ struct ds_bookmarks_store_ops {
 	int (*meta_put)(void *s, const char *guid, const struct ds_bookmark_meta *m); /* NULL: drop */
 	/* Parent of an item the browser deleted (its pending deletion), -ENOENT if unknown. */
 	int (*deleted_parent)(void *s, const char *guid, char parent_out[DS_BROWSER_ID_MAX]);
+	/* Optional: the change log's counter now (every change logged later has a higher
+	 * change_seq), so the merge tells the changes made before a sync from its own. */
+	int (*last_seq)(void *s, uint64_t *out);
 };
 
 struct ds_bookmarks_store {
