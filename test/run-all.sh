@@ -92,6 +92,26 @@ run_suite build/test
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	run_suite build/test-san SAN=1
 
+# libwebsockets on mbedTLS (make LWS=mbedtls), built from Debian's lws source: the HTTP/TLS
+# unit tests (certificates refused or accepted), a few daemon scenarios over its HTTP client, and
+# a STATIC=1 daemon that must not link OpenSSL.
+echo "== libwebsockets on mbedTLS (LWS=mbedtls)"
+O=build/test-lws-mbedtls
+LWS_UNITS="http_test tokenserver_test fxa_test sync15_server_test sync15_protocol_server_test kinto_files_test"
+if test/tools/build-lws-mbedtls.sh >build/lws-mbedtls.log 2>&1 && rm -rf $O $O-static && make -s O=$O sim_defconfig >/dev/null &&
+	make -s -j"$JOBS" O=$O WERROR=1 LWS=mbedtls programs tools $(for u in $LWS_UNITS; do echo $O/test/unit/$u; done) >"$O.log" 2>&1 &&
+	make -s O=$O-static host_defconfig >/dev/null && make -s -j"$JOBS" O=$O-static LWS=mbedtls STATIC=1 programs >>"$O.log" 2>&1; then
+	test/run-unit.sh $O; add_summary $O/test/unit-summary
+	test/run-integration.sh $O sync15_daemon kinto_sync account_login; add_summary $O/test/integration-summary
+	if ldd $O/datasyncd $O-static/datasyncd | grep -E 'lib(ssl|crypto)\.so|libwebsockets\.so\.[0-9]+ => /(usr/)?lib'; then
+		step_fail "LWS=mbedtls programs map OpenSSL or the system's libwebsockets"
+	else
+		echo "  PASS  LWS=mbedtls without OpenSSL (dynamic and STATIC=1)"; TP=$((TP + 1))
+	fi
+else
+	tail -n 40 build/lws-mbedtls.log "$O.log"; step_fail "LWS=mbedtls build"
+fi
+
 echo "== build/test: unit tests under valgrind"
 test/run-unit.sh --valgrind build/test; add_summary build/test/test/unit-summary
 
