@@ -30,8 +30,10 @@ prefix=$cache/lws-mbedtls
 # What the daemon uses of lws (component/core/loop.c, component/net/): the HTTP/1 client over
 # TLS, timers, raw file descriptors, custom response headers, IPv6. The ws role stays for the
 # push channel (WebPush over a websocket). No server, no HTTP/2, no event-library plugins, no
-# test apps or examples, no config parser (its JSON parser LEJP stays: lws needs it). Static and
-# shared libraries, both PIC: the static one goes into STATIC=1 programs (PIE or not), the
+# test apps or examples, no config parser (its JSON parser LEJP stays: lws needs it), no libcap
+# (lws drops privileges with it only when told a uid/gid, which the daemon never does; the
+# check would otherwise pick up the libcap-dev that Debian's libwebsockets-dev pulls in). Static
+# and shared libraries, both PIC: the static one goes into STATIC=1 programs (PIE or not), the
 # shared one into the others.
 OPTS="-DCMAKE_BUILD_TYPE=Release
 -DLWS_WITH_SSL=ON -DLWS_WITH_MBEDTLS=ON
@@ -42,6 +44,7 @@ OPTS="-DCMAKE_BUILD_TYPE=Release
 -DLWS_WITH_EVLIB_PLUGINS=OFF -DLWS_WITH_ZLIB=OFF -DLWS_WITHOUT_EXTENSIONS=ON
 -DLWS_WITH_LEJP_CONF=OFF -DLWS_WITH_DIR=OFF -DLWS_WITH_SYS_SMD=OFF
 -DLWS_WITH_EXPORT_LWSTARGETS=OFF -DLWS_WITH_SELFTESTS=OFF
+-DLWS_HAVE_LIBCAP=0 -DLWS_HAVE_SYS_CAPABILITY_H=0
 -DDISABLE_WERROR=ON"
 
 PATCHES="lws-4.1.6-mbedtls-ip-san.patch"
