@@ -518,6 +518,105 @@ static void test_registration_opens_through_the_factory(void **state)
 	cJSON_Delete(cfg);
 }
 
+static char *guid_where(sqlite3 *db, const char *where)
+{
+	char *q = sqlite3_mprintf("SELECT guid FROM moz_bookmarks WHERE %s", where);
+	sqlite3_stmt *st;
+	char *out = NULL;
+
+	assert_int_equal(sqlite3_prepare_v2(db, q, -1, &st, NULL), SQLITE_OK);
+	if (sqlite3_step(st) == SQLITE_ROW)
+		out = strdup((const char *)sqlite3_column_text(st, 0));
+	assert_int_equal(sqlite3_step(st), SQLITE_DONE);
+	sqlite3_finalize(st);
+	sqlite3_free(q);
+	assert_non_null(out);
+	return out;
+}
+
+static void assert_srv_children(struct fx *f, const char *id, const char *const *want, size_t n)
+{
+	cJSON *o = srv_record(f, id);
+	const cJSON *ch = cJSON_GetObjectItemCaseSensitive(o, "children");
+
+	if (!cJSON_IsArray(ch) || (size_t)cJSON_GetArraySize(ch) != n)
+		fail_msg("server %s: want %zu children: %s", id, n, ds_fake_server_payload(f->srv, id));
+	for (size_t i = 0; i < n; i++)
+		assert_string_equal(cJSON_GetArrayItem(ch, (int)i)->valuestring, want[i]);
+	cJSON_Delete(o);
+}
+
+/* AS and desktop give a local item whose guid is no Sync id ([A-Za-z0-9_-]{12}) a new one
+ * before it goes up (dogear Validity, CompletionOps::change_guids): here a folder with such a
+ * guid, holding a bookmark with one too (tagged, with a keyword) and a valid one, and a
+ * bookmark the server already holds under an invalid id. Each keeps its place, tags and
+ * keyword under a fresh guid; the server gets the new ids (folder, children's parentid, the
+ * menu's list) and a tombstone for the old id it had; no record with an invalid id goes up. */
+static void test_invalid_local_guids_renewed_before_upload(void **state)
+{
+	struct fx *f = *state;
+	char *folder, *kid, *legacy;
+	cJSON *o;
+
+	bmf_add_bookmark(f->a.db, "firstAAAAAAA", "menu________", "First", "https://example.com/1");
+	bmf_add_folder(f->a.db, "bad folder", "menu________", "Bad folder");
+	bmf_add_bookmark(f->a.db, "{short}", "bad folder", "Short", "https://example.com/s");
+	bmf_add_bookmark(f->a.db, "kidValidAAAA", "bad folder", "Valid", "https://example.com/v");
+	bmf_tag(f->a.db, "https://example.com/s", "red");
+	bmf_sql(f->a.db, "INSERT INTO moz_keywords(keyword, place_id) SELECT 'sk', id FROM moz_places"
+			 " WHERE url = 'https://example.com/s'");
+	srv_put(f, "{\"id\":\"legacy.id\",\"type\":\"bookmark\",\"parentid\":\"toolbar\","
+		   "\"title\":\"Legacy\",\"bmkUri\":\"https://example.com/l\"}");
+	bmf_sync(&f->a, NULL);
+
+	assert_int_equal(count_where(f->a.db, "guid IN ('bad folder', '{short}', 'legacy.id')"), 0);
+	folder = guid_where(f->a.db, "title = 'Bad folder'");
+	kid = guid_where(f->a.db, "title = 'Short' AND parent = (SELECT id FROM moz_bookmarks WHERE"
+				  " title = 'Bad folder')");
+	legacy = guid_where(f->a.db, "title = 'Legacy'");
+	assert_true(ds_bookmarks_guid_valid(folder));
+	assert_true(ds_bookmarks_guid_valid(kid));
+	assert_true(ds_bookmarks_guid_valid(legacy));
+	/* Same places: parent and position kept, children still inside. */
+	assert_parent(f->a.db, folder, "menu________");
+	assert_int_equal(bmf_int(f->a.db, "SELECT position FROM moz_bookmarks WHERE title = 'Bad folder'"), 1);
+	assert_parent(f->a.db, kid, folder);
+	assert_parent(f->a.db, "kidValidAAAA", folder);
+	assert_parent(f->a.db, legacy, "toolbar_____");
+	/* Tags and keyword stay with the bookmark's URL, and go up with it. */
+	assert_int_equal(bmf_int(f->a.db, "SELECT count(*) FROM moz_keywords k JOIN moz_places h ON"
+				 " h.id = k.place_id WHERE h.url = 'https://example.com/s' AND k.keyword = 'sk'"), 1);
+	assert_srv_str(f, kid, "keyword", "sk");
+	o = srv_record(f, kid);
+	assert_string_equal(cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(o, "tags"), 0)->valuestring, "red");
+	cJSON_Delete(o);
+	/* The server: new ids everywhere, the old ones absent or deleted. */
+	assert_null(ds_fake_server_payload(f->srv, "bad folder"));
+	assert_null(ds_fake_server_payload(f->srv, "{short}"));
+	assert_null(ds_fake_server_payload(f->srv, "legacy.id"));
+	assert_int_equal(ds_fake_server_versions(f->srv, "bad folder"), 0);
+	assert_int_equal(ds_fake_server_versions(f->srv, "{short}"), 0);
+	assert_int_equal(ds_fake_server_versions(f->srv, "legacy.id"), 2 /* its record, our tombstone */);
+	assert_srv_str(f, folder, "parentid", "menu");
+	assert_srv_str(f, kid, "parentid", folder);
+	assert_srv_str(f, "kidValidAAAA", "parentid", folder);
+	assert_srv_str(f, legacy, "parentid", "toolbar");
+	{
+		const char *menu[] = { "firstAAAAAAA", folder };
+		const char *inside[] = { kid, "kidValidAAAA" };
+		const char *toolbar[] = { legacy };
+
+		assert_srv_children(f, "menu", menu, 2);
+		assert_srv_children(f, folder, inside, 2);
+		assert_srv_children(f, "toolbar", toolbar, 1);
+	}
+	/* The change log followed the new guids: nothing is left to upload. */
+	assert_int_equal(bmf_int(f->a.db, "SELECT count(*) FROM datasync_bm_changes"), 0);
+	free(folder);
+	free(kid);
+	free(legacy);
+}
+
 /* A profile without Firefox's bookmark roots is refused. */
 static void test_profile_without_roots_refused(void **state)
 {
@@ -543,6 +642,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_unregister_removes_triggers_and_side_tables, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_registration_opens_through_the_factory, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_profile_without_roots_refused, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_invalid_local_guids_renewed_before_upload, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_records_carry_desktop_sortindex_and_no_ttl, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_engine_holds_no_read_transaction_between_syncs, setup, teardown),
 	};

@@ -170,8 +170,11 @@ static int b_changes_after(struct ds_engine *e, uint64_t after_seq, const char *
 	int rc = 0;
 
 	/* The start of an upload: the fetch is complete, so the structure can be judged. */
-	if (!after_id && !b->in_txn)
-		rc = ds_bm_check_structure(b);
+	if (!after_id && !b->in_txn) {
+		rc = ds_bm_renew_invalid_guids(b);
+		if (rc == 0)
+			rc = ds_bm_check_structure(b);
+	}
 	if (rc)
 		return rc;
 	return ds_browser_changes_after(e, b_current, &OPS(b)->track, S(b), after_seq,

@@ -96,6 +96,13 @@ int ds_bm_apply_tombstone(struct ds_bm_engine *b, const char *g);
 int ds_bm_order_folders(struct ds_bm_engine *b);
 int ds_bm_check_structure(struct ds_bm_engine *b);
 int ds_bm_reimport(struct ds_bm_engine *b);
+/* Commit and begin again every BM_LOCAL_CHUNK calls (*done counts them). */
+int ds_bm_chunk_point(struct ds_bm_engine *b, size_t *done);
+
+/* ---- bookmarks_guids.c ------------------------------------------------------------------ */
+
+/* Give every local item whose guid is no Sync id a new one, logged for upload. */
+int ds_bm_renew_invalid_guids(struct ds_bm_engine *b);
 
 /* ---- bookmarks_engine.c ----------------------------------------------------------------- */
 

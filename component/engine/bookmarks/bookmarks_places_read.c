@@ -205,6 +205,11 @@ int ds_bmp_list(void *s, enum ds_bookmarks_list which, const char *arg, ds_bookm
 					" ORDER BY guid",
 		[DS_BM_LIST_UNORDERED] = "SELECT guid FROM datasync_bm_meta WHERE flags <> 0 AND flags & 1"
 					 " ORDER BY guid",
+		/* Same rule as ds_bookmarks_guid_valid(), in SQL: a scan of moz_bookmarks, once
+		 * per upload. */
+		[DS_BM_LIST_INVALID] = "SELECT b.guid FROM moz_bookmarks b WHERE " SYNCABLE("b")
+				       " AND (length(b.guid) <> 12 OR b.guid GLOB '*[^A-Za-z0-9_-]*')"
+				       " ORDER BY b.id",
 	};
 	struct ds_bmp_guids l = { 0 };
 	int rc;

@@ -52,6 +52,20 @@ bool ds_bookmarks_is_root(const char *local_guid)
 	return strcmp(local_guid, DS_BM_ROOT_TAGS) == 0;
 }
 
+bool ds_bookmarks_guid_valid(const char *guid)
+{
+	size_t n = 0;
+
+	for (; guid[n]; n++) {
+		char c = guid[n];
+
+		if (n == 12 || !((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
+				 (c >= '0' && c <= '9') || c == '_' || c == '-'))
+			return false;
+	}
+	return n == 12;
+}
+
 void ds_bookmark_item_clear(struct ds_bookmark_item *it)
 {
 	if (!it)

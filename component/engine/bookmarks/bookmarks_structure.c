@@ -78,15 +78,10 @@ static int settle(struct ds_bm_engine *b, const char *g, const struct ds_bookmar
 	return rc;
 }
 
-/*
- * After a fetch, before uploading: items still parked have no parent on the server and go up
- * in unfiled; folders whose children differ from the server's list go up with the merged list
- * (dogear: "the remote tree was invalid or diverged: reupload").
- */
 /* Commit and go on in a new transaction every BM_LOCAL_CHUNK items. Each item's step stands
  * on its own (its flags are cleared with its result), so a pass cut between two chunks
  * resumes with what is left at the next upload. */
-static int chunk_point(struct ds_bm_engine *b, size_t *done)
+int ds_bm_chunk_point(struct ds_bm_engine *b, size_t *done)
 {
 	int rc;
 
@@ -96,6 +91,11 @@ static int chunk_point(struct ds_bm_engine *b, size_t *done)
 	return rc ? rc : OPS(b)->track.begin(S(b));
 }
 
+/*
+ * After a fetch, before uploading: items still parked have no parent on the server and go up
+ * in unfiled; folders whose children differ from the server's list go up with the merged list
+ * (dogear: "the remote tree was invalid or diverged: reupload").
+ */
 int ds_bm_check_structure(struct ds_bm_engine *b)
 {
 	struct ds_bm_glist parked, f;
@@ -122,7 +122,7 @@ int ds_bm_check_structure(struct ds_bm_engine *b)
 	for (size_t i = 0; rc == 0 && i < parked.n; i++) {
 		struct ds_bookmark_item it;
 
-		rc = chunk_point(b, &done);
+		rc = ds_bm_chunk_point(b, &done);
 		if (rc)
 			break;
 
@@ -142,7 +142,7 @@ int ds_bm_check_structure(struct ds_bm_engine *b)
 		struct ds_bookmark_meta m;
 		struct ds_bm_glist remote = { 0 }, local = { 0 };
 
-		rc = chunk_point(b, &done);
+		rc = ds_bm_chunk_point(b, &done);
 		if (rc)
 			break;
 		rc = OPS(b)->meta_get(S(b), f.v[i], &m);

@@ -90,6 +90,7 @@ enum ds_bookmarks_list {
 	DS_BM_LIST_PARKED,    /* arg: NULL; guids with a want_parent */
 	DS_BM_LIST_MIRRORED,  /* arg: NULL; guids with a server_payload */
 	DS_BM_LIST_UNORDERED, /* arg: NULL; guids flagged DS_BM_NEEDS_ORDER */
+	DS_BM_LIST_INVALID,   /* arg: NULL; items whose guid is no Sync id (ds_bookmarks_guid_valid) */
 };
 
 struct ds_bookmarks_store_ops {
@@ -154,6 +155,9 @@ int ds_bookmarks_places_uninstall(const char *path);
 const char *ds_bookmarks_local_id(const char *record_id);
 const char *ds_bookmarks_record_id(const char *local_guid);
 bool ds_bookmarks_is_root(const char *local_guid);
+/* A Sync record id: 12 characters of the URL-safe base64 alphabet, [A-Za-z0-9_-]{12}
+ * (dogear src/guid.rs IsValidGuid, desktop PlacesUtils.isValidGuid). */
+bool ds_bookmarks_guid_valid(const char *guid);
 
 /* A decoded record: the item (local guids) and, for folders, the children (local guids). */
 struct ds_bookmark_record {

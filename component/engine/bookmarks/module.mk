@@ -2,6 +2,7 @@
 lib-$(CONFIG_DS_ENGINE_BOOKMARKS) += component/engine/bookmarks/bookmarks_engine.c \
 	component/engine/bookmarks/bookmarks_apply.c component/engine/bookmarks/bookmarks_dedupe.c \
 	component/engine/bookmarks/bookmarks_structure.c component/engine/bookmarks/bookmarks_tree.c \
+	component/engine/bookmarks/bookmarks_guids.c \
 	component/engine/bookmarks/bookmarks_places.c component/engine/bookmarks/bookmarks_places_read.c \
 	component/engine/bookmarks/bookmarks_places_write.c component/engine/bookmarks/bookmarks_record.c
 # The shared browser helpers (listed by every engine that uses them; linked once).
