@@ -562,6 +562,9 @@ static void test_invalid_local_guids_renewed_before_upload(void **state)
 	bmf_add_folder(f->a.db, "bad folder", "menu________", "Bad folder");
 	bmf_add_bookmark(f->a.db, "{short}", "bad folder", "Short", "https://example.com/s");
 	bmf_add_bookmark(f->a.db, "kidValidAAAA", "bad folder", "Valid", "https://example.com/v");
+	/* Too long to be an item at all: left alone, and nothing goes up for it, cut or whole. */
+	bmf_add_bookmark(f->a.db, "a-guid-of-seventy-characters-a-guid-of-seventy-characters-a-guid-of-se",
+			 "menu________", "Long", "https://example.com/long");
 	bmf_tag(f->a.db, "https://example.com/s", "red");
 	bmf_sql(f->a.db, "INSERT INTO moz_keywords(keyword, place_id) SELECT 'sk', id FROM moz_places"
 			 " WHERE url = 'https://example.com/s'");
@@ -610,8 +613,12 @@ static void test_invalid_local_guids_renewed_before_upload(void **state)
 		assert_srv_children(f, folder, inside, 2);
 		assert_srv_children(f, "toolbar", toolbar, 1);
 	}
+	assert_int_equal(ds_fake_server_count(f->srv), 4 /* roots */ + 5);
+	assert_int_equal(ds_fake_server_versions(f->srv, "a-guid-of-seventy-characters-a-guid-of-"
+						 "seventy-characters-a-gui"), 0);
 	/* The change log followed the new guids: nothing is left to upload. */
-	assert_int_equal(bmf_int(f->a.db, "SELECT count(*) FROM datasync_bm_changes"), 0);
+	assert_int_equal(bmf_int(f->a.db, "SELECT count(*) FROM datasync_bm_changes WHERE"
+				 " length(guid) < 64"), 0);
 	free(folder);
 	free(kid);
 	free(legacy);

@@ -354,6 +354,10 @@ static int t_changes_after(void *s, uint64_t after_seq, const char *after_guid,
 			rc = SQLITE_NOMEM;
 			break;
 		}
+		/* A guid this long is no item of the engine (every list leaves it out) and could
+		 * only go up cut short, as another id. */
+		if (strlen(t) >= sizeof(g))
+			continue;
 		snprintf(g, sizeof(g), "%s", t);
 		rc = cb(g, &info, user_data);
 		if (rc) {
