@@ -20,7 +20,8 @@
  * program re-executed with --phase), as after a daemon restart, so each figure is the agent's
  * own: wall and CPU time (getrusage of the process; the node's work is elsewhere), the peak RSS
  * (VmHWM, reset at each run's start through /proc/self/clear_refs) and the peak of RssAnon
- * (sampled at each commit and every 100 progress calls: the kernel keeps no peak of it), what
+ * (sampled at each commit and every 100 progress calls: the kernel keeps no peak of it), the
+ * peak of SQLite's own heap (sqlite3_memory_highwater: page caches, schemas, statements), what
  * SQLite wrote (bytes, write calls and fsyncs through a counting VFS, bench_browser_vfs.h), the
  * local transactions (the engine's begin..commit through a wrapper; for bookmarks the store's
  * own, which include the engine's structure pass) with the longest and the most records applied
@@ -464,7 +465,7 @@ static void run(const char *kind, const char *what, struct device *d)
 	struct ds_run_stats st;
 	unsigned long reqs0 = cl ? ds_sync15_client_requests(cl) : 0, n, txns, records;
 	int64_t w0, c0, wall, cpu, longest;
-	long rss0;
+	long rss0, anon0;
 	char per1k[32];
 	int rc;
 
@@ -476,6 +477,8 @@ static void run(const char *kind, const char *what, struct device *d)
 	bm_longest = 0;
 #endif
 	rss0 = status_kib("VmRSS");
+	anon0 = status_kib("RssAnon");
+	sqlite3_memory_highwater(1);
 	reset_peak();
 	g_peak_anon = 0;
 	sample_anon();
@@ -505,11 +508,12 @@ static void run(const char *kind, const char *what, struct device *d)
 		snprintf(per1k, sizeof(per1k), "%.0f", (double)cpu / 1000.0 / ((double)records / 1000.0));
 	else
 		snprintf(per1k, sizeof(per1k), "-");
-	printf("| %-9s | %-22s | %5lu/%5lu | %6.2f | %6.2f | %6s | %6.1f | %6.1f | %6.1f | %7.1f | %6lu |"
-	       " %5lu | %4lu | %7.1f | %5lu | %5lu |\n",
+	printf("| %-9s | %-22s | %5lu/%5lu | %6.2f | %6.2f | %6s | %4.1f/%3.1f | %6.1f | %6.1f | %6.1f |"
+	       " %7.1f | %6lu | %5lu | %4lu | %7.1f | %5lu | %5lu |\n",
 	       kind, what, st.fetched, st.uploaded, (double)wall / 1e6, (double)cpu / 1e6, per1k,
-	       (double)rss0 / 1024.0, (double)status_kib("VmHWM") / 1024.0,
-	       (double)g_peak_anon / 1024.0, mib((long long)(g_vfs_counts.bytes - v0.bytes)),
+	       (double)rss0 / 1024.0, (double)anon0 / 1024.0, (double)status_kib("VmHWM") / 1024.0,
+	       (double)g_peak_anon / 1024.0, mib(sqlite3_memory_highwater(0)),
+	       mib((long long)(g_vfs_counts.bytes - v0.bytes)),
 	       g_vfs_counts.writes - v0.writes, g_vfs_counts.syncs - v0.syncs, txns,
 	       (double)longest / 1000.0, d->timed->most, n);
 	fflush(stdout);
@@ -522,6 +526,10 @@ static int phase_main(const char *kind, const char *dev, const char *work)
 	struct device d;
 
 	ds_log_set_max_level(DS_LOG_ERR);
+	/* As datasyncd starts (component/daemon/main.c): the allocator tuned, no bulk page slots
+	 * per SQLite connection; both before SQLite's first use (the VFS lookup initialises it). */
+	ds_port_memory_tune();
+	sqlite3_config(SQLITE_CONFIG_PAGECACHE, (void *)NULL, 0, 0);
 	if (bench_vfs_install())
 		die("cannot register the counting VFS");
 	port_init(work);
@@ -648,16 +656,16 @@ int main(int argc, char **argv)
 	if (bench_node_start(&node, KSYNC))
 		die("cannot start the storage node");
 	g_port = node.port;
-	printf("browser data, first sync of a large account: storage format 5, HTTP to the storage node"
-	       " on loopback\n(a process of its own); each device a fresh process. Records: fetched/"
-	       "uploaded. RSS, peak RSS\n(VmHWM) and peak anon (RssAnon, sampled) in MiB; SQLite: MiB"
-	       " written, write calls, fsyncs;\ntransactions: count, longest (ms), most records"
-	       " applied in one; HTTP requests.\n\n");
+	printf("browser data, first sync of a large account: storage format 5, HTTP to the storage\n"
+	       "node on loopback (a process of its own); each device in a fresh process.\n"
+	       "records: fetched/uploaded. MiB: RSS/anon at start, peak RSS (VmHWM), peak anon\n"
+	       "(RssAnon, sampled), SQLite's heap peak, SQLite's writes (then write calls, fsyncs).\n"
+	       "transactions: count, longest (ms), most records applied in one. HTTP requests.\n\n");
 	printf("| data      | run                    | records     | wall s | CPU s  | CPU ms/1k rec |"
-	       " RSS at start | peak RSS | peak anon | SQLite MiB | writes | fsyncs | txns | longest ms |"
-	       " most rec | reqs |\n");
+	       " RSS/anon at start | peak RSS | peak anon | SQLite heap | SQLite MiB | writes | fsyncs | txns |"
+	       " longest ms | most rec | reqs |\n");
 	printf("|-----------|------------------------|-------------|--------|--------|--------|--------|"
-	       "--------|--------|---------|--------|-------|------|---------|-------|-------|\n");
+	       "--------|--------|--------|---------|--------|-------|------|---------|-------|-------|\n");
 	if (!only || strcmp(only, "history") == 0) {
 		data_path(a, sizeof(a), work, "history", "a");
 		data_path(b, sizeof(b), work, "history", "b");
