@@ -15,8 +15,10 @@
 #     Anonymous, Private_Dirty; measured, not asserted), and a line with the host board's;
 #   - idle memory of datasyncd signed in to a Firefox Account with history synced once, on the
 #     account test stack (test/footprint/idle_history.sh), where the configuration has them;
-#   - heap allocations per synced record (dsdev --count through the allocator hook, the
-#     difference between two table sizes, so fixed costs cancel out).
+#   - heap allocations per synced record: table collections through the allocator hook (dsdev
+#     --count: ours only), history through an LD_PRELOAD counter (test/footprint/
+#     history_allocs.sh: the whole process, SQLite and the TLS/HTTP libraries included); each
+#     the difference between two sizes, so fixed costs cancel out.
 # Prints a Markdown table (also written to build/footprint/footprint.md).
 #
 #   FOOTPRINT_CONFIGS="host minimal" FOOTPRINT_ROWS="200 1200" test/footprint/footprint.sh
@@ -252,7 +254,9 @@ for c in $CONFIGS; do
 		[ "$5" != - ] && arm="$(kb $(($1 + $2))) KB / $(kb "$5") KB"
 		[ "$4" -gt 0 ] && arm="$arm, without $(tr '\n' ' ' <"$o/arm/failed")(they need OpenSSL's per-architecture headers)"
 	fi
-	set -- $(idle_rss "$o")
+	idle=$(idle_rss "$o")
+	# shellcheck disable=SC2086
+	set -- $idle
 	rss="$1 / $2 / $3 kB ($4 kB dirty)"
 	hist="- (no account, Sync 1.5 or history)"
 	if [ "${FOOTPRINT_IDLE_HISTORY:-1}" = 0 ]; then
@@ -264,9 +268,18 @@ for c in $CONFIGS; do
 		echo "$r" >"$o.idle-history.log"
 		hist="failed (see $o.idle-history.log)"
 	fi
-	apr="- (needs the table engine, the dir remote and the allocator hook)"
-	[ -x "$o/test/tools/dsdev" ] && apr=$(per_record "$o" | awk '{ print $1 " / " $2 }')
+	apr="table: - (needs the table engine, the dir remote and the allocator hook)"
+	[ -x "$o/test/tools/dsdev" ] && apr="table: $(per_record "$o" | awk '{ print $1 " / " $2 }')"
+	# shellcheck disable=SC2086
+	if r=$(sh test/footprint/history_allocs.sh "$o" $ROWS 2>&1); then
+		apr="$apr; history, whole process: $(echo "$r" | tail -n 1 | awk '{ print $1 " / " $2 }')"
+	elif [ $? -ne 77 ]; then
+		echo "$r" >"$o.history-allocs.log"
+		apr="$apr; history: failed (see $o.history-allocs.log)"
+	fi
 	echo "| $c | $(kb "$dsz") KB | $(kb "$lsz") KB | $lib_tdb | $own | $arm | $rss | $hist | $apr |" >>"$REPORT"
+	# shellcheck disable=SC2086
+	set -- $idle
 	[ "$c" = host ] && IDLE_HOST="Idle datasyncd (host board, three collections): Rss $1 kB, Pss $2 kB, Anonymous $3 kB, Private_Dirty $4 kB."
 	[ "$c" = static ] && IDLE_STATIC="Idle datasyncd linked statically (host board, STATIC=1, three collections): Rss $1 kB, Pss $2 kB, Anonymous $3 kB, Private_Dirty $4 kB; still shared: $(ldd "$o/datasyncd" 2>/dev/null | awk '$1 ~ /^lib/ { printf "%s%s", s, $1; s = " " }')."
 done
