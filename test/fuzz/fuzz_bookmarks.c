@@ -122,6 +122,13 @@ static int check_out(const struct ds_record *r, void *user_data)
 		fuzz_fail("the engine would upload a record it refuses");
 	if (rec.item.kind == DS_BM_FOLDER && r->sortindex != DS_BM_FOLDER_SORTINDEX)
 		fuzz_fail("a folder's sortindex is not desktop's");
+	/* Local guids that are no Sync ids get new ones before an upload: none goes up, as a
+	 * record's id or in a folder's children. */
+	if (!ds_bookmarks_guid_valid(ds_bookmarks_local_id(r->id)))
+		fuzz_fail("an outgoing record with an invalid id");
+	for (size_t i = 0; i < rec.n_children; i++)
+		if (!ds_bookmarks_guid_valid(rec.children[i]))
+			fuzz_fail("an outgoing folder lists an invalid id");
 	ds_bookmark_record_clear(&rec);
 	return 0;
 }
