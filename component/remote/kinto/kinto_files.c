@@ -20,6 +20,7 @@
 #include "crypto/ds_crypto.h"
 #include "net/ds_http.h"
 #include "remote/kinto/kinto_priv.h"
+#include "ds_port.h"
 
 #include <cjson/cJSON.h>
 #include <errno.h>
@@ -157,22 +158,6 @@ static int read_full(int fd, uint8_t *buf, size_t n, size_t *got)
 		if (r == 0)
 			break;
 		*got += (size_t)r;
-	}
-	return 0;
-}
-
-static int write_full(int fd, const void *buf, size_t n)
-{
-	const uint8_t *p = buf;
-
-	while (n) {
-		ssize_t w = write(fd, p, n);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w < 0)
-			return -errno;
-		p += w;
-		n -= (size_t)w;
 	}
 	return 0;
 }
@@ -500,7 +485,7 @@ int ds_kinto_file_upload(struct ds_kinto_api *a, const struct ds_kinto_key *key,
 
 static int sink_write(const void *data, size_t len, void *ud)
 {
-	return write_full(*(int *)ud, data, len);
+	return ds_port_file_write(*(int *)ud, data, len);
 }
 
 /* Decrypt the verified part file into tmp; the tag is checked before anything is renamed. */
@@ -528,9 +513,9 @@ static int open_sealed(const struct ds_kinto_key *key, const char *coll, const c
 	if ((uint64_t)st.st_size < DS_GCM_IV_LEN + DS_GCM_TAG_LEN)
 		goto out;
 	left = (uint64_t)st.st_size - DS_GCM_IV_LEN - DS_GCM_TAG_LEN;
-	out_fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	out_fd = ds_port_file_open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 	if (out_fd < 0) {
-		rc = -errno;
+		rc = out_fd;
 		goto out;
 	}
 	rc = read_full(in_fd, iv, sizeof(iv), &got);
@@ -552,7 +537,7 @@ static int open_sealed(const struct ds_kinto_key *key, const char *coll, const c
 			rc = -EIO;
 			goto out;
 		}
-		rc = write_full(out_fd, out, got);
+		rc = ds_port_file_write(out_fd, out, got);
 		if (rc)
 			goto out;
 		left -= got;
@@ -568,7 +553,7 @@ static int open_sealed(const struct ds_kinto_key *key, const char *coll, const c
 		if (diff)
 			goto bad;
 	}
-	rc = fsync(out_fd) ? -errno : 0;
+	rc = ds_port_file_sync(out_fd);
 	goto out;
 bad:
 	rc = rc ? rc : -EBADMSG;
@@ -578,7 +563,7 @@ out:
 	if (out_fd >= 0)
 		close(out_fd);
 	if (rc && out_fd >= 0)
-		unlink(tmp);
+		ds_port_file_unlink(tmp);
 	mbedtls_gcm_free(&gcm);
 	ds_memzero(out, out ? BLOCK : 0);
 	ds_free(in);
@@ -598,9 +583,9 @@ static int fetch_part(struct ds_kinto_api *a, const char *location, const char *
 	int fd, rc;
 
 	*restart = false;
-	fd = open(part, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+	fd = ds_port_file_open(part, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
 	if (fd < 0)
-		return -errno;
+		return fd;
 	if (fstat(fd, &st) == 0)
 		have = (uint64_t)st.st_size;
 	if (have >= total && total) {
@@ -618,8 +603,8 @@ static int fetch_part(struct ds_kinto_api *a, const char *location, const char *
 			DS_LOG_INF("%s: resuming a file download at byte %" PRIu64, a->name, have);
 		rc = ds_http_perform(a->http, &req, &resp);
 	}
-	if (rc == 0 && fsync(fd))
-		rc = -errno;
+	if (rc == 0)
+		rc = ds_port_file_sync(fd);
 	close(fd);
 	if (rc) {
 		DS_LOG_ERR("%s: downloading a file failed (kept for resuming): %s", a->name,
@@ -680,7 +665,7 @@ int ds_kinto_file_download(struct ds_kinto_api *a, const struct ds_kinto_key *ke
 			DS_LOG_WRN("%s: a downloaded file does not match its hash; downloading again",
 				   a->name);
 		}
-		unlink(part);
+		ds_port_file_unlink(part);
 		rc = -EBADMSG;
 	}
 	if (rc)
@@ -690,17 +675,18 @@ int ds_kinto_file_download(struct ds_kinto_api *a, const struct ds_kinto_key *ke
 		if (rc) {
 			DS_LOG_ERR("%s: a file failed its authentication under this collection's key "
 				   "(damaged, moved, or sealed under another key); not used", a->name);
-			unlink(part);
+			ds_port_file_unlink(part);
 			goto out;
 		}
-		unlink(part);
-	} else if (rename(part, tmp)) {
-		rc = -errno;
-		goto out;
+		ds_port_file_unlink(part);
+	} else {
+		rc = ds_port_file_rename(part, tmp);
+		if (rc)
+			goto out;
 	}
-	if (rename(tmp, path)) {
-		rc = -errno;
-		unlink(tmp);
+	rc = ds_port_file_rename(tmp, path);
+	if (rc) {
+		ds_port_file_unlink(tmp);
 		goto out;
 	}
 	snprintf(res->hash, sizeof(res->hash), "%s", hash->valuestring);

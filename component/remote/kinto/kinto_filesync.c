@@ -12,6 +12,7 @@
 #define DS_LOG_LEVEL CONFIG_DS_LOG_LEVEL_REMOTE
 #include "core/ds_core.h"
 #include "remote/kinto/kinto_priv.h"
+#include "ds_port.h"
 
 #include <cjson/cJSON.h>
 #include <errno.h>
@@ -155,10 +156,11 @@ static int make_parents(const char *path, size_t dir_len)
 		return -ENOMEM;
 	for (char *s = p + dir_len + 1; (s = strchr(s, '/')) != NULL; s++) {
 		*s = '\0';
-		if (mkdir(p, 0700) && errno != EEXIST) {
-			rc = -errno;
+		rc = ds_port_file_mkdir(p, 0700);
+		if (rc == -EEXIST)
+			rc = 0;
+		if (rc)
 			break;
-		}
 		*s = '/';
 	}
 	ds_free(p);

@@ -29,6 +29,7 @@
 #include "core/ds_core.h"
 #include "net/ds_http.h"
 #include "remote/kinto/kinto_priv.h"
+#include "ds_port.h"
 
 #include <cjson/cJSON.h>
 #include <inttypes.h>
@@ -200,7 +201,7 @@ int ds_kinto_reenc_file(const struct ds_kinto_reenc *r, const char *raw, size_t 
 		rc = 0; /* changed again already: the next pass cleans what is left */
 out:
 	if (work)
-		unlink(work);
+		ds_port_file_unlink(work);
 	ds_free(work);
 	ds_free(data);
 	ds_free(put.att);

@@ -169,7 +169,7 @@ int ds_remote_kinto_forget(const cJSON *cfg, const char *collection)
 			char *p = ds_asprintf("%s%s", state, sfx[i]);
 
 			if (p)
-				remove(p);
+				ds_port_file_unlink(p);
 			ds_free(p);
 		}
 		ds_free(state);
