@@ -400,7 +400,8 @@ int ds_bmp_order(void *s, const char *folder, char (*guids)[DS_BROWSER_ID_MAX], 
 
 	rc = ds_bmp_collect(db, "SELECT b.guid FROM moz_bookmarks b JOIN moz_bookmarks p ON p.id = b.parent"
 			 " WHERE p.guid = ?1 ORDER BY b.position, b.id", folder, &cur);
-	if (rc == 0 && cur.n && !(placed = ds_calloc(cur.n, sizeof(*placed))))
+	/* One more than needed, so that an empty folder has a table too. */
+	if (rc == 0 && !(placed = ds_calloc(cur.n + 1, sizeof(*placed))))
 		rc = -ENOMEM;
 	if (rc == 0)
 		rc = ds_bmp_prep(db, "UPDATE moz_bookmarks SET position = ?2 WHERE guid = ?1 AND"
