@@ -369,6 +369,30 @@ static void test_structure_conflict_newer_local_move_wins(void **state)
 	assert_same_trees(f);
 }
 
+/* The other device renamed Work (its record still lists Mozilla); this one moved Mozilla out
+ * of Work later: the move stands, and Work goes back up without it. */
+static void test_structure_conflict_local_move_out_of_an_older_remote_folder(void **state)
+{
+	struct fx *f = *state;
+	int64_t t0 = wall_ms() - 10LL * 86400000;
+
+	make_tree(&f->a, 'A');
+	bmf_sync(&f->a, NULL);
+	bmf_sync(&f->b, NULL);
+	ds_fake_server_set_time(f->srv, t0);
+	bmf_sql(f->b.db, "UPDATE moz_bookmarks SET title = 'Work (B)' WHERE guid = 'Azxxxxxxxxxx'");
+	bmf_sync(&f->b, NULL);
+	bmf_move(f->a.db, "Abxxxxxxxxxx", "Afxxxxxxxxxx");
+	set_change_times(&f->a, t0 + 86400000);
+	bmf_sync(&f->a, NULL);
+	assert_int_equal(count_where(&f->a, "guid = 'Abxxxxxxxxxx' AND parent = (SELECT id FROM"
+				     " moz_bookmarks WHERE guid = 'Afxxxxxxxxxx')"), 1);
+	assert_children(f, "Azxxxxxxxxxx", "[\"Acxxxxxxxxxx\",\"Adxxxxxxxxxx\"]");
+	assert_children(f, "Afxxxxxxxxxx", "[\"Abxxxxxxxxxx\"]");
+	bmf_sync(&f->b, NULL);
+	assert_same_trees(f);
+}
+
 /* The same two moves the other way round: the other device's move is the newer one, so the
  * remote structure wins here. */
 static void test_structure_conflict_newer_remote_move_wins(void **state)
@@ -631,6 +655,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_remote_folder_deletion_keeps_changed_children_in_the_parent, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_u3_offline_device_does_not_overwrite_newer_remote_changes, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_structure_conflict_newer_local_move_wins, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_structure_conflict_local_move_out_of_an_older_remote_folder, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_structure_conflict_newer_remote_move_wins, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_import_only_device_reads_and_never_writes, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_cleared_store_deletes_nothing_remotely, setup, teardown),
