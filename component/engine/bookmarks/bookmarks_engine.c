@@ -20,11 +20,13 @@
  *    the incoming guid instead of becoming a duplicate (dogear "find_all_matching_dupes_in_folders");
  *  - an item whose parent has not arrived is parked in unfiled and moved when it does; a parent
  *    that is missing for good, not a folder, or a cycle leaves it in unfiled, uploaded there.
- * A folder's children list is the structure (dogear builds the remote tree from children);
- * folders touched by a page are put in the remote order at commit, local-only children after.
- * Before the first upload after a fetch, folders whose local children differ from the remote
- * list (invalid or diverged remote structure, local additions) are logged, so the merged tree
- * goes back to the server.
+ * A folder's children list is the structure (dogear builds the remote tree from children),
+ * except for an item this device moved elsewhere later than that list was written (dogear
+ * "resolve_structure_conflict", bookmarks_apply.c); folders touched by a page are put in the
+ * remote order at commit, local-only children after. Before the first upload after a fetch,
+ * items whose guid is no Sync id get a new one (bookmarks_guids.c), and folders whose local
+ * children differ from the remote list (invalid or diverged remote structure, local additions)
+ * are logged, so the merged tree goes back to the server.
  */
 #define DS_LOG_TAG "bookmarks"
 #define DS_LOG_LEVEL CONFIG_DS_LOG_LEVEL_ENGINE
