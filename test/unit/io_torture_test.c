@@ -1,8 +1,8 @@
 /*
  * File faults through the port's hook (ds_port_fault_after, ds_port.h): a full sync scenario
  * of two devices (table engine, dir remote, sync core, metadata store) is run again and again
- * with its Nth write, sync or rename failing, and every later one (a disk that filled up or
- * went bad). Each run must succeed or fail cleanly (0 or a negative errno, with a message),
+ * with its Nth write, sync, rename, creation or removal failing, and every later one (a disk
+ * that filled up or went bad). Each run must succeed or fail cleanly (0 or a negative errno, with a message),
  * and once the disk is well again, normal runs must bring both devices to the same rows with
  * stores and app databases that pass SQLite's integrity check. Leaks are the sanitizer's and
  * valgrind's to find.
@@ -11,9 +11,10 @@
  * (ds_port_file_*()), and SQLite, for the store and the app databases alike, through the VFS
  * that ds_store_vfs_register() makes the default; both ask the hook before each operation.
  *
- * Sampling (each run costs a few dozen fsyncs): every N from 1 to 4 for each kind, then a stride
- * that keeps about 8 more per kind, and the last operation (under valgrind: 1 to 2, about 4
- * more, the last); DS_TORTURE_ALL=1 runs every N (about 120 runs).
+ * Every run starts from a copy of one template world (two devices that synced once, then
+ * edited), so a run costs only the scenario's own fsyncs. Sampling: every N from 1 to 4 for
+ * each kind, then a stride that keeps about 8 more per kind, and the last operation (under
+ * valgrind: 1 to 2, about 4 more, the last); DS_TORTURE_ALL=1 runs every N (about 130 runs).
  */
 /* nftw() */
 #define _XOPEN_SOURCE 700
