@@ -97,7 +97,7 @@ ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:ha
 # a STATIC=1 daemon that must not link OpenSSL.
 echo "== libwebsockets on mbedTLS (LWS=mbedtls)"
 O=build/test-lws-mbedtls
-LWS_UNITS="http_test tokenserver_test fxa_test sync15_server_test sync15_protocol_server_test kinto_files_test"
+LWS_UNITS="http_test http_tls_version_test tokenserver_test fxa_test sync15_server_test sync15_protocol_server_test kinto_files_test"
 if test/tools/build-lws-mbedtls.sh >build/lws-mbedtls.log 2>&1 && rm -rf $O $O-static && make -s O=$O sim_defconfig >/dev/null &&
 	make -s -j"$JOBS" O=$O WERROR=1 LWS=mbedtls programs tools $(for u in $LWS_UNITS; do echo $O/test/unit/$u; done) >"$O.log" 2>&1 &&
 	make -s O=$O-static host_defconfig >/dev/null && make -s -j"$JOBS" O=$O-static LWS=mbedtls STATIC=1 programs >>"$O.log" 2>&1; then
