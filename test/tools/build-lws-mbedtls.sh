@@ -12,7 +12,8 @@
 #
 # Debian 4.1.6-3 applies none of its patches (debian/patches/series has all of them commented
 # out), so the upstream tarball is what Debian builds. One patch of ours is applied:
-# lws-4.1.6-mbedtls-ip-san.patch (mbedTLS 2.x checks no iPAddress SAN; see the patch).
+# lws-4.1.6-mbedtls-verify.patch (iPAddress SANs, which mbedTLS 2.x does not check, and a TLS 1.2
+# floor; see the patch).
 set -eu
 
 srctree=$(cd "$(dirname "$0")/../.." && pwd)
@@ -47,7 +48,7 @@ OPTS="-DCMAKE_BUILD_TYPE=Release
 -DLWS_HAVE_LIBCAP=0 -DLWS_HAVE_SYS_CAPABILITY_H=0
 -DDISABLE_WERROR=ON"
 
-PATCHES="lws-4.1.6-mbedtls-ip-san.patch"
+PATCHES="lws-4.1.6-mbedtls-verify.patch"
 stamp=$prefix/.built
 want="$VER $SHA256 $(echo "$OPTS" | tr '\n' ' ') $(cd "$srctree/test/tools" && cat $PATCHES | sha256sum | cut -d' ' -f1)"
 if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ] && [ -f "$prefix/lib/libwebsockets.a" ]; then
