@@ -23,7 +23,8 @@
 extern "C" {
 #endif
 
-#define DS_PORT_API_VERSION 1
+/* 2: the file operations (ds_port_file_*, ds_port_dir_sync). */
+#define DS_PORT_API_VERSION 2
 
 /* ---- life cycle ----------------------------------------------------------------------------- */
 
