@@ -10,6 +10,7 @@
 #include "engine/browser/ds_browser_sqlite.h"
 #include "sync/ds_sync.h"
 
+#include <stdio.h>
 #include <string.h>
 
 static const char SIDE_TABLES_SQL[] =
@@ -51,6 +52,35 @@ int ds_browser_sqlerr(int rc)
 	}
 }
 
+/*
+ * SQLite's default page cache (cache_size -2000, i.e. 2,000 KiB per connection) fills up
+ * during a large first sync and is most of the agent's heap (docs/engine-history.md,
+ * "Memory"). A write transaction needs its dirty pages and the index pages it walks: with less
+ * than that, SQLite spills dirty pages to the WAL before the commit and writes them again
+ * (5.8 times the bytes for history's download at 512 KiB), so it gets the larger size. Reads
+ * outside one (an upload's enumeration) walk each page about once and lose nothing with a small
+ * cache. cache_size is per connection: the browser's own connections keep their setting.
+ */
+static int cache_pragma(sqlite3 *db, bool writing)
+{
+	int kib = CONFIG_DS_ENGINE_SQLITE_CACHE_KIB;
+	char sql[48];
+
+	if (writing)
+		kib = DS_MAX(kib, CONFIG_DS_ENGINE_SQLITE_WRITE_CACHE_KIB);
+	snprintf(sql, sizeof(sql), "PRAGMA cache_size = -%d", kib);
+	return ds_browser_sqlerr(sqlite3_exec(db, sql, NULL, NULL, NULL));
+}
+
+int ds_browser_db_cache(sqlite3 *db, bool writing)
+{
+	int rc = cache_pragma(db, writing);
+
+	if (rc)
+		DS_LOG_ERR("cannot set the page cache: %s", sqlite3_errmsg(db));
+	return rc;
+}
+
 int ds_browser_db_open(const char *path, sqlite3 **out)
 {
 	sqlite3 *db = NULL;
@@ -67,6 +97,13 @@ int ds_browser_db_open(const char *path, sqlite3 **out)
 	}
 	/* The browser holds the database open too: wait for its short transactions. */
 	sqlite3_busy_timeout(db, 5000);
+	rc = cache_pragma(db, false);
+	/* A file that is no database fails here already: the caller's schema check reports it. */
+	if (rc && rc != -EILSEQ) {
+		DS_LOG_ERR("cannot set the page cache of %s: %s", path, sqlite3_errmsg(db));
+		sqlite3_close(db);
+		return rc;
+	}
 	*out = db;
 	return 0;
 }
@@ -103,9 +140,21 @@ int ds_browser_log_begin(sqlite3 *db)
 	if (rc)
 		return rc;
 	rc = ds_browser_exec(db, "UPDATE datasync_state SET applying = 1");
-	if (rc)
+	if (rc == 0)
+		rc = ds_browser_db_cache(db, true);
+	if (rc) {
 		ds_browser_exec(db, "ROLLBACK");
+		ds_browser_db_cache(db, false);
+	}
 	return rc;
+}
+
+/* Back to the small cache once the transaction is over (the pages over it are freed). A
+ * failure there costs memory, not data: the transaction's outcome is what is returned. */
+static void cache_after_write(sqlite3 *db)
+{
+	if (ds_browser_db_cache(db, false))
+		DS_LOG_WRN("cannot shrink the page cache after a write");
 }
 
 int ds_browser_log_commit(sqlite3 *db)
@@ -116,13 +165,20 @@ int ds_browser_log_commit(sqlite3 *db)
 		rc = ds_browser_exec(db, "COMMIT");
 	if (rc)
 		ds_browser_exec(db, "ROLLBACK");
+	cache_after_write(db);
 	return rc;
 }
 
 int ds_browser_log_rollback(sqlite3 *db)
 {
+	int rc;
+
 	/* The flag was set inside the transaction: the rollback clears it too. */
-	return sqlite3_get_autocommit(db) ? 0 : ds_browser_exec(db, "ROLLBACK");
+	if (sqlite3_get_autocommit(db))
+		return 0;
+	rc = ds_browser_exec(db, "ROLLBACK");
+	cache_after_write(db);
+	return rc;
 }
 
 static int prepare(sqlite3 *db, const char *sql, sqlite3_stmt **st)

@@ -12,6 +12,7 @@
 #define DS_BROWSER_SQLITE_H
 
 #include <sqlite3.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -29,8 +30,13 @@
 	" FROM datasync_state WHERE " G " IS NOT NULL;"
 
 int ds_browser_sqlerr(int rc);
-/* Open path read-write (never creates it: a missing browser profile is an error). */
+/* Open path read-write (never creates it: a missing browser profile is an error), with the
+ * page cache of ds_browser_db_cache(db, false). */
 int ds_browser_db_open(const char *path, sqlite3 **out);
+/* Bound our connection's page cache: CONFIG_DS_ENGINE_SQLITE_WRITE_CACHE_KIB while writing
+ * (between BEGIN and COMMIT), else CONFIG_DS_ENGINE_SQLITE_CACHE_KIB. ds_browser_log_begin and
+ * ds_browser_log_commit/rollback switch it; a store with its own transactions calls it. */
+int ds_browser_db_cache(sqlite3 *db, bool writing);
 int ds_browser_exec(sqlite3 *db, const char *sql);
 /* Create the side tables if needed. */
 int ds_browser_log_install(sqlite3 *db);

@@ -5,4 +5,5 @@
 ifneq ($(CONFIG_DS_ENGINE_HISTORY)$(CONFIG_DS_ENGINE_FORMS)$(CONFIG_DS_ENGINE_PREFS)$(CONFIG_DS_ENGINE_ADDONS),)
 lib-y += component/engine/browser/browser_sqlite.c component/engine/browser/browser_util.c \
 	component/engine/browser/browser_engine.c
+unit-y += test/unit/browser_cache_test.c
 endif

@@ -770,6 +770,8 @@ static int open_db(const char *path, bool create, sqlite3 **db)
 	else if (rc == 0)
 		rc = ds_browser_exec(*db, "SELECT guid, secFields FROM logins LIMIT 0;"
 					  "SELECT name, value FROM logins_meta LIMIT 0;");
+	if (rc == 0)
+		rc = ds_browser_db_cache(*db, false);
 	if (rc) {
 		DS_LOG_ERR("%s is not a logins database", path);
 		sqlite3_close(*db);
