@@ -63,9 +63,9 @@ static int take_lock(const char *run_dir, int *fd_out)
 	ssize_t n;
 
 	snprintf(path, sizeof(path), "%s/datasyncd.lock", run_dir);
-	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	fd = ds_port_file_open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
 	if (fd < 0) {
-		fprintf(stderr, "datasyncd: cannot open %s: %s\n", path, strerror(errno));
+		fprintf(stderr, "datasyncd: cannot open %s: %s\n", path, ds_strerror(fd));
 		return -1;
 	}
 	if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
@@ -85,7 +85,7 @@ static void write_pid(int fd)
 	char buf[32];
 	int n = snprintf(buf, sizeof(buf), "%ld\n", (long)getpid());
 
-	if (ftruncate(fd, 0) || pwrite(fd, buf, (size_t)n, 0) != n)
+	if (ds_port_file_truncate(fd, 0) || ds_port_file_pwrite(fd, buf, (size_t)n, 0))
 		DS_LOG_WRN("cannot write the pid into the lock file");
 }
 
@@ -239,11 +239,14 @@ int main(int argc, char **argv)
 	if (!foreground) {
 		pid_path = ds_asprintf("%s/datasyncd.pid", conf.run_dir);
 		if (pid_path) {
-			FILE *f = fopen(pid_path, "w");
+			char line[32];
+			int n = snprintf(line, sizeof(line), "%ld\n", (long)getpid());
+			int fd = ds_port_file_open(pid_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 
-			if (f) {
-				fprintf(f, "%ld\n", (long)getpid());
-				fclose(f);
+			if (fd >= 0) {
+				if (ds_port_file_write(fd, line, (size_t)n))
+					DS_LOG_WRN("cannot write the pid file");
+				ds_port_file_close(fd);
 			}
 		}
 	}
@@ -283,11 +286,11 @@ out:
 	ds_conf_free(&conf);
 	ds_port_deinit();
 	if (pid_path) {
-		unlink(pid_path);
+		ds_port_file_unlink(pid_path);
 		ds_free(pid_path);
 	}
 	if (lock_fd >= 0) {
-		if (ftruncate(lock_fd, 0))
+		if (ds_port_file_truncate(lock_fd, 0))
 			DS_LOG_DBG("lock file not truncated");
 		close(lock_fd);
 	}
