@@ -93,8 +93,8 @@ ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:ha
 	run_suite build/test-san SAN=1
 
 # libwebsockets on mbedTLS (make LWS=mbedtls), built from Debian's lws source: the HTTP/TLS
-# unit tests (certificates refused or accepted), a few daemon scenarios over its HTTP client, and
-# a STATIC=1 daemon that must not link OpenSSL.
+# unit tests (certificates refused or accepted), a sign-in over TLS and daemon scenarios over its
+# HTTP client, and a STATIC=1 daemon that must not link OpenSSL.
 echo "== libwebsockets on mbedTLS (LWS=mbedtls)"
 O=build/test-lws-mbedtls
 LWS_UNITS="http_test http_tls_version_test tokenserver_test fxa_test sync15_server_test sync15_protocol_server_test kinto_files_test"
@@ -102,7 +102,7 @@ if test/tools/build-lws-mbedtls.sh >build/lws-mbedtls.log 2>&1 && rm -rf $O $O-s
 	make -s -j"$JOBS" O=$O WERROR=1 LWS=mbedtls programs tools $(for u in $LWS_UNITS; do echo $O/test/unit/$u; done) >"$O.log" 2>&1 &&
 	make -s O=$O-static host_defconfig >/dev/null && make -s -j"$JOBS" O=$O-static LWS=mbedtls STATIC=1 programs >>"$O.log" 2>&1; then
 	test/run-unit.sh $O; add_summary $O/test/unit-summary
-	test/run-integration.sh $O sync15_daemon kinto_sync account_login; add_summary $O/test/integration-summary
+	test/run-integration.sh $O account_login_tls sync15_daemon kinto_sync account_login; add_summary $O/test/integration-summary
 	if ldd $O/datasyncd $O-static/datasyncd | grep -E 'lib(ssl|crypto)\.so|libwebsockets\.so\.[0-9]+ => /(usr/)?lib'; then
 		step_fail "LWS=mbedtls programs map OpenSSL or the system's libwebsockets"
 	else
