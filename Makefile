@@ -79,6 +79,8 @@ ifeq ($(LWS),mbedtls)
 LWS_PREFIX ?= $(srctree)/build/third_party/lws-mbedtls
 endif
 ifneq ($(LWS_PREFIX),)
+# Every object depends on it: a rebuilt libwebsockets recompiles them, a missing one says so.
+LWS_CONFIG_H := $(LWS_PREFIX)/include/lws_config.h
 DEP_PKGS := $(filter-out libwebsockets,$(DEP_PKGS))
 LWS_CFLAGS := -I$(LWS_PREFIX)/include
 LWS_LIBS := -L$(LWS_PREFIX)/lib -Wl,-rpath,$(LWS_PREFIX)/lib -lwebsockets
@@ -207,6 +209,11 @@ savedefconfig:
 	$(KCONFIG_ENV) $(KCONFIG_PY) -m savedefconfig --kconfig $(srctree)/Kconfig --out $(O)/defconfig
 	@echo "minimal configuration written to $(O)/defconfig"
 
+ifneq ($(LWS_CONFIG_H),)
+$(LWS_CONFIG_H):
+	@echo "no libwebsockets in $(LWS_PREFIX) (for LWS=mbedtls: run test/tools/build-lws-mbedtls.sh first)"; exit 1
+endif
+
 $(CONFIG_FILE):
 	@echo "$(O) is not configured: run 'make <board>_defconfig O=$(O)' first (boards: $(notdir $(wildcard $(srctree)/board/*)))"; exit 1
 
@@ -216,7 +223,7 @@ $(AUTOCONF) $(AUTOCONF_MK): $(CONFIG_FILE) $(srctree)/Kconfig $(wildcard $(srctr
 	@touch $(AUTOCONF) $(AUTOCONF_MK)
 
 # ---- compile and link -----------------------------------------------------------------------------
-$(O)/obj/%.o: $(srctree)/%.c $(AUTOCONF)
+$(O)/obj/%.o: $(srctree)/%.c $(AUTOCONF) $(LWS_CONFIG_H)
 	@mkdir -p $(dir $@)
 	@echo "  CC      $*.c"
 	@$(CC) $(ALL_CFLAGS) -MMD -MP -c $< -o $@
