@@ -21,8 +21,11 @@
  * own: wall and CPU time (getrusage of the process; the node's work is elsewhere), the peak RSS
  * (VmHWM, reset at each run's start through /proc/self/clear_refs) and the peak of RssAnon
  * (sampled at each commit and every 100 progress calls: the kernel keeps no peak of it), the
- * peak of SQLite's own heap (sqlite3_memory_highwater: page caches, schemas, statements), what
- * SQLite wrote (bytes, write calls and fsyncs through a counting VFS, bench_browser_vfs.h), the
+ * peak of SQLite's own heap (sqlite3_memory_highwater: page caches, schemas, statements), the
+ * peak of our own heap (what ds_malloc holds, through the allocator hook when it is compiled in;
+ * cJSON and libraries allocate beside it), what SQLite wrote and read (bytes, write calls and
+ * fsyncs, read calls, through a counting VFS, bench_browser_vfs.h: reads are the pages a page
+ * cache smaller than the working set fetches again), the
  * local transactions (the engine's begin..commit through a wrapper; for bookmarks the store's
  * own, which include the engine's structure pass) with the longest and the most records applied
  * in one, and the HTTP requests made.
@@ -48,6 +51,7 @@
 
 #include <inttypes.h>
 #include <limits.h>
+#include <malloc.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -136,6 +140,54 @@ static void on_progress(const char *collection, const char *phase, unsigned long
 	if (++g_progress_calls % 100 == 0)
 		sample_anon();
 }
+
+/* ---- our own heap: what goes through ds_malloc, counted by the allocator hook ------------- */
+
+/* Bytes held (as glibc's usable size of each block) and their peak since the run began. */
+static size_t g_own_bytes, g_own_peak;
+static bool g_own_counted; /* the hook is compiled in (CONFIG_DS_ALLOC_HOOK) */
+
+static void own_add(void *p)
+{
+	g_own_bytes += malloc_usable_size(p);
+	if (g_own_bytes > g_own_peak)
+		g_own_peak = g_own_bytes;
+}
+
+static void *own_malloc(size_t n, void *user_data)
+{
+	void *p = malloc(n);
+
+	DS_UNUSED(user_data);
+	if (p)
+		own_add(p);
+	return p;
+}
+
+static void *own_realloc(void *p, size_t n, void *user_data)
+{
+	size_t old = p ? malloc_usable_size(p) : 0;
+	void *q = realloc(p, n);
+
+	DS_UNUSED(user_data);
+	if (q) {
+		g_own_bytes -= old;
+		own_add(q);
+	}
+	return q;
+}
+
+static void own_free(void *p, void *user_data)
+{
+	DS_UNUSED(user_data);
+	if (p)
+		g_own_bytes -= malloc_usable_size(p);
+	free(p);
+}
+
+static const struct ds_allocator own_allocator = {
+	.malloc_fn = own_malloc, .realloc_fn = own_realloc, .free_fn = own_free,
+};
 
 /* ---- an engine wrapper timing the local transactions --------------------------------------- */
 
@@ -466,7 +518,7 @@ static void run(const char *kind, const char *what, struct device *d)
 	unsigned long reqs0 = cl ? ds_sync15_client_requests(cl) : 0, n, txns, records;
 	int64_t w0, c0, wall, cpu, longest;
 	long rss0, anon0;
-	char per1k[32];
+	char per1k[32], own[32];
 	int rc;
 
 	memset(&st, 0, sizeof(st));
@@ -479,6 +531,7 @@ static void run(const char *kind, const char *what, struct device *d)
 	rss0 = status_kib("VmRSS");
 	anon0 = status_kib("RssAnon");
 	sqlite3_memory_highwater(1);
+	g_own_peak = g_own_bytes;
 	reset_peak();
 	g_peak_anon = 0;
 	sample_anon();
@@ -503,18 +556,24 @@ static void run(const char *kind, const char *what, struct device *d)
 		longest = bm_longest;
 	}
 #endif
+	if (g_own_counted)
+		snprintf(own, sizeof(own), "%.1f", mib((long long)g_own_peak));
+	else
+		snprintf(own, sizeof(own), "-");
 	records = st.fetched + st.uploaded;
 	if (records)
 		snprintf(per1k, sizeof(per1k), "%.0f", (double)cpu / 1000.0 / ((double)records / 1000.0));
 	else
 		snprintf(per1k, sizeof(per1k), "-");
 	printf("| %-9s | %-22s | %5lu/%5lu | %6.2f | %6.2f | %6s | %4.1f/%3.1f | %6.1f | %6.1f | %6.1f |"
-	       " %7.1f | %6lu | %5lu | %4lu | %7.1f | %5lu | %5lu |\n",
+	       " %6s | %7.1f | %6lu | %5lu | %7.1f | %6lu | %4lu | %7.1f | %5lu | %5lu |\n",
 	       kind, what, st.fetched, st.uploaded, (double)wall / 1e6, (double)cpu / 1e6, per1k,
 	       (double)rss0 / 1024.0, (double)anon0 / 1024.0, (double)status_kib("VmHWM") / 1024.0,
-	       (double)g_peak_anon / 1024.0, mib(sqlite3_memory_highwater(0)),
+	       (double)g_peak_anon / 1024.0, mib(sqlite3_memory_highwater(0)), own,
 	       mib((long long)(g_vfs_counts.bytes - v0.bytes)),
-	       g_vfs_counts.writes - v0.writes, g_vfs_counts.syncs - v0.syncs, txns,
+	       g_vfs_counts.writes - v0.writes, g_vfs_counts.syncs - v0.syncs,
+	       mib((long long)(g_vfs_counts.read_bytes - v0.read_bytes)),
+	       g_vfs_counts.reads - v0.reads, txns,
 	       (double)longest / 1000.0, d->timed->most, n);
 	fflush(stdout);
 	if (getenv("BENCH_BROWSER_MAPS"))
@@ -530,6 +589,7 @@ static int phase_main(const char *kind, const char *dev, const char *work)
 	 * per SQLite connection; both before SQLite's first use (the VFS lookup initialises it). */
 	ds_port_memory_tune();
 	sqlite3_config(SQLITE_CONFIG_PAGECACHE, (void *)NULL, 0, 0);
+	g_own_counted = ds_set_allocator(&own_allocator) == 0;
 	if (bench_vfs_install())
 		die("cannot register the counting VFS");
 	port_init(work);
@@ -542,6 +602,8 @@ static int phase_main(const char *kind, const char *dev, const char *work)
 	}
 	device_close(&d);
 	ds_port_deinit();
+	if (g_own_counted)
+		ds_set_allocator(NULL);
 	return 0;
 }
 
@@ -659,13 +721,16 @@ int main(int argc, char **argv)
 	printf("browser data, first sync of a large account: storage format 5, HTTP to the storage\n"
 	       "node on loopback (a process of its own); each device in a fresh process.\n"
 	       "records: fetched/uploaded. MiB: RSS/anon at start, peak RSS (VmHWM), peak anon\n"
-	       "(RssAnon, sampled), SQLite's heap peak, SQLite's writes (then write calls, fsyncs).\n"
+	       "(RssAnon, sampled), SQLite's heap peak, our own heap peak (ds_malloc), SQLite's\n"
+	       "writes (then write calls, fsyncs), SQLite's reads (then read calls).\n"
 	       "transactions: count, longest (ms), most records applied in one. HTTP requests.\n\n");
 	printf("| data      | run                    | records     | wall s | CPU s  | CPU ms/1k rec |"
-	       " RSS/anon at start | peak RSS | peak anon | SQLite heap | SQLite MiB | writes | fsyncs | txns |"
+	       " RSS/anon at start | peak RSS | peak anon | SQLite heap | own heap | SQLite MiB | writes |"
+	       " fsyncs | read MiB | reads | txns |"
 	       " longest ms | most rec | reqs |\n");
 	printf("|-----------|------------------------|-------------|--------|--------|--------|--------|"
-	       "--------|--------|--------|---------|--------|-------|------|---------|-------|-------|\n");
+	       "--------|--------|--------|--------|---------|--------|-------|---------|--------|------|"
+	       "---------|-------|-------|\n");
 	if (!only || strcmp(only, "history") == 0) {
 		data_path(a, sizeof(a), work, "history", "a");
 		data_path(b, sizeof(b), work, "history", "b");

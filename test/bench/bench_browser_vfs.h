@@ -1,7 +1,9 @@
 /*
- * bench_browser_vfs.h - SQLite's writes, counted: a VFS over the default one, registered as the
- * new default, that counts the bytes and calls of xWrite and the calls of xSync (each an fsync
- * on the posix VFS) of every database file, journal and WAL the process opens. The engines and
+ * bench_browser_vfs.h - SQLite's file traffic, counted: a VFS over the default one, registered as
+ * the new default, that counts the bytes and calls of xWrite and xRead and the calls of xSync
+ * (each an fsync on the posix VFS) of every database file, journal and WAL the process opens.
+ * Reads show what a page cache smaller than the working set costs: pages read again (from the
+ * OS's page cache, a system call and a copy each). The engines and
  * the metadata store open their files through the default VFS, so this is what the agent makes
  * SQLite write, without the HTTP bytes that /proc/self/io's wchar also counts.
  *
@@ -15,8 +17,8 @@
 #include <string.h>
 
 struct bench_vfs_counts {
-	unsigned long long bytes;
-	unsigned long writes, syncs;
+	unsigned long long bytes, read_bytes;
+	unsigned long writes, syncs, reads;
 };
 
 static struct bench_vfs_counts g_vfs_counts;
@@ -41,6 +43,8 @@ static int v_close(sqlite3_file *f)
 
 static int v_read(sqlite3_file *f, void *b, int n, sqlite3_int64 off)
 {
+	g_vfs_counts.read_bytes += (unsigned long long)n;
+	g_vfs_counts.reads++;
 	return REAL(f)->pMethods->xRead(REAL(f), b, n, off);
 }
 
