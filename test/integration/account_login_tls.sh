@@ -57,6 +57,7 @@ FXA_PORT=$(sed -n 's/^PORT //p' "$T/fxa.port")
 URL="http://127.0.0.1:$FXA_PORT"
 
 start_front() { # cert key -> FRONT_PORT
+	rm -f "$T/front.port" # the wait below must not see the previous front's line
 	"$PY" - "$1" "$2" "$FXA_PORT" >"$T/front.port" 2>>"$T/front.log" <<'EOF' &
 import socket, ssl, sys, threading
 cert, key, target = sys.argv[1], sys.argv[2], int(sys.argv[3])
