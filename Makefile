@@ -12,6 +12,7 @@
 #   make SAN=1 ...                             AddressSanitizer + UndefinedBehaviorSanitizer build
 #   make STATIC=1 ...                          programs linked with the libraries' static archives
 #   make LWS=mbedtls ...                       libwebsockets on mbedTLS (test/tools/build-lws-mbedtls.sh)
+#   make STATIC=full [LIBC=musl] ...           nothing shared, libc included (test/tools/build-musl-deps.sh)
 #
 # Cross-compiling: CROSS_COMPILE, CC, AR, CFLAGS, LDFLAGS, PKG_CONFIG and SYSROOT are honoured.
 # Sources are picked from CONFIG_* in module.mk files (Zephyr/hostap style), so a feature that is
@@ -71,6 +72,23 @@ endif
 
 KCONFIG_ENV := srctree=$(srctree) KCONFIG_CONFIG=$(CONFIG_FILE)
 
+# STATIC=full: executables with nothing shared, libc included (docs/porting.md, "Fully static
+# builds"). Libraries are taken from STATIC_PREFIX (include/, lib/) before the system's: with
+# glibc, cJSON and cmocka, of which Debian ships no archive (test/tools/build-musl-deps.sh glibc);
+# LIBC=musl compiles with musl-gcc and takes every library from that script's musl prefix,
+# libwebsockets (on mbedTLS) included.
+ifeq ($(STATIC),full)
+ifeq ($(LIBC),musl)
+STATIC_PREFIX ?= $(srctree)/build/third_party/musl
+ifneq ($(origin CC),command line)
+CC := musl-gcc
+endif
+LWS_PREFIX ?= $(STATIC_PREFIX)
+else
+STATIC_PREFIX ?= $(srctree)/build/third_party/static-glibc
+endif
+endif
+
 DEP_PKGS := libwebsockets libcjson sqlite3
 # LWS=mbedtls: libwebsockets built on mbedTLS by test/tools/build-lws-mbedtls.sh instead of the
 # system's (Debian's is built on OpenSSL); LWS_PREFIX=<dir> takes any lws install prefix.
@@ -119,6 +137,20 @@ EXE_DEP_LIBS := -no-pie $(EXE_DEP_LIBS)
 endif
 else
 EXE_DEP_LIBS = $(DEP_LIBS)
+endif
+ifeq ($(STATIC),full)
+ifeq ($(LWS_PREFIX),)
+$(error STATIC=full needs libwebsockets without OpenSSL: LWS=mbedtls (or LWS_PREFIX=<dir>))
+endif
+# musl: no header or library of the build machine's /usr, musl-gcc's own and the prefix's only.
+DEP_CFLAGS := -I$(STATIC_PREFIX)/include $(if $(filter musl,$(LIBC)),$(LWS_CFLAGS),$(DEP_CFLAGS))
+ifeq ($(LIBC),musl)
+DEP_LIBS := -L$(STATIC_PREFIX)/lib $(LWS_LIBS) -lsqlite3 -lcjson -lmbedtls -lmbedx509 -lmbedcrypto -lpthread
+endif
+# glibc's static getaddrinfo() still loads the NSS modules (libnss_*.so.2) of the same glibc
+# version with dlopen() at run time, which the link warns about (docs/porting.md).
+EXE_DEP_LIBS := -static -L$(STATIC_PREFIX)/lib $(LWS_PREFIX)/lib/libwebsockets.a -lsqlite3 -lcjson \
+	-lmbedtls -lmbedx509 -lmbedcrypto -lm -lpthread
 endif
 
 DS_CPPFLAGS := -std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -DNDEBUG \
