@@ -112,6 +112,26 @@ else
 	tail -n 40 build/lws-mbedtls.log "$O.log"; step_fail "LWS=mbedtls build"
 fi
 
+# A fully static daemon on musl (make STATIC=full LIBC=musl, docs/porting.md "Fully static
+# builds"), its libraries built from Debian's sources by test/tools/build-musl-deps.sh: unit
+# tests of the port, store, IPC, crypto and HTTP/TLS, two daemon scenarios (dir remote, sign-in
+# over TLS), and no program interpreter in the executables.
+echo "== fully static on musl (STATIC=full LIBC=musl)"
+O=build/test-musl
+MUSL_UNITS="port_posix_test store_test ipc_test conf_test crypto_test http_test http_tls_version_test dir_remote_test table_engine_test"
+if test/tools/build-musl-deps.sh musl >build/musl-deps.log 2>&1 && rm -rf $O && make -s O=$O sim_defconfig >/dev/null &&
+	make -s -j"$JOBS" O=$O WERROR=1 STATIC=full LIBC=musl programs tools $(for u in $MUSL_UNITS; do echo $O/test/unit/$u; done) >"$O.log" 2>&1; then
+	test/run-unit.sh $O; add_summary $O/test/unit-summary
+	test/run-integration.sh $O daemon_events account_login_tls; add_summary $O/test/integration-summary
+	if readelf -l $O/datasyncd $O/datasyncctl | grep -q INTERP; then
+		step_fail "STATIC=full LIBC=musl programs are dynamically linked"
+	else
+		echo "  PASS  STATIC=full LIBC=musl programs have no program interpreter"; TP=$((TP + 1))
+	fi
+else
+	tail -n 40 build/musl-deps.log "$O.log"; step_fail "STATIC=full LIBC=musl build"
+fi
+
 echo "== build/test: unit tests under valgrind"
 test/run-unit.sh --valgrind build/test; add_summary build/test/test/unit-summary
 
