@@ -13,9 +13,14 @@
  * TLS: certificates and host names are always verified. There is no switch to turn that off.
  * The trust anchors are either the OS store (ca_bundle "" ) or exactly the PEM bundle given
  * (private CAs, tests): a configured bundle replaces the OS store, it does not extend it.
+ * They are loaded on a client's first https:// request, not before (a client that only speaks
+ * http:// never loads them), and clients of the process share them where the TLS library
+ * allows (OpenSSL): see http_tls.h.
  *
  * Errors (negative errno; ds_http_last_error() has a human-readable reason):
- *   -EINVAL       bad URL, method, header name/value (CR/LF), or argument
+ *   -EINVAL       bad URL, method, header name/value (CR/LF), or argument; the configured CA
+ *                 bundle holds no PEM certificate (ds_http_client_new) or one the TLS library
+ *                 cannot use (the first https:// request)
  *   -ENOENT       the configured CA bundle does not exist (ds_http_client_new)
  *   -EHOSTUNREACH the host name does not resolve, or no route
  *   -ECONNREFUSED nothing listens on the port

@@ -49,6 +49,10 @@ struct xfer {
 struct ds_http_client {
 	struct lws_context *ctx;
 	void *tls_ctx; /* our SSL_CTX, freed after the lws context (http_tls.h) */
+	void *trust;   /* reference to the shared trust (http_tls.h), taken on the first https */
+	int trusted;   /* ctx can verify servers: trust attached, or lws loaded the bundle */
+	char *ca;      /* "" (OS store, OpenSSL) or the bundle's path */
+	unsigned int connect_timeout_s;
 	struct xfer *cur;
 	char *user_agent;
 	char **keep; /* lower-case names of custom headers to keep */
@@ -559,12 +563,107 @@ static void deadline_cb(lws_sorted_usec_list_t *sul)
 	xfer_finish(x);
 }
 
+/* ---- context and trust ---------------------------------------------------------------------- */
+
+static atomic_ulong trust_loads;
+
+void ds_http_tls_note_load(void)
+{
+	atomic_fetch_add(&trust_loads, 1);
+}
+
+unsigned long ds_http_tls_trust_loads(void)
+{
+	return atomic_load(&trust_loads);
+}
+
+/* 1 when the file has a PEM certificate marker, 0 when not, -ENOENT when it cannot be read. */
+static int bundle_has_pem(const char *path)
+{
+	char line[256];
+	int found = 0;
+	FILE *f = fopen(path, "r");
+
+	if (!f)
+		return -ENOENT;
+	while (!found && fgets(line, sizeof(line), f))
+		found = !strncmp(line, "-----BEGIN ", 11) && strstr(line, "CERTIFICATE-----");
+	fclose(f);
+	return found;
+}
+
+/*
+ * The client's lws context. with_ca only matters on mbedTLS, where lws parses the bundle into
+ * the context it creates: a client that never speaks TLS never gets it parsed. On OpenSSL the
+ * trust is in our SSL_CTX, filled by ds_http_tls_trust_get() on the first https request.
+ */
+static int ctx_create(struct ds_http_client *c, int with_ca)
+{
+	struct lws_context_creation_info info;
+
+	memset(&info, 0, sizeof(info));
+	info.port = CONTEXT_PORT_NO_LISTEN;
+	info.protocols = protocols;
+	info.options = LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
+#if !defined(LWS_WITH_MBEDTLS)
+	if (c->tls_ctx) {
+		/* Trust is set up in tls_ctx: the bundle alone, or the OS store. */
+		info.provided_client_ssl_ctx = c->tls_ctx;
+	} else
+#endif
+	if (with_ca && c->ca[0]) {
+		/* A configured bundle is the whole trust: private CAs must not widen to the OS store. */
+		info.client_ssl_ca_filepath = c->ca;
+		info.options |= LWS_SERVER_OPTION_DISABLE_OS_CA_CERTS;
+	} else if (!c->tls_ctx) {
+		/* No trust yet: lws must not load the OS store by itself either. */
+		info.options |= LWS_SERVER_OPTION_DISABLE_OS_CA_CERTS;
+	}
+	info.connect_timeout_secs = c->connect_timeout_s;
+	/* lws' own per-stage timeouts stay behind our whole-request deadline. */
+	info.timeout_secs = (unsigned int)c->timeout_s + 5;
+	info.fd_limit_per_thread = 16; /* the default sizes tables by RLIMIT_NOFILE */
+	info.max_http_header_data = 16384;
+	info.pt_serv_buf_size = 16384;
+	c->ctx = lws_create_context(&info);
+	if (!c->ctx) {
+		set_err(c, -EIO, "cannot create the HTTP context%s",
+			with_ca ? " (unusable CA bundle?)" : "");
+		DS_LOG_ERR("%s", c->err);
+		return with_ca ? -EINVAL : -EIO;
+	}
+	return 0;
+}
+
+/* Before the client's first TLS connection: the trust anchors, shared where the library lets us. */
+static int ensure_trust(struct ds_http_client *c)
+{
+	int rc;
+
+	if (c->trusted)
+		return 0;
+	rc = ds_http_tls_trust_get(c->tls_ctx, c->ca, &c->trust, c->err, sizeof(c->err));
+	if (rc) {
+		DS_LOG_ERR("%s", c->err);
+		return rc;
+	}
+	if (!c->tls_ctx) {
+		/* lws builds the TLS context from the bundle only when it creates the lws context. */
+		lws_context_destroy(c->ctx);
+		c->ctx = NULL;
+		rc = ctx_create(c, 1);
+		if (rc)
+			return rc;
+	}
+	c->trusted = 1;
+	return 0;
+}
+
 /* ---- public API ----------------------------------------------------------------------------- */
 
 int ds_http_client_new(const struct ds_http_config *cfg, struct ds_http_client **out)
 {
 	static const struct ds_http_config defaults;
-	struct lws_context_creation_info info;
 	struct ds_http_client *c;
 	const char *ca;
 	int rc = -ENOMEM;
@@ -599,51 +698,34 @@ int ds_http_client_new(const struct ds_http_config *cfg, struct ds_http_client *
 	if (!ca[0])
 		ca = CONFIG_DS_HTTP_OS_CA_FILE;
 #endif
+	if (!(c->ca = ds_strdup(ca)))
+		goto fail;
 	if (ca[0]) {
-		FILE *f = fopen(ca, "r");
-		if (!f) {
-			rc = -ENOENT;
+		/* Parsed on the first https request (http_tls.h); a wrong path or a file that is
+		 * no PEM bundle at all is refused now, where the configuration is applied. */
+		rc = bundle_has_pem(ca);
+		if (rc < 0) {
 			DS_LOG_ERR("CA bundle %s cannot be read", ca);
 			goto fail;
 		}
-		fclose(f);
+		if (!rc) {
+			rc = -EINVAL;
+			snprintf(c->err, sizeof(c->err), "CA bundle %s holds no PEM certificate", ca);
+			DS_LOG_ERR("%s", c->err);
+			goto fail;
+		}
 	}
-	rc = ds_http_tls_ctx_new(ca, &c->tls_ctx, c->err, sizeof(c->err));
+	rc = ds_http_tls_ctx_new(&c->tls_ctx, c->err, sizeof(c->err));
 	if (rc) {
 		DS_LOG_ERR("%s", c->err);
 		goto fail;
 	}
-	rc = -ENOMEM;
-
+	c->connect_timeout_s = (unsigned int)(cfg->connect_timeout_s > 0 ? cfg->connect_timeout_s
+									 : CONFIG_DS_HTTP_CONNECT_TIMEOUT_S);
 	lws_log_setup();
-	memset(&info, 0, sizeof(info));
-	info.port = CONTEXT_PORT_NO_LISTEN;
-	info.protocols = protocols;
-	info.options = LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
-#if !defined(LWS_WITH_MBEDTLS)
-	if (c->tls_ctx) {
-		/* Trust is set up in tls_ctx: the bundle alone, or the OS store. */
-		info.provided_client_ssl_ctx = c->tls_ctx;
-	} else
-#endif
-	if (ca[0]) {
-		/* A configured bundle is the whole trust: private CAs must not widen to the OS store. */
-		info.client_ssl_ca_filepath = ca;
-		info.options |= LWS_SERVER_OPTION_DISABLE_OS_CA_CERTS;
-	}
-	info.connect_timeout_secs = (unsigned int)(cfg->connect_timeout_s > 0 ? cfg->connect_timeout_s
-									: CONFIG_DS_HTTP_CONNECT_TIMEOUT_S);
-	/* lws' own per-stage timeouts stay behind our whole-request deadline. */
-	info.timeout_secs = (unsigned int)c->timeout_s + 5;
-	info.fd_limit_per_thread = 16; /* the default sizes tables by RLIMIT_NOFILE */
-	info.max_http_header_data = 16384;
-	info.pt_serv_buf_size = 16384;
-	c->ctx = lws_create_context(&info);
-	if (!c->ctx) {
-		rc = ca[0] ? -EINVAL : -EIO;
-		DS_LOG_ERR("cannot create the HTTP context%s", ca[0] ? " (unusable CA bundle?)" : "");
+	rc = ctx_create(c, 0);
+	if (rc)
 		goto fail;
-	}
 	*out = c;
 	return 0;
 fail:
@@ -659,6 +741,8 @@ void ds_http_client_free(struct ds_http_client *c)
 		lws_context_destroy(c->ctx);
 	if (c->tls_ctx)
 		ds_http_tls_ctx_free(c->tls_ctx);
+	ds_http_tls_trust_put(c->trust);
+	ds_free(c->ca);
 	for (size_t i = 0; i < c->n_keep && c->keep; i++)
 		ds_free(c->keep[i]);
 	ds_free(c->keep);
@@ -743,6 +827,15 @@ int ds_http_perform(struct ds_http_client *c, const struct ds_http_request *req,
 	rc = ds_http_url_parse(req->url, &url);
 	if (rc) {
 		set_err(c, rc, rc == -ENOMEM ? "out of memory" : "invalid URL");
+		return rc;
+	}
+	/* A context lost to a failed rebuild (ensure_trust) is made again. */
+	if (!c->ctx && (rc = ctx_create(c, c->trusted)) != 0) {
+		ds_http_url_free(&url);
+		return rc;
+	}
+	if (url.tls && (rc = ensure_trust(c)) != 0) {
+		ds_http_url_free(&url);
 		return rc;
 	}
 	x = ds_calloc(1, sizeof(*x));

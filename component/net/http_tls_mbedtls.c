@@ -35,17 +35,36 @@ enum {
 	V_ERR_CA_MD_TOO_WEAK = 68,
 };
 
-int ds_http_tls_ctx_new(const char *ca_file, void **out, char *err, size_t errlen)
+int ds_http_tls_ctx_new(void **out, char *err, size_t errlen)
+{
+	DS_UNUSED(err);
+	DS_UNUSED(errlen);
+	*out = NULL;
+	return 0;
+}
+
+void ds_http_tls_ctx_free(void *ctx)
+{
+	DS_UNUSED(ctx);
+}
+
+/*
+ * lws parses the bundle itself when the client's TLS-capable lws context is created (one
+ * chain per context: its API takes no shared one); this parse only checks that it will work.
+ */
+int ds_http_tls_trust_get(void *ctx, const char *ca_file, void **trust, char *err, size_t errlen)
 {
 	mbedtls_x509_crt chain;
 	int rc;
 
-	*out = NULL;
+	DS_UNUSED(ctx);
+	*trust = NULL;
 	if (!ca_file[0]) {
 		/* http_client.c names CONFIG_DS_HTTP_OS_CA_FILE instead of "" on this library. */
 		snprintf(err, errlen, "no CA bundle given");
 		return -EINVAL;
 	}
+	ds_http_tls_note_load();
 	mbedtls_x509_crt_init(&chain);
 	rc = mbedtls_x509_crt_parse_file(&chain, ca_file);
 	mbedtls_x509_crt_free(&chain);
@@ -62,9 +81,9 @@ int ds_http_tls_ctx_new(const char *ca_file, void **out, char *err, size_t errle
 	return 0;
 }
 
-void ds_http_tls_ctx_free(void *ctx)
+void ds_http_tls_trust_put(void *trust)
 {
-	DS_UNUSED(ctx);
+	DS_UNUSED(trust);
 }
 
 /*

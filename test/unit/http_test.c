@@ -5,9 +5,11 @@
  */
 #include "core/ds_core.h"
 #include "net/ds_http.h"
+#include "net/http_tls.h"
 
 #include <arpa/inet.h>
 #include <fcntl.h>
+#include <libwebsockets.h>
 #include <mbedtls/sha256.h>
 #include <netinet/in.h>
 #include <signal.h>
@@ -932,6 +934,87 @@ static void test_missing_ca_bundle(void **state)
 	assert_null(c);
 }
 
+/*
+ * The trust store is the largest thing a client holds: it is loaded on a client's first https
+ * request only, and with OpenSSL one store serves every client holding it, and goes with the
+ * last of them (http_tls.h).
+ */
+static void test_trust_store_loaded_once_and_only_for_tls(void **state)
+{
+	unsigned long base = ds_http_tls_trust_loads();
+	struct ds_http_client *os = client_with("", 0, 0), *a = client_with(g_ca, 0, 0), *b;
+	struct ds_http_response r;
+	DS_UNUSED(state);
+
+	/* http:// with the OS store or with a bundle: nothing loaded. */
+	assert_int_equal(get(os, url(SRV_PLAIN, "127.0.0.1", "/hello"), &r), 0);
+	ds_http_response_free(&r);
+	assert_int_equal(get(a, url(SRV_PLAIN, "127.0.0.1", "/hello"), &r), 0);
+	ds_http_response_free(&r);
+	assert_int_equal(ds_http_tls_trust_loads(), base);
+
+	/* The first https request loads it, the next ones of that client do not. */
+	assert_int_equal(get(a, url(SRV_TLS, "localhost", "/hello"), &r), 0);
+	ds_http_response_free(&r);
+	assert_int_equal(ds_http_tls_trust_loads(), base + 1);
+	assert_int_equal(get(a, url(SRV_TLS, "localhost", "/hello"), &r), 0);
+	ds_http_response_free(&r);
+	assert_int_equal(ds_http_tls_trust_loads(), base + 1);
+
+	/* A second client with the same bundle, while the first holds it. */
+	b = client_with(g_ca, 0, 0);
+	assert_int_equal(get(b, url(SRV_TLS, "localhost", "/hello"), &r), 0);
+	ds_http_response_free(&r);
+#if defined(LWS_WITH_MBEDTLS)
+	/* lws 4.1.6 on mbedTLS parses the bundle into each context: no sharing there. */
+	assert_int_equal(ds_http_tls_trust_loads(), base + 2);
+	base++;
+#else
+	assert_int_equal(ds_http_tls_trust_loads(), base + 1);
+#endif
+	/* Verification is the same through the shared store: another CA is still refused. */
+	assert_int_equal(get(b, url(SRV_TLS_SELFSIGNED, "localhost", "/hello"), &r), -EKEYREJECTED);
+	ds_http_client_free(a);
+	assert_int_equal(get(b, url(SRV_TLS, "localhost", "/hello"), &r), 0);
+	ds_http_response_free(&r);
+	ds_http_client_free(b);
+
+	/* The last holder gone, the store went with it: the next TLS client loads it again. */
+	b = client_with(g_ca, 0, 0);
+	assert_int_equal(get(b, url(SRV_TLS, "localhost", "/hello"), &r), 0);
+	ds_http_response_free(&r);
+	assert_int_equal(ds_http_tls_trust_loads(), base + 2);
+	ds_http_client_free(b);
+	assert_int_equal(get(os, url(SRV_PLAIN, "127.0.0.1", "/hello"), &r), 0);
+	ds_http_response_free(&r);
+	ds_http_client_free(os);
+}
+
+/* A bundle that looks like PEM but holds nothing usable is refused at its first use. */
+static void test_broken_pem_bundle_refused_at_first_tls_request(void **state)
+{
+	char path[700];
+	struct ds_http_config cfg = { .ca_bundle = path };
+	struct ds_http_client *c = NULL;
+	struct ds_http_response r;
+	FILE *f;
+	DS_UNUSED(state);
+
+	snprintf(path, sizeof(path), "%s/broken.pem", g_tmp);
+	f = fopen(path, "w");
+	assert_non_null(f);
+	fputs("-----BEGIN CERTIFICATE-----\nbm90IGEgY2VydGlmaWNhdGU=\n-----END CERTIFICATE-----\n", f);
+	fclose(f);
+	assert_int_equal(ds_http_client_new(&cfg, &c), 0);
+	assert_int_equal(get(c, url(SRV_TLS, "localhost", "/hello"), &r), -EINVAL);
+	assert_non_null(strstr(ds_http_last_error(c), "broken.pem"));
+	/* Plain http still works, and the bad bundle is refused again, not half-loaded. */
+	assert_int_equal(get(c, url(SRV_PLAIN, "127.0.0.1", "/hello"), &r), 0);
+	ds_http_response_free(&r);
+	assert_int_equal(get(c, url(SRV_TLS, "localhost", "/hello"), &r), -EINVAL);
+	ds_http_client_free(c);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -964,6 +1047,8 @@ int main(void)
 		cmocka_unit_test(test_overlapping_clients_both_freed),
 		cmocka_unit_test(test_unusable_ca_bundle),
 		cmocka_unit_test(test_missing_ca_bundle),
+		cmocka_unit_test(test_trust_store_loaded_once_and_only_for_tls),
+		cmocka_unit_test(test_broken_pem_bundle_refused_at_first_tls_request),
 	};
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
