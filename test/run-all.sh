@@ -113,13 +113,15 @@ else
 fi
 
 # A fully static daemon on musl (make STATIC=full LIBC=musl, docs/porting.md "Fully static
-# builds"), its libraries built from Debian's sources by test/tools/build-musl-deps.sh: unit
+# builds"), built for size as measured there (CONFIG_DS_OPTIMIZE_SIZE), its libraries built from
+# Debian's sources by test/tools/build-musl-deps.sh: unit
 # tests of the port, store, IPC, crypto and HTTP/TLS, two daemon scenarios (dir remote, sign-in
 # over TLS), and no program interpreter in the executables.
 echo "== fully static on musl (STATIC=full LIBC=musl)"
 O=build/test-musl
-MUSL_UNITS="port_posix_test store_test ipc_test conf_test crypto_test http_test http_tls_version_test dir_remote_test table_engine_test"
+MUSL_UNITS="port_posix_test port_file_test store_test ipc_test conf_test crypto_test http_test http_tls_version_test table_engine_test sync_table_ops_test"
 if test/tools/build-musl-deps.sh musl >build/musl-deps.log 2>&1 && rm -rf $O && make -s O=$O sim_defconfig >/dev/null &&
+	KCONFIG_CONFIG=$O/.config srctree=. /usr/bin/python3 -m setconfig DS_OPTIMIZE_SIZE=y >/dev/null &&
 	make -s -j"$JOBS" O=$O WERROR=1 STATIC=full LIBC=musl programs tools $(for u in $MUSL_UNITS; do echo $O/test/unit/$u; done) >"$O.log" 2>&1; then
 	test/run-unit.sh $O; add_summary $O/test/unit-summary
 	test/run-integration.sh $O daemon_events account_login_tls; add_summary $O/test/integration-summary
