@@ -30,8 +30,17 @@ musl)
 glibc) cc=${CC:-cc}; prefix=$cache/static-glibc ;;
 *) echo "usage: $0 [musl|glibc] [CACHE_DIR]" >&2; exit 2 ;;
 esac
-# Position-independent code: the archives also go into libdatasync.so.
-cflags="-O2 -fPIC"
+# Position-independent code: the archives also go into libdatasync.so. With musl, built for
+# size as firmware is: -Os, a section per function and object (so that a --gc-sections link,
+# CONFIG_DS_OPTIMIZE_SIZE, drops what nothing calls) and no unwind tables; at -O2 the idle
+# daemon maps 0.6 MB more (docs/porting.md). DEPS_CFLAGS=<flags> replaces these flags (with
+# another CACHE_DIR to keep both builds).
+if [ "$libc" = musl ]; then
+	cflags="-Os -fPIC -ffunction-sections -fdata-sections -fno-asynchronous-unwind-tables -fno-unwind-tables"
+else
+	cflags="-O2 -fPIC"
+fi
+cflags=${DEPS_CFLAGS:-$cflags}
 jobs=$(nproc 2>/dev/null || echo 2)
 [ "$jobs" -gt 2 ] && jobs=2
 mkdir -p "$prefix/include" "$prefix/lib"
@@ -156,5 +165,5 @@ if [ ! -f "$prefix/include/linux/netlink.h" ]; then
 fi
 
 # libwebsockets on the mbedTLS above, into the same prefix (it keeps its own stamp).
-CFLAGS="-I$prefix/include" LWS_CC=$cc LWS_MBEDTLS_PREFIX=$prefix \
+CFLAGS="$cflags -I$prefix/include" LWS_CC=$cc LWS_MBEDTLS_PREFIX=$prefix \
 	"$srctree/test/tools/build-lws-mbedtls.sh" "$cache" "$prefix"
