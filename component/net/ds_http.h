@@ -109,6 +109,14 @@ int ds_http_client_new(const struct ds_http_config *cfg, struct ds_http_client *
 void ds_http_client_free(struct ds_http_client *c);
 
 /*
+ * Give back what c holds between requests (its lws context and buffers, TLS context and its
+ * reference to the trust anchors) and keep its configuration: the next ds_http_perform()
+ * builds them again. For clients kept across sync runs that are minutes apart: no connection
+ * is reused across requests anyway (lws 4.1, see http_client.c). No-op while c is busy.
+ */
+void ds_http_client_release(struct ds_http_client *c);
+
+/*
  * Perform one request, blocking. On 0, *resp holds the response (free it with
  * ds_http_response_free()); on error *resp is empty. Content-Length is always sent for
  * requests with a body and for POST/PUT/PATCH without one (as 0).

@@ -635,6 +635,21 @@ static int ctx_create(struct ds_http_client *c, int with_ca)
 	return 0;
 }
 
+/* The TLS context (OpenSSL) and lws context of a client that has none. */
+static int ctx_make(struct ds_http_client *c)
+{
+	int rc;
+
+	if (!c->tls_ctx && !c->trusted) {
+		rc = ds_http_tls_ctx_new(&c->tls_ctx, c->err, sizeof(c->err));
+		if (rc) {
+			DS_LOG_ERR("%s", c->err);
+			return rc;
+		}
+	}
+	return ctx_create(c, c->trusted);
+}
+
 /* Before the client's first TLS connection: the trust anchors, shared where the library lets us. */
 static int ensure_trust(struct ds_http_client *c)
 {
@@ -715,15 +730,10 @@ int ds_http_client_new(const struct ds_http_config *cfg, struct ds_http_client *
 			goto fail;
 		}
 	}
-	rc = ds_http_tls_ctx_new(&c->tls_ctx, c->err, sizeof(c->err));
-	if (rc) {
-		DS_LOG_ERR("%s", c->err);
-		goto fail;
-	}
 	c->connect_timeout_s = (unsigned int)(cfg->connect_timeout_s > 0 ? cfg->connect_timeout_s
 									 : CONFIG_DS_HTTP_CONNECT_TIMEOUT_S);
 	lws_log_setup();
-	rc = ctx_create(c, 0);
+	rc = ctx_make(c);
 	if (rc)
 		goto fail;
 	*out = c;
@@ -733,15 +743,31 @@ fail:
 	return rc;
 }
 
+/* The context, TLS context and trust of c; the next request makes them again. */
+static void ctx_release(struct ds_http_client *c)
+{
+	if (c->ctx)
+		lws_context_destroy(c->ctx);
+	c->ctx = NULL;
+	if (c->tls_ctx)
+		ds_http_tls_ctx_free(c->tls_ctx);
+	c->tls_ctx = NULL;
+	ds_http_tls_trust_put(c->trust);
+	c->trust = NULL;
+	c->trusted = 0;
+}
+
+void ds_http_client_release(struct ds_http_client *c)
+{
+	if (c && !c->cur)
+		ctx_release(c);
+}
+
 void ds_http_client_free(struct ds_http_client *c)
 {
 	if (!c)
 		return;
-	if (c->ctx)
-		lws_context_destroy(c->ctx);
-	if (c->tls_ctx)
-		ds_http_tls_ctx_free(c->tls_ctx);
-	ds_http_tls_trust_put(c->trust);
+	ctx_release(c);
 	ds_free(c->ca);
 	for (size_t i = 0; i < c->n_keep && c->keep; i++)
 		ds_free(c->keep[i]);
@@ -829,8 +855,8 @@ int ds_http_perform(struct ds_http_client *c, const struct ds_http_request *req,
 		set_err(c, rc, rc == -ENOMEM ? "out of memory" : "invalid URL");
 		return rc;
 	}
-	/* A context lost to a failed rebuild (ensure_trust) is made again. */
-	if (!c->ctx && (rc = ctx_create(c, c->trusted)) != 0) {
+	/* After ds_http_client_release(), or a context lost to a failed rebuild (ensure_trust). */
+	if (!c->ctx && (rc = ctx_make(c)) != 0) {
 		ds_http_url_free(&url);
 		return rc;
 	}

@@ -1015,6 +1015,35 @@ static void test_broken_pem_bundle_refused_at_first_tls_request(void **state)
 	ds_http_client_free(c);
 }
 
+/* A released client gives its context and trust back and makes them again when used. */
+static void test_release_between_runs(void **state)
+{
+	struct ds_http_client *c = client_with(g_ca, 0, 0);
+	struct ds_http_response r;
+	unsigned long base;
+	DS_UNUSED(state);
+
+	ds_http_client_release(c); /* before any request: nothing to give back */
+	base = ds_http_tls_trust_loads();
+	assert_int_equal(get(c, url(SRV_TLS, "localhost", "/hello"), &r), 0);
+	ds_http_response_free(&r);
+	assert_int_equal(ds_http_tls_trust_loads(), base + 1);
+	ds_http_client_release(c);
+	ds_http_client_release(c);
+	/* http:// after a release: a new context, still no trust store. */
+	assert_int_equal(get(c, url(SRV_PLAIN, "127.0.0.1", "/hello"), &r), 0);
+	ds_http_response_free(&r);
+	assert_int_equal(ds_http_tls_trust_loads(), base + 1);
+	/* The store went with the release (no other holder): https loads it again, and still
+	 * verifies: a server of another CA is refused. */
+	assert_int_equal(get(c, url(SRV_TLS_SELFSIGNED, "localhost", "/hello"), &r), -EKEYREJECTED);
+	assert_int_equal(ds_http_tls_trust_loads(), base + 2);
+	assert_int_equal(get(c, url(SRV_TLS, "localhost", "/hello"), &r), 0);
+	ds_http_response_free(&r);
+	assert_int_equal(ds_http_tls_trust_loads(), base + 2);
+	ds_http_client_free(c);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1049,6 +1078,7 @@ int main(void)
 		cmocka_unit_test(test_missing_ca_bundle),
 		cmocka_unit_test(test_trust_store_loaded_once_and_only_for_tls),
 		cmocka_unit_test(test_broken_pem_bundle_refused_at_first_tls_request),
+		cmocka_unit_test(test_release_between_runs),
 	};
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }

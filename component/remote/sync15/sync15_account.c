@@ -188,6 +188,12 @@ static int acct_token(void *ctx, bool fresh, struct ds_sync15_creds *out)
 	out->node_reassigned = res.node_reassigned;
 out:
 	ds_fxa_session_wipe(&s);
+	/*
+	 * The tokens stay cached (they are what saves requests); the client's context, TLS
+	 * context and trust store do not: runs are minutes apart and no connection outlives a
+	 * request anyway. The next exchange builds them again (ds_http_client_release()).
+	 */
+	ds_http_client_release(acct.http);
 out_locked:
 	pthread_mutex_unlock(&acct.lock);
 	return rc;
