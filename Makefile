@@ -87,6 +87,8 @@ LWS_PREFIX ?= $(STATIC_PREFIX)
 else
 STATIC_PREFIX ?= $(srctree)/build/third_party/static-glibc
 endif
+else ifneq ($(LIBC),)
+$(error LIBC=$(LIBC) is for STATIC=full only)
 endif
 
 DEP_PKGS := libwebsockets libcjson sqlite3
@@ -140,7 +142,7 @@ EXE_DEP_LIBS = $(DEP_LIBS)
 endif
 ifeq ($(STATIC),full)
 ifeq ($(LWS_PREFIX),)
-$(error STATIC=full needs libwebsockets without OpenSSL: LWS=mbedtls (or LWS_PREFIX=<dir>))
+$(error STATIC=full needs libwebsockets on mbedTLS: LWS=mbedtls (or LWS_PREFIX=<dir>))
 endif
 # musl: no header or library of the build machine's /usr, musl-gcc's own and the prefix's only.
 DEP_CFLAGS := -I$(STATIC_PREFIX)/include $(if $(filter musl,$(LIBC)),$(LWS_CFLAGS),$(DEP_CFLAGS))
