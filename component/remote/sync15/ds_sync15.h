@@ -178,6 +178,12 @@ int ds_sync15_account_set_servers(const struct ds_sync15_account_config *cfg);
 int ds_sync15_account_device(struct ds_sync15_device *out);
 /* The daemon's CA bundle (for the storage nodes too) copied into out: its length, 0 for none. */
 int ds_sync15_account_ca_bundle(char *out, size_t cap);
+/*
+ * A remote using auth closes (its run is over): when auth is the account's provider, what is
+ * only needed during a run goes (the tokenserver client's context and trust store); the cached
+ * tokens stay. Nothing for other providers.
+ */
+void ds_sync15_account_idle(const struct ds_sync15_auth *auth);
 
 /* ---- the storage client (storage_client.c) -------------------------------------------------- */
 

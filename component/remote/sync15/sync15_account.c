@@ -188,12 +188,6 @@ static int acct_token(void *ctx, bool fresh, struct ds_sync15_creds *out)
 	out->node_reassigned = res.node_reassigned;
 out:
 	ds_fxa_session_wipe(&s);
-	/*
-	 * The tokens stay cached (they are what saves requests); the client's context, TLS
-	 * context and trust store do not: runs are minutes apart and no connection outlives a
-	 * request anyway. The next exchange builds them again (ds_http_client_release()).
-	 */
-	ds_http_client_release(acct.http);
 out_locked:
 	pthread_mutex_unlock(&acct.lock);
 	return rc;
@@ -219,6 +213,23 @@ static const char *acct_error(void *ctx)
 {
 	DS_UNUSED(ctx);
 	return acct.error;
+}
+
+/*
+ * A run is over: the tokens stay cached (they are what saves requests), the tokenserver
+ * client's context, TLS context and trust store go (ds_http_client_release()); runs are
+ * minutes apart and no connection outlives a request anyway. Kept until here, not dropped
+ * after each exchange, so the storage client of the run shares the trust store it loaded.
+ */
+static const struct ds_sync15_auth_ops account_ops;
+
+void ds_sync15_account_idle(const struct ds_sync15_auth *auth)
+{
+	if (!auth || auth->ops != &account_ops)
+		return;
+	pthread_mutex_lock(&acct.lock);
+	ds_http_client_release(acct.http);
+	pthread_mutex_unlock(&acct.lock);
 }
 
 int ds_sync15_account_device(struct ds_sync15_device *out)

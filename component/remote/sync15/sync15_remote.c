@@ -763,6 +763,7 @@ static void s15_close(struct ds_remote *r)
 	if (x->tr)
 		x->tr->ops->close(x->tr);
 	ds_sync15_client_free(x->client);
+	ds_sync15_account_idle(&x->auth);
 	if (x->g != &shared_global) {
 		/* a test's own state: the test frees it */
 	}
