@@ -144,6 +144,9 @@ ifeq ($(STATIC),full)
 ifeq ($(LWS_PREFIX),)
 $(error STATIC=full needs libwebsockets on mbedTLS: LWS=mbedtls (or LWS_PREFIX=<dir>))
 endif
+ifeq ($(SAN),1)
+$(error SAN=1 needs the sanitizers' shared runtimes: not with STATIC=full)
+endif
 # musl: no header or library of the build machine's /usr, musl-gcc's own and the prefix's only.
 DEP_CFLAGS := -I$(STATIC_PREFIX)/include $(if $(filter musl,$(LIBC)),$(LWS_CFLAGS),$(DEP_CFLAGS))
 ifeq ($(LIBC),musl)
