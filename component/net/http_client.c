@@ -611,13 +611,13 @@ static int ctx_create(struct ds_http_client *c, int with_ca)
 		info.provided_client_ssl_ctx = c->tls_ctx;
 	} else
 #endif
-	if (with_ca && c->ca[0]) {
-		/* A configured bundle is the whole trust: private CAs must not widen to the OS store. */
-		info.client_ssl_ca_filepath = c->ca;
+	{
+		/* lws builds the client context: from the bundle once trust is needed, and never
+		 * from the OS store by itself (a configured bundle is the whole trust: private CAs
+		 * must not widen to the OS store). */
 		info.options |= LWS_SERVER_OPTION_DISABLE_OS_CA_CERTS;
-	} else if (!c->tls_ctx) {
-		/* No trust yet: lws must not load the OS store by itself either. */
-		info.options |= LWS_SERVER_OPTION_DISABLE_OS_CA_CERTS;
+		if (with_ca && c->ca[0])
+			info.client_ssl_ca_filepath = c->ca;
 	}
 	info.connect_timeout_secs = c->connect_timeout_s;
 	/* lws' own per-stage timeouts stay behind our whole-request deadline. */
