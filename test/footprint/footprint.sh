@@ -2,7 +2,9 @@
 # Footprint of datasync (`make footprint`; not part of the tests): for every board's defconfig,
 # the minimal configuration (`make minimal_defconfig`, board/host/configs/minimal_defconfig:
 # Firefox Sync with history only, compiled for size with CONFIG_DS_OPTIMIZE_SIZE), and the host
-# board linked with the libraries' static archives (static: make STATIC=1, docs/porting.md):
+# board linked with the libraries' static archives (static: make STATIC=1, docs/porting.md), and
+# the host board fully static on musl (musl: make STATIC=full LIBC=musl, libraries from Debian's
+# sources by test/tools/build-musl-deps.sh, compiled for size with CONFIG_DS_OPTIMIZE_SIZE):
 #   - stripped file sizes and text/data/bss (size(1)) of datasyncd and libdatasync.so, x86-64;
 #   - our own code: the text+data of all our objects (datasyncd, datasyncctl and the client
 #     library; .eh_frame included), and what of it the linked datasyncd holds (the input
@@ -26,7 +28,7 @@ set -u
 SRC=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$SRC"
 OUT=${FOOTPRINT_OUT:-build/footprint}
-CONFIGS=${FOOTPRINT_CONFIGS:-host phone tv sim minimal static}
+CONFIGS=${FOOTPRINT_CONFIGS:-host phone tv sim minimal static musl}
 ROWS=${FOOTPRINT_ROWS:-200 1200}
 JOBS=$(nproc 2>/dev/null || echo 2)
 ARM_CC=${ARM_CC:-arm-linux-gnueabihf-gcc}
@@ -46,18 +48,24 @@ tdb() {
 
 build() { # config -> build dir ready, 0 or 1
 	c=$1; o=$OUT/$c
-	board=$c; static=
-	case $c in static) board=host; static=1 ;; esac
+	board=$c; static=; libc=
+	case $c in static) board=host; static=1 ;; musl) board=host; static=full; libc=musl ;; esac
+	if [ "$c" = musl ]; then
+		test/tools/build-musl-deps.sh musl >"$o.deps.log" 2>&1 || { tail -n 20 "$o.deps.log"; return 1; }
+	fi
 	make -s O="$o" "${board}_defconfig" >/dev/null || return 1
+	if [ "$c" = musl ]; then
+		KCONFIG_CONFIG=$o/.config srctree=. /usr/bin/python3 -m setconfig DS_OPTIMIZE_SIZE=y >/dev/null || return 1
+	fi
 	# A build folder keeps no record of how its programs were linked: relink them, each with
 	# its linker map beside it ($@ is expanded by make for each program).
 	rm -f "$o/datasyncd" "$o/datasyncctl" "$o/test/tools/dsdev"
 	# shellcheck disable=SC2016
-	make -s -j"$JOBS" O="$o" CFLAGS="-O2" LDFLAGS='-Wl,-Map=$@.map' STATIC="$static" programs \
+	make -s -j"$JOBS" O="$o" CFLAGS="-O2" LDFLAGS='-Wl,-Map=$@.map' STATIC="$static" LIBC="$libc" programs \
 		>"$o.log" 2>&1 || { cat "$o.log"; return 1; }
 	if grep -q '^CONFIG_DS_ENGINE_TABLE=y' "$o/.config" && grep -q '^CONFIG_DS_REMOTE_DIR=y' "$o/.config" &&
 		grep -q '^CONFIG_DS_ALLOC_HOOK=y' "$o/.config"; then
-		make -s -j"$JOBS" O="$o" CFLAGS="-O2" STATIC="$static" "$o/test/tools/dsdev" >>"$o.log" 2>&1 || return 1
+		make -s -j"$JOBS" O="$o" CFLAGS="-O2" STATIC="$static" LIBC="$libc" "$o/test/tools/dsdev" >>"$o.log" 2>&1 || return 1
 	fi
 	return 0
 }
@@ -248,6 +256,8 @@ for c in $CONFIGS; do
 	arm="not measured ($ARM_CC not installed)"
 	if [ "$c" = static ]; then
 		arm="as host (same objects)"
+	elif [ "$c" = musl ]; then
+		arm="not measured (the host board's objects at -Os)"
 	elif command -v "$ARM_CC" >/dev/null; then
 		set -- $(arm_objects "$o")
 		arm="$(kb $(($1 + $2))) KB / -"
@@ -271,7 +281,9 @@ for c in $CONFIGS; do
 	apr="table: - (needs the table engine, the dir remote and the allocator hook)"
 	[ -x "$o/test/tools/dsdev" ] && apr="table: $(per_record "$o" | awk '{ print $1 " / " $2 }')"
 	# shellcheck disable=SC2086
-	if r=$(sh test/footprint/history_allocs.sh "$o" $ROWS 2>&1); then
+	if [ "$c" = musl ]; then
+		apr="$apr; history: - (a static libc takes no LD_PRELOAD counter)"
+	elif r=$(sh test/footprint/history_allocs.sh "$o" $ROWS 2>&1); then
 		apr="$apr; history, whole process: $(echo "$r" | tail -n 1 | awk '{ print $1 " / " $2 }')"
 	elif [ $? -ne 77 ]; then
 		echo "$r" >"$o.history-allocs.log"
