@@ -27,10 +27,15 @@ core := test/fuzz/fuzz_common.c component/core/alloc.c component/core/log.c
 crypto := component/crypto/encoding.c component/crypto/ct.c component/crypto/crypto_mbedtls.c \
 	component/crypto/random_mbedtls.c port/common/entropy.c
 
+# The port's file operations and their fault hook (the sim board has the hook): everything
+# that writes files (dir remote, secrets, SQLite through the store's VFS) calls them.
+portfile := port/common/file.c port/common/fault.c
+store := component/store/store.c component/store/store_vfs.c
+
 # target: product sources (the harness is test/fuzz/fuzz_<target>.c)
 src-http := $(core) component/net/http_headers.c component/net/http_url.c
-src-dir_batch := $(core) $(crypto) component/remote/dir/dir_batch.c component/remote/dir/dir_fs.c
-src-dir_header := $(core) $(crypto) component/remote/dir/dir_folder.c component/remote/dir/dir_fs.c \
+src-dir_batch := $(core) $(crypto) $(portfile) component/remote/dir/dir_batch.c component/remote/dir/dir_fs.c
+src-dir_header := $(core) $(crypto) $(portfile) component/remote/dir/dir_folder.c component/remote/dir/dir_fs.c \
 	port/common/secret.c port/common/paths.c port/common/names.c \
 	component/remote/dir/dir_batch.c
 src-ipc := $(core) component/ipc/server.c component/ipc/frame.c
@@ -50,7 +55,7 @@ src-sync15_setup := $(core) $(crypto) $(sync15)
 fxa := component/account/keys.c component/account/hawk.c component/account/fxa.c \
 	component/account/fxa_session.c component/account/fxa_jwe.c port/common/secret.c \
 	port/common/paths.c port/common/names.c board/sim/board.c \
-	component/account/fxa_servers.c
+	component/account/fxa_servers.c $(portfile)
 # kinto_token.c (bearer tokens from the account, used by kinto_api.c) while it is being added.
 src-kinto := $(core) $(crypto) component/remote/kinto/kinto_json.c \
 	component/remote/kinto/kinto_codec.c component/remote/kinto/kinto_api.c \
@@ -75,16 +80,16 @@ src-addons := $(core) $(browser) component/engine/addons/addons_engine.c compone
 	test/fuzz/fuzz_engine.c
 src-passwords := $(core) $(crypto) $(browser) $(wildcard component/engine/passwords/passwords_*.c) \
 	component/sync/record.c port/posix/clock.c port/common/secret.c port/common/paths.c \
-	port/common/names.c test/fuzz/fuzz_engine.c
+	port/common/names.c $(portfile) test/fuzz/fuzz_engine.c
 src-sync15_remote := $(core) $(crypto) $(sync15) component/remote/sync15/sync15_remote.c \
 	component/remote/sync15/post_queue.c component/remote/sync15/sync15_clients.c \
 	component/remote/sync15/sync15_account.c component/account/tokenserver.c $(fxa) \
-	component/store/store.c
+	$(store)
 src-account := $(core) $(crypto) component/account/keys.c component/account/hawk.c \
 	component/account/tokenserver.c component/account/fxa.c component/account/fxa_session.c \
 	component/account/fxa_jwe.c component/net/http_headers.c component/net/http_url.c \
 	port/posix/clock.c port/common/secret.c port/common/paths.c port/common/names.c \
-	board/sim/board.c test/fuzz/fuzz_canned.c
+	board/sim/board.c $(portfile) test/fuzz/fuzz_canned.c
 # Password stretching costs a second per input: the harness links cheap stand-ins instead.
 ldflags-account := -Wl,--wrap=ds_account_stretch_v1 -Wl,--wrap=ds_account_stretch_v2
 
