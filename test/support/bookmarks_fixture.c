@@ -15,36 +15,11 @@
 #include "store/ds_store.h"
 #include "test/support/fake_remote.h"
 #include "test/support/bookmarks_fixture.h"
+#include "test/support/engine_sync_fixture.h"
 
 char *bmf_read_data(const char *name)
 {
-	const char *src = getenv("DS_SRC");
-	char path[1200];
-	FILE *f;
-	char *buf;
-	long n;
-
-	if (src) {
-		snprintf(path, sizeof(path), "%s/test/data/firefox/%s", src, name);
-	} else {
-		const char *slash = strrchr(__FILE__, '/');
-		int len = slash ? (int)(slash - __FILE__) : 1;
-
-		snprintf(path, sizeof(path), "%.*s/../data/firefox/%s", len, slash ? __FILE__ : ".", name);
-	}
-	f = fopen(path, "rb");
-	if (!f)
-		fail_msg("cannot open %s", path);
-	assert_int_equal(fseek(f, 0, SEEK_END), 0);
-	n = ftell(f);
-	assert_true(n > 0);
-	rewind(f);
-	buf = malloc((size_t)n + 1);
-	assert_non_null(buf);
-	assert_int_equal(fread(buf, 1, (size_t)n, f), (size_t)n);
-	buf[n] = '\0';
-	fclose(f);
-	return buf;
+	return esf_read_data("firefox", name);
 }
 
 void bmf_sql(sqlite3 *db, const char *s)
