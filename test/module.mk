@@ -17,5 +17,6 @@ bench-$(CONFIG_DS_REMOTE_SYNC15) += test/bench/bench_sync15.c
 bench-$(CONFIG_DS_ENGINE_HISTORY) += test/bench/bench_browser.c
 # The browser engines' tests: engine helpers, devices on the in-process Sync 1.5 node, and an
 # allocator counting the bytes a run holds; the port on a temp folder.
-testsupport-y += test/support/engine_fixture.c test/support/count_alloc.c test/support/port_dir.c
+testsupport-y += test/support/engine_fixture.c test/support/count_alloc.c test/support/port_dir.c \
+	test/support/child_server.c
 testsupport-$(CONFIG_DS_REMOTE_SYNC15) += test/support/engine_sync_fixture.c

@@ -26,18 +26,15 @@
 #include <stdarg.h>
 #include <cmocka.h>
 
-struct server {
-	pid_t pid;
-	int in_fd; /* the server exits when this closes */
-	int port;
-};
+#include "test/support/child_server.h"
+
 
 enum { SRV_PLAIN, SRV_TLS, SRV_TLS_WRONGNAME, SRV_TLS_SELFSIGNED, SRV_V6, SRV_COUNT };
 
 static char g_tmp[512];
 static char g_src[512]; /* source tree: holds test/servers/http/server.py */
 static char g_ca[600];
-static struct server g_srv[SRV_COUNT];
+static struct ds_child_server g_srv[SRV_COUNT];
 static int g_have_tls;
 
 /* ---- fixtures ------------------------------------------------------------------------------- */
@@ -75,66 +72,24 @@ static int make_certs(void)
 	return 0;
 }
 
-static int start_server(struct server *s, const char *bind_addr, const char *cert)
+static int start_server(struct ds_child_server *s, const char *bind_addr, const char *cert)
 {
-	int out[2], in[2];
-	char script[1024], certp[600], keyp[600], line[64];
-	size_t n = 0;
+	char script[1024], certp[600], keyp[600];
+	char *argv[] = { "python3", script, "--bind", (char *)bind_addr, "--tls", certp, keyp, NULL };
 
 	snprintf(script, sizeof(script), "%s/test/servers/http/server.py", g_src);
 	if (cert) {
 		snprintf(certp, sizeof(certp), "%s/%s.pem", g_tmp, cert);
 		snprintf(keyp, sizeof(keyp), "%s/%s.key", g_tmp, cert);
+	} else {
+		argv[4] = NULL;
 	}
-	if (pipe(out) || pipe(in))
-		return -1;
-	s->pid = fork();
-	if (s->pid < 0)
-		return -1;
-	if (s->pid == 0) {
-		dup2(in[0], 0);
-		dup2(out[1], 1);
-		close(in[0]);
-		close(in[1]);
-		close(out[0]);
-		close(out[1]);
-		if (cert)
-			execlp("python3", "python3", script, "--bind", bind_addr, "--tls", certp, keyp,
-			       (char *)NULL);
-		else
-			execlp("python3", "python3", script, "--bind", bind_addr, (char *)NULL);
-		_exit(127);
-	}
-	close(in[0]);
-	close(out[1]);
-	s->in_fd = in[1];
-	fcntl(s->in_fd, F_SETFD, FD_CLOEXEC);
-	/* The first line is "PORT <n>"; EOF means the server could not start. */
-	while (n + 1 < sizeof(line)) {
-		ssize_t r = read(out[0], line + n, 1);
-		if (r <= 0 || line[n] == '\n')
-			break;
-		n++;
-	}
-	line[n] = '\0';
-	close(out[0]);
-	if (sscanf(line, "PORT %d", &s->port) != 1) {
-		close(s->in_fd);
-		waitpid(s->pid, NULL, 0);
-		s->pid = 0;
-		return -1;
-	}
-	return 0;
+	return ds_child_server_start(s, argv);
 }
 
-static void stop_server(struct server *s)
+static void stop_server(struct ds_child_server *s)
 {
-	if (s->pid <= 0)
-		return;
-	close(s->in_fd);
-	kill(s->pid, SIGTERM);
-	waitpid(s->pid, NULL, 0);
-	s->pid = 0;
+	ds_child_server_stop(s);
 }
 
 static int has_server_script(const char *dir)

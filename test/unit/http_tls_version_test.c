@@ -21,6 +21,8 @@
 #include <stdarg.h>
 #include <cmocka.h>
 
+#include "test/support/child_server.h"
+
 /*
  * argv: cert key highest-version. TLS 1.0 and 1.1 need OpenSSL's security level 0 on the
  * server side (OpenSSL 3 allows them at no other level). Exits when its stdin closes.
@@ -48,15 +50,10 @@ static const char server_py[] =
 	"threading.Thread(target=lambda: (sys.stdin.read(), os._exit(0)), daemon=True).start()\n"
 	"s.serve_forever()\n";
 
-struct server {
-	pid_t pid;
-	int in_fd;
-	int port;
-};
 
 static char g_tmp[512];
 static char g_ca[600];
-static struct server g_tls11, g_tls12;
+static struct ds_child_server g_tls11, g_tls12;
 
 static int run(const char *cmd)
 {
@@ -83,63 +80,19 @@ static int make_certs(void)
 	return 0;
 }
 
-static int start_server(struct server *s, const char *max_version)
+static int start_server(struct ds_child_server *s, const char *max_version)
 {
-	int out[2], in[2];
-	char certp[600], keyp[600], line[64];
-	size_t n = 0;
+	char certp[600], keyp[600];
+	char *argv[] = { "python3", "-c", (char *)server_py, certp, keyp, (char *)max_version, NULL };
 
 	snprintf(certp, sizeof(certp), "%s/srv.pem", g_tmp);
 	snprintf(keyp, sizeof(keyp), "%s/srv.key", g_tmp);
-	if (pipe(out))
-		return -1;
-	if (pipe(in)) {
-		close(out[0]);
-		close(out[1]);
-		return -1;
-	}
-	s->pid = fork();
-	if (s->pid < 0)
-		return -1;
-	if (s->pid == 0) {
-		dup2(in[0], 0);
-		dup2(out[1], 1);
-		close(in[0]);
-		close(in[1]);
-		close(out[0]);
-		close(out[1]);
-		execlp("python3", "python3", "-c", server_py, certp, keyp, max_version, (char *)NULL);
-		_exit(127);
-	}
-	close(in[0]);
-	close(out[1]);
-	s->in_fd = in[1];
-	fcntl(s->in_fd, F_SETFD, FD_CLOEXEC);
-	while (n + 1 < sizeof(line)) {
-		ssize_t r = read(out[0], line + n, 1);
-		if (r <= 0 || line[n] == '\n')
-			break;
-		n++;
-	}
-	line[n] = '\0';
-	close(out[0]);
-	if (sscanf(line, "PORT %d", &s->port) != 1) {
-		close(s->in_fd);
-		waitpid(s->pid, NULL, 0);
-		s->pid = 0;
-		return -1;
-	}
-	return 0;
+	return ds_child_server_start(s, argv);
 }
 
-static void stop_server(struct server *s)
+static void stop_server(struct ds_child_server *s)
 {
-	if (s->pid <= 0)
-		return;
-	close(s->in_fd);
-	kill(s->pid, SIGTERM);
-	waitpid(s->pid, NULL, 0);
-	s->pid = 0;
+	ds_child_server_stop(s);
 }
 
 static int group_setup(void **state)
@@ -177,7 +130,7 @@ static int group_teardown(void **state)
 	return 0;
 }
 
-static int get(const struct server *s, struct ds_http_response *r, char *err, size_t errlen)
+static int get(const struct ds_child_server *s, struct ds_http_response *r, char *err, size_t errlen)
 {
 	struct ds_http_config cfg = { .ca_bundle = g_ca, .timeout_s = 10 };
 	struct ds_http_client *c = NULL;

@@ -28,6 +28,8 @@
 #include <stdarg.h>
 #include <cmocka.h>
 
+#include "test/support/child_server.h"
+
 #define SECRET "datasync-tokenserver-test-secret"
 #define ISSUER "http://127.0.0.1/fxa-test"
 #define NODE1 "http://127.0.0.1:8001"
@@ -37,8 +39,7 @@ static char g_src[512];
 static char g_tmp[512];
 static char g_py[600];  /* the venv's python */
 static char g_url[128]; /* tokenserver base URL */
-static pid_t g_pid;
-static int g_in_fd = -1;
+static struct ds_child_server g_srv;
 static struct ds_http_client *g_http;
 
 static int64_t g_mono = 1000000;
@@ -148,46 +149,17 @@ static int jwt_tool(const char *args, char *out, size_t cap)
 
 static int start_server(void)
 {
-	int out[2], in[2];
-	char script[1024], jwks[700], line[64];
-	size_t n = 0;
-	int port;
+	char script[1024], jwks[700];
+	char *argv[] = { g_py, script, "--jwks", jwks, "--issuer", ISSUER, "--node", NODE1,
+			 "--secret", SECRET, "--exit-on-eof", NULL };
 
 	snprintf(script, sizeof(script), "%s/test/servers/tokenserver/server.py", g_src);
 	snprintf(jwks, sizeof(jwks), "%s/jwks.json", g_tmp);
-	if (pipe(out) || pipe(in))
-		return -1;
-	g_pid = fork();
-	if (g_pid < 0)
-		return -1;
-	if (g_pid == 0) {
-		dup2(in[0], 0);
-		dup2(out[1], 1);
-		close(in[0]);
-		close(in[1]);
-		close(out[0]);
-		close(out[1]);
-		execl(g_py, g_py, script, "--jwks", jwks, "--issuer", ISSUER, "--node", NODE1,
-		      "--secret", SECRET, "--exit-on-eof", (char *)NULL);
-		_exit(127);
-	}
-	close(in[0]);
-	close(out[1]);
-	g_in_fd = in[1];
-	fcntl(g_in_fd, F_SETFD, FD_CLOEXEC);
-	while (n + 1 < sizeof(line)) {
-		ssize_t r = read(out[0], line + n, 1);
-		if (r <= 0 || line[n] == '\n')
-			break;
-		n++;
-	}
-	line[n] = '\0';
-	close(out[0]);
-	if (sscanf(line, "PORT %d", &port) != 1) {
+	if (ds_child_server_start(&g_srv, argv)) {
 		fprintf(stderr, "tokenserver_test: the test tokenserver did not start\n");
 		return -1;
 	}
-	snprintf(g_url, sizeof(g_url), "http://127.0.0.1:%d", port);
+	snprintf(g_url, sizeof(g_url), "http://127.0.0.1:%d", g_srv.port);
 	return 0;
 }
 
@@ -226,11 +198,7 @@ static int group_teardown(void **state)
 {
 	DS_UNUSED(state);
 	ds_http_client_free(g_http);
-	if (g_pid > 0) {
-		close(g_in_fd);
-		kill(g_pid, SIGTERM);
-		waitpid(g_pid, NULL, 0);
-	}
+	ds_child_server_stop(&g_srv);
 	return 0;
 }
 
