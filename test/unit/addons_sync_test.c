@@ -233,6 +233,79 @@ static void test_wipe_wishes_overridden_by_the_server_before_carried_out(void **
 	assert_non_null(ds_fake_sync15_payload(f->srv, "addons", "addonEEEEEEE"));
 }
 
+/* The package manager dequeues a wipe's wish first and then removes the item (here in separate
+ * statements; one transaction is the same): the mark outlives the wish, so the removal is still
+ * no local deletion, nothing goes up, the desktop keeps the add-on and the TV gets it back as an
+ * install wish. */
+static void test_wipe_wish_deleted_before_the_removal_deletes_nothing_remotely(void **state)
+{
+	struct fx *f = *state;
+	int64_t ts;
+
+	esf_sync_ok(&f->desk);
+	esf_sync_ok(&f->tv);
+	ts = ds_fake_sync15_coll_ts(f->srv, "addons");
+	wipe_and_reset(&f->tv);
+	assert_int_equal(esf_q(&f->tv, "SELECT count(*) FROM addons_wanted WHERE wish = 'uninstall'"
+				       " AND guid = 'addonAAAAAAA'"), 1);
+	ffx_sql(f->tv.db, "DELETE FROM addons_wanted WHERE guid = 'addonAAAAAAA'");
+	ffx_sql(f->tv.db, "DELETE FROM addons WHERE guid = 'addonAAAAAAA'");
+	assert_int_equal(esf_q(&f->tv, "SELECT count(*) FROM datasync_changes"), 0);
+	assert_int_equal(esf_q(&f->tv, "SELECT count(*) FROM datasync_addons_wiped"), 0);
+	esf_sync_ok(&f->tv);
+	assert_true(ds_fake_sync15_coll_ts(f->srv, "addons") == ts); /* no deletion went up */
+	assert_int_equal(ds_fake_sync15_count(f->srv, "addons"), 2);
+	assert_int_equal(esf_q(&f->tv, "SELECT count(*) FROM addons_wanted WHERE wish = 'install'"
+				       " AND guid = 'addonAAAAAAA' AND addonID = 'uBlock0@raymondhill.net'"), 1);
+	assert_int_equal(esf_q(&f->tv, "SELECT count(*) FROM addons_wanted WHERE wish = 'install'"
+				       " AND guid = 'addonBBBBBBB'"), 1);
+	esf_sync_ok(&f->desk);
+	assert_int_equal(esf_q(&f->desk, "SELECT count(*) FROM addons_wanted"), 0);
+	assert_int_equal(esf_q(&f->desk, "SELECT count(*) FROM addons WHERE guid = 'addonAAAAAAA'"), 1);
+	/* both in one transaction, wish first */
+	ffx_sql(f->tv.db, "INSERT INTO addons SELECT guid, addonID, applicationID, enabled, source"
+			  " FROM addons_wanted");
+	esf_sync_ok(&f->tv);
+	ts = ds_fake_sync15_coll_ts(f->srv, "addons");
+	wipe_and_reset(&f->tv);
+	ffx_sql(f->tv.db, "BEGIN; DELETE FROM addons_wanted WHERE guid = 'addonBBBBBBB';"
+			  " DELETE FROM addons WHERE guid = 'addonBBBBBBB'; COMMIT");
+	assert_int_equal(esf_q(&f->tv, "SELECT count(*) FROM datasync_changes"), 0);
+	esf_sync_ok(&f->tv);
+	assert_true(ds_fake_sync15_coll_ts(f->srv, "addons") == ts);
+	assert_int_equal(esf_q(&f->tv, "SELECT count(*) FROM addons_wanted WHERE wish = 'install'"
+				       " AND guid = 'addonBBBBBBB'"), 1);
+}
+
+/* The package manager declines a wipe's wish (deletes it, keeps the item): the next run clears
+ * the mark, the item is an ordinary one again, and the user removing it later is a deletion
+ * that reaches the desktop. */
+static void test_declined_wipe_wish_leaves_an_ordinary_item(void **state)
+{
+	struct fx *f = *state;
+	int64_t ts;
+
+	esf_sync_ok(&f->desk);
+	esf_sync_ok(&f->tv);
+	wipe_and_reset(&f->tv);
+	ffx_sql(f->tv.db, "DELETE FROM addons_wanted WHERE guid = 'addonAAAAAAA'");
+	assert_int_equal(esf_q(&f->tv, "SELECT count(*) FROM datasync_addons_wiped"
+				       " WHERE addonID = 'uBlock0@raymondhill.net'"), 1);
+	ts = ds_fake_sync15_coll_ts(f->srv, "addons");
+	esf_sync_ok(&f->tv);
+	assert_int_equal(esf_q(&f->tv, "SELECT count(*) FROM datasync_addons_wiped"), 0);
+	assert_int_equal(esf_q(&f->tv, "SELECT count(*) FROM addons_wanted WHERE guid = 'addonAAAAAAA'"), 0);
+	assert_int_equal(esf_q(&f->tv, "SELECT count(*) FROM addons WHERE guid = 'addonAAAAAAA'"), 1);
+	/* the user removes it: a deletion, uploaded, and the desktop gets an uninstall wish */
+	ffx_sql(f->tv.db, "DELETE FROM addons WHERE guid = 'addonAAAAAAA'");
+	assert_int_equal(esf_q(&f->tv, "SELECT deleted FROM datasync_changes WHERE guid = 'addonAAAAAAA'"), 1);
+	esf_sync_ok(&f->tv);
+	assert_true(ds_fake_sync15_coll_ts(f->srv, "addons") != ts);
+	esf_sync_ok(&f->desk);
+	assert_int_equal(esf_q(&f->desk, "SELECT count(*) FROM addons_wanted WHERE guid = 'addonAAAAAAA'"
+				       " AND wish = 'uninstall'"), 1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -242,6 +315,10 @@ int main(void)
 						setup, teardown),
 		cmocka_unit_test_setup_teardown(test_wipe_wishes_overridden_by_the_server_before_carried_out,
 						setup, teardown),
+		cmocka_unit_test_setup_teardown(test_wipe_wish_deleted_before_the_removal_deletes_nothing_remotely,
+						setup, teardown),
+		cmocka_unit_test_setup_teardown(test_declined_wipe_wish_leaves_an_ordinary_item, setup,
+						teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

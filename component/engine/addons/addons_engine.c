@@ -17,7 +17,8 @@
  *  - a record without a string addonID, applicationID and source and a boolean enabled is
  *    refused; unknown fields are kept beside the item and sent back;
  *  - wipeEngine leaves an "uninstall" wish for every synced item, and the package manager
- *    carrying one out is no local change (desktop AddonsStore.wipe, see a_wipe).
+ *    carrying one out is no local change, whether it deletes the wish before or after removing
+ *    the item (desktop AddonsStore.wipe, see a_wipe).
  */
 #define DS_LOG_TAG "addons"
 #define DS_LOG_LEVEL CONFIG_DS_LOG_LEVEL_ENGINE
@@ -43,12 +44,13 @@ static const char SIDE_SQL[] =
 	" app_id TEXT NOT NULL);"
 	"CREATE TABLE IF NOT EXISTS datasync_addons_wiped(addonID TEXT PRIMARY KEY NOT NULL);";
 
-/* An uninstall wish left by a wipe (below, a_wipe) carries a mark in datasync_addons_wiped. */
+/* An item a wipe (below, a_wipe) asked to uninstall carries a mark in datasync_addons_wiped, kept
+ * apart from its wish: the package manager may delete the wish before it removes the item. */
 #define WIPED(X) "EXISTS (SELECT 1 FROM datasync_addons_wiped w WHERE w.addonID = " X ".addonID)"
 
 /* The package manager's writes of synced items are local changes; an item arriving or going
- * settles the wish that asked for it. Removing an item as a wipe asked is not a change: it
- * drops the item's pending change instead of logging a deletion. */
+ * settles the wish that asked for it. Removing a marked item (a wipe asked for it) is not a
+ * change: it drops the item's pending change instead of logging a deletion, and the mark. */
 static const char TRIGGERS_SQL[] =
 	"CREATE TRIGGER datasync_addons_ai AFTER INSERT ON addons WHEN " DS_BROWSER_NOT_APPLYING
 	" BEGIN DELETE FROM addons_wanted WHERE addonID = NEW.addonID AND wish = 'install';"
@@ -63,15 +65,14 @@ static const char TRIGGERS_SQL[] =
 	"CREATE TRIGGER datasync_addons_ad AFTER DELETE ON addons WHEN " DS_BROWSER_NOT_APPLYING
 	" BEGIN DELETE FROM datasync_changes WHERE guid = OLD.guid AND " WIPED("OLD") ";"
 	DS_BROWSER_LOG_SQL("(SELECT OLD.guid WHERE " SYNCABLE("OLD") " AND NOT " WIPED("OLD") ")", "1")
-	" DELETE FROM addons_wanted WHERE addonID = OLD.addonID AND wish = 'uninstall'; END;"
-	/* A wish gone (carried out, declined, overridden) takes its wipe mark along. */
-	"CREATE TRIGGER datasync_addons_wanted_ad AFTER DELETE ON addons_wanted BEGIN"
+	" DELETE FROM addons_wanted WHERE addonID = OLD.addonID AND wish = 'uninstall';"
 	" DELETE FROM datasync_addons_wiped WHERE addonID = OLD.addonID; END;";
 
 static const char DROP_TRIGGERS_SQL[] =
 	"DROP TRIGGER IF EXISTS datasync_addons_ai;"
 	"DROP TRIGGER IF EXISTS datasync_addons_au;"
 	"DROP TRIGGER IF EXISTS datasync_addons_ad;"
+	/* Databases set up before the marks outlived their wishes have this one; it goes. */
 	"DROP TRIGGER IF EXISTS datasync_addons_wanted_ad;";
 
 struct addons_engine {
@@ -232,10 +233,23 @@ static bool guid_ok(const char *id)
 
 /* ---- engine ops ------------------------------------------------------------------------- */
 
+/*
+ * A mark whose uninstall wish is gone while the item is still installed (a removal drops the
+ * mark) is a declined wish: the package manager deleted the wish and kept the item. It is
+ * settled here, at the start of a run, so the item is an ordinary one again (marked for upload
+ * after the reset, its removal a deletion). A package manager that deletes the wish first
+ * removes the item in the same transaction or before the next run (docs/engine-addons.md).
+ */
 static int a_prepare(struct ds_engine *e)
 {
-	return ds_browser_exec(AE(e)->db, "SELECT guid, addonID, applicationID, enabled, source"
-				" FROM addons LIMIT 0");
+	int rc = ds_browser_exec(AE(e)->db, "SELECT guid, addonID, applicationID, enabled, source"
+				 " FROM addons LIMIT 0");
+
+	if (rc == 0)
+		rc = ds_browser_exec(AE(e)->db, "DELETE FROM datasync_addons_wiped WHERE NOT EXISTS"
+				     " (SELECT 1 FROM addons_wanted w WHERE w.addonID ="
+				     " datasync_addons_wiped.addonID AND w.wish = 'uninstall')");
+	return rc;
 }
 
 static int current(struct addons_engine *a, const char *guid, struct ds_record *out, bool must_exist)
@@ -272,7 +286,8 @@ static int current(struct addons_engine *a, const char *guid, struct ds_record *
 	return rc;
 }
 
-/* 1 when a wipe asked to uninstall addon_id and the wish stands, 0 when not, or -errno. */
+/* 1 when a wipe asked to uninstall addon_id and neither the removal nor a server record for it
+ * nor a declined wish (a_prepare) settled that yet, 0 when not, or -errno. */
 static int is_wiped(sqlite3 *db, const char *addon_id)
 {
 	sqlite3_stmt *st;
@@ -325,7 +340,7 @@ static int wish(struct addons_engine *a, const struct addon *x, const char *what
 {
 	const char *args[] = { x->guid, x->addon_id, x->app_id, x->source, what };
 	/* One wish per item: a newer record replaces the older wish (its guid too), and a wipe's
-	 * mark with it (the replace below fires no delete trigger). */
+	 * mark goes, as for any server record applied to the item. */
 	int rc = run(a->db, "DELETE FROM addons_wanted WHERE addonID = ?2 AND guid IS NOT ?1", args, 2, 0);
 
 	if (rc == 0)
@@ -388,9 +403,12 @@ static int a_apply(struct ds_engine *e, const struct ds_record *r)
 		if (rc == 0)
 			rc = run(a->db, "UPDATE addons SET enabled = ?2 WHERE guid = ?1", args + 1, 1,
 				 in.enabled);
-		/* Installed and wanted: an uninstall wish the record overrides goes. */
+		/* Installed and wanted: an uninstall wish the record overrides goes, with a wipe's
+		 * mark (the item stays, as desktop would install it again). */
 		if (rc == 0)
 			rc = run(a->db, "DELETE FROM addons_wanted WHERE addonID = ?", w, 1, 0);
+		if (rc == 0)
+			rc = run(a->db, "DELETE FROM datasync_addons_wiped WHERE addonID = ?", w, 1, 0);
 	} else if (rc == -ENOENT) {
 		rc = wish(a, &in, "install");
 	}
@@ -414,9 +432,12 @@ static int a_mark_all(struct ds_engine *e)
  * wipeEngine: desktop's AddonsStore.wipe (services/sync/modules/engines/addons.sys.mjs)
  * uninstalls every syncable add-on while SyncEngine._wipeClient (engines.sys.mjs) has the
  * tracker ignore the removals, and the next sync installs the server's add-ons again. Here the
- * uninstalls are wishes for the package manager, each with a wipe mark, so that carrying one out
- * later, outside the engine's transaction, is no local deletion (see the delete trigger):
+ * uninstalls are wishes for the package manager, each item with a wipe mark, so that carrying one
+ * out later, outside the engine's transaction, is no local deletion (see the delete trigger):
  * nothing goes up, and the next download turns the server's records into install wishes again.
+ * The mark is not tied to the wish row, as the package manager may dequeue the wish before it
+ * removes the item: it goes with the removal, with a server record applied to the item (a_apply,
+ * wish) or, when the wish was deleted and the item kept (declined), at the next run (a_prepare).
  * The wishes other devices left are dropped with the rest of the engine's state. Inside
  * begin/commit (ds_browser_log_wipe refuses otherwise).
  */
