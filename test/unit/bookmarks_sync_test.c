@@ -416,6 +416,58 @@ static void test_structure_conflict_newer_remote_move_wins(void **state)
 	assert_same_trees(f);
 }
 
+/* Only this device moved Mozilla out of Work; the other device renamed Work later than that
+ * move. Work's newer record still lists Mozilla, but the server had it there before too, so
+ * only this side moved it: the move stands (dogear), whatever the times say. */
+static void test_structure_local_only_move_stands_against_a_newer_folder_record(void **state)
+{
+	struct fx *f = *state;
+	int64_t t0 = wall_ms() - 10LL * 86400000;
+
+	make_tree(&f->a, 'A');
+	bmf_sync(&f->a, NULL);
+	bmf_sync(&f->b, NULL);
+	bmf_move(f->a.db, "Abxxxxxxxxxx", "Afxxxxxxxxxx");
+	set_change_times(&f->a, t0);
+	ds_fake_server_set_time(f->srv, t0 + 86400000);
+	bmf_sql(f->b.db, "UPDATE moz_bookmarks SET title = 'Work (B)' WHERE guid = 'Azxxxxxxxxxx'");
+	bmf_sync(&f->b, NULL);
+	bmf_sync(&f->a, NULL);
+	assert_int_equal(count_where(&f->a, "guid = 'Abxxxxxxxxxx' AND parent = (SELECT id FROM"
+				     " moz_bookmarks WHERE guid = 'Afxxxxxxxxxx')"), 1);
+	assert_int_equal(count_where(&f->a, "guid = 'Azxxxxxxxxxx' AND title = 'Work (B)'"), 1);
+	assert_children(f, "Azxxxxxxxxxx", "[\"Acxxxxxxxxxx\",\"Adxxxxxxxxxx\"]");
+	assert_children(f, "Afxxxxxxxxxx", "[\"Abxxxxxxxxxx\"]");
+	bmf_sync(&f->b, NULL);
+	assert_same_trees(f);
+}
+
+/* Only the other device moved Mozilla (to the toolbar); this device later edited Mozilla's
+ * title and added a bookmark to Work, Mozilla's folder here, without moving anything. The
+ * server's move stands and the edits are kept. */
+static void test_structure_remote_only_move_stands_against_newer_local_edits(void **state)
+{
+	struct fx *f = *state;
+	int64_t t0 = wall_ms() - 10LL * 86400000;
+
+	make_tree(&f->a, 'A');
+	bmf_sync(&f->a, NULL);
+	bmf_sync(&f->b, NULL);
+	ds_fake_server_set_time(f->srv, t0);
+	bmf_move(f->b.db, "Abxxxxxxxxxx", "toolbar_____");
+	bmf_sync(&f->b, NULL);
+	bmf_sql(f->a.db, "UPDATE moz_bookmarks SET title = 'Mozilla (A)' WHERE guid = 'Abxxxxxxxxxx'");
+	bmf_add_bookmark(f->a.db, "newInWorkAAA", "Azxxxxxxxxxx", "New", "https://example.com/new");
+	set_change_times(&f->a, t0 + 86400000);
+	bmf_sync(&f->a, NULL);
+	assert_int_equal(count_where(&f->a, "guid = 'Abxxxxxxxxxx' AND parent = 3 AND title = 'Mozilla (A)'"), 1);
+	assert_children(f, "toolbar", "[\"Aexxxxxxxxxx\",\"Afxxxxxxxxxx\",\"Abxxxxxxxxxx\"]");
+	assert_int_equal(count_where(&f->a, "guid = 'newInWorkAAA' AND parent = (SELECT id FROM"
+				     " moz_bookmarks WHERE guid = 'Azxxxxxxxxxx')"), 1);
+	bmf_sync(&f->b, NULL);
+	assert_same_trees(f);
+}
+
 /* Import-only: the device takes the server's bookmarks and never writes to the server, not
  * even the repairs its merge would upload. */
 static void test_import_only_device_reads_and_never_writes(void **state)
@@ -657,6 +709,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_structure_conflict_newer_local_move_wins, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_structure_conflict_local_move_out_of_an_older_remote_folder, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_structure_conflict_newer_remote_move_wins, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_structure_local_only_move_stands_against_a_newer_folder_record, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_structure_remote_only_move_stands_against_newer_local_edits, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_import_only_device_reads_and_never_writes, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_cleared_store_deletes_nothing_remotely, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_two_devices_converge, setup, teardown),

@@ -175,24 +175,102 @@ int ds_bm_apply_tombstone(struct ds_bm_engine *b, const char *g)
 
 /* ---- remote records --------------------------------------------------------------------- */
 
+/* Whether a folder's children as the server last had them (a JSON list of ids) hold id. Ids that
+ * JSON would escape are never found: their folders fall back to the time rule below. */
+static bool listed(const char *json, const char *id)
+{
+	size_t n = strlen(id);
+
+	for (const char *p = json && n ? strstr(json, id) : NULL; p; p = strstr(p + 1, id))
+		if (p > json && p[-1] == '"' && p[n] == '"')
+			return true;
+	return false;
+}
+
+void ds_bm_prev_clear(struct ds_bm_engine *b)
+{
+	for (size_t i = 0; i < b->n_prev; i++) {
+		ds_free(b->prev[i].guid);
+		ds_free(b->prev[i].list);
+	}
+	ds_free(b->prev);
+	b->prev = NULL;
+	b->n_prev = b->cap_prev = 0;
+}
+
+/* g's children as the server had them before this sync: kept when this sync replaced them,
+ * else current (what the store holds). */
+static const char *prev_list(const struct ds_bm_engine *b, const char *g, const char *current)
+{
+	for (size_t i = 0; i < b->n_prev; i++)
+		if (!strcmp(b->prev[i].guid, g))
+			return b->prev[i].list;
+	return current;
+}
+
+/* Keeps was (taken over, may be NULL) as g's list from before this sync, unless one is kept. */
+static int prev_keep(struct ds_bm_engine *b, const char *g, char *was)
+{
+	for (size_t i = 0; i < b->n_prev; i++)
+		if (!strcmp(b->prev[i].guid, g)) {
+			ds_free(was);
+			return 0;
+		}
+	if (b->n_prev == b->cap_prev) {
+		size_t cap = b->cap_prev ? 2 * b->cap_prev : 16;
+		struct ds_bm_prev *v = ds_realloc(b->prev, cap * sizeof(*v));
+
+		if (!v) {
+			ds_free(was);
+			return -ENOMEM;
+		}
+		b->prev = v;
+		b->cap_prev = cap;
+	}
+	b->prev[b->n_prev].guid = ds_strdup(g);
+	if (!b->prev[b->n_prev].guid) {
+		ds_free(was);
+		return -ENOMEM;
+	}
+	b->prev[b->n_prev++].list = was;
+	return 0;
+}
+
 /*
  * Folder g's record (server time remote_ms) lists c, which is elsewhere here: does c stay
  * where it is? dogear's structure rule (src/merge.rs, resolve_structure_conflict): if only one
- * side changed where c is, that side wins; if both did, the newer. Here c was moved here when
- * both c and its folder carry a local change from before this sync (a move logs the item and
- * both folders; changes the merge itself logged in this sync do not count), and the remote
- * side moved it, since the folder's record lists it. The local move wins when it is newer
+ * side changed where c is, that side wins; if both did, the newer. Who moved c is read from
+ * the folders' children as the server last had them here (`was`: g's list before this record;
+ * the list of c's folder here): g listed c already, so the server did not move it and this
+ * device did; c's folder here lists it, so this device did not move it and the server did.
+ * Otherwise both did (or a side never synced): c was moved here when both c and its folder
+ * carry a local change from before this sync (a move logs the item and both folders; changes
+ * the merge itself logged in this sync do not count), and the local move wins when it is newer
  * than the record; a first sync's marks (time 0) never do.
  */
-static int local_move_wins(struct ds_bm_engine *b, const char *c, int64_t remote_ms)
+static int local_move_wins(struct ds_bm_engine *b, const char *g, const char *c, int64_t remote_ms,
+			   const char *was)
 {
 	char parent[DS_BROWSER_ID_MAX];
 	enum ds_bookmark_kind k;
 	struct ds_pending_info pc, pp;
+	struct ds_bookmark_meta m;
+	bool stayed;
 	int rc = OPS(b)->locate(S(b), c, parent, &k);
 
 	if (rc)
 		return rc == -ENOENT ? 0 : rc;
+	if (!strcmp(parent, g))
+		return 0; /* where the record says: nothing to settle */
+	if (listed(was, c))
+		return 1;
+	rc = OPS(b)->meta_get(S(b), parent, &m);
+	if (rc)
+		return rc == -ENOENT ? 0 : rc;
+	stayed = listed(prev_list(b, parent, m.remote_children), c);
+	ds_bookmark_meta_clear(&m);
+	if (stayed)
+		return 0;
 	rc = ds_bm_real_pending(b, c, &pc);
 	if (rc <= 0 || pc.deleted || (b->fetch_seq_known && pc.change_seq > b->fetch_seq))
 		return rc < 0 ? rc : 0;
@@ -208,11 +286,12 @@ static int apply_children(struct ds_bm_engine *b, const char *g,
 {
 	struct ds_bookmark_meta m;
 	struct ds_bm_glist l = { rec->children, rec->n_children, rec->n_children }, w;
-	int rc = OPS(b)->meta_get(S(b), g, &m);
+	char *was;
+	int rc2, rc = OPS(b)->meta_get(S(b), g, &m);
 
 	if (rc)
 		return rc;
-	ds_free(m.remote_children);
+	was = m.remote_children; /* the server's list before this record: who moved what */
 	m.remote_children = NULL;
 	rc = ds_bm_glist_json(&l, &m.remote_children);
 	m.flags |= DS_BM_NEEDS_CHECK | (remote_wins ? DS_BM_NEEDS_ORDER : 0);
@@ -235,7 +314,7 @@ static int apply_children(struct ds_bm_engine *b, const char *g,
 			/* Here already, maybe elsewhere: the folder's list says where it is, unless
 			 * this device moved it since, later than that list was written. Then the
 			 * folder goes back up without it (and its new folder, changed here, too). */
-			rc = local_move_wins(b, c, remote_ms);
+			rc = local_move_wins(b, g, c, remote_ms, prev_list(b, g, was));
 			if (rc == 1)
 				rc = ds_bm_log_change(b, g);
 			else if (rc == 0)
@@ -245,6 +324,9 @@ static int apply_children(struct ds_bm_engine *b, const char *g,
 			rc = ds_bm_set_want(b, c, g);
 		}
 	}
+	rc2 = prev_keep(b, g, was);
+	if (rc == 0)
+		rc = rc2;
 	if (rc)
 		return rc;
 	/* Items that arrived before this folder and waited in unfiled. */

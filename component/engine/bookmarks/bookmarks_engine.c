@@ -47,6 +47,7 @@ static int b_prepare(struct ds_engine *e)
 
 	if (rc == 1)
 		rc = ds_bm_reimport(b);
+	ds_bm_prev_clear(b);
 	b->fetch_seq_known = false;
 	if (rc >= 0 && OPS(b)->last_seq) {
 		rc = OPS(b)->last_seq(S(b), &b->fetch_seq);
@@ -263,6 +264,7 @@ static void b_close(struct ds_engine *e)
 	if (!e)
 		return;
 	b = B(e);
+	ds_bm_prev_clear(b);
 	OPS(b)->track.close(S(b));
 	ds_free(b->store);
 	ds_free(b);

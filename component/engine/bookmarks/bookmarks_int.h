@@ -25,6 +25,14 @@ struct ds_bm_engine {
 	 * higher change_seq was logged by the merge (or during the sync), not made before it. */
 	uint64_t fetch_seq;
 	bool fetch_seq_known;
+	/* Folders whose children as the server had them this sync replaced, with the list from
+	 * before the sync: who moved an item is judged against it, in whatever order the records
+	 * come (bookmarks_apply.c). Emptied at prepare. */
+	struct ds_bm_prev {
+		char *guid;
+		char *list;
+	} *prev;
+	size_t n_prev, cap_prev;
 };
 
 static inline struct ds_bm_engine *B(struct ds_engine *e)
@@ -71,6 +79,8 @@ int ds_bm_real_pending(struct ds_bm_engine *b, const char *g, struct ds_pending_
 int ds_bm_forget_pending(struct ds_bm_engine *b, const char *g);
 /* Log g as a change the server must get (the merge decided so). */
 int ds_bm_log_change(struct ds_bm_engine *b, const char *g);
+/* Forget the folders' lists kept from before this sync (struct ds_bm_engine.prev). */
+void ds_bm_prev_clear(struct ds_bm_engine *b);
 /* Add DS_BM_NEEDS_* flags to g's sync state. */
 int ds_bm_flag(struct ds_bm_engine *b, const char *g, unsigned flags);
 bool ds_bm_exists(struct ds_bm_engine *b, const char *g);
