@@ -46,8 +46,10 @@ struct ds_engine;
  * installed item another device removed. The package manager reads it; the engine drops an
  * "install" row when the item gets installed and an "uninstall" row when it is removed.
  * Another device's wipeEngine command leaves an "uninstall" row for every store item; removing
- * such an item is not logged as a local deletion (docs/engine-addons.md, "wipeEngine"), and
- * deleting the row instead declines the wish.
+ * such an item is not logged as a local deletion (docs/engine-addons.md, "wipeEngine"), whether
+ * the package manager deletes the row before or after the removal. To delete the row first,
+ * remove the item in the same transaction or before the next sync run: a row deleted while the
+ * item stays installed at the start of a run declines the wish, and a later removal is a deletion.
  */
 #define DS_ADDONS_WANTED_SQL \
 	"CREATE TABLE IF NOT EXISTS addons_wanted(guid TEXT PRIMARY KEY NOT NULL," \
