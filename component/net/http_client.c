@@ -681,6 +681,7 @@ int ds_http_client_new(const struct ds_http_config *cfg, struct ds_http_client *
 	static const struct ds_http_config defaults;
 	struct ds_http_client *c;
 	const char *ca;
+	bool os_store;
 	int rc = -ENOMEM;
 
 	if (!out)
@@ -708,16 +709,18 @@ int ds_http_client_new(const struct ds_http_config *cfg, struct ds_http_client *
 			if (!(c->keep[i] = lower_dup(cfg->keep_headers[i], strlen(cfg->keep_headers[i]))))
 				goto fail;
 	}
+	os_store = !ca[0];
 #if defined(LWS_WITH_MBEDTLS)
 	/* lws on mbedTLS reads no OS trust store by itself (LWS_SSL_CLIENT_USE_OS_CA_CERTS is OpenSSL's). */
-	if (!ca[0])
+	if (os_store)
 		ca = CONFIG_DS_HTTP_OS_CA_FILE;
 #endif
 	if (!(c->ca = ds_strdup(ca)))
 		goto fail;
-	if (ca[0]) {
+	if (!os_store) {
 		/* Parsed on the first https request (http_tls.h); a wrong path or a file that is
-		 * no PEM bundle at all is refused now, where the configuration is applied. */
+		 * no PEM bundle at all is refused now, where the configuration is applied. The OS
+		 * store is left to that request: a device without one still reaches http:// servers. */
 		rc = bundle_has_pem(ca);
 		if (rc < 0) {
 			DS_LOG_ERR("CA bundle %s cannot be read", ca);

@@ -19,6 +19,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <errno.h>
+#include <unistd.h>
 
 /*
  * The numbers lws' mbedTLS wrapper gives mbedTLS' verification flags
@@ -63,6 +65,11 @@ int ds_http_tls_trust_get(void *ctx, const char *ca_file, void **trust, char *er
 		/* http_client.c names CONFIG_DS_HTTP_OS_CA_FILE instead of "" on this library. */
 		snprintf(err, errlen, "no CA bundle given");
 		return -EINVAL;
+	}
+	if (access(ca_file, R_OK)) {
+		rc = -errno;
+		snprintf(err, errlen, "CA bundle %s cannot be read: %s", ca_file, strerror(-rc));
+		return rc;
 	}
 	ds_http_tls_note_load();
 	mbedtls_x509_crt_init(&chain);
