@@ -138,7 +138,10 @@ int ds_port_file_rename(const char *from, const char *to)
 
 	if (rc)
 		return rc;
-	return rename(from, to) < 0 ? -errno : 0;
+	do
+		rc = rename(from, to) < 0 ? -errno : 0;
+	while (rc == -EINTR);
+	return rc;
 }
 
 int ds_port_file_link(const char *from, const char *to)
@@ -147,7 +150,10 @@ int ds_port_file_link(const char *from, const char *to)
 
 	if (rc)
 		return rc;
-	return link(from, to) < 0 ? -errno : 0;
+	do
+		rc = link(from, to) < 0 ? -errno : 0;
+	while (rc == -EINTR);
+	return rc;
 }
 
 int ds_port_file_unlink(const char *path)
@@ -156,7 +162,10 @@ int ds_port_file_unlink(const char *path)
 
 	if (rc)
 		return rc;
-	return unlink(path) < 0 ? -errno : 0;
+	do
+		rc = unlink(path) < 0 ? -errno : 0;
+	while (rc == -EINTR);
+	return rc;
 }
 
 int ds_port_file_rmdir(const char *path)
@@ -165,7 +174,10 @@ int ds_port_file_rmdir(const char *path)
 
 	if (rc)
 		return rc;
-	return rmdir(path) < 0 ? -errno : 0;
+	do
+		rc = rmdir(path) < 0 ? -errno : 0;
+	while (rc == -EINTR);
+	return rc;
 }
 
 int ds_port_file_mkdir(const char *path, unsigned int mode)
@@ -174,5 +186,8 @@ int ds_port_file_mkdir(const char *path, unsigned int mode)
 
 	if (rc)
 		return rc;
-	return mkdir(path, (mode_t)mode) < 0 ? -errno : 0;
+	do
+		rc = mkdir(path, (mode_t)mode) < 0 ? -errno : 0;
+	while (rc == -EINTR);
+	return rc;
 }
