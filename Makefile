@@ -101,6 +101,8 @@ endif
 ifneq ($(LWS_PREFIX),)
 # Every object depends on it: a rebuilt libwebsockets recompiles them, a missing one says so.
 LWS_CONFIG_H := $(LWS_PREFIX)/include/lws_config.h
+# An lws of another prefix may still be built on OpenSSL: its lws_config.h says which.
+LWS_ON_MBEDTLS := $(shell grep -qs 'define LWS_WITH_MBEDTLS$$' $(LWS_CONFIG_H) && echo y)
 DEP_PKGS := $(filter-out libwebsockets,$(DEP_PKGS))
 LWS_CFLAGS := -I$(LWS_PREFIX)/include
 LWS_LIBS := -L$(LWS_PREFIX)/lib -Wl,-rpath,$(LWS_PREFIX)/lib -lwebsockets
@@ -117,7 +119,7 @@ DEP_LIBS := $(LWS_LIBS) $(shell $(PKG_CONFIG) --libs $(DEP_PKGS) 2>/dev/null) -l
 # See docs/porting.md, "Static linking".
 ifeq ($(STATIC),1)
 STATIC_SYS_LIBS := -lc -lm -ldl -lpthread -lrt -pthread
-ifeq ($(LWS_PREFIX),)
+ifneq ($(LWS_ON_MBEDTLS),y)
 LWS_STATIC_PKGS := openssl
 LWS_STATIC_LIBS := -lssl -lcrypto -lcap -lz
 endif
