@@ -28,11 +28,12 @@
 #include <stdarg.h>
 #include <cmocka.h>
 
+#include "test/support/child_server.h"
+
 static char g_tmp[600];
 static char g_src[600];
 static char g_url[64];
-static pid_t g_pid;
-static int g_in_fd = -1;
+static struct ds_child_server g_srv;
 static bool g_have_server;
 static struct ds_http_client *g_ctl;
 
@@ -77,45 +78,16 @@ static void venv_python(char *out, size_t cap)
 
 static int start_server(void)
 {
-	char py[700], script[700], line[64];
-	int in[2], out[2], port = 0;
-	size_t n = 0;
+	char py[700], script[700];
+	char *argv[] = { py, script, "--watch-stdin", NULL };
 
 	venv_python(py, sizeof(py));
 	if (!py[0])
 		return -1;
 	snprintf(script, sizeof(script), "%s/test/servers/fxa/server.py", g_src);
-	if (pipe(in) || pipe(out))
+	if (ds_child_server_start(&g_srv, argv))
 		return -1;
-	g_pid = fork();
-	if (g_pid < 0)
-		return -1;
-	if (g_pid == 0) {
-		dup2(in[0], 0);
-		dup2(out[1], 1);
-		close(in[0]);
-		close(in[1]);
-		close(out[0]);
-		close(out[1]);
-		execl(py, py, script, "--watch-stdin", (char *)NULL);
-		_exit(127);
-	}
-	close(in[0]);
-	close(out[1]);
-	g_in_fd = in[1];
-	fcntl(g_in_fd, F_SETFD, FD_CLOEXEC);
-	while (n + 1 < sizeof(line)) {
-		ssize_t r = read(out[0], line + n, 1);
-
-		if (r <= 0 || line[n] == '\n')
-			break;
-		n++;
-	}
-	line[n] = '\0';
-	close(out[0]);
-	if (sscanf(line, "PORT %d", &port) != 1)
-		return -1;
-	snprintf(g_url, sizeof(g_url), "http://127.0.0.1:%d", port);
+	snprintf(g_url, sizeof(g_url), "http://127.0.0.1:%d", g_srv.port);
 	return 0;
 }
 
@@ -779,12 +751,7 @@ static int group_setup(void **state)
 static int group_teardown(void **state)
 {
 	DS_UNUSED(state);
-	if (g_in_fd >= 0)
-		close(g_in_fd);
-	if (g_pid > 0) {
-		kill(g_pid, SIGTERM);
-		waitpid(g_pid, NULL, 0);
-	}
+	ds_child_server_stop(&g_srv);
 	ds_http_client_free(g_ctl);
 	ds_port_deinit();
 	ds_random_reset();
