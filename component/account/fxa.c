@@ -218,6 +218,15 @@ struct fxa_req {
 	cJSON *body;               /* NULL: no body (GET) */
 };
 
+/* A whole number of the server's JSON, or def when it is no number or outside [lo, hi]: a
+ * double beyond int64_t's range has no defined conversion. */
+static int64_t json_whole(const cJSON *n, int64_t lo, int64_t hi, int64_t def)
+{
+	if (!cJSON_IsNumber(n) || !(n->valuedouble >= (double)lo && n->valuedouble <= (double)hi))
+		return def;
+	return (int64_t)n->valuedouble;
+}
+
 static void learn_skew(struct ds_fxa *f, int64_t server_s)
 {
 	int64_t skew;
@@ -299,11 +308,12 @@ static int perform_once(struct ds_fxa *f, const struct fxa_req *r, const char *b
 		if (ds_http_retry_after(&res, ds_port_wall_ms() / 1000 + f->skew_s, &delay) == 1)
 			f->retry_after_s = delay;
 		else if (cJSON_IsNumber(ra) && ra->valuedouble > 0)
-			f->retry_after_s = (int64_t)ra->valuedouble;
+			/* a year at most: any longer is a lying server, not a plan */
+			f->retry_after_s = json_whole(ra, 0, 366LL * 86400, 366LL * 86400);
 		if (e == 111 && cJSON_IsNumber(st)) {
 			int64_t before = f->skew_s;
 
-			learn_skew(f, (int64_t)st->valuedouble);
+			learn_skew(f, json_whole(st, 0, INT64_C(1) << 40, 0));
 			*retry_skew = true;
 			DS_LOG_INF("server clock differs from ours by %" PRId64 " s (was %" PRId64 "): retrying",
 				   f->skew_s, before);
@@ -651,7 +661,7 @@ static int take_token(struct ds_fxa *f, const cJSON *resp, struct ds_fxa_token *
 	if (!tok->access_token)
 		return set_err(f, -ENOMEM, "out of memory");
 	snprintf(tok->scope, sizeof(tok->scope), "%s", sc ? sc : "");
-	tok->expires_in = cJSON_IsNumber(ex) ? (int64_t)ex->valuedouble : 0;
+	tok->expires_in = json_whole(ex, 0, INT64_C(1) << 40, 0);
 	return 0;
 }
 

@@ -125,7 +125,9 @@ int ds_fxa_session_unseal(struct ds_fxa_session *s)
 	}
 	s->verified = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(o, "verified"));
 	sk = cJSON_GetObjectItemCaseSensitive(o, "skew_s");
-	s->skew_s = cJSON_IsNumber(sk) ? (int64_t)sk->valuedouble : 0;
+	/* written by us, but read back as any JSON number: only a whole one in range counts */
+	s->skew_s = cJSON_IsNumber(sk) && sk->valuedouble > -1e12 && sk->valuedouble < 1e12 ?
+			    (int64_t)sk->valuedouble : 0;
 	s->has_session = ok;
 	ds_fxa_json_wipe_delete(o);
 	if (!ok) {
