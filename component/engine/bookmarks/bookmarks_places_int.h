@@ -11,6 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "engine/bookmarks/bookmarks_int.h" /* struct ds_bm_glist, the engine's guid list */
 #include "engine/bookmarks/ds_bookmarks.h"
 
 #define TAGS_ID "(SELECT id FROM moz_bookmarks WHERE guid = 'tags________')"
@@ -91,14 +92,9 @@ char *ds_bmp_col_dup(sqlite3_stmt *st, int i);
 
 /* ---- bookmarks_places_read.c ------------------------------------------------------------ */
 
-struct ds_bmp_guids {
-	char (*v)[DS_BROWSER_ID_MAX];
-	size_t n, cap;
-};
-
 /* The first column of sql's rows (arg as ?1), collected before any is used. */
 int ds_bmp_collect(struct ds_bm_places *db, const char *sql, const char *arg,
-		     struct ds_bmp_guids *l);
+		     struct ds_bm_glist *l);
 int ds_bmp_get(void *s, const char *guid, struct ds_bookmark_item *out);
 int ds_bmp_locate(void *s, const char *guid, char parent_out[DS_BROWSER_ID_MAX],
 		    enum ds_bookmark_kind *kind);

@@ -151,23 +151,8 @@ int ds_bmp_locate(void *s, const char *guid, char parent_out[DS_BROWSER_ID_MAX],
 	return rc;
 }
 
-static int guid_list_add(struct ds_bmp_guids *l, const char *g)
-{
-	if (l->n == l->cap) {
-		size_t nc = l->cap ? l->cap * 2 : 16;
-		char (*v)[DS_BROWSER_ID_MAX] = ds_realloc(l->v, nc * sizeof(*v));
-
-		if (!v)
-			return -ENOMEM;
-		l->v = v;
-		l->cap = nc;
-	}
-	snprintf(l->v[l->n++], DS_BROWSER_ID_MAX, "%s", g);
-	return 0;
-}
-
 int ds_bmp_collect(struct ds_bm_places *db, const char *sql, const char *arg,
-		   struct ds_bmp_guids *l)
+		   struct ds_bm_glist *l)
 {
 	sqlite3_stmt *st;
 	int rc = ds_bmp_prep(db, sql, &st);
@@ -179,7 +164,7 @@ int ds_bmp_collect(struct ds_bm_places *db, const char *sql, const char *arg,
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		const char *g = (const char *)sqlite3_column_text(st, 0);
 
-		if (g && strlen(g) < DS_BROWSER_ID_MAX && guid_list_add(l, g)) {
+		if (g && strlen(g) < DS_BROWSER_ID_MAX && ds_bm_glist_add(g, l)) {
 			rc = SQLITE_NOMEM;
 			break;
 		}
@@ -211,7 +196,7 @@ int ds_bmp_list(void *s, enum ds_bookmarks_list which, const char *arg, ds_bookm
 				       " AND (length(b.guid) <> 12 OR b.guid GLOB '*[^A-Za-z0-9_-]*')"
 				       " ORDER BY b.id",
 	};
-	struct ds_bmp_guids l = { 0 };
+	struct ds_bm_glist l = { 0 };
 	int rc;
 
 	if ((unsigned)which >= DS_ARRAY_SIZE(SQL))

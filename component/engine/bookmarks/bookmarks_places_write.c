@@ -392,7 +392,7 @@ int ds_bmp_put(void *s, const struct ds_bookmark_item *it)
 int ds_bmp_order(void *s, const char *folder, char (*guids)[DS_BROWSER_ID_MAX], size_t n)
 {
 	struct ds_bm_places *db = db_of(s);
-	struct ds_bmp_guids cur = { 0 };
+	struct ds_bm_glist cur = { 0 };
 	sqlite3_stmt *st = NULL;
 	bool *placed = NULL;
 	int64_t pos = 0;
