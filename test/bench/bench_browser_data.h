@@ -89,7 +89,7 @@ static void make_places(const char *src, const char *path, unsigned long n, unsi
 		sqlite3_bind_int64(st, 5, (sqlite3_int64)(n - i + 100));
 		sqlite3_bind_int64(st, 6, last);
 		sqlite3_bind_text(st, 7, guid, -1, SQLITE_TRANSIENT);
-		sqlite3_bind_int64(st, 8, ds_history_url_hash(url));
+		sqlite3_bind_int64(st, 8, ds_browser_url_hash(url));
 		if (sqlite3_step(st) != SQLITE_DONE)
 			die("insert place");
 	}
@@ -167,7 +167,7 @@ static void make_bookmarks(const char *src, const char *path, bool deep)
 			sqlite3_bind_text(pl, 1, url, -1, SQLITE_TRANSIENT);
 			sqlite3_bind_text(pl, 2, title, -1, SQLITE_TRANSIENT);
 			sqlite3_bind_text(pl, 3, pguid, -1, SQLITE_TRANSIENT);
-			sqlite3_bind_int64(pl, 4, ds_history_url_hash(url));
+			sqlite3_bind_int64(pl, 4, ds_browser_url_hash(url));
 			if (sqlite3_step(pl) != SQLITE_DONE)
 				die("insert bookmark place");
 			sqlite3_reset(bm);

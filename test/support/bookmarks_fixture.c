@@ -64,7 +64,7 @@ void bmf_make_places(const char *path)
 				 SQLITE_OK);
 		while (sqlite3_step(st) == SQLITE_ROW) {
 			char *u = sqlite3_mprintf("UPDATE moz_places SET url_hash = %lld WHERE id = %lld",
-						  (long long)ds_bookmarks_url_hash(
+						  (long long)ds_browser_url_hash(
 							  (const char *)sqlite3_column_text(st, 1)),
 						  (long long)sqlite3_column_int64(st, 0));
 			bmf_sql(db, u);
@@ -84,7 +84,7 @@ static void add_row(sqlite3 *db, const char *guid, const char *parent, int type,
 		q = sqlite3_mprintf("INSERT INTO moz_places(url, title, rev_host, guid, url_hash,"
 				    " frecency) SELECT %Q, %Q, '.', lower(hex(randomblob(6))), %lld, -1"
 				    " WHERE NOT EXISTS (SELECT 1 FROM moz_places WHERE url = %Q)",
-				    url, title, (long long)ds_bookmarks_url_hash(url), url);
+				    url, title, (long long)ds_browser_url_hash(url), url);
 		bmf_sql(db, q);
 		sqlite3_free(q);
 	}

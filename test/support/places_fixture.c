@@ -28,7 +28,7 @@ void ffx_make_places(const char *path)
 	assert_int_equal(sqlite3_prepare_v2(db, "SELECT id, url FROM moz_places", -1, &st, NULL), SQLITE_OK);
 	while (sqlite3_step(st) == SQLITE_ROW) {
 		char *u = sqlite3_mprintf("UPDATE moz_places SET url_hash = %lld WHERE id = %lld",
-					  (long long)ds_history_url_hash((const char *)sqlite3_column_text(st, 1)),
+					  (long long)ds_browser_url_hash((const char *)sqlite3_column_text(st, 1)),
 					  (long long)sqlite3_column_int64(st, 0));
 		ffx_sql(db, u);
 		sqlite3_free(u);

@@ -124,10 +124,10 @@ static bool is_pending(struct fx *f, const char *id)
 static void test_url_hash_is_firefoxs_hash(void **state)
 {
 	DS_UNUSED(state);
-	assert_true(ds_history_url_hash("https://www.mozilla.org/") == INT64_C(47358155560141));
-	assert_true(ds_history_url_hash("https://example.com/a") == INT64_C(47356380020438));
-	assert_true(ds_history_url_hash("place:sort=8") == INT64_C(268507818159337));
-	assert_true(ds_history_url_hash("about") == INT64_C(2742263717));
+	assert_true(ds_browser_url_hash("https://www.mozilla.org/") == INT64_C(47358155560141));
+	assert_true(ds_browser_url_hash("https://example.com/a") == INT64_C(47356380020438));
+	assert_true(ds_browser_url_hash("place:sort=8") == INT64_C(268507818159337));
+	assert_true(ds_browser_url_hash("about") == INT64_C(2742263717));
 }
 
 static void test_record_format_from_firefox_places(void **state)

@@ -168,7 +168,7 @@ static void test_two_devices_converge_on_history(void **state)
 	{
 		/* Firefox's url_hash, as the browser would have written it */
 		char *q = sqlite3_mprintf("UPDATE moz_places SET url_hash = %lld WHERE id = 10",
-					  (long long)ds_history_url_hash("https://example.com/a"));
+					  (long long)ds_browser_url_hash("https://example.com/a"));
 
 		ffx_sql(f->b.db, q);
 		sqlite3_free(q);

@@ -249,7 +249,7 @@ int ds_bmp_find_dupe(void *s, const struct ds_bookmark_item *it, char guid_out[D
 		sqlite3_bind_text(st, 6, it->url, -1, SQLITE_STATIC);
 	sqlite3_bind_int(st, 7, it->kind);
 	if (sqlite3_bind_parameter_count(st) >= 8)
-		sqlite3_bind_int64(st, 8, it->url ? ds_bookmarks_url_hash(it->url) : 0);
+		sqlite3_bind_int64(st, 8, it->url ? ds_browser_url_hash(it->url) : 0);
 	rc = sqlite3_step(st);
 	if (rc == SQLITE_ROW) {
 		const char *g = (const char *)sqlite3_column_text(st, 0);

@@ -48,36 +48,6 @@ static int new_guid(char out[13])
 	return 0;
 }
 
-/* Reversed host with a trailing dot, as Firefox fills rev_host ("moc.elpmaxe."). */
-static char *rev_host(const char *url)
-{
-	const char *h = strstr(url, "://"), *end, *at;
-	size_t n;
-	char *r;
-
-	if (!h)
-		return ds_strdup(".");
-	h += 3;
-	end = h + strcspn(h, "/?#");
-	at = memchr(h, '@', (size_t)(end - h));
-	if (at)
-		h = at + 1;
-	n = strcspn(h, ":/?#");
-	if (h + n > end)
-		n = (size_t)(end - h);
-	r = ds_malloc(n + 2);
-	if (!r)
-		return NULL;
-	for (size_t i = 0; i < n; i++) {
-		char c = h[n - 1 - i];
-
-		r[i] = c >= 'A' && c <= 'Z' ? (char)(c - 'A' + 'a') : c;
-	}
-	r[n] = '.';
-	r[n + 1] = '\0';
-	return r;
-}
-
 static int place_for(struct ds_bm_places *db, const char *url, const char *title, int64_t *out)
 {
 	sqlite3_stmt *st;
@@ -86,7 +56,7 @@ static int place_for(struct ds_bm_places *db, const char *url, const char *title
 
 	if (rc)
 		return rc;
-	sqlite3_bind_int64(st, 1, ds_bookmarks_url_hash(url));
+	sqlite3_bind_int64(st, 1, ds_browser_url_hash(url));
 	sqlite3_bind_text(st, 2, url, -1, SQLITE_STATIC);
 	rc = sqlite3_step(st);
 	if (rc == SQLITE_ROW) {
@@ -100,7 +70,7 @@ static int place_for(struct ds_bm_places *db, const char *url, const char *title
 	rc = new_guid(guid);
 	if (rc)
 		return rc;
-	rh = rev_host(url);
+	rh = ds_browser_rev_host(url);
 	if (!rh)
 		return -ENOMEM;
 	rc = ds_bmp_prep(db, "INSERT INTO moz_places(url, title, rev_host, visit_count, hidden, typed,"
@@ -112,7 +82,7 @@ static int place_for(struct ds_bm_places *db, const char *url, const char *title
 			sqlite3_bind_text(st, 2, title, -1, SQLITE_STATIC);
 		sqlite3_bind_text(st, 3, rh, -1, SQLITE_STATIC);
 		sqlite3_bind_text(st, 4, guid, -1, SQLITE_STATIC);
-		sqlite3_bind_int64(st, 5, ds_bookmarks_url_hash(url));
+		sqlite3_bind_int64(st, 5, ds_browser_url_hash(url));
 		rc = ds_bmp_step_done(db, st);
 	}
 	ds_free(rh);

@@ -378,26 +378,3 @@ int ds_bookmarks_encode(const struct ds_bookmark_item *it, const char *parent_na
 	return *out ? 0 : -ENOMEM;
 }
 
-/* mozilla::HashString (mfbt/HashFunctions.h) over bytes: h = golden * (rotl5(h) ^ c). */
-static uint32_t moz_hash(const unsigned char *s, size_t n)
-{
-	uint32_t h = 0;
-
-	for (size_t i = 0; i < n; i++)
-		h = UINT32_C(0x9E3779B9) * (((h << 5) | (h >> 27)) ^ s[i]);
-	return h;
-}
-
-/* Places' hash() in URL mode (SQLFunctions.cpp): the scheme's hash (16 bits) above the hash of
- * the first 1500 bytes; the same function as the history engine's, which may be left out. */
-int64_t ds_bookmarks_url_hash(const char *url)
-{
-	const unsigned char *u = (const unsigned char *)url;
-	size_t n = strlen(url);
-	const char *colon = memchr(url, ':', DS_MIN(n, (size_t)50));
-	uint32_t whole = moz_hash(u, DS_MIN(n, (size_t)1500));
-
-	if (!colon)
-		return (int64_t)whole;
-	return (int64_t)((((uint64_t)moz_hash(u, (size_t)(colon - url)) & 0xFFFF) << 32) + whole);
-}

@@ -177,8 +177,6 @@ int ds_bookmarks_encode(const struct ds_bookmark_item *it, const char *parent_na
 /* Fields the browser stores for a record of this payload's type (others round-trip). */
 const char *const *ds_bookmarks_known_fields(const char *payload);
 
-/* Firefox's hash() of a URL as in moz_places.url_hash (SQLFunctions.cpp). */
-int64_t ds_bookmarks_url_hash(const char *url);
 
 /* Dispatcher entries (component/engine/engines.c). */
 int ds_bookmarks_engine_open(const struct cJSON *cfg, struct ds_engine **out);

@@ -3,6 +3,7 @@
 #include "engine/browser/ds_browser_store.h"
 
 #include <cjson/cJSON.h>
+#include <stdint.h>
 #include <string.h>
 
 void ds_history_place_clear(struct ds_history_place *p)
@@ -156,4 +157,59 @@ int ds_browser_unknown_keep(const struct ds_browser_tracking_ops *t, void *s, co
 		rc = t->unknown_put(s, guid, u);
 	ds_free(u);
 	return rc;
+}
+
+/*
+ * mozilla::HashString (mfbt/HashFunctions.h): h = golden * (rotl5(h) ^ c) over the bytes; url
+ * mode of Places' hash() (SQLFunctions.cpp): the scheme's hash (16 bits) above the whole
+ * string's (32 bits), over at most the first 1500 characters.
+ */
+static uint32_t moz_hash(const unsigned char *s, size_t n)
+{
+	uint32_t h = 0;
+
+	for (size_t i = 0; i < n; i++)
+		h = UINT32_C(0x9E3779B9) * (((h << 5) | (h >> 27)) ^ s[i]);
+	return h;
+}
+
+int64_t ds_browser_url_hash(const char *url)
+{
+	const unsigned char *u = (const unsigned char *)url;
+	size_t n = strlen(url);
+	const char *colon = memchr(url, ':', DS_MIN(n, (size_t)50));
+	uint32_t whole = moz_hash(u, DS_MIN(n, (size_t)1500));
+
+	if (!colon)
+		return (int64_t)whole;
+	return (int64_t)((((uint64_t)moz_hash(u, (size_t)(colon - url)) & 0xFFFF) << 32) + whole);
+}
+
+char *ds_browser_rev_host(const char *url)
+{
+	const char *h = strstr(url, "://"), *end, *at;
+	size_t n;
+	char *r;
+
+	if (!h)
+		return ds_strdup(".");
+	h += 3;
+	end = h + strcspn(h, "/?#");
+	at = memchr(h, '@', (size_t)(end - h));
+	if (at)
+		h = at + 1;
+	n = strcspn(h, ":/?#");
+	if (h + n > end)
+		n = (size_t)(end - h);
+	r = ds_malloc(n + 2);
+	if (!r)
+		return NULL;
+	for (size_t i = 0; i < n; i++) {
+		char c = h[n - 1 - i];
+
+		r[i] = c >= 'A' && c <= 'Z' ? (char)(c - 'A' + 'a') : c;
+	}
+	r[n] = '.';
+	r[n + 1] = '\0';
+	return r;
 }

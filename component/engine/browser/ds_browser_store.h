@@ -62,6 +62,12 @@ struct ds_browser_tracking_ops {
 	void (*close)(void *s);
 };
 
+/* Firefox's hash() of a URL as stored in moz_places.url_hash (SQLFunctions.cpp). */
+int64_t ds_browser_url_hash(const char *url);
+/* The URL's host reversed, lower case, with a trailing dot, as Firefox fills moz_places.rev_host
+ * ("moc.elpmaxe."; "." without a host); ds_malloc'ed, NULL when out of memory. */
+char *ds_browser_rev_host(const char *url);
+
 /* Split the top-level fields of a record's payload that are not in known (NULL-terminated)
  * into *unknown (a JSON object text, ds_malloc'ed), or NULL when there are none. -EBADMSG when
  * payload is not a JSON object. */

@@ -44,8 +44,6 @@ int ds_history_engine_new(struct ds_history_store *store, const struct ds_histor
 int ds_history_places_open(const char *path, struct ds_history_store **out);
 /* Remove the triggers and the side tables from places.sqlite (the collection is gone). */
 int ds_history_places_uninstall(const char *path);
-/* Firefox's hash() of a URL as stored in moz_places.url_hash (SQLFunctions.cpp). */
-int64_t ds_history_url_hash(const char *url);
 
 /* Dispatcher entries (component/engine/engines.c). */
 int ds_history_engine_open(const struct cJSON *cfg, struct ds_engine **out);

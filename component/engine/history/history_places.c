@@ -94,63 +94,6 @@ static const char SCHEMA_CHECK_SQL[] =
  * reload). */
 #define VISIT_COUNT_WHERE "visit_type NOT IN (4, 7, 8, 9)"
 
-/*
- * mozilla::HashString (mfbt/HashFunctions.h): h = golden * (rotl5(h) ^ c) over the bytes; url
- * mode of Places' hash() (SQLFunctions.cpp): the scheme's hash (16 bits) above the whole
- * string's (32 bits), over at most the first 1500 characters.
- */
-static uint32_t moz_hash(const unsigned char *s, size_t n)
-{
-	uint32_t h = 0;
-	size_t i;
-
-	for (i = 0; i < n; i++)
-		h = UINT32_C(0x9E3779B9) * (((h << 5) | (h >> 27)) ^ s[i]);
-	return h;
-}
-
-int64_t ds_history_url_hash(const char *url)
-{
-	const unsigned char *u = (const unsigned char *)url;
-	size_t n = strlen(url), head = DS_MIN(n, (size_t)50);
-	const char *colon = memchr(url, ':', head);
-	uint32_t whole = moz_hash(u, DS_MIN(n, (size_t)1500));
-
-	if (!colon)
-		return (int64_t)whole;
-	return (int64_t)((((uint64_t)moz_hash(u, (size_t)(colon - url)) & 0xFFFF) << 32) + whole);
-}
-
-/* Reversed host with a trailing dot, as Firefox fills rev_host ("moc.elpmaxe."). */
-static char *rev_host(const char *url)
-{
-	const char *h = strstr(url, "://"), *end;
-	char *r;
-	size_t n, i;
-
-	if (!h)
-		return ds_strdup(".");
-	h += 3;
-	end = h + strcspn(h, "/?#");
-	{
-		const char *at = memchr(h, '@', (size_t)(end - h));
-
-		if (at)
-			h = at + 1;
-	}
-	n = strcspn(h, ":/?#");
-	if (h + n > end)
-		n = (size_t)(end - h);
-	r = ds_malloc(n + 2);
-	if (!r)
-		return NULL;
-	for (i = 0; i < n; i++)
-		r[i] = (char)tolower((unsigned char)h[n - 1 - i]);
-	r[n] = '.';
-	r[n + 1] = '\0';
-	return r;
-}
-
 /* The store's private data; the database handle first, where the shared tracking ops find it
  * (ds_browser_sqlite.h). */
 struct places {
@@ -271,7 +214,7 @@ static int p_find_url(void *s, const char *url, char guid_out[DS_BROWSER_ID_MAX]
 
 	if (rc)
 		return rc;
-	sqlite3_bind_int64(st, 1, ds_history_url_hash(url));
+	sqlite3_bind_int64(st, 1, ds_browser_url_hash(url));
 	sqlite3_bind_text(st, 2, url, -1, SQLITE_STATIC);
 	rc = sqlite3_step(st);
 	if (rc == SQLITE_ROW) {
@@ -289,7 +232,7 @@ static int p_find_url(void *s, const char *url, char guid_out[DS_BROWSER_ID_MAX]
 static int insert_place(sqlite3 *db, const struct ds_history_place *p, int64_t *id)
 {
 	sqlite3_stmt *st;
-	char *rh = rev_host(p->url);
+	char *rh = ds_browser_rev_host(p->url);
 	int rc;
 
 	if (!rh)
@@ -302,7 +245,7 @@ static int insert_place(sqlite3 *db, const struct ds_history_place *p, int64_t *
 			sqlite3_bind_text(st, 2, p->title, -1, SQLITE_STATIC);
 		sqlite3_bind_text(st, 3, rh, -1, SQLITE_STATIC);
 		sqlite3_bind_text(st, 4, p->guid, -1, SQLITE_STATIC);
-		sqlite3_bind_int64(st, 5, ds_history_url_hash(p->url));
+		sqlite3_bind_int64(st, 5, ds_browser_url_hash(p->url));
 		rc = step_done(st);
 	}
 	ds_free(rh);
