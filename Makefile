@@ -166,12 +166,21 @@ DS_CPPFLAGS := -std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -DNDEBUG \
 	-I$(srctree) -DDS_VERSION=\"$(VERSION)\"
 ALL_CFLAGS = $(DS_CPPFLAGS) $(DS_WARN) $(SAN_FLAGS) $(SYSROOT_FLAGS) -fPIC $(DEP_CFLAGS) $(CFLAGS)
 ALL_LDFLAGS = $(SAN_FLAGS) $(SYSROOT_FLAGS) $(LDFLAGS)
-# CONFIG_DS_OPTIMIZE_SIZE (Kconfig): -Os, each function and object in its own section so that
-# the link drops those nothing calls, and no .eh_frame (C code unwinds nothing; debuggers use
-# .debug_frame, which -g still emits). After CFLAGS, so it wins over their -O2.
+# CONFIG_DS_OPTIMIZE_SIZE (Kconfig): -Oz (or -Os), each function and object in its own section so
+# that the link drops those nothing calls; after CFLAGS, so it wins over their -O2.
+# CONFIG_DS_UNWIND_TABLES=n: no .eh_frame (C code unwinds nothing; debuggers use .debug_frame,
+# which -g still emits). CONFIG_DS_LTO: link-time optimisation, at the compile's -O level.
 ifeq ($(CONFIG_DS_OPTIMIZE_SIZE),y)
-ALL_CFLAGS += -Os -ffunction-sections -fdata-sections -fno-asynchronous-unwind-tables -fno-unwind-tables
+SIZE_O := $(shell $(CC) -Oz -E -x c /dev/null >/dev/null 2>&1 && echo -Oz || echo -Os)
+ALL_CFLAGS += $(SIZE_O) -ffunction-sections -fdata-sections
 ALL_LDFLAGS += -Wl,--gc-sections
+endif
+ifneq ($(CONFIG_DS_UNWIND_TABLES),y)
+ALL_CFLAGS += -fno-asynchronous-unwind-tables -fno-unwind-tables
+endif
+ifeq ($(CONFIG_DS_LTO),y)
+ALL_CFLAGS += -flto=auto
+ALL_LDFLAGS += -flto=auto $(lastword $(filter -O%,$(ALL_CFLAGS)))
 endif
 
 # ---- source lists, filled by module.mk files -------------------------------------------------

@@ -44,15 +44,15 @@ else
 	cat build/ci-install.log; step_fail "install"
 fi
 
-# A feature that is off adds no code: the host board with the table engine, the dir remote and
-# the HTTP client switched off must export none of their symbols, and the full host build must
+# A feature that is off adds no code: the host board with the table engine, the dir remote, the
+# HTTP client and app tasks switched off must export none of their symbols, and the full host build must
 # (so that this check can fail).
 echo "== features off remove their code"
 O=build/ci-features-off
 make -s O=$O host_defconfig >/dev/null
-KCONFIG_CONFIG=$O/.config srctree=. /usr/bin/python3 -m setconfig DS_ENGINE_TABLE=n DS_REMOTE_DIR=n DS_HTTP=n >/dev/null
+KCONFIG_CONFIG=$O/.config srctree=. /usr/bin/python3 -m setconfig DS_ENGINE_TABLE=n DS_REMOTE_DIR=n DS_HTTP=n DS_APP_TASKS=n >/dev/null
 if make -s -j"$JOBS" O=$O WERROR=1 programs >"$O.log" 2>&1; then
-	pat='^ds_(table|dir|remote_dir|http)_'
+	pat='^ds_(table|dir|remote_dir|http|tasks)_'
 	full=$(nm -D --defined-only build/ci-host/libdatasync.so.0 | awk '{print $3}' | grep -cE "$pat")
 	left=$(nm -D --defined-only $O/libdatasync.so.0 | awk '{print $3}' | grep -E "$pat" | head -n 5)
 	if [ "$full" -gt 0 ] && [ -z "$left" ]; then

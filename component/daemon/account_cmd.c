@@ -77,7 +77,7 @@ static struct {
 	struct job *job;         /* the running operation, or NULL */
 	pthread_t thread;
 	int pipe[2];
-} g = { .pipe = { -1, -1 } };
+} g; /* pipe: open while a job runs (start_job to on_job_done) */
 
 /* ---- configuration ------------------------------------------------------------------------------ */
 

@@ -467,6 +467,12 @@ static int cmd_push(const struct request *r)
 	return reply(r, NULL);
 }
 
+#ifdef CONFIG_DS_APP_TASKS
+#define TASK_CMDS "task-register, task-unregister, task-list, task-wait, task-done, "
+#else
+#define TASK_CMDS ""
+#endif
+
 int ds_agent_handle_request(struct ds_ipc_server *s, uint64_t conn, int64_t id, const char *cmd, cJSON *req,
 			    void *user_data)
 {
@@ -506,6 +512,6 @@ int ds_agent_handle_request(struct ds_ipc_server *s, uint64_t conn, int64_t id, 
 	if (IS_ENABLED(CONFIG_DS_PORT_SIM) && ds_sim_cmd_is(cmd))
 		return ds_sim_cmd_handle(r.a, s, conn, id, cmd, req);
 	return fail(&r, -ENOTSUP, "unknown command '%.40s' (status, version, list, sync, register, "
-			      "unregister, enable, disable, reset, set, push, task-register, task-unregister, task-list, "
-			      "task-wait, task-done, login, login-verify, logout)", cmd);
+			      "unregister, enable, disable, reset, set, push, " TASK_CMDS "login, login-verify, logout)",
+		    cmd);
 }

@@ -7,7 +7,7 @@ lib-y += component/daemon/agent.c component/daemon/commands.c component/daemon/s
 daemon-y += component/daemon/main.c
 # Local-change detection (table collections' change logs) and app tasks, both fed to the
 # scheduler (docs/scheduler.md); the sim board's clock control for the integration tests.
-lib-y += component/daemon/tasks.c
+lib-$(CONFIG_DS_APP_TASKS) += component/daemon/tasks.c
 lib-$(CONFIG_DS_ENGINE_TABLE) += component/daemon/changes.c
 lib-$(CONFIG_DS_PORT_SIM) += component/daemon/sim_cmd.c
 # The browser's tabs, other devices and their commands (tabs and clients engines).

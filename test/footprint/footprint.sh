@@ -32,6 +32,7 @@ CONFIGS=${FOOTPRINT_CONFIGS:-host phone tv sim minimal static musl}
 ROWS=${FOOTPRINT_ROWS:-200 1200}
 JOBS=$(nproc 2>/dev/null || echo 2)
 ARM_CC=${ARM_CC:-arm-linux-gnueabihf-gcc}
+A64_CC=${A64_CC:-aarch64-linux-gnu-gcc}
 # OpenSSL's per-architecture headers (opensslconf.h, configuration.h) are installed for the host
 # only; the files that include them through libwebsockets.h (core/loop.c, net/http_*.c) take
 # the host's, which set bignum word sizes that none of them uses.
@@ -55,7 +56,7 @@ build() { # config -> build dir ready, 0 or 1
 	fi
 	make -s O="$o" "${board}_defconfig" >/dev/null || return 1
 	if [ "$c" = musl ]; then
-		KCONFIG_CONFIG=$o/.config srctree=. /usr/bin/python3 -m setconfig DS_OPTIMIZE_SIZE=y >/dev/null || return 1
+		KCONFIG_CONFIG=$o/.config srctree=. /usr/bin/python3 -m setconfig DS_OPTIMIZE_SIZE=y DS_UNWIND_TABLES=n >/dev/null || return 1
 	fi
 	# A build folder keeps no record of how its programs were linked: relink them, each with
 	# its linker map beside it ($@ is expanded by make for each program).
@@ -92,28 +93,41 @@ linked_own() { # map, folder -> bytes
 	/^  +0x[0-9a-f]+ +0x[0-9a-f]+ / && sec != "" { sz = $2; f = $3; use(); sec = ""; next }
 	{ sec = "" }
 	function use() {
-		if (index(f, dir) != 1) return
+		# Our objects, and with LTO the output of the link-time compiler (only our code:
+		# no system object or library is compiled for LTO).
+		if (index(f, dir) != 1 && f !~ /\.ltrans[0-9]*\.ltrans\.o$/) return
 		if (sec ~ /^\.(debug|comment|note|bss|tbss|ARM\.attributes|gnu\.)/) return
 		total += hex(sz)
 	}
 	END { print total + 0 }' "$1"
 }
 
-# Compile and link flags the configuration adds (Makefile, CONFIG_DS_OPTIMIZE_SIZE).
-size_flags() { # build dir -> "cflags|ldflags"
+# Compile and link flags the configuration adds (Makefile: CONFIG_DS_OPTIMIZE_SIZE,
+# CONFIG_DS_UNWIND_TABLES, CONFIG_DS_LTO), for the compiler cc.
+size_flags() { # build dir, cc -> "cflags|ldflags"
+	cf=; lf=; opt=-O2
 	if grep -q '^CONFIG_DS_OPTIMIZE_SIZE=y' "$1/.config"; then
-		echo "-Os -ffunction-sections -fdata-sections -fno-asynchronous-unwind-tables -fno-unwind-tables|-Wl,--gc-sections"
-	else
-		echo "|"
+		opt=-Os
+		"$2" -Oz -E -x c /dev/null >/dev/null 2>&1 && opt=-Oz
+		cf="$opt -ffunction-sections -fdata-sections"; lf="-Wl,--gc-sections"
 	fi
+	grep -q '^CONFIG_DS_UNWIND_TABLES=y' "$1/.config" ||
+		cf="$cf -fno-asynchronous-unwind-tables -fno-unwind-tables"
+	if grep -q '^CONFIG_DS_LTO=y' "$1/.config"; then
+		cf="$cf -flto=auto"; lf="$lf -flto=auto $opt"
+	fi
+	echo "$cf|$lf"
 }
 
-# The same sources compiled for ARM with the configuration's autoconf.h and flags, and
-# datasyncd linked from them (the libraries' symbols left unresolved: only our part of the
-# program is measured); prints "text data bss failed-count own-in-datasyncd".
-arm_objects() { # build dir
-	o=$1; a=$o/arm; fails=0
-	flags=$(size_flags "$o"); cflags=${flags%|*}; ldflags=${flags#*|}
+# The configuration is LTO: its objects hold no code until the link.
+is_lto() { grep -q '^CONFIG_DS_LTO=y' "$1/.config"; }
+
+# The same sources compiled for another architecture with the configuration's autoconf.h and
+# flags, and datasyncd linked from them (the libraries' symbols left unresolved: only our part
+# of the program is measured); prints "text data bss failed-count own-in-datasyncd".
+cross_objects() { # build dir, cc, folder name
+	o=$1; cc=$2; a=$o/$3; fails=0
+	flags=$(size_flags "$o" "$cc"); cflags=${flags%|*}; ldflags=${flags#*|}
 	rm -rf "$a"; mkdir -p "$a/lib"
 	for obj in $(own_objects "$o"); do
 		rel=${obj#"$o"/obj/}; src=${rel%.o}.c
@@ -123,7 +137,7 @@ arm_objects() { # build dir
 		component/ctl/*) out=$a/ctl-$(basename "$rel") ;;
 		esac
 		# shellcheck disable=SC2046,SC2086
-		if ! "$ARM_CC" -std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -DNDEBUG -O2 $cflags \
+		if ! "$cc" -std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -DNDEBUG -O2 $cflags \
 			-I"$o/include/generated" -include "$o/include/generated/autoconf.h" \
 			-Icomponent/include -Icomponent -Iport/include -I. -DDS_VERSION=\"fp\" \
 			-idirafter /usr/include -idirafter "/usr/include/$HOST_TRIPLET" \
@@ -134,12 +148,27 @@ arm_objects() { # build dir
 	done
 	exe=-
 	# shellcheck disable=SC2086
-	if [ $fails -eq 0 ] && "${ARM_CC%gcc}ar" rcs "$a/libown.a" "$a"/lib/*.o &&
-		"$ARM_CC" -o "$a/datasyncd" "$a/main.o" "$a/libown.a" $ldflags \
+	if [ $fails -eq 0 ] && "${cc%gcc}gcc-ar" rcs "$a/libown.a" "$a"/lib/*.o &&
+		"$cc" -o "$a/datasyncd" "$a/main.o" "$a/libown.a" $ldflags \
 			-Wl,--unresolved-symbols=ignore-all -Wl,-Map="$a/datasyncd.map" 2>>"$a/errors.log"; then
 		exe=$(linked_own "$a/datasyncd.map" "$a")
 	fi
 	echo "$(tdb "$a"/*.o "$a"/lib/*.o) $fails $exe"
+}
+
+# The "own code" cell of a cross build.
+cross_cell() { # build dir, cc, folder name
+	if ! command -v "$2" >/dev/null; then
+		echo "not measured ($2 not installed)"
+		return
+	fi
+	# shellcheck disable=SC2046
+	set -- "$1" "$3" $(cross_objects "$1" "$2" "$3")
+	cell="$(kb $(($3 + $4))) KB / -"
+	is_lto "$1" && cell="- (LTO) / -"
+	[ "$7" != - ] && cell="${cell% / -} / $(kb "$7") KB"
+	[ "$6" -gt 0 ] && cell="$cell, without $(tr '\n' ' ' <"$1/$2/failed")(they need OpenSSL's per-architecture headers)"
+	echo "$cell"
 }
 
 # Idle memory of datasyncd with three table collections on the dir remote, each synced once
@@ -236,13 +265,13 @@ per_record() { # build dir -> "upload download" allocations per record
 }
 
 {
-echo "| configuration | datasyncd stripped | libdatasync.so stripped | libdatasync.so text/data/bss | own code x86-64: objects / in datasyncd | own code ARMv7: objects / in datasyncd | idle Rss / Pss / Anonymous (private dirty), table collections | idle Rss / Pss / Anonymous (private dirty), signed in, history | allocations per record (upload / apply) |"
-echo "|---|---|---|---|---|---|---|---|---|"
+echo "| configuration | datasyncd stripped | libdatasync.so stripped | libdatasync.so text/data/bss | own code x86-64: objects / in datasyncd | own code ARMv7: objects / in datasyncd | own code AArch64: objects / in datasyncd | idle Rss / Pss / Anonymous (private dirty), table collections | idle Rss / Pss / Anonymous (private dirty), signed in, history | allocations per record (upload / apply) |"
+echo "|---|---|---|---|---|---|---|---|---|---|"
 } >"$REPORT"
 for c in $CONFIGS; do
 	o=$OUT/$c
 	if ! build "$c"; then
-		echo "| $c | build failed (see $o.log) | | | | | | | |" >>"$REPORT"
+		echo "| $c | build failed (see $o.log) | | | | | | | | |" >>"$REPORT"
 		continue
 	fi
 	strip -o "$o/datasyncd.stripped" "$o/datasyncd"
@@ -253,16 +282,14 @@ for c in $CONFIGS; do
 	lib_tdb="$1 / $2 / $3"
 	set -- $(tdb $(own_objects "$o"))
 	own="$(kb $(($1 + $2))) KB / $(kb "$(linked_own "$o/datasyncd.map" "$o")") KB"
-	arm="not measured ($ARM_CC not installed)"
+	is_lto "$o" && own="- (LTO) / $(kb "$(linked_own "$o/datasyncd.map" "$o")") KB"
 	if [ "$c" = static ]; then
-		arm="as host (same objects)"
+		arm="as host (same objects)"; a64=$arm
 	elif [ "$c" = musl ]; then
-		arm="not measured (the host board's objects at -Os)"
-	elif command -v "$ARM_CC" >/dev/null; then
-		set -- $(arm_objects "$o")
-		arm="$(kb $(($1 + $2))) KB / -"
-		[ "$5" != - ] && arm="$(kb $(($1 + $2))) KB / $(kb "$5") KB"
-		[ "$4" -gt 0 ] && arm="$arm, without $(tr '\n' ' ' <"$o/arm/failed")(they need OpenSSL's per-architecture headers)"
+		arm="not measured (the host board's objects, for size)"; a64=$arm
+	else
+		arm=$(cross_cell "$o" "$ARM_CC" arm)
+		a64=$(cross_cell "$o" "$A64_CC" arm64)
 	fi
 	idle=$(idle_rss "$o")
 	# shellcheck disable=SC2086
@@ -289,7 +316,7 @@ for c in $CONFIGS; do
 		echo "$r" >"$o.history-allocs.log"
 		apr="$apr; history: failed (see $o.history-allocs.log)"
 	fi
-	echo "| $c | $(kb "$dsz") KB | $(kb "$lsz") KB | $lib_tdb | $own | $arm | $rss | $hist | $apr |" >>"$REPORT"
+	echo "| $c | $(kb "$dsz") KB | $(kb "$lsz") KB | $lib_tdb | $own | $arm | $a64 | $rss | $hist | $apr |" >>"$REPORT"
 	# shellcheck disable=SC2086
 	set -- $idle
 	[ "$c" = host ] && IDLE_HOST="Idle datasyncd (host board, three collections): Rss $1 kB, Pss $2 kB, Anonymous $3 kB, Private_Dirty $4 kB."

@@ -12,6 +12,7 @@ set -u
 B=${DS_BUILD:?}; S=${DS_SRC:?}; T=${DS_TMP:?}
 D="$B/datasyncd"; C="$B/datasyncctl"; A="$B/test/tools/app_task"
 grep -q '^CONFIG_DS_PORT_SIM=y' "$B/.config" 2>/dev/null || { echo "not a sim build"; exit 77; }
+grep -q '^CONFIG_DS_APP_TASKS=y' "$B/.config" || { echo "app tasks not built (CONFIG_DS_APP_TASKS)"; exit 77; }
 [ -x "$A" ] || { echo "app_task not built"; exit 77; }
 command -v python3 >/dev/null || { echo "python3 missing"; exit 77; }
 
