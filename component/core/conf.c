@@ -27,8 +27,8 @@ enum conf_type { T_PATH, T_STRING, T_LEVEL, T_OUTPUT, T_INTERVAL, T_PERCENT, T_B
 
 struct conf_key {
 	const char *name;
-	enum conf_type type;
-	size_t offset;
+	unsigned char type;    /* enum conf_type */
+	unsigned short offset; /* in struct ds_conf */
 };
 
 #define K(n, t) { #n, t, offsetof(struct ds_conf, n) }
@@ -43,6 +43,12 @@ static const struct conf_key keys[] = {
 	K(tokenserver_url, T_STRING), K(ca_bundle, T_PATH),
 };
 #undef K
+
+/* The strings of a ds_conf are exactly its keys of type T_PATH and T_STRING. */
+static char **str_slot(const struct ds_conf *c, const struct conf_key *k)
+{
+	return k->type == T_PATH || k->type == T_STRING ? (char **)((char *)c + k->offset) : NULL;
+}
 
 static const char *const level_names[] = { "off", "error", "warn", "info", "debug" };
 
@@ -89,36 +95,34 @@ void ds_conf_free(struct ds_conf *conf)
 {
 	if (!conf)
 		return;
-	ds_free(conf->data_dir);
-	ds_free(conf->run_dir);
-	ds_free(conf->secret_dir);
-	ds_free(conf->socket);
-	ds_free(conf->socket_group);
-	ds_free(conf->sim_script);
-	ds_free(conf->device_name);
-	ds_free(conf->fxa_url);
-	ds_free(conf->oauth_url);
-	ds_free(conf->tokenserver_url);
-	ds_free(conf->ca_bundle);
+	for (size_t i = 0; i < DS_ARRAY_SIZE(keys); i++) {
+		char **slot = str_slot(conf, &keys[i]);
+
+		if (slot)
+			ds_free(*slot);
+	}
 	memset(conf, 0, sizeof(*conf));
 }
 
 static int conf_copy(struct ds_conf *dst, const struct ds_conf *src)
 {
+	size_t i;
+
 	*dst = *src;
-	dst->data_dir = dst->run_dir = dst->secret_dir = dst->socket = NULL;
-	dst->socket_group = dst->sim_script = dst->device_name = NULL;
-	dst->fxa_url = dst->oauth_url = dst->tokenserver_url = dst->ca_bundle = NULL;
-	if (set_str(&dst->data_dir, src->data_dir) || set_str(&dst->run_dir, src->run_dir) ||
-	    set_str(&dst->secret_dir, src->secret_dir) || set_str(&dst->socket, src->socket) ||
-	    set_str(&dst->socket_group, src->socket_group) ||
-	    set_str(&dst->sim_script, src->sim_script) ||
-	    set_str(&dst->device_name, src->device_name) || set_str(&dst->fxa_url, src->fxa_url) ||
-	    set_str(&dst->oauth_url, src->oauth_url) ||
-	    set_str(&dst->tokenserver_url, src->tokenserver_url) ||
-	    set_str(&dst->ca_bundle, src->ca_bundle)) {
-		ds_conf_free(dst);
-		return -ENOMEM;
+	/* dst must not share src's strings: all are NULL until copied, so a failure frees only copies. */
+	for (i = 0; i < DS_ARRAY_SIZE(keys); i++) {
+		char **slot = str_slot(dst, &keys[i]);
+
+		if (slot)
+			*slot = NULL;
+	}
+	for (i = 0; i < DS_ARRAY_SIZE(keys); i++) {
+		char **slot = str_slot(dst, &keys[i]);
+
+		if (slot && set_str(slot, *str_slot(src, &keys[i]))) {
+			ds_conf_free(dst);
+			return -ENOMEM;
+		}
 	}
 	return 0;
 }

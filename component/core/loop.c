@@ -256,6 +256,18 @@ static void watch_unlink(struct ds_loop *l, struct watch *w)
 	}
 }
 
+/* Run a callback of w's (none: fn NULL); -1 tells lws to close a watch unwatched meanwhile. */
+static int watch_call(struct ds_loop *l, struct watch *w, ds_fd_fn fn)
+{
+	if (fn) {
+		l->in_cb = w;
+		fn(w->fd, w->user_data);
+		l->in_cb = NULL;
+	}
+	/* Unwatched from inside its own callback: closing now is the safe moment. */
+	return w->dead ? -1 : 0;
+}
+
 static int loop_cb(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in, size_t len)
 {
 	struct ds_loop *l = lws_context_user(lws_get_context(wsi));
@@ -270,23 +282,14 @@ static int loop_cb(struct lws *wsi, enum lws_callback_reasons reason, void *user
 		w = lws_get_opaque_user_data(wsi);
 		if (!w || w->dead)
 			return -1;
-		l->in_cb = w;
-		w->fn(w->fd, w->user_data);
-		l->in_cb = NULL;
-		/* Unwatched from inside its own callback: closing now is the safe moment. */
-		return w->dead ? -1 : 0;
+		return watch_call(l, w, w->fn);
 	case LWS_CALLBACK_RAW_WRITEABLE_FILE:
 		w = lws_get_opaque_user_data(wsi);
 		if (!w || w->dead)
 			return -1;
-		fn = w->wfn;
+		fn = w->wfn; /* one-shot */
 		w->wfn = NULL;
-		if (fn) {
-			l->in_cb = w;
-			fn(w->fd, w->user_data);
-			l->in_cb = NULL;
-		}
-		return w->dead ? -1 : 0;
+		return watch_call(l, w, fn);
 	case LWS_CALLBACK_RAW_CLOSE_FILE:
 		w = lws_get_opaque_user_data(wsi);
 		if (!w)

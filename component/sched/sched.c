@@ -200,29 +200,32 @@ enum ds_sched_block ds_sched_check(const struct ds_sched *s, const struct ds_sch
 	const struct ds_net_state *n = &s->net;
 	bool on_battery = p->has_battery && !p->charging && p->source != DS_POWER_MAINS;
 	enum ds_sched_block b = DS_SCHED_OK;
-	char tmp[DS_SCHED_WHY_MAX] = "";
+	const char *msg = "";
+	char tmp[DS_SCHED_WHY_MAX];
 
 	if (c->needs_network && !n->up) {
 		b = DS_SCHED_BLOCK_OFFLINE;
-		snprintf(tmp, sizeof(tmp), "no network");
+		msg = "no network";
 	} else if (c->unmetered_only && n->up && n->metered) {
 		b = DS_SCHED_BLOCK_METERED;
 		snprintf(tmp, sizeof(tmp), "network %s is metered and the collection is unmetered only",
 			 n->ifname[0] ? n->ifname : ds_net_type_name(n->type));
+		msg = tmp;
 	} else if (c->charging_only && !p->charging && p->source != DS_POWER_MAINS) {
 		b = DS_SCHED_BLOCK_NOT_CHARGING;
-		snprintf(tmp, sizeof(tmp), "not charging and the collection syncs only while charging");
+		msg = "not charging and the collection syncs only while charging";
 	} else if (p->power_save && !c->allow_power_save && prio != DS_SCHED_PRIO_URGENT) {
 		b = DS_SCHED_BLOCK_POWER_SAVE;
-		snprintf(tmp, sizeof(tmp), "battery saver is on");
+		msg = "battery saver is on";
 	} else if (on_battery && p->battery_pct >= 0 && p->battery_pct < c->min_battery_pct &&
 		   prio != DS_SCHED_PRIO_URGENT) {
 		b = DS_SCHED_BLOCK_BATTERY;
 		snprintf(tmp, sizeof(tmp), "battery %d%% is below %d%% and not charging", p->battery_pct,
 			 c->min_battery_pct);
+		msg = tmp;
 	}
 	if (why && cap)
-		snprintf(why, cap, "%s", tmp);
+		snprintf(why, cap, "%s", msg);
 	return b;
 }
 
@@ -518,6 +521,15 @@ int ds_sched_user_request(struct ds_sched *s, const char *name, int64_t now_ms, 
 	return 0;
 }
 
+static void stop(struct ds_sched *s, struct sched_entry *e)
+{
+	if (e->running) {
+		e->running = false;
+		if (s->running)
+			s->running--;
+	}
+}
+
 static void start(struct ds_sched *s, struct sched_entry *e, int64_t now)
 {
 	e->running = true;
@@ -647,23 +659,24 @@ int64_t ds_sched_next_wake(struct ds_sched *s, int64_t now_ms)
 	return best;
 }
 
-int ds_sched_cut(struct ds_sched *s, const char *name, int64_t now_ms)
+static void cut(struct ds_sched *s, struct sched_entry *e, int64_t now_ms)
 {
-	struct sched_entry *e = ds_sched__find(s, name);
-
-	if (!e)
-		return -ENOENT;
-	if (e->running) {
-		e->running = false;
-		if (s->running)
-			s->running--;
-	}
+	stop(s, e);
 	/* Its changes are still pending; it resumes after a short pause (the device may sleep
 	 * between sessions), or when the network is back. */
 	e->score += e->score_at_start;
 	e->score_at_start = 0;
 	trigger(e, DS_SCHED_WHY_RESUME, s->net.up ? now_ms + s->cfg.debounce_s * 1000 : now_ms);
 	s->stats.cut++;
+}
+
+int ds_sched_cut(struct ds_sched *s, const char *name, int64_t now_ms)
+{
+	struct sched_entry *e = ds_sched__find(s, name);
+
+	if (!e)
+		return -ENOENT;
+	cut(s, e, now_ms);
 	return 0;
 }
 
@@ -674,11 +687,7 @@ int ds_sched_done(struct ds_sched *s, const char *name, int result, int64_t now_
 
 	if (!e)
 		return -ENOENT;
-	if (e->running) {
-		e->running = false;
-		if (s->running)
-			s->running--;
-	}
+	stop(s, e);
 	if (!result) {
 		e->errors = 0;
 		e->backoff_until_ms = -1;
@@ -689,7 +698,7 @@ int ds_sched_done(struct ds_sched *s, const char *name, int result, int64_t now_
 		return 0;
 	}
 	if (result == -ECANCELED || result == -ETIMEDOUT || (e->pol.c.needs_network && !s->net.up)) {
-		ds_sched_cut(s, name, now_ms);
+		cut(s, e, now_ms);
 		return 0;
 	}
 	s->stats.failed++;

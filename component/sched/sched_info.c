@@ -7,45 +7,48 @@
 #include <stdlib.h>
 #include <string.h>
 
+static const char *const reason_names[] = {
+	[DS_SCHED_WHY_PERIODIC] = "periodic", [DS_SCHED_WHY_FLEX] = "flex",
+	[DS_SCHED_WHY_LOCAL] = "local changes", [DS_SCHED_WHY_PUSH] = "push",
+	[DS_SCHED_WHY_APP] = "app request",     [DS_SCHED_WHY_USER] = "user request",
+	[DS_SCHED_WHY_RESUME] = "resume",       [DS_SCHED_WHY_RETRY] = "retry",
+	[DS_SCHED_WHY_FIRST] = "first sync",
+};
+
+static const char *const block_names[DS_SCHED_BLOCK_COUNT] = {
+	[DS_SCHED_OK] = "ok",
+	[DS_SCHED_BLOCK_DISABLED] = "disabled",
+	[DS_SCHED_BLOCK_OFFLINE] = "offline",
+	[DS_SCHED_BLOCK_METERED] = "metered",
+	[DS_SCHED_BLOCK_NOT_CHARGING] = "not-charging",
+	[DS_SCHED_BLOCK_BATTERY] = "battery",
+	[DS_SCHED_BLOCK_POWER_SAVE] = "power-save",
+	[DS_SCHED_BLOCK_BACKOFF] = "backoff",
+	[DS_SCHED_BLOCK_SERVER_BACKOFF] = "server-backoff",
+	[DS_SCHED_BLOCK_RETRY_AFTER] = "retry-after",
+};
+
+static const char *const prio_names[] = { "low", "normal", "urgent" };
+
+/* Every value of the three enums has its name: "?" is for values out of range only. */
+static const char *name_of(const char *const *names, size_t n, unsigned v)
+{
+	return v < n ? names[v] : "?";
+}
+
 const char *ds_sched_reason_name(enum ds_sched_reason r)
 {
-	switch (r) {
-	case DS_SCHED_WHY_PERIODIC: return "periodic";
-	case DS_SCHED_WHY_FLEX: return "flex";
-	case DS_SCHED_WHY_LOCAL: return "local changes";
-	case DS_SCHED_WHY_PUSH: return "push";
-	case DS_SCHED_WHY_APP: return "app request";
-	case DS_SCHED_WHY_USER: return "user request";
-	case DS_SCHED_WHY_RESUME: return "resume";
-	case DS_SCHED_WHY_RETRY: return "retry";
-	case DS_SCHED_WHY_FIRST: return "first sync";
-	}
-	return "?";
+	return name_of(reason_names, DS_ARRAY_SIZE(reason_names), (unsigned)r);
 }
 
 const char *ds_sched_block_name(enum ds_sched_block b)
 {
-	switch (b) {
-	case DS_SCHED_OK: return "ok";
-	case DS_SCHED_BLOCK_DISABLED: return "disabled";
-	case DS_SCHED_BLOCK_OFFLINE: return "offline";
-	case DS_SCHED_BLOCK_METERED: return "metered";
-	case DS_SCHED_BLOCK_NOT_CHARGING: return "not-charging";
-	case DS_SCHED_BLOCK_BATTERY: return "battery";
-	case DS_SCHED_BLOCK_POWER_SAVE: return "power-save";
-	case DS_SCHED_BLOCK_BACKOFF: return "backoff";
-	case DS_SCHED_BLOCK_SERVER_BACKOFF: return "server-backoff";
-	case DS_SCHED_BLOCK_RETRY_AFTER: return "retry-after";
-	case DS_SCHED_BLOCK_COUNT: break;
-	}
-	return "?";
+	return name_of(block_names, DS_ARRAY_SIZE(block_names), (unsigned)b);
 }
-
-static const char *const prio_names[] = { "low", "normal", "urgent" };
 
 const char *ds_sched_priority_name(enum ds_sched_priority p)
 {
-	return (unsigned)p < DS_ARRAY_SIZE(prio_names) ? prio_names[p] : "?";
+	return name_of(prio_names, DS_ARRAY_SIZE(prio_names), (unsigned)p);
 }
 
 int ds_sched_priority_parse(const char *s, enum ds_sched_priority *out)
@@ -123,16 +126,11 @@ static void explain(struct ds_sched *s, const struct sched_entry *e, int64_t now
 	int64_t due = ds_sched__due(s, e, &why);
 
 	o->block = ds_sched__block(s, e, now, hold, sizeof(hold));
-	if (e->running) {
-		snprintf(o->why, sizeof(o->why), "running");
-		return;
-	}
-	if (!e->enabled) {
-		snprintf(o->why, sizeof(o->why), "disabled");
-		return;
-	}
-	if (due < 0) {
-		snprintf(o->why, sizeof(o->why), "no periodic sync: waits for a change, a push or a request");
+	const char *fixed = e->running ? "running" : !e->enabled ? "disabled" :
+			    due < 0 ? "no periodic sync: waits for a change, a push or a request" : NULL;
+
+	if (fixed) {
+		snprintf(o->why, sizeof(o->why), "%s", fixed);
 		return;
 	}
 	if (due > now) {

@@ -91,6 +91,7 @@ int ds_store_errno(int sqlite_rc)
 static int fail(struct ds_store *s, int rc, const char *what)
 {
 	int err = ds_store_errno(rc);
+	const char *detail = s && s->db ? sqlite3_errmsg(s->db) : sqlite3_errstr(rc);
 
 	/* SQLite reports a full disk on fsync as SQLITE_IOERR_FSYNC, and a read-only folder in
 	 * the WAL set-up as SQLITE_CANTOPEN: the OS's errno says which, and what to do about it. */
@@ -104,9 +105,9 @@ static int fail(struct ds_store *s, int rc, const char *what)
 	}
 	if (err == -EILSEQ)
 		DS_LOG_ERR("%s: the metadata store is corrupt or not a datasync store (%s); move it "
-			   "aside to start over", what, s && s->db ? sqlite3_errmsg(s->db) : sqlite3_errstr(rc));
+			   "aside to start over", what, detail);
 	else if (err != -ENOENT)
-		DS_LOG_ERR("%s: %s", what, s && s->db ? sqlite3_errmsg(s->db) : sqlite3_errstr(rc));
+		DS_LOG_ERR("%s: %s", what, detail);
 	return err;
 }
 
@@ -133,6 +134,16 @@ static int prepare(struct ds_store *s, const char *sql, sqlite3_stmt **st)
 	return 0;
 }
 
+/* Most statements are about one row: prepare, and bind its key (collection name, kv key) to ?1. */
+static int prepare_key(struct ds_store *s, const char *sql, const char *key, sqlite3_stmt **st)
+{
+	int err = prepare(s, sql, st);
+
+	if (!err)
+		sqlite3_bind_text(*st, 1, key, -1, SQLITE_STATIC);
+	return err;
+}
+
 /* Step a statement that returns no rows, then finalize it. */
 static int step_done(struct ds_store *s, sqlite3_stmt *st, const char *what)
 {
@@ -147,6 +158,16 @@ static void rollback(struct ds_store *s)
 {
 	if (!sqlite3_get_autocommit(s->db))
 		sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+}
+
+/* End a transaction: commit when err is 0, roll back when it or the commit failed. */
+static int end_tx(struct ds_store *s, int err, const char *what)
+{
+	if (!err)
+		err = exec(s, "COMMIT", what);
+	if (err)
+		rollback(s);
+	return err;
 }
 
 static int user_version(struct ds_store *s, int *out)
@@ -196,10 +217,8 @@ static int migrate(struct ds_store *s)
 			err = exec(s, migrations[v], "migrate");
 		if (!err)
 			err = exec(s, bump, "migrate");
-		if (!err)
-			err = exec(s, "COMMIT", "commit migration");
+		err = end_tx(s, err, "commit migration");
 		if (err) {
-			rollback(s);
 			DS_LOG_ERR("migrating the metadata store from version %d failed", v);
 			return err;
 		}
@@ -291,10 +310,9 @@ int ds_store_collection_put(struct ds_store *s, const char *name, const cJSON *r
 	cJSON_Delete(copy);
 	if (!text)
 		return -ENOMEM;
-	err = prepare(s, "INSERT INTO collections(name, reg, enabled, created_ms) VALUES(?1, ?2, 1, ?3)"
-			 " ON CONFLICT(name) DO UPDATE SET reg = excluded.reg", &st);
+	err = prepare_key(s, "INSERT INTO collections(name, reg, enabled, created_ms) VALUES(?1, ?2, 1, ?3)"
+			     " ON CONFLICT(name) DO UPDATE SET reg = excluded.reg", name, &st);
 	if (!err) {
-		sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
 		sqlite3_bind_text(st, 2, text, -1, SQLITE_STATIC);
 		sqlite3_bind_int64(st, 3, ds_port_wall_ms());
 		err = step_done(s, st, "store collection");
@@ -311,10 +329,9 @@ int ds_store_collection_get(struct ds_store *s, const char *name, cJSON **out)
 	if (!s || !name || !out)
 		return -EINVAL;
 	*out = NULL;
-	err = prepare(s, "SELECT reg FROM collections WHERE name = ?1", &st);
+	err = prepare_key(s, "SELECT reg FROM collections WHERE name = ?1", name, &st);
 	if (err)
 		return err;
-	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
 	int rc = sqlite3_step(st);
 	if (rc == SQLITE_ROW) {
 		*out = cJSON_Parse((const char *)sqlite3_column_text(st, 0));
@@ -345,19 +362,14 @@ int ds_store_collection_del(struct ds_store *s, const char *name)
 		"DELETE FROM runs WHERE name = ?1",
 	};
 	for (size_t i = 0; i < DS_ARRAY_SIZE(sql) && !err; i++) {
-		err = prepare(s, sql[i], &st);
+		err = prepare_key(s, sql[i], name, &st);
 		if (err)
 			break;
-		sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
 		err = step_done(s, st, "delete collection");
 		if (!err && i == 0 && sqlite3_changes(s->db) == 0)
 			err = -ENOENT;
 	}
-	if (!err)
-		err = exec(s, "COMMIT", "commit");
-	if (err)
-		rollback(s);
-	return err;
+	return end_tx(s, err, "commit");
 }
 
 int ds_store_collection_list(struct ds_store *s, cJSON **out)
@@ -410,10 +422,9 @@ int ds_store_collection_enable(struct ds_store *s, const char *name, bool enable
 
 	if (!s || !name)
 		return -EINVAL;
-	err = prepare(s, "UPDATE collections SET enabled = ?2 WHERE name = ?1", &st);
+	err = prepare_key(s, "UPDATE collections SET enabled = ?2 WHERE name = ?1", name, &st);
 	if (err)
 		return err;
-	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
 	sqlite3_bind_int(st, 2, enabled ? 1 : 0);
 	err = step_done(s, st, "enable collection");
 	if (!err && sqlite3_changes(s->db) == 0)
@@ -441,10 +452,9 @@ int ds_store_cursor_get(struct ds_store *s, const char *name, char *cursor, size
 
 	if (!s || !name || !cursor || !epoch || !ccap || !ecap)
 		return -EINVAL;
-	err = prepare(s, "SELECT cursor, epoch FROM cursors WHERE name = ?1", &st);
+	err = prepare_key(s, "SELECT cursor, epoch FROM cursors WHERE name = ?1", name, &st);
 	if (err)
 		return err;
-	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
 	int rc = sqlite3_step(st);
 	if (rc == SQLITE_ROW) {
 		err = copy_out(sqlite3_column_text(st, 0), cursor, ccap);
@@ -469,10 +479,9 @@ int ds_store_cursor_set(struct ds_store *s, const char *name, const char *cursor
 	if (!s || !name_ok(name) || !cursor || !epoch || strlen(cursor) >= DS_CURSOR_MAX ||
 	    strlen(epoch) >= DS_CURSOR_MAX)
 		return -EINVAL;
-	err = prepare(s, "INSERT OR REPLACE INTO cursors(name, cursor, epoch) VALUES(?1, ?2, ?3)", &st);
+	err = prepare_key(s, "INSERT OR REPLACE INTO cursors(name, cursor, epoch) VALUES(?1, ?2, ?3)", name, &st);
 	if (err)
 		return err;
-	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 2, cursor, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 3, epoch, -1, SQLITE_STATIC);
 	return step_done(s, st, "store cursor");
@@ -486,6 +495,12 @@ static bool run_is_noop(const struct ds_run_stats *r)
 	       !r->errors;
 }
 
+/* The run's message is a fixed buffer that need not be terminated when full. */
+static void bind_message(sqlite3_stmt *st, int i, const struct ds_run_stats *r)
+{
+	sqlite3_bind_text(st, i, r->message, (int)strnlen(r->message, sizeof(r->message)), SQLITE_STATIC);
+}
+
 /*
  * A run with nothing to do, right after another one, rewrites that row (its times and message)
  * instead of adding one and trimming the oldest: one page of the runs table changes and the
@@ -495,18 +510,16 @@ static bool run_is_noop(const struct ds_run_stats *r)
 static int run_update_noop(struct ds_store *s, const char *name, const struct ds_run_stats *r)
 {
 	sqlite3_stmt *st;
-	int err = prepare(s, "UPDATE runs SET started_ms = ?2, finished_ms = ?3, message = ?4"
-			     " WHERE id = (SELECT max(id) FROM runs WHERE name = ?1) AND result = 0"
-			     " AND fetched = 0 AND applied = 0 AND uploaded = 0 AND conflicts = 0"
-			     " AND errors = 0", &st);
+	int err = prepare_key(s, "UPDATE runs SET started_ms = ?2, finished_ms = ?3, message = ?4"
+				 " WHERE id = (SELECT max(id) FROM runs WHERE name = ?1) AND result = 0"
+				 " AND fetched = 0 AND applied = 0 AND uploaded = 0 AND conflicts = 0"
+				 " AND errors = 0", name, &st);
 
 	if (err)
 		return err;
-	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 2, r->started_ms);
 	sqlite3_bind_int64(st, 3, r->finished_ms);
-	sqlite3_bind_text(st, 4, r->message, (int)strnlen(r->message, sizeof(r->message)),
-			  SQLITE_STATIC);
+	bind_message(st, 4, r);
 	err = step_done(s, st, "record run");
 	return err ? err : sqlite3_changes(s->db) > 0;
 }
@@ -523,47 +536,30 @@ int ds_store_run_record(struct ds_store *s, const char *name, const struct ds_ru
 		return err;
 	if (run_is_noop(r)) {
 		err = run_update_noop(s, name, r);
-		if (err == 1) {
-			err = exec(s, "COMMIT", "commit");
-			if (err)
-				rollback(s);
-			return err;
-		}
-		if (err < 0) {
-			rollback(s);
-			return err;
-		}
+		if (err)
+			return end_tx(s, err < 0 ? err : 0, "commit");
 	}
-	err = prepare(s, "INSERT INTO runs(name, started_ms, finished_ms, fetched, applied, uploaded,"
-			 " conflicts, errors, result, message) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
-		      &st);
+	err = prepare_key(s, "INSERT INTO runs(name, started_ms, finished_ms, fetched, applied, uploaded,"
+			     " conflicts, errors, result, message) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+			  name, &st);
 	if (!err) {
-		sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
-		sqlite3_bind_int64(st, 2, r->started_ms);
-		sqlite3_bind_int64(st, 3, r->finished_ms);
-		sqlite3_bind_int64(st, 4, (sqlite3_int64)r->fetched);
-		sqlite3_bind_int64(st, 5, (sqlite3_int64)r->applied);
-		sqlite3_bind_int64(st, 6, (sqlite3_int64)r->uploaded);
-		sqlite3_bind_int64(st, 7, (sqlite3_int64)r->conflicts);
-		sqlite3_bind_int64(st, 8, (sqlite3_int64)r->errors);
-		sqlite3_bind_int(st, 9, r->result);
-		sqlite3_bind_text(st, 10, r->message, (int)strnlen(r->message, sizeof(r->message)),
-				  SQLITE_STATIC);
+		const sqlite3_int64 v[] = { r->started_ms, r->finished_ms, (sqlite3_int64)r->fetched,
+					    (sqlite3_int64)r->applied, (sqlite3_int64)r->uploaded,
+					    (sqlite3_int64)r->conflicts, (sqlite3_int64)r->errors, r->result };
+
+		for (int i = 0; i < (int)DS_ARRAY_SIZE(v); i++)
+			sqlite3_bind_int64(st, i + 2, v[i]);
+		bind_message(st, 10, r);
 		err = step_done(s, st, "record run");
 	}
 	if (!err)
-		err = prepare(s, "DELETE FROM runs WHERE name = ?1 AND id NOT IN (SELECT id FROM runs"
-				 " WHERE name = ?1 ORDER BY id DESC LIMIT ?2)", &st);
+		err = prepare_key(s, "DELETE FROM runs WHERE name = ?1 AND id NOT IN (SELECT id FROM runs"
+				     " WHERE name = ?1 ORDER BY id DESC LIMIT ?2)", name, &st);
 	if (!err) {
-		sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
 		sqlite3_bind_int(st, 2, DS_STORE_RUN_HISTORY);
 		err = step_done(s, st, "trim run history");
 	}
-	if (!err)
-		err = exec(s, "COMMIT", "commit");
-	if (err)
-		rollback(s);
-	return err;
+	return end_tx(s, err, "commit");
 }
 
 static unsigned long col_count(sqlite3_stmt *st, int i)
@@ -581,12 +577,11 @@ int ds_store_run_history(struct ds_store *s, const char *name, struct ds_run_sta
 
 	if (!s || !name || (!out && cap))
 		return -EINVAL;
-	err = prepare(s, "SELECT started_ms, finished_ms, fetched, applied, uploaded, conflicts,"
-			 " errors, result, message FROM runs WHERE name = ?1 ORDER BY id DESC LIMIT ?2",
-		      &st);
+	err = prepare_key(s, "SELECT started_ms, finished_ms, fetched, applied, uploaded, conflicts,"
+			     " errors, result, message FROM runs WHERE name = ?1 ORDER BY id DESC LIMIT ?2",
+			  name, &st);
 	if (err)
 		return err;
-	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 2, (sqlite3_int64)DS_MIN(cap, (size_t)INT32_MAX));
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		struct ds_run_stats *r = &out[n++];
@@ -627,10 +622,9 @@ int ds_store_kv_set(struct ds_store *s, const char *key, const char *value)
 
 	if (!s || !key || !*key || !value)
 		return -EINVAL;
-	err = prepare(s, "INSERT OR REPLACE INTO kv(key, value) VALUES(?1, ?2)", &st);
+	err = prepare_key(s, "INSERT OR REPLACE INTO kv(key, value) VALUES(?1, ?2)", key, &st);
 	if (err)
 		return err;
-	sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 2, value, -1, SQLITE_STATIC);
 	return step_done(s, st, "store value");
 }
@@ -642,10 +636,9 @@ int ds_store_kv_get(struct ds_store *s, const char *key, char *buf, size_t cap)
 
 	if (!s || !key || (!buf && cap))
 		return -EINVAL;
-	err = prepare(s, "SELECT value FROM kv WHERE key = ?1", &st);
+	err = prepare_key(s, "SELECT value FROM kv WHERE key = ?1", key, &st);
 	if (err)
 		return err;
-	sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
 	int rc = sqlite3_step(st);
 	if (rc == SQLITE_ROW)
 		err = copy_out(sqlite3_column_text(st, 0), buf, cap);
