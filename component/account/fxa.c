@@ -370,23 +370,43 @@ static int perform(struct ds_fxa *f, const struct fxa_req *r, cJSON **resp)
 	return rc;
 }
 
+/*
+ * POST a JSON object of the key, value string pairs that follow resp (NULL-terminated), signed
+ * with session_token unless it is NULL. Values may be secrets: the body is wiped after use.
+ */
+static int post(struct ds_fxa *f, const char *path, const uint8_t *session_token, cJSON **resp, ...)
+	__attribute__((sentinel));
+static int post(struct ds_fxa *f, const char *path, const uint8_t *session_token, cJSON **resp, ...)
+{
+	struct fxa_req r = { "POST", path, session_token, "sessionToken", cJSON_CreateObject() };
+	const char *k;
+	bool ok = r.body != NULL;
+	va_list ap;
+	int rc;
+
+	va_start(ap, resp);
+	while (ok && (k = va_arg(ap, const char *)))
+		ok = cJSON_AddStringToObject(r.body, k, va_arg(ap, const char *)) != NULL;
+	va_end(ap);
+	if (!ok) {
+		ds_fxa_json_wipe_delete(r.body);
+		return set_err(f, -ENOMEM, "out of memory");
+	}
+	rc = perform(f, &r, resp);
+	ds_fxa_json_wipe_delete(r.body);
+	return rc;
+}
+
 /* ---- sign-in ------------------------------------------------------------------------------------ */
 
 /* v2 when the server says so (PyFxA get_key_stretch_version: v1 on any client error). */
 static int stretch_version(struct ds_fxa *f, const char *email, char *salt, size_t cap)
 {
-	struct fxa_req r = { "POST", "/v1/account/credentials/status", NULL, NULL, NULL };
 	cJSON *resp = NULL;
 	const char *v, *cs;
 	int rc, ver = 1;
 
-	r.body = cJSON_CreateObject();
-	if (!r.body || !cJSON_AddStringToObject(r.body, "email", email)) {
-		cJSON_Delete(r.body);
-		return set_err(f, -ENOMEM, "out of memory");
-	}
-	rc = perform(f, &r, &resp);
-	cJSON_Delete(r.body);
+	rc = post(f, "/v1/account/credentials/status", NULL, &resp, "email", email, NULL);
 	/* Unknown account, throttled, unreachable: the login would fail the same way. */
 	if (rc == -ENOENT || rc == -EAGAIN || (rc && !f->http_status))
 		return rc;
@@ -404,23 +424,14 @@ static int stretch_version(struct ds_fxa *f, const char *email, char *salt, size
 
 static int login_post(struct ds_fxa *f, const char *email, const uint8_t auth_pw[32], cJSON **resp)
 {
-	struct fxa_req r = { "POST", "/v1/account/login?keys=true", NULL, NULL, NULL };
 	char hex[2 * DS_ACCOUNT_KEY_LEN + 1];
-	cJSON *a;
 	int rc;
 
 	if (ds_hex_encode(auth_pw, DS_ACCOUNT_KEY_LEN, hex, sizeof(hex)) < 0)
 		return set_err(f, -EIO, "hex encoding failed");
-	r.body = cJSON_CreateObject();
-	a = r.body ? cJSON_AddStringToObject(r.body, "authPW", hex) : NULL;
+	rc = post(f, "/v1/account/login?keys=true", NULL, resp, "authPW", hex, "email", email, "reason", "signin",
+		  NULL);
 	ds_memzero(hex, sizeof(hex));
-	if (!a || !cJSON_AddStringToObject(r.body, "email", email) ||
-	    !cJSON_AddStringToObject(r.body, "reason", "signin")) {
-		ds_fxa_json_wipe_delete(r.body);
-		return set_err(f, -ENOMEM, "out of memory");
-	}
-	rc = perform(f, &r, resp);
-	ds_fxa_json_wipe_delete(r.body);
 	return rc;
 }
 
@@ -513,7 +524,6 @@ out:
 int ds_fxa_verify(struct ds_fxa *f, struct ds_fxa_session *s, const char *code)
 {
 	bool totp;
-	struct fxa_req r = { "POST", NULL, NULL, "sessionToken", NULL };
 	cJSON *resp = NULL;
 	int rc;
 
@@ -523,15 +533,8 @@ int ds_fxa_verify(struct ds_fxa *f, struct ds_fxa_session *s, const char *code)
 		if (*p < '!' || *p > '~')
 			return set_err(f, -EINVAL, "the code holds spaces or control characters");
 	totp = !strcmp(s->verification_method, "totp-2fa");
-	r.path = totp ? "/v1/session/verify/totp" : "/v1/session/verify_code";
-	r.hawk_token = s->session_token;
-	r.body = cJSON_CreateObject();
-	if (!r.body || !cJSON_AddStringToObject(r.body, "code", code)) {
-		ds_fxa_json_wipe_delete(r.body);
-		return set_err(f, -ENOMEM, "out of memory");
-	}
-	rc = perform(f, &r, &resp);
-	ds_fxa_json_wipe_delete(r.body);
+	rc = post(f, totp ? "/v1/session/verify/totp" : "/v1/session/verify_code", s->session_token, &resp, "code",
+		  code, NULL);
 	/* /session/verify/totp answers 200 {success:false} for a wrong code. */
 	if (!rc && totp && !cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(resp, "success")))
 		rc = set_err(f, -EACCES, "incorrect authentication code");
@@ -546,26 +549,14 @@ int ds_fxa_verify(struct ds_fxa *f, struct ds_fxa_session *s, const char *code)
 
 int ds_fxa_scoped_key_data(struct ds_fxa *f, const struct ds_fxa_session *s, const char *scope, cJSON **out)
 {
-	struct fxa_req r = { "POST", "/v1/account/scoped-key-data", NULL, "sessionToken", NULL };
-	int rc;
-
 	if (!f || !s || !s->has_session || !scope || !out)
 		return -EINVAL;
-	r.hawk_token = s->session_token;
-	r.body = cJSON_CreateObject();
-	if (!r.body || !cJSON_AddStringToObject(r.body, "client_id", f->client_id) ||
-	    !cJSON_AddStringToObject(r.body, "scope", scope)) {
-		cJSON_Delete(r.body);
-		return set_err(f, -ENOMEM, "out of memory");
-	}
-	rc = perform(f, &r, out);
-	cJSON_Delete(r.body);
-	return rc;
+	return post(f, "/v1/account/scoped-key-data", s->session_token, out, "client_id", f->client_id, "scope", scope,
+		    NULL);
 }
 
 int ds_fxa_fetch_keys(struct ds_fxa *f, struct ds_fxa_session *s, uint8_t kb_out[DS_ACCOUNT_KEY_LEN])
 {
-	struct fxa_req r = { "GET", "/v1/account/keys", NULL, "keyFetchToken", NULL };
 	struct ds_account_token_keys tk;
 	uint8_t bundle[DS_ACCOUNT_BUNDLE_LEN], ka[DS_ACCOUNT_KEY_LEN], wrap_kb[DS_ACCOUNT_KEY_LEN], kb[DS_ACCOUNT_KEY_LEN];
 	cJSON *resp = NULL, *skd = NULL;
@@ -577,8 +568,8 @@ int ds_fxa_fetch_keys(struct ds_fxa *f, struct ds_fxa_session *s, uint8_t kb_out
 		return -EINVAL;
 	if (!s->has_key_fetch)
 		return set_err(f, -ENOKEY, "no key-fetch token: sign in again to fetch the keys");
-	r.hawk_token = s->key_fetch_token;
-	rc = perform(f, &r, &resp);
+	rc = perform(f, &(const struct fxa_req){ "GET", "/v1/account/keys", s->key_fetch_token, "keyFetchToken", NULL },
+		     &resp);
 	if (rc)
 		goto out;
 	rc = jhex(f, resp, "bundle", bundle, sizeof(bundle));
@@ -668,7 +659,6 @@ static int take_token(struct ds_fxa *f, const cJSON *resp, struct ds_fxa_token *
 int ds_fxa_oauth_token(struct ds_fxa *f, struct ds_fxa_session *s, const char *scope, bool offline,
 		       struct ds_fxa_token *tok)
 {
-	struct fxa_req r = { "POST", "/v1/oauth/token", NULL, "sessionToken", NULL };
 	cJSON *resp = NULL;
 	const char *rt;
 	int rc;
@@ -676,17 +666,8 @@ int ds_fxa_oauth_token(struct ds_fxa *f, struct ds_fxa_session *s, const char *s
 	if (!f || !s || !s->has_session || !scope || !tok)
 		return -EINVAL;
 	memset(tok, 0, sizeof(*tok));
-	r.hawk_token = s->session_token;
-	r.body = cJSON_CreateObject();
-	if (!r.body || !cJSON_AddStringToObject(r.body, "grant_type", "fxa-credentials") ||
-	    !cJSON_AddStringToObject(r.body, "client_id", f->client_id) ||
-	    !cJSON_AddStringToObject(r.body, "scope", scope) ||
-	    !cJSON_AddStringToObject(r.body, "access_type", offline ? "offline" : "online")) {
-		cJSON_Delete(r.body);
-		return set_err(f, -ENOMEM, "out of memory");
-	}
-	rc = perform(f, &r, &resp);
-	cJSON_Delete(r.body);
+	rc = post(f, "/v1/oauth/token", s->session_token, &resp, "grant_type", "fxa-credentials", "client_id",
+		  f->client_id, "scope", scope, "access_type", offline ? "offline" : "online", NULL);
 	if (!rc)
 		rc = take_token(f, resp, tok);
 	rt = jstr(resp, "refresh_token");
@@ -706,8 +687,7 @@ int ds_fxa_oauth_token(struct ds_fxa *f, struct ds_fxa_session *s, const char *s
 int ds_fxa_oauth_refresh(struct ds_fxa *f, const struct ds_fxa_session *s, const char *scope,
 			 struct ds_fxa_token *tok)
 {
-	struct fxa_req r = { "POST", "/v1/oauth/token", NULL, NULL, NULL };
-	cJSON *resp = NULL, *v;
+	cJSON *resp = NULL;
 	int rc;
 
 	if (!f || !s || !scope || !tok)
@@ -715,16 +695,8 @@ int ds_fxa_oauth_refresh(struct ds_fxa *f, const struct ds_fxa_session *s, const
 	memset(tok, 0, sizeof(*tok));
 	if (!s->refresh_token[0])
 		return set_err(f, -ENOKEY, "no refresh token: sign in again");
-	r.body = cJSON_CreateObject();
-	v = r.body ? cJSON_AddStringToObject(r.body, "refresh_token", s->refresh_token) : NULL;
-	if (!v || !cJSON_AddStringToObject(r.body, "grant_type", "refresh_token") ||
-	    !cJSON_AddStringToObject(r.body, "client_id", f->client_id) ||
-	    !cJSON_AddStringToObject(r.body, "scope", scope)) {
-		ds_fxa_json_wipe_delete(r.body);
-		return set_err(f, -ENOMEM, "out of memory");
-	}
-	rc = perform(f, &r, &resp);
-	ds_fxa_json_wipe_delete(r.body);
+	rc = post(f, "/v1/oauth/token", NULL, &resp, "refresh_token", s->refresh_token, "grant_type", "refresh_token",
+		  "client_id", f->client_id, "scope", scope, NULL);
 	if (!rc)
 		rc = take_token(f, resp, tok);
 	ds_fxa_json_wipe_delete(resp);
@@ -742,23 +714,18 @@ const char *ds_fxa_device_type(void)
 
 int ds_fxa_register_device(struct ds_fxa *f, struct ds_fxa_session *s, const char *name, const char *type)
 {
-	struct fxa_req r = { "POST", "/v1/account/device", NULL, "sessionToken", NULL };
 	cJSON *resp = NULL;
 	const char *id;
 	int rc;
 
 	if (!f || !s || !s->has_session || !name || !*name)
 		return -EINVAL;
-	r.hawk_token = s->session_token;
-	r.body = cJSON_CreateObject();
-	if (!r.body || !cJSON_AddStringToObject(r.body, "name", name) ||
-	    (s->device_id[0] && !cJSON_AddStringToObject(r.body, "id", s->device_id)) ||
-	    (!s->device_id[0] && !cJSON_AddStringToObject(r.body, "type", type ? type : ds_fxa_device_type()))) {
-		cJSON_Delete(r.body);
-		return set_err(f, -ENOMEM, "out of memory");
-	}
-	rc = perform(f, &r, &resp);
-	cJSON_Delete(r.body);
+	/* A known device is updated by its id; a new one says what it is. */
+	if (s->device_id[0])
+		rc = post(f, "/v1/account/device", s->session_token, &resp, "name", name, "id", s->device_id, NULL);
+	else
+		rc = post(f, "/v1/account/device", s->session_token, &resp, "name", name, "type",
+			  type ? type : ds_fxa_device_type(), NULL);
 	id = jstr(resp, "id");
 	if (!rc && (!id || !*id || strlen(id) >= sizeof(s->device_id)))
 		rc = set_err(f, -EPROTO, "the device answer has no valid id");
@@ -772,18 +739,12 @@ int ds_fxa_register_device(struct ds_fxa *f, struct ds_fxa_session *s, const cha
 
 int ds_fxa_destroy(struct ds_fxa *f, const struct ds_fxa_session *s)
 {
-	struct fxa_req r = { "POST", "/v1/session/destroy", NULL, "sessionToken", NULL };
 	cJSON *resp = NULL;
 	int rc;
 
 	if (!f || !s || !s->has_session)
 		return -EINVAL;
-	r.hawk_token = s->session_token;
-	r.body = cJSON_CreateObject();
-	if (!r.body)
-		return set_err(f, -ENOMEM, "out of memory");
-	rc = perform(f, &r, &resp);
-	cJSON_Delete(r.body);
+	rc = post(f, "/v1/session/destroy", s->session_token, &resp, NULL);
 	ds_fxa_json_wipe_delete(resp);
 	return rc;
 }

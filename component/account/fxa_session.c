@@ -13,10 +13,46 @@
 #include "ds_port.h"
 
 #include <cjson/cJSON.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 
 #define BLOB_VERSION 1
+
+enum field_type {
+	F_STR,     /* a string that must be there */
+	F_OPT_STR, /* a string that may be missing (read as "") */
+	F_HEX,     /* bytes as hex */
+	F_BOOL,
+};
+
+/* The blob's fields of struct ds_fxa_session, in the order they are written. */
+struct field {
+	const char *key;
+	unsigned char type;
+	unsigned short off, size;
+};
+
+#define FIELD(name, type) \
+	{ #name, type, offsetof(struct ds_fxa_session, name), sizeof(((struct ds_fxa_session *)0)->name) }
+/* After "v" and before "skew_s". */
+static const struct field fields[] = {
+	FIELD(uid, F_STR),
+	FIELD(email, F_STR),
+	FIELD(session_token, F_HEX),
+	FIELD(verified, F_BOOL),
+	FIELD(verification_method, F_OPT_STR),
+	FIELD(refresh_token, F_OPT_STR),
+	FIELD(device_id, F_OPT_STR),
+	FIELD(device_name, F_OPT_STR),
+};
+/* Last, with has_keys only. */
+static const struct field key_fields[] = {
+	FIELD(ksync, F_HEX),
+	FIELD(kid, F_STR),
+	FIELD(client_state, F_STR),
+};
+#undef FIELD
 
 void ds_fxa_session_wipe(struct ds_fxa_session *s)
 {
@@ -34,6 +70,23 @@ static bool add_hex(cJSON *o, const char *k, const uint8_t *b, size_t n)
 	return ok;
 }
 
+static bool add_fields(cJSON *o, const struct ds_fxa_session *s, const struct field *f, size_t n)
+{
+	bool ok = true;
+
+	for (size_t i = 0; ok && i < n; i++) {
+		const void *p = (const char *)s + f[i].off;
+
+		if (f[i].type == F_HEX)
+			ok = add_hex(o, f[i].key, p, f[i].size);
+		else if (f[i].type == F_BOOL)
+			ok = cJSON_AddBoolToObject(o, f[i].key, *(const bool *)p) != NULL;
+		else
+			ok = cJSON_AddStringToObject(o, f[i].key, p) != NULL;
+	}
+	return ok;
+}
+
 int ds_fxa_session_seal(const struct ds_fxa_session *s)
 {
 	cJSON *o;
@@ -44,18 +97,10 @@ int ds_fxa_session_seal(const struct ds_fxa_session *s)
 	if (!s || !s->has_session)
 		return -EINVAL;
 	o = cJSON_CreateObject();
-	ok = o && cJSON_AddNumberToObject(o, "v", BLOB_VERSION) && cJSON_AddStringToObject(o, "uid", s->uid) &&
-	     cJSON_AddStringToObject(o, "email", s->email) &&
-	     add_hex(o, "session_token", s->session_token, sizeof(s->session_token)) &&
-	     cJSON_AddBoolToObject(o, "verified", s->verified) &&
-	     cJSON_AddStringToObject(o, "verification_method", s->verification_method) &&
-	     cJSON_AddStringToObject(o, "refresh_token", s->refresh_token) &&
-	     cJSON_AddStringToObject(o, "device_id", s->device_id) &&
-	     cJSON_AddStringToObject(o, "device_name", s->device_name) &&
+	ok = o && cJSON_AddNumberToObject(o, "v", BLOB_VERSION) && add_fields(o, s, fields, DS_ARRAY_SIZE(fields)) &&
 	     cJSON_AddNumberToObject(o, "skew_s", (double)s->skew_s);
 	if (ok && s->has_keys)
-		ok = add_hex(o, "ksync", s->ksync, sizeof(s->ksync)) && cJSON_AddStringToObject(o, "kid", s->kid) &&
-		     cJSON_AddStringToObject(o, "client_state", s->client_state);
+		ok = add_fields(o, s, key_fields, DS_ARRAY_SIZE(key_fields));
 	if (ok)
 		text = cJSON_PrintUnformatted(o);
 	ds_fxa_json_wipe_delete(o);
@@ -67,10 +112,8 @@ int ds_fxa_session_seal(const struct ds_fxa_session *s)
 	return rc;
 }
 
-static bool get_str(const cJSON *o, const char *k, char *out, size_t cap, bool required)
+static bool get_str(const cJSON *v, char *out, size_t cap, bool required)
 {
-	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
-
 	if (!cJSON_IsString(v))
 		return !required;
 	if (strlen(v->valuestring) >= cap)
@@ -79,12 +122,28 @@ static bool get_str(const cJSON *o, const char *k, char *out, size_t cap, bool r
 	return true;
 }
 
-static bool get_hex(const cJSON *o, const char *k, uint8_t *out, size_t n)
+static bool get_hex(const cJSON *v, uint8_t *out, size_t n)
 {
-	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
-
 	return cJSON_IsString(v) && strlen(v->valuestring) == 2 * n &&
 	       ds_hex_decode(v->valuestring, 2 * n, out, n) == (int)n;
+}
+
+static bool get_fields(const cJSON *o, struct ds_fxa_session *s, const struct field *f, size_t n)
+{
+	bool ok = true;
+
+	for (size_t i = 0; ok && i < n; i++) {
+		const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, f[i].key);
+		void *p = (char *)s + f[i].off;
+
+		if (f[i].type == F_HEX)
+			ok = get_hex(v, p, f[i].size);
+		else if (f[i].type == F_BOOL)
+			*(bool *)p = cJSON_IsTrue(v);
+		else
+			ok = get_str(v, p, f[i].size, f[i].type == F_STR);
+	}
+	return ok;
 }
 
 int ds_fxa_session_unseal(struct ds_fxa_session *s)
@@ -111,19 +170,11 @@ int ds_fxa_session_unseal(struct ds_fxa_session *s)
 	if (n < 0)
 		return n;
 	v = cJSON_GetObjectItemCaseSensitive(o, "v");
-	ok = cJSON_IsNumber(v) && v->valueint == BLOB_VERSION && get_str(o, "uid", s->uid, sizeof(s->uid), true) &&
-	     get_str(o, "email", s->email, sizeof(s->email), true) &&
-	     get_hex(o, "session_token", s->session_token, sizeof(s->session_token)) &&
-	     get_str(o, "verification_method", s->verification_method, sizeof(s->verification_method), false) &&
-	     get_str(o, "refresh_token", s->refresh_token, sizeof(s->refresh_token), false) &&
-	     get_str(o, "device_id", s->device_id, sizeof(s->device_id), false) &&
-	     get_str(o, "device_name", s->device_name, sizeof(s->device_name), false);
+	ok = cJSON_IsNumber(v) && v->valueint == BLOB_VERSION && get_fields(o, s, fields, DS_ARRAY_SIZE(fields));
 	if (ok && cJSON_GetObjectItemCaseSensitive(o, "ksync")) {
-		ok = get_hex(o, "ksync", s->ksync, sizeof(s->ksync)) && get_str(o, "kid", s->kid, sizeof(s->kid), true) &&
-		     get_str(o, "client_state", s->client_state, sizeof(s->client_state), true);
+		ok = get_fields(o, s, key_fields, DS_ARRAY_SIZE(key_fields));
 		s->has_keys = ok;
 	}
-	s->verified = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(o, "verified"));
 	sk = cJSON_GetObjectItemCaseSensitive(o, "skew_s");
 	/* written by us, but read back as any JSON number: only a whole one in range counts */
 	s->skew_s = cJSON_IsNumber(sk) && sk->valuedouble > -1e12 && sk->valuedouble < 1e12 ?
