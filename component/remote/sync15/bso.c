@@ -148,14 +148,13 @@ void ds_sync15_bso_clear(struct ds_sync15_bso *b)
 
 int ds_sync15_bso_from_json(const cJSON *o, struct ds_sync15_bso *out)
 {
-	const cJSON *id = cJSON_GetObjectItemCaseSensitive(o, "id");
-	const cJSON *payload = cJSON_GetObjectItemCaseSensitive(o, "payload");
+	const char *id = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(o, "id"));
+	const char *payload = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(o, "payload"));
 	const cJSON *modified = cJSON_GetObjectItemCaseSensitive(o, "modified");
 	const cJSON *si = cJSON_GetObjectItemCaseSensitive(o, "sortindex");
 
 	memset(out, 0, sizeof(*out));
-	if (!cJSON_IsObject(o) || !cJSON_IsString(id) || !ds_sync15_id_valid(id->valuestring) ||
-	    !cJSON_IsString(payload))
+	if (!cJSON_IsObject(o) || !ds_sync15_id_valid(id) || !payload)
 		return -EPROTO;
 	if (ds_sync15_ts_from_json(modified, &out->modified_ms) < 0)
 		return -EPROTO;
@@ -166,8 +165,8 @@ int ds_sync15_bso_from_json(const cJSON *o, struct ds_sync15_bso *out)
 		out->sortindex = (long)si->valuedouble;
 		out->has_sortindex = true;
 	}
-	out->id = ds_strdup(id->valuestring);
-	out->payload = ds_strdup(payload->valuestring);
+	out->id = ds_strdup(id);
+	out->payload = ds_strdup(payload);
 	if (!out->id || !out->payload) {
 		ds_sync15_bso_clear(out);
 		return -ENOMEM;
@@ -175,22 +174,27 @@ int ds_sync15_bso_from_json(const cJSON *o, struct ds_sync15_bso *out)
 	return 0;
 }
 
+char *ds_sync15_json_print(const cJSON *o)
+{
+	char *s = cJSON_PrintUnformatted(o), *copy = NULL;
+
+	if (s) {
+		copy = ds_strdup(s);
+		ds_memzero(s, strlen(s));
+		cJSON_free(s);
+	}
+	return copy;
+}
+
 char *ds_sync15_bso_to_json(const char *id, const char *payload, const long *sortindex, long ttl_s)
 {
 	cJSON *o = cJSON_CreateObject();
-	char *s = NULL, *copy = NULL;
+	char *copy = NULL;
 
-	if (!o || !cJSON_AddStringToObject(o, "id", id) ||
-	    !cJSON_AddStringToObject(o, "payload", payload) ||
-	    (sortindex && !cJSON_AddNumberToObject(o, "sortindex", (double)*sortindex)) ||
-	    (ttl_s > 0 && !cJSON_AddNumberToObject(o, "ttl", (double)ttl_s)))
-		goto out;
-	s = cJSON_PrintUnformatted(o);
-	if (s)
-		copy = ds_strdup(s);
-out:
-	if (s)
-		cJSON_free(s);
+	if (o && cJSON_AddStringToObject(o, "id", id) && cJSON_AddStringToObject(o, "payload", payload) &&
+	    (!sortindex || cJSON_AddNumberToObject(o, "sortindex", (double)*sortindex)) &&
+	    (ttl_s <= 0 || cJSON_AddNumberToObject(o, "ttl", (double)ttl_s)))
+		copy = ds_sync15_json_print(o);
 	cJSON_Delete(o);
 	return copy;
 }

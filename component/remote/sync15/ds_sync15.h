@@ -62,6 +62,9 @@ int ds_sync15_bso_from_json(const struct cJSON *o, struct ds_sync15_bso *out);
 /* '{"id":..,"payload":..[,"sortindex":..][,"ttl":..]}' in a new allocation; ttl_s <= 0: none. */
 char *ds_sync15_bso_to_json(const char *id, const char *payload, const long *sortindex,
 			    long ttl_s);
+/* cJSON's unformatted text of o (NULL: none) copied into our allocator, for ds_free(); cJSON's
+ * own copy is wiped before it goes (it may hold keys). NULL when out of memory. */
+char *ds_sync15_json_print(const struct cJSON *o);
 
 /* ---- key bundles and storage format 5 (keys.c) ---------------------------------------------- */
 

@@ -133,7 +133,8 @@ int ds_sync15_meta_fixup(cJSON *meta, const char *name, int version, bool enable
 {
 	cJSON *engines = cJSON_GetObjectItemCaseSensitive(meta, "engines");
 	cJSON *declined = cJSON_GetObjectItemCaseSensitive(meta, "declined");
-	cJSON *e, *sid;
+	cJSON *e;
+	const char *sid;
 	int changed = 0, i;
 
 	if (!cJSON_IsObject(meta))
@@ -167,8 +168,8 @@ int ds_sync15_meta_fixup(cJSON *meta, const char *name, int version, bool enable
 		}
 		return 1;
 	}
-	sid = cJSON_GetObjectItemCaseSensitive(e, "syncID");
-	if (!cJSON_IsString(sid) || !*sid->valuestring) {
+	sid = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(e, "syncID"));
+	if (!sid || !*sid) {
 		char id[DS_SYNC15_SYNCID_LEN + 1];
 		if (ds_sync15_new_syncid(id) < 0)
 			return -EIO;

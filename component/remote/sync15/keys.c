@@ -55,7 +55,6 @@ int ds_sync15_encrypt(const struct ds_sync15_keybundle *kb, const char *clear, s
 	char *ct64 = NULL, iv64[32], machex[2 * DS_SHA256_LEN + 1];
 	size_t ctlen = 0, cap64;
 	cJSON *o = NULL;
-	char *s = NULL;
 	int rc;
 
 	*out = NULL;
@@ -87,12 +86,10 @@ int ds_sync15_encrypt(const struct ds_sync15_keybundle *kb, const char *clear, s
 	if (!o || !cJSON_AddStringToObject(o, "ciphertext", ct64) ||
 	    !cJSON_AddStringToObject(o, "IV", iv64) || !cJSON_AddStringToObject(o, "hmac", machex))
 		goto out;
-	s = cJSON_PrintUnformatted(o);
-	if (s && (*out = ds_strdup(s)))
+	*out = ds_sync15_json_print(o);
+	if (*out)
 		rc = 0;
 out:
-	if (s)
-		cJSON_free(s);
 	cJSON_Delete(o);
 	ds_free(ct);
 	ds_free(ct64);
@@ -103,7 +100,7 @@ int ds_sync15_decrypt(const struct ds_sync15_keybundle *kb, const char *payload,
 		      size_t *len)
 {
 	cJSON *o;
-	const cJSON *ct64, *iv64, *machex;
+	const char *ct64, *iv64, *machex;
 	uint8_t iv[16], mac[DS_SHA256_LEN], want[DS_SHA256_LEN];
 	uint8_t *ct = NULL;
 	char *clear = NULL;
@@ -115,20 +112,18 @@ int ds_sync15_decrypt(const struct ds_sync15_keybundle *kb, const char *payload,
 	if (!payload || strlen(payload) > PAYLOAD_MAX)
 		return -EILSEQ;
 	o = cJSON_Parse(payload);
-	ct64 = cJSON_GetObjectItemCaseSensitive(o, "ciphertext");
-	iv64 = cJSON_GetObjectItemCaseSensitive(o, "IV");
-	machex = cJSON_GetObjectItemCaseSensitive(o, "hmac");
+	ct64 = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(o, "ciphertext"));
+	iv64 = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(o, "IV"));
+	machex = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(o, "hmac"));
 	rc = -EILSEQ;
-	if (!cJSON_IsString(ct64) || !cJSON_IsString(iv64) || !cJSON_IsString(machex))
+	if (!ct64 || !iv64 || !machex)
 		goto out;
-	if (ds_hex_decode(machex->valuestring, strlen(machex->valuestring), want, sizeof(want)) !=
-	    (int)sizeof(want))
+	if (ds_hex_decode(machex, strlen(machex), want, sizeof(want)) != (int)sizeof(want))
 		goto out;
-	if (ds_base64_decode(iv64->valuestring, strlen(iv64->valuestring), iv, sizeof(iv)) !=
-	    (int)sizeof(iv))
+	if (ds_base64_decode(iv64, strlen(iv64), iv, sizeof(iv)) != (int)sizeof(iv))
 		goto out;
-	ctlen64 = strlen(ct64->valuestring);
-	rc = ds_hmac_sha256(kb->hmac, sizeof(kb->hmac), ct64->valuestring, ctlen64, mac);
+	ctlen64 = strlen(ct64);
+	rc = ds_hmac_sha256(kb->hmac, sizeof(kb->hmac), ct64, ctlen64, mac);
 	if (rc < 0)
 		goto out;
 	/* The HMAC first, in constant time; nothing is decrypted when it does not match. */
@@ -141,7 +136,7 @@ int ds_sync15_decrypt(const struct ds_sync15_keybundle *kb, const char *payload,
 	rc = -ENOMEM;
 	if (!ct || !clear)
 		goto out;
-	n = ds_base64_decode(ct64->valuestring, ctlen64, ct, ctlen64 / 4 * 3 + 3);
+	n = ds_base64_decode(ct64, ctlen64, ct, ctlen64 / 4 * 3 + 3);
 	if (n <= 0 || n % DS_AES_BLOCK) {
 		rc = -EILSEQ;
 		goto out;
@@ -191,13 +186,13 @@ const struct ds_sync15_keybundle *ds_sync15_keyring_get(const struct ds_sync15_k
 
 static int pair_parse(const cJSON *a, struct ds_sync15_keybundle *kb)
 {
-	const cJSON *e = cJSON_GetArrayItem(a, 0), *h = cJSON_GetArrayItem(a, 1);
+	const char *e = cJSON_GetStringValue(cJSON_GetArrayItem(a, 0));
+	const char *h = cJSON_GetStringValue(cJSON_GetArrayItem(a, 1));
 
-	if (!cJSON_IsArray(a) || cJSON_GetArraySize(a) != 2 || !cJSON_IsString(e) ||
-	    !cJSON_IsString(h))
+	if (!cJSON_IsArray(a) || cJSON_GetArraySize(a) != 2 || !e || !h)
 		return -EILSEQ;
-	if (ds_base64_decode(e->valuestring, strlen(e->valuestring), kb->enc, sizeof(kb->enc)) != 32 ||
-	    ds_base64_decode(h->valuestring, strlen(h->valuestring), kb->hmac, sizeof(kb->hmac)) != 32)
+	if (ds_base64_decode(e, strlen(e), kb->enc, sizeof(kb->enc)) != 32 ||
+	    ds_base64_decode(h, strlen(h), kb->hmac, sizeof(kb->hmac)) != 32)
 		return -EILSEQ;
 	return 0;
 }
@@ -270,7 +265,7 @@ static cJSON *pair_json(const struct ds_sync15_keybundle *kb)
 char *ds_sync15_keyring_to_json(const struct ds_sync15_keyring *kr)
 {
 	cJSON *o = cJSON_CreateObject(), *colls = NULL, *p;
-	char *s = NULL, *copy = NULL;
+	char *copy = NULL;
 
 	if (!o || !cJSON_AddStringToObject(o, "id", "keys") ||
 	    !cJSON_AddStringToObject(o, "collection", "crypto"))
@@ -290,14 +285,8 @@ char *ds_sync15_keyring_to_json(const struct ds_sync15_keyring *kr)
 			goto out;
 		}
 	}
-	s = cJSON_PrintUnformatted(o);
-	if (s) {
-		copy = ds_strdup(s);
-		ds_memzero(s, strlen(s));
-	}
+	copy = ds_sync15_json_print(o);
 out:
-	if (s)
-		cJSON_free(s);
 	cJSON_Delete(o);
 	return copy;
 }
@@ -361,7 +350,7 @@ static struct s15_transform *tr_of(struct ds_transform *t)
 static char *cleartext_of(const struct ds_record *in)
 {
 	cJSON *o;
-	char *s, *copy = NULL;
+	char *copy;
 
 	if (in->deleted || !in->payload) {
 		o = cJSON_CreateObject();
@@ -388,14 +377,8 @@ static char *cleartext_of(const struct ds_record *in)
 			}
 		}
 	}
-	if (!o)
-		return NULL;
-	s = cJSON_PrintUnformatted(o);
+	copy = ds_sync15_json_print(o);
 	cJSON_Delete(o);
-	if (s) {
-		copy = ds_strdup(s);
-		cJSON_free(s);
-	}
 	return copy;
 }
 
@@ -429,7 +412,8 @@ static int tr_decode(struct ds_transform *t, const struct ds_record *in, struct 
 	char *clear = NULL;
 	size_t len;
 	cJSON *o = NULL;
-	const cJSON *id, *del;
+	const char *id;
+	const cJSON *del;
 	int rc;
 
 	memset(out, 0, sizeof(*out));
@@ -437,13 +421,13 @@ static int tr_decode(struct ds_transform *t, const struct ds_record *in, struct 
 	if (rc < 0)
 		return rc;
 	o = cJSON_Parse(clear);
-	id = cJSON_GetObjectItemCaseSensitive(o, "id");
+	id = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(o, "id"));
 	del = cJSON_GetObjectItemCaseSensitive(o, "deleted");
 	rc = -EILSEQ;
-	if (!cJSON_IsObject(o) || !cJSON_IsString(id))
+	if (!cJSON_IsObject(o) || !id)
 		goto out;
 	/* A record moved under another id would let a server swap records: refuse it. */
-	if (!in->id || strcmp(id->valuestring, in->id) != 0) {
+	if (!in->id || strcmp(id, in->id) != 0) {
 		rc = -EBADMSG;
 		goto out;
 	}

@@ -167,7 +167,7 @@ static int send_post(struct ds_sync15_post_queue *q, bool commit)
 	struct ds_http_response resp;
 	char *path, *esc = NULL;
 	cJSON *o = NULL;
-	const cJSON *bid;
+	const char *bid;
 	bool start = !q->batch_id && !q->no_batching;
 	int rc;
 
@@ -212,17 +212,16 @@ static int send_post(struct ds_sync15_post_queue *q, bool commit)
 		rc = -EPROTO;
 		goto out;
 	}
-	bid = cJSON_GetObjectItemCaseSensitive(o, "batch");
+	bid = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(o, "batch"));
 	if (resp.status == 202) {
 		/* AT-09: a 202 must name the batch, and the same one every time. */
-		if (!cJSON_IsString(bid) || !*bid->valuestring ||
-		    (q->batch_id && strcmp(q->batch_id, bid->valuestring) != 0)) {
+		if (!bid || !*bid || (q->batch_id && strcmp(q->batch_id, bid) != 0)) {
 			ds_sync15_client_set_error(q->c, "%s: the server accepted a batch POST without "
 							 "a usable batch id", q->coll_path);
 			rc = -EPROTO;
 			goto out;
 		}
-		if (!q->batch_id && !(q->batch_id = ds_strdup(bid->valuestring))) {
+		if (!q->batch_id && !(q->batch_id = ds_strdup(bid))) {
 			rc = -ENOMEM;
 			goto out;
 		}

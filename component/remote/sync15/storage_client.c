@@ -245,21 +245,19 @@ static bool hard_eol(struct ds_sync15_client *c, const struct ds_http_response *
 {
 	const char *alert = ds_http_header(resp, "x-weave-alert");
 	cJSON *o;
-	const cJSON *code, *msg, *url;
+	const char *code, *msg, *url;
 	bool hard = false;
 
 	if (!alert)
 		return false;
 	o = cJSON_Parse(alert);
-	code = cJSON_GetObjectItemCaseSensitive(o, "code");
-	msg = cJSON_GetObjectItemCaseSensitive(o, "message");
-	url = cJSON_GetObjectItemCaseSensitive(o, "url");
-	if (cJSON_IsString(code) && strcmp(code->valuestring, "hard-eol") == 0) {
+	code = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(o, "code"));
+	msg = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(o, "message"));
+	url = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(o, "url"));
+	if (code && strcmp(code, "hard-eol") == 0) {
 		hard = true;
 		ds_sync15_client_set_error(c, "the Sync service stopped serving this client: %.200s%s%.200s",
-					   cJSON_IsString(msg) ? msg->valuestring : "end of life",
-					   cJSON_IsString(url) ? " " : "",
-					   cJSON_IsString(url) ? url->valuestring : "");
+					   msg ? msg : "end of life", url ? " " : "", url ? url : "");
 	}
 	cJSON_Delete(o);
 	return hard;

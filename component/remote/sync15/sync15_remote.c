@@ -204,7 +204,8 @@ static int do_prepare(struct s15_remote *x, struct ds_remote_info *info)
 				     .may_write = !x->read_only, .enable = x->enable };
 	uint8_t ksync[64];
 	cJSON *coll_info = NULL;
-	const cJSON *e, *gsid, *csid, *ver;
+	const cJSON *e, *csid, *ver;
+	const char *gsid;
 	int rc, n;
 
 	rc = x->auth.ops->ksync(x->auth.ctx, ksync);
@@ -232,10 +233,10 @@ static int do_prepare(struct s15_remote *x, struct ds_remote_info *info)
 					   x->collection, ver->valueint, x->engine_version);
 		return fail(x, -EPROTONOSUPPORT);
 	}
-	gsid = cJSON_GetObjectItemCaseSensitive(x->g->meta, "syncID");
+	gsid = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(x->g->meta, "syncID"));
 	csid = cJSON_GetObjectItemCaseSensitive(e, "syncID");
 	n = snprintf(info->epoch, sizeof(info->epoch), "%08" PRIx32 ":%s.%s",
-		     node_tag(x->g->endpoint), cJSON_IsString(gsid) ? gsid->valuestring : "",
+		     node_tag(x->g->endpoint), gsid ? gsid : "",
 		     csid->valuestring);
 	if (n < 0 || (size_t)n >= sizeof(info->epoch)) {
 		cJSON_Delete(coll_info);
@@ -879,9 +880,9 @@ unsigned long ds_sync15_remote_undecryptable(struct ds_remote *r)
 
 static const char *opt_str(const cJSON *cfg, const char *key)
 {
-	const cJSON *v = cJSON_GetObjectItemCaseSensitive(cfg, key);
+	const char *v = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(cfg, key));
 
-	return cJSON_IsString(v) && *v->valuestring ? v->valuestring : NULL;
+	return v && *v ? v : NULL;
 }
 
 /* "download_limit" / "download_sort"; history defaults to Firefox's newest 5000. */
