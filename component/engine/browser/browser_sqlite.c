@@ -181,7 +181,7 @@ int ds_browser_log_rollback(sqlite3 *db)
 	return rc;
 }
 
-static int prepare(sqlite3 *db, const char *sql, sqlite3_stmt **st)
+int ds_browser_prepare(sqlite3 *db, const char *sql, sqlite3_stmt **st)
 {
 	int rc = sqlite3_prepare_v2(db, sql, -1, st, NULL);
 
@@ -192,32 +192,65 @@ static int prepare(sqlite3 *db, const char *sql, sqlite3_stmt **st)
 	return 0;
 }
 
-int ds_browser_log_pending(sqlite3 *db, const char *guid, struct ds_pending_info *out)
+int ds_browser_step_done(sqlite3_stmt *st)
 {
-	sqlite3_stmt *st;
-	int rc = prepare(db, "SELECT seq, ms, deleted FROM datasync_changes WHERE guid = ?", &st);
+	int rc = sqlite3_step(st);
+
+	sqlite3_finalize(st);
+	return ds_browser_sqlerr(rc);
+}
+
+int ds_browser_query(sqlite3 *db, const char *sql, const char *a, const char *b, int64_t n,
+		     sqlite3_stmt **st)
+{
+	int rc = ds_browser_prepare(db, sql, st);
 
 	if (rc)
 		return rc;
-	sqlite3_bind_text(st, 1, guid, -1, SQLITE_STATIC);
-	rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW) {
-		out->change_seq = (uint64_t)sqlite3_column_int64(st, 0);
-		out->modified_ms = sqlite3_column_int64(st, 1);
-		out->deleted = sqlite3_column_int(st, 2) != 0;
-		rc = 0;
-	} else {
-		rc = rc == SQLITE_DONE ? -ENOENT : ds_browser_sqlerr(rc);
-	}
+	/* A parameter left unbound is NULL: bind only what the statement has. */
+	if (a)
+		sqlite3_bind_text(*st, 1, a, -1, SQLITE_STATIC);
+	if (b)
+		sqlite3_bind_text(*st, 2, b, -1, SQLITE_STATIC);
+	else if (sqlite3_bind_parameter_count(*st) > 1)
+		sqlite3_bind_int64(*st, 2, n);
+	rc = sqlite3_step(*st);
+	if (rc == SQLITE_ROW)
+		return 0;
+	sqlite3_finalize(*st);
+	*st = NULL;
+	return rc == SQLITE_DONE ? -ENOENT : ds_browser_sqlerr(rc);
+}
+
+int ds_browser_run(sqlite3 *db, const char *sql, const char *a, const char *b, int64_t n)
+{
+	sqlite3_stmt *st;
+	int rc = ds_browser_query(db, sql, a, b, n, &st);
+
 	sqlite3_finalize(st);
-	return rc;
+	return rc == -ENOENT ? 0 : rc;
+}
+
+int ds_browser_log_pending(sqlite3 *db, const char *guid, struct ds_pending_info *out)
+{
+	sqlite3_stmt *st;
+	int rc = ds_browser_query(db, "SELECT seq, ms, deleted FROM datasync_changes WHERE guid = ?", guid, NULL,
+				  0, &st);
+
+	if (rc)
+		return rc;
+	out->change_seq = (uint64_t)sqlite3_column_int64(st, 0);
+	out->modified_ms = sqlite3_column_int64(st, 1);
+	out->deleted = sqlite3_column_int(st, 2) != 0;
+	sqlite3_finalize(st);
+	return 0;
 }
 
 int ds_browser_log_changes_after(sqlite3 *db, uint64_t after_seq, const char *after_guid,
 				 ds_browser_change_cb cb, void *user_data)
 {
 	sqlite3_stmt *st;
-	int rc = prepare(db, "SELECT guid, seq, ms, deleted FROM datasync_changes"
+	int rc = ds_browser_prepare(db, "SELECT guid, seq, ms, deleted FROM datasync_changes"
 			     " WHERE ?1 IS NULL OR seq > ?2 OR (seq = ?2 AND guid > ?1)"
 			     " ORDER BY seq, guid", &st);
 
@@ -248,26 +281,9 @@ int ds_browser_log_changes_after(sqlite3 *db, uint64_t after_seq, const char *af
 	return rc == SQLITE_DONE ? 0 : ds_browser_sqlerr(rc);
 }
 
-static int run_bound(sqlite3 *db, const char *sql, const char *a, const char *b, int64_t n)
-{
-	sqlite3_stmt *st;
-	int rc = prepare(db, sql, &st);
-
-	if (rc)
-		return rc;
-	sqlite3_bind_text(st, 1, a, -1, SQLITE_STATIC);
-	if (b)
-		sqlite3_bind_text(st, 2, b, -1, SQLITE_STATIC);
-	else
-		sqlite3_bind_int64(st, 2, n);
-	rc = sqlite3_step(st);
-	sqlite3_finalize(st);
-	return rc == SQLITE_DONE ? 0 : ds_browser_sqlerr(rc);
-}
-
 int ds_browser_log_forget(sqlite3 *db, const char *guid, uint64_t seq)
 {
-	return run_bound(db, "DELETE FROM datasync_changes WHERE guid = ?1 AND seq <= ?2", guid,
+	return ds_browser_run(db, "DELETE FROM datasync_changes WHERE guid = ?1 AND seq <= ?2", guid,
 			 NULL, (int64_t)seq);
 }
 
@@ -275,17 +291,17 @@ int ds_browser_log_rename(sqlite3 *db, const char *old_guid, const char *new_gui
 {
 	/* The renamed item's pending change follows it; one it had under the new guid is older
 	 * (the counter only grows) and is replaced. */
-	int rc = run_bound(db, "DELETE FROM datasync_changes WHERE guid = ?2 AND EXISTS"
+	int rc = ds_browser_run(db, "DELETE FROM datasync_changes WHERE guid = ?2 AND EXISTS"
 			       " (SELECT 1 FROM datasync_changes WHERE guid = ?1)", old_guid, new_guid, 0);
 
 	if (rc == 0)
-		rc = run_bound(db, "UPDATE datasync_changes SET guid = ?2 WHERE guid = ?1", old_guid,
+		rc = ds_browser_run(db, "UPDATE datasync_changes SET guid = ?2 WHERE guid = ?1", old_guid,
 			       new_guid, 0);
 	if (rc == 0)
-		rc = run_bound(db, "DELETE FROM datasync_unknown WHERE guid = ?2 AND EXISTS"
+		rc = ds_browser_run(db, "DELETE FROM datasync_unknown WHERE guid = ?2 AND EXISTS"
 			       " (SELECT 1 FROM datasync_unknown WHERE guid = ?1)", old_guid, new_guid, 0);
 	if (rc == 0)
-		rc = run_bound(db, "UPDATE datasync_unknown SET guid = ?2 WHERE guid = ?1", old_guid,
+		rc = ds_browser_run(db, "UPDATE datasync_unknown SET guid = ?2 WHERE guid = ?1", old_guid,
 			       new_guid, 0);
 	return rc;
 }
@@ -327,15 +343,10 @@ int ds_browser_log_forget_if_cleared(sqlite3 *db, const char *any_item)
 	sqlite3_stmt *st;
 	int rc, n;
 
-	rc = prepare(db, any_item, &st);
-	if (rc)
-		return rc;
-	rc = sqlite3_step(st);
+	rc = ds_browser_query(db, any_item, NULL, NULL, 0, &st);
 	sqlite3_finalize(st);
-	if (rc == SQLITE_ROW)
-		return 0;
-	if (rc != SQLITE_DONE)
-		return ds_browser_sqlerr(rc);
+	if (rc != -ENOENT)
+		return rc;
 	rc = ds_browser_exec(db, "DELETE FROM datasync_changes WHERE deleted = 1");
 	if (rc)
 		return rc;
@@ -363,31 +374,24 @@ int ds_browser_log_wipe(sqlite3 *db, const char *delete_items)
 int ds_browser_unknown_get(sqlite3 *db, const char *guid, char **json)
 {
 	sqlite3_stmt *st;
-	int rc = prepare(db, "SELECT fields FROM datasync_unknown WHERE guid = ?", &st);
+	const char *t;
+	int rc = ds_browser_query(db, "SELECT fields FROM datasync_unknown WHERE guid = ?", guid, NULL, 0, &st);
 
 	*json = NULL;
 	if (rc)
 		return rc;
-	sqlite3_bind_text(st, 1, guid, -1, SQLITE_STATIC);
-	rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW) {
-		const char *t = (const char *)sqlite3_column_text(st, 0);
-
-		*json = ds_strdup(t ? t : "{}");
-		rc = *json ? 0 : -ENOMEM;
-	} else {
-		rc = rc == SQLITE_DONE ? -ENOENT : ds_browser_sqlerr(rc);
-	}
+	t = (const char *)sqlite3_column_text(st, 0);
+	*json = ds_strdup(t ? t : "{}");
 	sqlite3_finalize(st);
-	return rc;
+	return *json ? 0 : -ENOMEM;
 }
 
 int ds_browser_unknown_put(sqlite3 *db, const char *guid, const char *json)
 {
 	if (!json)
-		return run_bound(db, "DELETE FROM datasync_unknown WHERE guid = ?1 AND ?2 = 0", guid,
+		return ds_browser_run(db, "DELETE FROM datasync_unknown WHERE guid = ?1 AND ?2 = 0", guid,
 				 NULL, 0);
-	return run_bound(db, "INSERT OR REPLACE INTO datasync_unknown(guid, fields) VALUES(?1, ?2)",
+	return ds_browser_run(db, "INSERT OR REPLACE INTO datasync_unknown(guid, fields) VALUES(?1, ?2)",
 			 guid, json, 0);
 }
 

@@ -28,6 +28,15 @@
 	" INSERT INTO datasync_changes(guid, seq, ms, deleted) SELECT " G ", seq," \
 	" CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER), " D \
 	" FROM datasync_state WHERE " G " IS NOT NULL;"
+/* The same for the guid column G of the row that ROW ("table WHERE ...", by its primary key: at
+ * most one row) selects: the row is looked up twice, not once for each of the three uses of G.
+ * Columns of ROW are qualified with its table where datasync_state has one of that name. */
+#define DS_BROWSER_LOG_ROW_SQL(G, ROW, D) \
+	" UPDATE datasync_state SET seq = seq + 1;" \
+	" DELETE FROM datasync_changes WHERE guid = (SELECT " G " FROM " ROW ");" \
+	" INSERT INTO datasync_changes(guid, seq, ms, deleted) SELECT " G ", datasync_state.seq," \
+	" CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER), " D \
+	" FROM datasync_state, " ROW " AND " G " IS NOT NULL;"
 
 int ds_browser_sqlerr(int rc);
 /* Open path read-write (never creates it: a missing browser profile is an error), with the
@@ -38,6 +47,17 @@ int ds_browser_db_open(const char *path, sqlite3 **out);
  * ds_browser_log_commit/rollback switch it; a store with its own transactions calls it. */
 int ds_browser_db_cache(sqlite3 *db, bool writing);
 int ds_browser_exec(sqlite3 *db, const char *sql);
+/* sqlite3_prepare_v2 of sql, logging a failure: 0 or -errno. */
+int ds_browser_prepare(sqlite3 *db, const char *sql, sqlite3_stmt **st);
+/* Step st once and finalize it: 0 when it ran (a row or done), else -errno. */
+int ds_browser_step_done(sqlite3_stmt *st);
+/* Prepare sql, bind text a to ?1 and text b to ?2 (n when b is NULL and sql has a ?2) and step to
+ * its first row: 0 with *st on that row (the caller finalizes it), -ENOENT when there is none,
+ * else -errno; *st is NULL on failure. */
+int ds_browser_query(sqlite3 *db, const char *sql, const char *a, const char *b, int64_t n,
+		     sqlite3_stmt **st);
+/* ds_browser_query run to its first row and finalized: 0 (a row or none) or -errno. */
+int ds_browser_run(sqlite3 *db, const char *sql, const char *a, const char *b, int64_t n);
 /* Create the side tables if needed. */
 int ds_browser_log_install(sqlite3 *db);
 /* Drop the side tables (after the adapter dropped its triggers). */

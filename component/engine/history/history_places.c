@@ -43,35 +43,39 @@
 #define HAS_VISITS(P) "EXISTS (SELECT 1 FROM moz_historyvisits WHERE place_id = " P ")"
 #define USER_MARK(P) "EXISTS (SELECT 1 FROM datasync_history_removed WHERE place_id = " P ")"
 
+/* The place with id P, as the row DS_BROWSER_LOG_ROW_SQL logs the guid of. */
+#define PLACE(P) "moz_places WHERE moz_places.id = " P
+
+/* The triggers are dropped just before (DROP_TRIGGERS_SQL, same transaction): no IF NOT EXISTS. */
 static const char TRIGGERS_SQL[] =
 	"CREATE TABLE IF NOT EXISTS datasync_history_removed(place_id INTEGER PRIMARY KEY);"
-	"CREATE TRIGGER IF NOT EXISTS datasync_history_visit_ai AFTER INSERT ON moz_historyvisits"
+	"CREATE TRIGGER datasync_history_visit_ai AFTER INSERT ON moz_historyvisits"
 	" WHEN " DS_BROWSER_NOT_APPLYING " BEGIN"
 	" DELETE FROM datasync_history_removed WHERE place_id = NEW.place_id;"
-	DS_BROWSER_LOG_SQL("(SELECT guid FROM moz_places WHERE id = NEW.place_id)", "0") " END;"
-	"CREATE TRIGGER IF NOT EXISTS datasync_history_visit_ad AFTER DELETE ON moz_historyvisits"
+	DS_BROWSER_LOG_ROW_SQL("guid", PLACE("NEW.place_id"), "0") " END;"
+	"CREATE TRIGGER datasync_history_visit_ad AFTER DELETE ON moz_historyvisits"
 	" WHEN " DS_BROWSER_NOT_APPLYING " BEGIN"
 	" INSERT OR IGNORE INTO datasync_history_removed(place_id) SELECT OLD.place_id"
 	" WHERE OLD.visit_date >= " RECENT_US ";"
 	" DELETE FROM datasync_changes WHERE deleted = 0 AND guid = (SELECT guid FROM moz_places"
 	" WHERE id = OLD.place_id) AND NOT " HAS_VISITS("OLD.place_id") " AND NOT "
 	USER_MARK("OLD.place_id") ";"
-	DS_BROWSER_LOG_SQL("(SELECT guid FROM moz_places WHERE id = OLD.place_id AND NOT "
-			   HAS_VISITS("OLD.place_id") " AND " USER_MARK("OLD.place_id") ")", "1")
+	DS_BROWSER_LOG_ROW_SQL("guid", PLACE("OLD.place_id") " AND NOT " HAS_VISITS("OLD.place_id") " AND "
+			       USER_MARK("OLD.place_id"), "1")
 	" DELETE FROM datasync_history_removed WHERE place_id = OLD.place_id AND NOT "
 	HAS_VISITS("OLD.place_id") ";"
 	" END;"
-	"CREATE TRIGGER IF NOT EXISTS datasync_history_title_au AFTER UPDATE OF title ON moz_places"
+	"CREATE TRIGGER datasync_history_title_au AFTER UPDATE OF title ON moz_places"
 	" WHEN " DS_BROWSER_NOT_APPLYING " AND OLD.title IS NOT NEW.title AND " HAS_VISITS("NEW.id")
 	" BEGIN" DS_BROWSER_LOG_SQL("NEW.guid", "0") " END;"
-	"CREATE TRIGGER IF NOT EXISTS datasync_history_guid_au AFTER UPDATE OF guid ON moz_places"
+	"CREATE TRIGGER datasync_history_guid_au AFTER UPDATE OF guid ON moz_places"
 	" WHEN " DS_BROWSER_NOT_APPLYING " AND OLD.guid IS NOT NEW.guid BEGIN"
 	DS_BROWSER_LOG_SQL("OLD.guid", "1") DS_BROWSER_LOG_SQL("NEW.guid", "0") " END;"
-	"CREATE TRIGGER IF NOT EXISTS datasync_history_place_ad AFTER DELETE ON moz_places"
+	"CREATE TRIGGER datasync_history_place_ad AFTER DELETE ON moz_places"
 	" WHEN " DS_BROWSER_NOT_APPLYING " AND (" HAS_VISITS("OLD.id") " OR " USER_MARK("OLD.id")
 	") BEGIN" DS_BROWSER_LOG_SQL("OLD.guid", "1")
 	" DELETE FROM datasync_history_removed WHERE place_id = OLD.id; END;"
-	"CREATE TRIGGER IF NOT EXISTS datasync_history_place_expired_ad AFTER DELETE ON moz_places"
+	"CREATE TRIGGER datasync_history_place_expired_ad AFTER DELETE ON moz_places"
 	" WHEN " DS_BROWSER_NOT_APPLYING " AND NOT " HAS_VISITS("OLD.id") " AND NOT "
 	USER_MARK("OLD.id") " BEGIN"
 	" DELETE FROM datasync_changes WHERE guid = OLD.guid AND deleted = 0; END;";
@@ -105,42 +109,28 @@ static sqlite3 *db_of(void *s)
 	return ((struct places *)s)->db;
 }
 
-static int st_prepare(sqlite3 *db, const char *sql, sqlite3_stmt **st)
+/* Run sql with the place id bound to ?1. */
+static int run_id(sqlite3 *db, const char *sql, int64_t id)
 {
-	int rc = sqlite3_prepare_v2(db, sql, -1, st, NULL);
+	sqlite3_stmt *st;
+	int rc = ds_browser_prepare(db, sql, &st);
 
-	if (rc != SQLITE_OK) {
-		DS_LOG_ERR("SQL prepare failed: %s", sqlite3_errmsg(db));
-		return ds_browser_sqlerr(rc);
-	}
-	return 0;
-}
-
-static int step_done(sqlite3_stmt *st)
-{
-	int rc = sqlite3_step(st);
-
-	sqlite3_finalize(st);
-	return rc == SQLITE_DONE || rc == SQLITE_ROW ? 0 : ds_browser_sqlerr(rc);
+	if (rc)
+		return rc;
+	sqlite3_bind_int64(st, 1, id);
+	return ds_browser_step_done(st);
 }
 
 static int place_id(sqlite3 *db, const char *guid, int64_t *id)
 {
 	sqlite3_stmt *st;
-	int rc = st_prepare(db, "SELECT id FROM moz_places WHERE guid = ?", &st);
+	int rc = ds_browser_query(db, "SELECT id FROM moz_places WHERE guid = ?", guid, NULL, 0, &st);
 
 	if (rc)
 		return rc;
-	sqlite3_bind_text(st, 1, guid, -1, SQLITE_STATIC);
-	rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW) {
-		*id = sqlite3_column_int64(st, 0);
-		rc = 0;
-	} else {
-		rc = rc == SQLITE_DONE ? -ENOENT : ds_browser_sqlerr(rc);
-	}
+	*id = sqlite3_column_int64(st, 0);
 	sqlite3_finalize(st);
-	return rc;
+	return 0;
 }
 
 static int p_get(void *s, const char *guid, size_t max_visits, struct ds_history_place *out)
@@ -153,12 +143,9 @@ static int p_get(void *s, const char *guid, size_t max_visits, struct ds_history
 	memset(out, 0, sizeof(*out));
 	if (strlen(guid) >= sizeof(out->guid))
 		return -ENOENT;
-	rc = st_prepare(db, "SELECT id, url, title, frecency FROM moz_places WHERE guid = ?", &st);
-	if (rc)
-		return rc;
-	sqlite3_bind_text(st, 1, guid, -1, SQLITE_STATIC);
-	rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW) {
+	rc = ds_browser_query(db, "SELECT id, url, title, frecency FROM moz_places WHERE guid = ?", guid, NULL, 0,
+			      &st);
+	if (rc == 0) {
 		const char *u = (const char *)sqlite3_column_text(st, 1);
 		const char *t = (const char *)sqlite3_column_text(st, 2);
 
@@ -168,12 +155,10 @@ static int p_get(void *s, const char *guid, size_t max_visits, struct ds_history
 		out->url = ds_strdup(u ? u : "");
 		out->title = t ? ds_strdup(t) : NULL;
 		rc = !out->url || (t && !out->title) ? -ENOMEM : 0;
-	} else {
-		rc = rc == SQLITE_DONE ? -ENOENT : ds_browser_sqlerr(rc);
+		sqlite3_finalize(st);
 	}
-	sqlite3_finalize(st);
 	if (rc == 0)
-		rc = st_prepare(db, "SELECT visit_date, visit_type FROM moz_historyvisits"
+		rc = ds_browser_prepare(db, "SELECT visit_date, visit_type FROM moz_historyvisits"
 				    " WHERE place_id = ? ORDER BY visit_date DESC, visit_type LIMIT ?", &st);
 	if (rc) {
 		ds_history_place_clear(out);
@@ -207,26 +192,17 @@ static int p_get(void *s, const char *guid, size_t max_visits, struct ds_history
 
 static int p_find_url(void *s, const char *url, char guid_out[DS_BROWSER_ID_MAX])
 {
-	sqlite3 *db = db_of(s);
 	sqlite3_stmt *st;
-	int rc = st_prepare(db, "SELECT guid FROM moz_places WHERE url_hash = ? AND url = ?"
-				" AND guid IS NOT NULL", &st);
+	const char *g;
+	int rc = ds_browser_query(db_of(s), "SELECT guid FROM moz_places WHERE url = ?1 AND url_hash = ?2"
+				  " AND guid IS NOT NULL", url, NULL, ds_browser_url_hash(url), &st);
 
 	if (rc)
 		return rc;
-	sqlite3_bind_int64(st, 1, ds_browser_url_hash(url));
-	sqlite3_bind_text(st, 2, url, -1, SQLITE_STATIC);
-	rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW) {
-		const char *g = (const char *)sqlite3_column_text(st, 0);
-
-		snprintf(guid_out, DS_BROWSER_ID_MAX, "%s", g ? g : "");
-		rc = 0;
-	} else {
-		rc = rc == SQLITE_DONE ? -ENOENT : ds_browser_sqlerr(rc);
-	}
+	g = (const char *)sqlite3_column_text(st, 0);
+	snprintf(guid_out, DS_BROWSER_ID_MAX, "%s", g ? g : "");
 	sqlite3_finalize(st);
-	return rc;
+	return 0;
 }
 
 static int insert_place(sqlite3 *db, const struct ds_history_place *p, int64_t *id)
@@ -237,7 +213,7 @@ static int insert_place(sqlite3 *db, const struct ds_history_place *p, int64_t *
 
 	if (!rh)
 		return -ENOMEM;
-	rc = st_prepare(db, "INSERT INTO moz_places(url, title, rev_host, visit_count, hidden, typed,"
+	rc = ds_browser_prepare(db, "INSERT INTO moz_places(url, title, rev_host, visit_count, hidden, typed,"
 			    " frecency, guid, url_hash) VALUES(?, ?, ?, 0, 0, 0, -1, ?, ?)", &st);
 	if (rc == 0) {
 		sqlite3_bind_text(st, 1, p->url, -1, SQLITE_STATIC);
@@ -246,7 +222,7 @@ static int insert_place(sqlite3 *db, const struct ds_history_place *p, int64_t *
 		sqlite3_bind_text(st, 3, rh, -1, SQLITE_STATIC);
 		sqlite3_bind_text(st, 4, p->guid, -1, SQLITE_STATIC);
 		sqlite3_bind_int64(st, 5, ds_browser_url_hash(p->url));
-		rc = step_done(st);
+		rc = ds_browser_step_done(st);
 	}
 	ds_free(rh);
 	if (rc == 0)
@@ -259,17 +235,13 @@ static int insert_place(sqlite3 *db, const struct ds_history_place *p, int64_t *
 static int guid_holds_other_url(sqlite3 *db, const char *guid, const char *url)
 {
 	sqlite3_stmt *st;
-	int rc = st_prepare(db, "SELECT 1 FROM moz_places WHERE guid = ? AND url IS NOT ?", &st);
+	int rc = ds_browser_query(db, "SELECT 1 FROM moz_places WHERE guid = ? AND url IS NOT ?", guid, url, 0,
+				  &st);
 
-	if (rc)
-		return rc;
-	sqlite3_bind_text(st, 1, guid, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 2, url, -1, SQLITE_STATIC);
-	rc = sqlite3_step(st);
 	sqlite3_finalize(st);
-	if (rc == SQLITE_ROW)
+	if (rc == 0)
 		return -EBADMSG;
-	return rc == SQLITE_DONE ? 0 : ds_browser_sqlerr(rc);
+	return rc == -ENOENT ? 0 : rc;
 }
 
 static int p_put(void *s, const struct ds_history_place *p)
@@ -286,17 +258,12 @@ static int p_put(void *s, const struct ds_history_place *p)
 	if (rc == -ENOENT)
 		rc = insert_place(db, p, &id);
 	else if (rc == 0 && p->title) {
-		rc = st_prepare(db, "UPDATE moz_places SET title = ? WHERE id = ?"
-				    " AND title IS NOT ?1", &st);
-		if (rc == 0) {
-			sqlite3_bind_text(st, 1, p->title, -1, SQLITE_STATIC);
-			sqlite3_bind_int64(st, 2, id);
-			rc = step_done(st);
-		}
+		rc = ds_browser_run(db, "UPDATE moz_places SET title = ?1 WHERE id = ?2 AND title IS NOT ?1",
+				    p->title, NULL, id);
 	}
 	if (rc)
 		return rc;
-	rc = st_prepare(db, "INSERT INTO moz_historyvisits(from_visit, place_id, visit_date,"
+	rc = ds_browser_prepare(db, "INSERT INTO moz_historyvisits(from_visit, place_id, visit_date,"
 			    " visit_type, session) SELECT 0, ?1, ?2, ?3, 0 WHERE NOT EXISTS (SELECT 1"
 			    " FROM moz_historyvisits WHERE place_id = ?1 AND visit_date = ?2"
 			    " AND visit_type = ?3)", &st);
@@ -307,27 +274,21 @@ static int p_put(void *s, const struct ds_history_place *p)
 		sqlite3_bind_int64(st, 1, id);
 		sqlite3_bind_int64(st, 2, p->visits[i].date_us);
 		sqlite3_bind_int(st, 3, p->visits[i].type);
-		rc = sqlite3_step(st);
-		rc = rc == SQLITE_DONE ? 0 : ds_browser_sqlerr(rc);
+		rc = ds_browser_sqlerr(sqlite3_step(st));
 	}
 	sqlite3_finalize(st);
 	if (rc)
 		return rc;
-	rc = st_prepare(db, "UPDATE moz_places SET"
-			    " visit_count = (SELECT count(*) FROM moz_historyvisits WHERE place_id = ?1"
-			    " AND " VISIT_COUNT_WHERE "),"
-			    " last_visit_date = (SELECT max(visit_date) FROM moz_historyvisits"
-			    " WHERE place_id = ?1), frecency = -1 WHERE id = ?1", &st);
-	if (rc)
-		return rc;
-	sqlite3_bind_int64(st, 1, id);
-	return step_done(st);
+	return run_id(db, "UPDATE moz_places SET"
+		      " visit_count = (SELECT count(*) FROM moz_historyvisits WHERE place_id = ?1"
+		      " AND " VISIT_COUNT_WHERE "),"
+		      " last_visit_date = (SELECT max(visit_date) FROM moz_historyvisits"
+		      " WHERE place_id = ?1), frecency = -1 WHERE id = ?1", id);
 }
 
 static int p_set_guid(void *s, const char *old_guid, const char *new_guid)
 {
 	sqlite3 *db = db_of(s);
-	sqlite3_stmt *st;
 	int64_t taken = 0;
 	int rc = place_id(db, new_guid, &taken);
 
@@ -336,20 +297,13 @@ static int p_set_guid(void *s, const char *old_guid, const char *new_guid)
 		return -EBADMSG;
 	if (rc != -ENOENT)
 		return rc;
-	rc = st_prepare(db, "UPDATE moz_places SET guid = ?2 WHERE guid = ?1", &st);
-
-	if (rc)
-		return rc;
-	sqlite3_bind_text(st, 1, old_guid, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 2, new_guid, -1, SQLITE_STATIC);
-	rc = step_done(st);
+	rc = ds_browser_run(db, "UPDATE moz_places SET guid = ?2 WHERE guid = ?1", old_guid, new_guid, 0);
 	return rc ? rc : ds_browser_log_rename(db, old_guid, new_guid);
 }
 
 static int p_remove(void *s, const char *guid)
 {
 	sqlite3 *db = db_of(s);
-	sqlite3_stmt *st;
 	int64_t id = 0;
 	int rc = place_id(db, guid, &id);
 
@@ -357,27 +311,14 @@ static int p_remove(void *s, const char *guid)
 		return 0;
 	if (rc)
 		return rc;
-	rc = st_prepare(db, "DELETE FROM moz_historyvisits WHERE place_id = ?", &st);
-	if (rc)
-		return rc;
-	sqlite3_bind_int64(st, 1, id);
-	rc = step_done(st);
-	if (rc)
-		return rc;
+	rc = run_id(db, "DELETE FROM moz_historyvisits WHERE place_id = ?", id);
 	/* A bookmarked place (foreign_count > 0) stays, without history. */
-	rc = st_prepare(db, "DELETE FROM moz_places WHERE id = ? AND foreign_count = 0", &st);
-	if (rc)
-		return rc;
-	sqlite3_bind_int64(st, 1, id);
-	rc = step_done(st);
-	if (rc)
-		return rc;
-	rc = st_prepare(db, "UPDATE moz_places SET visit_count = 0, last_visit_date = NULL,"
-			    " frecency = -1 WHERE id = ?", &st);
-	if (rc)
-		return rc;
-	sqlite3_bind_int64(st, 1, id);
-	return step_done(st);
+	if (rc == 0)
+		rc = run_id(db, "DELETE FROM moz_places WHERE id = ? AND foreign_count = 0", id);
+	if (rc == 0)
+		rc = run_id(db, "UPDATE moz_places SET visit_count = 0, last_visit_date = NULL,"
+			    " frecency = -1 WHERE id = ?", id);
+	return rc;
 }
 
 static int t_mark_all(void *s, size_t limit)
