@@ -81,19 +81,22 @@ static struct {
 
 /* ---- configuration ------------------------------------------------------------------------------ */
 
+/* A setting of the configuration into dst, or dflt when it is unset or empty. */
+static void setting(char *dst, size_t cap, const char *value, const char *dflt)
+{
+	snprintf(dst, cap, "%s", value && *value ? value : dflt);
+}
+
 /* Server URLs and CA bundle from the configuration (ds_conf.h), else the Kconfig defaults. */
 static void read_servers(const struct ds_agent *a, struct servers *srv)
 {
 	const struct ds_conf *c = &a->conf;
 
-	snprintf(srv->fxa_url, sizeof(srv->fxa_url), "%s",
-		 c->fxa_url && *c->fxa_url ? c->fxa_url : CONFIG_DS_ACCOUNT_FXA_URL);
-	snprintf(srv->oauth_url, sizeof(srv->oauth_url), "%s",
-		 c->oauth_url && *c->oauth_url ? c->oauth_url : CONFIG_DS_ACCOUNT_OAUTH_URL);
-	snprintf(srv->tokenserver_url, sizeof(srv->tokenserver_url), "%s",
-		 c->tokenserver_url && *c->tokenserver_url ? c->tokenserver_url :
-							     CONFIG_DS_ACCOUNT_TOKENSERVER_URL);
-	snprintf(srv->ca_bundle, sizeof(srv->ca_bundle), "%s", c->ca_bundle ? c->ca_bundle : "");
+	setting(srv->fxa_url, sizeof(srv->fxa_url), c->fxa_url, CONFIG_DS_ACCOUNT_FXA_URL);
+	setting(srv->oauth_url, sizeof(srv->oauth_url), c->oauth_url, CONFIG_DS_ACCOUNT_OAUTH_URL);
+	setting(srv->tokenserver_url, sizeof(srv->tokenserver_url), c->tokenserver_url,
+		CONFIG_DS_ACCOUNT_TOKENSERVER_URL);
+	setting(srv->ca_bundle, sizeof(srv->ca_bundle), c->ca_bundle, "");
 }
 
 /* Set by ds_account_cmd_signed_out_elsewhere() from a sync thread; the loop thread acts on it. */
@@ -123,10 +126,9 @@ static void load_once(void)
 	if (!rc && g.s.verified && g.s.has_keys) {
 		g.state = ST_SIGNED_IN;
 		DS_LOG_INF("signed in as uid %s (resumed)", g.s.uid);
-	} else if (rc && rc != -ENOENT) {
-		DS_LOG_WRN("the sealed account cannot be read (%s): signed out", ds_strerror(rc));
-		ds_fxa_session_wipe(&g.s);
 	} else {
+		if (rc && rc != -ENOENT)
+			DS_LOG_WRN("the sealed account cannot be read (%s): signed out", ds_strerror(rc));
 		ds_fxa_session_wipe(&g.s);
 	}
 }
@@ -182,10 +184,8 @@ static void finish_sign_in(struct job *j, struct ds_fxa *f)
 		snprintf(j->warning, sizeof(j->warning), "device not registered: %s", ds_fxa_error(f));
 	j->s.skew_s = ds_fxa_skew(f);
 	rc = ds_fxa_session_seal(&j->s);
-	if (rc) {
-		job_fail(j, NULL, rc, "cannot store the session");
-		snprintf(j->message, sizeof(j->message), "cannot seal the session: %s", ds_strerror(rc));
-	}
+	if (rc)
+		job_fail(j, NULL, rc, "cannot seal the session");
 }
 
 static void *job_main(void *arg)
@@ -291,18 +291,10 @@ static void on_job_done(int fd, void *user_data)
 			DS_LOG_ERR("cannot erase the sealed account: %s", ds_strerror(rc));
 			ds_ipc_reply_error(j->ipc, j->conn, j->id, rc, "cannot erase the sealed account: %s",
 					   ds_strerror(rc));
-			job_free(j);
-			return;
+			goto out;
 		}
 		DS_LOG_INF("signed out%s%s", j->warning[0] ? ": " : "", j->warning);
-		b = account_json(false, NULL);
-		if (b && j->warning[0])
-			cJSON_AddStringToObject(b, "warning", j->warning);
-		ds_ipc_reply(j->ipc, j->conn, j->id, b);
-		job_free(j);
-		return;
-	}
-	if (j->rc) {
+	} else if (j->rc) {
 		/* A wrong code leaves the pending sign-in usable: the person may try again. */
 		bool retry_code = j->kind == JOB_VERIFY && j->rc == -EACCES;
 
@@ -323,24 +315,26 @@ static void on_job_done(int fd, void *user_data)
 		if (b)
 			cJSON_AddStringToObject(b, "state", state_names[g.state]);
 		ds_ipc_reply_failure(j->ipc, j->conn, j->id, j->rc, j->message, b);
-		job_free(j);
-		return;
-	}
-	g.s = j->s;
-	g.last_error[0] = '\0';
-	if (!g.s.verified) {
-		g.state = ST_NEEDS_CODE;
-		DS_LOG_INF("sign-in of uid %s waits for a verification code (%s)", g.s.uid, g.s.verification_method);
+		goto out;
 	} else {
-		g.state = ST_SIGNED_IN;
-		/* The pending key material went with the key fetch; the loop's copy holds none. */
-		DS_LOG_INF("signed in as uid %s, device \"%s\"%s%s", g.s.uid, g.s.device_name,
-			   j->warning[0] ? ": " : "", j->warning);
+		g.s = j->s;
+		g.last_error[0] = '\0';
+		if (!g.s.verified) {
+			g.state = ST_NEEDS_CODE;
+			DS_LOG_INF("sign-in of uid %s waits for a verification code (%s)", g.s.uid,
+				   g.s.verification_method);
+		} else {
+			g.state = ST_SIGNED_IN;
+			/* The pending key material went with the key fetch; the loop's copy holds none. */
+			DS_LOG_INF("signed in as uid %s, device \"%s\"%s%s", g.s.uid, g.s.device_name,
+				   j->warning[0] ? ": " : "", j->warning);
+		}
 	}
 	b = account_json(false, NULL);
 	if (b && j->warning[0])
 		cJSON_AddStringToObject(b, "warning", j->warning);
 	ds_ipc_reply(j->ipc, j->conn, j->id, b);
+out:
 	job_free(j);
 }
 
@@ -394,7 +388,6 @@ int ds_account_cmd_handle(struct ds_agent *a, struct ds_ipc_server *s, uint64_t 
 			  cJSON *req)
 {
 	struct job *j;
-	char msg[400];
 	int rc;
 
 	load_once();
@@ -413,8 +406,7 @@ int ds_account_cmd_handle(struct ds_agent *a, struct ds_ipc_server *s, uint64_t 
 	j->conn = conn;
 	j->id = id;
 	read_servers(a, &j->srv);
-	snprintf(j->device_name, sizeof(j->device_name), "%s",
-		 a->conf.device_name && *a->conf.device_name ? a->conf.device_name : ds_board_get()->name);
+	setting(j->device_name, sizeof(j->device_name), a->conf.device_name, ds_board_get()->name);
 
 	if (!strcmp(cmd, "login")) {
 		j->kind = JOB_LOGIN;
@@ -425,9 +417,10 @@ int ds_account_cmd_handle(struct ds_agent *a, struct ds_ipc_server *s, uint64_t 
 			return reply_err(s, conn, id, -EINVAL, "login needs \"email\" and \"password\"");
 		}
 		if (g.state == ST_SIGNED_IN) {
-			snprintf(msg, sizeof(msg), "already signed in as %s (datasyncctl logout first)", g.s.email);
 			job_free(j);
-			return reply_err(s, conn, id, -EEXIST, msg);
+			ds_ipc_reply_error(s, conn, id, -EEXIST, "already signed in as %s (datasyncctl logout first)",
+					   g.s.email);
+			return 0;
 		}
 		/* A new sign-in replaces one that waited for its code. */
 		ds_fxa_session_wipe(&g.s);
@@ -462,8 +455,8 @@ int ds_account_cmd_handle(struct ds_agent *a, struct ds_ipc_server *s, uint64_t 
 	if (rc) {
 		g.state = j->kind == JOB_VERIFY ? ST_NEEDS_CODE : (j->kind == JOB_LOGOUT ? ST_SIGNED_IN : ST_SIGNED_OUT);
 		job_free(j);
-		snprintf(msg, sizeof(msg), "cannot start the account operation: %s", ds_strerror(rc));
-		return reply_err(s, conn, id, rc, msg);
+		ds_ipc_reply_error(s, conn, id, rc, "cannot start the account operation: %s", ds_strerror(rc));
+		return 0;
 	}
 	return 1;
 }

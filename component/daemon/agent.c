@@ -18,6 +18,7 @@
 #include "account/ds_fxa_servers.h"
 #endif
 
+#include <cjson/cJSON.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -37,6 +38,13 @@ void ds_agent_apply_logging(const struct ds_agent *a)
 		out = a->daemonized && IS_ENABLED(CONFIG_DS_LOG_SYSLOG) ? DS_LOG_TO_SYSLOG : DS_LOG_TO_STDERR;
 	ds_log_set_output((enum ds_log_output)out, "datasyncd");
 	ds_log_set_max_level(ds_agent_log_level(a));
+}
+
+const char *ds_agent_json_str(const cJSON *o, const char *k, const char *dflt)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
+
+	return cJSON_IsString(v) ? v->valuestring : dflt;
 }
 
 /* ---- device id ------------------------------------------------------------------------------ */

@@ -63,21 +63,32 @@ static bool valid_name(const char *n)
 	return true;
 }
 
-/* The "name" of a request, checked; NULL after replying with the error. */
-static const char *req_name(const struct request *r, bool required)
+/* The reply to a name no collection has. */
+static int no_such(const struct request *r, const char *name)
+{
+	return fail(r, -ENOENT, "no collection named '%s' (see datasyncctl list)", name);
+}
+
+/* The "name" of a request, checked, into *name (NULL: absent, when not required); -1 after
+ * replying with the error. */
+static int req_name(const struct request *r, bool required, const char **name)
 {
 	const cJSON *n = cJSON_GetObjectItemCaseSensitive(r->req, "name");
 
+	*name = NULL;
 	if (!n || cJSON_IsNull(n)) {
-		if (required)
+		if (required) {
 			fail(r, -EINVAL, "\"name\" is required");
-		return NULL;
+			return -1;
+		}
+		return 0;
 	}
 	if (!cJSON_IsString(n) || !valid_name(n->valuestring)) {
 		fail(r, -EINVAL, "\"name\" must be 1..%d characters of A-Z a-z 0-9 _ -", NAME_MAX_LEN);
-		return NULL;
+		return -1;
 	}
-	return n->valuestring;
+	*name = n->valuestring;
+	return 0;
 }
 
 /* The stored registration of name; NULL after replying with the error. */
@@ -87,7 +98,7 @@ static cJSON *get_reg(const struct request *r, const char *name)
 	int rc = ds_store_collection_get(r->a->store, name, &reg);
 
 	if (rc == -ENOENT)
-		fail(r, rc, "no collection named '%s' (see datasyncctl list)", name);
+		no_such(r, name);
 	else if (rc)
 		fail(r, rc, "cannot read collection '%s': %s", name, ds_strerror(rc));
 	return rc ? NULL : reg;
@@ -105,14 +116,14 @@ static int is_enabled(const struct request *r, const char *name)
 	}
 	rc = -ENOENT;
 	cJSON_ArrayForEach(it, list) {
-		const cJSON *n = cJSON_GetObjectItemCaseSensitive(it, "name");
+		const char *n = ds_agent_json_str(it, "name", NULL);
 
-		if (cJSON_IsString(n) && !strcmp(n->valuestring, name))
+		if (n && !strcmp(n, name))
 			rc = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(it, "enabled"));
 	}
 	cJSON_Delete(list);
 	if (rc == -ENOENT)
-		fail(r, rc, "no collection named '%s' (see datasyncctl list)", name);
+		no_such(r, name);
 	return rc;
 }
 
@@ -173,13 +184,12 @@ static int cmd_list(const struct request *r)
 
 static int cmd_sync(const struct request *r)
 {
-	const cJSON *n = cJSON_GetObjectItemCaseSensitive(r->req, "name");
 	bool wait = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(r->req, "wait"));
-	const char *name = req_name(r, false);
+	const char *name;
 	cJSON *b;
 	int rc;
 
-	if (!name && n && !cJSON_IsNull(n))
+	if (req_name(r, false, &name))
 		return 0; /* replied */
 	if (name) {
 		rc = is_enabled(r, name);
@@ -209,29 +219,23 @@ static int cmd_sync(const struct request *r)
 void ds_agent_sync_done(uint64_t conn, int64_t id, cJSON *results, void *user_data)
 {
 	struct ds_agent *a = user_data;
-	cJSON *b = cJSON_CreateObject(), *it;
-	unsigned failed = 0;
+	cJSON *b = cJSON_CreateObject(), *it, *first = NULL;
 
 	cJSON_ArrayForEach(it, results)
-		if (!cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(it, "ok")))
-			failed++;
+		if (!first && !cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(it, "ok")))
+			first = it;
 	cJSON_AddItemToObject(b, "results", results);
-	if (failed) {
+	if (first) {
 		/* The request failed if a run failed: the first failure is the message, every
 		 * collection's outcome rides along. */
-		const cJSON *first = NULL, *msg, *res, *name;
+		const cJSON *res = cJSON_GetObjectItemCaseSensitive(first, "result");
+		const char *msg = ds_agent_json_str(first, "message", "");
 		char text[400];
 		int err;
 
-		cJSON_ArrayForEach(it, results)
-			if (!first && !cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(it, "ok")))
-				first = it;
-		msg = cJSON_GetObjectItemCaseSensitive(first, "message");
-		res = cJSON_GetObjectItemCaseSensitive(first, "result");
-		name = cJSON_GetObjectItemCaseSensitive(first, "name");
 		err = cJSON_IsNumber(res) && res->valueint < 0 ? res->valueint : -EIO;
-		snprintf(text, sizeof(text), "%s: %s", cJSON_IsString(name) ? name->valuestring : "?",
-			 cJSON_IsString(msg) && msg->valuestring[0] ? msg->valuestring : ds_strerror(err));
+		snprintf(text, sizeof(text), "%s: %s", ds_agent_json_str(first, "name", "?"),
+			 msg[0] ? msg : ds_strerror(err));
 		ds_ipc_reply_failure(a->ipc, conn, id, err, text, b);
 		return;
 	}
@@ -308,13 +312,23 @@ out:
 	return 0;
 }
 
+/* A clean-up step of unregister that failed: a warning in the reply and the log. */
+static void unregister_warn(cJSON *warnings, const char *name, const char *what, int rc)
+{
+	char msg[200];
+
+	snprintf(msg, sizeof(msg), "%s failed: %s", what, ds_strerror(rc));
+	cJSON_AddItemToArray(warnings, cJSON_CreateString(msg));
+	DS_LOG_WRN("%s: %s", name, msg);
+}
+
 static int cmd_unregister(const struct request *r)
 {
-	const char *name = req_name(r, true);
+	const char *name;
 	cJSON *reg, *b, *warnings;
 	int rc;
 
-	if (!name || busy(r, name, "unregister"))
+	if (req_name(r, true, &name) || busy(r, name, "unregister"))
 		return 0;
 	reg = get_reg(r, name);
 	if (!reg)
@@ -324,21 +338,11 @@ static int cmd_unregister(const struct request *r)
 	/* Remove what we installed in the app's data; never the data. A failure here is reported
 	 * but does not keep a collection the user wants gone. */
 	rc = ds_engine_unregister(cJSON_GetObjectItemCaseSensitive(reg, "engine"));
-	if (rc) {
-		char msg[200];
-
-		snprintf(msg, sizeof(msg), "engine clean-up failed: %s", ds_strerror(rc));
-		cJSON_AddItemToArray(warnings, cJSON_CreateString(msg));
-		DS_LOG_WRN("%s: %s", name, msg);
-	}
+	if (rc)
+		unregister_warn(warnings, name, "engine clean-up", rc);
 	rc = ds_remote_forget(cJSON_GetObjectItemCaseSensitive(reg, "remote"), name);
-	if (rc && rc != -ENOENT) {
-		char msg[200];
-
-		snprintf(msg, sizeof(msg), "erasing the remote's secrets failed: %s", ds_strerror(rc));
-		cJSON_AddItemToArray(warnings, cJSON_CreateString(msg));
-		DS_LOG_WRN("%s: %s", name, msg);
-	}
+	if (rc && rc != -ENOENT)
+		unregister_warn(warnings, name, "erasing the remote's secrets", rc);
 	cJSON_Delete(reg);
 	rc = ds_store_collection_del(r->a->store, name);
 	if (rc) {
@@ -353,14 +357,14 @@ static int cmd_unregister(const struct request *r)
 
 static int cmd_enable(const struct request *r, bool enable)
 {
-	const char *name = req_name(r, true);
+	const char *name;
 	int rc;
 
-	if (!name)
+	if (req_name(r, true, &name))
 		return 0;
 	rc = ds_store_collection_enable(r->a->store, name, enable);
 	if (rc == -ENOENT)
-		return fail(r, rc, "no collection named '%s' (see datasyncctl list)", name);
+		return no_such(r, name);
 	if (rc)
 		return fail(r, rc, "cannot %s '%s': %s", enable ? "enable" : "disable", name, ds_strerror(rc));
 	DS_LOG_INF("collection %s %s", name, enable ? "enabled" : "disabled");
@@ -370,12 +374,12 @@ static int cmd_enable(const struct request *r, bool enable)
 
 static int cmd_reset(const struct request *r)
 {
-	const char *name = req_name(r, true);
 	struct ds_collection *c = NULL;
+	const char *name;
 	cJSON *reg;
 	int rc;
 
-	if (!name || busy(r, name, "reset"))
+	if (req_name(r, true, &name) || busy(r, name, "reset"))
 		return 0;
 	reg = get_reg(r, name);
 	if (!reg)
@@ -394,7 +398,7 @@ static int cmd_reset(const struct request *r)
 /* {"cmd":"set","name":N,"schedule":{...}}: merge into the stored override (docs/scheduler.md). */
 static int cmd_set(const struct request *r)
 {
-	const char *name = req_name(r, true);
+	const char *name;
 	const cJSON *upd = cJSON_GetObjectItemCaseSensitive(r->req, "schedule"), *it;
 	struct ds_sched_policy p;
 	char key[NAME_MAX_LEN + 8], text[512], err[160];
@@ -402,7 +406,7 @@ static int cmd_set(const struct request *r)
 	char *out;
 	int rc;
 
-	if (!name)
+	if (req_name(r, true, &name))
 		return 0;
 	if (!cJSON_IsObject(upd))
 		return fail(r, -EINVAL, "\"schedule\" (an object) is required");
@@ -451,15 +455,14 @@ static int cmd_set(const struct request *r)
 /* {"cmd":"push"[,"name":N]}: a push wake-up (the push client calls ds_sched_push_wakeup()). */
 static int cmd_push(const struct request *r)
 {
-	const cJSON *n = cJSON_GetObjectItemCaseSensitive(r->req, "name");
-	const char *name = req_name(r, false);
+	const char *name;
 	int rc;
 
-	if (!name && n && !cJSON_IsNull(n))
+	if (req_name(r, false, &name))
 		return 0;
 	rc = ds_sched_push_wakeup(r->a->sched, name, ds_port_mono_ms());
 	if (rc == -ENOENT)
-		return fail(r, rc, "no collection named '%s' (see datasyncctl list)", name);
+		return no_such(r, name);
 	if (rc)
 		return fail(r, rc, "push: %s", ds_strerror(rc));
 	DS_LOG_INF("push wake-up for %s", name ? name : "every collection");

@@ -77,6 +77,10 @@ struct ds_loop *ds_agent_loop(struct ds_agent *a);
 
 /* Re-read the configuration file (SIGHUP): log level and output, intervals, thresholds. */
 int ds_agent_reload(struct ds_agent *a);
+/* The string member k of a stored registration (or any JSON object o), or dflt when it is
+ * missing or not a string. */
+const char *ds_agent_json_str(const struct cJSON *o, const char *k, const char *dflt);
+
 /* Effective log level from the config and -v/-q. */
 int ds_agent_log_level(const struct ds_agent *a);
 void ds_agent_apply_logging(const struct ds_agent *a);

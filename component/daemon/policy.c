@@ -143,12 +143,11 @@ static int reg_policy(struct ds_agent *a, const char *name, const cJSON *reg, st
 		      char *server, size_t scap, char *err, size_t ecap)
 {
 	const cJSON *remote = cJSON_GetObjectItemCaseSensitive(reg, "remote");
-	const cJSON *kind = cJSON_GetObjectItemCaseSensitive(remote, "kind"), *ekind;
-	const char *where = NULL;
+	const char *kind = ds_agent_json_str(remote, "kind", NULL), *ekind, *where = NULL;
 	char key[DS_SCHED_NAME_MAX + 8], text[512];
 	int rc;
 
-	conf_defaults(a, cJSON_IsString(kind) ? kind->valuestring : NULL, p);
+	conf_defaults(a, kind, p);
 	rc = ds_agent_sched_parse(cJSON_GetObjectItemCaseSensitive(reg, "schedule"), p, err, ecap);
 	if (rc)
 		return rc;
@@ -162,58 +161,50 @@ static int reg_policy(struct ds_agent *a, const char *name, const cJSON *reg, st
 			return rc;
 	}
 	/* Server-directed backoff is per server: collections on one server share it. */
-	for (const char *const *k = (const char *const[]){ "url", "server", "dir", NULL }; *k; k++) {
-		const cJSON *v = cJSON_GetObjectItemCaseSensitive(remote, *k);
-
-		if (cJSON_IsString(v)) {
-			where = v->valuestring;
-			break;
-		}
-	}
+	for (const char *const *k = (const char *const[]){ "url", "server", "dir", NULL }; *k && !where; k++)
+		where = ds_agent_json_str(remote, *k, NULL);
 	/* Every Sync 1.5 collection of the account lives on the account's one storage node: its
 	 * X-Weave-Backoff quiets them all (sync15.md §6). */
-	if (cJSON_IsString(kind) && !strcmp(kind->valuestring, "sync15") && !where)
+	if (kind && !strcmp(kind, "sync15") && !where)
 		where = "account";
-	snprintf(server, scap, "%s:%s", cJSON_IsString(kind) ? kind->valuestring : "?", where ? where : name);
+	snprintf(server, scap, "%s:%s", kind ? kind : "?", where ? where : name);
 	/* The clients collection leads a batch (sync15.md §5: it comes first in every run). */
-	ekind = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(reg, "engine"), "kind");
-	p->lead = cJSON_IsString(ekind) && !strcmp(ekind->valuestring, "clients");
+	ekind = ds_agent_json_str(cJSON_GetObjectItemCaseSensitive(reg, "engine"), "kind", NULL);
+	p->lead = ekind && !strcmp(ekind, "clients");
 	return 0;
 }
 
 /* (Re)load one collection into the scheduler from the store. */
 static int load_one(struct ds_agent *a, const cJSON *reg, bool enabled)
 {
-	const cJSON *n = cJSON_GetObjectItemCaseSensitive(reg, "name");
-	const cJSON *t = cJSON_GetObjectItemCaseSensitive(reg, "title");
+	const char *name = ds_agent_json_str(reg, "name", NULL);
 	struct ds_sched_policy p;
 	struct ds_run_stats st;
 	char server[DS_SCHED_SERVER_MAX + 1], err[160];
 	int64_t now = now_ms();
 	int rc;
 
-	if (!cJSON_IsString(n))
+	if (!name)
 		return -EINVAL;
-	rc = reg_policy(a, n->valuestring, reg, &p, server, sizeof(server), err, sizeof(err));
+	rc = reg_policy(a, name, reg, &p, server, sizeof(server), err, sizeof(err));
 	if (!rc)
 		rc = ds_sched_policy_check(a->sched, &p, false, err, sizeof(err));
 	if (rc) {
-		DS_LOG_WRN("%s: schedule ignored (%s): board defaults apply", n->valuestring, err);
+		DS_LOG_WRN("%s: schedule ignored (%s): board defaults apply", name, err);
 		conf_defaults(a, NULL, &p);
 	}
-	if (ds_sched_has(a->sched, n->valuestring)) {
-		rc = ds_sched_set_policy(a->sched, n->valuestring, &p, now);
+	if (ds_sched_has(a->sched, name)) {
+		rc = ds_sched_set_policy(a->sched, name, &p, now);
 	} else {
-		rc = ds_sched_add(a->sched, n->valuestring, cJSON_IsString(t) ? t->valuestring : NULL, server, &p,
-				  false, now);
+		rc = ds_sched_add(a->sched, name, ds_agent_json_str(reg, "title", NULL), server, &p, false, now);
 		memset(&st, 0, sizeof(st));
 		/* The last run (wall clock) placed on the scheduler's monotonic clock. */
-		if (!rc && ds_store_run_last(a->store, n->valuestring, &st) == 0 && st.finished_ms > 0)
-			ds_sched_set_last_run(a->sched, n->valuestring,
+		if (!rc && ds_store_run_last(a->store, name, &st) == 0 && st.finished_ms > 0)
+			ds_sched_set_last_run(a->sched, name,
 					      now - DS_MAX(0, ds_port_wall_ms() - st.finished_ms), st.result == 0);
 	}
 	if (!rc)
-		rc = ds_sched_set_enabled(a->sched, n->valuestring, enabled, now);
+		rc = ds_sched_set_enabled(a->sched, name, enabled, now);
 	return rc;
 }
 
@@ -232,21 +223,21 @@ int ds_agent_sched_reload(struct ds_agent *a, const char *only)
 		if (ds_sched_info_at(a->sched, i, now_ms(), &info) || info.app_task)
 			continue;
 		cJSON_ArrayForEach(it, list) {
-			const cJSON *n = cJSON_GetObjectItemCaseSensitive(it, "name");
+			const char *n = ds_agent_json_str(it, "name", NULL);
 
-			if (cJSON_IsString(n) && !strcmp(n->valuestring, info.name))
+			if (n && !strcmp(n, info.name))
 				found = true;
 		}
 		if (!found)
 			ds_sched_remove(a->sched, info.name);
 	}
 	cJSON_ArrayForEach(it, list) {
-		const cJSON *n = cJSON_GetObjectItemCaseSensitive(it, "name");
+		const char *n = ds_agent_json_str(it, "name", NULL);
 
-		if (only && (!cJSON_IsString(n) || strcmp(n->valuestring, only)))
+		if (only && (!n || strcmp(n, only)))
 			continue;
 		if (load_one(a, it, cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(it, "enabled"))))
-			DS_LOG_WRN("%s: not scheduled", cJSON_IsString(n) ? n->valuestring : "?");
+			DS_LOG_WRN("%s: not scheduled", n ? n : "?");
 	}
 	cJSON_Delete(list);
 	if (!only)

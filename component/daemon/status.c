@@ -128,8 +128,7 @@ cJSON *ds_agent_collections_json(struct ds_agent *a, int *err)
 	}
 	out = cJSON_CreateArray();
 	cJSON_ArrayForEach(it, list) {
-		const cJSON *name = cJSON_GetObjectItemCaseSensitive(it, "name");
-		const cJSON *title = cJSON_GetObjectItemCaseSensitive(it, "title");
+		const char *name = ds_agent_json_str(it, "name", NULL);
 		const cJSON *engine = cJSON_GetObjectItemCaseSensitive(it, "engine");
 		const cJSON *remote = cJSON_GetObjectItemCaseSensitive(it, "remote");
 		struct ds_run_stats st;
@@ -138,17 +137,15 @@ cJSON *ds_agent_collections_json(struct ds_agent *a, int *err)
 		char phase[32] = "";
 		cJSON *c, *sched;
 
-		if (!cJSON_IsString(name))
+		if (!name)
 			continue;
 		c = cJSON_CreateObject();
-		cJSON_AddStringToObject(c, "name", name->valuestring);
-		cJSON_AddStringToObject(c, "title", cJSON_IsString(title) ? title->valuestring : name->valuestring);
+		cJSON_AddStringToObject(c, "name", name);
+		cJSON_AddStringToObject(c, "title", ds_agent_json_str(it, "title", name));
 		cJSON_AddBoolToObject(c, "enabled", cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(it, "enabled")));
-		cJSON_AddStringToObject(c, "engine", cJSON_IsString(cJSON_GetObjectItemCaseSensitive(engine, "kind")) ?
-				       cJSON_GetObjectItemCaseSensitive(engine, "kind")->valuestring : "?");
-		cJSON_AddStringToObject(c, "remote", cJSON_IsString(cJSON_GetObjectItemCaseSensitive(remote, "kind")) ?
-				       cJSON_GetObjectItemCaseSensitive(remote, "kind")->valuestring : "?");
-		ws = ds_worker_state(a->worker, name->valuestring, phase, sizeof(phase), &done, &total);
+		cJSON_AddStringToObject(c, "engine", ds_agent_json_str(engine, "kind", "?"));
+		cJSON_AddStringToObject(c, "remote", ds_agent_json_str(remote, "kind", "?"));
+		ws = ds_worker_state(a->worker, name, phase, sizeof(phase), &done, &total);
 		cJSON_AddStringToObject(c, "state", ds_worker_state_name(ws));
 		if (ws == DS_WORKER_RUNNING) {
 			cJSON *p = cJSON_AddObjectToObject(c, "progress");
@@ -157,7 +154,7 @@ cJSON *ds_agent_collections_json(struct ds_agent *a, int *err)
 			cJSON_AddNumberToObject(p, "done", done);
 			cJSON_AddNumberToObject(p, "total", total);
 		}
-		sched = ds_agent_sched_info_json(a, name->valuestring);
+		sched = ds_agent_sched_info_json(a, name);
 		if (sched)
 			cJSON_AddItemToObject(c, "schedule", sched);
 		/* The newer of the store's record and the worker's memory: when the store itself is
@@ -166,9 +163,9 @@ cJSON *ds_agent_collections_json(struct ds_agent *a, int *err)
 		bool have = false;
 
 		memset(&st, 0, sizeof(st));
-		if (ds_store_run_last(a->store, name->valuestring, &st) == 0)
+		if (ds_store_run_last(a->store, name, &st) == 0)
 			have = true;
-		if (a->worker && ds_worker_last_run(a->worker, name->valuestring, &mem) == 0 &&
+		if (a->worker && ds_worker_last_run(a->worker, name, &mem) == 0 &&
 		    (!have || mem.finished_ms >= st.finished_ms)) {
 			st = mem;
 			have = true;

@@ -202,10 +202,10 @@ static cJSON *job_names(struct ds_worker *w, const struct job *j)
 	}
 	if (ds_store_collection_list(w->store, &list) == 0) {
 		cJSON_ArrayForEach(it, list) {
-			const cJSON *n = cJSON_GetObjectItemCaseSensitive(it, "name");
+			const char *n = ds_agent_json_str(it, "name", NULL);
 
-			if (cJSON_IsString(n) && cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(it, "enabled")))
-				cJSON_AddItemToArray(names, cJSON_CreateString(n->valuestring));
+			if (n && cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(it, "enabled")))
+				cJSON_AddItemToArray(names, cJSON_CreateString(n));
 		}
 	}
 	cJSON_Delete(list);
