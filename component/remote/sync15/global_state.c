@@ -55,26 +55,27 @@ int ds_sync15_new_syncid(char out[DS_SYNC15_SYNCID_LEN + 1])
 
 /* ---- meta/global as data ------------------------------------------------------------------ */
 
-static cJSON *engine_entry(int version)
+/* engines.<name> = {"version": version, "syncID": <new>}; false when out of memory. */
+static bool add_engine(cJSON *engines, const char *name, int version)
 {
 	char id[DS_SYNC15_SYNCID_LEN + 1];
 	cJSON *e;
 
 	if (ds_sync15_new_syncid(id) < 0)
-		return NULL;
+		return false;
 	e = cJSON_CreateObject();
-	if (e && (!cJSON_AddNumberToObject(e, "version", version) ||
-		  !cJSON_AddStringToObject(e, "syncID", id))) {
+	if (!e || !cJSON_AddNumberToObject(e, "version", version) ||
+	    !cJSON_AddStringToObject(e, "syncID", id) || !cJSON_AddItemToObject(engines, name, e)) {
 		cJSON_Delete(e);
-		e = NULL;
+		return false;
 	}
-	return e;
+	return true;
 }
 
 cJSON *ds_sync15_meta_new(const char *extra_engine, int extra_version)
 {
 	char id[DS_SYNC15_SYNCID_LEN + 1];
-	cJSON *m = cJSON_CreateObject(), *engines, *e;
+	cJSON *m = cJSON_CreateObject(), *engines;
 
 	if (!m || ds_sync15_new_syncid(id) < 0 || !cJSON_AddStringToObject(m, "syncID", id) ||
 	    !cJSON_AddNumberToObject(m, "storageVersion", DS_SYNC15_STORAGE_VERSION) ||
@@ -83,18 +84,12 @@ cJSON *ds_sync15_meta_new(const char *extra_engine, int extra_version)
 	for (const struct ds_sync15_engine_def *d = ds_sync15_default_engines; d->name; d++) {
 		int v = extra_engine && strcmp(extra_engine, d->name) == 0 && extra_version > 0 ?
 				extra_version : d->version;
-		if (!(e = engine_entry(v)) || !cJSON_AddItemToObject(engines, d->name, e)) {
-			cJSON_Delete(e);
+		if (!add_engine(engines, d->name, v))
 			goto fail;
-		}
 	}
-	if (extra_engine && !cJSON_GetObjectItemCaseSensitive(engines, extra_engine)) {
-		if (!(e = engine_entry(extra_version > 0 ? extra_version : 1)) ||
-		    !cJSON_AddItemToObject(engines, extra_engine, e)) {
-			cJSON_Delete(e);
-			goto fail;
-		}
-	}
+	if (extra_engine && !cJSON_GetObjectItemCaseSensitive(engines, extra_engine) &&
+	    !add_engine(engines, extra_engine, extra_version > 0 ? extra_version : 1))
+		goto fail;
 	return m;
 fail:
 	cJSON_Delete(m);
@@ -161,12 +156,7 @@ int ds_sync15_meta_fixup(cJSON *meta, const char *name, int version, bool enable
 	if (!cJSON_IsObject(e)) {
 		while (cJSON_GetObjectItemCaseSensitive(engines, name))
 			cJSON_DeleteItemFromObjectCaseSensitive(engines, name);
-		if (!(e = engine_entry(version > 0 ? version : 1)) ||
-		    !cJSON_AddItemToObject(engines, name, e)) {
-			cJSON_Delete(e);
-			return -ENOMEM;
-		}
-		return 1;
+		return add_engine(engines, name, version > 0 ? version : 1) ? 1 : -ENOMEM;
 	}
 	sid = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(e, "syncID"));
 	if (!sid || !*sid) {

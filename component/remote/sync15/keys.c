@@ -184,16 +184,19 @@ const struct ds_sync15_keybundle *ds_sync15_keyring_get(const struct ds_sync15_k
 	return &kr->def;
 }
 
+/* A key bundle in JSON: [b64(enc), b64(hmac)]. */
 static int pair_parse(const cJSON *a, struct ds_sync15_keybundle *kb)
 {
-	const char *e = cJSON_GetStringValue(cJSON_GetArrayItem(a, 0));
-	const char *h = cJSON_GetStringValue(cJSON_GetArrayItem(a, 1));
+	uint8_t *const half[2] = { kb->enc, kb->hmac };
 
-	if (!cJSON_IsArray(a) || cJSON_GetArraySize(a) != 2 || !e || !h)
+	if (!cJSON_IsArray(a) || cJSON_GetArraySize(a) != 2)
 		return -EILSEQ;
-	if (ds_base64_decode(e, strlen(e), kb->enc, sizeof(kb->enc)) != 32 ||
-	    ds_base64_decode(h, strlen(h), kb->hmac, sizeof(kb->hmac)) != 32)
-		return -EILSEQ;
+	for (int i = 0; i < 2; i++) {
+		const char *s = cJSON_GetStringValue(cJSON_GetArrayItem(a, i));
+
+		if (!s || ds_base64_decode(s, strlen(s), half[i], 32) != 32)
+			return -EILSEQ;
+	}
 	return 0;
 }
 
@@ -247,18 +250,18 @@ int ds_sync15_keyring_new_random(struct ds_sync15_keyring *out)
 
 static cJSON *pair_json(const struct ds_sync15_keybundle *kb)
 {
-	char e[48], h[48];
+	const uint8_t *const half[2] = { kb->enc, kb->hmac };
+	char b64[48];
 	cJSON *a = cJSON_CreateArray();
 
-	ds_base64_encode(kb->enc, 32, e, sizeof(e));
-	ds_base64_encode(kb->hmac, 32, h, sizeof(h));
-	if (a && (!cJSON_AddItemToArray(a, cJSON_CreateString(e)) ||
-		  !cJSON_AddItemToArray(a, cJSON_CreateString(h)) || cJSON_GetArraySize(a) != 2)) {
-		cJSON_Delete(a);
-		a = NULL;
+	for (int i = 0; a && i < 2; i++) {
+		ds_base64_encode(half[i], 32, b64, sizeof(b64));
+		if (!cJSON_AddItemToArray(a, cJSON_CreateString(b64))) {
+			cJSON_Delete(a);
+			a = NULL;
+		}
 	}
-	ds_memzero(e, sizeof(e));
-	ds_memzero(h, sizeof(h));
+	ds_memzero(b64, sizeof(b64));
 	return a;
 }
 

@@ -445,6 +445,13 @@ int ds_sync15_get_if_modified(struct ds_sync15_client *c, const char *path, int6
 
 /* ---- info/... --------------------------------------------------------------------------------- */
 
+/* An answer to GET <path> that cannot be used. */
+static int unusable(struct ds_sync15_client *c, const char *path, int status)
+{
+	ds_sync15_client_set_error(c, "%s: unusable answer (%d)", path, status);
+	return -EPROTO;
+}
+
 void ds_sync15_limits_default(struct ds_sync15_limits *l)
 {
 	l->max_request_bytes = 260 * KIB;
@@ -491,12 +498,10 @@ int ds_sync15_get_limits(struct ds_sync15_client *c, struct ds_sync15_limits *l)
 
 	if (rc < 0)
 		return rc;
-	if (resp.status == 404) {
+	if (resp.status == 404)
 		ds_sync15_limits_default(l);
-	} else if (resp.status != 200 || ds_sync15_limits_parse(resp.body, l) < 0) {
-		ds_sync15_client_set_error(c, "info/configuration: unusable answer (%d)", resp.status);
-		rc = -EPROTO;
-	}
+	else if (resp.status != 200 || ds_sync15_limits_parse(resp.body, l) < 0)
+		rc = unusable(c, "info/configuration", resp.status);
 	ds_http_response_free(&resp);
 	return rc;
 }
@@ -542,8 +547,7 @@ int ds_sync15_get_info_collections(struct ds_sync15_client *c, cJSON **out)
 	if (!cJSON_IsObject(*out)) {
 		cJSON_Delete(*out);
 		*out = NULL;
-		ds_sync15_client_set_error(c, "info/collections: unusable answer (%d)", resp.status);
-		rc = -EPROTO;
+		rc = unusable(c, "info/collections", resp.status);
 	}
 	ds_http_response_free(&resp);
 	return rc;
@@ -582,8 +586,7 @@ int ds_sync15_get_quota(struct ds_sync15_client *c, double *usage_kb, double *qu
 	q = cJSON_GetArrayItem(a, 1);
 	if (!cJSON_IsArray(a) || !cJSON_IsNumber(u) || u->valuedouble < 0 ||
 	    !(cJSON_IsNull(q) || (cJSON_IsNumber(q) && q->valuedouble >= 0))) {
-		ds_sync15_client_set_error(c, "info/quota: unusable answer (%d)", resp.status);
-		rc = -EPROTO;
+		rc = unusable(c, "info/quota", resp.status);
 	} else {
 		*usage_kb = u->valuedouble;
 		*quota_kb = cJSON_IsNumber(q) ? q->valuedouble : -1;

@@ -205,7 +205,9 @@ static int do_prepare(struct s15_remote *x, struct ds_remote_info *info)
 	uint8_t ksync[64];
 	cJSON *coll_info = NULL;
 	const cJSON *e, *csid, *ver;
+	const struct ds_sync15_keybundle *kb;
 	const char *gsid;
+	int64_t coll_ts;
 	int rc, n;
 
 	rc = x->auth.ops->ksync(x->auth.ctx, ksync);
@@ -218,16 +220,18 @@ static int do_prepare(struct s15_remote *x, struct ds_remote_info *info)
 	ds_memzero(ksync, sizeof(ksync));
 	if (rc < 0)
 		return fail(x, rc);
+	if (ds_sync15_ts_from_json(cJSON_GetObjectItemCaseSensitive(coll_info, x->collection),
+				   &coll_ts) < 0)
+		coll_ts = -1;
+	cJSON_Delete(coll_info);
 	e = ds_sync15_meta_engine(x->g->meta, x->collection);
 	if (!e) {
-		cJSON_Delete(coll_info);
 		ds_sync15_client_set_error(x->client, "%s is declined on this account (another device "
 						      "turned it off); not synced", x->collection);
 		return fail(x, -ECANCELED);
 	}
 	ver = cJSON_GetObjectItemCaseSensitive(e, "version");
 	if (cJSON_IsNumber(ver) && ver->valuedouble > x->engine_version) {
-		cJSON_Delete(coll_info);
 		ds_sync15_client_set_error(x->client, "%s is stored in version %d on this account, "
 						      "newer than this client's %d: upgrade datasync",
 					   x->collection, ver->valueint, x->engine_version);
@@ -239,25 +243,21 @@ static int do_prepare(struct s15_remote *x, struct ds_remote_info *info)
 		     node_tag(x->g->endpoint), gsid ? gsid : "",
 		     csid->valuestring);
 	if (n < 0 || (size_t)n >= sizeof(info->epoch)) {
-		cJSON_Delete(coll_info);
 		ds_sync15_client_set_error(x->client, "meta/global has syncIDs too long to keep");
 		return fail(x, -EPROTO);
 	}
-	if (ds_sync15_ts_from_json(cJSON_GetObjectItemCaseSensitive(coll_info, x->collection),
-				   &x->coll_ts) < 0)
-		x->coll_ts = -1;
-	cJSON_Delete(coll_info);
-	if (x->coll_ts >= 0)
+	x->coll_ts = coll_ts;
+	if (coll_ts >= 0)
 		ds_sync15_ts_format(x->coll_ts, info->latest);
 	else
 		info->latest[0] = '\0';
 	info->max_batch = DS_MIN(x->g->limits.max_total_records, (size_t)1000);
 	if (!x->read_only && (rc = put_client_record(x)) < 0)
 		return fail(x, rc);
+	kb = ds_sync15_keyring_get(&x->g->keys, x->collection);
 	if (x->tr)
-		ds_sync15_transform_set_keys(x->tr, ds_sync15_keyring_get(&x->g->keys, x->collection));
-	else if ((rc = ds_sync15_transform_new(ds_sync15_keyring_get(&x->g->keys, x->collection),
-					       &x->tr)) < 0)
+		ds_sync15_transform_set_keys(x->tr, kb);
+	else if ((rc = ds_sync15_transform_new(kb, &x->tr)) < 0)
 		return rc;
 	x->prepared = true;
 	return 0;
@@ -664,7 +664,7 @@ static int s15_fetch(struct ds_remote *r, const char *cursor, ds_record_cb cb, v
 static int do_upload(struct s15_remote *x, const char *cursor, const struct ds_record *recs,
 		     size_t n, struct ds_upload_result *res)
 {
-	struct ds_sync15_post_queue *q = NULL;
+	struct ds_sync15_post_queue *q;
 	const struct ds_sync15_upload_stats *st;
 	struct cursor cur;
 	int64_t xius;
@@ -675,6 +675,8 @@ static int do_upload(struct s15_remote *x, const char *cursor, const struct ds_r
 	/* No cursor: the collection did not exist at prepare; 0 = "create only". */
 	xius = cur.newer >= 0 ? cur.newer : 0;
 	rc = ds_sync15_post_queue_new(x->client, x->collection, &x->g->limits, xius, &q);
+	if (rc < 0)
+		return rc;
 	for (size_t i = 0; rc == 0 && i < n; i++) {
 		struct ds_record enc = { 0 };
 		char *bso;
@@ -703,20 +705,18 @@ static int do_upload(struct s15_remote *x, const char *cursor, const struct ds_r
 	}
 	if (rc == 0)
 		rc = ds_sync15_post_queue_flush(q);
-	if (q) {
-		st = ds_sync15_post_queue_stats(q);
-		res->accepted = st->accepted;
-		res->failed += st->failed;
-		if (st->commits) {
-			res->modified_ms = st->modified_ms;
-			ds_sync15_ts_format(st->modified_ms, res->new_cursor);
-		} else {
-			snprintf(res->new_cursor, sizeof(res->new_cursor), "%s", cursor);
-		}
-		if (rc == 0 && st->too_large)
-			DS_LOG_WRN("%s: %zu record(s) too large for the server were not uploaded",
-				   x->collection, st->too_large);
+	st = ds_sync15_post_queue_stats(q);
+	res->accepted = st->accepted;
+	res->failed += st->failed;
+	if (st->commits) {
+		res->modified_ms = st->modified_ms;
+		ds_sync15_ts_format(st->modified_ms, res->new_cursor);
+	} else {
+		snprintf(res->new_cursor, sizeof(res->new_cursor), "%s", cursor);
 	}
+	if (rc == 0 && st->too_large)
+		DS_LOG_WRN("%s: %zu record(s) too large for the server were not uploaded", x->collection,
+			   st->too_large);
 	ds_sync15_post_queue_free(q);
 	if (rc == -ESTALE)
 		x->coll_ts = 0; /* it exists now: the refetch must read it */
@@ -897,15 +897,13 @@ static int download_limit_opt(const cJSON *cfg, const char *collection, struct d
 		DS_LOG_ERR("sync15: \"download_limit\" must be a whole number of records (0: all)");
 		return -EINVAL;
 	}
-	if (sort && !cJSON_IsString(sort)) {
-		DS_LOG_ERR("sync15: \"download_sort\" must be \"newest\" or \"index\"");
-		return -EINVAL;
-	}
 	if (lim)
 		n = (unsigned)lim->valueint;
 	else if (!sort && strcmp(collection, "history") == 0)
 		n = DS_SYNC15_HISTORY_DOWNLOAD_LIMIT;
-	if (ds_sync15_remote_set_download_limit(r, n, sort ? sort->valuestring : NULL) < 0) {
+	/* A "download_sort" that is not a string is refused like an unknown one. */
+	if ((sort && !cJSON_IsString(sort)) ||
+	    ds_sync15_remote_set_download_limit(r, n, sort ? sort->valuestring : NULL) < 0) {
 		DS_LOG_ERR("sync15: \"download_sort\" must be \"newest\" or \"index\"");
 		return -EINVAL;
 	}
@@ -923,7 +921,9 @@ int ds_remote_sync15_open(const cJSON *cfg, const char *collection, const char *
 
 	DS_UNUSED(device_id);
 	*out = NULL;
-	rc.collection = opt_str(cfg, "collection") ? opt_str(cfg, "collection") : collection;
+	rc.collection = opt_str(cfg, "collection");
+	if (!rc.collection)
+		rc.collection = collection;
 	v = cJSON_GetObjectItemCaseSensitive(cfg, "engine_version");
 	if (v && (!cJSON_IsNumber(v) || v->valuedouble < 1 || v->valuedouble > 1000)) {
 		DS_LOG_ERR("sync15: \"engine_version\" must be a positive integer");
