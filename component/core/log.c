@@ -57,32 +57,40 @@ void ds_log_write(int level, const char *tag, const char *fmt, ...)
 		ts.tv_nsec / 1000000L, names[level], tag, msg);
 }
 
+/* Our wording for the codes datasync returns; anything else is the C library's. */
+static const struct {
+	int code;
+	const char *text;
+} errors[] = {
+	{ 0, "success" },
+	{ EBADMSG, "data failed its integrity check (tampered, truncated or wrong key)" },
+	{ ENOENT, "not found" },
+	{ ENOMEM, "out of memory" },
+	{ ENOSPC, "no space left" },
+	{ EROFS, "read-only storage" },
+	{ EACCES, "permission denied" },
+	{ EPROTO, "protocol error (the other side sent something unexpected)" },
+	{ ETIMEDOUT, "timed out" },
+	{ ECONNREFUSED, "connection refused" },
+	{ ECANCELED, "cancelled" },
+	{ EAGAIN, "try again later" },
+	{ EINVAL, "invalid argument" },
+	{ ENOTSUP, "not supported in this build" },
+	{ EEXIST, "already exists" },
+	{ EBUSY, "busy" },
+	{ ESTALE, "remote changed meanwhile" },
+	{ EKEYREJECTED, "key rejected" },
+	{ ENOKEY, "key not available" },
+	{ EILSEQ, "malformed data" },
+	{ EIO, "input/output error" },
+};
+
 const char *ds_strerror(int neg_errno)
 {
 	int e = neg_errno < 0 ? -neg_errno : neg_errno;
 
-	switch (e) {
-	case 0: return "success";
-	case EBADMSG: return "data failed its integrity check (tampered, truncated or wrong key)";
-	case ENOENT: return "not found";
-	case ENOMEM: return "out of memory";
-	case ENOSPC: return "no space left";
-	case EROFS: return "read-only storage";
-	case EACCES: return "permission denied";
-	case EPROTO: return "protocol error (the other side sent something unexpected)";
-	case ETIMEDOUT: return "timed out";
-	case ECONNREFUSED: return "connection refused";
-	case ECANCELED: return "cancelled";
-	case EAGAIN: return "try again later";
-	case EINVAL: return "invalid argument";
-	case ENOTSUP: return "not supported in this build";
-	case EEXIST: return "already exists";
-	case EBUSY: return "busy";
-	case ESTALE: return "remote changed meanwhile";
-	case EKEYREJECTED: return "key rejected";
-	case ENOKEY: return "key not available";
-	case EILSEQ: return "malformed data";
-	case EIO: return "input/output error";
-	default: return strerror(e);
-	}
+	for (size_t i = 0; i < DS_ARRAY_SIZE(errors); i++)
+		if (errors[i].code == e)
+			return errors[i].text;
+	return strerror(e);
 }

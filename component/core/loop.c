@@ -449,7 +449,7 @@ void ds_loop_timer_cancel(struct ds_loop *l, int id)
 
 /* ---- life cycle ------------------------------------------------------------------------------- */
 
-static int set_nonblock_cloexec(int fd)
+int ds_fd_nonblock_cloexec(int fd)
 {
 	int fl = fcntl(fd, F_GETFL);
 
@@ -512,9 +512,9 @@ int ds_loop_new(struct ds_loop **out)
 	}
 	l->pipe_rd = p[0];
 	l->pipe_wr = p[1];
-	rc = set_nonblock_cloexec(p[0]);
+	rc = ds_fd_nonblock_cloexec(p[0]);
 	if (!rc)
-		rc = set_nonblock_cloexec(p[1]);
+		rc = ds_fd_nonblock_cloexec(p[1]);
 	if (!rc)
 		rc = ds_loop_watch(l, l->pipe_rd, pipe_readable, l);
 	if (rc)

@@ -91,7 +91,7 @@ struct sched_entry *ds_sched__find(const struct ds_sched *s, const char *name)
 	return NULL;
 }
 
-struct sched_server *ds_sched__server(const struct ds_sched *s, const char *key)
+static struct sched_server *server_of(const struct ds_sched *s, const char *key)
 {
 	if (!key || !key[0])
 		return NULL;
@@ -113,7 +113,7 @@ static uint32_t rnd(struct ds_sched *s)
 	return x;
 }
 
-int64_t ds_sched__flex_ms(const struct ds_sched *s, const struct sched_entry *e)
+static int64_t flex_ms(const struct ds_sched *s, const struct sched_entry *e)
 {
 	int64_t iv = e->pol.interval_s, f;
 
@@ -172,7 +172,7 @@ int64_t ds_sched__due(const struct ds_sched *s, const struct sched_entry *e, enu
 /* Earliest moment the collection may run as far as backoff goes; hard sets *hard. */
 int64_t ds_sched__not_before(const struct ds_sched *s, const struct sched_entry *e, enum ds_sched_block *kind)
 {
-	const struct sched_server *sv = ds_sched__server(s, e->server);
+	const struct sched_server *sv = server_of(s, e->server);
 	int64_t nb = -1;
 	enum ds_sched_block k = DS_SCHED_OK;
 
@@ -291,6 +291,30 @@ int ds_sched_policy_check(const struct ds_sched *s, const struct ds_sched_policy
 	return msg ? -EINVAL : 0;
 }
 
+static void reschedule(struct ds_sched *s, struct sched_entry *e, int64_t now)
+{
+	DS_UNUSED(s);
+	if (e->pol.interval_s <= 0)
+		e->periodic_due_ms = -1;
+	else if (e->last_run_ms >= 0)
+		e->periodic_due_ms = e->last_run_ms + e->pol.interval_s * 1000;
+	else if (!e->app_task)
+		e->periodic_due_ms = now;
+}
+
+/*
+ * The periodic due time under a new policy (or of a new entry). A task registered by an app
+ * first runs after its interval (RequestSync sets its alarm at now + minInterval; an app task
+ * always has one); a collection syncs once at start (Gaia syncs on enabling).
+ */
+static void apply_policy(struct ds_sched *s, struct sched_entry *e, int64_t now)
+{
+	if (e->app_task && e->last_run_ms < 0)
+		e->periodic_due_ms = now + e->pol.interval_s * 1000;
+	else
+		reschedule(s, e, now);
+}
+
 int ds_sched_add(struct ds_sched *s, const char *name, const char *title, const char *server,
 		 const struct ds_sched_policy *p, bool app_task, int64_t now_ms)
 {
@@ -326,12 +350,7 @@ int ds_sched_add(struct ds_sched *s, const char *name, const char *title, const 
 	e->backoff_until_ms = -1;
 	e->trig_ms = -1;
 	e->counted_due_ms = -1;
-	/* A task registered by an app first runs after its interval (RequestSync sets its alarm
-	 * at now + minInterval); a collection syncs once at start (Gaia syncs on enabling). */
-	if (p->interval_s <= 0)
-		e->periodic_due_ms = -1;
-	else
-		e->periodic_due_ms = app_task ? now_ms + p->interval_s * 1000 : now_ms;
+	apply_policy(s, e, now_ms);
 	s->n++;
 	return 0;
 }
@@ -351,17 +370,6 @@ int ds_sched_remove(struct ds_sched *s, const char *name)
 	return 0;
 }
 
-static void reschedule(struct ds_sched *s, struct sched_entry *e, int64_t now)
-{
-	DS_UNUSED(s);
-	if (e->pol.interval_s <= 0)
-		e->periodic_due_ms = -1;
-	else if (e->last_run_ms >= 0)
-		e->periodic_due_ms = e->last_run_ms + e->pol.interval_s * 1000;
-	else if (!e->app_task)
-		e->periodic_due_ms = now;
-}
-
 int ds_sched_set_policy(struct ds_sched *s, const char *name, const struct ds_sched_policy *p, int64_t now_ms)
 {
 	struct sched_entry *e = ds_sched__find(s, name);
@@ -371,10 +379,7 @@ int ds_sched_set_policy(struct ds_sched *s, const char *name, const struct ds_sc
 	if (ds_sched_policy_check(s, p, e->app_task, NULL, 0))
 		return -EINVAL;
 	e->pol = *p;
-	if (e->app_task && e->last_run_ms < 0)
-		e->periodic_due_ms = now_ms + p->interval_s * 1000;
-	else
-		reschedule(s, e, now_ms);
+	apply_policy(s, e, now_ms);
 	return 0;
 }
 
@@ -510,7 +515,7 @@ int ds_sched_user_request(struct ds_sched *s, const char *name, int64_t now_ms, 
 		why[0] = '\0';
 	if (!e)
 		return -ENOENT;
-	sv = ds_sched__server(s, e->server);
+	sv = server_of(s, e->server);
 	if (sv && sv->hard_until_ms > now_ms) {
 		ds_sched_duration_text(sv->hard_until_ms - now_ms, left, sizeof(left));
 		if (why && cap)
@@ -570,7 +575,7 @@ static bool in_window(const struct ds_sched *s, const struct sched_entry *e, int
 {
 	if (e->trig_ms >= 0 && e->trig_ms <= now)
 		return true;
-	if (e->periodic_due_ms >= 0 && e->periodic_due_ms - ds_sched__flex_ms(s, e) <= now)
+	if (e->periodic_due_ms >= 0 && e->periodic_due_ms - flex_ms(s, e) <= now)
 		return true;
 	/* Pending local changes ride any run: uploading them early costs no extra wake. */
 	return e->score > 0;
@@ -733,7 +738,7 @@ void ds_sched_server_backoff(struct ds_sched *s, const char *server, enum ds_sch
 
 	if (!server || !server[0] || seconds <= 0)
 		return;
-	sv = ds_sched__server(s, server);
+	sv = server_of(s, server);
 	if (!sv) {
 		struct sched_server *ns = ds_realloc(s->servers, (s->nservers + 1) * sizeof(*ns));
 

@@ -43,8 +43,6 @@ struct ds_sched {
 };
 
 struct sched_entry *ds_sched__find(const struct ds_sched *s, const char *name);
-struct sched_server *ds_sched__server(const struct ds_sched *s, const char *key);
-int64_t ds_sched__flex_ms(const struct ds_sched *s, const struct sched_entry *e);
 int64_t ds_sched__due(const struct ds_sched *s, const struct sched_entry *e, enum ds_sched_reason *why);
 int64_t ds_sched__not_before(const struct ds_sched *s, const struct sched_entry *e, enum ds_sched_block *kind);
 enum ds_sched_block ds_sched__block(const struct ds_sched *s, const struct sched_entry *e, int64_t now,

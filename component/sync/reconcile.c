@@ -118,14 +118,15 @@ void ds_reconcile_decide(const struct ds_record *remote, const struct ds_record 
 	}
 }
 
+static const char *const action_names[] = {
+	[DS_RECONCILE_SKIP] = "skip",
+	[DS_RECONCILE_APPLY] = "apply",
+	[DS_RECONCILE_FORGET] = "forget",
+	[DS_RECONCILE_KEEP_LOCAL] = "keep-local",
+	[DS_RECONCILE_MERGE] = "merge",
+};
+
 const char *ds_reconcile_action_name(enum ds_reconcile_action a)
 {
-	switch (a) {
-	case DS_RECONCILE_SKIP: return "skip";
-	case DS_RECONCILE_APPLY: return "apply";
-	case DS_RECONCILE_FORGET: return "forget";
-	case DS_RECONCILE_KEEP_LOCAL: return "keep-local";
-	case DS_RECONCILE_MERGE: return "merge";
-	}
-	return "?";
+	return (unsigned)a < DS_ARRAY_SIZE(action_names) ? action_names[a] : "?";
 }

@@ -106,17 +106,15 @@ static int save_cursor(struct run *run, const char *cursor)
 
 	if (!cursor[0])
 		cursor = run->cursor; /* "" from a remote means "no news", never "start over" */
-	if (run->cursor_held ||
-	    (strcmp(cursor, run->saved_cursor) == 0 && strcmp(run->info.epoch, run->saved_epoch) == 0)) {
-		snprintf(run->cursor, sizeof(run->cursor), "%s", cursor);
-		return 0;
+	if (!run->cursor_held &&
+	    (strcmp(cursor, run->saved_cursor) != 0 || strcmp(run->info.epoch, run->saved_epoch) != 0)) {
+		rc = ds_store_cursor_set(run->store, run->c->name, cursor, run->info.epoch);
+		if (rc < 0)
+			return run_fail(run, rc, "storing the cursor in the metadata store failed");
+		snprintf(run->saved_cursor, sizeof(run->saved_cursor), "%s", cursor);
+		snprintf(run->saved_epoch, sizeof(run->saved_epoch), "%s", run->info.epoch);
 	}
-	rc = ds_store_cursor_set(run->store, run->c->name, cursor, run->info.epoch);
-	if (rc < 0)
-		return run_fail(run, rc, "storing the cursor in the metadata store failed");
 	snprintf(run->cursor, sizeof(run->cursor), "%s", cursor);
-	snprintf(run->saved_cursor, sizeof(run->saved_cursor), "%s", cursor);
-	snprintf(run->saved_epoch, sizeof(run->saved_epoch), "%s", run->info.epoch);
 	return 0;
 }
 
