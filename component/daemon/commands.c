@@ -144,15 +144,6 @@ static void wipe_secrets(cJSON *j)
 	}
 }
 
-/* The override of name's schedule lives in the kv table; a removed collection leaves none. */
-static void sched_override_clear(struct ds_agent *a, const char *name)
-{
-	char key[NAME_MAX_LEN + 8];
-
-	snprintf(key, sizeof(key), "sched.%s", name);
-	ds_store_kv_set(a->store, key, "{}");
-}
-
 static int cmd_version(const struct request *r)
 {
 	cJSON *b = cJSON_CreateObject(), *f;
@@ -248,6 +239,7 @@ static int cmd_register(const struct request *r)
 	cJSON *copy = NULL, *remote, *existing = NULL, *b;
 	struct ds_collection *c = NULL;
 	const cJSON *n;
+	const char *refused; /* the step that refused it */
 	bool enrolled = false;
 	int rc;
 
@@ -274,13 +266,13 @@ static int cmd_register(const struct request *r)
 	rc = ds_remote_enroll(remote, n->valuestring);
 	wipe_secrets(r->req);
 	if (rc) {
-		fail(r, rc, "remote rejected: %s", ds_strerror(rc));
+		refused = "remote rejected";
 		goto out;
 	}
 	enrolled = true;
 	rc = ds_collection_open(copy, r->a->device_id, &c);
 	if (rc) {
-		fail(r, rc, "registration rejected: %s", ds_strerror(rc));
+		refused = "registration rejected";
 		goto out;
 	}
 	/* Prepare now: the engine checks the table and installs its change tracking, so edits
@@ -288,13 +280,13 @@ static int cmd_register(const struct request *r)
 	if (c->engine->ops->prepare) {
 		rc = c->engine->ops->prepare(c->engine);
 		if (rc) {
-			fail(r, rc, "engine rejected the registration: %s", ds_strerror(rc));
+			refused = "engine rejected the registration";
 			goto out;
 		}
 	}
 	rc = ds_store_collection_put(r->a->store, n->valuestring, copy);
 	if (rc) {
-		fail(r, rc, "cannot store the registration: %s", ds_strerror(rc));
+		refused = "cannot store the registration";
 		goto out;
 	}
 	DS_LOG_INF("registered collection %s (%s -> %s)", n->valuestring, c->engine->ops->kind,
@@ -305,6 +297,8 @@ static int cmd_register(const struct request *r)
 	reply(r, b);
 	enrolled = false; /* keep the sealed secrets: they belong to the stored registration */
 out:
+	if (rc)
+		fail(r, rc, "%s: %s", refused, ds_strerror(rc));
 	if (enrolled && rc && ds_remote_forget(remote, n->valuestring))
 		DS_LOG_WRN("%s: could not erase the secrets of a refused registration", n->valuestring);
 	ds_collection_close(c);
@@ -350,7 +344,8 @@ static int cmd_unregister(const struct request *r)
 		return fail(r, rc, "cannot remove collection '%s': %s", name, ds_strerror(rc));
 	}
 	DS_LOG_INF("unregistered collection %s", name);
-	sched_override_clear(r->a, name);
+	/* A removed collection leaves no override of its schedule. */
+	ds_agent_sched_override_set(r->a, name, "{}");
 	ds_agent_sched_reload(r->a, name);
 	return reply(r, b);
 }
@@ -401,8 +396,8 @@ static int cmd_set(const struct request *r)
 	const char *name;
 	const cJSON *upd = cJSON_GetObjectItemCaseSensitive(r->req, "schedule"), *it;
 	struct ds_sched_policy p;
-	char key[NAME_MAX_LEN + 8], text[512], err[160];
-	cJSON *cur = NULL, *reg, *b;
+	char err[160];
+	cJSON *cur, *reg, *b;
 	char *out;
 	int rc;
 
@@ -414,9 +409,7 @@ static int cmd_set(const struct request *r)
 	if (!reg)
 		return 0;
 	cJSON_Delete(reg);
-	snprintf(key, sizeof(key), "sched.%s", name);
-	if (ds_store_kv_get(r->a->store, key, text, sizeof(text)) > 0)
-		cur = cJSON_Parse(text);
+	cur = ds_agent_sched_override_get(r->a, name);
 	if (!cJSON_IsObject(cur)) {
 		cJSON_Delete(cur);
 		cur = cJSON_CreateObject();
@@ -439,7 +432,7 @@ static int cmd_set(const struct request *r)
 		return fail(r, rc, "schedule of '%s' refused: %s", name, err);
 	if (!out)
 		return fail(r, -ENOMEM, "out of memory");
-	rc = strlen(out) < sizeof(text) ? ds_store_kv_set(r->a->store, key, out) : -E2BIG;
+	rc = ds_agent_sched_override_set(r->a, name, out);
 	cJSON_free(out);
 	if (rc)
 		return fail(r, rc, "cannot store the schedule of '%s': %s", name, ds_strerror(rc));

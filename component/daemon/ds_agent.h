@@ -110,6 +110,11 @@ void ds_agent_sched_event(struct ds_agent *a, const struct ds_port_event *ev);
 int ds_agent_sched_parse(const struct cJSON *o, struct ds_sched_policy *p, char *err, size_t cap);
 struct cJSON *ds_agent_sched_policy_json(const struct ds_sched_policy *p);
 struct cJSON *ds_agent_sched_json(struct ds_agent *a);
+/* name's "datasyncctl set" override, kept in the store's kv table: NULL if there is none or it
+ * does not parse. */
+struct cJSON *ds_agent_sched_override_get(struct ds_agent *a, const char *name);
+/* Keep json as name's override ("{}": none); -E2BIG if it is longer than _get() reads. */
+int ds_agent_sched_override_set(struct ds_agent *a, const char *name, const char *json);
 /* One collection's schedule for "list"/"status", NULL if the scheduler does not know it. */
 struct cJSON *ds_agent_sched_info_json(struct ds_agent *a, const char *name);
 

@@ -27,6 +27,7 @@
 enum { TIMER_SCHED = 2, TIMER_BUDGET = 3 };
 
 #define KV_PREFIX "sched."
+#define KV_OVERRIDE_MAX 512 /* an override's JSON text, with its terminating NUL */
 
 static int64_t now_ms(void)
 {
@@ -125,6 +126,24 @@ cJSON *ds_agent_sched_policy_json(const struct ds_sched_policy *p)
 	return o;
 }
 
+cJSON *ds_agent_sched_override_get(struct ds_agent *a, const char *name)
+{
+	char key[DS_SCHED_NAME_MAX + 8], text[KV_OVERRIDE_MAX];
+
+	snprintf(key, sizeof(key), KV_PREFIX "%s", name);
+	return ds_store_kv_get(a->store, key, text, sizeof(text)) > 0 ? cJSON_Parse(text) : NULL;
+}
+
+int ds_agent_sched_override_set(struct ds_agent *a, const char *name, const char *json)
+{
+	char key[DS_SCHED_NAME_MAX + 8];
+
+	if (strlen(json) >= KV_OVERRIDE_MAX)
+		return -E2BIG;
+	snprintf(key, sizeof(key), KV_PREFIX "%s", name);
+	return ds_store_kv_set(a->store, key, json);
+}
+
 /* Board + datasync.conf defaults for a remote of this kind. */
 static void conf_defaults(const struct ds_agent *a, const char *remote_kind, struct ds_sched_policy *p)
 {
@@ -144,22 +163,18 @@ static int reg_policy(struct ds_agent *a, const char *name, const cJSON *reg, st
 {
 	const cJSON *remote = cJSON_GetObjectItemCaseSensitive(reg, "remote");
 	const char *kind = ds_agent_json_str(remote, "kind", NULL), *ekind, *where = NULL;
-	char key[DS_SCHED_NAME_MAX + 8], text[512];
+	cJSON *o;
 	int rc;
 
 	conf_defaults(a, kind, p);
 	rc = ds_agent_sched_parse(cJSON_GetObjectItemCaseSensitive(reg, "schedule"), p, err, ecap);
 	if (rc)
 		return rc;
-	snprintf(key, sizeof(key), KV_PREFIX "%s", name);
-	if (ds_store_kv_get(a->store, key, text, sizeof(text)) > 0) {
-		cJSON *o = cJSON_Parse(text);
-
-		rc = ds_agent_sched_parse(o, p, err, ecap);
-		cJSON_Delete(o);
-		if (rc)
-			return rc;
-	}
+	o = ds_agent_sched_override_get(a, name);
+	rc = ds_agent_sched_parse(o, p, err, ecap);
+	cJSON_Delete(o);
+	if (rc)
+		return rc;
 	/* Server-directed backoff is per server: collections on one server share it. */
 	for (const char *const *k = (const char *const[]){ "url", "server", "dir", NULL }; *k && !where; k++)
 		where = ds_agent_json_str(remote, *k, NULL);
