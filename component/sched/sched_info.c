@@ -61,6 +61,14 @@ int ds_sched_priority_parse(const char *s, enum ds_sched_priority *out)
 	return -EINVAL;
 }
 
+/* Append v and its unit at buf + n unless buf is full; the new length as snprintf counts it. */
+static int append(char *buf, size_t cap, int n, int64_t v, char unit)
+{
+	if ((size_t)n >= cap)
+		return n;
+	return n + snprintf(buf + n, cap - (size_t)n, "%lld%c", (long long)v, unit);
+}
+
 void ds_sched_duration_text(int64_t ms, char *buf, size_t cap)
 {
 	int64_t s = (ms + 999) / 1000, d = s / 86400, h = s % 86400 / 3600, m = s % 3600 / 60;
@@ -72,13 +80,13 @@ void ds_sched_duration_text(int64_t ms, char *buf, size_t cap)
 	if (ms < 0)
 		s = d = h = m = 0;
 	if (d)
-		n += snprintf(buf + n, cap - (size_t)n, "%lldd", (long long)d);
-	if (h && (size_t)n < cap)
-		n += snprintf(buf + n, cap - (size_t)n, "%lldh", (long long)h);
-	if (m && !d && (size_t)n < cap)
-		n += snprintf(buf + n, cap - (size_t)n, "%lldm", (long long)m);
-	if ((s % 60 || !n) && !d && !h && (size_t)n < cap)
-		snprintf(buf + n, cap - (size_t)n, "%llds", (long long)(s % 60));
+		n = append(buf, cap, n, d, 'd');
+	if (h)
+		n = append(buf, cap, n, h, 'h');
+	if (m && !d)
+		n = append(buf, cap, n, m, 'm');
+	if ((s % 60 || !n) && !d && !h)
+		append(buf, cap, n, s % 60, 's');
 }
 
 int ds_sched_duration_parse(const char *text, int64_t *seconds)

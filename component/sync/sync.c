@@ -53,22 +53,19 @@ static void progress(struct run *run, const char *phase, unsigned long done, uns
 		run->progress(run->c->name, phase, done, total, run->user_data);
 }
 
-/* Keep the first explanation: it names the step that failed. */
-static int run_fail(struct run *run, int rc, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static int run_fail(struct run *run, int rc, const char *fmt, ...)
+/* Keep the first explanation: it names the step that failed, and why. */
+static int fail_because(struct run *run, int rc, const char *what, const char *why)
 {
 	if (!run->st->message[0]) {
-		va_list ap;
-		size_t n;
-
-		va_start(ap, fmt);
-		vsnprintf(run->st->message, sizeof(run->st->message), fmt, ap);
-		va_end(ap);
-		n = strlen(run->st->message);
-		snprintf(run->st->message + n, sizeof(run->st->message) - n, ": %s", ds_strerror(rc));
+		snprintf(run->st->message, sizeof(run->st->message), "%s: %s", what, why);
 		DS_LOG_WRN("%s: %s", run->c->name, run->st->message);
 	}
 	return rc;
+}
+
+static int run_fail(struct run *run, int rc, const char *what)
+{
+	return fail_because(run, rc, what, ds_strerror(rc));
 }
 
 /* A remote operation failed: the remote's own explanation, when it has one, says more than the
@@ -77,13 +74,7 @@ static int remote_fail(struct run *run, int rc, const char *what)
 {
 	const char *why = run->r->ops->message ? run->r->ops->message(run->r) : NULL;
 
-	if (!why || !*why)
-		return run_fail(run, rc, "%s", what);
-	if (!run->st->message[0]) {
-		snprintf(run->st->message, sizeof(run->st->message), "%s: %s", what, why);
-		DS_LOG_WRN("%s: %s", run->c->name, run->st->message);
-	}
-	return rc;
+	return fail_because(run, rc, what, why && *why ? why : ds_strerror(rc));
 }
 
 static void page_clear(struct run *run)
