@@ -290,19 +290,14 @@ int ds_browser_log_forget(sqlite3 *db, const char *guid, uint64_t seq)
 int ds_browser_log_rename(sqlite3 *db, const char *old_guid, const char *new_guid)
 {
 	/* The renamed item's pending change follows it; one it had under the new guid is older
-	 * (the counter only grows) and is replaced. */
-	int rc = ds_browser_run(db, "DELETE FROM datasync_changes WHERE guid = ?2 AND EXISTS"
-			       " (SELECT 1 FROM datasync_changes WHERE guid = ?1)", old_guid, new_guid, 0);
+	 * (the counter only grows) and is replaced (OR REPLACE: the row holding the new guid goes).
+	 * Without an entry under the old guid, one under the new guid stays. */
+	int rc = ds_browser_run(db, "UPDATE OR REPLACE datasync_changes SET guid = ?2 WHERE guid = ?1", old_guid,
+				new_guid, 0);
 
 	if (rc == 0)
-		rc = ds_browser_run(db, "UPDATE datasync_changes SET guid = ?2 WHERE guid = ?1", old_guid,
-			       new_guid, 0);
-	if (rc == 0)
-		rc = ds_browser_run(db, "DELETE FROM datasync_unknown WHERE guid = ?2 AND EXISTS"
-			       " (SELECT 1 FROM datasync_unknown WHERE guid = ?1)", old_guid, new_guid, 0);
-	if (rc == 0)
-		rc = ds_browser_run(db, "UPDATE datasync_unknown SET guid = ?2 WHERE guid = ?1", old_guid,
-			       new_guid, 0);
+		rc = ds_browser_run(db, "UPDATE OR REPLACE datasync_unknown SET guid = ?2 WHERE guid = ?1", old_guid,
+				    new_guid, 0);
 	return rc;
 }
 

@@ -25,8 +25,7 @@ void ds_form_entry_clear(struct ds_form_entry *f)
 	memset(f, 0, sizeof(*f));
 }
 
-/* cJSON allocates with libc; our records are freed with ds_free. */
-static char *print_ds(const cJSON *o)
+char *ds_browser_json_print(const cJSON *o)
 {
 	char *text = cJSON_PrintUnformatted(o);
 	char *copy = text ? ds_strdup(text) : NULL;
@@ -69,7 +68,7 @@ int ds_browser_unknown_split(const char *payload, const char *const *known, char
 			break;
 		}
 	}
-	if (rc == 0 && u && !(*unknown = print_ds(u)))
+	if (rc == 0 && u && !(*unknown = ds_browser_json_print(u)))
 		rc = -ENOMEM;
 	cJSON_Delete(u);
 	cJSON_Delete(o);
@@ -104,7 +103,7 @@ int ds_browser_unknown_join(char **payload, const char *unknown)
 		}
 	}
 	if (rc == 0) {
-		joined = print_ds(o);
+		joined = ds_browser_json_print(o);
 		if (joined) {
 			ds_free(*payload);
 			*payload = joined;

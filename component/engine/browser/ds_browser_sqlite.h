@@ -102,8 +102,8 @@ int ds_browser_log_wipe(sqlite3 *db, const char *delete_items);
 /* unknown_get / unknown_put over the side table datasync_unknown. */
 int ds_browser_unknown_get(sqlite3 *db, const char *guid, char **json);
 int ds_browser_unknown_put(sqlite3 *db, const char *guid, const char *json);
-/* Move a pending entry and kept unknown fields from old_guid to new_guid (the item was renamed
- * by a remote record). */
+/* Move a pending entry and kept unknown fields from old_guid to new_guid, another guid (the item
+ * was renamed by a remote record). */
 int ds_browser_log_rename(sqlite3 *db, const char *old_guid, const char *new_guid);
 
 #endif /* DS_BROWSER_SQLITE_H */

@@ -22,6 +22,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+struct cJSON;
 struct ds_pending_info;
 
 /* Firefox guids are 12 base64url characters; other clients may send longer ids. */
@@ -72,6 +73,9 @@ char *ds_browser_rev_host(const char *url);
  * into *unknown (a JSON object text, ds_malloc'ed), or NULL when there are none. -EBADMSG when
  * payload is not a JSON object. */
 int ds_browser_unknown_split(const char *payload, const char *const *known, char **unknown);
+/* cJSON_PrintUnformatted of o as a ds_malloc'ed text (cJSON allocates with libc; records are
+ * freed with ds_free), or NULL. */
+char *ds_browser_json_print(const struct cJSON *o);
 /* Add the fields of unknown (a JSON object text) that *payload lacks; *payload is replaced by
  * a new ds_malloc'ed text. unknown NULL or unparsable: *payload is left as it is. */
 int ds_browser_unknown_join(char **payload, const char *unknown);

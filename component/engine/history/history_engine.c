@@ -110,13 +110,7 @@ static int encode_place(const struct ds_history_place *p, char **out)
 		if (add_number(v, "date", p->visits[i].date_us) || add_number(v, "type", p->visits[i].type))
 			goto out;
 	}
-	{
-		/* Records are freed with ds_free (ds_record_clear): copy out of cJSON's allocator. */
-		char *text = cJSON_PrintUnformatted(o);
-
-		*out = text ? ds_strdup(text) : NULL;
-		cJSON_free(text);
-	}
+	*out = ds_browser_json_print(o);
 	rc = *out ? 0 : -ENOMEM;
 out:
 	cJSON_Delete(o);

@@ -160,34 +160,27 @@ static int p_get(void *s, const char *guid, size_t max_visits, struct ds_history
 	if (rc == 0)
 		rc = ds_browser_prepare(db, "SELECT visit_date, visit_type FROM moz_historyvisits"
 				    " WHERE place_id = ? ORDER BY visit_date DESC, visit_type LIMIT ?", &st);
-	if (rc) {
-		ds_history_place_clear(out);
-		return rc;
-	}
-	out->visits = ds_calloc(max_visits ? max_visits : 1, sizeof(*out->visits));
-	if (!out->visits) {
+	if (rc == 0 && !(out->visits = ds_calloc(max_visits ? max_visits : 1, sizeof(*out->visits)))) {
 		sqlite3_finalize(st);
+		rc = -ENOMEM;
+	}
+	if (rc == 0) {
+		sqlite3_bind_int64(st, 1, id);
+		sqlite3_bind_int64(st, 2, (sqlite3_int64)max_visits);
+		while ((rc = sqlite3_step(st)) == SQLITE_ROW && out->n_visits < max_visits) {
+			out->visits[out->n_visits].date_us = sqlite3_column_int64(st, 0);
+			out->visits[out->n_visits].type = sqlite3_column_int(st, 1);
+			out->n_visits++;
+		}
+		sqlite3_finalize(st);
+		rc = ds_browser_sqlerr(rc);
+	}
+	/* A place without visits (a bookmark never visited) is not history. */
+	if (rc == 0 && out->n_visits == 0)
+		rc = -ENOENT;
+	if (rc)
 		ds_history_place_clear(out);
-		return -ENOMEM;
-	}
-	sqlite3_bind_int64(st, 1, id);
-	sqlite3_bind_int64(st, 2, (sqlite3_int64)max_visits);
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW && out->n_visits < max_visits) {
-		out->visits[out->n_visits].date_us = sqlite3_column_int64(st, 0);
-		out->visits[out->n_visits].type = sqlite3_column_int(st, 1);
-		out->n_visits++;
-	}
-	sqlite3_finalize(st);
-	if (rc != SQLITE_DONE && rc != SQLITE_ROW) {
-		ds_history_place_clear(out);
-		return ds_browser_sqlerr(rc);
-	}
-	if (out->n_visits == 0) {
-		/* A place without visits (a bookmark never visited) is not history. */
-		ds_history_place_clear(out);
-		return -ENOENT;
-	}
-	return 0;
+	return rc;
 }
 
 static int p_find_url(void *s, const char *url, char guid_out[DS_BROWSER_ID_MAX])
