@@ -387,11 +387,11 @@ int ds_sync15_global_setup(struct ds_sync15_client *c, struct ds_sync15_global *
 			ds_sync15_client_set_error(c, "the account's setup kept changing under us "
 						      "(another client is setting it up); try later");
 			rc = -EAGAIN;
-			break;
+			goto fail;
 		}
 		rc = ds_sync15_get_info_collections(c, info);
 		if (rc < 0)
-			break;
+			goto fail;
 		if (ds_sync15_client_take_reassigned(c) ||
 		    strcmp(g->endpoint, ds_sync15_client_endpoint(c)) != 0)
 			ds_sync15_global_clear(g);
@@ -409,7 +409,7 @@ int ds_sync15_global_setup(struct ds_sync15_client *c, struct ds_sync15_global *
 		if (rc == 0 && next == STEP_READY)
 			rc = read_keys(c, g, &sync_kb, &next);
 		if (rc < 0)
-			break;
+			goto fail;
 		if (next == STEP_AGAIN)
 			continue;
 		if (next == STEP_FRESH) {
@@ -417,14 +417,14 @@ int ds_sync15_global_setup(struct ds_sync15_client *c, struct ds_sync15_global *
 				ds_sync15_client_set_error(c, "the account has no usable Sync setup and "
 							      "this device only reads it");
 				rc = -ENOENT;
-				break;
+				goto fail;
 			}
 			/* Loop guard (AS SetupRace): one fresh start per setup. */
 			if (fresh++) {
 				ds_sync15_client_set_error(c, "setup race: the account needed a second "
 							      "fresh start in one run; try later");
 				rc = -EAGAIN;
-				break;
+				goto fail;
 			}
 			rc = fresh_start(c, s, &sync_kb);
 			if (rc == -ESTALE) {
@@ -432,7 +432,7 @@ int ds_sync15_global_setup(struct ds_sync15_client *c, struct ds_sync15_global *
 				DS_LOG_INF("another device set the account up first");
 			}
 			if (rc < 0)
-				break;
+				goto fail;
 			continue;
 		}
 		g->ready = true;
@@ -440,11 +440,12 @@ int ds_sync15_global_setup(struct ds_sync15_client *c, struct ds_sync15_global *
 		break;
 	}
 	ds_sync15_keybundle_wipe(&sync_kb);
-	if (rc < 0) {
-		ds_sync15_global_clear(g);
-		cJSON_Delete(*info);
-		*info = NULL;
-	}
+	return 0;
+fail:
+	ds_sync15_keybundle_wipe(&sync_kb);
+	ds_sync15_global_clear(g);
+	cJSON_Delete(*info);
+	*info = NULL;
 	return rc;
 }
 

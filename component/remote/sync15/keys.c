@@ -447,10 +447,8 @@ static int tr_decode(struct ds_transform *t, const struct ds_record *in, struct 
 	rc = 0;
 out:
 	cJSON_Delete(o);
-	if (clear) {
-		ds_memzero(clear, len);
-		ds_free(clear);
-	}
+	ds_memzero(clear, len); /* NULL once it is the record's payload */
+	ds_free(clear);
 	if (rc < 0)
 		ds_record_clear(out);
 	return rc;

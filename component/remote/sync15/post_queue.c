@@ -232,7 +232,7 @@ static int send_post(struct ds_sync15_post_queue *q, bool commit)
 			goto out;
 		}
 		tally(q, o);
-		goto out;
+		goto sent;
 	}
 	/* 200: a commit, or a server without batching (first POST answered 200). */
 	if (start && !commit)
@@ -255,12 +255,11 @@ static int send_post(struct ds_sync15_post_queue *q, bool commit)
 	q->batch_records = q->batch_bytes = 0;
 	ds_free(q->batch_id);
 	q->batch_id = NULL;
+sent:
+	post_reset(q);
 out:
 	cJSON_Delete(o);
 	ds_http_response_free(&resp);
-	if (rc == 0) {
-		post_reset(q);
-	}
 	return rc;
 }
 
