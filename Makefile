@@ -231,6 +231,10 @@ tools: $(TOOL_BINS)
 benches: $(BENCH_BINS)
 endif
 
+# make print-VAR: a variable's value (test/tools/cross-check.sh reads the warning flags).
+print-%:
+	@echo '$($*)'
+
 help:
 	@sed -n '2,/^$$/p' $(srctree)/Makefile | sed 's/^# \{0,1\}//'
 

@@ -30,6 +30,13 @@ for b in host phone tv sim minimal; do
 	fi
 done
 
+# The phone board as its devices compile it: 32-bit ARM and AArch64 (objects, warnings as errors).
+echo "== cross-compile the phone board (ARMv7, AArch64)"
+for cc in arm-linux-gnueabihf-gcc aarch64-linux-gnu-gcc; do
+	test/tools/cross-check.sh build/ci-phone $cc
+	case $? in 0) TP=$((TP + 1)) ;; 77) TS=$((TS + 1)) ;; *) step_fail "cross-check $cc" ;; esac
+done
+
 echo "== static link (make STATIC=1)"; test/tools/check-static.sh && TP=$((TP + 1)) || step_fail "static link"
 echo "== make install"
 rm -rf build/ci-install

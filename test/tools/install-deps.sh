@@ -3,7 +3,7 @@
 set -eu
 PKGS="build-essential pkg-config libmbedtls-dev libssl-dev libsqlite3-dev libcjson-dev libwebsockets-dev
 libcmocka-dev python3 python3-kconfiglib valgrind clang libclang-rt-14-dev openssl sqlite3
-procps python3-venv cppcheck dosfstools gcc-arm-linux-gnueabihf cmake musl-tools tcl"
+procps python3-venv cppcheck dosfstools gcc-arm-linux-gnueabihf gcc-aarch64-linux-gnu cmake musl-tools tcl"
 missing=""
 for p in $PKGS; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing="$missing $p"
