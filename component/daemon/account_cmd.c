@@ -235,7 +235,8 @@ out:
 
 /* ---- back on the loop ------------------------------------------------------------------------------ */
 
-static cJSON *account_json(bool with_servers, const struct servers *srv)
+/* The account's state; with the servers it uses when srv is given (status). */
+static cJSON *account_json(const struct servers *srv)
 {
 	cJSON *o = cJSON_CreateObject();
 
@@ -257,7 +258,7 @@ static cJSON *account_json(bool with_servers, const struct servers *srv)
 		cJSON_AddStringToObject(o, "key_id", g.s.kid); /* public: sent as X-KeyID */
 	if (g.last_error[0])
 		cJSON_AddStringToObject(o, "last_error", g.last_error);
-	if (with_servers && srv) {
+	if (srv) {
 		cJSON_AddStringToObject(o, "fxa_url", srv->fxa_url);
 		cJSON_AddStringToObject(o, "oauth_url", srv->oauth_url);
 		cJSON_AddStringToObject(o, "tokenserver_url", srv->tokenserver_url);
@@ -330,7 +331,7 @@ static void on_job_done(int fd, void *user_data)
 				   j->warning[0] ? ": " : "", j->warning);
 		}
 	}
-	b = account_json(false, NULL);
+	b = account_json(NULL);
 	if (b && j->warning[0])
 		cJSON_AddStringToObject(b, "warning", j->warning);
 	ds_ipc_reply(j->ipc, j->conn, j->id, b);
@@ -445,7 +446,7 @@ int ds_account_cmd_handle(struct ds_agent *a, struct ds_ipc_server *s, uint64_t 
 			/* Still erase: a blob we could not read is gone after this. */
 			ds_fxa_session_erase();
 			job_free(j);
-			ds_ipc_reply(s, conn, id, account_json(false, NULL));
+			ds_ipc_reply(s, conn, id, account_json(NULL));
 			return 0;
 		}
 		j->s = g.s;
@@ -469,5 +470,5 @@ void ds_account_cmd_status(struct ds_agent *a, cJSON *status)
 		return;
 	load_once();
 	read_servers(a, &srv);
-	cJSON_AddItemToObject(status, "account", account_json(true, &srv));
+	cJSON_AddItemToObject(status, "account", account_json(&srv));
 }

@@ -135,6 +135,15 @@ static bool busy(const struct request *r, const char *name, const char *what)
 	return true;
 }
 
+/* The checked name and the stored registration of a request that changes an idle collection
+ * (what: the command); NULL after replying with the error. */
+static cJSON *idle_reg(const struct request *r, const char *what, const char **name)
+{
+	if (req_name(r, true, name) || busy(r, *name, what))
+		return NULL;
+	return get_reg(r, *name);
+}
+
 static void wipe_secrets(cJSON *j)
 {
 	for (cJSON *it = j ? j->child : NULL; it; it = it->next) {
@@ -322,9 +331,7 @@ static int cmd_unregister(const struct request *r)
 	cJSON *reg, *b, *warnings;
 	int rc;
 
-	if (req_name(r, true, &name) || busy(r, name, "unregister"))
-		return 0;
-	reg = get_reg(r, name);
+	reg = idle_reg(r, "unregister", &name);
 	if (!reg)
 		return 0;
 	b = cJSON_CreateObject();
@@ -374,9 +381,7 @@ static int cmd_reset(const struct request *r)
 	cJSON *reg;
 	int rc;
 
-	if (req_name(r, true, &name) || busy(r, name, "reset"))
-		return 0;
-	reg = get_reg(r, name);
+	reg = idle_reg(r, "reset", &name);
 	if (!reg)
 		return 0;
 	rc = ds_collection_open(reg, r->a->device_id, &c);

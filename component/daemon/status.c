@@ -170,10 +170,7 @@ cJSON *ds_agent_collections_json(struct ds_agent *a, int *err)
 			st = mem;
 			have = true;
 		}
-		if (have)
-			cJSON_AddItemToObject(c, "last", ds_agent_stats_json(NULL, &st));
-		else
-			cJSON_AddNullToObject(c, "last");
+		cJSON_AddItemToObject(c, "last", have ? ds_agent_stats_json(NULL, &st) : cJSON_CreateNull());
 		cJSON_AddItemToArray(out, c);
 	}
 	cJSON_Delete(list);
@@ -183,12 +180,13 @@ cJSON *ds_agent_collections_json(struct ds_agent *a, int *err)
 cJSON *ds_agent_status_json(struct ds_agent *a)
 {
 	cJSON *o = cJSON_CreateObject(), *ev, *pol, *cols;
+	const char *board = ds_board_get()->name;
 	int64_t now = ds_port_mono_ms();
 	int err = 0;
 
 	cJSON_AddStringToObject(o, "version", DS_VERSION);
-	cJSON_AddStringToObject(o, "board", ds_board_get()->name);
-	cJSON_AddStringToObject(o, "device_name", a->conf.device_name ? a->conf.device_name : ds_board_get()->name);
+	cJSON_AddStringToObject(o, "board", board);
+	cJSON_AddStringToObject(o, "device_name", a->conf.device_name ? a->conf.device_name : board);
 	cJSON_AddStringToObject(o, "device_id", a->device_id);
 	cJSON_AddNumberToObject(o, "pid", (double)getpid());
 	cJSON_AddNumberToObject(o, "uptime_ms", (double)(now - a->started_mono));
