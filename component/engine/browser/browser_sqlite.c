@@ -159,10 +159,8 @@ static void cache_after_write(sqlite3 *db)
 
 int ds_browser_log_commit(sqlite3 *db)
 {
-	int rc = ds_browser_exec(db, "UPDATE datasync_state SET applying = 0");
+	int rc = ds_browser_exec(db, "UPDATE datasync_state SET applying = 0; COMMIT");
 
-	if (rc == 0)
-		rc = ds_browser_exec(db, "COMMIT");
 	if (rc)
 		ds_browser_exec(db, "ROLLBACK");
 	cache_after_write(db);
@@ -250,16 +248,13 @@ int ds_browser_log_changes_after(sqlite3 *db, uint64_t after_seq, const char *af
 				 ds_browser_change_cb cb, void *user_data)
 {
 	sqlite3_stmt *st;
-	int rc = ds_browser_prepare(db, "SELECT guid, seq, ms, deleted FROM datasync_changes"
-			     " WHERE ?1 IS NULL OR seq > ?2 OR (seq = ?2 AND guid > ?1)"
-			     " ORDER BY seq, guid", &st);
+	int rc = ds_browser_query(db, "SELECT guid, seq, ms, deleted FROM datasync_changes"
+				  " WHERE ?1 IS NULL OR seq > ?2 OR (seq = ?2 AND guid > ?1)"
+				  " ORDER BY seq, guid", after_guid, NULL, (int64_t)after_seq, &st);
 
 	if (rc)
-		return rc;
-	if (after_guid)
-		sqlite3_bind_text(st, 1, after_guid, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 2, (sqlite3_int64)after_seq);
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		return rc == -ENOENT ? 0 : rc;
+	do {
 		struct ds_pending_info info = {
 			.change_seq = (uint64_t)sqlite3_column_int64(st, 1),
 			.modified_ms = sqlite3_column_int64(st, 2),
@@ -276,7 +271,7 @@ int ds_browser_log_changes_after(sqlite3 *db, uint64_t after_seq, const char *af
 			sqlite3_finalize(st);
 			return rc > 0 ? 0 : rc;
 		}
-	}
+	} while ((rc = sqlite3_step(st)) == SQLITE_ROW);
 	sqlite3_finalize(st);
 	return rc == SQLITE_DONE ? 0 : ds_browser_sqlerr(rc);
 }
