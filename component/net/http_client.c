@@ -110,9 +110,9 @@ static void lws_log_setup(void)
 
 /* ---- helpers ------------------------------------------------------------------------------- */
 
-static void set_err(struct ds_http_client *c, int rc, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-static void set_err(struct ds_http_client *c, int rc, const char *fmt, ...)
+/* Returns rc. */
+static int set_err(struct ds_http_client *c, int rc, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static int set_err(struct ds_http_client *c, int rc, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -120,19 +120,22 @@ static void set_err(struct ds_http_client *c, int rc, const char *fmt, ...)
 	vsnprintf(c->err, sizeof(c->err), fmt, ap);
 	va_end(ap);
 	DS_LOG_DBG("request failed (%d): %s", rc, c->err);
+	return rc;
 }
 
-static void xfer_fail(struct xfer *x, int rc, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static void xfer_fail(struct xfer *x, int rc, const char *fmt, ...)
+/* Returns rc, whether or not it is the transfer's first error. */
+static int xfer_fail(struct xfer *x, int rc, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static int xfer_fail(struct xfer *x, int rc, const char *fmt, ...)
 {
 	va_list ap;
 
 	if (x->err)
-		return; /* keep the first cause */
+		return rc; /* keep the first cause */
 	x->err = rc;
 	va_start(ap, fmt);
 	vsnprintf(x->c->err, sizeof(x->c->err), fmt, ap);
 	va_end(ap);
+	return rc;
 }
 
 static char *lower_dup(const char *s, size_t n)
@@ -314,19 +317,15 @@ static int body_append(struct xfer *x, const void *data, size_t len)
 				 (lws_usec_t)x->c->timeout_s * LWS_US_PER_SEC);
 		return 0;
 	}
-	if (len > x->c->max_response - x->body_len) {
-		xfer_fail(x, -EFBIG, "response body larger than %zu bytes", x->c->max_response);
-		return -EFBIG;
-	}
+	if (len > x->c->max_response - x->body_len)
+		return xfer_fail(x, -EFBIG, "response body larger than %zu bytes", x->c->max_response);
 	if (x->body_len + len + 1 > x->body_cap) {
 		size_t cap = x->body_cap ? x->body_cap : 4096;
 		while (cap < x->body_len + len + 1)
 			cap *= 2;
 		char *b = ds_realloc(x->body, cap);
-		if (!b) {
-			xfer_fail(x, -ENOMEM, "out of memory for the response body");
-			return -ENOMEM;
-		}
+		if (!b)
+			return xfer_fail(x, -ENOMEM, "out of memory for the response body");
 		x->body = b;
 		x->body_cap = cap;
 	}
@@ -382,25 +381,19 @@ static int write_body(struct xfer *x)
 	if (r->body_read) {
 		size_t got = 0;
 		rc = r->body_read(buf, n, &got, r->body_user_data);
-		if (rc < 0) {
-			xfer_fail(x, rc, "request body source failed (%d)", rc);
-			return rc;
-		}
-		if (got == 0 || got > n) {
-			xfer_fail(x, -EIO, "request body source ended after %zu of %zu bytes", x->sent,
-				  r->body_len);
-			return -EIO;
-		}
+		if (rc < 0)
+			return xfer_fail(x, rc, "request body source failed (%d)", rc);
+		if (got == 0 || got > n)
+			return xfer_fail(x, -EIO, "request body source ended after %zu of %zu bytes", x->sent,
+					 r->body_len);
 		n = got;
 	} else {
 		memcpy(buf, (const unsigned char *)r->body + x->sent, n);
 	}
 	last = x->sent + n == r->body_len;
 	/* The final piece is marked so lws ends the body correctly (required for h2). */
-	if (lws_write(x->wsi, buf, n, last ? LWS_WRITE_HTTP_FINAL : LWS_WRITE_HTTP) != (int)n) {
-		xfer_fail(x, -EIO, "writing the request body failed");
-		return -EIO;
-	}
+	if (lws_write(x->wsi, buf, n, last ? LWS_WRITE_HTTP_FINAL : LWS_WRITE_HTTP) != (int)n)
+		return xfer_fail(x, -EIO, "writing the request body failed");
 	x->sent += n;
 	if (last)
 		lws_client_http_body_pending(x->wsi, 0);
@@ -415,22 +408,26 @@ static int write_body(struct xfer *x)
  */
 static int map_connect_error(const char *why)
 {
-	if (!why)
-		return -EIO;
-	if (strstr(why, "tls") || strstr(why, "TLS") || strstr(why, "SSL") || strstr(why, "ssl") ||
-	    strstr(why, "certificate") || strstr(why, "cert") || strstr(why, "hostname"))
-		return -EKEYREJECTED;
-	if (strstr(why, "timeout") || strstr(why, "timed out"))
-		return -ETIMEDOUT;
-	if (strstr(why, "dns") || strstr(why, "DNS") || strstr(why, "getaddrinfo") ||
-	    strstr(why, "resolve") || strstr(why, "unreachable"))
-		return -EHOSTUNREACH;
-	/*
-	 * 4.1.6 says only "Unable to connect" once every address failed, without errno; on a
-	 * reachable host that is a refusal, which is what callers retry on.
-	 */
-	if (strstr(why, "refused") || strstr(why, "Unable to connect") || strstr(why, "connect failed"))
-		return -ECONNREFUSED;
+	/* The first group with a word in why decides; words are NUL-separated, "" ends a list. */
+	static const struct {
+		int rc;
+		const char *words;
+	} map[] = {
+		/* "cert" also finds "certificate" */
+		{ -EKEYREJECTED, "tls\0TLS\0SSL\0ssl\0cert\0hostname\0" },
+		{ -ETIMEDOUT, "timeout\0timed out\0" },
+		{ -EHOSTUNREACH, "dns\0DNS\0getaddrinfo\0resolve\0unreachable\0" },
+		/*
+		 * 4.1.6 says only "Unable to connect" once every address failed, without errno; on a
+		 * reachable host that is a refusal, which is what callers retry on.
+		 */
+		{ -ECONNREFUSED, "refused\0Unable to connect\0connect failed\0" },
+	};
+
+	for (size_t i = 0; why && i < DS_ARRAY_SIZE(map); i++)
+		for (const char *w = map[i].words; *w; w += strlen(w) + 1)
+			if (strstr(why, w))
+				return map[i].rc;
 	return -EIO;
 }
 
@@ -696,7 +693,7 @@ int ds_http_client_new(const struct ds_http_config *cfg, struct ds_http_client *
 		return -ENOMEM;
 	c->timeout_s = cfg->timeout_s > 0 ? cfg->timeout_s : CONFIG_DS_HTTP_TIMEOUT_S;
 	c->max_response = cfg->max_response ? cfg->max_response : (size_t)CONFIG_DS_HTTP_MAX_RESPONSE;
-	c->user_agent = cfg->user_agent ? ds_strdup(cfg->user_agent) : ds_strdup("datasync/" DS_VERSION);
+	c->user_agent = ds_strdup(cfg->user_agent ? cfg->user_agent : "datasync/" DS_VERSION);
 	if (!c->user_agent)
 		goto fail;
 	for (const char *const *k = cfg->keep_headers; k && *k; k++)
@@ -796,39 +793,26 @@ void ds_http_response_free(struct ds_http_response *resp)
 
 static int check_request(struct ds_http_client *c, const struct ds_http_request *r)
 {
-	if (r->method && !is_token(r->method)) {
-		set_err(c, -EINVAL, "invalid method");
-		return -EINVAL;
-	}
-	if (r->method && !method_supported(r->method)) {
-		set_err(c, -ENOTSUP, "method %s is not supported by the libwebsockets 4.1 client",
-			r->method);
-		return -ENOTSUP;
-	}
-	if (r->n_headers && !r->headers) {
-		set_err(c, -EINVAL, "headers missing");
-		return -EINVAL;
-	}
+	if (r->method && !is_token(r->method))
+		return set_err(c, -EINVAL, "invalid method");
+	if (r->method && !method_supported(r->method))
+		return set_err(c, -ENOTSUP, "method %s is not supported by the libwebsockets 4.1 client", r->method);
+	if (r->n_headers && !r->headers)
+		return set_err(c, -EINVAL, "headers missing");
 	for (size_t i = 0; i < r->n_headers; i++) {
 		static const char *const own[] = { "content-length", "transfer-encoding", "host",
 						   "connection" };
 		for (size_t k = 0; r->headers[i].name && k < DS_ARRAY_SIZE(own); k++) {
-			if (!strcasecmp(r->headers[i].name, own[k])) {
-				/* Framing headers come from the client: a second copy would desync. */
-				set_err(c, -EINVAL, "request header %s is set by the client", own[k]);
-				return -EINVAL;
-			}
+			/* Framing headers come from the client: a second copy would desync. */
+			if (!strcasecmp(r->headers[i].name, own[k]))
+				return set_err(c, -EINVAL, "request header %s is set by the client", own[k]);
 		}
-		if (!is_token(r->headers[i].name) || !value_ok(r->headers[i].value)) {
-			/* Header injection guard: a CR/LF would start a new header or request. */
-			set_err(c, -EINVAL, "invalid request header #%zu", i);
-			return -EINVAL;
-		}
+		/* Header injection guard: a CR/LF would start a new header or request. */
+		if (!is_token(r->headers[i].name) || !value_ok(r->headers[i].value))
+			return set_err(c, -EINVAL, "invalid request header #%zu", i);
 	}
-	if (r->body_len && !r->body && !r->body_read) {
-		set_err(c, -EINVAL, "body_len without body");
-		return -EINVAL;
-	}
+	if (r->body_len && !r->body && !r->body_read)
+		return set_err(c, -EINVAL, "body_len without body");
 	return 0;
 }
 
@@ -844,20 +828,16 @@ int ds_http_perform(struct ds_http_client *c, const struct ds_http_request *req,
 		memset(resp, 0, sizeof(*resp));
 	if (!c || !req || !resp || !req->url)
 		return -EINVAL;
-	if (c->cur) {
-		set_err(c, -EBUSY, "client already performing a request");
-		return -EBUSY;
-	}
+	if (c->cur)
+		return set_err(c, -EBUSY, "client already performing a request");
 	c->err[0] = '\0';
 	tl_tls_reason[0] = '\0';
 	rc = check_request(c, req);
 	if (rc)
 		return rc;
 	rc = ds_http_url_parse(req->url, &url);
-	if (rc) {
-		set_err(c, rc, rc == -ENOMEM ? "out of memory" : "invalid URL");
-		return rc;
-	}
+	if (rc)
+		return set_err(c, rc, rc == -ENOMEM ? "out of memory" : "invalid URL");
 	/* After ds_http_client_release(), or a context lost to a failed rebuild (ensure_trust). */
 	if (!c->ctx && (rc = ctx_make(c)) != 0) {
 		ds_http_url_free(&url);
@@ -870,8 +850,7 @@ int ds_http_perform(struct ds_http_client *c, const struct ds_http_request *req,
 	x = ds_calloc(1, sizeof(*x));
 	if (!x) {
 		ds_http_url_free(&url);
-		set_err(c, -ENOMEM, "out of memory");
-		return -ENOMEM;
+		return set_err(c, -ENOMEM, "out of memory");
 	}
 	x->c = c;
 	x->req = req;
@@ -922,10 +901,8 @@ int ds_http_perform(struct ds_http_client *c, const struct ds_http_request *req,
 	lws_sul_cancel(&x->sul);
 
 	rc = x->err;
-	if (!rc && x->status <= 0) {
-		rc = -EPROTO;
-		set_err(c, rc, "no HTTP status in the response");
-	}
+	if (!rc && x->status <= 0)
+		rc = set_err(c, -EPROTO, "no HTTP status in the response");
 	if (rc) {
 		hdr_free(&x->hdrs);
 		ds_free(x->body);

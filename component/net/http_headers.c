@@ -81,13 +81,18 @@ static int64_t days_from_civil(int64_t y, int m, int d)
 	return era * 146097 + doe - 719468;
 }
 
-static int month_index(const char *s)
+/* A month's three-letter name at *s: 1..12, past it; 0 when there is none. */
+static int read_month(const char **s)
 {
 	static const char months[] = "janfebmaraprmayjunjulaugsepoctnovdec";
+	const char *m = *s;
+
 	for (int i = 0; i < 12; i++)
-		if (lc((unsigned char)s[0]) == months[3 * i] && lc((unsigned char)s[1]) == months[3 * i + 1] &&
-		    lc((unsigned char)s[2]) == months[3 * i + 2])
+		if (lc((unsigned char)m[0]) == months[3 * i] && lc((unsigned char)m[1]) == months[3 * i + 1] &&
+		    lc((unsigned char)m[2]) == months[3 * i + 2]) {
+			*s += 3;
 			return i + 1;
+		}
 	return 0;
 }
 
@@ -138,28 +143,17 @@ int ds_http_parse_date(const char *s, int64_t *out)
 	if (p - s < 3)
 		return -EINVAL;
 	if (*p == ',') {
+		/* IMF-fixdate "06 Nov 1994 " or RFC 850 "06-Nov-94 ": the same fields, other separators */
+		char sep;
+
 		p = skip_ows(p + 1);
-		if (read_int(&p, 1, 2, &d))
+		if (read_int(&p, 1, 2, &d) || (*p != ' ' && *p != '-'))
 			return -EINVAL;
-		if (*p == ' ') { /* IMF-fixdate */
-			p++;
-			if (!(mo = month_index(p)))
-				return -EINVAL;
-			p += 3;
-			if (*p++ != ' ' || read_int(&p, 4, 4, &y) || *p++ != ' ')
-				return -EINVAL;
-		} else if (*p == '-') { /* RFC 850 */
-			p++;
-			if (!(mo = month_index(p)))
-				return -EINVAL;
-			p += 3;
-			if (*p++ != '-' || read_int(&p, 2, 4, &y) || *p++ != ' ')
-				return -EINVAL;
-			if (y < 100)
-				y += y < 70 ? 2000 : 1900;
-		} else {
+		sep = *p++;
+		if (!(mo = read_month(&p)) || *p++ != sep || read_int(&p, sep == ' ' ? 4 : 2, 4, &y) || *p++ != ' ')
 			return -EINVAL;
-		}
+		if (sep == '-' && y < 100)
+			y += y < 70 ? 2000 : 1900;
 		if (read_time(&p, &h, &mi, &se))
 			return -EINVAL;
 		p = skip_ows(p);
@@ -168,9 +162,8 @@ int ds_http_parse_date(const char *s, int64_t *out)
 		p += 3;
 	} else if (*p == ' ') { /* asctime */
 		p++;
-		if (!(mo = month_index(p)))
+		if (!(mo = read_month(&p)))
 			return -EINVAL;
-		p += 3;
 		p = skip_ows(p);
 		if (read_int(&p, 1, 2, &d) || *p++ != ' ' || read_time(&p, &h, &mi, &se) || *p++ != ' ' ||
 		    read_int(&p, 4, 4, &y))
