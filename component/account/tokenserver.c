@@ -216,57 +216,50 @@ const char *ds_tokenserver_url(const struct ds_tokenserver *ts)
 
 /* ---- states --------------------------------------------------------------------------------- */
 
+/* Indexed by enum ds_tokenserver_state. */
 static const struct {
-	enum ds_tokenserver_state state;
 	const char *name;  /* also the server's "status" string where there is one */
 	enum ds_tokenserver_action action;
 	int err;
 } states[] = {
-	{ DS_TOKENSERVER_OK, "ok", DS_TOKENSERVER_ACT_NONE, 0 },
+	[DS_TOKENSERVER_OK] = { "ok", DS_TOKENSERVER_ACT_NONE, 0 },
 	/* A new access token may fix it; if the new one fails too, the session is bad. */
-	{ DS_TOKENSERVER_INVALID_CREDENTIALS, "invalid-credentials", DS_TOKENSERVER_ACT_REFRESH_AUTH,
-	  -EACCES },
+	[DS_TOKENSERVER_INVALID_CREDENTIALS] = { "invalid-credentials", DS_TOKENSERVER_ACT_REFRESH_AUTH, -EACCES },
 	/*
 	 * The rest of the 401s say our view of the account is older than the server's: a fresh
 	 * access token from the same session carries the same generation and keys, so only a new
 	 * sign-in (new session, new kB) helps (extractors.rs validate()).
 	 */
-	{ DS_TOKENSERVER_INVALID_GENERATION, "invalid-generation", DS_TOKENSERVER_ACT_REAUTH, -EACCES },
-	{ DS_TOKENSERVER_INVALID_KEYS_CHANGED_AT, "invalid-keysChangedAt", DS_TOKENSERVER_ACT_REAUTH,
-	  -EACCES },
-	{ DS_TOKENSERVER_INVALID_CLIENT_STATE, "invalid-client-state", DS_TOKENSERVER_ACT_REAUTH,
-	  -EACCES },
-	{ DS_TOKENSERVER_INVALID_KEY_ID, "invalid-key-id", DS_TOKENSERVER_ACT_REAUTH, -EACCES },
-	{ DS_TOKENSERVER_NEW_USERS_DISABLED, "new-users-disabled", DS_TOKENSERVER_ACT_STOP, -EPERM },
-	{ DS_TOKENSERVER_BACKOFF, "backoff", DS_TOKENSERVER_ACT_RETRY_LATER, -EAGAIN },
-	{ DS_TOKENSERVER_UNAVAILABLE, "unavailable", DS_TOKENSERVER_ACT_RETRY_LATER, -EIO },
-	{ DS_TOKENSERVER_REJECTED, "rejected", DS_TOKENSERVER_ACT_STOP, -ENOENT },
-	{ DS_TOKENSERVER_NETWORK, "network", DS_TOKENSERVER_ACT_RETRY_LATER, -EIO },
-	{ DS_TOKENSERVER_BAD_RESPONSE, "bad-response", DS_TOKENSERVER_ACT_RETRY_LATER, -EPROTO },
+	[DS_TOKENSERVER_INVALID_GENERATION] = { "invalid-generation", DS_TOKENSERVER_ACT_REAUTH, -EACCES },
+	[DS_TOKENSERVER_INVALID_KEYS_CHANGED_AT] = { "invalid-keysChangedAt", DS_TOKENSERVER_ACT_REAUTH, -EACCES },
+	[DS_TOKENSERVER_INVALID_CLIENT_STATE] = { "invalid-client-state", DS_TOKENSERVER_ACT_REAUTH, -EACCES },
+	[DS_TOKENSERVER_INVALID_KEY_ID] = { "invalid-key-id", DS_TOKENSERVER_ACT_REAUTH, -EACCES },
+	[DS_TOKENSERVER_NEW_USERS_DISABLED] = { "new-users-disabled", DS_TOKENSERVER_ACT_STOP, -EPERM },
+	[DS_TOKENSERVER_BACKOFF] = { "backoff", DS_TOKENSERVER_ACT_RETRY_LATER, -EAGAIN },
+	[DS_TOKENSERVER_UNAVAILABLE] = { "unavailable", DS_TOKENSERVER_ACT_RETRY_LATER, -EIO },
+	[DS_TOKENSERVER_REJECTED] = { "rejected", DS_TOKENSERVER_ACT_STOP, -ENOENT },
+	[DS_TOKENSERVER_NETWORK] = { "network", DS_TOKENSERVER_ACT_RETRY_LATER, -EIO },
+	[DS_TOKENSERVER_BAD_RESPONSE] = { "bad-response", DS_TOKENSERVER_ACT_RETRY_LATER, -EPROTO },
 };
+
+static bool state_known(enum ds_tokenserver_state s)
+{
+	return (unsigned int)s < DS_ARRAY_SIZE(states);
+}
 
 const char *ds_tokenserver_state_name(enum ds_tokenserver_state s)
 {
-	for (size_t i = 0; i < DS_ARRAY_SIZE(states); i++)
-		if (states[i].state == s)
-			return states[i].name;
-	return "?";
+	return state_known(s) ? states[s].name : "?";
 }
 
 enum ds_tokenserver_action ds_tokenserver_action(enum ds_tokenserver_state s)
 {
-	for (size_t i = 0; i < DS_ARRAY_SIZE(states); i++)
-		if (states[i].state == s)
-			return states[i].action;
-	return DS_TOKENSERVER_ACT_STOP;
+	return state_known(s) ? states[s].action : DS_TOKENSERVER_ACT_STOP;
 }
 
 static int state_errno(enum ds_tokenserver_state s)
 {
-	for (size_t i = 0; i < DS_ARRAY_SIZE(states); i++)
-		if (states[i].state == s)
-			return states[i].err;
-	return -EIO;
+	return state_known(s) ? states[s].err : -EIO;
 }
 
 /* ---- responses ------------------------------------------------------------------------------ */
@@ -321,10 +314,9 @@ static enum ds_tokenserver_state error_state(int http_status, const char *server
 {
 	/* The status string decides where there is one: new-users-disabled comes as 403 from
 	 * syncstorage-rs and as 401 from the Python tokenserver. */
-	for (size_t i = 0; i < DS_ARRAY_SIZE(states); i++)
-		if (states[i].state != DS_TOKENSERVER_OK && states[i].state <= DS_TOKENSERVER_NEW_USERS_DISABLED &&
-		    strcmp(states[i].name, server_status) == 0)
-			return states[i].state;
+	for (enum ds_tokenserver_state s = DS_TOKENSERVER_OK + 1; s <= DS_TOKENSERVER_NEW_USERS_DISABLED; s++)
+		if (strcmp(states[s].name, server_status) == 0)
+			return s;
 	if (http_status == 401)
 		return DS_TOKENSERVER_INVALID_CREDENTIALS;
 	if (http_status >= 500 || http_status == 429)
