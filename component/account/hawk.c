@@ -57,10 +57,11 @@ static void buf_line(struct buf *b, const char *s)
 	buf_put(b, "\n", 1);
 }
 
-static void buf_lower_line(struct buf *b, const char *s, size_t n)
+/* n bytes of s through to_case (tolower, toupper), then a line end. */
+static void buf_case_line(struct buf *b, const char *s, size_t n, int (*to_case)(int))
 {
 	for (size_t i = 0; i < n; i++) {
-		char c = (char)tolower((unsigned char)s[i]);
+		char c = (char)to_case((unsigned char)s[i]);
 
 		buf_put(b, &c, 1);
 	}
@@ -74,6 +75,21 @@ static void buf_free(struct buf *b)
 		ds_free(b->p);
 	}
 	b->p = NULL;
+}
+
+/* The SHA-256 (HMAC-SHA-256 with cred's key when cred is set) of b's text into out in base64; b is freed. */
+static int buf_digest(struct buf *b, const struct ds_hawk_credentials *cred, char out[DS_HAWK_HASH_LEN])
+{
+	uint8_t h[DS_SHA256_LEN];
+	int rc = b->err;
+
+	if (!rc)
+		rc = cred ? ds_hmac_sha256(cred->key, cred->key_len, b->p, b->len, h) : ds_sha256(b->p, b->len, h);
+	buf_free(b);
+	if (!rc)
+		rc = ds_base64_encode(h, sizeof(h), out, DS_HAWK_HASH_LEN);
+	ds_memzero(h, sizeof(h));
+	return rc < 0 ? rc : 0;
 }
 
 /* Hawk's escaping of ext in the normalized string (lib/crypto.js): '\' -> "\\", LF -> "\n". */
@@ -94,9 +110,7 @@ int ds_hawk_payload_hash(const char *content_type, const void *payload, size_t l
 			 char out[DS_HAWK_HASH_LEN])
 {
 	struct buf b = { 0 };
-	uint8_t h[DS_SHA256_LEN];
 	size_t tlen;
-	int rc;
 
 	if (!content_type || !out || (len && !payload))
 		return -EINVAL;
@@ -107,16 +121,11 @@ int ds_hawk_payload_hash(const char *content_type, const void *payload, size_t l
 	while (tlen && content_type[tlen - 1] == ' ')
 		tlen--;
 	buf_str(&b, "hawk.1.payload\n");
-	buf_lower_line(&b, content_type, tlen);
+	buf_case_line(&b, content_type, tlen, tolower);
 	if (len)
 		buf_put(&b, payload, len);
 	buf_put(&b, "\n", 1);
-	rc = b.err ? b.err : ds_sha256(b.p, b.len, h);
-	buf_free(&b);
-	if (rc)
-		return rc;
-	rc = ds_base64_encode(h, sizeof(h), out, DS_HAWK_HASH_LEN);
-	return rc < 0 ? rc : 0;
+	return buf_digest(&b, NULL, out);
 }
 
 int ds_hawk_mac(const char *type, const struct ds_hawk_credentials *cred, int64_t ts,
@@ -124,9 +133,7 @@ int ds_hawk_mac(const char *type, const struct ds_hawk_credentials *cred, int64_
 		const char *hash, const char *ext, char out[DS_HAWK_HASH_LEN])
 {
 	struct buf b = { 0 };
-	uint8_t mac[DS_SHA256_LEN];
 	char num[24];
-	int rc;
 
 	if (!type || !cred || !cred->key || !nonce || !method || !resource || !host || port <= 0 ||
 	    !out)
@@ -136,25 +143,14 @@ int ds_hawk_mac(const char *type, const struct ds_hawk_credentials *cred, int64_
 	snprintf(num, sizeof(num), "%" PRId64, ts);
 	buf_line(&b, num);
 	buf_line(&b, nonce);
-	for (const char *p = method; *p; p++) {
-		char c = (char)toupper((unsigned char)*p);
-
-		buf_put(&b, &c, 1);
-	}
-	buf_put(&b, "\n", 1);
+	buf_case_line(&b, method, strlen(method), toupper);
 	buf_line(&b, resource);
-	buf_lower_line(&b, host, strlen(host));
+	buf_case_line(&b, host, strlen(host), tolower);
 	snprintf(num, sizeof(num), "%d", port);
 	buf_line(&b, num);
 	buf_line(&b, hash);
 	buf_ext_line(&b, ext);
-	rc = b.err ? b.err : ds_hmac_sha256(cred->key, cred->key_len, b.p, b.len, mac);
-	buf_free(&b);
-	if (rc)
-		return rc;
-	rc = ds_base64_encode(mac, sizeof(mac), out, DS_HAWK_HASH_LEN);
-	ds_memzero(mac, sizeof(mac));
-	return rc < 0 ? rc : 0;
+	return buf_digest(&b, cred, out);
 }
 
 int64_t ds_hawk_now(int64_t skew_s)

@@ -26,22 +26,16 @@ static int kw_hkdf(const void *ikm, size_t ilen, const char *info, void *okm, si
 int ds_account_stretch_v1(const char *email, const char *password,
 			  uint8_t stretched[DS_ACCOUNT_KEY_LEN])
 {
-	static const char prefix[] = KW("quickStretch:");
-	size_t elen, slen;
 	char *salt;
 	int rc;
 
 	if (!email || !*email || !password || !stretched)
 		return -EINVAL;
-	elen = strlen(email);
-	slen = sizeof(prefix) - 1 + elen;
-	salt = ds_malloc(slen);
+	salt = ds_asprintf(KW("quickStretch:%s"), email);
 	if (!salt)
 		return -ENOMEM;
-	memcpy(salt, prefix, sizeof(prefix) - 1);
-	memcpy(salt + sizeof(prefix) - 1, email, elen);
-	rc = ds_pbkdf2_sha256(password, strlen(password), salt, slen,
-			      DS_ACCOUNT_STRETCH_V1_ITERATIONS, stretched, DS_ACCOUNT_KEY_LEN);
+	rc = ds_pbkdf2_sha256(password, strlen(password), salt, strlen(salt), DS_ACCOUNT_STRETCH_V1_ITERATIONS,
+			      stretched, DS_ACCOUNT_KEY_LEN);
 	ds_free(salt);
 	return rc;
 }
@@ -106,19 +100,15 @@ int ds_account_unwrap_bkey(const uint8_t stretched[DS_ACCOUNT_KEY_LEN],
 int ds_account_token_keys(const uint8_t token[DS_ACCOUNT_KEY_LEN], const char *token_type,
 			  struct ds_account_token_keys *out)
 {
-	static const char ns[] = KW("");
 	char info[96];
 	uint8_t km[3 * DS_ACCOUNT_KEY_LEN];
-	size_t tlen;
 	int rc;
 
 	if (!token || !token_type || !*token_type || !out)
 		return -EINVAL;
-	tlen = strlen(token_type);
-	if (tlen >= sizeof(info) - (sizeof(ns) - 1))
+	rc = snprintf(info, sizeof(info), KW("%s"), token_type);
+	if (rc < 0 || (size_t)rc >= sizeof(info))
 		return -EINVAL;
-	memcpy(info, ns, sizeof(ns) - 1);
-	memcpy(info + sizeof(ns) - 1, token_type, tlen + 1);
 	rc = kw_hkdf(token, DS_ACCOUNT_KEY_LEN, info, km, sizeof(km));
 	if (rc == 0) {
 		memcpy(out->token_id, km, DS_ACCOUNT_KEY_LEN);
@@ -281,27 +271,21 @@ int ds_account_scoped_key(const uint8_t kb[DS_ACCOUNT_KEY_LEN],
 			  const char *identifier, uint8_t fingerprint[DS_ACCOUNT_SCOPED_FP_LEN],
 			  uint8_t key[DS_ACCOUNT_SCOPED_KEY_LEN])
 {
-	static const char ns[] = KW("scoped_key\n");
 	uint8_t ikm[2 * DS_ACCOUNT_KEY_LEN];
 	uint8_t okm[DS_ACCOUNT_SCOPED_FP_LEN + DS_ACCOUNT_SCOPED_KEY_LEN];
-	size_t ilen;
 	char *info;
 	int rc;
 
 	if (!kb || !key_rotation_secret || !uid || !identifier || !*identifier || !fingerprint ||
 	    !key)
 		return -EINVAL;
-	ilen = strlen(identifier);
-	info = ds_malloc(sizeof(ns) - 1 + ilen);
+	info = ds_asprintf(KW("scoped_key\n%s"), identifier);
 	if (!info)
 		return -ENOMEM;
-	memcpy(info, ns, sizeof(ns) - 1);
-	memcpy(info + sizeof(ns) - 1, identifier, ilen);
 	memcpy(ikm, kb, DS_ACCOUNT_KEY_LEN);
 	memcpy(ikm + DS_ACCOUNT_KEY_LEN, key_rotation_secret, DS_ACCOUNT_KEY_LEN);
 	/* Unlike onepw, this HKDF is salted: with the account's uid. */
-	rc = ds_hkdf_sha256(uid, 16, ikm, sizeof(ikm), info, sizeof(ns) - 1 + ilen, okm,
-			    sizeof(okm));
+	rc = ds_hkdf_sha256(uid, 16, ikm, sizeof(ikm), info, strlen(info), okm, sizeof(okm));
 	if (rc == 0) {
 		memcpy(fingerprint, okm, DS_ACCOUNT_SCOPED_FP_LEN);
 		memcpy(key, okm + DS_ACCOUNT_SCOPED_FP_LEN, DS_ACCOUNT_SCOPED_KEY_LEN);
