@@ -139,13 +139,29 @@ static const char *jstr(const cJSON *o, const char *k)
 	return cJSON_IsString(v) ? v->valuestring : NULL;
 }
 
+static int bad_field(struct ds_fxa *f, const char *k)
+{
+	return set_err(f, -EPROTO, "the accounts server sent no valid \"%s\"", k);
+}
+
 /* A hex field of exactly n bytes into out; -EPROTO otherwise. */
 static int jhex(struct ds_fxa *f, const cJSON *o, const char *k, uint8_t *out, size_t n)
 {
 	const char *s = jstr(o, k);
 
 	if (!s || strlen(s) != 2 * n || ds_hex_decode(s, 2 * n, out, n) != (int)n)
-		return set_err(f, -EPROTO, "the accounts server sent no valid \"%s\"", k);
+		return bad_field(f, k);
+	return 0;
+}
+
+/* A string field shorter than cap into out; -EPROTO otherwise. */
+static int jcopy(struct ds_fxa *f, const cJSON *o, const char *k, char *out, size_t cap)
+{
+	const char *s = jstr(o, k);
+
+	if (!s || strlen(s) >= cap)
+		return bad_field(f, k);
+	snprintf(out, cap, "%s", s);
 	return 0;
 }
 
@@ -319,17 +335,11 @@ static int perform_once(struct ds_fxa *f, const struct fxa_req *r, const char *b
 				   f->skew_s, before);
 		}
 		rc = map_errno(f, res.status, e, jstr(j, "message"));
-		if (e == 120) {
-			/* The caller retries with the canonical email the server gave. */
+		/* errno 120: the caller retries with the canonical email the server gave. */
+		if (e == 120)
 			rc = -EXDEV;
-			f->server_errno = 120;
-		}
-		if (rc == -EXDEV || e == 120) {
-			*resp = j;
-			j = NULL;
-		}
 	}
-	if (!rc) {
+	if (!rc || rc == -EXDEV) {
 		*resp = j;
 		j = NULL;
 	}
@@ -493,16 +503,13 @@ again:
 			goto out;
 		}
 	}
-	if (!jstr(resp, "uid") || strlen(jstr(resp, "uid")) >= sizeof(s->uid)) {
-		rc = set_err(f, -EPROTO, "the accounts server sent no valid \"uid\"");
-		goto out;
-	}
-	rc = jhex(f, resp, "sessionToken", s->session_token, DS_ACCOUNT_KEY_LEN);
+	rc = jcopy(f, resp, "uid", s->uid, sizeof(s->uid));
+	if (!rc)
+		rc = jhex(f, resp, "sessionToken", s->session_token, DS_ACCOUNT_KEY_LEN);
 	if (!rc)
 		rc = jhex(f, resp, kft_name, s->key_fetch_token, DS_ACCOUNT_KEY_LEN);
 	if (rc)
 		goto out;
-	snprintf(s->uid, sizeof(s->uid), "%s", jstr(resp, "uid"));
 	snprintf(s->email, sizeof(s->email), "%s", canon);
 	s->has_session = true;
 	s->has_key_fetch = true;
