@@ -151,18 +151,25 @@ static bool visit_date(const cJSON *d, int64_t *out)
 }
 
 /*
- * Parse and apply the rules to a record's payload (visits appended to p->visits, which may
- * hold some already). -EBADMSG for a record that is not a history record we can store.
+ * Parse and apply the rules to a record's payload. With new_guid, p becomes a new place of that
+ * guid with the record's URL and title; without, the record's visits are appended to those p
+ * holds (another version of the same page). -EBADMSG for a record that is not a history record
+ * we can store.
  */
 static int decode_into(struct history_engine *h, const char *payload, struct ds_history_place *p,
-		       bool take_url)
+		       const char *new_guid)
 {
-	cJSON *o = cJSON_Parse(payload);
+	cJSON *o;
 	const cJSON *uri, *title, *visits, *v;
 	int64_t now = now_us(h);
 	size_t n;
 	int rc = -EBADMSG;
 
+	if (new_guid) {
+		memset(p, 0, sizeof(*p));
+		snprintf(p->guid, sizeof(p->guid), "%s", new_guid);
+	}
+	o = cJSON_Parse(payload);
 	if (!o)
 		return -EBADMSG;
 	uri = cJSON_GetObjectItemCaseSensitive(o, "histUri");
@@ -172,10 +179,7 @@ static int decode_into(struct history_engine *h, const char *payload, struct ds_
 	    !strchr(uri->valuestring, ':') || !cJSON_IsArray(visits))
 		goto out;
 	rc = -ENOMEM;
-	if (take_url) {
-		ds_free(p->url);
-		ds_free(p->title);
-		p->title = NULL;
+	if (new_guid) {
 		if (!(p->url = ds_strdup(uri->valuestring)))
 			goto out;
 		/* title null or absent -> "" (sync15.md §8); non-string titles are ignored. */
@@ -300,9 +304,7 @@ static int h_apply(struct ds_engine *e, const struct ds_record *r)
 		rc = h->store->ops->remove(S(h), r->id);
 		return rc ? rc : ds_browser_unknown_keep(&h->store->ops->track, S(h), r->id, NULL, KNOWN_FIELDS);
 	}
-	memset(&p, 0, sizeof(p));
-	snprintf(p.guid, sizeof(p.guid), "%s", r->id);
-	rc = decode_into(h, r->payload, &p, true);
+	rc = decode_into(h, r->payload, &p, r->id);
 	if (rc)
 		goto out;
 	if (p.n_visits == 0) {
@@ -345,28 +347,24 @@ static int h_merge(struct ds_engine *e, const struct ds_record *local, const str
 {
 	struct history_engine *h = H(e);
 	struct ds_history_place p;
-	char *keep_title = NULL;
 	int rc;
 
 	memset(out, 0, sizeof(*out));
-	memset(&p, 0, sizeof(p));
-	snprintf(p.guid, sizeof(p.guid), "%s", remote->id);
-	rc = decode_into(h, local->payload, &p, true);
+	rc = decode_into(h, local->payload, &p, remote->id);
+	if (rc == 0)
+		rc = decode_into(h, remote->payload, &p, NULL);
 	if (rc == 0) {
-		keep_title = p.title;
-		p.title = NULL;
-		rc = decode_into(h, remote->payload, &p, false);
-	}
-	if (rc == 0) {
+		/* The local title stays when the remote has none. */
 		cJSON *o = cJSON_Parse(remote->payload);
 		const cJSON *t = cJSON_GetObjectItemCaseSensitive(o, "title");
 
-		p.title = ds_strdup(cJSON_IsString(t) && *t->valuestring ? t->valuestring :
-				    keep_title ? keep_title : "");
+		if (cJSON_IsString(t) && *t->valuestring) {
+			ds_free(p.title);
+			p.title = ds_strdup(t->valuestring);
+			rc = p.title ? 0 : -ENOMEM;
+		}
 		cJSON_Delete(o);
-		rc = p.title ? 0 : -ENOMEM;
 	}
-	ds_free(keep_title);
 	if (rc == 0) {
 		visits_normalise(&p, h->opt.max_visits);
 		rc = encode_place(&p, &out->payload);
