@@ -42,7 +42,8 @@ static const cJSON *part(const cJSON *reg, const char *key)
 int ds_collection_open(const cJSON *reg, const char *device_id, struct ds_collection **out)
 {
 	const cJSON *name = cJSON_GetObjectItemCaseSensitive(reg, "name");
-	const cJSON *eng, *rem;
+	const cJSON *eng, *rem, *failed_part; /* failed: the part that did not open, for the log */
+	const char *failed;
 	struct ds_collection *c;
 	int rc;
 
@@ -70,16 +71,17 @@ int ds_collection_open(const cJSON *reg, const char *device_id, struct ds_collec
 		rc = -ENOMEM;
 		goto fail;
 	}
+	failed = "engine";
+	failed_part = eng;
 	rc = ds_engine_open(eng, &c->engine);
-	if (rc < 0) {
-		DS_LOG_ERR("%s: engine '%s': %s", c->name,
-			   cJSON_GetObjectItemCaseSensitive(eng, "kind")->valuestring, ds_strerror(rc));
-		goto fail;
+	if (rc >= 0) {
+		failed = "remote";
+		failed_part = rem;
+		rc = ds_remote_open(rem, c->name, device_id, &c->remote);
 	}
-	rc = ds_remote_open(rem, c->name, device_id, &c->remote);
 	if (rc < 0) {
-		DS_LOG_ERR("%s: remote '%s': %s", c->name,
-			   cJSON_GetObjectItemCaseSensitive(rem, "kind")->valuestring, ds_strerror(rc));
+		DS_LOG_ERR("%s: %s '%s': %s", c->name, failed,
+			   cJSON_GetObjectItemCaseSensitive(failed_part, "kind")->valuestring, ds_strerror(rc));
 		goto fail;
 	}
 	*out = c;

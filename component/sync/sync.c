@@ -677,21 +677,21 @@ int ds_sync_run(struct ds_collection *c, struct ds_store *store, struct ds_run_s
 
 int ds_sync_reset(struct ds_collection *c, struct ds_store *store)
 {
+	const char *what;
 	int rc;
 
 	if (!c || !c->name || !c->engine || !store)
 		return -EINVAL;
 	/* Mark first: if clearing the cursor then fails, the run still refuses and the user can
 	 * reset again; the other order could leave a cleared cursor with nothing to upload. */
+	what = "marking local records for upload";
 	rc = c->engine->ops->mark_all(c->engine);
-	if (rc < 0) {
-		DS_LOG_ERR("%s: reset: marking local records for upload failed: %s", c->name,
-			   ds_strerror(rc));
-		return rc;
+	if (rc >= 0) {
+		what = "clearing the cursor";
+		rc = ds_store_cursor_set(store, c->name, "", "");
 	}
-	rc = ds_store_cursor_set(store, c->name, "", "");
 	if (rc < 0) {
-		DS_LOG_ERR("%s: reset: clearing the cursor failed: %s", c->name, ds_strerror(rc));
+		DS_LOG_ERR("%s: reset: %s failed: %s", c->name, what, ds_strerror(rc));
 		return rc;
 	}
 	DS_LOG_INF("%s: reset: the next run uploads this device's data", c->name);
