@@ -287,11 +287,6 @@ int ds_agent_run(struct ds_agent *a)
 	return ds_loop_run(a->loop);
 }
 
-void ds_agent_stop(struct ds_agent *a)
-{
-	ds_loop_stop(a->loop);
-}
-
 struct ds_loop *ds_agent_loop(struct ds_agent *a)
 {
 	return a->loop;

@@ -70,8 +70,6 @@ struct ds_agent {
 int ds_agent_new(struct ds_conf *conf, const char *config_path, bool config_explicit, const char *start_dir,
 		 int verbosity, bool daemonized, struct ds_agent **out);
 int ds_agent_run(struct ds_agent *a);
-/* Stop from a signal handler. */
-void ds_agent_stop(struct ds_agent *a);
 void ds_agent_free(struct ds_agent *a);
 struct ds_loop *ds_agent_loop(struct ds_agent *a);
 
@@ -108,7 +106,6 @@ void ds_agent_sched_kick(struct ds_agent *a);
 void ds_agent_sched_event(struct ds_agent *a, const struct ds_port_event *ev);
 /* A "schedule" object onto p: 0, or -EINVAL with the reason in err. */
 int ds_agent_sched_parse(const struct cJSON *o, struct ds_sched_policy *p, char *err, size_t cap);
-struct cJSON *ds_agent_sched_policy_json(const struct ds_sched_policy *p);
 struct cJSON *ds_agent_sched_json(struct ds_agent *a);
 /* name's "datasyncctl set" override, kept in the store's kv table: NULL if there is none or it
  * does not parse. */

@@ -112,7 +112,7 @@ int ds_agent_sched_parse(const cJSON *o, struct ds_sched_policy *p, char *err, s
 	return 0;
 }
 
-cJSON *ds_agent_sched_policy_json(const struct ds_sched_policy *p)
+static cJSON *policy_json(const struct ds_sched_policy *p)
 {
 	cJSON *o = cJSON_CreateObject();
 
@@ -448,7 +448,7 @@ cJSON *ds_agent_sched_info_json(struct ds_agent *a, const char *name)
 	if (!a->sched || ds_sched_info(a->sched, name, now, &info))
 		return NULL;
 	o = cJSON_CreateObject();
-	cJSON_AddItemToObject(o, "policy", ds_agent_sched_policy_json(&info.policy));
+	cJSON_AddItemToObject(o, "policy", policy_json(&info.policy));
 	cJSON_AddStringToObject(o, "why", info.why);
 	cJSON_AddStringToObject(o, "block", ds_sched_block_name(info.block));
 	cJSON_AddStringToObject(o, "server", info.server);
@@ -475,7 +475,7 @@ cJSON *ds_agent_sched_json(struct ds_agent *a)
 	enum ds_sched_block b;
 
 	conf_defaults(a, NULL, &d);
-	cJSON_AddItemToObject(o, "defaults", ds_agent_sched_policy_json(&d));
+	cJSON_AddItemToObject(o, "defaults", policy_json(&d));
 	/* Would a collection on the defaults (needing no network) run now, and if not why. */
 	d.c.needs_network = false;
 	b = ds_sched_check(a->sched, &d.c, d.priority, why, sizeof(why));
