@@ -69,13 +69,12 @@ struct ds_http_client {
  * Sources: Sync 1.5 storage API (X-Weave-*, X-Last-Modified), tokenserver (X-Timestamp, X-Backoff),
  * Kinto (Backoff, Alert, Next-Page, Total-*), Hawk (Server-Authorization), WebDAV/ownCloud.
  */
-static const char *const builtin_keep[] = {
-	"x-weave-timestamp", "x-weave-backoff", "x-weave-records", "x-weave-next-offset",
-	"x-weave-quota-remaining", "x-weave-alert", "x-last-modified", "x-timestamp", "x-backoff",
-	"backoff", "alert", "next-page", "total-records", "total-objects",
-	"server-authorization", "timestamp", "dav", "lock-token", "oc-etag", "oc-fileid",
-	"x-request-id", "x-content-type-options",
-};
+static const char builtin_keep[] = /* a word list (next_word()) */
+	"x-weave-timestamp\0x-weave-backoff\0x-weave-records\0x-weave-next-offset\0"
+	"x-weave-quota-remaining\0x-weave-alert\0x-last-modified\0x-timestamp\0x-backoff\0"
+	"backoff\0alert\0next-page\0total-records\0total-objects\0"
+	"server-authorization\0timestamp\0dav\0lock-token\0oc-etag\0oc-fileid\0"
+	"x-request-id\0x-content-type-options\0";
 
 /* ---- lws log routing ------------------------------------------------------------------------ */
 
@@ -109,6 +108,16 @@ static void lws_log_setup(void)
 }
 
 /* ---- helpers ------------------------------------------------------------------------------- */
+
+/*
+ * Constant lists of words are one string, each word ending with its '\0' and the list with an
+ * empty word ("a\0b\0"): no table of pointers to relocate. Iterate with
+ * for (const char *w = list; *w; w = next_word(w)).
+ */
+static const char *next_word(const char *w)
+{
+	return w + strlen(w) + 1;
+}
 
 /* Returns rc. */
 static int set_err(struct ds_http_client *c, int rc, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
@@ -210,9 +219,8 @@ static int value_ok(const char *s)
  */
 static int method_supported(const char *m)
 {
-	static const char *const ok[] = { "GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS" };
-	for (size_t i = 0; i < DS_ARRAY_SIZE(ok); i++)
-		if (!strcmp(m, ok[i]))
+	for (const char *w = "GET\0HEAD\0POST\0PUT\0PATCH\0DELETE\0OPTIONS\0"; *w; w = next_word(w))
+		if (!strcmp(m, w))
 			return 1;
 	return 0;
 }
@@ -244,6 +252,30 @@ static int is_secret_header(const char *name)
 
 /* ---- response capture ----------------------------------------------------------------------- */
 
+/* A response header captured so far (ds_http_header() on them). */
+static const char *got_header(const struct xfer *x, const char *name)
+{
+	return ds_http_header(&(struct ds_http_response){ .headers = x->hdrs.v, .n_headers = x->hdrs.n }, name);
+}
+
+#if defined(LWS_WITH_CUSTOM_HEADERS)
+/* Custom header k (lower case) into x->hdrs when the response has it and no lws token named it. */
+static int capture_custom(struct xfer *x, char *buf, int cap, const char *k)
+{
+	char key[128];
+	int kl = snprintf(key, sizeof(key), "%s:", k), n;
+
+	if (kl <= 1 || kl >= (int)sizeof(key) || got_header(x, k))
+		return 0;
+	n = lws_hdr_custom_length(x->wsi, key, kl);
+	if (n < 0)
+		return 0;
+	if (n >= cap || lws_hdr_custom_copy(x->wsi, buf, cap, key, kl) < 0)
+		return -EPROTO;
+	return hdr_add(&x->hdrs, k, strlen(k), buf);
+}
+#endif
+
 static int capture_headers(struct xfer *x)
 {
 	struct lws *wsi = x->wsi;
@@ -271,24 +303,10 @@ static int capture_headers(struct xfer *x)
 		rc = hdr_add(&x->hdrs, name, nl - 1, buf);
 	}
 #if defined(LWS_WITH_CUSTOM_HEADERS)
-	for (size_t i = 0; i < DS_ARRAY_SIZE(builtin_keep) + x->c->n_keep && !rc; i++) {
-		const char *k = i < DS_ARRAY_SIZE(builtin_keep) ? builtin_keep[i]
-								: x->c->keep[i - DS_ARRAY_SIZE(builtin_keep)];
-		char key[128];
-		int kl = snprintf(key, sizeof(key), "%s:", k);
-
-		if (kl <= 1 || kl >= (int)sizeof(key) || ds_http_header(&(struct ds_http_response){
-			.headers = x->hdrs.v, .n_headers = x->hdrs.n }, k))
-			continue;
-		n = lws_hdr_custom_length(wsi, key, kl);
-		if (n < 0)
-			continue;
-		if (n >= cap || lws_hdr_custom_copy(wsi, buf, cap, key, kl) < 0) {
-			rc = -EPROTO;
-			break;
-		}
-		rc = hdr_add(&x->hdrs, k, strlen(k), buf);
-	}
+	for (const char *k = builtin_keep; *k && !rc; k = next_word(k))
+		rc = capture_custom(x, buf, cap, k);
+	for (size_t i = 0; i < x->c->n_keep && !rc; i++)
+		rc = capture_custom(x, buf, cap, x->c->keep[i]);
 #endif
 	ds_free(buf);
 	return rc;
@@ -408,10 +426,10 @@ static int write_body(struct xfer *x)
  */
 static int map_connect_error(const char *why)
 {
-	/* The first group with a word in why decides; words are NUL-separated, "" ends a list. */
+	/* The first group with a word in why decides. */
 	static const struct {
 		int rc;
-		const char *words;
+		const char *words; /* a word list (next_word()) */
 	} map[] = {
 		/* "cert" also finds "certificate" */
 		{ -EKEYREJECTED, "tls\0TLS\0SSL\0ssl\0cert\0hostname\0" },
@@ -425,7 +443,7 @@ static int map_connect_error(const char *why)
 	};
 
 	for (size_t i = 0; why && i < DS_ARRAY_SIZE(map); i++)
-		for (const char *w = map[i].words; *w; w += strlen(w) + 1)
+		for (const char *w = map[i].words; *w; w = next_word(w))
 			if (strstr(why, w))
 				return map[i].rc;
 	return -EIO;
@@ -497,8 +515,7 @@ static int http_cb(struct lws *wsi, enum lws_callback_reasons reason, void *user
 		}
 		{
 			/* Refuse early when the announced length is over the cap. */
-			const char *cl = ds_http_header(&(struct ds_http_response){
-				.headers = x->hdrs.v, .n_headers = x->hdrs.n }, "content-length");
+			const char *cl = got_header(x, "content-length");
 			if (cl && !sink_active(x) && strtoull(cl, NULL, 10) > x->c->max_response) {
 				xfer_fail(x, -EFBIG, "response body of %s bytes is over the %zu byte limit",
 					  cl, x->c->max_response);
@@ -800,13 +817,12 @@ static int check_request(struct ds_http_client *c, const struct ds_http_request 
 	if (r->n_headers && !r->headers)
 		return set_err(c, -EINVAL, "headers missing");
 	for (size_t i = 0; i < r->n_headers; i++) {
-		static const char *const own[] = { "content-length", "transfer-encoding", "host",
-						   "connection" };
-		for (size_t k = 0; r->headers[i].name && k < DS_ARRAY_SIZE(own); k++) {
-			/* Framing headers come from the client: a second copy would desync. */
-			if (!strcasecmp(r->headers[i].name, own[k]))
-				return set_err(c, -EINVAL, "request header %s is set by the client", own[k]);
-		}
+		const char *own = "content-length\0transfer-encoding\0host\0connection\0";
+
+		/* Framing headers come from the client: a second copy would desync. */
+		for (; r->headers[i].name && *own; own = next_word(own))
+			if (!strcasecmp(r->headers[i].name, own))
+				return set_err(c, -EINVAL, "request header %s is set by the client", own);
 		/* Header injection guard: a CR/LF would start a new header or request. */
 		if (!is_token(r->headers[i].name) || !value_ok(r->headers[i].value))
 			return set_err(c, -EINVAL, "invalid request header #%zu", i);
