@@ -565,9 +565,12 @@ int ds_fxa_scoped_key_data(struct ds_fxa *f, const struct ds_fxa_session *s, con
 int ds_fxa_fetch_keys(struct ds_fxa *f, struct ds_fxa_session *s, uint8_t kb_out[DS_ACCOUNT_KEY_LEN])
 {
 	struct ds_account_token_keys tk;
-	uint8_t bundle[DS_ACCOUNT_BUNDLE_LEN], ka[DS_ACCOUNT_KEY_LEN], wrap_kb[DS_ACCOUNT_KEY_LEN], kb[DS_ACCOUNT_KEY_LEN];
+	struct {
+		uint8_t bundle[DS_ACCOUNT_BUNDLE_LEN], ka[DS_ACCOUNT_KEY_LEN], wrap_kb[DS_ACCOUNT_KEY_LEN],
+			kb[DS_ACCOUNT_KEY_LEN];
+	} k; /* wiped as one */
 	cJSON *resp = NULL, *skd = NULL;
-	const cJSON *sc, *ts;
+	const cJSON *sc;
 	int64_t rot_ms;
 	int rc;
 
@@ -579,19 +582,19 @@ int ds_fxa_fetch_keys(struct ds_fxa *f, struct ds_fxa_session *s, uint8_t kb_out
 		     &resp);
 	if (rc)
 		goto out;
-	rc = jhex(f, resp, "bundle", bundle, sizeof(bundle));
+	rc = jhex(f, resp, "bundle", k.bundle, sizeof(k.bundle));
 	if (rc)
 		goto out;
 	rc = ds_account_key_fetch_token_keys(s->key_fetch_token, &tk);
 	if (!rc)
-		rc = ds_account_unbundle(tk.extra, bundle, sizeof(bundle), ka, wrap_kb);
+		rc = ds_account_unbundle(tk.extra, k.bundle, sizeof(k.bundle), k.ka, k.wrap_kb);
 	ds_memzero(&tk, sizeof(tk));
 	if (rc == -EBADMSG) {
 		rc = set_err(f, rc, "the key bundle failed its integrity check");
 		goto out;
 	}
 	if (!rc)
-		rc = ds_account_unwrap_kb(wrap_kb, s->unwrap_bkey, kb);
+		rc = ds_account_unwrap_kb(k.wrap_kb, s->unwrap_bkey, k.kb);
 	if (rc) {
 		set_err(f, rc, "cannot unwrap the keys: %s", ds_strerror(rc));
 		goto out;
@@ -606,30 +609,27 @@ int ds_fxa_fetch_keys(struct ds_fxa *f, struct ds_fxa_session *s, uint8_t kb_out
 	if (rc)
 		goto out;
 	sc = cJSON_GetObjectItemCaseSensitive(skd, DS_FXA_OLDSYNC_SCOPE);
-	ts = cJSON_GetObjectItemCaseSensitive(sc, "keyRotationTimestamp");
-	if (!cJSON_IsNumber(ts) || ts->valuedouble < 0 || ts->valuedouble > 9.0e15) {
+	rot_ms = json_whole(cJSON_GetObjectItemCaseSensitive(sc, "keyRotationTimestamp"), 0, INT64_C(9000000000000000),
+			    -1);
+	if (rot_ms < 0) {
 		rc = set_err(f, -EPROTO, "the scoped-key data has no valid keyRotationTimestamp");
 		goto out;
 	}
-	rot_ms = (int64_t)ts->valuedouble;
-	rc = ds_account_ksync(kb, s->ksync);
+	rc = ds_account_ksync(k.kb, s->ksync);
 	if (!rc)
-		rc = ds_account_key_id(rot_ms, kb, s->kid, sizeof(s->kid)) < 0 ? -EIO : 0;
+		rc = ds_account_key_id(rot_ms, k.kb, s->kid, sizeof(s->kid)) < 0 ? -EIO : 0;
 	if (!rc)
-		rc = ds_account_client_state(kb, s->client_state, sizeof(s->client_state)) < 0 ? -EIO : 0;
+		rc = ds_account_client_state(k.kb, s->client_state, sizeof(s->client_state)) < 0 ? -EIO : 0;
 	if (rc) {
 		set_err(f, rc, "cannot derive the Sync key: %s", ds_strerror(rc));
 		goto out;
 	}
 	s->has_keys = true;
 	if (kb_out)
-		memcpy(kb_out, kb, sizeof(kb));
+		memcpy(kb_out, k.kb, sizeof(k.kb));
 	DS_LOG_INF("keys fetched for uid %s (key id %s)", s->uid, s->kid);
 out:
-	ds_memzero(bundle, sizeof(bundle));
-	ds_memzero(ka, sizeof(ka));
-	ds_memzero(wrap_kb, sizeof(wrap_kb));
-	ds_memzero(kb, sizeof(kb));
+	ds_memzero(&k, sizeof(k));
 	ds_fxa_json_wipe_delete(resp);
 	cJSON_Delete(skd);
 	return rc;
