@@ -9,14 +9,17 @@
 #   - our own code: the text+data of all our objects (datasyncd, datasyncctl and the client
 #     library; .eh_frame included), and what of it the linked datasyncd holds (the input
 #     sections taken from our objects in the linker's map: what a firmware image pays);
-#   - the same for 32-bit ARM (ARMv7 Thumb-2, Debian armhf) when arm-linux-gnueabihf-gcc is
-#     installed: our objects compiled with the configuration's flags, and datasyncd linked from
-#     them with the libraries' symbols left unresolved (no ARM builds of the libraries are
-#     needed, their headers are taken from the host);
+#   - the same for 32-bit ARM (ARMv7 Thumb-2, Debian armhf) and AArch64 when
+#     arm-linux-gnueabihf-gcc and aarch64-linux-gnu-gcc are installed: our objects compiled
+#     with the configuration's flags, and datasyncd linked from them with the libraries'
+#     symbols left unresolved (no ARM builds of the libraries are needed, their headers are
+#     taken from the host); with CONFIG_DS_LTO the objects hold no code, only the link counts;
 #   - idle memory of datasyncd with three synced collections (smaps_rollup: Rss, Pss,
 #     Anonymous, Private_Dirty; measured, not asserted), and a line with the host board's;
 #   - idle memory of datasyncd signed in to a Firefox Account with history synced once, on the
 #     account test stack (test/footprint/idle_history.sh), where the configuration has them;
+#   - the peak RSS (VmHWM) of datasyncd over its start, sign-in and first history sync of the
+#     larger size of FOOTPRINT_ROWS, uploading (device A) and downloading (device B);
 #   - heap allocations per synced record: table collections through the allocator hook (dsdev
 #     --count: ours only), history through an LD_PRELOAD counter (test/footprint/
 #     history_allocs.sh: the whole process, SQLite and the TLS/HTTP libraries included); each
@@ -265,13 +268,13 @@ per_record() { # build dir -> "upload download" allocations per record
 }
 
 {
-echo "| configuration | datasyncd stripped | libdatasync.so stripped | libdatasync.so text/data/bss | own code x86-64: objects / in datasyncd | own code ARMv7: objects / in datasyncd | own code AArch64: objects / in datasyncd | idle Rss / Pss / Anonymous (private dirty), table collections | idle Rss / Pss / Anonymous (private dirty), signed in, history | allocations per record (upload / apply) |"
-echo "|---|---|---|---|---|---|---|---|---|---|"
+echo "| configuration | datasyncd stripped | libdatasync.so stripped | libdatasync.so text/data/bss | own code x86-64: objects / in datasyncd | own code ARMv7: objects / in datasyncd | own code AArch64: objects / in datasyncd | idle Rss / Pss / Anonymous (private dirty), table collections | idle Rss / Pss / Anonymous (private dirty), signed in, history | peak RSS of datasyncd, history first sync (upload / download) | allocations per record (upload / apply) |"
+echo "|---|---|---|---|---|---|---|---|---|---|---|"
 } >"$REPORT"
 for c in $CONFIGS; do
 	o=$OUT/$c
 	if ! build "$c"; then
-		echo "| $c | build failed (see $o.log) | | | | | | | | |" >>"$REPORT"
+		echo "| $c | build failed (see $o.log) | | | | | | | | | |" >>"$REPORT"
 		continue
 	fi
 	strip -o "$o/datasyncd.stripped" "$o/datasyncd"
@@ -307,16 +310,22 @@ for c in $CONFIGS; do
 	fi
 	apr="table: - (needs the table engine, the dir remote and the allocator hook)"
 	[ -x "$o/test/tools/dsdev" ] && apr="table: $(per_record "$o" | awk '{ print $1 " / " $2 }')"
+	peak="- (no account, Sync 1.5 or history)"
 	# shellcheck disable=SC2086
-	if [ "$c" = musl ]; then
-		apr="$apr; history: - (a static libc takes no LD_PRELOAD counter)"
-	elif r=$(sh test/footprint/history_allocs.sh "$o" $ROWS 2>&1); then
-		apr="$apr; history, whole process: $(echo "$r" | tail -n 1 | awk '{ print $1 " / " $2 }')"
+	if r=$(sh test/footprint/history_allocs.sh "$o" $ROWS 2>&1); then
+		set -- $(echo "$r" | tail -n 1)
+		if [ "$1" = - ]; then
+			apr="$apr; history: - (a static program takes no LD_PRELOAD counter)"
+		else
+			apr="$apr; history, whole process: $1 / $2"
+		fi
+		peak="$3 / $4 kB"
 	elif [ $? -ne 77 ]; then
 		echo "$r" >"$o.history-allocs.log"
 		apr="$apr; history: failed (see $o.history-allocs.log)"
+		peak="failed (see $o.history-allocs.log)"
 	fi
-	echo "| $c | $(kb "$dsz") KB | $(kb "$lsz") KB | $lib_tdb | $own | $arm | $a64 | $rss | $hist | $apr |" >>"$REPORT"
+	echo "| $c | $(kb "$dsz") KB | $(kb "$lsz") KB | $lib_tdb | $own | $arm | $a64 | $rss | $hist | $peak | $apr |" >>"$REPORT"
 	# shellcheck disable=SC2086
 	set -- $idle
 	[ "$c" = host ] && IDLE_HOST="Idle datasyncd (host board, three collections): Rss $1 kB, Pss $2 kB, Anonymous $3 kB, Private_Dirty $4 kB."
@@ -326,9 +335,12 @@ done
 echo
 echo "Measured $(date -u +%Y-%m-%d) with $(gcc --version | head -n1), CFLAGS=-O2; $(nproc) CPUs," \
 	"$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n1), kernel $(uname -r)."
-echo "minimal = board/host/configs/minimal_defconfig (Firefox Sync with history only, CONFIG_DS_OPTIMIZE_SIZE)." \
+echo "minimal = board/host/configs/minimal_defconfig (Firefox Sync with history only, no app tasks;" \
+	"CONFIG_DS_OPTIMIZE_SIZE, CONFIG_DS_LTO, no unwind tables). phone and tv: CONFIG_DS_OPTIMIZE_SIZE." \
 	"Own code: text+data of our objects (with .eh_frame), and what the linked datasyncd takes from" \
-	"them (linker map; without datasyncctl). Rows for the allocation slope: $ROWS."
+	"them (linker map; without datasyncctl). Rows for the allocation slope: $ROWS." \
+	"Peak RSS: VmHWM of each device's datasyncd over its start, sign-in and first history sync" \
+	"of ${ROWS##* } places (test/footprint/history_allocs.sh)."
 set -- $(libs_rss)
 echo "Idle: three table collections on the dir remote, synced once (none without the table" \
 	"engine or the dir remote); or signed in on the account test stack with history synced once" \

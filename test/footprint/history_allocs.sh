@@ -1,7 +1,8 @@
 #!/bin/sh
 # Heap allocations of datasyncd per synced history record (for footprint.sh), counted in the
 # whole process by an LD_PRELOAD shim (test/footprint/count_malloc.c: ours and the libraries'),
-# so it works on configurations without the allocator hook. On the account test stack
+# so it works on configurations without the allocator hook; and the daemon's peak RSS (VmHWM)
+# over its run, the benchmark's peak for footprint.sh. On the account test stack
 # (test/servers/stack.py), for each N: a new account; device A, a places.sqlite (Firefox's
 # schema, test/data/firefox/places.sql) with N pages of one visit each, signs in, registers
 # history and makes its first sync (N records up); device B, with no history, signs in and makes
@@ -11,7 +12,9 @@
 #
 #   test/footprint/history_allocs.sh BUILD_DIR N1 N2
 #
-# Prints "upload download" allocations per record on its last line. Exit 77 when the build
+# Prints "upload download" allocations per record and the peak RSS in kB of device A's and
+# device B's daemon at N2 records on its last line. A static program takes no LD_PRELOAD: its
+# allocations are "-", its peaks are measured. Exit 77 when the build
 # lacks the account, Sync 1.5, history or the control socket, or the test servers cannot run.
 set -u
 SRC=$(cd "$(dirname "$0")/../.." && pwd)
@@ -44,9 +47,18 @@ count() {
 	ok ctl "$_d" sync history --wait
 	grep -q "^history: ok" "$T/out" || fail "the history sync of $_d: $(cat "$T/out")"
 	eval "_p=\$pid_$_d"
+	awk '/^VmHWM:/ { print $2 }' "/proc/$_p/status" >"$T/$_d.hwm"
 	stop "$_d"
-	cp "$T/$_d.allocs.$_p" "$T/$_d.count" 2>/dev/null || fail "no count from datasyncd $_d"
+	if [ -n "$static" ]; then
+		echo - >"$T/$_d.count"
+	else
+		cp "$T/$_d.allocs.$_p" "$T/$_d.count" 2>/dev/null || fail "no count from datasyncd $_d"
+	fi
 }
+
+# A program without a program interpreter is static.
+static=
+readelf -l "$DS_BUILD/datasyncd" 2>/dev/null | grep -q 'Requesting program interpreter' || static=1
 
 for n in "$N1" "$N2"; do
 	s15_account "allocs-$n@example.org" "allocs pw $$"
@@ -82,5 +94,9 @@ done
 u1=$(cat "$T/a$N1.count"); u2=$(cat "$T/a$N2.count")
 d1=$(cat "$T/b$N1.count"); d2=$(cat "$T/b$N2.count")
 echo "allocations: upload $u1 ($N1 records) $u2 ($N2); download $d1 ($N1) $d2 ($N2)"
+echo "peak RSS kB: upload $(cat "$T/a$N1.hwm") ($N1 records) $(cat "$T/a$N2.hwm") ($N2);" \
+	"download $(cat "$T/b$N1.hwm") ($N1) $(cat "$T/b$N2.hwm") ($N2)"
 awk -v u1="$u1" -v u2="$u2" -v d1="$d1" -v d2="$d2" -v a="$N1" -v b="$N2" \
-	'BEGIN { printf "%.1f %.1f\n", (u2 - u1) / (b - a), (d2 - d1) / (b - a) }'
+	-v ha="$(cat "$T/a$N2.hwm")" -v hb="$(cat "$T/b$N2.hwm")" \
+	'BEGIN { if (u1 == "-") printf "- - %s %s\n", ha, hb
+		else printf "%.1f %.1f %s %s\n", (u2 - u1) / (b - a), (d2 - d1) / (b - a), ha, hb }'
