@@ -189,9 +189,13 @@ static int map_errno(struct ds_fxa *f, int status, int e, const char *server_msg
 	case 111:
 		return set_err(f, -ETIME, "the server refused our clock even after correcting it");
 	case 114:
+	case 201: {
+		const char *why = e == 114 ? "too many attempts" : "the accounts service is unavailable";
+
 		if (f->retry_after_s > 0)
-			return set_err(f, -EAGAIN, "too many attempts: try again in %" PRId64 " s", f->retry_after_s);
-		return set_err(f, -EAGAIN, "too many attempts: try again later");
+			return set_err(f, -EAGAIN, "%s: try again in %" PRId64 " s", why, f->retry_after_s);
+		return set_err(f, -EAGAIN, "%s: try again later", why);
+	}
 	case 125:
 		return set_err(f, -EPERM, "the sign-in was blocked for security reasons: sign in once from a "
 					  "browser to unblock it");
@@ -204,11 +208,6 @@ static int map_errno(struct ds_fxa *f, int status, int e, const char *server_msg
 		return set_err(f, -EIO, "the server could not send the verification email: try again later");
 	case 160:
 		return set_err(f, -EPERM, "two-step authentication is required for this account");
-	case 201:
-		if (f->retry_after_s > 0)
-			return set_err(f, -EAGAIN, "the accounts service is unavailable: try again in %" PRId64 " s",
-				       f->retry_after_s);
-		return set_err(f, -EAGAIN, "the accounts service is unavailable: try again later");
 	case 204:
 		return set_err(f, -EPERM, "the accounts server has disabled this client");
 	case 106:
