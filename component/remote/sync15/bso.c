@@ -55,24 +55,18 @@ int ds_sync15_ts_parse(const char *s, int64_t *ms)
 
 void ds_sync15_ts_format(int64_t ms, char out[DS_SYNC15_TS_MAX])
 {
-	int64_t sec, rem;
-	char frac[4];
 	int n;
 
-	if (ms < 0) {
-		snprintf(out, DS_SYNC15_TS_MAX, "0");
-		return;
-	}
-	sec = ms / 1000;
-	rem = ms % 1000;
-	if (!rem) {
-		snprintf(out, DS_SYNC15_TS_MAX, "%lld", (long long)sec);
-		return;
-	}
-	snprintf(frac, sizeof(frac), "%03lld", (long long)rem);
-	for (n = 3; n > 0 && frac[n - 1] == '0'; n--)
-		frac[n - 1] = '\0';
-	snprintf(out, DS_SYNC15_TS_MAX, "%lld.%s", (long long)sec, frac);
+	if (ms < 0)
+		ms = 0;
+	/* Three decimals, then their trailing zeros go, and the point when none is left
+	 * ("1388635807.410" -> "1388635807.41", "0.000" -> "0"); at most 20 characters. */
+	n = snprintf(out, DS_SYNC15_TS_MAX, "%lld.%03d", (long long)(ms / 1000), (int)(ms % 1000));
+	while (out[n - 1] == '0')
+		n--;
+	if (out[n - 1] == '.')
+		n--;
+	out[n] = '\0';
 }
 
 int ds_sync15_ts_from_json(const cJSON *n, int64_t *ms)
