@@ -157,6 +157,9 @@ static void conf_defaults(const struct ds_agent *a, const char *remote_kind, str
 		p->c.needs_network = false;
 }
 
+/* The remote's members that name its server, by preference. */
+static const char *const server_keys[] = { "url", "server", "dir" };
+
 /* Full policy, title and server of a registration. */
 static int reg_policy(struct ds_agent *a, const char *name, const cJSON *reg, struct ds_sched_policy *p,
 		      char *server, size_t scap, char *err, size_t ecap)
@@ -176,8 +179,8 @@ static int reg_policy(struct ds_agent *a, const char *name, const cJSON *reg, st
 	if (rc)
 		return rc;
 	/* Server-directed backoff is per server: collections on one server share it. */
-	for (const char *const *k = (const char *const[]){ "url", "server", "dir", NULL }; *k && !where; k++)
-		where = ds_agent_json_str(remote, *k, NULL);
+	for (size_t i = 0; i < DS_ARRAY_SIZE(server_keys) && !where; i++)
+		where = ds_agent_json_str(remote, server_keys[i], NULL);
 	/* Every Sync 1.5 collection of the account lives on the account's one storage node: its
 	 * X-Weave-Backoff quiets them all (sync15.md §6). */
 	if (kind && !strcmp(kind, "sync15") && !where)
