@@ -63,6 +63,12 @@ static bool valid_name(const char *n)
 	return true;
 }
 
+/* Reply "<what>: <the error's text>". */
+static int fail_rc(const struct request *r, int rc, const char *what)
+{
+	return fail(r, rc, "%s: %s", what, ds_strerror(rc));
+}
+
 /* The reply to a name no collection has. */
 static int no_such(const struct request *r, const char *name)
 {
@@ -111,7 +117,7 @@ static int is_enabled(const struct request *r, const char *name)
 	int rc = ds_store_collection_list(r->a->store, &list);
 
 	if (rc) {
-		fail(r, rc, "cannot read the collections: %s", ds_strerror(rc));
+		fail_rc(r, rc, "cannot read the collections");
 		return rc;
 	}
 	rc = -ENOENT;
@@ -176,7 +182,7 @@ static int cmd_list(const struct request *r)
 	cJSON *cols = ds_agent_collections_json(r->a, &err), *b;
 
 	if (!cols)
-		return fail(r, err, "cannot list collections: %s", ds_strerror(err));
+		return fail_rc(r, err, "cannot list collections");
 	b = cJSON_CreateObject();
 	cJSON_AddItemToObject(b, "collections", cols);
 	return reply(r, b);
@@ -207,7 +213,7 @@ static int cmd_sync(const struct request *r)
 	}
 	rc = ds_worker_queue(r->a->worker, name, wait, r->conn, r->id);
 	if (rc)
-		return fail(r, rc, "cannot queue the sync: %s", ds_strerror(rc));
+		return fail_rc(r, rc, "cannot queue the sync");
 	DS_LOG_INF("sync of %s requested%s", name ? name : "every enabled collection", wait ? " (waiting)" : "");
 	if (wait)
 		return 1; /* ds_agent_sync_done() replies */
@@ -307,7 +313,7 @@ static int cmd_register(const struct request *r)
 	enrolled = false; /* keep the sealed secrets: they belong to the stored registration */
 out:
 	if (rc)
-		fail(r, rc, "%s: %s", refused, ds_strerror(rc));
+		fail_rc(r, rc, refused);
 	if (enrolled && rc && ds_remote_forget(remote, n->valuestring))
 		DS_LOG_WRN("%s: could not erase the secrets of a refused registration", n->valuestring);
 	ds_collection_close(c);
@@ -462,7 +468,7 @@ static int cmd_push(const struct request *r)
 	if (rc == -ENOENT)
 		return no_such(r, name);
 	if (rc)
-		return fail(r, rc, "push: %s", ds_strerror(rc));
+		return fail_rc(r, rc, "push");
 	DS_LOG_INF("push wake-up for %s", name ? name : "every collection");
 	ds_agent_sched_kick(r->a);
 	return reply(r, NULL);

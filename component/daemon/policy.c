@@ -413,15 +413,17 @@ void ds_agent_sched_event(struct ds_agent *a, const struct ds_port_event *ev)
 int ds_agent_sched_start(struct ds_agent *a)
 {
 	struct ds_sched_config cfg;
+	int64_t now;
 	int rc;
 
 	ds_sched_config_defaults(&cfg);
 	rc = ds_sched_new(&cfg, &a->sched);
 	if (rc)
 		return rc;
-	ds_sched_set_power(a->sched, &a->power, now_ms());
-	ds_sched_set_net(a->sched, &a->net, now_ms());
-	ds_sched_set_idle(a->sched, a->idle, now_ms());
+	now = now_ms();
+	ds_sched_set_power(a->sched, &a->power, now);
+	ds_sched_set_net(a->sched, &a->net, now);
+	ds_sched_set_idle(a->sched, a->idle, now);
 	ds_worker_on_run_end(a->worker, on_run_end, a);
 	rc = ds_agent_tasks_start(a);
 	if (rc)
