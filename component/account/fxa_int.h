@@ -1,4 +1,4 @@
-/* fxa_int.h - what the FxA client's files share and nobody else needs. */
+/* fxa_int.h - what the account component's files (FxA client, tokenserver) share and nobody else needs. */
 #ifndef DS_FXA_INT_H
 #define DS_FXA_INT_H
 

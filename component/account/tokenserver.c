@@ -10,6 +10,7 @@
 #define DS_LOG_TAG "tokenserver"
 #define DS_LOG_LEVEL CONFIG_DS_LOG_LEVEL_ACCOUNT
 #include "account/ds_tokenserver.h"
+#include "account/fxa_int.h"
 #include "core/ds_core.h"
 #include "ds_port.h"
 #include "net/ds_http.h"
@@ -353,18 +354,6 @@ static int int_item(const cJSON *root, const char *name, int64_t min, int64_t ma
 	return 0;
 }
 
-/* Wipe the secret strings of a parsed token body before cJSON frees them with plain free(). */
-static void wipe_json_secrets(cJSON *root)
-{
-	static const char *const names[] = { "id", "key" };
-
-	for (size_t i = 0; i < DS_ARRAY_SIZE(names); i++) {
-		cJSON *it = cJSON_GetObjectItemCaseSensitive(root, names[i]);
-		if (cJSON_IsString(it))
-			ds_memzero(it->valuestring, strlen(it->valuestring));
-	}
-}
-
 static int parse_token(const struct ds_http_response *resp, struct ds_tokenserver_token *t)
 {
 	cJSON *root;
@@ -393,8 +382,8 @@ static int parse_token(const struct ds_http_response *resp, struct ds_tokenserve
 		rc = int_item(root, "uid", 0, INT64_C(1) << 53, &t->uid);
 	if (!rc)
 		rc = int_item(root, "duration", 1, DURATION_MAX_S, &t->duration_s);
-	wipe_json_secrets(root);
-	cJSON_Delete(root);
+	/* The token's id and key: wiped before cJSON frees them with plain free(). */
+	ds_fxa_json_wipe_delete(root);
 	if (rc)
 		return rc;
 	/* The storage requests are built on it: it must be a URL the HTTP client takes. */
