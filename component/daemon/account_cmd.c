@@ -289,9 +289,10 @@ static void on_job_done(int fd, void *user_data)
 		g.state = ST_SIGNED_OUT;
 		g.last_error[0] = '\0';
 		if (rc && rc != -ENOENT) {
-			DS_LOG_ERR("cannot erase the sealed account: %s", ds_strerror(rc));
-			ds_ipc_reply_error(j->ipc, j->conn, j->id, rc, "cannot erase the sealed account: %s",
-					   ds_strerror(rc));
+			const char *e = ds_strerror(rc);
+
+			DS_LOG_ERR("cannot erase the sealed account: %s", e);
+			ds_ipc_reply_error(j->ipc, j->conn, j->id, rc, "cannot erase the sealed account: %s", e);
 			goto out;
 		}
 		DS_LOG_INF("signed out%s%s", j->warning[0] ? ": " : "", j->warning);
