@@ -160,17 +160,15 @@ cJSON *ds_agent_collections_json(struct ds_agent *a, int *err)
 		/* The newer of the store's record and the worker's memory: when the store itself is
 		 * full, the failed run is only in memory. */
 		struct ds_run_stats mem;
-		bool have = false;
+		const struct ds_run_stats *last = NULL;
 
 		memset(&st, 0, sizeof(st));
 		if (ds_store_run_last(a->store, name, &st) == 0)
-			have = true;
+			last = &st;
 		if (a->worker && ds_worker_last_run(a->worker, name, &mem) == 0 &&
-		    (!have || mem.finished_ms >= st.finished_ms)) {
-			st = mem;
-			have = true;
-		}
-		cJSON_AddItemToObject(c, "last", have ? ds_agent_stats_json(NULL, &st) : cJSON_CreateNull());
+		    (!last || mem.finished_ms >= st.finished_ms))
+			last = &mem;
+		cJSON_AddItemToObject(c, "last", last ? ds_agent_stats_json(NULL, last) : cJSON_CreateNull());
 		cJSON_AddItemToArray(out, c);
 	}
 	cJSON_Delete(list);
