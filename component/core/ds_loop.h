@@ -46,8 +46,6 @@ int ds_loop_watch(struct ds_loop *l, int fd, ds_fd_fn fn, void *user_data);
 void ds_loop_unwatch(struct ds_loop *l, int fd);
 /* Call fn once when the watched fd can be written (a nonblocking write hit EAGAIN). */
 int ds_loop_want_write(struct ds_loop *l, int fd, ds_fd_fn fn);
-/* Make an fd for the loop nonblocking and close-on-exec: 0 or -errno. */
-int ds_fd_nonblock_cloexec(int fd);
 
 /* Run fn(user_data) on the loop thread soon. Thread-safe (not from a signal handler). */
 int ds_loop_post(struct ds_loop *l, ds_loop_call_fn fn, void *user_data);

@@ -223,25 +223,25 @@ void ds_loop_on_signal(struct ds_loop *l, ds_loop_signal_fn fn, void *user_data)
 
 /* Async-signal-safe: write() on a nonblocking pipe. A full pipe drops the byte, which only
  * happens with thousands of undelivered signals. */
-void ds_loop_raise(struct ds_loop *l, int signo)
+static void pipe_send(struct ds_loop *l, unsigned char b)
 {
-	unsigned char b = (unsigned char)signo;
 	int saved = errno;
 
-	if (signo > 0 && signo < 256 && write(l->pipe_wr, &b, 1) < 0)
+	if (write(l->pipe_wr, &b, 1) < 0)
 		(void)0;
 	errno = saved;
 }
 
+void ds_loop_raise(struct ds_loop *l, int signo)
+{
+	if (signo > 0 && signo < 256)
+		pipe_send(l, (unsigned char)signo);
+}
+
 void ds_loop_stop(struct ds_loop *l)
 {
-	unsigned char b = STOP_BYTE;
-	int saved = errno;
-
 	l->stop = 1;
-	if (write(l->pipe_wr, &b, 1) < 0)
-		(void)0;
-	errno = saved;
+	pipe_send(l, STOP_BYTE);
 }
 
 /* ---- the lws protocol that carries our fds ----------------------------------------------------- */
@@ -449,7 +449,7 @@ void ds_loop_timer_cancel(struct ds_loop *l, int id)
 
 /* ---- life cycle ------------------------------------------------------------------------------- */
 
-int ds_fd_nonblock_cloexec(int fd)
+static int set_nonblock_cloexec(int fd)
 {
 	int fl = fcntl(fd, F_GETFL);
 
@@ -512,9 +512,9 @@ int ds_loop_new(struct ds_loop **out)
 	}
 	l->pipe_rd = p[0];
 	l->pipe_wr = p[1];
-	rc = ds_fd_nonblock_cloexec(p[0]);
+	rc = set_nonblock_cloexec(p[0]);
 	if (!rc)
-		rc = ds_fd_nonblock_cloexec(p[1]);
+		rc = set_nonblock_cloexec(p[1]);
 	if (!rc)
 		rc = ds_loop_watch(l, l->pipe_rd, pipe_readable, l);
 	if (rc)

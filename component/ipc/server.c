@@ -2,7 +2,7 @@
  * The control socket's server: a nonblocking unix stream listener on the daemon's loop, at most
  * max_clients connections, one JSON request per line (see ds_ipc.h, docs/ipc.md).
  *
- * Unix sockets, chmod() and getgrnam() are POSIX, not Linux: the port seam is for what differs
+ * Unix sockets, fcntl() and getgrnam() are POSIX, not Linux: the port seam is for what differs
  * between the OSes datasync targets, which all have these.
  */
 #define DS_LOG_TAG "ipc"
@@ -12,6 +12,7 @@
 #include "ipc/ds_ipc.h"
 
 #include <cjson/cJSON.h>
+#include <fcntl.h>
 #include <grp.h>
 #include <stdio.h>
 #include <string.h>
@@ -54,6 +55,15 @@ struct ds_ipc_server {
 	ds_ipc_close_fn close_fn;
 	void *close_user;
 };
+
+static int set_nonblock_cloexec(int fd)
+{
+	int fl = fcntl(fd, F_GETFL);
+
+	if (fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0 || fcntl(fd, F_SETFD, FD_CLOEXEC) < 0)
+		return -errno;
+	return 0;
+}
 
 /*
  * Tell the owner the client has gone, once. While it runs, replies to c are delivered (or
@@ -393,7 +403,7 @@ static void listener_readable(int fd, void *user_data)
 			continue;
 		}
 		c = ds_calloc(1, sizeof(*c));
-		if (!c || ds_fd_nonblock_cloexec(cfd)) {
+		if (!c || set_nonblock_cloexec(cfd)) {
 			ds_free(c);
 			close(cfd);
 			continue;
@@ -465,7 +475,7 @@ int ds_ipc_server_new(struct ds_loop *l, const struct ds_ipc_server_config *cfg,
 		goto fail;
 	}
 	s->fd = socket(AF_UNIX, SOCK_STREAM, 0);
-	if (s->fd < 0 || ds_fd_nonblock_cloexec(s->fd)) {
+	if (s->fd < 0 || set_nonblock_cloexec(s->fd)) {
 		rc = -errno;
 		goto fail;
 	}
