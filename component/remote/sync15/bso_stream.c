@@ -135,6 +135,7 @@ int ds_sync15_splitter_feed(struct ds_sync15_splitter *s, const void *data, size
 		return s->err;
 	while (i < len) {
 		char c = p[i];
+		int next = -1; /* the state a frame character leads to; -1: only whitespace may come */
 
 		switch (s->state) {
 		case S_OBJECT: {
@@ -158,9 +159,7 @@ int ds_sync15_splitter_feed(struct ds_sync15_splitter *s, const void *data, size
 		}
 		case S_BEFORE:
 			if (c == '[')
-				s->state = S_FIRST;
-			else if (!is_ws(c))
-				return fail(s, -EPROTO);
+				next = S_FIRST;
 			break;
 		case S_FIRST:
 		case S_NEXT:
@@ -171,23 +170,21 @@ int ds_sync15_splitter_feed(struct ds_sync15_splitter *s, const void *data, size
 				continue; /* the brace is the object's first byte */
 			}
 			if (c == ']' && s->state == S_FIRST)
-				s->state = S_END;
-			else if (!is_ws(c))
-				return fail(s, -EPROTO);
+				next = S_END;
 			break;
 		case S_AFTER:
 			if (c == ',')
-				s->state = S_NEXT;
+				next = S_NEXT;
 			else if (c == ']')
-				s->state = S_END;
-			else if (!is_ws(c))
-				return fail(s, -EPROTO);
+				next = S_END;
 			break;
 		default: /* S_END */
-			if (!is_ws(c))
-				return fail(s, -EPROTO);
 			break;
 		}
+		if (next >= 0)
+			s->state = next;
+		else if (!is_ws(c))
+			return fail(s, -EPROTO);
 		i++;
 	}
 	return 0;
