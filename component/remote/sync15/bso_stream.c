@@ -47,8 +47,7 @@ void ds_sync15_splitter_init(struct ds_sync15_splitter *s, size_t max_object,
 
 void ds_sync15_splitter_clear(struct ds_sync15_splitter *s)
 {
-	if (s->buf)
-		ds_memzero(s->buf, s->cap);
+	ds_memzero(s->buf, s->cap); /* NULL: nothing */
 	ds_free(s->buf);
 	s->buf = NULL;
 	s->len = s->cap = 0;

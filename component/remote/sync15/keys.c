@@ -168,10 +168,8 @@ void ds_sync15_keyring_clear(struct ds_sync15_keyring *kr)
 	for (size_t i = 0; i < kr->n; i++)
 		ds_free(kr->names[i]);
 	ds_free(kr->names);
-	if (kr->colls) {
-		ds_memzero(kr->colls, kr->n * sizeof(*kr->colls));
-		ds_free(kr->colls);
-	}
+	ds_memzero(kr->colls, kr->n * sizeof(*kr->colls)); /* NULL: nothing */
+	ds_free(kr->colls);
 	ds_memzero(kr, sizeof(*kr));
 }
 

@@ -239,9 +239,8 @@ static int do_prepare(struct s15_remote *x, struct ds_remote_info *info)
 	}
 	gsid = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(x->g->meta, "syncID"));
 	csid = cJSON_GetObjectItemCaseSensitive(e, "syncID");
-	n = snprintf(info->epoch, sizeof(info->epoch), "%08" PRIx32 ":%s.%s",
-		     node_tag(x->g->endpoint), gsid ? gsid : "",
-		     csid->valuestring);
+	n = snprintf(info->epoch, sizeof(info->epoch), "%08" PRIx32 ":%s.%s", node_tag(x->g->endpoint),
+		     gsid ? gsid : "", csid->valuestring);
 	if (n < 0 || (size_t)n >= sizeof(info->epoch)) {
 		ds_sync15_client_set_error(x->client, "meta/global has syncIDs too long to keep");
 		return fail(x, -EPROTO);
