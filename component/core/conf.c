@@ -31,6 +31,7 @@ struct conf_key {
 	unsigned short offset; /* in struct ds_conf */
 };
 
+_Static_assert(sizeof(struct ds_conf) <= 65535, "conf_key.offset is an unsigned short");
 #define K(n, t) { #n, t, offsetof(struct ds_conf, n) }
 static const struct conf_key keys[] = {
 	K(data_dir, T_PATH),          K(run_dir, T_PATH),

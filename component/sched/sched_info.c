@@ -30,10 +30,11 @@ static const char *const block_names[DS_SCHED_BLOCK_COUNT] = {
 
 static const char *const prio_names[] = { "low", "normal", "urgent" };
 
-/* Every value of the three enums has its name: "?" is for values out of range only. */
+/* Every value of the three enums has its name; "?" for a value out of range, or one added to an
+ * enum without a name here. */
 static const char *name_of(const char *const *names, size_t n, unsigned v)
 {
-	return v < n ? names[v] : "?";
+	return v < n && names[v] ? names[v] : "?";
 }
 
 const char *ds_sched_reason_name(enum ds_sched_reason r)

@@ -128,5 +128,5 @@ static const char *const action_names[] = {
 
 const char *ds_reconcile_action_name(enum ds_reconcile_action a)
 {
-	return (unsigned)a < DS_ARRAY_SIZE(action_names) ? action_names[a] : "?";
+	return (unsigned)a < DS_ARRAY_SIZE(action_names) && action_names[a] ? action_names[a] : "?";
 }

@@ -105,7 +105,8 @@ static int save_cursor(struct run *run, const char *cursor)
 		snprintf(run->saved_cursor, sizeof(run->saved_cursor), "%s", cursor);
 		snprintf(run->saved_epoch, sizeof(run->saved_epoch), "%s", run->info.epoch);
 	}
-	snprintf(run->cursor, sizeof(run->cursor), "%s", cursor);
+	if (cursor != run->cursor) /* not onto itself: overlapping snprintf is undefined */
+		snprintf(run->cursor, sizeof(run->cursor), "%s", cursor);
 	return 0;
 }
 
