@@ -164,7 +164,9 @@ DS_CPPFLAGS := -std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -DNDEBUG \
 	-I$(O)/include/generated -include $(AUTOCONF) \
 	-I$(srctree)/component/include -I$(srctree)/component -I$(srctree)/port/include \
 	-I$(srctree) -DDS_VERSION=\"$(VERSION)\"
-ALL_CFLAGS = $(DS_CPPFLAGS) $(DS_WARN) $(SAN_FLAGS) $(SYSROOT_FLAGS) -fPIC $(DEP_CFLAGS) $(CFLAGS)
+# PIC: -fPIC, or -fPIE for the daemon's objects without CONFIG_DS_SHARED_LIB (set below).
+PIC := -fPIC
+ALL_CFLAGS = $(DS_CPPFLAGS) $(DS_WARN) $(SAN_FLAGS) $(SYSROOT_FLAGS) $(PIC) $(DEP_CFLAGS) $(CFLAGS)
 ALL_LDFLAGS = $(SAN_FLAGS) $(SYSROOT_FLAGS) $(LDFLAGS)
 # CONFIG_DS_OPTIMIZE_SIZE (Kconfig): -Oz (or -Os), each function and object in its own section so
 # that the link drops those nothing calls; after CFLAGS, so it wins over their -O2.
@@ -214,6 +216,12 @@ BENCH_BINS := $(patsubst test/bench/%.c,$(O)/test/bench/%,$(bench-y))
 
 LIBDS_A := $(O)/libdatasync.a
 LIBDS_SO := $(O)/libdatasync.so.0
+# CONFIG_DS_SHARED_LIB (Kconfig): libdatasync.so, or none and the daemon's objects for executables.
+ifeq ($(CONFIG_DS_SHARED_LIB),y)
+LIBDS_SO_Y := $(LIBDS_SO)
+else
+$(LIB_OBJS) $(DAEMON_OBJS) $(CTL_OBJS): PIC := -fPIE
+endif
 LIBCLIENT_A := $(O)/libdatasync-client.a
 LIBTEST_A := $(O)/libdstest.a
 TESTSUPPORT_OBJS := $(call obj,$(testsupport-y))
@@ -225,7 +233,7 @@ TESTSUPPORT_OBJS := $(call obj,$(testsupport-y))
 ifeq ($(no-config-goals),)
 all: programs tests tools
 programs-$(CONFIG_DS_IPC) := $(O)/datasyncd $(O)/datasyncctl
-programs: $(programs-y) $(LIBDS_A) $(LIBDS_SO) $(LIBCLIENT_A) $(O)/datasync.pc
+programs: $(programs-y) $(LIBDS_A) $(LIBDS_SO_Y) $(LIBCLIENT_A) $(O)/datasync.pc
 tests: $(UNIT_BINS)
 tools: $(TOOL_BINS)
 benches: $(BENCH_BINS)
@@ -325,7 +333,7 @@ $(O)/datasync.pc: $(srctree)/component/datasync.pc.in $(CONFIG_FILE)
 	@sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@VERSION@|$(VERSION)|g' $< > $@
 
 size: programs
-	@size $(programs-y) $(LIBDS_SO)
+	@size $(programs-y) $(LIBDS_SO_Y)
 
 # ---- install --------------------------------------------------------------------------------------
 install: programs
@@ -334,8 +342,8 @@ install: programs
 		$(DESTDIR)$(PREFIX)/lib/systemd/system
 	$(if $(programs-y),install -m 0755 $(programs-y) $(DESTDIR)$(PREFIX)/bin/)
 	install -m 0644 $(LIBDS_A) $(LIBCLIENT_A) $(DESTDIR)$(PREFIX)/lib/
-	install -m 0755 $(LIBDS_SO) $(DESTDIR)$(PREFIX)/lib/
-	ln -sf libdatasync.so.0 $(DESTDIR)$(PREFIX)/lib/libdatasync.so
+	$(if $(LIBDS_SO_Y),install -m 0755 $(LIBDS_SO) $(DESTDIR)$(PREFIX)/lib/)
+	$(if $(LIBDS_SO_Y),ln -sf libdatasync.so.0 $(DESTDIR)$(PREFIX)/lib/libdatasync.so)
 	install -m 0644 $(srctree)/component/include/datasync/*.h $(DESTDIR)$(PREFIX)/include/datasync/
 	install -m 0644 $(O)/datasync.pc $(DESTDIR)$(PREFIX)/lib/pkgconfig/
 	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@SYSCONFDIR@|$(SYSCONFDIR)|g' \

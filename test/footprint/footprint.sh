@@ -134,16 +134,23 @@ is_lto() { grep -q '^CONFIG_DS_LTO=y' "$1/.config"; }
 cross_objects() { # build dir, cc, folder name
 	o=$1; cc=$2; a=$o/$3; fails=0
 	flags=$(size_flags "$o" "$cc"); cflags=${flags%|*}; ldflags=${flags#*|}
+	# As the Makefile compiles: -fPIC, or -fPIE for the daemon's objects without
+	# CONFIG_DS_SHARED_LIB; the client library's always -fPIC.
+	pic=-fPIC
+	grep -q '^CONFIG_DS_SHARED_LIB=y' "$o/.config" || pic=-fPIE
+	client=$(make -s --no-print-directory O="$o" print-CLIENT_OBJS)
 	rm -rf "$a"; mkdir -p "$a/lib"
 	for obj in $(own_objects "$o"); do
 		rel=${obj#"$o"/obj/}; src=${rel%.o}.c
+		p=$pic
+		case " $client " in *" $obj "*) p=-fPIC ;; esac
 		out=$a/lib/$(echo "$rel" | tr / _)
 		case $rel in
 		component/daemon/main.o) out=$a/main.o ;;
 		component/ctl/*) out=$a/ctl-$(basename "$rel") ;;
 		esac
 		# shellcheck disable=SC2046,SC2086
-		if ! "$cc" -std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -DNDEBUG -O2 $cflags \
+		if ! "$cc" -std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -DNDEBUG -O2 $p $cflags \
 			-I"$o/include/generated" -include "$o/include/generated/autoconf.h" \
 			-Icomponent/include -Icomponent -Iport/include -I. -DDS_VERSION=\"fp\" \
 			-idirafter /usr/include -idirafter "/usr/include/$HOST_TRIPLET" \
@@ -281,11 +288,14 @@ for c in $CONFIGS; do
 		continue
 	fi
 	strip -o "$o/datasyncd.stripped" "$o/datasyncd"
-	strip -o "$o/libdatasync.so.stripped" "$o/libdatasync.so.0"
 	dsz=$(stat -c %s "$o/datasyncd.stripped")
-	lsz=$(stat -c %s "$o/libdatasync.so.stripped")
-	set -- $(tdb "$o/libdatasync.so.stripped")
-	lib_tdb="$1 / $2 / $3"
+	lsz=-; lib_tdb="- (CONFIG_DS_SHARED_LIB off)"
+	if [ -f "$o/libdatasync.so.0" ]; then
+		strip -o "$o/libdatasync.so.stripped" "$o/libdatasync.so.0"
+		lsz="$(kb "$(stat -c %s "$o/libdatasync.so.stripped")") KB"
+		set -- $(tdb "$o/libdatasync.so.stripped")
+		lib_tdb="$1 / $2 / $3"
+	fi
 	set -- $(tdb $(own_objects "$o"))
 	own="$(kb $(($1 + $2))) KB / $(kb "$(linked_own "$o/datasyncd.map" "$o")") KB"
 	is_lto "$o" && own="- (LTO) / $(kb "$(linked_own "$o/datasyncd.map" "$o")") KB"
@@ -328,7 +338,7 @@ for c in $CONFIGS; do
 		apr="$apr; history: failed (see $o.history-allocs.log)"
 		peak="failed (see $o.history-allocs.log)"
 	fi
-	echo "| $c | $(kb "$dsz") KB | $(kb "$lsz") KB | $lib_tdb | $own | $arm | $a64 | $rss | $hist | $peak | $apr |" >>"$REPORT"
+	echo "| $c | $(kb "$dsz") KB | $lsz | $lib_tdb | $own | $arm | $a64 | $rss | $hist | $peak | $apr |" >>"$REPORT"
 	# shellcheck disable=SC2086
 	set -- $idle
 	[ "$c" = host ] && IDLE_HOST="Idle datasyncd (host board, three collections): Rss $1 kB, Pss $2 kB, Anonymous $3 kB, Private_Dirty $4 kB."
