@@ -80,12 +80,9 @@ static int take_lock(const char *run_dir, int *fd_out)
 	return 0;
 }
 
-static void write_pid(int fd)
+static void write_pid(int fd, const char *line, size_t len)
 {
-	char buf[32];
-	int n = snprintf(buf, sizeof(buf), "%ld\n", (long)getpid());
-
-	if (ds_port_file_truncate(fd, 0) || ds_port_file_pwrite(fd, buf, (size_t)n, 0))
+	if (ds_port_file_truncate(fd, 0) || ds_port_file_pwrite(fd, line, len, 0))
 		DS_LOG_WRN("cannot write the pid into the lock file");
 }
 
@@ -154,10 +151,11 @@ int main(int argc, char **argv)
 	bool explicit_config = false, foreground = false;
 	int verbosity = 0, lock_fd = -1, ready_fd = -1, rc, status = 1;
 	struct ds_port_config pcfg = { 0 };
+	size_t pid_len;
 	struct ds_agent *agent = NULL;
 	struct sigaction sa;
 	struct ds_conf conf;
-	char err[512], cwd[4096], *pid_path = NULL;
+	char err[512], cwd[4096], pid_line[32], *pid_path = NULL;
 
 	for (int i = 1; i < argc; i++) {
 		const char *o = argv[i];
@@ -235,16 +233,16 @@ int main(int argc, char **argv)
 		fprintf(stderr, "datasyncd: cannot daemonize: %s\n", strerror(errno));
 		goto out;
 	}
-	write_pid(lock_fd);
+	/* After daemonize: the daemon's own pid, for the lock file and the pid file. */
+	pid_len = (size_t)snprintf(pid_line, sizeof(pid_line), "%ld\n", (long)getpid());
+	write_pid(lock_fd, pid_line, pid_len);
 	if (!foreground) {
 		pid_path = ds_asprintf("%s/datasyncd.pid", conf.run_dir);
 		if (pid_path) {
-			char line[32];
-			int n = snprintf(line, sizeof(line), "%ld\n", (long)getpid());
 			int fd = ds_port_file_open(pid_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 
 			if (fd >= 0) {
-				if (ds_port_file_write(fd, line, (size_t)n))
+				if (ds_port_file_write(fd, pid_line, pid_len))
 					DS_LOG_WRN("cannot write the pid file");
 				ds_port_file_close(fd);
 			}
