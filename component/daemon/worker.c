@@ -395,10 +395,7 @@ int ds_worker_start(struct ds_loop *l, const char *db_path, const char *device_i
 	*out = w;
 	return 0;
 fail:
-	ds_store_close(w->store);
-	pthread_cond_destroy(&w->cond);
-	pthread_mutex_destroy(&w->lock);
-	ds_free(w);
+	ds_worker_stop(w); /* no thread to join, nothing queued: closes the store, frees w */
 	return rc;
 }
 
