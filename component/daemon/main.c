@@ -165,10 +165,12 @@ int main(int argc, char **argv)
 			explicit_config = true;
 		} else if (!strcmp(o, "-f")) {
 			foreground = true;
-		} else if (o[0] == '-' && o[1] && strspn(o + 1, "v") == strlen(o + 1)) {
-			verbosity += (int)strlen(o + 1);
-		} else if (o[0] == '-' && o[1] && strspn(o + 1, "q") == strlen(o + 1)) {
-			verbosity -= (int)strlen(o + 1);
+		} else if (o[0] == '-' && (o[1] == 'v' || o[1] == 'q') &&
+			   !o[1 + strspn(o + 1, o[1] == 'v' ? "v" : "q")]) {
+			/* -v, -vv, -q, -qqq...: one level per letter */
+			int n = (int)strlen(o + 1);
+
+			verbosity += o[1] == 'v' ? n : -n;
 		} else if (!strcmp(o, "--version")) {
 			printf("datasyncd %s (board %s)\n", DS_VERSION, ds_board_get()->name);
 			return 0;
