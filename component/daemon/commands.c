@@ -69,6 +69,12 @@ static int fail_rc(const struct request *r, int rc, const char *what)
 	return fail(r, rc, "%s: %s", what, ds_strerror(rc));
 }
 
+/* Reply "<what> '<name>': <the error's text>". */
+static int fail_name(const struct request *r, int rc, const char *what, const char *name)
+{
+	return fail(r, rc, "%s '%s': %s", what, name, ds_strerror(rc));
+}
+
 /* The reply to a name no collection has. */
 static int no_such(const struct request *r, const char *name)
 {
@@ -106,7 +112,7 @@ static cJSON *get_reg(const struct request *r, const char *name)
 	if (rc == -ENOENT)
 		no_such(r, name);
 	else if (rc)
-		fail(r, rc, "cannot read collection '%s': %s", name, ds_strerror(rc));
+		fail_name(r, rc, "cannot read collection", name);
 	return rc ? NULL : reg;
 }
 
@@ -354,7 +360,7 @@ static int cmd_unregister(const struct request *r)
 	rc = ds_store_collection_del(r->a->store, name);
 	if (rc) {
 		cJSON_Delete(b);
-		return fail(r, rc, "cannot remove collection '%s': %s", name, ds_strerror(rc));
+		return fail_name(r, rc, "cannot remove collection", name);
 	}
 	DS_LOG_INF("unregistered collection %s", name);
 	/* A removed collection leaves no override of its schedule. */
@@ -374,7 +380,7 @@ static int cmd_enable(const struct request *r, bool enable)
 	if (rc == -ENOENT)
 		return no_such(r, name);
 	if (rc)
-		return fail(r, rc, "cannot %s '%s': %s", enable ? "enable" : "disable", name, ds_strerror(rc));
+		return fail_name(r, rc, enable ? "cannot enable" : "cannot disable", name);
 	DS_LOG_INF("collection %s %s", name, enable ? "enabled" : "disabled");
 	ds_agent_sched_reload(r->a, name);
 	return reply(r, NULL);
@@ -396,7 +402,7 @@ static int cmd_reset(const struct request *r)
 	ds_collection_close(c);
 	cJSON_Delete(reg);
 	if (rc)
-		return fail(r, rc, "cannot reset '%s': %s", name, ds_strerror(rc));
+		return fail_name(r, rc, "cannot reset", name);
 	DS_LOG_INF("collection %s reset: its local data will be uploaded again", name);
 	return reply(r, NULL);
 }
@@ -446,7 +452,7 @@ static int cmd_set(const struct request *r)
 	rc = ds_agent_sched_override_set(r->a, name, out);
 	cJSON_free(out);
 	if (rc)
-		return fail(r, rc, "cannot store the schedule of '%s': %s", name, ds_strerror(rc));
+		return fail_name(r, rc, "cannot store the schedule of", name);
 	ds_agent_sched_reload(r->a, name);
 	DS_LOG_INF("collection %s: schedule changed", name);
 	b = cJSON_CreateObject();
