@@ -79,8 +79,7 @@ static void on_port_event(const struct ds_port_event *ev, void *user_data)
 
 	e->mono_ms = ev->mono_ms;
 	e->wall_ms = ds_port_wall_ms();
-	e->type = ds_agent_event_type(ev);
-	ds_agent_event_text(ev, e->text, sizeof(e->text));
+	e->type = ds_agent_event_text(ev, e->text, sizeof(e->text));
 	a->event_next = (a->event_next + 1) % DS_AGENT_EVENTS;
 	a->events_seen++;
 	DS_LOG_INF("%s: %s", e->type, e->text);

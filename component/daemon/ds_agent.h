@@ -93,8 +93,8 @@ void ds_agent_sync_done(uint64_t conn, int64_t id, struct cJSON *results, void *
 struct cJSON *ds_agent_status_json(struct ds_agent *a);
 struct cJSON *ds_agent_collections_json(struct ds_agent *a, int *err);
 struct cJSON *ds_agent_stats_json(const char *name, const struct ds_run_stats *st);
-void ds_agent_event_text(const struct ds_port_event *ev, char *buf, size_t cap);
-const char *ds_agent_event_type(const struct ds_port_event *ev);
+/* An event's text into buf; returns its type's name ("power", "net", ...). */
+const char *ds_agent_event_text(const struct ds_port_event *ev, char *buf, size_t cap);
 
 /* policy.c: the daemon's side of the scheduler. */
 int ds_agent_sched_start(struct ds_agent *a); /* after the worker started */

@@ -13,17 +13,6 @@
 #include <string.h>
 #include <unistd.h>
 
-const char *ds_agent_event_type(const struct ds_port_event *ev)
-{
-	switch (ev->type) {
-	case DS_EV_POWER: return "power";
-	case DS_EV_NET: return "net";
-	case DS_EV_IDLE: return "idle";
-	case DS_EV_SHUTDOWN: return "shutdown";
-	default: return "none";
-	}
-}
-
 static void power_text(const struct ds_power_state *p, char *buf, size_t cap)
 {
 	char pct[16] = "";
@@ -45,23 +34,24 @@ static void net_text(const struct ds_net_state *n, char *buf, size_t cap)
 		 n->metered ? "metered" : "unmetered");
 }
 
-void ds_agent_event_text(const struct ds_port_event *ev, char *buf, size_t cap)
+const char *ds_agent_event_text(const struct ds_port_event *ev, char *buf, size_t cap)
 {
 	switch (ev->type) {
 	case DS_EV_POWER:
 		power_text(&ev->u.power, buf, cap);
-		break;
+		return "power";
 	case DS_EV_NET:
 		net_text(&ev->u.net, buf, cap);
-		break;
+		return "net";
 	case DS_EV_IDLE:
 		snprintf(buf, cap, "%s", ev->u.idle ? "idle" : "active");
-		break;
+		return "idle";
 	case DS_EV_SHUTDOWN:
 		snprintf(buf, cap, "the system asks datasyncd to stop");
-		break;
+		return "shutdown";
 	default:
 		snprintf(buf, cap, "?");
+		return "none";
 	}
 }
 
