@@ -272,6 +272,15 @@ static void sched_fire(void *user_data)
 	ds_agent_sched_kick(user_data);
 }
 
+/* A run of name still queued at the worker goes back to the scheduler; true if it was queued. */
+static bool put_back(struct ds_agent *a, const char *name, int64_t now)
+{
+	if (ds_worker_unqueue(a->worker, name) != 1)
+		return false;
+	ds_sched_cut(a->sched, name, now);
+	return true;
+}
+
 /* The budget is spent: collections of the batch that have not started wait for a later wake. */
 static void budget_fire(void *user_data)
 {
@@ -280,11 +289,9 @@ static void budget_fire(void *user_data)
 	for (size_t i = 0; i < a->batch.n; i++) {
 		const char *name = a->batch.item[i].name;
 
-		if (ds_worker_unqueue(a->worker, name) == 1) {
+		if (put_back(a, name, now_ms()))
 			DS_LOG_INF("%s: the wake's %llds budget is spent: resumes later", name,
 				   (long long)CONFIG_DS_SCHED_RUN_BUDGET_S);
-			ds_sched_cut(a->sched, name, now_ms());
-		}
 	}
 	ds_agent_sched_kick(a);
 }
@@ -370,11 +377,9 @@ static void on_run_end(const char *name, int result, int64_t backoff_s, int64_t 
 			const char *other = a->batch.item[i].name;
 
 			if (strcmp(other, name) && !ds_sched_info(a->sched, other, now, &o) &&
-			    !strcmp(o.server, info.server) && ds_worker_unqueue(a->worker, other) == 1) {
+			    !strcmp(o.server, info.server) && put_back(a, other, now))
 				DS_LOG_INF("%s: put off, the server asked to back off %llds", other,
 					   (long long)backoff_s);
-				ds_sched_cut(a->sched, other, now);
-			}
 		}
 	}
 	ds_sched_done(a->sched, name, result, now);
@@ -396,9 +401,8 @@ void ds_agent_sched_event(struct ds_agent *a, const struct ds_port_event *ev)
 		/* Lost the network: queued runs that need it would only fail; they resume later. */
 		if (!ev->u.net.up)
 			for (size_t i = 0; i < a->batch.n; i++)
-				if (a->batch.item[i].needs_network &&
-				    ds_worker_unqueue(a->worker, a->batch.item[i].name) == 1)
-					ds_sched_cut(a->sched, a->batch.item[i].name, now);
+				if (a->batch.item[i].needs_network)
+					put_back(a, a->batch.item[i].name, now);
 		break;
 	case DS_EV_IDLE:
 		ds_sched_set_idle(a->sched, ev->u.idle, now);
