@@ -47,6 +47,19 @@ const char *ds_agent_json_str(const cJSON *o, const char *k, const char *dflt)
 	return cJSON_IsString(v) ? v->valuestring : dflt;
 }
 
+cJSON *ds_agent_list_find(const cJSON *list, const char *name)
+{
+	cJSON *it;
+
+	cJSON_ArrayForEach(it, list) {
+		const char *n = ds_agent_json_str(it, "name", NULL);
+
+		if (n && !strcmp(n, name))
+			return it;
+	}
+	return NULL;
+}
+
 /* ---- device id ------------------------------------------------------------------------------ */
 
 /* A stable random id naming this device to remotes: made once, kept in the store. */

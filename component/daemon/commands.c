@@ -126,13 +126,8 @@ static int is_enabled(const struct request *r, const char *name)
 		fail_rc(r, rc, "cannot read the collections");
 		return rc;
 	}
-	rc = -ENOENT;
-	cJSON_ArrayForEach(it, list) {
-		const char *n = ds_agent_json_str(it, "name", NULL);
-
-		if (n && !strcmp(n, name))
-			rc = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(it, "enabled"));
-	}
+	it = ds_agent_list_find(list, name);
+	rc = it ? cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(it, "enabled")) : -ENOENT;
 	cJSON_Delete(list);
 	if (rc == -ENOENT)
 		no_such(r, name);

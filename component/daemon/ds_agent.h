@@ -78,6 +78,8 @@ int ds_agent_reload(struct ds_agent *a);
 /* The string member k of a stored registration (or any JSON object o), or dflt when it is
  * missing or not a string. */
 const char *ds_agent_json_str(const struct cJSON *o, const char *k, const char *dflt);
+/* The member of the store's collection list named name, or NULL. */
+struct cJSON *ds_agent_list_find(const struct cJSON *list, const char *name);
 
 /* Effective log level from the config and -v/-q. */
 int ds_agent_log_level(const struct ds_agent *a);

@@ -236,17 +236,10 @@ int ds_agent_sched_reload(struct ds_agent *a, const char *only)
 	/* Forget collections that are gone. */
 	for (size_t i = ds_sched_count(a->sched); i-- > 0;) {
 		struct ds_sched_info info;
-		bool found = false;
 
 		if (ds_sched_info_at(a->sched, i, now_ms(), &info) || info.app_task)
 			continue;
-		cJSON_ArrayForEach(it, list) {
-			const char *n = ds_agent_json_str(it, "name", NULL);
-
-			if (n && !strcmp(n, info.name))
-				found = true;
-		}
-		if (!found)
+		if (!ds_agent_list_find(list, info.name))
 			ds_sched_remove(a->sched, info.name);
 	}
 	cJSON_ArrayForEach(it, list) {
