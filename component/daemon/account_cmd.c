@@ -389,6 +389,7 @@ static int reply_err(struct ds_ipc_server *s, uint64_t conn, int64_t id, int rc,
 int ds_account_cmd_handle(struct ds_agent *a, struct ds_ipc_server *s, uint64_t conn, int64_t id, const char *cmd,
 			  cJSON *req)
 {
+	const char *refused; /* why a request is refused before it starts */
 	struct job *j;
 	int rc;
 
@@ -415,8 +416,9 @@ int ds_account_cmd_handle(struct ds_agent *a, struct ds_ipc_server *s, uint64_t 
 		j->email = take_string(req, "email");
 		j->password = take_string(req, "password");
 		if (!j->email || !j->password) {
-			job_free(j);
-			return reply_err(s, conn, id, -EINVAL, "login needs \"email\" and \"password\"");
+			rc = -EINVAL;
+			refused = "login needs \"email\" and \"password\"";
+			goto refuse;
 		}
 		if (g.state == ST_SIGNED_IN) {
 			job_free(j);
@@ -432,12 +434,14 @@ int ds_account_cmd_handle(struct ds_agent *a, struct ds_ipc_server *s, uint64_t 
 		j->kind = JOB_VERIFY;
 		j->code = take_string(req, "code");
 		if (!j->code) {
-			job_free(j);
-			return reply_err(s, conn, id, -EINVAL, "login-verify needs \"code\"");
+			rc = -EINVAL;
+			refused = "login-verify needs \"code\"";
+			goto refuse;
 		}
 		if (g.state != ST_NEEDS_CODE) {
-			job_free(j);
-			return reply_err(s, conn, id, -ENOENT, "no sign-in waits for a code (datasyncctl login first)");
+			rc = -ENOENT;
+			refused = "no sign-in waits for a code (datasyncctl login first)";
+			goto refuse;
 		}
 		j->s = g.s;
 		g.state = ST_SIGNING_IN;
@@ -461,6 +465,9 @@ int ds_account_cmd_handle(struct ds_agent *a, struct ds_ipc_server *s, uint64_t 
 		return 0;
 	}
 	return 1;
+refuse:
+	job_free(j);
+	return reply_err(s, conn, id, rc, refused);
 }
 
 void ds_account_cmd_status(struct ds_agent *a, cJSON *status)
