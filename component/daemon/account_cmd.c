@@ -403,7 +403,9 @@ int ds_account_cmd_handle(struct ds_agent *a, struct ds_ipc_server *s, uint64_t 
 	j = ds_calloc(1, sizeof(*j));
 	if (!j) {
 		wipe_free(take_string(req, "password"));
-		return reply_err(s, conn, id, -ENOMEM, "out of memory");
+		rc = -ENOMEM;
+		refused = "out of memory";
+		goto refuse;
 	}
 	j->ipc = s;
 	j->conn = conn;
