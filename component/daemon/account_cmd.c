@@ -390,7 +390,7 @@ int ds_account_cmd_handle(struct ds_agent *a, struct ds_ipc_server *s, uint64_t 
 			  cJSON *req)
 {
 	const char *refused; /* why a request is refused before it starts */
-	struct job *j;
+	struct job *j = NULL;
 	int rc;
 
 	load_once();
@@ -398,7 +398,9 @@ int ds_account_cmd_handle(struct ds_agent *a, struct ds_ipc_server *s, uint64_t 
 		/* Wipe whatever secret came along before refusing. */
 		wipe_free(take_string(req, "password"));
 		wipe_free(take_string(req, "code"));
-		return reply_err(s, conn, id, -EBUSY, "an account operation is running: try again when it has ended");
+		rc = -EBUSY;
+		refused = "an account operation is running: try again when it has ended";
+		goto refuse; /* j: NULL */
 	}
 	j = ds_calloc(1, sizeof(*j));
 	if (!j) {
