@@ -297,13 +297,10 @@ static int perform_once(struct ds_fxa *f, const struct fxa_req *r, const char *b
 	req.body_len = blen;
 	rc = ds_http_perform(f->http, &req, &res);
 	ds_memzero(auth, sizeof(auth));
-	if (rc) {
-		set_err(f, rc, "cannot reach the accounts server %s: %s", f->base,
-			ds_http_last_error(f->http)[0] ? ds_http_last_error(f->http) : ds_strerror(rc));
-		ds_free(url);
-		return rc;
-	}
 	ds_free(url);
+	if (rc)
+		return set_err(f, rc, "cannot reach the accounts server %s: %s", f->base,
+			       ds_http_last_error(f->http)[0] ? ds_http_last_error(f->http) : ds_strerror(rc));
 	f->http_status = res.status;
 	/* Every answer carries the server's clock (docs/api.md "Timestamp"). */
 	ts = ds_http_header(&res, "timestamp");

@@ -229,7 +229,7 @@ int ds_hawk_header_for_url(const struct ds_hawk_credentials *cred, const char *m
 			   const char *url, const char *content_type, const void *payload,
 			   size_t payload_len, int64_t skew_s, char *out, size_t cap)
 {
-	struct ds_http_url u = { 0 };
+	struct ds_http_url u;
 	struct ds_hawk_request req = { 0 };
 	int rc;
 

@@ -145,8 +145,7 @@ int ds_tokenserver_new(const struct ds_tokenserver_config *cfg, struct ds_tokens
 	rc = ds_http_url_parse(ts->url, &u);
 	if (rc < 0) {
 		DS_LOG_ERR("unusable tokenserver URL (%s)", ds_strerror(rc));
-		ds_free(ts->url);
-		ds_free(ts);
+		ds_tokenserver_free(ts);
 		return rc == -ENOMEM ? rc : -EINVAL;
 	}
 	ds_http_url_free(&u);

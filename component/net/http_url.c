@@ -52,9 +52,10 @@ int ds_http_url_parse(const char *url, struct ds_http_url *out)
 	if (!url || !out)
 		return -EINVAL;
 	memset(out, 0, sizeof(*out));
-	if (strlen(url) > 7 && ascii_ncaseeq(url, "http://", 7)) {
+	/* A URL that ends after its scheme has an empty host, refused below. */
+	if (ascii_ncaseeq(url, "http://", 7)) {
 		p = url + 7;
-	} else if (strlen(url) > 8 && ascii_ncaseeq(url, "https://", 8)) {
+	} else if (ascii_ncaseeq(url, "https://", 8)) {
 		p = url + 8;
 		out->tls = 1;
 	} else {
