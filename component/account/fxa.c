@@ -50,22 +50,22 @@ int ds_fxa_new(const struct ds_fxa_config *cfg, struct ds_fxa **out)
 		return -ENOMEM;
 	f->base = ds_strdup(url);
 	f->client_id = ds_strdup(cid);
-	if (!f->base || !f->client_id) {
-		ds_fxa_free(f);
-		return -ENOMEM;
-	}
+	rc = -ENOMEM;
+	if (!f->base || !f->client_id)
+		goto fail;
 	n = strlen(f->base);
 	while (n && f->base[n - 1] == '/')
 		f->base[--n] = '\0';
 	hc.ca_bundle = cfg ? cfg->ca_bundle : NULL;
 	hc.timeout_s = cfg ? cfg->timeout_s : 0;
 	rc = ds_http_client_new(&hc, &f->http);
-	if (rc) {
-		ds_fxa_free(f);
-		return rc;
-	}
+	if (rc)
+		goto fail;
 	*out = f;
 	return 0;
+fail:
+	ds_fxa_free(f);
+	return rc;
 }
 
 void ds_fxa_free(struct ds_fxa *f)
@@ -255,7 +255,7 @@ static int perform_once(struct ds_fxa *f, const struct fxa_req *r, const char *b
 {
 	struct ds_http_header h[3];
 	struct ds_http_request req = { 0 };
-	struct ds_http_response res = { 0 };
+	struct ds_http_response res; /* ds_http_perform() clears it */
 	struct ds_account_token_keys tk;
 	char *url, auth[DS_HAWK_HEADER_MAX], id_hex[2 * DS_ACCOUNT_KEY_LEN + 1];
 	size_t nh = 0, blen = body ? strlen(body) : 0;

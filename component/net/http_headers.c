@@ -110,16 +110,12 @@ static int read_int(const char **s, int min_digits, int max_digits, int *out)
 	return 0;
 }
 
-static int read_time(const char **s, int *h, int *mi, int *se)
+/* "hh:mm:ss" into t[0..2]. */
+static int read_time(const char **s, int t[3])
 {
-	if (read_int(s, 2, 2, h) || **s != ':')
-		return -EINVAL;
-	(*s)++;
-	if (read_int(s, 2, 2, mi) || **s != ':')
-		return -EINVAL;
-	(*s)++;
-	if (read_int(s, 2, 2, se))
-		return -EINVAL;
+	for (int i = 0; i < 3; i++)
+		if ((i && *(*s)++ != ':') || read_int(s, 2, 2, &t[i]))
+			return -EINVAL;
 	return 0;
 }
 
@@ -131,7 +127,7 @@ static int read_time(const char **s, int *h, int *mi, int *se)
  */
 int ds_http_parse_date(const char *s, int64_t *out)
 {
-	int d = 0, mo = 0, y = 0, h = 0, mi = 0, se = 0;
+	int d = 0, mo = 0, y = 0, t[3] = { 0 }; /* hour, minute, second */
 	const char *p;
 
 	if (!s || !out)
@@ -154,7 +150,7 @@ int ds_http_parse_date(const char *s, int64_t *out)
 			return -EINVAL;
 		if (sep == '-' && y < 100)
 			y += y < 70 ? 2000 : 1900;
-		if (read_time(&p, &h, &mi, &se))
+		if (read_time(&p, t))
 			return -EINVAL;
 		p = skip_ows(p);
 		if (!(p[0] == 'G' && p[1] == 'M' && p[2] == 'T'))
@@ -165,7 +161,7 @@ int ds_http_parse_date(const char *s, int64_t *out)
 		if (!(mo = read_month(&p)))
 			return -EINVAL;
 		p = skip_ows(p);
-		if (read_int(&p, 1, 2, &d) || *p++ != ' ' || read_time(&p, &h, &mi, &se) || *p++ != ' ' ||
+		if (read_int(&p, 1, 2, &d) || *p++ != ' ' || read_time(&p, t) || *p++ != ' ' ||
 		    read_int(&p, 4, 4, &y))
 			return -EINVAL;
 	} else {
@@ -173,9 +169,9 @@ int ds_http_parse_date(const char *s, int64_t *out)
 	}
 	if (*skip_ows(p))
 		return -EINVAL;
-	if (d < 1 || d > 31 || h > 23 || mi > 59 || se > 60)
+	if (d < 1 || d > 31 || t[0] > 23 || t[1] > 59 || t[2] > 60)
 		return -EINVAL;
-	*out = days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + se;
+	*out = days_from_civil(y, mo, d) * 86400 + t[0] * 3600 + t[1] * 60 + t[2];
 	return 0;
 }
 
@@ -209,14 +205,14 @@ int ds_http_retry_after(const struct ds_http_response *resp, int64_t now_s, int6
 
 int ds_http_backoff(const struct ds_http_response *resp, int64_t *delay_s)
 {
-	static const char *const names[] = { "x-weave-backoff", "backoff" };
 	int found = 0;
 	int64_t best = 0, v;
 
 	if (!delay_s)
 		return -EINVAL;
-	for (size_t i = 0; i < DS_ARRAY_SIZE(names); i++) {
-		const char *s = ds_http_header(resp, names[i]);
+	/* a word list: each name ends with its '\0', the list with an empty name */
+	for (const char *name = "x-weave-backoff\0backoff\0"; *name; name += strlen(name) + 1) {
+		const char *s = ds_http_header(resp, name);
 		if (!s)
 			continue;
 		if (parse_seconds_ceil(s, &v) < 0)
