@@ -233,9 +233,7 @@ int ds_hawk_header_for_url(const struct ds_hawk_credentials *cred, const char *m
 	struct ds_hawk_request req = { 0 };
 	int rc;
 
-	if (!url)
-		return -EINVAL;
-	rc = ds_http_url_parse(url, &u);
+	rc = ds_http_url_parse(url, &u); /* -EINVAL for a NULL url too */
 	if (rc)
 		return rc;
 	req.method = method ? method : "GET";

@@ -107,16 +107,9 @@ int ds_http_url_parse(const char *url, struct ds_http_url *out)
 	hlen = (size_t)(host_end - host);
 	out->port = port > 0 ? port : (out->tls ? 443 : 80);
 	out->host = ds_strndup(host, hlen);
-	{
-		/* The fragment is never sent (RFC 9110 §7.1). */
-		size_t plen = strcspn(auth_end, "#");
-		if (plen == 0)
-			out->path = ds_strdup("/");
-		else if (*auth_end == '?')
-			out->path = ds_asprintf("/%.*s", (int)plen, auth_end);
-		else
-			out->path = ds_strndup(auth_end, plen);
-	}
+	/* Path and query without the fragment, which is never sent (RFC 9110 §7.1); they start
+	 * with '/' or '?' or are empty, and an empty path is "/". */
+	out->path = ds_asprintf("%s%.*s", *auth_end == '/' ? "" : "/", (int)strcspn(auth_end, "#"), auth_end);
 	if (port > 0 && port != (out->tls ? 443 : 80))
 		out->hostport = ds_asprintf(v6 ? "[%.*s]:%d" : "%.*s:%d", (int)hlen, host, port);
 	else
