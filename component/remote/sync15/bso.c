@@ -142,8 +142,8 @@ void ds_sync15_bso_clear(struct ds_sync15_bso *b)
 
 int ds_sync15_bso_from_json(const cJSON *o, struct ds_sync15_bso *out)
 {
-	const char *id = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(o, "id"));
-	const char *payload = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(o, "payload"));
+	const char *id = ds_sync15_json_str(o, "id");
+	const char *payload = ds_sync15_json_str(o, "payload");
 	const cJSON *modified = cJSON_GetObjectItemCaseSensitive(o, "modified");
 	const cJSON *si = cJSON_GetObjectItemCaseSensitive(o, "sortindex");
 
@@ -166,6 +166,11 @@ int ds_sync15_bso_from_json(const cJSON *o, struct ds_sync15_bso *out)
 		return -ENOMEM;
 	}
 	return 0;
+}
+
+const char *ds_sync15_json_str(const cJSON *o, const char *key)
+{
+	return cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(o, key));
 }
 
 char *ds_sync15_json_print(const cJSON *o)

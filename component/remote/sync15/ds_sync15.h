@@ -62,6 +62,8 @@ int ds_sync15_bso_from_json(const struct cJSON *o, struct ds_sync15_bso *out);
 /* '{"id":..,"payload":..[,"sortindex":..][,"ttl":..]}' in a new allocation; ttl_s <= 0: none. */
 char *ds_sync15_bso_to_json(const char *id, const char *payload, const long *sortindex,
 			    long ttl_s);
+/* The string member key of o; NULL when o is no object or key no string. */
+const char *ds_sync15_json_str(const struct cJSON *o, const char *key);
 /* cJSON's unformatted text of o (NULL: none) copied into our allocator, for ds_free(); cJSON's
  * own copy is wiped before it goes (it may hold keys). NULL when out of memory. */
 char *ds_sync15_json_print(const struct cJSON *o);
@@ -162,6 +164,9 @@ struct ds_sync15_auth {
 	const struct ds_sync15_auth_ops *ops;
 	void *ctx;
 };
+
+/* Why a call of a's ops failed with rc: the provider's own words, else rc's. */
+const char *ds_sync15_auth_error(const struct ds_sync15_auth *a, int rc);
 
 /* The signed-in account's provider (process-wide, caches the token). NULL without accounts. */
 struct ds_sync15_account_config {
@@ -337,6 +342,9 @@ int ds_sync15_global_setup(struct ds_sync15_client *c, struct ds_sync15_global *
 			   const struct ds_sync15_setup *s, const uint8_t ksync[64],
 			   struct cJSON **info);
 
+/* A re-read of crypto/keys after an HMAC failure is allowed at now, monotonic ms (DESK
+ * HMAC_EVENT_INTERVAL). */
+bool ds_sync15_keys_refetch_due(const struct ds_sync15_global *g, int64_t now);
 /*
  * Re-read crypto/keys after a record failed its HMAC (DESK handleHMACEvent): 1 when the keys
  * changed (retry the record with them), 0 when they are the same (the record is bad), or an

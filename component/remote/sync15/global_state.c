@@ -158,7 +158,7 @@ int ds_sync15_meta_fixup(cJSON *meta, const char *name, int version, bool enable
 			cJSON_DeleteItemFromObjectCaseSensitive(engines, name);
 		return add_engine(engines, name, version > 0 ? version : 1) ? 1 : -ENOMEM;
 	}
-	sid = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(e, "syncID"));
+	sid = ds_sync15_json_str(e, "syncID");
 	if (!sid || !*sid) {
 		char id[DS_SYNC15_SYNCID_LEN + 1];
 		if (ds_sync15_new_syncid(id) < 0)
@@ -449,6 +449,13 @@ fail:
 	return rc;
 }
 
+bool ds_sync15_keys_refetch_due(const struct ds_sync15_global *g, int64_t now)
+{
+	int64_t last = g->last_hmac_refetch_mono_ms;
+
+	return !last || now - last >= (int64_t)CONFIG_DS_REMOTE_SYNC15_HMAC_REFETCH_S * 1000;
+}
+
 int ds_sync15_global_refetch_keys(struct ds_sync15_client *c, struct ds_sync15_global *g,
 				  const uint8_t ksync[64])
 {
@@ -458,8 +465,7 @@ int ds_sync15_global_refetch_keys(struct ds_sync15_client *c, struct ds_sync15_g
 	enum step next;
 	int rc;
 
-	if (g->last_hmac_refetch_mono_ms &&
-	    now - g->last_hmac_refetch_mono_ms < (int64_t)CONFIG_DS_REMOTE_SYNC15_HMAC_REFETCH_S * 1000)
+	if (!ds_sync15_keys_refetch_due(g, now))
 		return 0;
 	g->last_hmac_refetch_mono_ms = now ? now : 1;
 	memset(&g->keys, 0, sizeof(g->keys));

@@ -23,18 +23,17 @@
  * the HTTP client caps a whole answer at CONFIG_DS_HTTP_MAX_RESPONSE). */
 #define PAYLOAD_MAX (16u * 1024 * 1024)
 
+_Static_assert(sizeof(struct ds_sync15_keybundle) == 64, "enc and hmac, in this order, without padding");
+
 void ds_sync15_keybundle_from_ksync(const uint8_t ksync[64], struct ds_sync15_keybundle *kb)
 {
-	memcpy(kb->enc, ksync, 32);
-	memcpy(kb->hmac, ksync + 32, 32);
+	memcpy(kb, ksync, sizeof(*kb)); /* enc, then hmac */
 }
 
 int ds_sync15_keybundle_random(struct ds_sync15_keybundle *kb)
 {
-	int rc = ds_random(kb->enc, sizeof(kb->enc));
+	int rc = ds_random(kb, sizeof(*kb)); /* enc and hmac */
 
-	if (!rc)
-		rc = ds_random(kb->hmac, sizeof(kb->hmac));
 	if (rc)
 		ds_sync15_keybundle_wipe(kb);
 	return rc;
@@ -112,9 +111,9 @@ int ds_sync15_decrypt(const struct ds_sync15_keybundle *kb, const char *payload,
 	if (!payload || strlen(payload) > PAYLOAD_MAX)
 		return -EILSEQ;
 	o = cJSON_Parse(payload);
-	ct64 = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(o, "ciphertext"));
-	iv64 = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(o, "IV"));
-	machex = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(o, "hmac"));
+	ct64 = ds_sync15_json_str(o, "ciphertext");
+	iv64 = ds_sync15_json_str(o, "IV");
+	machex = ds_sync15_json_str(o, "hmac");
 	rc = -EILSEQ;
 	if (!ct64 || !iv64 || !machex)
 		goto out;
@@ -389,7 +388,7 @@ static int tr_encode(struct ds_transform *t, const struct ds_record *in, struct 
 	int rc;
 
 	memset(out, 0, sizeof(*out));
-	if (!in->id || !ds_sync15_id_valid(in->id))
+	if (!ds_sync15_id_valid(in->id)) /* NULL: not valid */
 		return -EINVAL;
 	clear = cleartext_of(in);
 	if (!clear)
@@ -422,7 +421,7 @@ static int tr_decode(struct ds_transform *t, const struct ds_record *in, struct 
 	if (rc < 0)
 		return rc;
 	o = cJSON_Parse(clear);
-	id = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(o, "id"));
+	id = ds_sync15_json_str(o, "id");
 	del = cJSON_GetObjectItemCaseSensitive(o, "deleted");
 	rc = -EILSEQ;
 	if (!cJSON_IsObject(o) || !id)

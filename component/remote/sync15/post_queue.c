@@ -179,10 +179,9 @@ static int send_post(struct ds_sync15_post_queue *q, bool commit)
 		return -ENOMEM;
 	if (q->no_batching)
 		path = ds_strdup(q->coll_path);
-	else if (start)
-		path = ds_asprintf("%s?batch=true%s", q->coll_path, commit ? "&commit=true" : "");
 	else
-		path = ds_asprintf("%s?batch=%s%s", q->coll_path, esc, commit ? "&commit=true" : "");
+		path = ds_asprintf("%s?batch=%s%s", q->coll_path, start ? "true" : esc,
+				   commit ? "&commit=true" : "");
 	ds_free(esc);
 	if (!path)
 		return -ENOMEM;
@@ -212,7 +211,7 @@ static int send_post(struct ds_sync15_post_queue *q, bool commit)
 		rc = -EPROTO;
 		goto out;
 	}
-	bid = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(o, "batch"));
+	bid = ds_sync15_json_str(o, "batch");
 	if (resp.status == 202) {
 		/* AT-09: a 202 must name the batch, and the same one every time. */
 		if (!bid || !*bid || (q->batch_id && strcmp(q->batch_id, bid) != 0)) {

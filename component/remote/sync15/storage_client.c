@@ -170,6 +170,13 @@ int ds_sync15_weave_code(const struct ds_http_response *resp)
 	return end != resp->body && !*end && v >= 0 && v < 1000 ? (int)v : -1;
 }
 
+const char *ds_sync15_auth_error(const struct ds_sync15_auth *a, int rc)
+{
+	const char *why = a->ops->error ? a->ops->error(a->ctx) : "";
+
+	return *why ? why : ds_strerror(rc);
+}
+
 /* ---- one request ---------------------------------------------------------------------------- */
 
 static int get_token(struct ds_sync15_client *c, bool fresh)
@@ -182,8 +189,7 @@ static int get_token(struct ds_sync15_client *c, bool fresh)
 	c->have_creds = false;
 	rc = c->auth.ops->token(c->auth.ctx, fresh, &c->creds);
 	if (rc < 0) {
-		const char *why = c->auth.ops->error ? c->auth.ops->error(c->auth.ctx) : "";
-		ds_sync15_client_set_error(c, "no Sync storage token: %s", *why ? why : ds_strerror(rc));
+		ds_sync15_client_set_error(c, "no Sync storage token: %s", ds_sync15_auth_error(&c->auth, rc));
 		return rc;
 	}
 	/* An endpoint we used before that changes = node reassignment (sync15.md §1). */
@@ -251,9 +257,9 @@ static bool hard_eol(struct ds_sync15_client *c, const struct ds_http_response *
 	if (!alert)
 		return false;
 	o = cJSON_Parse(alert);
-	code = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(o, "code"));
-	msg = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(o, "message"));
-	url = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(o, "url"));
+	code = ds_sync15_json_str(o, "code");
+	msg = ds_sync15_json_str(o, "message");
+	url = ds_sync15_json_str(o, "url");
 	if (code && strcmp(code, "hard-eol") == 0) {
 		hard = true;
 		ds_sync15_client_set_error(c, "the Sync service stopped serving this client: %.200s%s%.200s",

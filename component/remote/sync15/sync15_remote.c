@@ -212,8 +212,7 @@ static int do_prepare(struct s15_remote *x, struct ds_remote_info *info)
 
 	rc = x->auth.ops->ksync(x->auth.ctx, ksync);
 	if (rc < 0) {
-		const char *why = x->auth.ops->error ? x->auth.ops->error(x->auth.ctx) : "";
-		snprintf(x->error, sizeof(x->error), "no Sync key: %s", *why ? why : ds_strerror(rc));
+		snprintf(x->error, sizeof(x->error), "no Sync key: %s", ds_sync15_auth_error(&x->auth, rc));
 		return rc;
 	}
 	rc = ds_sync15_global_setup(x->client, x->g, &s, ksync, &coll_info);
@@ -237,7 +236,7 @@ static int do_prepare(struct s15_remote *x, struct ds_remote_info *info)
 					   x->collection, ver->valueint, x->engine_version);
 		return fail(x, -EPROTONOSUPPORT);
 	}
-	gsid = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(x->g->meta, "syncID"));
+	gsid = ds_sync15_json_str(x->g->meta, "syncID");
 	csid = cJSON_GetObjectItemCaseSensitive(e, "syncID");
 	n = snprintf(info->epoch, sizeof(info->epoch), "%08" PRIx32 ":%s.%s", node_tag(x->g->endpoint),
 		     gsid ? gsid : "", csid->valuestring);
@@ -246,10 +245,8 @@ static int do_prepare(struct s15_remote *x, struct ds_remote_info *info)
 		return fail(x, -EPROTO);
 	}
 	x->coll_ts = coll_ts;
-	if (coll_ts >= 0)
+	if (coll_ts >= 0) /* else info->latest stays "" (s15_prepare zeroed info) */
 		ds_sync15_ts_format(x->coll_ts, info->latest);
-	else
-		info->latest[0] = '\0';
 	info->max_batch = DS_MIN(x->g->limits.max_total_records, (size_t)1000);
 	if (!x->read_only && (rc = put_client_record(x)) < 0)
 		return fail(x, rc);
@@ -313,15 +310,6 @@ static int cursor_parse(const char *s, struct cursor *c)
 	return 0;
 }
 
-/* A re-read of crypto/keys after an HMAC failure is allowed now (DESK HMAC_EVENT_INTERVAL). */
-static bool key_refetch_due(const struct s15_remote *x)
-{
-	int64_t last = x->g->last_hmac_refetch_mono_ms;
-
-	return !last ||
-	       ds_port_mono_ms() - last >= (int64_t)CONFIG_DS_REMOTE_SYNC15_HMAC_REFETCH_S * 1000;
-}
-
 /*
  * One download's answer, read as it arrives. The records are decrypted and handed to the core
  * one by one from inside the HTTP client's body callback, where no other request may be made.
@@ -363,7 +351,8 @@ static int deliver(struct fetch_stream *fs, struct ds_sync15_bso *b)
 	struct ds_record out = { 0 };
 	int rc = x->tr->ops->decode(x->tr, &in, &out);
 
-	if (rc == -EBADMSG && fs->may_stash && key_refetch_due(x)) {
+	if (rc == -EBADMSG && fs->may_stash &&
+	    ds_sync15_keys_refetch_due(x->g, ds_port_mono_ms())) {
 		size_t len = strlen(b->payload);
 
 		if (fs->n_stash < STASH_RECORDS && len <= STASH_BYTES - fs->stash_bytes) {
@@ -394,14 +383,8 @@ static int on_bso(const char *json, size_t len, void *user_data)
 	struct fetch_stream *fs = user_data;
 	struct ds_sync15_bso b;
 	cJSON *o = cJSON_ParseWithLength(json, len);
-	int rc;
+	int rc = ds_sync15_bso_from_json(o, &b); /* -EPROTO for NULL: JSON that does not parse */
 
-	if (!o) {
-		DS_LOG_WRN("%s: a malformed record in the answer; skipped", fs->x->collection);
-		fs->x->undecryptable++;
-		return 0;
-	}
-	rc = ds_sync15_bso_from_json(o, &b);
 	cJSON_Delete(o);
 	if (rc == -EPROTO) {
 		DS_LOG_WRN("%s: a malformed record in the answer; skipped", fs->x->collection);
@@ -443,6 +426,7 @@ static int stream_error(struct fetch_stream *fs, int rc)
 	return rc;
 }
 
+/* One GET of the download from cur into page (zeroed by the caller). */
 static int fetch_once(struct s15_remote *x, const struct cursor *cur, struct fetch_stream *fs,
 		      struct ds_fetch_page *page, bool *restart)
 {
@@ -491,25 +475,23 @@ static int fetch_once(struct s15_remote *x, const struct cursor *cur, struct fet
 	}
 	if (rc < 0)
 		return fs->want_keys ? 0 : stream_error(fs, rc);
+	rc = 0;
 	if (cur->offset[0] && (resp.status == 412 || resp.status == 400)) {
 		/* The collection changed between pages, or the offset expired: start this download
 		 * again from where the last complete one ended (DESK aborts; we retry once). */
-		ds_http_response_free(&resp);
 		*restart = true;
-		return 0;
+		goto out;
 	}
 	if (resp.status == 404) {
-		ds_http_response_free(&resp);
-		page->more = false;
 		if (cur->newer >= 0)
 			ds_sync15_ts_format(cur->newer, page->next_cursor);
-		return 0;
+		goto out;
 	}
 	if (resp.status != 200) {
 		ds_sync15_client_set_error(x->client, "reading %s: the server answered %d",
 					   x->collection, resp.status);
-		ds_http_response_free(&resp);
-		return -EPROTO;
+		rc = -EPROTO;
+		goto out;
 	}
 	lm = ds_sync15_last_modified(&resp);
 	/* A transport that does not stream kept the body: read it the same way. */
@@ -517,22 +499,22 @@ static int fetch_once(struct s15_remote *x, const struct cursor *cur, struct fet
 	if (rc == 0)
 		rc = ds_sync15_splitter_finish(&fs->sp);
 	if (rc < 0) {
-		ds_http_response_free(&resp);
-		return fs->want_keys ? 0 : stream_error(fs, rc);
+		rc = fs->want_keys ? 0 : stream_error(fs, rc);
+		goto out;
 	}
 	if (lm < 0) {
 		ds_sync15_client_set_error(x->client, "reading %s: unusable answer", x->collection);
-		ds_http_response_free(&resp);
-		return -EPROTO;
+		rc = -EPROTO;
+		goto out;
 	}
 	next = ds_http_header(&resp, "x-weave-next-offset");
-	rc = 0;
+	if (cur->offset[0])
+		lm = cur->lm; /* the download's first page's */
 	if (next && *next && !limited) {
-		int64_t first_lm = cur->offset[0] ? cur->lm : lm;
 		char lmtxt[DS_SYNC15_TS_MAX];
 		int n;
 
-		ds_sync15_ts_format(first_lm, lmtxt);
+		ds_sync15_ts_format(lm, lmtxt);
 		n = snprintf(page->next_cursor, sizeof(page->next_cursor), "%s|%s|%s",
 			     cur->newer >= 0 ? newer : "", lmtxt, next);
 		if (n < 0 || (size_t)n >= sizeof(page->next_cursor)) {
@@ -541,9 +523,9 @@ static int fetch_once(struct s15_remote *x, const struct cursor *cur, struct fet
 		}
 		page->more = true;
 	} else {
-		ds_sync15_ts_format(cur->offset[0] ? cur->lm : lm, page->next_cursor);
-		page->more = false;
+		ds_sync15_ts_format(lm, page->next_cursor);
 	}
+out:
 	ds_http_response_free(&resp);
 	return rc;
 }
@@ -879,7 +861,7 @@ unsigned long ds_sync15_remote_undecryptable(struct ds_remote *r)
 
 static const char *opt_str(const cJSON *cfg, const char *key)
 {
-	const char *v = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(cfg, key));
+	const char *v = ds_sync15_json_str(cfg, key);
 
 	return v && *v ? v : NULL;
 }
