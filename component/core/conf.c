@@ -141,19 +141,16 @@ static bool parse_long(const char *v, long *out)
 
 static bool parse_bool(const char *v, bool *out)
 {
-	static const char *const yes[] = { "1", "yes", "true", "on" };
-	static const char *const no[] = { "0", "no", "false", "off" };
+	/* A word list (each word ends with its '\0', the list with an empty word) instead of a
+	 * table of pointers: the four words for false, then the four for true. */
+	static const char words[] = "0\0no\0false\0off\0" "1\0yes\0true\0on\0";
+	int i = 0;
 
-	for (size_t i = 0; i < DS_ARRAY_SIZE(yes); i++) {
-		if (!strcasecmp(v, yes[i])) {
-			*out = true;
+	for (const char *w = words; *w; w += strlen(w) + 1, i++)
+		if (!strcasecmp(v, w)) {
+			*out = i >= 4;
 			return true;
 		}
-		if (!strcasecmp(v, no[i])) {
-			*out = false;
-			return true;
-		}
-	}
 	return false;
 }
 

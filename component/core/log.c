@@ -33,7 +33,7 @@ void ds_log_set_max_level(int level)
 
 void ds_log_write(int level, const char *tag, const char *fmt, ...)
 {
-	static const char *const names[] = { "", "E", "W", "I", "D" };
+	static const char letters[] = " EWID"; /* by level; 0 is never written */
 	char msg[1024];
 	va_list ap;
 
@@ -53,44 +53,66 @@ void ds_log_write(int level, const char *tag, const char *fmt, ...)
 	struct tm tm;
 	clock_gettime(CLOCK_REALTIME, &ts);
 	gmtime_r(&ts.tv_sec, &tm);
-	fprintf(stderr, "%02d:%02d:%02d.%03ld %s %-6s %s\n", tm.tm_hour, tm.tm_min, tm.tm_sec,
-		ts.tv_nsec / 1000000L, names[level], tag, msg);
+	fprintf(stderr, "%02d:%02d:%02d.%03ld %c %-6s %s\n", tm.tm_hour, tm.tm_min, tm.tm_sec,
+		ts.tv_nsec / 1000000L, letters[level], tag, msg);
 }
 
-/* Our wording for the codes datasync returns; anything else is the C library's. */
-static const struct {
-	int code;
-	const char *text;
-} errors[] = {
-	{ 0, "success" },
-	{ EBADMSG, "data failed its integrity check (tampered, truncated or wrong key)" },
-	{ ENOENT, "not found" },
-	{ ENOMEM, "out of memory" },
-	{ ENOSPC, "no space left" },
-	{ EROFS, "read-only storage" },
-	{ EACCES, "permission denied" },
-	{ EPROTO, "protocol error (the other side sent something unexpected)" },
-	{ ETIMEDOUT, "timed out" },
-	{ ECONNREFUSED, "connection refused" },
-	{ ECANCELED, "cancelled" },
-	{ EAGAIN, "try again later" },
-	{ EINVAL, "invalid argument" },
-	{ ENOTSUP, "not supported in this build" },
-	{ EEXIST, "already exists" },
-	{ EBUSY, "busy" },
-	{ ESTALE, "remote changed meanwhile" },
-	{ EKEYREJECTED, "key rejected" },
-	{ ENOKEY, "key not available" },
-	{ EILSEQ, "malformed data" },
-	{ EIO, "input/output error" },
+/* Our wording for the codes datasync returns; anything else is the C library's. The codes are
+ * small numbers and sit in their own array: a table of (int, pointer) pairs is half padding. */
+static const unsigned char error_codes[] = {
+	0,
+	EBADMSG,
+	ENOENT,
+	ENOMEM,
+	ENOSPC,
+	EROFS,
+	EACCES,
+	EPROTO,
+	ETIMEDOUT,
+	ECONNREFUSED,
+	ECANCELED,
+	EAGAIN,
+	EINVAL,
+	ENOTSUP,
+	EEXIST,
+	EBUSY,
+	ESTALE,
+	EKEYREJECTED,
+	ENOKEY,
+	EILSEQ,
+	EIO,
 };
+static const char *const error_texts[] = {
+	"success",
+	"data failed its integrity check (tampered, truncated or wrong key)",
+	"not found",
+	"out of memory",
+	"no space left",
+	"read-only storage",
+	"permission denied",
+	"protocol error (the other side sent something unexpected)",
+	"timed out",
+	"connection refused",
+	"cancelled",
+	"try again later",
+	"invalid argument",
+	"not supported in this build",
+	"already exists",
+	"busy",
+	"remote changed meanwhile",
+	"key rejected",
+	"key not available",
+	"malformed data",
+	"input/output error",
+};
+_Static_assert(DS_ARRAY_SIZE(error_codes) == DS_ARRAY_SIZE(error_texts), "one text per code");
 
 const char *ds_strerror(int neg_errno)
 {
 	int e = neg_errno < 0 ? -neg_errno : neg_errno;
 
-	for (size_t i = 0; i < DS_ARRAY_SIZE(errors); i++)
-		if (errors[i].code == e)
-			return errors[i].text;
+	for (size_t i = 0; i < DS_ARRAY_SIZE(error_codes); i++)
+		if (error_codes[i] == e)
+			return error_texts[i];
 	return strerror(e);
 }

@@ -279,16 +279,15 @@ static int loop_cb(struct lws *wsi, enum lws_callback_reasons reason, void *user
 	DS_UNUSED(len);
 	switch (reason) {
 	case LWS_CALLBACK_RAW_RX_FILE:
-		w = lws_get_opaque_user_data(wsi);
-		if (!w || w->dead)
-			return -1;
-		return watch_call(l, w, w->fn);
 	case LWS_CALLBACK_RAW_WRITEABLE_FILE:
 		w = lws_get_opaque_user_data(wsi);
 		if (!w || w->dead)
 			return -1;
-		fn = w->wfn; /* one-shot */
-		w->wfn = NULL;
+		fn = w->fn;
+		if (reason == LWS_CALLBACK_RAW_WRITEABLE_FILE) {
+			fn = w->wfn; /* one-shot */
+			w->wfn = NULL;
+		}
 		return watch_call(l, w, fn);
 	case LWS_CALLBACK_RAW_CLOSE_FILE:
 		w = lws_get_opaque_user_data(wsi);

@@ -7,55 +7,54 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const char *const reason_names[] = {
-	[DS_SCHED_WHY_PERIODIC] = "periodic", [DS_SCHED_WHY_FLEX] = "flex",
-	[DS_SCHED_WHY_LOCAL] = "local changes", [DS_SCHED_WHY_PUSH] = "push",
-	[DS_SCHED_WHY_APP] = "app request",     [DS_SCHED_WHY_USER] = "user request",
-	[DS_SCHED_WHY_RESUME] = "resume",       [DS_SCHED_WHY_RETRY] = "retry",
-	[DS_SCHED_WHY_FIRST] = "first sync",
-};
+/*
+ * Each enum's names as one word list, in the order of its values: every name ends with its '\0'
+ * and the list with an empty word, so there is no table of pointers to store and relocate.
+ */
+static const char reason_names[] = "periodic\0flex\0local changes\0push\0app request\0user request\0resume\0"
+				   "retry\0first sync\0";
+static const char block_names[] = "ok\0disabled\0offline\0metered\0not-charging\0battery\0power-save\0"
+				  "backoff\0server-backoff\0retry-after\0";
+static const char prio_names[] = "low\0normal\0urgent\0";
 
-static const char *const block_names[DS_SCHED_BLOCK_COUNT] = {
-	[DS_SCHED_OK] = "ok",
-	[DS_SCHED_BLOCK_DISABLED] = "disabled",
-	[DS_SCHED_BLOCK_OFFLINE] = "offline",
-	[DS_SCHED_BLOCK_METERED] = "metered",
-	[DS_SCHED_BLOCK_NOT_CHARGING] = "not-charging",
-	[DS_SCHED_BLOCK_BATTERY] = "battery",
-	[DS_SCHED_BLOCK_POWER_SAVE] = "power-save",
-	[DS_SCHED_BLOCK_BACKOFF] = "backoff",
-	[DS_SCHED_BLOCK_SERVER_BACKOFF] = "server-backoff",
-	[DS_SCHED_BLOCK_RETRY_AFTER] = "retry-after",
-};
-
-static const char *const prio_names[] = { "low", "normal", "urgent" };
+/* Word v of the list, or the empty word at its end when v is past it. */
+static const char *word(const char *list, unsigned v)
+{
+	while (*list && v--)
+		list += strlen(list) + 1;
+	return list;
+}
 
 /* Every value of the three enums has its name; "?" for a value out of range, or one added to an
  * enum without a name here. */
-static const char *name_of(const char *const *names, size_t n, unsigned v)
+static const char *name_of(const char *list, unsigned v)
 {
-	return v < n && names[v] ? names[v] : "?";
+	const char *w = word(list, v);
+
+	return *w ? w : "?";
 }
 
 const char *ds_sched_reason_name(enum ds_sched_reason r)
 {
-	return name_of(reason_names, DS_ARRAY_SIZE(reason_names), (unsigned)r);
+	return name_of(reason_names, (unsigned)r);
 }
 
 const char *ds_sched_block_name(enum ds_sched_block b)
 {
-	return name_of(block_names, DS_ARRAY_SIZE(block_names), (unsigned)b);
+	return name_of(block_names, (unsigned)b);
 }
 
 const char *ds_sched_priority_name(enum ds_sched_priority p)
 {
-	return name_of(prio_names, DS_ARRAY_SIZE(prio_names), (unsigned)p);
+	return name_of(prio_names, (unsigned)p);
 }
 
 int ds_sched_priority_parse(const char *s, enum ds_sched_priority *out)
 {
-	for (size_t i = 0; s && i < DS_ARRAY_SIZE(prio_names); i++)
-		if (!strcmp(s, prio_names[i])) {
+	unsigned i = 0;
+
+	for (const char *w = prio_names; s && *w; w = word(w, 1), i++)
+		if (!strcmp(s, w)) {
 			*out = (enum ds_sched_priority)i;
 			return 0;
 		}

@@ -356,17 +356,16 @@ int ds_store_collection_del(struct ds_store *s, const char *name)
 	err = exec(s, "BEGIN IMMEDIATE", "begin");
 	if (err)
 		return err;
-	static const char *const sql[] = {
-		"DELETE FROM collections WHERE name = ?1",
-		"DELETE FROM cursors WHERE name = ?1",
-		"DELETE FROM runs WHERE name = ?1",
-	};
-	for (size_t i = 0; i < DS_ARRAY_SIZE(sql) && !err; i++) {
-		err = prepare_key(s, sql[i], name, &st);
+	/* A word list (each statement ends with its '\0', the list with an empty one). */
+	static const char sql[] = "DELETE FROM collections WHERE name = ?1\0"
+				  "DELETE FROM cursors WHERE name = ?1\0"
+				  "DELETE FROM runs WHERE name = ?1\0";
+	for (const char *q = sql; *q && !err; q += strlen(q) + 1) {
+		err = prepare_key(s, q, name, &st);
 		if (err)
 			break;
 		err = step_done(s, st, "delete collection");
-		if (!err && i == 0 && sqlite3_changes(s->db) == 0)
+		if (!err && q == sql && sqlite3_changes(s->db) == 0)
 			err = -ENOENT;
 	}
 	return end_tx(s, err, "commit");
