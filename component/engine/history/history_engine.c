@@ -196,6 +196,11 @@ static int decode_into(struct history_engine *h, const char *payload, struct ds_
 	} else if (p->url && strcmp(p->url, uri->valuestring) != 0) {
 		rc = -EBADMSG;
 		goto out;
+	} else if (cJSON_IsString(title) && *title->valuestring) {
+		/* Another version's title replaces ours unless it has none. */
+		ds_free(p->title);
+		if (!(p->title = ds_strdup(title->valuestring)))
+			goto out;
 	}
 	n = (size_t)cJSON_GetArraySize(visits);
 	if (n) {
@@ -261,17 +266,17 @@ static int current(struct history_engine *h, const char *guid, struct ds_record 
 	out->ttl_s = DS_HISTORY_TTL_S;
 	if (rc == -ENOENT && !must_exist) {
 		out->deleted = true;
-		out->id = ds_strdup(guid);
-		return out->id ? 0 : -ENOMEM;
-	}
-	if (rc)
+		rc = 0;
+	} else if (rc) {
 		return rc;
-	out->sortindex = sortindex_of(p.frecency);
-	visits_normalise(&p, h->opt.max_visits);
-	rc = encode_place(&p, &out->payload);
-	ds_history_place_clear(&p);
-	if (rc == 0)
-		rc = ds_browser_unknown_load(&h->store->ops->track, S(h), guid, &out->payload);
+	} else {
+		out->sortindex = sortindex_of(p.frecency);
+		visits_normalise(&p, h->opt.max_visits);
+		rc = encode_place(&p, &out->payload);
+		ds_history_place_clear(&p);
+		if (rc == 0)
+			rc = ds_browser_unknown_load(&h->store->ops->track, S(h), guid, &out->payload);
+	}
 	if (rc == 0 && !(out->id = ds_strdup(guid)))
 		rc = -ENOMEM;
 	if (rc)
@@ -351,20 +356,9 @@ static int h_merge(struct ds_engine *e, const struct ds_record *local, const str
 
 	memset(out, 0, sizeof(*out));
 	rc = decode_into(h, local->payload, &p, remote->id);
+	/* The local title stays when the remote has none. */
 	if (rc == 0)
 		rc = decode_into(h, remote->payload, &p, NULL);
-	if (rc == 0) {
-		/* The local title stays when the remote has none. */
-		cJSON *o = cJSON_Parse(remote->payload);
-		const cJSON *t = cJSON_GetObjectItemCaseSensitive(o, "title");
-
-		if (cJSON_IsString(t) && *t->valuestring) {
-			ds_free(p.title);
-			p.title = ds_strdup(t->valuestring);
-			rc = p.title ? 0 : -ENOMEM;
-		}
-		cJSON_Delete(o);
-	}
 	if (rc == 0) {
 		visits_normalise(&p, h->opt.max_visits);
 		rc = encode_place(&p, &out->payload);

@@ -137,47 +137,39 @@ static int p_get(void *s, const char *guid, size_t max_visits, struct ds_history
 {
 	sqlite3 *db = db_of(s);
 	sqlite3_stmt *st;
-	int64_t id = 0;
 	int rc;
 
 	memset(out, 0, sizeof(*out));
 	if (strlen(guid) >= sizeof(out->guid))
 		return -ENOENT;
-	rc = ds_browser_query(db, "SELECT id, url, title, frecency FROM moz_places WHERE guid = ?", guid, NULL, 0,
-			      &st);
+	rc = ds_browser_query(db, "SELECT url, title, frecency FROM moz_places WHERE guid = ?", guid, NULL, 0, &st);
 	if (rc == 0) {
-		const char *u = (const char *)sqlite3_column_text(st, 1);
-		const char *t = (const char *)sqlite3_column_text(st, 2);
+		const char *u = (const char *)sqlite3_column_text(st, 0);
+		const char *t = (const char *)sqlite3_column_text(st, 1);
 
-		id = sqlite3_column_int64(st, 0);
-		out->frecency = sqlite3_column_int64(st, 3);
+		out->frecency = sqlite3_column_int64(st, 2);
 		snprintf(out->guid, sizeof(out->guid), "%s", guid);
 		out->url = ds_strdup(u ? u : "");
 		out->title = t ? ds_strdup(t) : NULL;
 		rc = !out->url || (t && !out->title) ? -ENOMEM : 0;
 		sqlite3_finalize(st);
 	}
-	if (rc == 0)
-		rc = ds_browser_prepare(db, "SELECT visit_date, visit_type FROM moz_historyvisits"
-				    " WHERE place_id = ? ORDER BY visit_date DESC, visit_type LIMIT ?", &st);
-	if (rc == 0 && !(out->visits = ds_calloc(max_visits ? max_visits : 1, sizeof(*out->visits)))) {
-		sqlite3_finalize(st);
+	if (rc == 0 && !(out->visits = ds_calloc(max_visits ? max_visits : 1, sizeof(*out->visits))))
 		rc = -ENOMEM;
-	}
+	/* A place without visits (a bookmark never visited) is not history: -ENOENT. */
+	if (rc == 0)
+		rc = ds_browser_query(db, "SELECT visit_date, visit_type FROM moz_historyvisits WHERE place_id ="
+				      " (SELECT id FROM moz_places WHERE guid = ?1) ORDER BY visit_date DESC, visit_type"
+				      " LIMIT ?2", guid, NULL, (int64_t)max_visits, &st);
 	if (rc == 0) {
-		sqlite3_bind_int64(st, 1, id);
-		sqlite3_bind_int64(st, 2, (sqlite3_int64)max_visits);
-		while ((rc = sqlite3_step(st)) == SQLITE_ROW && out->n_visits < max_visits) {
+		do {
 			out->visits[out->n_visits].date_us = sqlite3_column_int64(st, 0);
 			out->visits[out->n_visits].type = sqlite3_column_int(st, 1);
 			out->n_visits++;
-		}
+		} while (out->n_visits < max_visits && (rc = sqlite3_step(st)) == SQLITE_ROW);
 		sqlite3_finalize(st);
 		rc = ds_browser_sqlerr(rc);
 	}
-	/* A place without visits (a bookmark never visited) is not history. */
-	if (rc == 0 && out->n_visits == 0)
-		rc = -ENOENT;
 	if (rc)
 		ds_history_place_clear(out);
 	return rc;
