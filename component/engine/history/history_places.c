@@ -109,18 +109,6 @@ static sqlite3 *db_of(void *s)
 	return ((struct places *)s)->db;
 }
 
-/* Run sql with the place id bound to ?1. */
-static int run_id(sqlite3 *db, const char *sql, int64_t id)
-{
-	sqlite3_stmt *st;
-	int rc = ds_browser_prepare(db, sql, &st);
-
-	if (rc)
-		return rc;
-	sqlite3_bind_int64(st, 1, id);
-	return ds_browser_step_done(st);
-}
-
 static int place_id(sqlite3 *db, const char *guid, int64_t *id)
 {
 	sqlite3_stmt *st;
@@ -264,11 +252,11 @@ static int p_put(void *s, const struct ds_history_place *p)
 	sqlite3_finalize(st);
 	if (rc)
 		return rc;
-	return run_id(db, "UPDATE moz_places SET"
-		      " visit_count = (SELECT count(*) FROM moz_historyvisits WHERE place_id = ?1"
-		      " AND " VISIT_COUNT_WHERE "),"
-		      " last_visit_date = (SELECT max(visit_date) FROM moz_historyvisits"
-		      " WHERE place_id = ?1), frecency = -1 WHERE id = ?1", id);
+	return ds_browser_run(db, "UPDATE moz_places SET"
+			      " visit_count = (SELECT count(*) FROM moz_historyvisits WHERE place_id = ?2"
+			      " AND " VISIT_COUNT_WHERE "),"
+			      " last_visit_date = (SELECT max(visit_date) FROM moz_historyvisits"
+			      " WHERE place_id = ?2), frecency = -1 WHERE id = ?2", NULL, NULL, id);
 }
 
 static int p_set_guid(void *s, const char *old_guid, const char *new_guid)
@@ -296,13 +284,14 @@ static int p_remove(void *s, const char *guid)
 		return 0;
 	if (rc)
 		return rc;
-	rc = run_id(db, "DELETE FROM moz_historyvisits WHERE place_id = ?", id);
+	/* The place id is bound to ?2 (ds_browser_run). */
+	rc = ds_browser_run(db, "DELETE FROM moz_historyvisits WHERE place_id = ?2", NULL, NULL, id);
 	/* A bookmarked place (foreign_count > 0) stays, without history. */
 	if (rc == 0)
-		rc = run_id(db, "DELETE FROM moz_places WHERE id = ? AND foreign_count = 0", id);
+		rc = ds_browser_run(db, "DELETE FROM moz_places WHERE id = ?2 AND foreign_count = 0", NULL, NULL, id);
 	if (rc == 0)
-		rc = run_id(db, "UPDATE moz_places SET visit_count = 0, last_visit_date = NULL,"
-			    " frecency = -1 WHERE id = ?", id);
+		rc = ds_browser_run(db, "UPDATE moz_places SET visit_count = 0, last_visit_date = NULL,"
+				    " frecency = -1 WHERE id = ?2", NULL, NULL, id);
 	return rc;
 }
 
