@@ -119,9 +119,11 @@ struct ds_history_store_ops {
 	/* The guid of the place with this URL into guid_out; -ENOENT when there is none. */
 	int (*find_url)(void *s, const char *url, char guid_out[DS_BROWSER_ID_MAX]);
 	/* Create the place (guid, url) if new, set its title when title is non-NULL, and add the
-	 * visits it does not hold yet: a visit is known when (date, type) match. */
+	 * visits it does not hold yet: a visit is known when (date, type) match. -EBADMSG, nothing
+	 * written, when the guid is another URL's place (with or without visits). */
 	int (*put)(void *s, const struct ds_history_place *p);
-	/* Give the place old_guid the guid new_guid (another device named it first). */
+	/* Give the place old_guid the guid new_guid (another device named it first); -EBADMSG,
+	 * nothing written, when a place already has new_guid. */
 	int (*set_guid)(void *s, const char *old_guid, const char *new_guid);
 	/* Remove the place's visits, and the place unless the browser still needs it (bookmarked). */
 	int (*remove)(void *s, const char *guid);

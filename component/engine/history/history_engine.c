@@ -297,7 +297,7 @@ static int h_current(struct ds_engine *e, const char *guid, struct ds_record *ou
 static int h_apply(struct ds_engine *e, const struct ds_record *r)
 {
 	struct history_engine *h = H(e);
-	struct ds_history_place p, cur;
+	struct ds_history_place p;
 	char other[DS_BROWSER_ID_MAX];
 	int rc;
 
@@ -317,19 +317,7 @@ static int h_apply(struct ds_engine *e, const struct ds_record *r)
 		DS_LOG_DBG("history record without a valid visit skipped");
 		goto out;
 	}
-	rc = h->store->ops->get(S(h), p.guid, 1, &cur);
-	if (rc == 0) {
-		/* Same guid, another URL: ids are random, so this is a broken record. */
-		bool same = strcmp(cur.url, p.url) == 0;
-
-		ds_history_place_clear(&cur);
-		if (!same) {
-			rc = -EBADMSG;
-			goto out;
-		}
-	} else if (rc != -ENOENT) {
-		goto out;
-	}
+	/* Same guid, another URL (ids are random, so a broken record): set_guid and put refuse it. */
 	rc = h->store->ops->find_url(S(h), p.url, other);
 	if (rc == 0 && strcmp(other, p.guid) != 0)
 		rc = h->store->ops->set_guid(S(h), other, p.guid);
