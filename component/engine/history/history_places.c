@@ -98,6 +98,13 @@ static const char SCHEMA_CHECK_SQL[] =
  * reload). */
 #define VISIT_COUNT_WHERE "visit_type NOT IN (4, 7, 8, 9)"
 
+/* visit_count and last_visit_date of the place with id ?2 from its visits (Firefox's triggers,
+ * which keep them, do not fire for our writes), frecency left to Firefox. */
+static const char RECOUNT_SQL[] =
+	"UPDATE moz_places SET visit_count = (SELECT count(*) FROM moz_historyvisits WHERE place_id = ?2"
+	" AND " VISIT_COUNT_WHERE "), last_visit_date = (SELECT max(visit_date) FROM moz_historyvisits"
+	" WHERE place_id = ?2), frecency = -1 WHERE id = ?2";
+
 /* The store's private data; the database handle first, where the shared tracking ops find it
  * (ds_browser_sqlite.h). */
 struct places {
@@ -109,10 +116,13 @@ static sqlite3 *db_of(void *s)
 	return ((struct places *)s)->db;
 }
 
+/* The place with guid ?1: its id first (place_id), then what get() reads. */
+static const char PLACE_SQL[] = "SELECT id, url, title, frecency FROM moz_places WHERE guid = ?";
+
 static int place_id(sqlite3 *db, const char *guid, int64_t *id)
 {
 	sqlite3_stmt *st;
-	int rc = ds_browser_query(db, "SELECT id FROM moz_places WHERE guid = ?", guid, NULL, 0, &st);
+	int rc = ds_browser_query(db, PLACE_SQL, guid, NULL, 0, &st);
 
 	if (rc)
 		return rc;
@@ -130,12 +140,12 @@ static int p_get(void *s, const char *guid, size_t max_visits, struct ds_history
 	memset(out, 0, sizeof(*out));
 	if (strlen(guid) >= sizeof(out->guid))
 		return -ENOENT;
-	rc = ds_browser_query(db, "SELECT url, title, frecency FROM moz_places WHERE guid = ?", guid, NULL, 0, &st);
+	rc = ds_browser_query(db, PLACE_SQL, guid, NULL, 0, &st);
 	if (rc == 0) {
-		const char *u = (const char *)sqlite3_column_text(st, 0);
-		const char *t = (const char *)sqlite3_column_text(st, 1);
+		const char *u = (const char *)sqlite3_column_text(st, 1);
+		const char *t = (const char *)sqlite3_column_text(st, 2);
 
-		out->frecency = sqlite3_column_int64(st, 2);
+		out->frecency = sqlite3_column_int64(st, 3);
 		snprintf(out->guid, sizeof(out->guid), "%s", guid);
 		out->url = ds_strdup(u ? u : "");
 		out->title = t ? ds_strdup(t) : NULL;
@@ -252,11 +262,7 @@ static int p_put(void *s, const struct ds_history_place *p)
 	sqlite3_finalize(st);
 	if (rc)
 		return rc;
-	return ds_browser_run(db, "UPDATE moz_places SET"
-			      " visit_count = (SELECT count(*) FROM moz_historyvisits WHERE place_id = ?2"
-			      " AND " VISIT_COUNT_WHERE "),"
-			      " last_visit_date = (SELECT max(visit_date) FROM moz_historyvisits"
-			      " WHERE place_id = ?2), frecency = -1 WHERE id = ?2", NULL, NULL, id);
+	return ds_browser_run(db, RECOUNT_SQL, NULL, NULL, id);
 }
 
 static int p_set_guid(void *s, const char *old_guid, const char *new_guid)
@@ -289,9 +295,9 @@ static int p_remove(void *s, const char *guid)
 	/* A bookmarked place (foreign_count > 0) stays, without history. */
 	if (rc == 0)
 		rc = ds_browser_run(db, "DELETE FROM moz_places WHERE id = ?2 AND foreign_count = 0", NULL, NULL, id);
+	/* Without visits: visit_count 0, last_visit_date NULL. */
 	if (rc == 0)
-		rc = ds_browser_run(db, "UPDATE moz_places SET visit_count = 0, last_visit_date = NULL,"
-				    " frecency = -1 WHERE id = ?2", NULL, NULL, id);
+		rc = ds_browser_run(db, RECOUNT_SQL, NULL, NULL, id);
 	return rc;
 }
 
