@@ -119,16 +119,22 @@ static sqlite3 *db_of(void *s)
 /* The place with guid ?1: its id first (place_id), then what get() reads. */
 static const char PLACE_SQL[] = "SELECT id, url, title, frecency FROM moz_places WHERE guid = ?";
 
-static int place_id(sqlite3 *db, const char *guid, int64_t *id)
+/* The id of the place with this guid. With url: -EBADMSG when the place holds another URL (it
+ * may have no visits, so get() did not show it): a broken record, refused rather than grafting
+ * its visits onto another page. */
+static int place_id(sqlite3 *db, const char *guid, const char *url, int64_t *id)
 {
 	sqlite3_stmt *st;
+	const char *u;
 	int rc = ds_browser_query(db, PLACE_SQL, guid, NULL, 0, &st);
 
 	if (rc)
 		return rc;
 	*id = sqlite3_column_int64(st, 0);
+	u = (const char *)sqlite3_column_text(st, 1);
+	rc = url && (!u || strcmp(u, url) != 0) ? -EBADMSG : 0;
 	sqlite3_finalize(st);
-	return 0;
+	return rc;
 }
 
 static int p_get(void *s, const char *guid, size_t max_visits, struct ds_history_place *out)
@@ -213,31 +219,14 @@ static int insert_place(sqlite3 *db, const struct ds_history_place *p, int64_t *
 	return rc;
 }
 
-/* The place with this guid holds another URL (it may have no visits, so get() did not show
- * it): a broken record, refused rather than grafting its visits onto another page. */
-static int guid_holds_other_url(sqlite3 *db, const char *guid, const char *url)
-{
-	sqlite3_stmt *st;
-	int rc = ds_browser_query(db, "SELECT 1 FROM moz_places WHERE guid = ? AND url IS NOT ?", guid, url, 0,
-				  &st);
-
-	sqlite3_finalize(st);
-	if (rc == 0)
-		return -EBADMSG;
-	return rc == -ENOENT ? 0 : rc;
-}
-
 static int p_put(void *s, const struct ds_history_place *p)
 {
 	sqlite3 *db = db_of(s);
 	sqlite3_stmt *st;
 	int64_t id = 0;
 	size_t i;
-	int rc = guid_holds_other_url(db, p->guid, p->url);
+	int rc = place_id(db, p->guid, p->url, &id);
 
-	if (rc)
-		return rc;
-	rc = place_id(db, p->guid, &id);
 	if (rc == -ENOENT)
 		rc = insert_place(db, p, &id);
 	else if (rc == 0 && p->title) {
@@ -269,7 +258,7 @@ static int p_set_guid(void *s, const char *old_guid, const char *new_guid)
 {
 	sqlite3 *db = db_of(s);
 	int64_t taken = 0;
-	int rc = place_id(db, new_guid, &taken);
+	int rc = place_id(db, new_guid, NULL, &taken);
 
 	/* Another place already has the guid (another URL, or a place without visits). */
 	if (rc == 0)
@@ -284,7 +273,7 @@ static int p_remove(void *s, const char *guid)
 {
 	sqlite3 *db = db_of(s);
 	int64_t id = 0;
-	int rc = place_id(db, guid, &id);
+	int rc = place_id(db, guid, NULL, &id);
 
 	if (rc == -ENOENT)
 		return 0;
