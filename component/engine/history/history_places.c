@@ -271,22 +271,21 @@ static int p_set_guid(void *s, const char *old_guid, const char *new_guid)
 
 static int p_remove(void *s, const char *guid)
 {
+	/* The place id bound to ?2 (ds_browser_run). A bookmarked place (foreign_count > 0) stays,
+	 * without history: no visits, so visit_count 0 and last_visit_date NULL. */
+	static const char *const sql[] = {
+		"DELETE FROM moz_historyvisits WHERE place_id = ?2",
+		"DELETE FROM moz_places WHERE id = ?2 AND foreign_count = 0",
+		RECOUNT_SQL,
+	};
 	sqlite3 *db = db_of(s);
 	int64_t id = 0;
 	int rc = place_id(db, guid, NULL, &id);
 
 	if (rc == -ENOENT)
 		return 0;
-	if (rc)
-		return rc;
-	/* The place id is bound to ?2 (ds_browser_run). */
-	rc = ds_browser_run(db, "DELETE FROM moz_historyvisits WHERE place_id = ?2", NULL, NULL, id);
-	/* A bookmarked place (foreign_count > 0) stays, without history. */
-	if (rc == 0)
-		rc = ds_browser_run(db, "DELETE FROM moz_places WHERE id = ?2 AND foreign_count = 0", NULL, NULL, id);
-	/* Without visits: visit_count 0, last_visit_date NULL. */
-	if (rc == 0)
-		rc = ds_browser_run(db, RECOUNT_SQL, NULL, NULL, id);
+	for (size_t i = 0; i < DS_ARRAY_SIZE(sql) && rc == 0; i++)
+		rc = ds_browser_run(db, sql[i], NULL, NULL, id);
 	return rc;
 }
 
