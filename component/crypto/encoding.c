@@ -70,29 +70,20 @@ static int b64_encode(const void *in, size_t len, char *out, size_t cap, bool ur
 	if (cap < need + 1)
 		return -ENOSPC;
 
-	for (i = 0; i + 3 <= len; i += 3) {
-		unsigned int w = (unsigned int)p[i] << 16 | (unsigned int)p[i + 1] << 8 | p[i + 2];
-
-		out[o++] = b64_char(w >> 18, url);
-		out[o++] = b64_char(w >> 12 & 63u, url);
-		out[o++] = b64_char(w >> 6 & 63u, url);
-		out[o++] = b64_char(w & 63u, url);
-	}
-	if (len - i) {
+	/* The last quantum may be short: k bytes give k + 1 characters. */
+	for (i = 0; i < len; i += 3) {
+		size_t k = DS_MIN(len - i, 3), j;
 		unsigned int w = (unsigned int)p[i] << 16;
 
-		if (len - i == 2)
+		if (k > 1)
 			w |= (unsigned int)p[i + 1] << 8;
-		out[o++] = b64_char(w >> 18, url);
-		out[o++] = b64_char(w >> 12 & 63u, url);
-		if (len - i == 2)
-			out[o++] = b64_char(w >> 6 & 63u, url);
-		if (!url) {
-			if (len - i == 1)
-				out[o++] = '=';
-			out[o++] = '=';
-		}
+		if (k > 2)
+			w |= p[i + 2];
+		for (j = 0; j <= k; j++)
+			out[o++] = b64_char(w >> (18 - 6 * j) & 63u, url);
 	}
+	while (!url && o % 4)
+		out[o++] = '=';
 	out[o] = '\0';
 	return (int)o;
 }

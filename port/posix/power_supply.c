@@ -30,9 +30,12 @@ static int cmp_names(const void *a, const void *b)
 
 static bool is_external_type(const char *t)
 {
-	return strcmp(t, "Mains") == 0 || strcmp(t, "UPS") == 0 || strcmp(t, "USB") == 0 ||
-	       strncmp(t, "USB_", 4) == 0 || strcmp(t, "BrickID") == 0 ||
-	       strcmp(t, "Wireless") == 0;
+	static const char types[] = "Mains\0UPS\0USB\0BrickID\0Wireless\0";
+
+	for (const char *w = types; *w; w += strlen(w) + 1)
+		if (strcmp(t, w) == 0)
+			return true;
+	return strncmp(t, "USB_", 4) == 0;
 }
 
 /* Read <dir>/<supply>/<attr>; empty string when absent. */
@@ -92,7 +95,7 @@ int ds_posix_power_read(const char *dir, const struct ds_board *b, struct ds_pow
 		while ((de = readdir(d)) != NULL && n < MAX_SUPPLIES) {
 			if (de->d_name[0] == '.' || strlen(de->d_name) >= SUPPLY_NAME_MAX)
 				continue;
-			memcpy(names[n++], de->d_name, strlen(de->d_name) + 1);
+			strcpy(names[n++], de->d_name);
 		}
 		/* readdir order is arbitrary: sort so "the first battery" is stable. */
 		qsort(names, n, sizeof(names[0]), cmp_names);
