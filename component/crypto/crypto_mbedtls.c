@@ -98,6 +98,9 @@ static int map_err(int rc, const char *what)
 
 /* ---- hashes and key derivation ------------------------------------------------------------- */
 
+/* Stands for an empty input: mbedTLS wants a valid pointer even for zero bytes. */
+static const unsigned char empty[1];
+
 int ds_sha256(const void *in, size_t len, uint8_t out[DS_SHA256_LEN])
 {
 	if ((!in && len) || !out)
@@ -108,8 +111,6 @@ int ds_sha256(const void *in, size_t len, uint8_t out[DS_SHA256_LEN])
 int ds_hmac_sha256(const void *key, size_t klen, const void *in, size_t len,
 		   uint8_t out[DS_SHA256_LEN])
 {
-	static const unsigned char empty[1];
-
 	if ((!key && klen) || (!in && len) || !out)
 		return -EINVAL;
 	return map_err(mbedtls_md_hmac(mbedtls_md_info_from_type(MBEDTLS_MD_SHA256),
@@ -120,8 +121,6 @@ int ds_hmac_sha256(const void *key, size_t klen, const void *in, size_t len,
 int ds_hkdf_sha256(const void *salt, size_t slen, const void *ikm, size_t ilen, const void *info,
 		   size_t infolen, void *okm, size_t olen)
 {
-	static const unsigned char empty[1];
-
 	if ((!salt && slen) || (!ikm && ilen) || (!info && infolen) || !okm || olen == 0 ||
 	    olen > 255 * DS_SHA256_LEN)
 		return -EINVAL;
@@ -135,8 +134,6 @@ int ds_hkdf_sha256(const void *salt, size_t slen, const void *ikm, size_t ilen, 
 int ds_pbkdf2_sha256(const void *pw, size_t pwlen, const void *salt, size_t slen,
 		     uint32_t iterations, void *out, size_t olen)
 {
-	static const unsigned char empty[1];
-
 	if ((!pw && pwlen) || (!salt && slen) || !out || olen == 0 || olen > UINT32_MAX ||
 	    iterations == 0 || iterations > UINT_MAX)
 		return -EINVAL;
@@ -178,7 +175,7 @@ int ds_aes256_cbc_encrypt(const uint8_t key[32], const uint8_t iv[16], const voi
 	ds_memzero(last, sizeof(last));
 	ds_memzero(ivc, sizeof(ivc));
 	if (rc) {
-		ds_memzero(out, cap < full + DS_AES_BLOCK ? cap : full + DS_AES_BLOCK);
+		ds_memzero(out, full + DS_AES_BLOCK); /* cap holds that much: checked above */
 		return map_err(rc, "aes-cbc encrypt");
 	}
 	*olen = full + DS_AES_BLOCK;
