@@ -43,6 +43,29 @@ static void queue(struct ds_posix_monitor *m, const struct ds_port_event *ev)
 		m->queue[m->qlen++] = *ev;
 }
 
+/* Both read the present state into *out and log a failure (the caller keeps the last state). */
+static int read_power(const struct ds_posix_monitor *m, struct ds_power_state *out)
+{
+	int rc = ds_posix_power_read(m->power_dir, m->board, out);
+
+	if (rc)
+		DS_LOG_WRN("cannot read %s: %s", m->power_dir, ds_strerror(rc));
+	return rc;
+}
+
+/* A failed dump is tried again NET_RETRY_MS later. */
+static int read_net(struct ds_posix_monitor *m, int64_t now_ms, struct ds_net_state *out)
+{
+	int rc = ds_posix_net_read(m->req_fd, &m->seq, m->net_dir, m->board, out);
+
+	if (rc) {
+		DS_LOG_WRN("network dump failed: %s", ds_strerror(rc));
+		m->net_dirty = true;
+		m->net_retry_ms = now_ms + NET_RETRY_MS;
+	}
+	return rc;
+}
+
 void ds_posix_monitor_free(struct ds_posix_monitor *m)
 {
 	if (!m)
@@ -75,11 +98,8 @@ int ds_posix_monitor_init(struct ds_posix_monitor *m, const struct ds_posix_moni
 		rc = -ENOMEM;
 		goto fail;
 	}
-	rc = ds_posix_power_read(m->power_dir, m->board, &m->power);
-	if (rc) {
-		DS_LOG_WRN("cannot read %s: %s", m->power_dir, ds_strerror(rc));
+	if (read_power(m, &m->power))
 		m->power = (struct ds_power_state){ .battery_pct = -1 };
-	}
 	m->next_power_ms = now_ms + m->power_poll_ms;
 	if (cfg->net) {
 		/* Subscribe before the first dump, so no change can fall between the two. */
@@ -91,12 +111,7 @@ int ds_posix_monitor_init(struct ds_posix_monitor *m, const struct ds_posix_moni
 		if (rc < 0)
 			goto fail;
 		m->req_fd = rc;
-		rc = ds_posix_net_read(m->req_fd, &m->seq, m->net_dir, m->board, &m->net);
-		if (rc) {
-			DS_LOG_WRN("network dump failed: %s", ds_strerror(rc));
-			m->net_dirty = true;
-			m->net_retry_ms = now_ms + NET_RETRY_MS;
-		}
+		read_net(m, now_ms, &m->net);
 	}
 	return 0;
 fail:
@@ -157,7 +172,6 @@ static bool drain(int fd)
 static void check_net(struct ds_posix_monitor *m, int64_t now_ms)
 {
 	struct ds_net_state n;
-	int rc;
 
 	if (m->nl_fd < 0)
 		return;
@@ -165,12 +179,8 @@ static void check_net(struct ds_posix_monitor *m, int64_t now_ms)
 		m->net_dirty = true;
 	if (!m->net_dirty || (m->net_retry_ms >= 0 && now_ms < m->net_retry_ms))
 		return;
-	rc = ds_posix_net_read(m->req_fd, &m->seq, m->net_dir, m->board, &n);
-	if (rc) {
-		DS_LOG_WRN("network dump failed: %s", ds_strerror(rc));
-		m->net_retry_ms = now_ms + NET_RETRY_MS;
+	if (read_net(m, now_ms, &n))
 		return;
-	}
 	m->net_dirty = false;
 	m->net_retry_ms = -1;
 	if (!net_same(&n, &m->net)) {
@@ -186,16 +196,12 @@ static void check_net(struct ds_posix_monitor *m, int64_t now_ms)
 static void check_power(struct ds_posix_monitor *m, int64_t now_ms)
 {
 	struct ds_power_state p;
-	int rc;
 
 	if (m->power_poll_ms <= 0 || now_ms < m->next_power_ms)
 		return;
 	m->next_power_ms = now_ms + m->power_poll_ms;
-	rc = ds_posix_power_read(m->power_dir, m->board, &p);
-	if (rc) {
-		DS_LOG_WRN("cannot read %s: %s", m->power_dir, ds_strerror(rc));
+	if (read_power(m, &p))
 		return;
-	}
 	if (!power_same(&p, &m->power)) {
 		struct ds_port_event ev = { .type = DS_EV_POWER, .mono_ms = now_ms, .u.power = p };
 
