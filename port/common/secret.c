@@ -145,12 +145,13 @@ int ds_port_secret_unseal(const char *name, void *buf, size_t cap)
 		rc = -EINVAL;
 		goto out;
 	}
-	if (st.st_mode & 077)
+	if (st.st_mode & 077) {
 		DS_LOG_WRN("secret '%s' had mode %03o, setting 0600", name,
 			   (unsigned)(st.st_mode & 0777));
-	if ((st.st_mode & 077) && fchmod(fd, 0600) != 0) {
-		rc = -errno;
-		goto out;
+		if (fchmod(fd, 0600) != 0) {
+			rc = -errno;
+			goto out;
+		}
 	}
 	size = (size_t)st.st_size;
 	if (size > cap) {
