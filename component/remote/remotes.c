@@ -44,6 +44,7 @@ static const struct remote_kind kinds[] = {
 	{ NULL, NULL, NULL, NULL },
 };
 
+/* NULL without a "kind"; the terminator (kind NULL) for a kind not compiled in. */
 static const struct remote_kind *kind_find(const cJSON *cfg)
 {
 	const cJSON *k = cJSON_GetObjectItemCaseSensitive(cfg, "kind");
@@ -57,12 +58,7 @@ static const struct remote_kind *kind_find(const cJSON *cfg)
 		if (strcmp(kinds[i].kind, k->valuestring) == 0)
 			return &kinds[i];
 	DS_LOG_ERR("remote kind '%s' is not compiled into this build", k->valuestring);
-	return NULL;
-}
-
-static int kind_error(const cJSON *cfg)
-{
-	return cJSON_IsString(cJSON_GetObjectItemCaseSensitive(cfg, "kind")) ? -ENOTSUP : -EINVAL;
+	return &kinds[i]; /* the terminator: known shape, no remote */
 }
 
 int ds_remote_open(const cJSON *cfg, const char *collection, const char *device_id,
@@ -76,7 +72,9 @@ int ds_remote_open(const cJSON *cfg, const char *collection, const char *device_
 	if (!cJSON_IsObject(cfg) || !collection)
 		return -EINVAL;
 	k = kind_find(cfg);
-	return k ? k->open(cfg, collection, device_id, out) : kind_error(cfg);
+	if (!k)
+		return -EINVAL;
+	return k->kind ? k->open(cfg, collection, device_id, out) : -ENOTSUP;
 }
 
 int ds_remote_enroll(cJSON *cfg, const char *collection)
@@ -87,7 +85,9 @@ int ds_remote_enroll(cJSON *cfg, const char *collection)
 		return -EINVAL;
 	k = kind_find(cfg);
 	if (!k)
-		return kind_error(cfg);
+		return -EINVAL;
+	if (!k->kind)
+		return -ENOTSUP;
 	return k->enroll ? k->enroll(cfg, collection) : 0;
 }
 
@@ -99,6 +99,8 @@ int ds_remote_forget(const cJSON *cfg, const char *collection)
 		return -EINVAL;
 	k = kind_find(cfg);
 	if (!k)
-		return kind_error(cfg);
+		return -EINVAL;
+	if (!k->kind)
+		return -ENOTSUP;
 	return k->forget ? k->forget(cfg, collection) : 0;
 }
