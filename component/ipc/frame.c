@@ -23,12 +23,18 @@ void ds_ipc_frame_init(struct ds_ipc_frame *f, size_t max, void *(*malloc_fn)(si
 	f->free_fn = free_fn;
 }
 
-void ds_ipc_frame_free(struct ds_ipc_frame *f)
+/* The buffer may hold a secret: wiped before it goes back to the allocator. */
+static void drop_buf(struct ds_ipc_frame *f)
 {
 	if (f->buf) {
 		wipe(f->buf, f->cap);
 		f->free_fn(f->buf);
 	}
+}
+
+void ds_ipc_frame_free(struct ds_ipc_frame *f)
+{
+	drop_buf(f);
 	f->buf = NULL;
 	f->len = f->start = f->cap = 0;
 }
@@ -54,11 +60,9 @@ int ds_ipc_frame_feed(struct ds_ipc_frame *f, const void *data, size_t n)
 		nb = f->malloc_fn(cap);
 		if (!nb)
 			return -ENOMEM;
-		if (f->buf) {
+		if (f->buf)
 			memcpy(nb, f->buf, f->len);
-			wipe(f->buf, f->cap);
-			f->free_fn(f->buf);
-		}
+		drop_buf(f);
 		f->buf = nb;
 		f->cap = cap;
 	}
