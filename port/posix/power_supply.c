@@ -78,7 +78,7 @@ int ds_posix_power_read(const char *dir, const struct ds_board *b, struct ds_pow
 	char names[MAX_SUPPLIES][SUPPLY_NAME_MAX];
 	char type[32], status[32], level[32], cap[16], online[8];
 	const char *battery = NULL;
-	bool mains_known = false, mains_online = false, battery_missing = false;
+	bool mains_known = false, mains_online = false;
 	size_t n = 0;
 	struct dirent *de;
 	DIR *d;
@@ -121,8 +121,6 @@ int ds_posix_power_read(const char *dir, const struct ds_board *b, struct ds_pow
 				mains_online = true;
 		}
 	}
-	if (b->has_battery && b->battery_supply && !battery)
-		battery_missing = true;
 
 	if (battery) {
 		attr(dfd, battery, "status", status, sizeof(status));
@@ -143,7 +141,7 @@ int ds_posix_power_read(const char *dir, const struct ds_board *b, struct ds_pow
 			out->low_battery =
 				strcmp(level, "Low") == 0 || strcmp(level, "Critical") == 0 ||
 				(out->battery_pct >= 0 && out->battery_pct < b->low_battery_pct);
-	} else if (battery_missing) {
+	} else if (b->has_battery && b->battery_supply) {
 		/* The board names its battery and it is gone: say so rather than guess. */
 		out->source = mains_online ? DS_POWER_MAINS : DS_POWER_UNKNOWN;
 	} else {
