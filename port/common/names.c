@@ -1,32 +1,17 @@
 /* Names of the port's enums, as logs and datasyncctl print them. */
+#include "core/ds_core.h"
 #include "ds_port.h"
+
+/* Indexed by the enum values, which count from 0 (ds_port.h). */
+static const char net_names[][9] = { "none", "ethernet", "wifi", "cellular", "other" };
+static const char power_names[][8] = { "unknown", "battery", "mains" };
 
 const char *ds_net_type_name(enum ds_net_type t)
 {
-	switch (t) {
-	case DS_NET_NONE:
-		return "none";
-	case DS_NET_ETHERNET:
-		return "ethernet";
-	case DS_NET_WIFI:
-		return "wifi";
-	case DS_NET_CELLULAR:
-		return "cellular";
-	case DS_NET_OTHER:
-		return "other";
-	}
-	return "?";
+	return (unsigned)t < DS_ARRAY_SIZE(net_names) ? net_names[t] : "?";
 }
 
 const char *ds_power_source_name(enum ds_power_source s)
 {
-	switch (s) {
-	case DS_POWER_UNKNOWN:
-		return "unknown";
-	case DS_POWER_BATTERY:
-		return "battery";
-	case DS_POWER_MAINS:
-		return "mains";
-	}
-	return "?";
+	return (unsigned)s < DS_ARRAY_SIZE(power_names) ? power_names[s] : "?";
 }
