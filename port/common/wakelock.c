@@ -90,7 +90,7 @@ int ds_port_wake_lock(const char *name)
 		goto out;
 	}
 	w = &g_wl[g_wl_n++];
-	snprintf(w->name, sizeof(w->name), "%s", name);
+	strcpy(w->name, name); /* ds_port_name_ok() held it to WAKELOCK_NAME_MAX */
 	w->count = 1;
 out:
 	pthread_mutex_unlock(&g_wl_lock);
