@@ -54,9 +54,7 @@ int ds_port_mkdirs(const char *path, mode_t mode)
 			continue;
 		p[i] = '\0';
 		if (mkdir(p, mode) != 0) {
-			if (errno != EEXIST)
-				rc = -errno;
-			else if (stat(p, &st) != 0)
+			if (errno != EEXIST || stat(p, &st) != 0)
 				rc = -errno;
 			else if (!S_ISDIR(st.st_mode))
 				rc = -ENOTDIR;
