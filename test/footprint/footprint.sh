@@ -59,7 +59,7 @@ build() { # config -> build dir ready, 0 or 1
 	fi
 	# Objects of an earlier configuration of the folder (a feature since turned off) would be
 	# counted as ours: compile afresh.
-	rm -rf "$o/obj"
+	rm -rf "$o/obj" "$o/libdatasync.so.0"
 	make -s O="$o" "${board}_defconfig" >/dev/null || return 1
 	if [ "$c" = musl ]; then
 		KCONFIG_CONFIG=$o/.config srctree=. /usr/bin/python3 -m setconfig DS_OPTIMIZE_SIZE=y DS_UNWIND_TABLES=n >/dev/null || return 1
