@@ -1,6 +1,7 @@
 #!/bin/sh
 # The whole test suite, as CI runs it (README: `make test`).
-#  1. every board's defconfig builds with -Werror;
+#  1. every board's defconfig builds with -Werror, the phone board's sources also for ARMv7 and
+#     AArch64;
 #  2. the sim board: unit tests and integration tests;
 #  3. the same under AddressSanitizer + UndefinedBehaviorSanitizer;
 #  4. the unit tests under valgrind, and datasyncd/datasyncctl under valgrind through
