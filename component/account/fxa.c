@@ -412,7 +412,7 @@ static int stretch_version(struct ds_fxa *f, const char *email, char *salt, size
 	const char *v, *cs;
 	int rc, ver = 1;
 
-	rc = post(f, "/v1/account/credentials/status", NULL, &resp, "email", email, NULL);
+	rc = post(f, "/v1/account/credentials/status", NULL, &resp, "email", email, (char *)NULL);
 	/* Unknown account, throttled, unreachable: the login would fail the same way. */
 	if (rc == -ENOENT || rc == -EAGAIN || (rc && !f->http_status))
 		return rc;
@@ -436,7 +436,7 @@ static int login_post(struct ds_fxa *f, const char *email, const uint8_t auth_pw
 	if (ds_hex_encode(auth_pw, DS_ACCOUNT_KEY_LEN, hex, sizeof(hex)) < 0)
 		return set_err(f, -EIO, "hex encoding failed");
 	rc = post(f, "/v1/account/login?keys=true", NULL, resp, "authPW", hex, "email", email, "reason", "signin",
-		  NULL);
+		  (char *)NULL);
 	ds_memzero(hex, sizeof(hex));
 	return rc;
 }
@@ -537,7 +537,7 @@ int ds_fxa_verify(struct ds_fxa *f, struct ds_fxa_session *s, const char *code)
 			return set_err(f, -EINVAL, "the code holds spaces or control characters");
 	totp = !strcmp(s->verification_method, "totp-2fa");
 	rc = post(f, totp ? "/v1/session/verify/totp" : "/v1/session/verify_code", s->session_token, &resp, "code",
-		  code, NULL);
+		  code, (char *)NULL);
 	/* /session/verify/totp answers 200 {success:false} for a wrong code. */
 	if (!rc && totp && !cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(resp, "success")))
 		rc = set_err(f, -EACCES, "incorrect authentication code");
@@ -555,7 +555,7 @@ int ds_fxa_scoped_key_data(struct ds_fxa *f, const struct ds_fxa_session *s, con
 	if (!f || !s || !s->has_session || !scope || !out)
 		return -EINVAL;
 	return post(f, "/v1/account/scoped-key-data", s->session_token, out, "client_id", f->client_id, "scope", scope,
-		    NULL);
+		    (char *)NULL);
 }
 
 int ds_fxa_fetch_keys(struct ds_fxa *f, struct ds_fxa_session *s, uint8_t kb_out[DS_ACCOUNT_KEY_LEN])
@@ -670,7 +670,7 @@ int ds_fxa_oauth_token(struct ds_fxa *f, struct ds_fxa_session *s, const char *s
 		return -EINVAL;
 	memset(tok, 0, sizeof(*tok));
 	rc = post(f, "/v1/oauth/token", s->session_token, &resp, "grant_type", "fxa-credentials", "client_id",
-		  f->client_id, "scope", scope, "access_type", offline ? "offline" : "online", NULL);
+		  f->client_id, "scope", scope, "access_type", offline ? "offline" : "online", (char *)NULL);
 	if (!rc)
 		rc = take_token(f, resp, tok);
 	rt = jstr(resp, "refresh_token");
@@ -699,7 +699,7 @@ int ds_fxa_oauth_refresh(struct ds_fxa *f, const struct ds_fxa_session *s, const
 	if (!s->refresh_token[0])
 		return set_err(f, -ENOKEY, "no refresh token: sign in again");
 	rc = post(f, "/v1/oauth/token", NULL, &resp, "refresh_token", s->refresh_token, "grant_type", "refresh_token",
-		  "client_id", f->client_id, "scope", scope, NULL);
+		  "client_id", f->client_id, "scope", scope, (char *)NULL);
 	if (!rc)
 		rc = take_token(f, resp, tok);
 	ds_fxa_json_wipe_delete(resp);
@@ -725,10 +725,11 @@ int ds_fxa_register_device(struct ds_fxa *f, struct ds_fxa_session *s, const cha
 		return -EINVAL;
 	/* A known device is updated by its id; a new one says what it is. */
 	if (s->device_id[0])
-		rc = post(f, "/v1/account/device", s->session_token, &resp, "name", name, "id", s->device_id, NULL);
+		rc = post(f, "/v1/account/device", s->session_token, &resp, "name", name, "id", s->device_id,
+			  (char *)NULL);
 	else
 		rc = post(f, "/v1/account/device", s->session_token, &resp, "name", name, "type",
-			  type ? type : ds_fxa_device_type(), NULL);
+			  type ? type : ds_fxa_device_type(), (char *)NULL);
 	id = jstr(resp, "id");
 	if (!rc && (!id || !*id || strlen(id) >= sizeof(s->device_id)))
 		rc = set_err(f, -EPROTO, "the device answer has no valid id");
@@ -747,7 +748,7 @@ int ds_fxa_destroy(struct ds_fxa *f, const struct ds_fxa_session *s)
 
 	if (!f || !s || !s->has_session)
 		return -EINVAL;
-	rc = post(f, "/v1/session/destroy", s->session_token, &resp, NULL);
+	rc = post(f, "/v1/session/destroy", s->session_token, &resp, (char *)NULL);
 	ds_fxa_json_wipe_delete(resp);
 	return rc;
 }

@@ -118,9 +118,9 @@ static int conf_copy(struct ds_conf *dst, const struct ds_conf *src)
 			*slot = NULL;
 	}
 	for (i = 0; i < DS_ARRAY_SIZE(keys); i++) {
-		char **slot = str_slot(dst, &keys[i]);
+		char **slot = str_slot(dst, &keys[i]), **from = str_slot(src, &keys[i]);
 
-		if (slot && set_str(slot, *str_slot(src, &keys[i]))) {
+		if (slot && from && set_str(slot, *from)) {
 			ds_conf_free(dst);
 			return -ENOMEM;
 		}

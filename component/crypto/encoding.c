@@ -72,12 +72,12 @@ static int b64_encode(const void *in, size_t len, char *out, size_t cap, bool ur
 
 	/* The last quantum may be short: k bytes give k + 1 characters. */
 	for (i = 0; i < len; i += 3) {
-		size_t k = DS_MIN(len - i, 3), j;
+		size_t k = len - i < 3 ? len - i : 3, j;
 		unsigned int w = (unsigned int)p[i] << 16;
 
-		if (k > 1)
+		if (i + 1 < len)
 			w |= (unsigned int)p[i + 1] << 8;
-		if (k > 2)
+		if (i + 2 < len)
 			w |= p[i + 2];
 		for (j = 0; j <= k; j++)
 			out[o++] = b64_char(w >> (18 - 6 * j) & 63u, url);

@@ -374,7 +374,7 @@ int ds_sync15_global_setup(struct ds_sync15_client *c, struct ds_sync15_global *
 			   const struct ds_sync15_setup *s, const uint8_t ksync[64], cJSON **info)
 {
 	struct ds_sync15_keybundle sync_kb;
-	int fresh = 0, rc = 0;
+	int fresh = 0, rc;
 
 	*info = NULL;
 	ds_sync15_keybundle_from_ksync(ksync, &sync_kb);
