@@ -111,6 +111,14 @@ static void make_tree(struct bmf_dev *d, char p)
 	bmf_add_folder(d->db, g[5], "toolbar_____", "Empty");
 }
 
+/* Device A's tree, synced by A and then by B: both hold it, and the server. */
+static void share_tree(struct fx *f)
+{
+	make_tree(&f->a, 'A');
+	bmf_sync(&f->a, NULL);
+	bmf_sync(&f->b, NULL);
+}
+
 /* U1: two devices with identical trees sync: no duplicates on either device or the server,
  * the second device takes the first one's guids; more runs upload nothing. */
 static void test_u1_identical_trees_give_no_duplicates_and_repeat_syncs_are_idempotent(void **state)
@@ -193,9 +201,7 @@ static void test_u2_tombstones_applied_on_a_stale_device_never_reuploaded(void *
 	struct fx *f = *state;
 	struct ds_run_stats st;
 
-	make_tree(&f->a, 'A');
-	bmf_sync(&f->a, NULL);
-	bmf_sync(&f->b, NULL);
+	share_tree(f);
 	assert_same_trees(f);
 	bmf_remove(f->a.db, "Aexxxxxxxxxx"); /* News */
 	bmf_remove(f->a.db, "Azxxxxxxxxxx"); /* Work and its three children */
@@ -217,9 +223,7 @@ static void test_remote_change_revives_a_bookmark_deleted_here(void **state)
 {
 	struct fx *f = *state;
 
-	make_tree(&f->a, 'A');
-	bmf_sync(&f->a, NULL);
-	bmf_sync(&f->b, NULL);
+	share_tree(f);
 	bmf_remove(f->a.db, "Adxxxxxxxxxx");
 	bmf_sql(f->b.db, "UPDATE moz_bookmarks SET title = 'Example, renamed' WHERE guid = 'Adxxxxxxxxxx'");
 	bmf_sync(&f->b, NULL);
@@ -236,9 +240,7 @@ static void test_local_folder_deletion_wins_changed_children_move_up(void **stat
 {
 	struct fx *f = *state;
 
-	make_tree(&f->a, 'A');
-	bmf_sync(&f->a, NULL);
-	bmf_sync(&f->b, NULL);
+	share_tree(f);
 	bmf_remove(f->a.db, "Azxxxxxxxxxx");
 	bmf_sql(f->b.db, "UPDATE moz_bookmarks SET title = 'Mozilla, renamed' WHERE guid = 'Abxxxxxxxxxx'");
 	bmf_add_bookmark(f->b.db, "newInWorkBBB", "Azxxxxxxxxxx", "Added on B", "https://example.com/new");
@@ -260,9 +262,7 @@ static void test_remote_folder_deletion_keeps_changed_children_in_the_parent(voi
 	struct fx *f = *state;
 	struct ds_run_stats st;
 
-	make_tree(&f->a, 'A');
-	bmf_sync(&f->a, NULL);
-	bmf_sync(&f->b, NULL);
+	share_tree(f);
 	bmf_remove(f->a.db, "Azxxxxxxxxxx");
 	bmf_sync(&f->a, NULL);
 	bmf_sql(f->b.db, "UPDATE moz_bookmarks SET title = 'Mozilla, renamed' WHERE guid = 'Abxxxxxxxxxx'");
@@ -286,9 +286,7 @@ static void test_u3_offline_device_does_not_overwrite_newer_remote_changes(void 
 	int64_t now = wall_ms();
 	char *q;
 
-	make_tree(&f->a, 'A');
-	bmf_sync(&f->a, NULL);
-	bmf_sync(&f->b, NULL);
+	share_tree(f);
 	/* B, offline: edits made 60 days ago. */
 	bmf_sql(f->b.db, "UPDATE moz_bookmarks SET title = 'Mozilla (old edit)' WHERE guid = 'Abxxxxxxxxxx'");
 	bmf_sql(f->b.db, "UPDATE moz_bookmarks SET title = 'Empty (B only)' WHERE guid = 'Afxxxxxxxxxx'");
@@ -341,9 +339,7 @@ static void test_structure_conflict_newer_local_move_wins(void **state)
 	struct fx *f = *state;
 	int64_t t0 = wall_ms() - 10LL * 86400000;
 
-	make_tree(&f->a, 'A');
-	bmf_sync(&f->a, NULL);
-	bmf_sync(&f->b, NULL);
+	share_tree(f);
 	ds_fake_server_set_time(f->srv, t0);
 	bmf_move(f->b.db, "Abxxxxxxxxxx", "toolbar_____");
 	bmf_sync(&f->b, NULL);
@@ -376,9 +372,7 @@ static void test_structure_conflict_local_move_out_of_an_older_remote_folder(voi
 	struct fx *f = *state;
 	int64_t t0 = wall_ms() - 10LL * 86400000;
 
-	make_tree(&f->a, 'A');
-	bmf_sync(&f->a, NULL);
-	bmf_sync(&f->b, NULL);
+	share_tree(f);
 	ds_fake_server_set_time(f->srv, t0);
 	bmf_sql(f->b.db, "UPDATE moz_bookmarks SET title = 'Work (B)' WHERE guid = 'Azxxxxxxxxxx'");
 	bmf_sync(&f->b, NULL);
@@ -400,9 +394,7 @@ static void test_structure_conflict_newer_remote_move_wins(void **state)
 	struct fx *f = *state;
 	int64_t t0 = wall_ms() - 10LL * 86400000;
 
-	make_tree(&f->a, 'A');
-	bmf_sync(&f->a, NULL);
-	bmf_sync(&f->b, NULL);
+	share_tree(f);
 	bmf_move(f->a.db, "Abxxxxxxxxxx", "Afxxxxxxxxxx");
 	set_change_times(&f->a, t0);
 	ds_fake_server_set_time(f->srv, t0 + 86400000);
@@ -424,9 +416,7 @@ static void test_structure_local_only_move_stands_against_a_newer_folder_record(
 	struct fx *f = *state;
 	int64_t t0 = wall_ms() - 10LL * 86400000;
 
-	make_tree(&f->a, 'A');
-	bmf_sync(&f->a, NULL);
-	bmf_sync(&f->b, NULL);
+	share_tree(f);
 	bmf_move(f->a.db, "Abxxxxxxxxxx", "Afxxxxxxxxxx");
 	set_change_times(&f->a, t0);
 	ds_fake_server_set_time(f->srv, t0 + 86400000);
@@ -450,9 +440,7 @@ static void test_structure_remote_only_move_stands_against_newer_local_edits(voi
 	struct fx *f = *state;
 	int64_t t0 = wall_ms() - 10LL * 86400000;
 
-	make_tree(&f->a, 'A');
-	bmf_sync(&f->a, NULL);
-	bmf_sync(&f->b, NULL);
+	share_tree(f);
 	ds_fake_server_set_time(f->srv, t0);
 	bmf_move(f->b.db, "Abxxxxxxxxxx", "toolbar_____");
 	bmf_sync(&f->b, NULL);
@@ -496,9 +484,7 @@ static void test_cleared_store_deletes_nothing_remotely(void **state)
 {
 	struct fx *f = *state;
 
-	make_tree(&f->a, 'A');
-	bmf_sync(&f->a, NULL);
-	bmf_sync(&f->b, NULL);
+	share_tree(f);
 	bmf_remove(f->b.db, "Azxxxxxxxxxx");
 	bmf_remove(f->b.db, "Aexxxxxxxxxx");
 	bmf_remove(f->b.db, "Afxxxxxxxxxx");
@@ -517,9 +503,7 @@ static void test_two_devices_converge(void **state)
 {
 	struct fx *f = *state;
 
-	make_tree(&f->a, 'A');
-	bmf_sync(&f->a, NULL);
-	bmf_sync(&f->b, NULL);
+	share_tree(f);
 	bmf_add_folder(f->a.db, "newFolderAAA", "toolbar_____", "From A");
 	bmf_add_bookmark(f->a.db, "newBmkAAAAAA", "newFolderAAA", "In A's folder", "https://a.example/");
 	bmf_sql(f->a.db, "UPDATE moz_bookmarks SET parent = (SELECT id FROM moz_bookmarks WHERE"
@@ -563,9 +547,7 @@ static void test_concurrent_writer_and_lost_reply_converge(void **state)
 	cJSON *o;
 	int rc;
 
-	make_tree(&f->a, 'A');
-	bmf_sync(&f->a, NULL);
-	bmf_sync(&f->b, NULL);
+	share_tree(f);
 	bmf_add_bookmark(f->b.db, "fromBBBBBBBB", "Azxxxxxxxxxx", "From B", "https://b.example/");
 	ds_fake_remote_before_upload(f->b.c->remote, other_device_writes, f);
 	bmf_sync(&f->b, NULL);
